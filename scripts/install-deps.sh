@@ -1,0 +1,29 @@
+#!/usr/bin/env bash
+# Installs every Debian package that the build, the tests, the benchmarks and the demo need.
+# Idempotent; both README commands call it first. --no-install-recommends keeps wireguard-tools
+# from pulling in a kernel image.
+set -euo pipefail
+
+if [ "$(id -u)" -ne 0 ]; then
+	echo "install-deps: run as root (apt-get needs it)" >&2
+	exit 1
+fi
+
+PKGS=(
+	# build
+	build-essential pkg-config meson ninja-build clang-format
+	# protocol core
+	libssl-dev libsodium-dev libjansson-dev
+	# gateway
+	libdpdk-dev dpdk libipsec-mb-dev libyaml-dev libcurl4-openssl-dev libbsd-dev
+	libpcap-dev libbpf-dev libxdp-dev libnuma-dev
+	# coordinator
+	libmicrohttpd-dev libsqlite3-dev libpq-dev postgresql sqlite3
+	# tests, demo and benchmarks
+	wireguard-tools wireguard-go iproute2 iputils-ping iperf3 iptables conntrack
+	procps psmisc curl jq python3 gnuplot-nox prometheus
+)
+
+export DEBIAN_FRONTEND=noninteractive
+apt-get update -q
+apt-get install -y -q --no-install-recommends "${PKGS[@]}"
