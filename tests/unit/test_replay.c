@@ -1,0 +1,314 @@
+// SPDX-License-Identifier: GPL-2.0-only
+/*
+ * The replay window: the Linux module's counter self-test (its 34 cases and its sweeps,
+ * re-expressed here), a sequential comparison with a plain reference model, and concurrent runs
+ * where four threads race on one window and every counter must be accepted exactly once.
+ */
+#include <pthread.h>
+#include <stdatomic.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "check.h"
+#include "constants.h"
+#include "replay.h"
+
+#define W WG_REPLAY_WINDOW_SIZE
+/* The kernel test's T_LIM: the first counter that pushes 0 out of the window. */
+#define LIM ((uint64_t)W + 1)
+#define REJ WG_REJECT_AFTER_MESSAGES
+
+static struct wg_replay window;
+static unsigned case_num;
+
+static void expect(uint64_t counter, bool accepted, const char *what)
+{
+	case_num++;
+	bool got = wg_replay_check(&window, counter);
+	CHECK(got == accepted, "%s, step %u: counter %llu %s, expected %s", what, case_num,
+	      (unsigned long long)counter, got ? "accepted" : "rejected",
+	      accepted ? "accepted" : "rejected");
+}
+
+static void reset(void)
+{
+	wg_replay_init(&window);
+	case_num = 0;
+}
+
+static void kernel_cases(void)
+{
+	static const struct {
+		uint64_t counter;
+		bool accepted;
+	} cases[] = {
+	    {0, true},
+	    {1, true},
+	    {1, false},
+	    {9, true},
+	    {8, true},
+	    {7, true},
+	    {7, false},
+	    {LIM, true},
+	    {LIM - 1, true},
+	    {LIM - 1, false},
+	    {LIM - 2, true},
+	    {2, true},
+	    {2, false},
+	    {LIM + 16, true},
+	    {3, false},
+	    {LIM + 16, false},
+	    {LIM * 4, true},
+	    {LIM * 4 - (LIM - 1), true},
+	    {10, false},
+	    {LIM * 4 - LIM, false},
+	    {LIM * 4 - (LIM + 1), false},
+	    {LIM * 4 - (LIM - 2), true},
+	    {LIM * 4 + 1 - LIM, false},
+	    {0, false},
+	    {REJ, false},
+	    {REJ - 1, true},
+	    {REJ, false},
+	    {REJ - 1, false},
+	    {REJ - 2, true},
+	    {REJ + 1, false},
+	    {REJ + 2, false},
+	    {REJ - 2, false},
+	    {REJ - 3, true},
+	    {0, false},
+	};
+	_Static_assert(sizeof(cases) / sizeof(cases[0]) == 34, "the kernel's list has 34 cases");
+
+	reset();
+	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++)
+		expect(cases[i].counter, cases[i].accepted, "kernel case list");
+}
+
+static void kernel_sweeps(void)
+{
+	reset();
+	for (uint64_t i = 1; i <= W; i++)
+		expect(i, true, "forward sweep from 1");
+	expect(0, true, "forward sweep from 1: 0 still inside");
+	expect(0, false, "forward sweep from 1: 0 replayed");
+
+	reset();
+	for (uint64_t i = 2; i <= W + 1; i++)
+		expect(i, true, "forward sweep from 2");
+	expect(1, true, "forward sweep from 2: 1 still inside");
+	expect(0, false, "forward sweep from 2: 0 fell out");
+
+	reset();
+	for (uint64_t i = W + 1; i-- > 0;)
+		expect(i, true, "backward sweep W..0");
+
+	reset();
+	for (uint64_t i = W + 2; i-- > 1;)
+		expect(i, true, "backward sweep W+1..1");
+	expect(0, false, "backward sweep W+1..1: 0 outside");
+
+	reset();
+	for (uint64_t i = W + 1; i-- > 1;)
+		expect(i, true, "backward sweep W..1");
+	expect(W + 1, true, "backward sweep W..1 then W+1");
+	expect(0, false, "backward sweep W..1 then W+1: 0 pushed out");
+
+	reset();
+	for (uint64_t i = W + 1; i-- > 1;)
+		expect(i, true, "backward sweep W..1");
+	expect(0, true, "backward sweep W..1 then 0");
+	expect(W + 1, true, "backward sweep W..1, 0, then W+1");
+}
+
+static uint64_t next_rand(uint64_t *state)
+{
+	uint64_t z;
+	test_rng(state, &z, sizeof(z));
+	return z;
+}
+
+/*
+ * A random walk of counters (small steps back and forth, occasional long jumps) checked against
+ * the plain definition: accept iff below the limit, not more than W behind the greatest accepted
+ * counter, and never accepted before.
+ */
+static void reference_model(void)
+{
+	enum { SPAN = 1 << 24, OPS = 300000 };
+	uint8_t *seen = calloc(SPAN / 8, 1);
+	uint64_t rng = 42, greatest = 0, cur = 0, mismatches = 0;
+	bool any = false;
+	CHECK(seen != NULL, "out of memory");
+	if (!seen)
+		return;
+	wg_replay_init(&window);
+	for (unsigned op = 0; op < OPS; op++) {
+		uint64_t r = next_rand(&rng);
+		if (r % 2000 == 0) {
+			cur += 5000 + r % 20000; /* a jump of up to ~3 windows */
+		} else {
+			uint64_t step = (r >> 20) % 301; /* -140..+160, drifting forward */
+			cur = cur + step >= 140 ? cur + step - 140 : 0;
+		}
+		if (cur >= SPAN)
+			cur = SPAN - 1;
+		bool fresh = !(seen[cur / 8] & (1u << (cur % 8)));
+		bool expected = fresh && (!any || cur + W >= greatest);
+		bool got = wg_replay_check(&window, cur);
+		if (got != expected && mismatches++ < 10)
+			CHECK(got == expected, "model op %u counter %llu greatest %llu", op,
+			      (unsigned long long)cur, (unsigned long long)greatest);
+		if (got) {
+			seen[cur / 8] |= (uint8_t)(1u << (cur % 8));
+			if (!any || cur > greatest)
+				greatest = cur;
+			any = true;
+		}
+	}
+	CHECK(mismatches == 0, "%llu mismatches against the reference model",
+	      (unsigned long long)mismatches);
+	free(seen);
+}
+
+/* ---- concurrency ---- */
+
+enum { THREADS = 4, CHUNK = 256 };
+
+struct race {
+	const uint64_t *counters; /* distinct, grouped in chunks of CHUNK */
+	size_t n;
+	_Atomic uint8_t *accepted_times; /* per counter index */
+	pthread_barrier_t start;
+};
+
+struct racer {
+	struct race *race;
+	uint64_t seed;
+	size_t accepted;
+};
+
+static void *racer_main(void *arg)
+{
+	struct racer *me = arg;
+	struct race *race = me->race;
+	size_t order[CHUNK];
+	pthread_barrier_wait(&race->start);
+	for (size_t base = 0; base < race->n; base += CHUNK) {
+		size_t len = race->n - base < CHUNK ? race->n - base : CHUNK;
+		/* Each thread walks a chunk in its own shuffled order. */
+		for (size_t i = 0; i < len; i++)
+			order[i] = i;
+		for (size_t i = len; i > 1; i--) {
+			size_t j = next_rand(&me->seed) % i;
+			size_t tmp = order[i - 1];
+			order[i - 1] = order[j];
+			order[j] = tmp;
+		}
+		for (size_t i = 0; i < len; i++) {
+			size_t k = base + order[i];
+			if (wg_replay_check(&window, race->counters[k])) {
+				me->accepted++;
+				atomic_fetch_add(&race->accepted_times[k], 1);
+			}
+		}
+	}
+	return NULL;
+}
+
+/*
+ * Every thread is given every counter. A chunk spans less than the window and a thread only
+ * reaches chunk k+1 after finishing chunk k, so whoever meets a counter first finds it inside the
+ * window: exactly one acceptance per counter is the only correct outcome.
+ */
+static void race_once(const char *what, const uint64_t *counters, size_t n, uint64_t seed)
+{
+	struct race race = {.counters = counters, .n = n};
+	struct racer racers[THREADS];
+	pthread_t tids[THREADS];
+	race.accepted_times = calloc(n, sizeof(*race.accepted_times));
+	CHECK(race.accepted_times != NULL, "out of memory");
+	if (!race.accepted_times)
+		return;
+	wg_replay_init(&window);
+	pthread_barrier_init(&race.start, NULL, THREADS);
+	for (int t = 0; t < THREADS; t++) {
+		racers[t] = (struct racer){.race = &race, .seed = seed * 131 + (uint64_t)t};
+		pthread_create(&tids[t], NULL, racer_main, &racers[t]);
+	}
+	size_t total = 0;
+	for (int t = 0; t < THREADS; t++) {
+		pthread_join(tids[t], NULL);
+		total += racers[t].accepted;
+	}
+	pthread_barrier_destroy(&race.start);
+
+	size_t never = 0, twice = 0;
+	for (size_t i = 0; i < n; i++) {
+		uint8_t times = atomic_load(&race.accepted_times[i]);
+		never += times == 0;
+		twice += times > 1;
+	}
+	CHECK(total == n, "%s: %zu acceptances for %zu distinct counters", what, total, n);
+	CHECK(twice == 0, "%s: %zu counters accepted more than once", what, twice);
+	CHECK(never == 0, "%s: %zu counters never accepted", what, never);
+
+	/* Afterwards the window is exactly where a sequential run would have left it. */
+	uint64_t greatest = 0;
+	for (size_t i = 0; i < n; i++)
+		greatest = counters[i] > greatest ? counters[i] : greatest;
+	size_t replayed = 0;
+	for (size_t i = 0; i < n; i++)
+		replayed += wg_replay_check(&window, counters[i]);
+	CHECK(replayed == 0, "%s: %zu counters accepted again after the race", what, replayed);
+	CHECK(!wg_replay_check(&window, greatest - W - 1), "%s: left of the window", what);
+	CHECK(wg_replay_check(&window, greatest + 1), "%s: next counter", what);
+	free(race.accepted_times);
+}
+
+static void concurrent_dense(void)
+{
+	enum { N = 300000, ROUNDS = 3 };
+	uint64_t *counters = malloc(N * sizeof(*counters));
+	CHECK(counters != NULL, "out of memory");
+	if (!counters)
+		return;
+	for (int round = 0; round < ROUNDS; round++) {
+		/* Later rounds start high, so block numbers do not line up with slot numbers. */
+		uint64_t base = round == 0 ? 0 : (1ULL << (20 + 12 * round)) + 17;
+		for (size_t i = 0; i < N; i++)
+			counters[i] = base + i;
+		race_once("dense", counters, N, (uint64_t)round + 1);
+	}
+	free(counters);
+}
+
+/* Chunks separated by gaps of up to three windows: slots are taken over while others race. */
+static void concurrent_sliding(void)
+{
+	enum { N = 500000 };
+	uint64_t *counters = malloc(N * sizeof(*counters));
+	uint64_t rng = 7, base = 1000;
+	CHECK(counters != NULL, "out of memory");
+	if (!counters)
+		return;
+	for (size_t i = 0; i < N; i += CHUNK) {
+		uint64_t r = next_rand(&rng);
+		base += CHUNK + (r % 4 == 0 ? r % (3 * W) : r % 512);
+		for (size_t j = 0; j < CHUNK && i + j < N; j++)
+			counters[i + j] = base + j;
+	}
+	race_once("sliding", counters, N, 99);
+	free(counters);
+}
+
+int main(int argc, char **argv)
+{
+	(void)argc;
+	(void)argv;
+	kernel_cases();
+	kernel_sweeps();
+	reference_model();
+	concurrent_dense();
+	concurrent_sliding();
+	return check_done("replay");
+}
