@@ -73,6 +73,17 @@ else
 	failed=$((failed + 1))
 fi
 
+# The protocol core must build and pass without DPDK or the coordinator's libraries.
+if [ ${#suites[@]} -eq 0 ] || [[ " ${suites[*]} " == *" wg "* ]]; then
+	if run_build build-core -Ddataplane=false -Dcoord=false -Dbench=false; then
+		meson test -C build-core --print-errorlogs --num-processes 2 --suite wg
+		add "$(count_results build-core/meson-logs/testlog.json)"
+	else
+		echo "test.sh: core-only build (-Ddataplane=false) failed" >&2
+		failed=$((failed + 1))
+	fi
+fi
+
 # Sanitizer build: unit and component suites only.
 san_args=()
 for s in "${sanitized_suites[@]}"; do

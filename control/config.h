@@ -1,0 +1,137 @@
+/* SPDX-License-Identifier: GPL-2.0-only */
+/*
+ * The gateway's configuration: one YAML file (conf/gateway-site-a.yaml and conf/gateway-nic.yaml
+ * document every key). Parsing never exits the process; errors carry the key path, the line
+ * and what was expected.
+ */
+#ifndef MESHGATE_CONTROL_CONFIG_H
+#define MESHGATE_CONTROL_CONFIG_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "constants.h"
+
+#define MG_MAX_WORKERS   16
+#define MG_MAX_ADDRESSES 8
+#define MG_MAX_EAL_ARGS  32
+#define MG_PATH_MAX      256
+/* DPDK's default RTE_MAX_LCORE: lcore ids are below it. */
+#define MG_MAX_LCORE 128
+/* Room for mg_prefix_format and mg_sockaddr_format output, NUL included. */
+#define MG_PREFIX_STRLEN   (46 + 4)
+#define MG_SOCKADDR_STRLEN (46 + 8)
+
+/* An IPv4 or IPv6 prefix; also an address when len is the full width. */
+struct mg_prefix {
+	uint8_t family; /* 4 or 6 */
+	uint8_t len;
+	uint8_t addr[16]; /* network byte order; IPv4 in the first 4 bytes */
+};
+
+struct mg_sockaddr {
+	uint8_t family; /* 0 (unset), 4 or 6 */
+	uint16_t port;  /* host byte order */
+	uint8_t addr[16];
+};
+
+enum mg_port_id { MG_PORT_LAN = 0, MG_PORT_MESH = 1, MG_PORT_COUNT };
+
+struct mg_port_config {
+	char devargs[MG_PATH_MAX]; /* PCI address or vdev string (net_af_packet0,iface=veth0) */
+	struct mg_prefix ipv4;     /* our address on this port, with its subnet length */
+	struct mg_prefix ipv6;
+	bool has_ipv4, has_ipv6;
+	uint8_t gateway4[4]; /* default next hop for off-subnet destinations */
+	uint8_t gateway6[16];
+	bool has_gateway4, has_gateway6;
+	uint16_t rx_desc, tx_desc; /* 0: PMD default */
+};
+
+struct mg_peer_config {
+	uint8_t public_key[WG_KEY_LEN];
+	uint8_t preshared_key[WG_KEY_LEN];
+	bool has_preshared_key;
+	struct mg_sockaddr endpoint;
+	struct mg_prefix *allowed_ips;
+	size_t n_allowed_ips;
+	uint16_t persistent_keepalive; /* seconds, 0 = off */
+};
+
+struct mg_config {
+	/* interface */
+	char ifname[16];
+	char private_key_file[MG_PATH_MAX];
+	uint8_t private_key[WG_KEY_LEN];
+	uint16_t listen_port;
+	uint16_t mtu; /* inner MTU, 1420 by default */
+	struct mg_prefix addresses[MG_MAX_ADDRESSES];
+	size_t n_addresses;
+
+	struct mg_port_config ports[MG_PORT_COUNT];
+
+	/* lcores and EAL */
+	unsigned control_lcore;
+	unsigned worker_lcores[MG_MAX_WORKERS];
+	size_t n_workers;
+	char *eal_args[MG_MAX_EAL_ARGS];
+	size_t n_eal_args;
+	bool idle_backoff;          /* adaptive sleep after empty polls; busy poll when false */
+	uint32_t idle_max_sleep_us; /* upper bound of one back-off sleep */
+	bool rx_fanout;             /* spread one RX queue's bursts over every worker */
+
+	/* sizing */
+	uint32_t mbufs;        /* per port; 0: derived from descriptors and workers */
+	uint32_t max_peers;    /* 16384 unless configured (load never leaves 0) */
+	uint32_t max_prefixes; /* allowed-IPs prefixes per family; 1<<20 unless configured */
+
+	struct mg_peer_config *peers;
+	size_t n_peers;
+
+	/* coordinated mode (issue 5) */
+	char coordinator_url[MG_PATH_MAX];
+	char authkey_file[MG_PATH_MAX];
+
+	/* local sockets */
+	char uapi_dir[MG_PATH_MAX]; /* default /var/run/wireguard */
+	char health_socket[MG_PATH_MAX];
+
+	char log_level[16]; /* error, warning, notice, info or debug */
+
+	/* test-only: divides every protocol timer (REKEY_AFTER_TIME…) by this factor; 1 in
+	 * production */
+	uint32_t test_timer_divisor;
+
+	/* Non-fatal findings for the caller to log ("FILE:LINE: key: …" lines, '\n'-separated). */
+	char warnings[1024];
+};
+
+/* errbuf gets "FILE:LINE: key.path: expected …, got …". Returns 0 or -1. */
+int mg_config_load(const char *path, struct mg_config *cfg, char *errbuf, size_t errlen);
+/* Zeroes the private key and frees what load allocated. */
+void mg_config_free(struct mg_config *cfg);
+
+/*
+ * Parsers shared with the UAPI and the coordinator client. Return 0 or -1.
+ * mg_prefix_parse takes "192.0.2.1/24" or "2001:db8::/32" (inet_pton, decimal length) and keeps
+ * the host bits; a bare address gets the full length. mg_sockaddr_parse takes numeric
+ * "192.0.2.1:51820" or "[2001:db8::1]:51820" with a port 1..65535 (no hostnames, no zones).
+ */
+int mg_prefix_parse(const char *s, struct mg_prefix *out);
+int mg_sockaddr_parse(const char *s, struct mg_sockaddr *out);
+/* Clears the host bits (what wg does with allowed IPs such as 10.0.0.1/8). */
+void mg_prefix_mask(struct mg_prefix *p);
+/* True when the host bits are not all zero. */
+bool mg_prefix_has_host_bits(const struct mg_prefix *p);
+/*
+ * mg_sockaddr_parse, falling back to resolving the host with getaddrinfo (first result), as wg
+ * does for endpoints. Blocks on DNS: for configuration loading only. err gets the reason.
+ */
+int mg_sockaddr_resolve(const char *s, struct mg_sockaddr *out, char *err, size_t errlen);
+/* "10.0.0.0/8", "fd00::/64"; buffers of MG_PREFIX_STRLEN / MG_SOCKADDR_STRLEN always fit. */
+void mg_prefix_format(const struct mg_prefix *p, char *buf, size_t len);
+/* "192.0.2.1:51820", "[2001:db8::1]:51820"; an unset address gives "(none)". */
+void mg_sockaddr_format(const struct mg_sockaddr *a, char *buf, size_t len);
+
+#endif

@@ -1,0 +1,374 @@
+// SPDX-License-Identifier: GPL-2.0-only
+#include "crypto_burst.h"
+
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <intel-ipsec-mb.h>
+#include <openssl/crypto.h>
+
+/*
+ * How many jobs are fed to the manager before it is flushed. The manager's queue holds
+ * IMB_MAX_JOBS; a slice of half that can always be in flight at once, so every job of a slice
+ * keeps its own nonce and tag scratch until its completion is seen.
+ */
+#define SLICE IMB_MAX_BURST_SIZE
+
+struct mg_crypto {
+	IMB_MGR *mgr;
+	void *mgr_mem;
+	size_t mgr_size;
+	enum mg_crypto_isa isa;
+	/* In-flight accounting: which slots of the current slice still await completion. */
+	unsigned inflight;
+	uint8_t pending[SLICE];
+	/* The library reads the nonce and writes the tag while the job is in flight. */
+	uint8_t nonce[SLICE][16] __attribute__((aligned(16)));
+	uint8_t computed_tag[SLICE][MG_CRYPTO_TAG_LEN] __attribute__((aligned(16)));
+};
+
+/* One slice of a burst as the completion path sees it. */
+struct slice {
+	const struct mg_crypto_job *jobs;
+	enum mg_crypto_status *status;
+	bool seal;
+	unsigned ok;
+};
+
+static const char *const isa_names[] = {
+    [MG_CRYPTO_ISA_AUTO] = "auto", [MG_CRYPTO_ISA_SSE] = "sse",       [MG_CRYPTO_ISA_AVX] = "avx",
+    [MG_CRYPTO_ISA_AVX2] = "avx2", [MG_CRYPTO_ISA_AVX512] = "avx512",
+};
+
+static uint64_t isa_cpuflags(enum mg_crypto_isa isa)
+{
+	switch (isa) {
+	case MG_CRYPTO_ISA_SSE:
+		return IMB_CPUFLAGS_SSE;
+	case MG_CRYPTO_ISA_AVX:
+		return IMB_CPUFLAGS_AVX;
+	case MG_CRYPTO_ISA_AVX2:
+		return IMB_CPUFLAGS_AVX2;
+	case MG_CRYPTO_ISA_AVX512:
+		return IMB_CPUFLAGS_AVX512;
+	default:
+		return 0;
+	}
+}
+
+const char *mg_crypto_isa_str(enum mg_crypto_isa isa)
+{
+	if ((unsigned)isa >= sizeof(isa_names) / sizeof(isa_names[0]))
+		return "unknown";
+	return isa_names[isa];
+}
+
+bool mg_crypto_isa_supported(enum mg_crypto_isa isa)
+{
+	if (isa == MG_CRYPTO_ISA_AUTO)
+		return mg_crypto_best_isa() != MG_CRYPTO_ISA_AUTO;
+	uint64_t need = isa_cpuflags(isa);
+	return need && (imb_get_feature_flags() & need) == need;
+}
+
+enum mg_crypto_isa mg_crypto_best_isa(void)
+{
+	static const enum mg_crypto_isa order[] = {MG_CRYPTO_ISA_AVX512, MG_CRYPTO_ISA_AVX2,
+	                                           MG_CRYPTO_ISA_AVX, MG_CRYPTO_ISA_SSE};
+	for (size_t i = 0; i < sizeof(order) / sizeof(order[0]); i++)
+		if (mg_crypto_isa_supported(order[i]))
+			return order[i];
+	return MG_CRYPTO_ISA_AUTO;
+}
+
+static enum mg_crypto_isa isa_of_arch(uint32_t arch)
+{
+	switch (arch) {
+	case IMB_ARCH_SSE:
+		return MG_CRYPTO_ISA_SSE;
+	case IMB_ARCH_AVX:
+		return MG_CRYPTO_ISA_AVX;
+	case IMB_ARCH_AVX2:
+		return MG_CRYPTO_ISA_AVX2;
+	case IMB_ARCH_AVX512:
+		return MG_CRYPTO_ISA_AVX512;
+	default:
+		return MG_CRYPTO_ISA_AUTO;
+	}
+}
+
+static void init_manager(IMB_MGR *mgr, enum mg_crypto_isa isa)
+{
+	switch (isa) {
+	case MG_CRYPTO_ISA_AVX512:
+		init_mb_mgr_avx512(mgr);
+		break;
+	case MG_CRYPTO_ISA_AVX2:
+		init_mb_mgr_avx2(mgr);
+		break;
+	case MG_CRYPTO_ISA_AVX:
+		init_mb_mgr_avx(mgr);
+		break;
+	default:
+		init_mb_mgr_sse(mgr);
+		break;
+	}
+}
+
+struct mg_crypto *mg_crypto_create(enum mg_crypto_isa isa, int *err)
+{
+	struct mg_crypto *c = NULL;
+	int rc = 0;
+
+	if (isa == MG_CRYPTO_ISA_AUTO)
+		isa = mg_crypto_best_isa();
+	if (!mg_crypto_isa_supported(isa)) {
+		rc = -ENOTSUP;
+		goto out;
+	}
+	c = aligned_alloc(64, (sizeof(*c) + 63) & ~(size_t)63);
+	if (!c) {
+		rc = -ENOMEM;
+		goto out;
+	}
+	memset(c, 0, sizeof(*c));
+	/* Our own allocation of the manager, so destroy can wipe it before freeing. */
+	c->mgr_size = (imb_get_mb_mgr_size() + 63) & ~(size_t)63;
+	c->mgr_mem = aligned_alloc(64, c->mgr_size);
+	if (!c->mgr_mem) {
+		rc = -ENOMEM;
+		goto out;
+	}
+	c->mgr = imb_set_pointers_mb_mgr(c->mgr_mem, 0, 1);
+	if (!c->mgr) {
+		rc = -EIO;
+		goto out;
+	}
+	init_manager(c->mgr, isa);
+	if (imb_get_errno(c->mgr) != 0 || isa_of_arch(c->mgr->used_arch) != isa) {
+		rc = -EIO;
+		goto out;
+	}
+	c->isa = isa;
+out:
+	if (rc) {
+		mg_crypto_destroy(c);
+		c = NULL;
+	}
+	if (err)
+		*err = rc;
+	return c;
+}
+
+void mg_crypto_destroy(struct mg_crypto *c)
+{
+	if (!c)
+		return;
+	if (c->mgr_mem) {
+		explicit_bzero(c->mgr_mem, c->mgr_size);
+		free(c->mgr_mem);
+	}
+	explicit_bzero(c, sizeof(*c));
+	free(c);
+}
+
+enum mg_crypto_isa mg_crypto_isa(const struct mg_crypto *c)
+{
+	return c->isa;
+}
+
+const char *mg_crypto_isa_name(const struct mg_crypto *c)
+{
+	return mg_crypto_isa_str(c->isa);
+}
+
+const char *mg_crypto_library_version(void)
+{
+	return imb_get_version_str();
+}
+
+static bool job_acceptable(const struct mg_crypto_job *j, bool seal)
+{
+	if (!j->key || !j->tag || j->len > MG_CRYPTO_MAX_LEN)
+		return false;
+	if (j->len && (!j->src || !j->dst))
+		return false;
+	/* On open the received tag must survive until it is compared. */
+	uintptr_t tag = (uintptr_t)j->tag, dst = (uintptr_t)j->dst;
+	if (!seal && j->len && tag + MG_CRYPTO_TAG_LEN > dst && tag < dst + j->len)
+		return false;
+	return true;
+}
+
+static void complete(struct mg_crypto *c, struct slice *s, const IMB_JOB *job)
+{
+	uintptr_t i = (uintptr_t)job->user_data;
+	enum mg_crypto_status st;
+
+	/* A job that is not one of ours in flight is never attributed to a request. */
+	if (job->user_data2 != c || i >= SLICE || !c->pending[i])
+		return;
+	c->pending[i] = 0;
+	c->inflight--;
+
+	const struct mg_crypto_job *j = &s->jobs[i];
+	if (job->status != IMB_STATUS_COMPLETED)
+		st = MG_CRYPTO_INVALID;
+	else if (s->seal)
+		st = MG_CRYPTO_OK;
+	else if (CRYPTO_memcmp(c->computed_tag[i], j->tag, MG_CRYPTO_TAG_LEN) == 0)
+		st = MG_CRYPTO_OK;
+	else
+		st = MG_CRYPTO_AUTH_FAILED;
+
+	if (!s->seal) {
+		/* The right tag for a forged message is itself a forgery aid: never keep it. */
+		explicit_bzero(c->computed_tag[i], MG_CRYPTO_TAG_LEN);
+		if (st != MG_CRYPTO_OK && j->len)
+			memset(j->dst, 0, j->len);
+	}
+	s->status[i] = st;
+	if (st == MG_CRYPTO_OK)
+		s->ok++;
+}
+
+static void drain(struct mg_crypto *c, struct slice *s, IMB_JOB *job)
+{
+	while (job) {
+		complete(c, s, job);
+		job = IMB_GET_COMPLETED_JOB(c->mgr);
+	}
+}
+
+static void fill_job(struct mg_crypto *c, IMB_JOB *job, const struct mg_crypto_job *j, unsigned i,
+                     bool seal, const uint8_t *nonce, const uint8_t *ad, size_t adlen)
+{
+	job->cipher_mode = IMB_CIPHER_CHACHA20_POLY1305;
+	job->hash_alg = IMB_AUTH_CHACHA20_POLY1305;
+	job->cipher_direction = seal ? IMB_DIR_ENCRYPT : IMB_DIR_DECRYPT;
+	job->chain_order = seal ? IMB_ORDER_CIPHER_HASH : IMB_ORDER_HASH_CIPHER;
+	job->enc_keys = j->key;
+	job->dec_keys = j->key;
+	job->key_len_in_bytes = MG_CRYPTO_KEY_LEN;
+	job->src = j->src;
+	job->dst = j->dst;
+	job->cipher_start_src_offset_in_bytes = 0;
+	job->msg_len_to_cipher_in_bytes = j->len;
+	job->hash_start_src_offset_in_bytes = 0;
+	job->msg_len_to_hash_in_bytes = j->len;
+	job->iv = nonce;
+	job->iv_len_in_bytes = MG_CRYPTO_NONCE_LEN;
+	job->u.CHACHA20_POLY1305.aad = ad;
+	job->u.CHACHA20_POLY1305.aad_len_in_bytes = adlen;
+	job->auth_tag_output = seal ? j->tag : c->computed_tag[i];
+	job->auth_tag_output_len_in_bytes = MG_CRYPTO_TAG_LEN;
+	job->user_data = (void *)(uintptr_t)i;
+	job->user_data2 = c;
+}
+
+static void wireguard_nonce(uint8_t nonce[16], uint64_t counter)
+{
+	memset(nonce, 0, 4);
+	for (unsigned b = 0; b < 8; b++)
+		nonce[4 + b] = (uint8_t)(counter >> (8 * b));
+}
+
+/* explicit_nonce is NULL for WireGuard bursts (nonce from each job's counter). */
+static unsigned run_slice(struct mg_crypto *c, bool seal, const struct mg_crypto_job *jobs,
+                          enum mg_crypto_status *status, unsigned n, const uint8_t *explicit_nonce,
+                          const uint8_t *ad, size_t adlen)
+{
+	struct slice s = {.jobs = jobs, .status = status, .seal = seal, .ok = 0};
+	IMB_JOB *job;
+
+	for (unsigned i = 0; i < n; i++) {
+		if (!job_acceptable(&jobs[i], seal)) {
+			status[i] = MG_CRYPTO_INVALID;
+			continue;
+		}
+		const uint8_t *nonce = explicit_nonce;
+		if (!nonce) {
+			wireguard_nonce(c->nonce[i], jobs[i].counter);
+			nonce = c->nonce[i];
+		}
+		job = IMB_GET_NEXT_JOB(c->mgr);
+		fill_job(c, job, &jobs[i], i, seal, nonce, ad, adlen);
+		c->pending[i] = 1;
+		c->inflight++;
+		drain(c, &s, IMB_SUBMIT_JOB(c->mgr));
+	}
+	while (c->inflight && (job = IMB_FLUSH_JOB(c->mgr)) != NULL)
+		drain(c, &s, job);
+
+	/* Defensive: a job the library never handed back is a failure, never a success. */
+	for (unsigned i = 0; c->inflight && i < n; i++) {
+		if (!c->pending[i])
+			continue;
+		c->pending[i] = 0;
+		c->inflight--;
+		explicit_bzero(c->computed_tag[i], MG_CRYPTO_TAG_LEN);
+		if (!seal && jobs[i].len)
+			memset(jobs[i].dst, 0, jobs[i].len);
+		status[i] = MG_CRYPTO_INVALID;
+	}
+	return s.ok;
+}
+
+static unsigned run(struct mg_crypto *c, bool seal, const struct mg_crypto_job *jobs,
+                    enum mg_crypto_status *status, unsigned n, const uint8_t *explicit_nonce,
+                    const uint8_t *ad, size_t adlen)
+{
+	unsigned ok = 0;
+
+	for (unsigned base = 0; base < n; base += SLICE) {
+		unsigned count = n - base < SLICE ? n - base : SLICE;
+		ok += run_slice(c, seal, jobs + base, status + base, count, explicit_nonce, ad,
+		                adlen);
+	}
+	return ok;
+}
+
+unsigned mg_crypto_seal_burst(struct mg_crypto *c, const struct mg_crypto_job *jobs,
+                              enum mg_crypto_status *status, unsigned n)
+{
+	return run(c, true, jobs, status, n, NULL, NULL, 0);
+}
+
+unsigned mg_crypto_open_burst(struct mg_crypto *c, const struct mg_crypto_job *jobs,
+                              enum mg_crypto_status *status, unsigned n)
+{
+	return run(c, false, jobs, status, n, NULL, NULL, 0);
+}
+
+static enum mg_crypto_status aead_one(struct mg_crypto *c, bool seal, const uint8_t *key,
+                                      const uint8_t *nonce, const uint8_t *ad, size_t adlen,
+                                      const uint8_t *src, uint8_t *dst, size_t len, uint8_t *tag)
+{
+	enum mg_crypto_status st = MG_CRYPTO_INVALID;
+
+	if (!nonce || (adlen && !ad) || len > MG_CRYPTO_MAX_LEN)
+		return MG_CRYPTO_INVALID;
+	struct mg_crypto_job job = {
+	    .key = key, .src = src, .dst = dst, .len = (uint32_t)len, .tag = tag};
+	run(c, seal, &job, &st, 1, nonce, ad, adlen);
+	return st;
+}
+
+enum mg_crypto_status mg_crypto_aead_seal(struct mg_crypto *c, const uint8_t *key,
+                                          const uint8_t nonce[MG_CRYPTO_NONCE_LEN],
+                                          const uint8_t *ad, size_t adlen, const uint8_t *src,
+                                          uint8_t *dst, size_t len, uint8_t tag[MG_CRYPTO_TAG_LEN])
+{
+	return aead_one(c, true, key, nonce, ad, adlen, src, dst, len, tag);
+}
+
+enum mg_crypto_status mg_crypto_aead_open(struct mg_crypto *c, const uint8_t *key,
+                                          const uint8_t nonce[MG_CRYPTO_NONCE_LEN],
+                                          const uint8_t *ad, size_t adlen, const uint8_t *src,
+                                          uint8_t *dst, size_t len,
+                                          const uint8_t tag[MG_CRYPTO_TAG_LEN])
+{
+	/* The open path only reads the tag; the job struct is shared with seal. */
+	return aead_one(c, false, key, nonce, ad, adlen, src, dst, len, (uint8_t *)(uintptr_t)tag);
+}

@@ -1,0 +1,271 @@
+// SPDX-License-Identifier: GPL-2.0-only
+#include "decap.h"
+
+#include <endian.h>
+#include <string.h>
+
+#include <rte_mbuf.h>
+
+#include "allowedips.h"
+#include "crypto_burst.h"
+#include "index_table.h"
+#include "neigh.h"
+#include "pkt.h"
+#include "timers.h"
+#include "transport.h"
+
+struct decap_burst {
+	unsigned n;
+	struct mg_decap_pkt *pkt[MG_BURST];
+	struct wg_noise_keypair *kp[MG_BURST];
+	struct mg_crypto_job jobs[MG_BURST];
+	enum mg_crypto_status status[MG_BURST];
+	struct mg_l3 inner[MG_BURST];
+	uint32_t src_slot[MG_BURST];
+};
+
+static uint64_t age_ns(const struct wg_noise_keypair *kp, uint64_t now)
+{
+	return now > kp->birth_ns ? now - kp->birth_ns : 0;
+}
+
+static struct mg_peer *peer_of(const struct wg_noise_keypair *kp)
+{
+	return mg_peer_of_remote(kp->remote);
+}
+
+/* Receiver index to keypair, age check, and a job to open each message in place. */
+static void lookup(struct mg_worker *w, struct decap_burst *b, struct mg_decap_pkt *pkts,
+                   unsigned n)
+{
+	b->n = 0;
+	for (unsigned i = 0; i < n; i++) {
+		struct rte_mbuf *m = pkts[i].m;
+		uint8_t *msg = rte_pktmbuf_mtod(m, uint8_t *);
+		struct wg_msg_data hdr;
+		memcpy(&hdr, msg, sizeof(hdr));
+		struct wg_noise_keypair *kp =
+		    wg_index_table_lookup(w->gw->index, le32toh(hdr.key_idx), WG_INDEX_KEYPAIR);
+		if (!kp) {
+			mg_worker_drop(w, m, MG_DROP_UNKNOWN_INDEX);
+			continue;
+		}
+		if (age_ns(kp, w->now_ns) >= peer_of(kp)->timers.d.reject_after_time_ns) {
+			mg_worker_drop(w, m, MG_DROP_KEY_EXPIRED);
+			continue;
+		}
+		uint32_t len = m->data_len - (uint32_t)WG_DATA_OVERHEAD;
+		struct mg_crypto_job *j = &b->jobs[b->n];
+		j->key = kp->recv_key;
+		j->counter = le64toh(hdr.counter);
+		j->src = msg + sizeof(hdr);
+		j->dst = msg + sizeof(hdr);
+		j->len = len;
+		j->tag = msg + sizeof(hdr) + len;
+		b->kp[b->n] = kp;
+		b->pkt[b->n++] = &pkts[i];
+	}
+}
+
+static void compact(struct decap_burst *b, unsigned *kept, unsigned i)
+{
+	b->pkt[*kept] = b->pkt[i];
+	b->kp[*kept] = b->kp[i];
+	b->jobs[*kept] = b->jobs[i];
+	b->inner[*kept] = b->inner[i];
+	(*kept)++;
+}
+
+static void rx_stats(struct mg_worker *w, struct mg_peer *peer, uint32_t msg_len)
+{
+	struct mg_peer_counters *pc = &w->peer_counters[peer->slot];
+	pc->rx_bytes += msg_len;
+	pc->rx_packets++;
+}
+
+/*
+ * What every authenticated message does, keepalive or not (the kernel's
+ * wg_packet_consume_data_done up to the keepalive test): confirm a responder's new keypair,
+ * roam, feed the timers. Keepalives end here.
+ */
+static void authenticated(struct mg_worker *w, struct decap_burst *b)
+{
+	const struct wg_noise_keypair *confirmed = NULL;
+	unsigned kept = 0;
+
+	for (unsigned i = 0; i < b->n; i++) {
+		struct wg_noise_keypair *kp = b->kp[i];
+		struct mg_peer *peer = peer_of(kp);
+		struct mg_decap_pkt *d = b->pkt[i];
+		uint32_t plain_len = b->jobs[i].len;
+
+		if (b->status[i] != MG_CRYPTO_OK) {
+			mg_worker_drop(w, d->m,
+			               b->status[i] == MG_CRYPTO_AUTH_FAILED ? MG_DROP_AUTH
+			                                                     : MG_DROP_WG_INVALID);
+			continue;
+		}
+		/* Only an authenticated counter may move the window. */
+		if (b->jobs[i].counter >= WG_REJECT_AFTER_MESSAGES ||
+		    !wg_replay_check(&kp->recv_replay, b->jobs[i].counter)) {
+			mg_worker_drop(w, d->m, MG_DROP_REPLAY);
+			continue;
+		}
+		if (kp != confirmed && wg_noise_keypair_awaits_confirmation(kp)) {
+			struct mg_event ev = {
+			    .kind = MG_EVENT_KEY_CONFIRMED,
+			    .peer_slot = peer->slot,
+			    .local_index = kp->local_index,
+			};
+			mg_event_post(w->gw, &ev, &w->counters.events_lost);
+			confirmed = kp;
+		}
+		struct mg_sockaddr cur;
+		if (!mg_endpoint_read(&peer->endpoint, &cur) || cur.family != d->src.family ||
+		    cur.port != d->src.port ||
+		    memcmp(cur.addr, d->src.addr, mg_addr_len(d->src.family)) != 0)
+			mg_endpoint_try_write(&peer->endpoint, &d->src);
+		atomic_store_explicit(&peer->last_auth_rx_ns, w->now_ns, memory_order_relaxed);
+		if (wg_timers_rekey_due_on_receive(&peer->timers, kp->is_initiator, kp->birth_ns,
+		                                   w->now_ns))
+			atomic_fetch_or_explicit(&peer->requests, MG_PEER_WANT_HANDSHAKE,
+			                         memory_order_relaxed);
+		if (plain_len == 0) {
+			w->counters.keepalives_rx++;
+			rx_stats(w, peer, (uint32_t)WG_DATA_OVERHEAD);
+			rte_pktmbuf_free(d->m);
+			continue;
+		}
+		atomic_store_explicit(&peer->last_data_rx_ns, w->now_ns, memory_order_relaxed);
+		compact(b, &kept, i);
+	}
+	b->n = kept;
+}
+
+/* The plaintext must be one IPv4/IPv6 packet no longer than itself; the padding goes. */
+static void inner_valid(struct mg_worker *w, struct decap_burst *b)
+{
+	unsigned kept = 0;
+	for (unsigned i = 0; i < b->n; i++) {
+		struct mg_decap_pkt *d = b->pkt[i];
+		uint8_t *plain = (uint8_t *)b->jobs[i].dst;
+		size_t inner_len;
+		if (wg_transport_inner_len(plain, b->jobs[i].len, &inner_len) != WG_OK ||
+		    mg_pkt_parse_ip(plain, (uint32_t)inner_len, &b->inner[i]) != 0 ||
+		    b->inner[i].total_len != inner_len ||
+		    (b->inner[i].family == 4 &&
+		     !mg_ipv4_hdr_cksum_ok(plain, b->inner[i].hdr_len))) {
+			mg_worker_drop(w, d->m, MG_DROP_INNER_INVALID);
+			continue;
+		}
+		compact(b, &kept, i);
+	}
+	b->n = kept;
+}
+
+/* Crypto-key routing: the inner source must be one of this peer's allowed IPs. */
+static void source_check(struct mg_worker *w, struct decap_burst *b)
+{
+	uint32_t ips4[MG_BURST], res4[MG_BURST], res6[MG_BURST];
+	const uint8_t *ips6[MG_BURST];
+	unsigned pos4[MG_BURST], pos6[MG_BURST], n4 = 0, n6 = 0, kept = 0;
+
+	for (unsigned i = 0; i < b->n; i++) {
+		if (b->inner[i].family == 4) {
+			uint32_t be;
+			memcpy(&be, b->inner[i].src, 4);
+			pos4[n4] = i;
+			ips4[n4++] = rte_be_to_cpu_32(be);
+		} else {
+			pos6[n6] = i;
+			ips6[n6++] = b->inner[i].src;
+		}
+	}
+	if (n4)
+		mg_allowedips_lookup4_bulk(w->gw->allowedips, ips4, res4, n4);
+	if (n6)
+		mg_allowedips_lookup6_bulk(w->gw->allowedips, ips6, res6, n6);
+	for (unsigned i = 0; i < n4; i++)
+		b->src_slot[pos4[i]] = res4[i];
+	for (unsigned i = 0; i < n6; i++)
+		b->src_slot[pos6[i]] = res6[i];
+	for (unsigned i = 0; i < b->n; i++) {
+		if (b->src_slot[i] != peer_of(b->kp[i])->slot) {
+			mg_worker_drop(w, b->pkt[i]->m, MG_DROP_ALLOWED_IPS);
+			continue;
+		}
+		compact(b, &kept, i);
+	}
+	b->n = kept;
+}
+
+/* Strips the outer headers and sends the inner packet to its LAN next hop. */
+static void forward(struct mg_worker *w, struct decap_burst *b, unsigned i)
+{
+	struct mg_gateway *gw = w->gw;
+	struct mg_decap_pkt *d = b->pkt[i];
+	struct rte_mbuf *m = d->m;
+	const struct mg_l3 *l3 = &b->inner[i];
+	struct mg_peer *peer = peer_of(b->kp[i]);
+	uint32_t msg_len = m->data_len;
+	uint8_t *ip = (uint8_t *)b->jobs[i].dst;
+	uint8_t nh[16];
+	struct rte_ether_addr mac;
+
+	/* The message as received (padding included) is what wg(8) counts. */
+	rx_stats(w, peer, msg_len);
+	w->counters.decrypted++;
+	rte_pktmbuf_adj(m, (uint16_t)sizeof(struct wg_msg_data));
+	rte_pktmbuf_trim(m, (uint16_t)(m->data_len - l3->total_len));
+
+	if (mg_is_gateway_addr(gw->cfg, l3->family, l3->dst)) {
+		mg_worker_punt(w, m, MG_PUNT_LOCAL, MG_PORT_MESH, 0, peer->slot, NULL);
+		return;
+	}
+	if (mg_addr_is_multicast(l3->family, l3->dst)) {
+		mg_worker_drop(w, m, MG_DROP_UNSUPPORTED);
+		return;
+	}
+	if (!mg_ip_dec_ttl(ip, l3->family)) {
+		mg_worker_drop(w, m, MG_DROP_TTL);
+		return;
+	}
+	/* RFC 6040: congestion marked on the outside is carried in if the inside is ECN-capable. */
+	if ((d->outer_tclass & MG_ECN_MASK) == MG_ECN_CE && (l3->tclass & MG_ECN_MASK) != 0)
+		mg_ip_set_ce(ip, l3->family);
+
+	if (!mg_neigh_next_hop(&gw->cfg->ports[MG_PORT_LAN], l3->family, l3->dst, nh)) {
+		mg_worker_drop(w, m, MG_DROP_NO_NEIGHBOUR);
+		return;
+	}
+	if (!mg_neigh_lookup(gw->neigh, MG_PORT_LAN, l3->family, nh, &mac)) {
+		mg_event_resolve(gw, &w->resolve, MG_PORT_LAN, l3->family, nh, w->now_tsc,
+		                 &w->counters.events_lost);
+		mg_worker_drop(w, m, MG_DROP_NO_NEIGHBOUR);
+		return;
+	}
+	uint8_t *eth = (uint8_t *)rte_pktmbuf_prepend(m, MG_ETH_HLEN);
+	if (!eth) {
+		mg_worker_drop(w, m, MG_DROP_NOMEM);
+		return;
+	}
+	mg_eth_write(eth, &mac, &gw->ports[MG_PORT_LAN].mac,
+	             l3->family == 4 ? RTE_ETHER_TYPE_IPV4 : RTE_ETHER_TYPE_IPV6);
+	m->ol_flags &= ~RTE_MBUF_F_TX_OFFLOAD_MASK;
+	mg_worker_tx(w, MG_PORT_LAN, m);
+}
+
+void mg_decap_burst(struct mg_worker *w, struct mg_decap_pkt *pkts, unsigned n)
+{
+	struct decap_burst b;
+
+	lookup(w, &b, pkts, n);
+	if (!b.n)
+		return;
+	mg_crypto_open_burst(w->crypto, b.jobs, b.status, b.n);
+	authenticated(w, &b);
+	inner_valid(w, &b);
+	source_check(w, &b);
+	for (unsigned i = 0; i < b.n; i++)
+		forward(w, &b, i);
+}

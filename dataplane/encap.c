@@ -1,0 +1,492 @@
+// SPDX-License-Identifier: GPL-2.0-only
+#include "encap.h"
+
+#include <endian.h>
+#include <string.h>
+
+#include <rte_ip.h>
+#include <rte_mbuf.h>
+
+#include "allowedips.h"
+#include "crypto_burst.h"
+#include "icmp.h"
+#include "neigh.h"
+#include "pkt.h"
+#include "timers.h"
+#include "transport.h"
+
+#define IPV4_MF      0x2000
+#define IPV4_DF      0x4000
+#define IPV4_OFFMASK 0x1fff
+#define OPT_COPIED   0x80
+#define OPT_EOL      0
+#define OPT_NOP      1
+
+/* One peer's share of the burst. */
+struct group {
+	struct mg_peer *peer;
+	struct wg_noise_keypair *kp;
+	struct mg_sockaddr ep;
+	struct rte_ether_addr mac;
+	unsigned first, n; /* members: idx[first .. first + n) */
+	uint64_t bytes;    /* WireGuard message bytes sealed for this peer */
+	unsigned sealed;
+};
+
+struct encap_burst {
+	unsigned n;
+	struct rte_mbuf *m[MG_ENCAP_MAX];
+	uint32_t slot[MG_ENCAP_MAX];
+	uint16_t grp[MG_ENCAP_MAX];
+	unsigned n_groups;
+	struct group groups[MG_ENCAP_MAX];
+	unsigned idx[MG_ENCAP_MAX]; /* packet indices ordered by group */
+	unsigned n_jobs;
+	struct mg_crypto_job jobs[MG_ENCAP_MAX];
+	enum mg_crypto_status status[MG_ENCAP_MAX];
+	unsigned job_pkt[MG_ENCAP_MAX];
+	uint8_t inner_tclass[MG_ENCAP_MAX];
+};
+
+static uint8_t *frame_ip(struct rte_mbuf *m)
+{
+	return rte_pktmbuf_mtod_offset(m, uint8_t *, MG_ETH_HLEN);
+}
+
+static void icmp_reply(struct mg_worker *w, struct rte_mbuf *m, enum mg_icmp_kind kind)
+{
+	struct rte_mbuf *r =
+	    mg_icmp_error(w->gw, MG_PORT_LAN, m, kind, w->gw->mtu, &w->icmp, w->now_tsc);
+	if (r)
+		mg_worker_tx(w, MG_PORT_LAN, r);
+}
+
+static void drop_icmp(struct mg_worker *w, struct rte_mbuf *m, enum mg_icmp_kind kind,
+                      enum mg_drop_reason reason)
+{
+	icmp_reply(w, m, kind);
+	mg_worker_drop(w, m, reason);
+}
+
+/* ---- IPv4 fragmentation (RFC 791) for DF-clear packets over the MTU ---- */
+
+/* The options a non-first fragment carries: those with the copied flag, EOL-padded to 4. */
+static int copied_options(const uint8_t *opt, unsigned len, uint8_t *out)
+{
+	unsigned o = 0;
+	for (unsigned i = 0; i < len;) {
+		uint8_t type = opt[i];
+		if (type == OPT_EOL)
+			break;
+		if (type == OPT_NOP) {
+			i++;
+			continue;
+		}
+		if (i + 1 >= len || opt[i + 1] < 2 || i + opt[i + 1] > len)
+			return -1;
+		if (type & OPT_COPIED) {
+			memcpy(out + o, opt + i, opt[i + 1]);
+			o += opt[i + 1];
+		}
+		i += opt[i + 1];
+	}
+	while (o % 4)
+		out[o++] = OPT_EOL;
+	return (int)o;
+}
+
+/*
+ * Splits m (consumed) into fragments of at most mtu bytes, each a new one-segment frame with
+ * m's Ethernet header, stored in out. Returns how many, or 0 after counting the drop.
+ */
+static unsigned fragment4(struct mg_worker *w, struct rte_mbuf *m, const struct mg_l3 *l3,
+                          struct rte_mbuf **out, unsigned cap)
+{
+	const uint8_t *frame = rte_pktmbuf_mtod(m, const uint8_t *);
+	const uint8_t *ip = frame + MG_ETH_HLEN;
+	uint8_t later_opts[40];
+	unsigned hl = l3->hdr_len, payload = l3->total_len - hl;
+	int later_opt_len = copied_options(ip + MG_IPV4_HLEN, hl - MG_IPV4_HLEN, later_opts);
+	uint16_t frag_field = (uint16_t)(ip[6] << 8 | ip[7]);
+	unsigned base = (frag_field & IPV4_OFFMASK) * 8u;
+	bool more_after = (frag_field & IPV4_MF) != 0;
+	unsigned n = 0;
+
+	if (later_opt_len < 0) {
+		mg_worker_drop(w, m, MG_DROP_MALFORMED);
+		return 0;
+	}
+	for (unsigned off = 0; off < payload; n++) {
+		unsigned fhl = off == 0 ? hl : MG_IPV4_HLEN + (unsigned)later_opt_len;
+		unsigned chunk = (w->gw->mtu - fhl) & ~7u;
+		if (chunk > payload - off)
+			chunk = payload - off;
+		struct rte_mbuf *f = n < cap && chunk ? rte_pktmbuf_alloc(m->pool) : NULL;
+		uint8_t *d =
+		    f ? (uint8_t *)rte_pktmbuf_append(f, (uint16_t)(MG_ETH_HLEN + fhl + chunk))
+		      : NULL;
+		if (!d) {
+			rte_pktmbuf_free(f);
+			rte_pktmbuf_free_bulk(out, n);
+			mg_worker_drop(w, m,
+			               f || n >= cap || !chunk ? MG_DROP_TOO_BIG : MG_DROP_NOMEM);
+			return 0;
+		}
+		f->port = m->port;
+		memcpy(d, frame, MG_ETH_HLEN + MG_IPV4_HLEN);
+		uint8_t *fip = d + MG_ETH_HLEN;
+		if (off == 0)
+			memcpy(fip + MG_IPV4_HLEN, ip + MG_IPV4_HLEN, hl - MG_IPV4_HLEN);
+		else
+			memcpy(fip + MG_IPV4_HLEN, later_opts, (size_t)later_opt_len);
+		memcpy(fip + fhl, ip + hl + off, chunk);
+		struct rte_ipv4_hdr *h = (struct rte_ipv4_hdr *)fip;
+		bool last = off + chunk == payload;
+		h->version_ihl = (uint8_t)(0x40 | fhl / 4);
+		h->total_length = rte_cpu_to_be_16((uint16_t)(fhl + chunk));
+		h->fragment_offset = rte_cpu_to_be_16(
+		    (uint16_t)(((base + off) / 8) | (!last || more_after ? IPV4_MF : 0)));
+		h->hdr_checksum = 0;
+		h->hdr_checksum = rte_ipv4_cksum(h);
+		out[n] = f;
+		off += chunk;
+	}
+	rte_pktmbuf_free(m);
+	return n;
+}
+
+/* ---- stages ---- */
+
+/* TTL and size: what passes goes to b; IPv4 without DF over the MTU is fragmented first. */
+static void admit(struct mg_worker *w, struct encap_burst *b, struct rte_mbuf **frames, unsigned n)
+{
+	for (unsigned i = 0; i < n; i++) {
+		struct rte_mbuf *m = frames[i];
+		struct mg_l3 l3;
+		if (mg_pkt_parse_ip(frame_ip(m), m->data_len - MG_ETH_HLEN, &l3) != 0) {
+			mg_worker_drop(w, m, MG_DROP_MALFORMED);
+			continue;
+		}
+		if (l3.ttl <= 1) {
+			drop_icmp(w, m, MG_ICMP_TIME_EXCEEDED, MG_DROP_TTL);
+			continue;
+		}
+		if (l3.total_len <= w->gw->mtu) {
+			if (b->n < MG_ENCAP_MAX)
+				b->m[b->n++] = m;
+			else
+				mg_worker_drop(w, m, MG_DROP_NOMEM);
+			continue;
+		}
+		if (l3.family == 4 && !l3.df)
+			b->n += fragment4(w, m, &l3, b->m + b->n, MG_ENCAP_MAX - b->n);
+		else
+			drop_icmp(w, m, MG_ICMP_TOO_BIG, MG_DROP_TOO_BIG);
+	}
+}
+
+/* Inner destination to peer slot for the whole burst, one bulk lookup per family. */
+static void route(struct mg_worker *w, struct encap_burst *b)
+{
+	uint32_t ips4[MG_ENCAP_MAX], res4[MG_ENCAP_MAX], res6[MG_ENCAP_MAX];
+	const uint8_t *ips6[MG_ENCAP_MAX];
+	unsigned pos4[MG_ENCAP_MAX], pos6[MG_ENCAP_MAX], n4 = 0, n6 = 0;
+
+	for (unsigned i = 0; i < b->n; i++) {
+		const uint8_t *ip = frame_ip(b->m[i]);
+		if (ip[0] >> 4 == 4) {
+			uint32_t be;
+			memcpy(&be, ip + 16, 4);
+			pos4[n4] = i;
+			ips4[n4++] = rte_be_to_cpu_32(be);
+		} else {
+			pos6[n6] = i;
+			ips6[n6++] = ip + 24;
+		}
+	}
+	if (n4)
+		mg_allowedips_lookup4_bulk(w->gw->allowedips, ips4, res4, n4);
+	if (n6)
+		mg_allowedips_lookup6_bulk(w->gw->allowedips, ips6, res6, n6);
+	for (unsigned i = 0; i < n4; i++)
+		b->slot[pos4[i]] = res4[i];
+	for (unsigned i = 0; i < n6; i++)
+		b->slot[pos6[i]] = res6[i];
+}
+
+/* Groups the routed packets by peer; packets without one are answered and dropped. */
+static void group(struct mg_worker *w, struct encap_burst *b)
+{
+	unsigned count[MG_ENCAP_MAX], kept = 0, last = UINT32_MAX;
+
+	b->n_groups = 0;
+	for (unsigned i = 0; i < b->n; i++) {
+		struct mg_peer *peer =
+		    b->slot[i] == MG_ALLOWEDIPS_NO_PEER ? NULL : mg_gateway_peer(w->gw, b->slot[i]);
+		if (!peer) {
+			drop_icmp(w, b->m[i], MG_ICMP_UNREACHABLE, MG_DROP_NO_ROUTE);
+			continue;
+		}
+		unsigned g = last;
+		if (g == UINT32_MAX || b->groups[g].peer != peer) {
+			for (g = 0; g < b->n_groups && b->groups[g].peer != peer; g++)
+				;
+			if (g == b->n_groups) {
+				memset(&b->groups[g], 0, sizeof(b->groups[g]));
+				b->groups[g].peer = peer;
+				count[g] = 0;
+				b->n_groups++;
+			}
+		}
+		last = g;
+		count[g]++;
+		b->m[kept] = b->m[i];
+		b->grp[kept++] = (uint16_t)g;
+	}
+	b->n = kept;
+	unsigned at = 0;
+	for (unsigned g = 0; g < b->n_groups; g++) {
+		b->groups[g].first = at;
+		at += count[g];
+	}
+	for (unsigned i = 0; i < b->n; i++) {
+		struct group *gr = &b->groups[b->grp[i]];
+		b->idx[gr->first + gr->n++] = i;
+	}
+}
+
+/*
+ * Makes sure m can grow in place: the outer headers in front, padding and tag behind, and
+ * nobody else holding the data. Returns m, a private copy (m freed), or NULL (m dropped).
+ */
+static struct rte_mbuf *make_room(struct mg_worker *w, struct rte_mbuf *m, unsigned head,
+                                  unsigned tail)
+{
+	if (rte_pktmbuf_headroom(m) >= head && rte_pktmbuf_tailroom(m) >= tail &&
+	    RTE_MBUF_DIRECT(m) && rte_mbuf_refcnt_read(m) == 1)
+		return m;
+	struct rte_mbuf *c = rte_pktmbuf_alloc(m->pool);
+	if (!c) {
+		mg_worker_drop(w, m, MG_DROP_NOMEM);
+		return NULL;
+	}
+	uint8_t *d;
+	if (rte_pktmbuf_headroom(c) < head ||
+	    !(d = (uint8_t *)rte_pktmbuf_append(c, (uint16_t)m->data_len)) ||
+	    rte_pktmbuf_tailroom(c) < tail) {
+		rte_pktmbuf_free(c);
+		mg_worker_drop(w, m, MG_DROP_TOO_BIG);
+		return NULL;
+	}
+	memcpy(d, rte_pktmbuf_mtod(m, const void *), m->data_len);
+	c->port = m->port;
+	rte_pktmbuf_free(m);
+	return c;
+}
+
+static void stage(struct mg_worker *w, struct rte_mbuf *m, uint32_t slot)
+{
+	mg_worker_punt(w, m, MG_PUNT_STAGE, MG_PORT_LAN, MG_ETH_HLEN, slot, NULL);
+}
+
+static bool mesh_has_family(const struct mg_config *cfg, uint8_t family)
+{
+	const struct mg_port_config *pc = &cfg->ports[MG_PORT_MESH];
+	return family == 4 ? pc->has_ipv4 : family == 6 ? pc->has_ipv6 : false;
+}
+
+static uint64_t age_ns(const struct wg_noise_keypair *kp, uint64_t now)
+{
+	return now > kp->birth_ns ? now - kp->birth_ns : 0;
+}
+
+/* Everything one peer's packets need before sealing. Drops or stages the group on failure. */
+static void prepare_group(struct mg_worker *w, struct encap_burst *b, struct group *g)
+{
+	struct mg_gateway *gw = w->gw;
+	struct mg_peer *peer = g->peer;
+	unsigned *members = b->idx + g->first;
+	enum mg_drop_reason why;
+	uint8_t nh[16];
+	uint64_t first;
+
+	struct wg_noise_keypair *kp = wg_noise_keypair_current(&peer->remote);
+	if (!kp || !atomic_load_explicit(&kp->valid, memory_order_relaxed) ||
+	    age_ns(kp, w->now_ns) >= peer->timers.d.reject_after_time_ns)
+		goto stage_all;
+	if (!mg_endpoint_read(&peer->endpoint, &g->ep) || !mesh_has_family(gw->cfg, g->ep.family)) {
+		for (unsigned i = 0; i < g->n; i++)
+			drop_icmp(w, b->m[members[i]], MG_ICMP_UNREACHABLE, MG_DROP_NO_ENDPOINT);
+		g->n = 0;
+		return;
+	}
+	if (!mg_neigh_next_hop(&gw->cfg->ports[MG_PORT_MESH], g->ep.family, g->ep.addr, nh)) {
+		why = MG_DROP_NO_NEIGHBOUR;
+		goto drop_all;
+	}
+	if (!mg_neigh_lookup(gw->neigh, MG_PORT_MESH, g->ep.family, nh, &g->mac)) {
+		mg_event_resolve(gw, &w->resolve, MG_PORT_MESH, g->ep.family, nh, w->now_tsc,
+		                 &w->counters.events_lost);
+		why = MG_DROP_NO_NEIGHBOUR;
+		goto drop_all;
+	}
+
+	unsigned head = mg_ip_udp_hlen(g->ep.family) + (unsigned)sizeof(struct wg_msg_data);
+	unsigned kept = 0;
+	for (unsigned i = 0; i < g->n; i++) {
+		struct rte_mbuf *m = b->m[members[i]];
+		unsigned len = m->data_len - MG_ETH_HLEN;
+		unsigned tail = (unsigned)wg_padded_len(len, gw->mtu) - len + WG_AEAD_TAG_LEN;
+		m = make_room(w, m, head, tail);
+		if (!m)
+			continue;
+		b->m[members[i]] = m;
+		members[kept++] = members[i];
+	}
+	g->n = kept;
+	if (!kept)
+		return;
+
+	switch (wg_noise_keypair_reserve(kp, kept, &first)) {
+	case WG_OK:
+		break;
+	case WG_OK_REKEY:
+		atomic_fetch_or_explicit(&peer->requests, MG_PEER_WANT_HANDSHAKE,
+		                         memory_order_relaxed);
+		break;
+	default:
+		goto stage_all;
+	}
+	if (wg_timers_rekey_due_on_send(&peer->timers, kp->is_initiator, kp->birth_ns, first + kept,
+	                                w->now_ns))
+		atomic_fetch_or_explicit(&peer->requests, MG_PEER_WANT_HANDSHAKE,
+		                         memory_order_relaxed);
+	g->kp = kp;
+
+	for (unsigned i = 0; i < g->n; i++) {
+		unsigned p = members[i];
+		struct rte_mbuf *m = b->m[p];
+		uint8_t *ip = frame_ip(m);
+		uint8_t family = ip[0] >> 4 == 4 ? 4 : 6;
+		b->inner_tclass[p] =
+		    family == 4 ? ip[1] : (uint8_t)((ip[0] & 0x0f) << 4 | ip[1] >> 4);
+		/* A router decrements on the way into the tunnel as on any other hop. */
+		mg_ip_dec_ttl(ip, family);
+		rte_pktmbuf_adj(m, MG_ETH_HLEN);
+		unsigned len = m->data_len;
+		unsigned padded = (unsigned)wg_padded_len(len, gw->mtu);
+		uint8_t *tail =
+		    (uint8_t *)rte_pktmbuf_append(m, (uint16_t)(padded - len + WG_AEAD_TAG_LEN));
+		memset(tail, 0, padded - len);
+		uint8_t *body = rte_pktmbuf_mtod(m, uint8_t *);
+		struct mg_crypto_job *j = &b->jobs[b->n_jobs];
+		j->key = kp->send_key;
+		j->counter = first + i;
+		j->src = body;
+		j->dst = body;
+		j->len = padded;
+		j->tag = body + padded;
+		b->job_pkt[b->n_jobs++] = p;
+	}
+	return;
+
+stage_all:
+	for (unsigned i = 0; i < g->n; i++)
+		stage(w, b->m[members[i]], peer->slot);
+	g->n = 0;
+	return;
+drop_all:
+	for (unsigned i = 0; i < g->n; i++)
+		mg_worker_drop(w, b->m[members[i]], why);
+	g->n = 0;
+}
+
+/* Header, outer IP/UDP and Ethernet around a sealed packet, then TX. */
+static void finish(struct mg_worker *w, struct encap_burst *b, unsigned j)
+{
+	struct mg_gateway *gw = w->gw;
+	const struct mg_crypto_job *job = &b->jobs[j];
+	unsigned p = b->job_pkt[j];
+	struct rte_mbuf *m = b->m[p];
+	struct group *g = &b->groups[b->grp[p]];
+	const struct mg_port_config *mesh = &gw->cfg->ports[MG_PORT_MESH];
+
+	if (b->status[j] != MG_CRYPTO_OK) {
+		mg_worker_drop(w, m, MG_DROP_CRYPTO);
+		return;
+	}
+	struct wg_msg_data hdr = {
+	    .header.type = htole32(WG_MSG_DATA),
+	    .key_idx = htole32(g->kp->remote_index),
+	    .counter = htole64(job->counter),
+	};
+	uint16_t msg_len = (uint16_t)(m->data_len + sizeof(hdr));
+	uint8_t family = g->ep.family;
+	unsigned iphl = mg_ip_udp_hlen(family);
+	uint8_t *frame =
+	    (uint8_t *)rte_pktmbuf_prepend(m, (uint16_t)(MG_ETH_HLEN + iphl + sizeof(hdr)));
+	memcpy(frame + MG_ETH_HLEN + iphl, &hdr, sizeof(hdr));
+
+	struct mg_udp_tuple t = {
+	    .family = family,
+	    .tclass = mg_ecn_encap(b->inner_tclass[p]),
+	    .ttl = 64,
+	    .ip_id = w->ip_id++,
+	    .src = family == 4 ? mesh->ipv4.addr : mesh->ipv6.addr,
+	    .dst = g->ep.addr,
+	    .sport = gw->listen_port,
+	    .dport = g->ep.port,
+	};
+	bool ip_off = family == 4 && w->tx_ip_cksum_offload[MG_PORT_MESH];
+	enum mg_udp_cksum uc = w->tx_udp_cksum_offload[MG_PORT_MESH] ? MG_UDP_CKSUM_OFFLOAD
+	                       : family == 4                         ? MG_UDP_CKSUM_ZERO
+	                                                             : MG_UDP_CKSUM_SW;
+	mg_ip_udp_write(frame + MG_ETH_HLEN, &t, msg_len, !ip_off, uc);
+	mg_eth_write(frame, &g->mac, &gw->ports[MG_PORT_MESH].mac,
+	             family == 4 ? RTE_ETHER_TYPE_IPV4 : RTE_ETHER_TYPE_IPV6);
+	m->ol_flags &= ~(RTE_MBUF_F_TX_OFFLOAD_MASK);
+	if (ip_off || uc == MG_UDP_CKSUM_OFFLOAD) {
+		m->l2_len = MG_ETH_HLEN;
+		m->l3_len = family == 4 ? MG_IPV4_HLEN : MG_IPV6_HLEN;
+		m->ol_flags |= family == 4 ? RTE_MBUF_F_TX_IPV4 : RTE_MBUF_F_TX_IPV6;
+		if (ip_off)
+			m->ol_flags |= RTE_MBUF_F_TX_IP_CKSUM;
+		if (uc == MG_UDP_CKSUM_OFFLOAD)
+			m->ol_flags |= RTE_MBUF_F_TX_UDP_CKSUM;
+	}
+	g->bytes += msg_len;
+	g->sealed++;
+	w->counters.encrypted++;
+	mg_worker_tx(w, MG_PORT_MESH, m);
+}
+
+void mg_encap_burst(struct mg_worker *w, struct rte_mbuf **frames, unsigned n)
+{
+	struct encap_burst b;
+
+	b.n = 0;
+	b.n_jobs = 0;
+	admit(w, &b, frames, n);
+	if (!b.n)
+		return;
+	route(w, &b);
+	group(w, &b);
+	for (unsigned g = 0; g < b.n_groups; g++)
+		prepare_group(w, &b, &b.groups[g]);
+	if (!b.n_jobs)
+		return;
+	mg_crypto_seal_burst(w->crypto, b.jobs, b.status, b.n_jobs);
+	for (unsigned j = 0; j < b.n_jobs; j++)
+		finish(w, &b, j);
+	for (unsigned g = 0; g < b.n_groups; g++) {
+		struct group *gr = &b.groups[g];
+		if (!gr->sealed)
+			continue;
+		struct mg_peer *peer = gr->peer;
+		struct mg_peer_counters *pc = &w->peer_counters[peer->slot];
+		pc->tx_bytes += gr->bytes;
+		pc->tx_packets += gr->sealed;
+		atomic_store_explicit(&peer->last_data_tx_ns, w->now_ns, memory_order_relaxed);
+		atomic_store_explicit(&peer->last_auth_tx_ns, w->now_ns, memory_order_relaxed);
+	}
+}

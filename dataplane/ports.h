@@ -1,0 +1,59 @@
+/* SPDX-License-Identifier: GPL-2.0-only */
+/*
+ * EAL start-up and the two ports (LAN, mesh): probing by devargs, mbuf pools, queues, RSS, MTU
+ * and offloads, start and stop. Everything here runs on the control thread before the workers
+ * start or after they stopped.
+ */
+#ifndef MESHGATE_DATAPLANE_PORTS_H
+#define MESHGATE_DATAPLANE_PORTS_H
+
+#include <stddef.h>
+
+#include "config.h"
+
+struct mg_gateway;
+
+/* Outer headers the gateway adds to an inner packet: IPv6 40 + UDP 8 + WireGuard 16 + tag 16. */
+#define MG_OUTER_OVERHEAD 80
+/* mbufs per port kept aside for packets staged during handshakes and in the rings. */
+#define MG_POOL_STAGING 4096
+#define MG_POOL_CACHE   256
+
+/*
+ * Initialises the EAL from cfg->eal_args, adding "-l control,workers" and "--main-lcore control"
+ * unless the arguments already choose lcores. prog becomes argv[0]. Nothing is added about
+ * memory: production runs on hugepages, tests pass --no-huge --in-memory themselves. DPDK 22.11
+ * refuses that pair (--no-huge implies legacy memory), so beside --no-huge, --in-memory is passed
+ * on as --no-shconf, which keeps the same promise: no hugepage or config files.
+ * Returns 0, or -1 with err filled.
+ */
+int mg_eal_init(const struct mg_config *cfg, const char *prog, char *err, size_t errlen);
+/* Releases the EAL (after mg_ports_stop) and its runtime directory if it is empty. */
+void mg_eal_fini(void);
+
+/*
+ * Brings up gw->ports[MG_PORT_LAN] and [MG_PORT_MESH] from gw->cfg->ports[].devargs:
+ *  - a PCI address (0000:3b:00.0 or 3b:00.0, optionally ",key=value"): the EAL port, probed now
+ *    if the EAL did not already; a vdev string (net_af_packet0,iface=veth0): created unless a port
+ *    of that name exists (--vdev in the EAL arguments, or created by the caller, e.g. tests);
+ *  - a pool per port on the port's NUMA socket, sized from descriptors, queues and workers
+ *    (cfg->mbufs overrides);
+ *  - one RX queue per worker (fewer when the PMD has fewer: n_rxq < n_workers tells the workers to
+ *    fan out; more for af_packet, whose qpairs sockets all receive: n_rxq > n_workers, worker i
+ *    polls queues i, i + n_workers, ...) and one TX queue per worker plus control_txq for the
+ *    control thread. A PMD with
+ *    fewer than n_workers + 1 TX queues is refused with the fix in the message;
+ *  - RSS over IP and UDP when n_rxq > 1 and the PMD hashes; MTU for the outer packet
+ *    (cfg->mtu + MG_OUTER_OVERHEAD) where settable; IPv4/UDP checksum and multi-segment TX
+ *    offloads when offered; promiscuous off; IPv6 all-nodes and solicited-node multicast
+ *    accepted (or all-multicast where the PMD filters no other way).
+ * Uses gw->n_workers (at least 1). Returns 0, or -1 with err naming the port and its devargs;
+ * on failure everything set up so far is released.
+ */
+int mg_ports_setup(struct mg_gateway *gw, char *err, size_t errlen);
+
+/* Stops and closes both ports, removes devices this module created, frees the pools.
+ * Idempotent. */
+void mg_ports_stop(struct mg_gateway *gw);
+
+#endif

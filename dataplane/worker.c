@@ -1,0 +1,463 @@
+// SPDX-License-Identifier: GPL-2.0-only
+#include "worker.h"
+
+#include <errno.h>
+#include <stdio.h>
+#include <string.h>
+
+#include <rte_cycles.h>
+#include <rte_ethdev.h>
+#include <rte_lcore.h>
+#include <rte_mbuf.h>
+#include <rte_rcu_qsbr.h>
+#include <rte_ring.h>
+
+#include "crypto_burst.h"
+#include "decap.h"
+#include "encap.h"
+#include "pkt.h"
+#include "transport.h"
+
+#define INPUT_RING_SIZE 2048
+#define ICMPV6_ND_FIRST 133 /* router solicitation */
+#define ICMPV6_ND_LAST  137 /* redirect */
+
+/* ---- set-up ---- */
+
+static void read_tx_offloads(struct mg_worker *w, enum mg_port_id p)
+{
+	struct rte_eth_conf conf;
+	if (rte_eth_dev_conf_get(w->gw->ports[p].port_id, &conf) != 0)
+		return;
+	w->tx_ip_cksum_offload[p] = (conf.txmode.offloads & RTE_ETH_TX_OFFLOAD_IPV4_CKSUM) != 0;
+	w->tx_udp_cksum_offload[p] = (conf.txmode.offloads & RTE_ETH_TX_OFFLOAD_UDP_CKSUM) != 0;
+}
+
+int mg_worker_init(struct mg_worker *w, struct mg_gateway *gw, unsigned id, unsigned lcore)
+{
+	const struct mg_config *cfg = gw->cfg;
+	unsigned nw = gw->n_workers;
+	bool any_fanout = false;
+
+	memset(w, 0, sizeof(*w));
+	w->gw = gw;
+	w->id = id;
+	w->lcore = lcore;
+	if (id >= nw || id >= MG_MAX_WORKERS)
+		return -EINVAL;
+	w->peer_counters = gw->peer_counters[id];
+
+	for (unsigned p = 0; p < MG_PORT_COUNT; p++) {
+		const struct mg_port *port = &gw->ports[p];
+		if (port->n_rxq == 1 && nw > 1 && cfg->rx_fanout) {
+			w->has_rxq[p] = id == 0;
+			w->fanout[p] = id == 0;
+			any_fanout = true;
+		} else if (id < port->n_rxq) {
+			/* Workers beyond the queue count do not poll this port. */
+			w->has_rxq[p] = true;
+			w->rxq[p] = (uint16_t)id;
+		}
+		/* A TX queue may not be shared without a lock: every worker needs its own. */
+		if (id >= port->n_txq || id == port->control_txq)
+			return -ENOTSUP;
+		w->txq[p] = (uint16_t)id;
+		read_tx_offloads(w, p);
+	}
+	if (any_fanout) {
+		char name[RTE_RING_NAMESIZE];
+		snprintf(name, sizeof(name), "mg_in_%u", id);
+		w->input = rte_ring_create(name, INPUT_RING_SIZE,
+		                           (int)rte_lcore_to_socket_id(lcore), RING_F_SC_DEQ);
+		if (!w->input)
+			return -ENOMEM;
+	}
+	uint64_t hz = gw->tsc_hz ? gw->tsc_hz : rte_get_tsc_hz();
+	w->drain_tsc = hz / 1000000 * MG_DRAIN_US;
+	mg_resolve_limiter_init(&w->resolve, hz);
+	mg_icmp_limiter_init(&w->icmp, MG_ICMP_RATE_PER_S / (nw ? nw : 1) + 1, MG_ICMP_BURST, hz);
+	w->sleep_us = MG_IDLE_START_US;
+	return 0;
+}
+
+static void free_buffered(struct mg_worker *w)
+{
+	for (unsigned p = 0; p < MG_PORT_COUNT; p++) {
+		rte_pktmbuf_free_bulk(w->tx[p].pkts, w->tx[p].n);
+		w->tx[p].n = 0;
+	}
+	rte_pktmbuf_free_bulk(w->punts.pkts, w->punts.n);
+	w->punts.n = 0;
+}
+
+void mg_worker_fini(struct mg_worker *w)
+{
+	free_buffered(w);
+	if (w->input) {
+		struct rte_mbuf *m;
+		while (rte_ring_sc_dequeue(w->input, (void **)&m) == 0)
+			rte_pktmbuf_free(m);
+		rte_ring_free(w->input);
+		w->input = NULL;
+	}
+	mg_crypto_destroy(w->crypto);
+	w->crypto = NULL;
+}
+
+/* ---- TX, punts ---- */
+
+static void tx_flush_port(struct mg_worker *w, enum mg_port_id p)
+{
+	struct mg_txbuf *b = &w->tx[p];
+	uint64_t bytes = 0;
+	if (b->n == 0)
+		return;
+	for (unsigned i = 0; i < b->n; i++)
+		bytes += b->pkts[i]->pkt_len;
+	uint16_t sent = rte_eth_tx_burst(w->gw->ports[p].port_id, w->txq[p], b->pkts, b->n);
+	for (unsigned i = sent; i < b->n; i++)
+		bytes -= b->pkts[i]->pkt_len;
+	w->counters.tx_packets[p] += sent;
+	w->counters.tx_bytes[p] += bytes;
+	if (sent < b->n) {
+		w->counters.drops[MG_DROP_TX_FULL] += b->n - sent;
+		rte_pktmbuf_free_bulk(b->pkts + sent, b->n - sent);
+	}
+	b->n = 0;
+}
+
+void mg_worker_tx(struct mg_worker *w, enum mg_port_id port, struct rte_mbuf *m)
+{
+	struct mg_txbuf *b = &w->tx[port];
+	if (b->n == 0)
+		b->first_tsc = w->now_tsc;
+	b->pkts[b->n++] = m;
+	if (b->n == MG_BURST)
+		tx_flush_port(w, port);
+}
+
+void mg_worker_flush(struct mg_worker *w)
+{
+	for (unsigned p = 0; p < MG_PORT_COUNT; p++)
+		tx_flush_port(w, p);
+	mg_punt_flush(w->gw, &w->counters, &w->punts);
+}
+
+void mg_worker_punt(struct mg_worker *w, struct rte_mbuf *m, enum mg_punt_kind kind,
+                    enum mg_port_id port, uint16_t l3_offset, uint32_t peer_slot,
+                    const struct mg_sockaddr *src)
+{
+	struct mg_punt_meta meta = {
+	    .kind = (uint8_t)kind,
+	    .port = (uint8_t)port,
+	    .l3_offset = l3_offset,
+	    .peer_slot = peer_slot,
+	    .rx_ns = w->now_ns,
+	};
+	if (src)
+		meta.src = *src;
+	mg_punt_add(w->gw, &w->counters, &w->punts, m, &meta);
+}
+
+void mg_worker_clock(struct mg_worker *w)
+{
+	const struct wg_noise_upcalls *u = &w->gw->local.upcalls;
+	w->now_tsc = rte_rdtsc();
+	w->now_ns = u->now(u->ctx);
+}
+
+/* ---- classification ---- */
+
+/* Frames sorted out of one burst. */
+struct classified {
+	unsigned n_lan, n_mesh;
+	struct rte_mbuf *lan[MG_BURST];
+	struct mg_decap_pkt mesh[MG_BURST];
+};
+
+static int port_of(const struct mg_gateway *gw, uint16_t port_id)
+{
+	for (int p = 0; p < MG_PORT_COUNT; p++)
+		if (gw->ports[p].port_id == port_id)
+			return p;
+	return -1;
+}
+
+static bool ip_hdr_ok(const struct rte_mbuf *m, const uint8_t *ip, const struct mg_l3 *l3)
+{
+	if (l3->family != 4)
+		return true;
+	uint64_t f = m->ol_flags & RTE_MBUF_F_RX_IP_CKSUM_MASK;
+	if (f == RTE_MBUF_F_RX_IP_CKSUM_GOOD)
+		return true;
+	if (f == RTE_MBUF_F_RX_IP_CKSUM_BAD)
+		return false;
+	return mg_ipv4_hdr_cksum_ok(ip, l3->hdr_len);
+}
+
+static bool is_nd(const struct mg_l3 *l3, const uint8_t *ip)
+{
+	if (l3->family != 6 || l3->proto != MG_IPPROTO_ICMPV6 || l3->total_len < MG_IPV6_HLEN + 1)
+		return false;
+	uint8_t type = ip[MG_IPV6_HLEN];
+	return type >= ICMPV6_ND_FIRST && type <= ICMPV6_ND_LAST;
+}
+
+static void classify_lan(struct mg_worker *w, struct classified *c, struct rte_mbuf *m,
+                         const struct mg_l3 *l3)
+{
+	if (mg_is_gateway_addr(w->gw->cfg, l3->family, l3->dst) ||
+	    (l3->family == 6 && mg_addr_is_link_local6(l3->dst))) {
+		mg_worker_punt(w, m, MG_PUNT_LOCAL, MG_PORT_LAN, MG_ETH_HLEN, MG_PUNT_NO_PEER,
+		               NULL);
+		return;
+	}
+	/* Routers forward neither link-scope multicast nor broadcast, and nothing maps a group
+	 * address to one peer. */
+	if (mg_addr_is_multicast(l3->family, l3->dst)) {
+		mg_worker_drop(w, m, MG_DROP_UNSUPPORTED);
+		return;
+	}
+	c->lan[c->n_lan++] = m;
+}
+
+static void classify_mesh(struct mg_worker *w, struct classified *c, struct rte_mbuf *m,
+                          const struct mg_l3 *l3, const uint8_t *ip)
+{
+	const struct mg_gateway *gw = w->gw;
+	if (!mg_port_is_own_addr(&gw->cfg->ports[MG_PORT_MESH], l3->family, l3->dst)) {
+		mg_worker_drop(w, m, MG_DROP_NOT_FOR_US);
+		return;
+	}
+	if (l3->proto != MG_IPPROTO_UDP || l3->fragment) {
+		/* Echo requests and the like are the control thread's; so are fragments, which
+		 * only it could reassemble (WireGuard senders clear DF, so paths may split them).
+		 */
+		mg_worker_punt(w, m, MG_PUNT_LOCAL, MG_PORT_MESH, MG_ETH_HLEN, MG_PUNT_NO_PEER,
+		               NULL);
+		return;
+	}
+	const uint8_t *udp = ip + l3->hdr_len;
+	unsigned avail = l3->total_len - l3->hdr_len;
+	if (avail < MG_UDP_HLEN) {
+		mg_worker_drop(w, m, MG_DROP_MALFORMED);
+		return;
+	}
+	unsigned udp_len = (unsigned)(udp[4] << 8 | udp[5]);
+	uint16_t dport = (uint16_t)(udp[2] << 8 | udp[3]);
+	if (udp_len < MG_UDP_HLEN || udp_len > avail ||
+	    (m->ol_flags & RTE_MBUF_F_RX_L4_CKSUM_MASK) == RTE_MBUF_F_RX_L4_CKSUM_BAD) {
+		mg_worker_drop(w, m, MG_DROP_MALFORMED);
+		return;
+	}
+	if (dport != gw->listen_port) {
+		mg_worker_punt(w, m, MG_PUNT_LOCAL, MG_PORT_MESH, MG_ETH_HLEN, MG_PUNT_NO_PEER,
+		               NULL);
+		return;
+	}
+	struct mg_sockaddr src = {.family = l3->family, .port = (uint16_t)(udp[0] << 8 | udp[1])};
+	memcpy(src.addr, l3->src, mg_addr_len(l3->family));
+	const uint8_t *msg = udp + MG_UDP_HLEN;
+	unsigned msg_len = udp_len - MG_UDP_HLEN;
+
+	switch (wg_transport_classify(msg, msg_len)) {
+	case WG_MSG_DATA: {
+		/* From here on the mbuf is exactly the WireGuard message. */
+		unsigned off = (unsigned)(msg - rte_pktmbuf_mtod(m, const uint8_t *));
+		rte_pktmbuf_adj(m, (uint16_t)off);
+		rte_pktmbuf_trim(m, (uint16_t)(m->pkt_len - msg_len));
+		struct mg_decap_pkt *d = &c->mesh[c->n_mesh++];
+		d->m = m;
+		d->src = src;
+		d->outer_tclass = l3->tclass;
+		return;
+	}
+	case WG_MSG_HANDSHAKE_INITIATION:
+	case WG_MSG_HANDSHAKE_RESPONSE:
+	case WG_MSG_HANDSHAKE_COOKIE:
+		mg_worker_punt(w, m, MG_PUNT_HANDSHAKE, MG_PORT_MESH, MG_ETH_HLEN, MG_PUNT_NO_PEER,
+		               &src);
+		return;
+	default:
+		mg_worker_drop(w, m, MG_DROP_WG_INVALID);
+		return;
+	}
+}
+
+static void classify(struct mg_worker *w, struct classified *c, struct rte_mbuf *m)
+{
+	int port = port_of(w->gw, m->port);
+	if (port < 0) {
+		mg_worker_drop(w, m, MG_DROP_UNSUPPORTED);
+		return;
+	}
+	w->counters.rx_packets[port]++;
+	w->counters.rx_bytes[port] += m->pkt_len;
+	/* Everything below reads and rewrites headers in place: one segment only. */
+	if (m->nb_segs > 1 && rte_pktmbuf_linearize(m) != 0) {
+		mg_worker_drop(w, m, MG_DROP_NOMEM);
+		return;
+	}
+	const uint8_t *frame = rte_pktmbuf_mtod(m, const uint8_t *);
+	if (m->data_len < MG_ETH_HLEN) {
+		mg_worker_drop(w, m, MG_DROP_MALFORMED);
+		return;
+	}
+	uint16_t etype = (uint16_t)(frame[12] << 8 | frame[13]);
+	if (etype == RTE_ETHER_TYPE_ARP) {
+		mg_worker_punt(w, m, MG_PUNT_ARP, (enum mg_port_id)port, MG_ETH_HLEN,
+		               MG_PUNT_NO_PEER, NULL);
+		return;
+	}
+	if (etype != RTE_ETHER_TYPE_IPV4 && etype != RTE_ETHER_TYPE_IPV6) {
+		mg_worker_drop(w, m, MG_DROP_UNSUPPORTED);
+		return;
+	}
+	const uint8_t *ip = frame + MG_ETH_HLEN;
+	struct mg_l3 l3;
+	if (mg_pkt_parse_ip(ip, m->data_len - MG_ETH_HLEN, &l3) != 0 ||
+	    l3.family != (etype == RTE_ETHER_TYPE_IPV4 ? 4 : 6) || !ip_hdr_ok(m, ip, &l3)) {
+		mg_worker_drop(w, m, MG_DROP_MALFORMED);
+		return;
+	}
+	if (is_nd(&l3, ip)) {
+		mg_worker_punt(w, m, MG_PUNT_ND, (enum mg_port_id)port, MG_ETH_HLEN,
+		               MG_PUNT_NO_PEER, NULL);
+		return;
+	}
+	/* Drop the Ethernet padding of short frames: the IP length is the packet. */
+	rte_pktmbuf_trim(m, (uint16_t)(m->pkt_len - MG_ETH_HLEN - l3.total_len));
+	if (port == MG_PORT_LAN)
+		classify_lan(w, c, m, &l3);
+	else
+		classify_mesh(w, c, m, &l3, ip);
+}
+
+void mg_worker_rx_burst(struct mg_worker *w, struct rte_mbuf **pkts, unsigned n)
+{
+	struct classified c;
+	while (n > 0) {
+		unsigned k = n < MG_BURST ? n : MG_BURST;
+		c.n_lan = c.n_mesh = 0;
+		for (unsigned i = 0; i < k; i++) {
+			if (i + 1 < k)
+				rte_prefetch0(rte_pktmbuf_mtod(pkts[i + 1], void *));
+			classify(w, &c, pkts[i]);
+		}
+		if (c.n_mesh)
+			mg_decap_burst(w, c.mesh, c.n_mesh);
+		if (c.n_lan)
+			mg_encap_burst(w, c.lan, c.n_lan);
+		pkts += k;
+		n -= k;
+	}
+}
+
+/* ---- the loop ---- */
+
+static unsigned poll_port(struct mg_worker *w, enum mg_port_id p, struct rte_mbuf **pkts)
+{
+	struct mg_gateway *gw = w->gw;
+	uint16_t n = rte_eth_rx_burst(gw->ports[p].port_id, w->rxq[p], pkts, MG_BURST);
+	if (n == 0 || !w->fanout[p])
+		return n;
+	/* Hand the whole burst to the next worker in turn (possibly ourselves). */
+	struct mg_worker *to = gw->workers[w->fanout_next];
+	w->fanout_next = (w->fanout_next + 1) % gw->n_workers;
+	if (!to || !to->input) {
+		w->counters.drops[MG_DROP_FANOUT_FULL] += n;
+		rte_pktmbuf_free_bulk(pkts, n);
+		return 0;
+	}
+	unsigned done = rte_ring_mp_enqueue_burst(to->input, (void **)pkts, n, NULL);
+	if (done < n) {
+		w->counters.drops[MG_DROP_FANOUT_FULL] += n - done;
+		rte_pktmbuf_free_bulk(pkts + done, n - done);
+	}
+	return done; /* work was done, though not here: keeps the poller awake */
+}
+
+static void drain_expired(struct mg_worker *w)
+{
+	for (unsigned p = 0; p < MG_PORT_COUNT; p++)
+		if (w->tx[p].n && w->now_tsc - w->tx[p].first_tsc >= w->drain_tsc)
+			tx_flush_port(w, p);
+	mg_punt_flush(w->gw, &w->counters, &w->punts);
+}
+
+static void idle(struct mg_worker *w)
+{
+	const struct mg_config *cfg = w->gw->cfg;
+	w->counters.empty_polls++;
+	/* Nothing more is coming to batch with: send what waits. */
+	mg_worker_flush(w);
+	if (!cfg->idle_backoff || ++w->empty_polls < MG_IDLE_POLLS)
+		return;
+	if (w->gw->rcu)
+		rte_rcu_qsbr_thread_offline(w->gw->rcu, w->id);
+	rte_delay_us_sleep(w->sleep_us);
+	if (w->gw->rcu)
+		rte_rcu_qsbr_thread_online(w->gw->rcu, w->id);
+	uint32_t max = cfg->idle_max_sleep_us ? cfg->idle_max_sleep_us : 1000;
+	w->sleep_us = w->sleep_us * 2 > max ? max : w->sleep_us * 2;
+}
+
+int mg_worker_main(void *arg)
+{
+	struct mg_worker *w = arg;
+	struct mg_gateway *gw = w->gw;
+	struct rte_mbuf *pkts[MG_BURST];
+
+	if (!w->crypto) {
+		int err = 0;
+		w->crypto = mg_crypto_create(MG_CRYPTO_ISA_AUTO, &err);
+		if (!w->crypto)
+			return err ? err : -ENOMEM;
+	}
+	if (gw->rcu) {
+		rte_rcu_qsbr_thread_register(gw->rcu, w->id);
+		rte_rcu_qsbr_thread_online(gw->rcu, w->id);
+	}
+	while (!atomic_load_explicit(&gw->stop, memory_order_relaxed)) {
+		uint64_t start = rte_rdtsc();
+		unsigned work = 0;
+		w->counters.polls++;
+		for (unsigned p = 0; p < MG_PORT_COUNT; p++) {
+			if (!w->has_rxq[p])
+				continue;
+			unsigned n = poll_port(w, p, pkts);
+			work += n;
+			if (n && !w->fanout[p]) {
+				mg_worker_clock(w);
+				mg_worker_rx_burst(w, pkts, n);
+			}
+		}
+		if (w->input) {
+			unsigned n =
+			    rte_ring_sc_dequeue_burst(w->input, (void **)pkts, MG_BURST, NULL);
+			if (n) {
+				mg_worker_clock(w);
+				mg_worker_rx_burst(w, pkts, n);
+				work += n;
+			}
+		}
+		if (work) {
+			w->empty_polls = 0;
+			w->sleep_us = MG_IDLE_START_US;
+			w->now_tsc = rte_rdtsc();
+			drain_expired(w);
+			w->counters.busy_cycles += w->now_tsc - start;
+		} else {
+			idle(w);
+		}
+		if (gw->rcu)
+			rte_rcu_qsbr_quiescent(gw->rcu, w->id);
+		w->counters.total_cycles += rte_rdtsc() - start;
+	}
+	mg_worker_flush(w);
+	if (gw->rcu) {
+		rte_rcu_qsbr_thread_offline(gw->rcu, w->id);
+		rte_rcu_qsbr_thread_unregister(gw->rcu, w->id);
+	}
+	return 0;
+}
