@@ -41,7 +41,7 @@ void mg_uapi_buf_append(struct mg_uapi_buf *b, const void *data, size_t len)
 	size_t max = b->max ? b->max : BUF_DEFAULT_MAX, cap;
 	char *grown;
 
-	if (b->failed)
+	if (b->failed || len == 0)
 		return;
 	if (len > max - b->len) {
 		b->failed = true;

@@ -77,6 +77,9 @@ int mg_worker_init(struct mg_worker *w, struct mg_gateway *gw, unsigned id, unsi
 	mg_resolve_limiter_init(&w->resolve, hz);
 	mg_icmp_limiter_init(&w->icmp, MG_ICMP_RATE_PER_S / (nw ? nw : 1) + 1, MG_ICMP_BURST, hz);
 	w->sleep_us = MG_IDLE_START_US;
+	/* Workers share the outer source address: start their IPv4 IDs far apart so that one
+	 * peer's fragments from different workers do not collide in the receiver's reassembly. */
+	w->ip_id = (uint16_t)(id * (65536u / nw));
 	return 0;
 }
 
@@ -359,6 +362,14 @@ static unsigned poll_port(struct mg_worker *w, enum mg_port_id p, struct rte_mbu
 {
 	struct mg_gateway *gw = w->gw;
 	uint16_t n = rte_eth_rx_burst(gw->ports[p].port_id, w->rxq[p], pkts, MG_BURST);
+	/* A PMD may have more RX queues than workers (af_packet opens one socket per queue pair
+	 * and the kernel hashes flows over them): this worker owns every queue q with
+	 * q % n_workers == id and visits them in turn. */
+	if (!w->fanout[p] && gw->ports[p].n_rxq > gw->n_workers) {
+		w->rxq[p] = (uint16_t)(w->rxq[p] + gw->n_workers);
+		if (w->rxq[p] >= gw->ports[p].n_rxq)
+			w->rxq[p] = (uint16_t)w->id;
+	}
 	if (n == 0 || !w->fanout[p])
 		return n;
 	/* Hand the whole burst to the next worker in turn (possibly ourselves). */

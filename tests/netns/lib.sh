@@ -179,7 +179,8 @@ mg_cleanup_state() {
 		while read -r pid st; do
 			[ "$(mg_pid_starttime "$pid")" = "$st" ] && kill -TERM "$pid" 2>/dev/null
 		done <"$state/pids"
-		for _ in 1 2 3; do
+		# meshgate stops its lcores and ports before exiting: give daemons a few seconds.
+		for _ in $(seq 50); do
 			local alive=0
 			while read -r pid st; do
 				if [ "$(mg_pid_starttime "$pid")" = "$st" ] &&

@@ -1,0 +1,441 @@
+// SPDX-License-Identifier: GPL-2.0-only
+/*
+ * Bring-up and teardown of the gateway process. The order matters in both directions: tables the
+ * workers read exist before any worker starts, and nothing a worker might still touch is freed
+ * before every worker has returned (rte_eal_mp_wait_lcore).
+ */
+#include "gateway.h"
+
+#include <errno.h>
+#include <inttypes.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include <rte_cycles.h>
+#include <rte_errno.h>
+#include <rte_lcore.h>
+#include <rte_malloc.h>
+#include <rte_mbuf.h>
+#include <rte_rcu_qsbr.h>
+#include <rte_ring.h>
+#include <rte_ring_elem.h>
+
+#include "allowedips.h"
+#include "crypto.h"
+#include "device.h"
+#include "handshake.h"
+#include "index_table.h"
+#include "neigh.h"
+#include "ports.h"
+#include "punt.h"
+
+#define PUNT_RING_SIZE  4096
+#define EVENT_RING_SIZE 1024
+/* ARP/ND entries: both ports' next hops and LAN hosts. */
+#define NEIGH_ENTRIES 4096
+
+uint64_t mg_mono_ns(void)
+{
+	struct timespec ts;
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (uint64_t)ts.tv_sec * 1000000000ull + (uint64_t)ts.tv_nsec;
+}
+
+uint64_t mg_wall_ns(void)
+{
+	struct timespec ts;
+	clock_gettime(CLOCK_REALTIME, &ts);
+	return (uint64_t)ts.tv_sec * 1000000000ull + (uint64_t)ts.tv_nsec;
+}
+
+/* ---- deferred free ---- */
+
+void mg_control_defer(struct mg_control *ctl, void (*fn)(struct mg_control *, void *), void *ptr)
+{
+	struct mg_gateway *gw = &ctl->gw;
+	if (ctl->n_deferred == ctl->cap_deferred) {
+		size_t cap = ctl->cap_deferred ? ctl->cap_deferred * 2 : 64;
+		struct mg_deferred *d = realloc(ctl->deferred, cap * sizeof(*d));
+		if (!d) {
+			/* No room to remember it: wait for the readers here instead. */
+			if (gw->rcu)
+				rte_rcu_qsbr_synchronize(gw->rcu, RTE_QSBR_THRID_INVALID);
+			fn(ctl, ptr);
+			ctl->stats.deferred_freed++;
+			return;
+		}
+		ctl->deferred = d;
+		ctl->cap_deferred = cap;
+	}
+	struct mg_deferred *d = &ctl->deferred[ctl->n_deferred++];
+	d->token = gw->rcu ? rte_rcu_qsbr_start(gw->rcu) : 0;
+	d->fn = fn;
+	d->ptr = ptr;
+}
+
+void mg_control_reclaim(struct mg_control *ctl, bool all)
+{
+	size_t done = 0;
+	/* Tokens grow in queue order: stop at the first one still in its grace period. */
+	while (done < ctl->n_deferred) {
+		struct mg_deferred *d = &ctl->deferred[done];
+		if (!all && ctl->gw.rcu && rte_rcu_qsbr_check(ctl->gw.rcu, d->token, false) != 1)
+			break;
+		d->fn(ctl, d->ptr);
+		done++;
+	}
+	if (!done)
+		return;
+	ctl->stats.deferred_freed += done;
+	memmove(ctl->deferred, ctl->deferred + done,
+	        (ctl->n_deferred - done) * sizeof(*ctl->deferred));
+	ctl->n_deferred -= done;
+}
+
+/* ---- Noise upcalls ---- */
+
+static uint64_t upcall_now(void *ctx)
+{
+	(void)ctx;
+	return mg_mono_ns();
+}
+
+static struct wg_noise_remote *upcall_remote_by_pubkey(void *ctx, const uint8_t pub[WG_KEY_LEN])
+{
+	struct mg_peer *peer = mg_device_find(ctx, pub);
+	return peer ? &peer->remote : NULL;
+}
+
+static void keypair_free(struct mg_control *ctl, void *ptr)
+{
+	(void)ctl;
+	wg_noise_keypair_free(ptr);
+}
+
+static void upcall_keypair_release(void *ctx, struct wg_noise_keypair *kp)
+{
+	mg_control_defer(ctx, keypair_free, kp);
+}
+
+static void rng(void *ctx, void *buf, size_t len)
+{
+	(void)ctx;
+	wg_random_bytes(buf, len);
+}
+
+/* ---- bring-up ---- */
+
+static int fail(char *err, size_t errlen, const char *fmt, const char *detail)
+{
+	snprintf(err, errlen, fmt, detail);
+	return -1;
+}
+
+static int check_lcores(const struct mg_config *cfg, char *err, size_t errlen)
+{
+	char what[64];
+	unsigned main_lcore = rte_get_main_lcore();
+	for (size_t i = 0; i < cfg->n_workers; i++) {
+		unsigned l = cfg->worker_lcores[i];
+		snprintf(what, sizeof(what), "%u", l);
+		if (l >= RTE_MAX_LCORE || !rte_lcore_is_enabled(l))
+			return fail(
+			    err, errlen,
+			    "worker lcore %s is not enabled in the EAL (check lcores and eal)",
+			    what);
+		if (l == main_lcore)
+			return fail(err, errlen,
+			            "worker lcore %s is the EAL main lcore, which runs the control "
+			            "thread",
+			            what);
+	}
+	if (cfg->n_workers == 0 || cfg->n_workers > MG_MAX_WORKERS)
+		return fail(err, errlen, "%s", "between 1 and 16 worker lcores are needed");
+	return 0;
+}
+
+static int create_rings(struct mg_control *ctl, char *err, size_t errlen)
+{
+	struct mg_gateway *gw = &ctl->gw;
+	int socket = (int)rte_socket_id();
+
+	gw->punt_ring = rte_ring_create("mg_punt", PUNT_RING_SIZE, socket, RING_F_SC_DEQ);
+	if (!gw->punt_ring)
+		return fail(err, errlen, "cannot create the punt ring: %s",
+		            rte_strerror(rte_errno));
+	gw->event_ring = rte_ring_create_elem("mg_event", sizeof(struct mg_event), EVENT_RING_SIZE,
+	                                      socket, RING_F_SC_DEQ);
+	if (!gw->event_ring)
+		return fail(err, errlen, "cannot create the event ring: %s",
+		            rte_strerror(rte_errno));
+	size_t rcu_size = rte_rcu_qsbr_get_memsize(gw->n_workers);
+	gw->rcu = rte_zmalloc("mg_rcu", rcu_size, RTE_CACHE_LINE_SIZE);
+	if (!gw->rcu || rte_rcu_qsbr_init(gw->rcu, gw->n_workers) != 0)
+		return fail(err, errlen, "%s", "cannot create the RCU variable: out of memory");
+	return 0;
+}
+
+static int create_tables(struct mg_control *ctl, char *err, size_t errlen)
+{
+	struct mg_gateway *gw = &ctl->gw;
+	const struct mg_config *cfg = &ctl->cfg;
+
+	gw->index = wg_index_table_new(gw->max_peers * 4);
+	if (!gw->index)
+		return fail(err, errlen, "%s", "cannot create the session index table: no memory");
+	const struct wg_noise_upcalls up = {
+	    .ctx = ctl,
+	    .now = upcall_now,
+	    .remote_by_pubkey = upcall_remote_by_pubkey,
+	    .keypair_release = upcall_keypair_release,
+	};
+	if (wg_noise_local_init(&gw->local, gw->index, &up) != WG_OK)
+		return fail(err, errlen, "%s", "cannot initialise the crypto library");
+	if (wg_noise_local_set_private(&gw->local, cfg->private_key) != WG_OK)
+		return fail(err, errlen, "%s", "the private key is unusable");
+	if (wg_cookie_checker_init(&ctl->cookie_checker, gw->local.static_public, rng, NULL) !=
+	    WG_OK)
+		return fail(err, errlen, "%s", "cannot initialise the cookie checker");
+	ctl->ratelimiter = wg_ratelimiter_new(WG_RATELIMITER_DEFAULT_CAPACITY, rng, NULL);
+	if (!ctl->ratelimiter)
+		return fail(err, errlen, "%s",
+		            "cannot create the handshake rate limiter: no memory");
+
+	const struct mg_allowedips_options opt = {.rcu = gw->rcu, .socket_id = SOCKET_ID_ANY};
+	gw->allowedips = mg_allowedips_create(cfg->max_prefixes, cfg->max_prefixes, &opt);
+	if (!gw->allowedips)
+		return fail(err, errlen,
+		            "cannot create the allowed-IPs table (%s); lower limits.max_prefixes "
+		            "or give the EAL more memory",
+		            rte_strerror(rte_errno));
+	gw->neigh = mg_neigh_create(NEIGH_ENTRIES, SOCKET_ID_ANY);
+	if (!gw->neigh)
+		return fail(err, errlen, "%s", "cannot create the neighbour table: no memory");
+
+	gw->peers =
+	    rte_zmalloc("mg_peers", gw->max_peers * sizeof(*gw->peers), RTE_CACHE_LINE_SIZE);
+	ctl->ctl_counters = calloc(gw->max_peers, sizeof(*ctl->ctl_counters));
+	if (!gw->peers || !ctl->ctl_counters)
+		return fail(err, errlen, "%s", "no memory for the peer table");
+	for (unsigned w = 0; w < gw->n_workers; w++) {
+		unsigned lcore = cfg->worker_lcores[w];
+		gw->peer_counters[w] = rte_zmalloc_socket(
+		    "mg_peer_counters", gw->max_peers * sizeof(struct mg_peer_counters),
+		    RTE_CACHE_LINE_SIZE, (int)rte_lcore_to_socket_id(lcore));
+		if (!gw->peer_counters[w])
+			return fail(err, errlen, "%s", "no memory for the per-peer counters");
+	}
+	wg_timer_durations_default(&ctl->durations);
+	wg_timer_durations_scale(&ctl->durations,
+	                         cfg->test_timer_divisor ? cfg->test_timer_divisor : 1);
+	return mg_device_init(ctl, err, errlen);
+}
+
+static int add_config_peers(struct mg_control *ctl, char *err, size_t errlen)
+{
+	char why[256];
+	for (size_t i = 0; i < ctl->cfg.n_peers; i++) {
+		if (mg_device_add_peer(ctl, &ctl->cfg.peers[i], NULL, why, sizeof(why)) != 0) {
+			snprintf(err, errlen, "peers[%zu]: %s", i, why);
+			return -1;
+		}
+	}
+	return 0;
+}
+
+static int start_workers(struct mg_control *ctl, char *err, size_t errlen)
+{
+	struct mg_gateway *gw = &ctl->gw;
+	char what[96];
+
+	for (unsigned i = 0; i < gw->n_workers; i++) {
+		unsigned lcore = ctl->cfg.worker_lcores[i];
+		struct mg_worker *w =
+		    rte_zmalloc_socket("mg_worker", sizeof(*w), RTE_CACHE_LINE_SIZE,
+		                       (int)rte_lcore_to_socket_id(lcore));
+		if (!w)
+			return fail(err, errlen, "%s", "no memory for a worker");
+		ctl->worker_mem[i] = w;
+		int rc = mg_worker_init(w, gw, i, lcore);
+		if (rc != 0) {
+			snprintf(what, sizeof(what), "worker %u on lcore %u: %s", i, lcore,
+			         strerror(-rc));
+			return fail(err, errlen, "cannot set up %s", what);
+		}
+		gw->workers[i] = w;
+	}
+	for (unsigned i = 0; i < gw->n_workers; i++) {
+		int rc = rte_eal_remote_launch(mg_worker_main, gw->workers[i],
+		                               ctl->cfg.worker_lcores[i]);
+		if (rc != 0) {
+			atomic_store(&gw->stop, true);
+			rte_eal_mp_wait_lcore();
+			snprintf(what, sizeof(what), "%u: %s", ctl->cfg.worker_lcores[i],
+			         strerror(-rc));
+			return fail(err, errlen, "cannot launch the worker on lcore %s", what);
+		}
+		ctl->workers_launched = true;
+	}
+	return 0;
+}
+
+int mg_control_up(struct mg_control *ctl, struct mg_config *cfg, const char *prog, char *err,
+                  size_t errlen)
+{
+	struct mg_gateway *gw = &ctl->gw;
+
+	ctl->cfg = *cfg;
+	memset(cfg, 0, sizeof(*cfg));
+	gw->cfg = &ctl->cfg;
+	gw->n_workers = (unsigned)ctl->cfg.n_workers;
+	gw->max_peers = ctl->cfg.max_peers;
+	gw->listen_port = ctl->cfg.listen_port;
+	gw->mtu = ctl->cfg.mtu;
+
+	if (wg_crypto_init() != WG_OK)
+		return fail(err, errlen, "%s", "cannot initialise the crypto libraries");
+	if (gw->max_peers == 0 || gw->max_peers > MG_ALLOWEDIPS_MAX_PEER)
+		return fail(err, errlen, "%s", "limits.max_peers out of range");
+	if (mg_eal_init(&ctl->cfg, prog, err, errlen) != 0)
+		return -1;
+	ctl->eal_up = true;
+	gw->tsc_hz = rte_get_tsc_hz();
+	if (check_lcores(&ctl->cfg, err, errlen) != 0)
+		return -1;
+	if (mg_ports_setup(gw, err, errlen) != 0)
+		return -1;
+	ctl->ports_up = true;
+	if (create_rings(ctl, err, errlen) != 0 || create_tables(ctl, err, errlen) != 0 ||
+	    add_config_peers(ctl, err, errlen) != 0)
+		return -1;
+	if (mg_control_uapi_start(ctl, err, errlen) != 0)
+		return -1;
+	return start_workers(ctl, err, errlen);
+}
+
+/* ---- teardown ---- */
+
+static void drain_rings(struct mg_gateway *gw)
+{
+	struct rte_mbuf *m;
+	struct mg_event ev;
+	if (gw->punt_ring)
+		while (rte_ring_sc_dequeue(gw->punt_ring, (void **)&m) == 0)
+			rte_pktmbuf_free(m);
+	if (gw->event_ring)
+		while (rte_ring_sc_dequeue_elem(gw->event_ring, &ev, sizeof(ev)) == 0)
+			;
+}
+
+void mg_control_down(struct mg_control *ctl)
+{
+	struct mg_gateway *gw = &ctl->gw;
+
+	atomic_store(&gw->stop, true);
+	if (ctl->workers_launched) {
+		rte_eal_mp_wait_lcore();
+		ctl->workers_launched = false;
+	}
+	mg_control_uapi_stop(ctl);
+	for (unsigned i = 0; i < MG_MAX_WORKERS; i++) {
+		if (ctl->worker_mem[i]) {
+			if (gw->workers[i])
+				mg_worker_fini(ctl->worker_mem[i]);
+			rte_free(ctl->worker_mem[i]);
+			ctl->worker_mem[i] = NULL;
+		}
+		gw->workers[i] = NULL;
+	}
+	mg_hs_pending_clear(ctl);
+	mg_device_fini(ctl); /* removes the peers: their keypairs go to the deferred list */
+	mg_control_reclaim(ctl, true);
+	free(ctl->deferred);
+	ctl->deferred = NULL;
+	ctl->n_deferred = ctl->cap_deferred = 0;
+
+	drain_rings(gw);
+	mg_allowedips_free(gw->allowedips);
+	gw->allowedips = NULL;
+	mg_neigh_free(gw->neigh);
+	gw->neigh = NULL;
+	if (gw->index) {
+		wg_noise_local_destroy(&gw->local);
+		wg_index_table_free(gw->index);
+		gw->index = NULL;
+	}
+	wg_cookie_checker_clear(&ctl->cookie_checker);
+	wg_ratelimiter_free(ctl->ratelimiter);
+	ctl->ratelimiter = NULL;
+	rte_ring_free(gw->punt_ring);
+	gw->punt_ring = NULL;
+	rte_ring_free(gw->event_ring);
+	gw->event_ring = NULL;
+	rte_free(gw->rcu);
+	gw->rcu = NULL;
+	rte_free(gw->peers);
+	gw->peers = NULL;
+	for (unsigned w = 0; w < MG_MAX_WORKERS; w++) {
+		rte_free(gw->peer_counters[w]);
+		gw->peer_counters[w] = NULL;
+	}
+	free(ctl->ctl_counters);
+	ctl->ctl_counters = NULL;
+
+	if (ctl->ports_up) {
+		mg_ports_stop(gw);
+		ctl->ports_up = false;
+	}
+	if (ctl->eal_up) {
+		mg_eal_fini();
+		ctl->eal_up = false;
+	}
+	mg_config_free(&ctl->cfg);
+}
+
+void mg_control_log_stats(const struct mg_control *ctl, FILE *out)
+{
+	const struct mg_ctl_stats *s = &ctl->stats;
+	const struct mg_gateway *gw = &ctl->gw;
+	fprintf(out,
+	        "meshgate: control: handshakes in init=%" PRIu64 " resp=%" PRIu64 " cookie=%" PRIu64
+	        " malformed=%" PRIu64 " bad_mac=%" PRIu64 " rejected=%" PRIu64
+	        " ratelimited=%" PRIu64 "; out init=%" PRIu64 " resp=%" PRIu64 " cookie=%" PRIu64
+	        " keepalive=%" PRIu64 " staged=%" PRIu64 "; tx_failed=%" PRIu64
+	        " no_neighbour=%" PRIu64 " staged_dropped=%" PRIu64 " local_dropped=%" PRIu64
+	        " echo=%" PRIu64 " events=%" PRIu64 "\n",
+	        s->hs_rx[1], s->hs_rx[2], s->hs_rx[3], s->hs_malformed, s->hs_bad_mac,
+	        s->hs_rejected, s->hs_ratelimited, s->initiations_sent, s->responses_sent,
+	        s->cookies_sent, s->keepalives_sent, s->staged_sent, s->tx_failed,
+	        s->tx_no_neighbour, s->staged_dropped, s->local_dropped, s->echo_replies,
+	        s->events);
+	if (gw->neigh) {
+		struct mg_neigh_stats ns;
+		mg_neigh_stats(gw->neigh, &ns);
+		fprintf(out,
+		        "meshgate: neighbours: entries=%" PRIu64 " arp_rx=%" PRIu64
+		        " nd_rx=%" PRIu64 " replies=%" PRIu64 " requests=%" PRIu64
+		        " learned=%" PRIu64 " tx_failed=%" PRIu64 " malformed=%" PRIu64
+		        " ignored=%" PRIu64 "\n",
+		        ns.entries, ns.arp_rx, ns.nd_rx, ns.replies_sent, ns.requests_sent,
+		        ns.learned, ns.tx_failed, ns.arp_malformed + ns.nd_malformed, ns.ignored);
+	}
+	for (unsigned i = 0; i < gw->n_workers; i++) {
+		const struct mg_worker *w = gw->workers[i];
+		if (!w)
+			continue;
+		const struct mg_worker_counters *c = &w->counters;
+		fprintf(out,
+		        "meshgate: worker %u: rx lan=%" PRIu64 " mesh=%" PRIu64 " tx lan=%" PRIu64
+		        " mesh=%" PRIu64 " encrypted=%" PRIu64 " decrypted=%" PRIu64
+		        " punted=%" PRIu64,
+		        i, c->rx_packets[0], c->rx_packets[1], c->tx_packets[0], c->tx_packets[1],
+		        c->encrypted, c->decrypted, c->punted);
+		for (unsigned r = 0; r < MG_DROP_REASON_COUNT; r++)
+			if (c->drops[r])
+				fprintf(out, " drop_%s=%" PRIu64, mg_drop_reason_name(r),
+				        c->drops[r]);
+		fputc('\n', out);
+	}
+}

@@ -1,0 +1,170 @@
+#!/usr/bin/env bash
+# SPDX-License-Identifier: GPL-2.0-only
+#
+# Smoke test of the meshgate binary: bring-up, one peer, traffic both ways, wg(8) over the UAPI
+# socket, clean stop. Three namespaces, two veth pairs; the gateway drives both of its veths
+# through DPDK af_packet ports, so the kernel in its namespace holds no addresses on them:
+#
+#   mg-<pid>-lan  lan0 192.168.10.2/24 ── glan0 [ meshgate  LAN  192.168.10.1            ]
+#                 default via .1                [  overlay 10.99.0.1, UDP 51820          ]
+#   mg-<pid>-wg   mesh0 172.16.0.2/24 ── gmesh0 [           mesh 172.16.0.1              ]
+#                 wireguard-go <wgif> 10.99.0.2/24, 192.168.20.1 behind it (on lo)
+#
+# Checks: --check-config accepts the file and rejects a broken one (exit 1, error names the
+# key); bad arguments exit 2; the LAN host reaches 192.168.20.1 behind wireguard-go (the first
+# packet waits for the handshake in the gateway's staged queue) and wireguard-go's side reaches
+# the LAN host; the gateway answers echo on its LAN address and, through the tunnel, on its
+# overlay address; `wg show` against the gateway lists the peer with a handshake and non-zero
+# transfer; wireguard-go's `wg show` agrees; SIGINT stops the gateway with status 0 and its
+# UAPI socket is gone.
+#
+# usage: gw_smoke.sh PATH_TO_MESHGATE
+set -euo pipefail
+
+GW_BIN=${1:-}
+HERE=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
+# shellcheck source=lib.sh
+source "$HERE/lib.sh"
+
+[ -n "$GW_BIN" ] || fail "usage: gw_smoke.sh PATH_TO_MESHGATE"
+require_root
+require_commands wireguard-go wg ip ping timeout setsid
+[ -x "$GW_BIN" ] || fail "meshgate not executable: $GW_BIN"
+mg_init
+
+NS_LAN=$(ns_name lan)
+NS_GW=$(ns_name gw)
+NS_WG=$(ns_name wg)
+GW_IF=$(if_name mgb)
+WG_IF=$(if_name mgw)
+GW_SOCK=/var/run/wireguard/$GW_IF.sock
+PORT=51820
+
+log "namespaces $NS_LAN $NS_GW $NS_WG; gateway $GW_IF, wireguard-go $WG_IF"
+ns_add "$NS_LAN" "$NS_GW" "$NS_WG"
+# The gateway's namespace must not answer ARP/ND or send router solicitations on its veths.
+ip netns exec "$NS_GW" sysctl -qw net.ipv6.conf.all.disable_ipv6=1 \
+	net.ipv6.conf.default.disable_ipv6=1 || fail "sysctl in $NS_GW"
+veth_pair "$NS_LAN" lan0 "$NS_GW" glan0
+veth_pair "$NS_WG" mesh0 "$NS_GW" gmesh0
+addr_add "$NS_LAN" lan0 192.168.10.2/24
+ip -n "$NS_LAN" route add default via 192.168.10.1 || fail "default route in $NS_LAN"
+addr_add "$NS_WG" mesh0 172.16.0.2/24
+addr_add "$NS_WG" lo 192.168.20.1/32
+
+umask 077
+wg genkey >"$MG_STATE/gw.key"
+wg genkey >"$MG_STATE/wg.key"
+GW_PUB=$(wg pubkey <"$MG_STATE/gw.key")
+WG_PUB=$(wg pubkey <"$MG_STATE/wg.key")
+
+CONF=$MG_STATE/gw.yaml
+cat >"$CONF" <<EOF
+interface:
+  name: $GW_IF
+  private_key_file: $MG_STATE/gw.key
+  listen_port: $PORT
+  addresses: [10.99.0.1/24]
+ports:
+  lan:
+    devargs: net_af_packet0,iface=glan0,qpairs=2
+    ipv4: 192.168.10.1/24
+  mesh:
+    devargs: net_af_packet1,iface=gmesh0,qpairs=2
+    ipv4: 172.16.0.1/24
+lcores:
+  control: 0
+  workers: [1]
+eal: [--no-pci, --no-huge, --in-memory, --no-telemetry, --file-prefix=mg-$MG_ID, -m, "512", --log-level=lib.eal:notice]
+idle:
+  backoff: true
+limits:
+  max_peers: 16
+  max_prefixes: 1024
+peers:
+  - public_key: $WG_PUB
+    endpoint: 172.16.0.2:$PORT
+    allowed_ips: [10.99.0.2/32, 192.168.20.0/24]
+EOF
+
+# ---- command line ----
+out=$("$GW_BIN" --check-config "$CONF" 2>&1) || fail "--check-config rejected a good file: $out"
+sed 's/listen_port: .*/listen_port: 70000/' "$CONF" >"$MG_STATE/bad.yaml"
+rc=0
+out=$("$GW_BIN" --check-config "$MG_STATE/bad.yaml" 2>&1) || rc=$?
+[ "$rc" -eq 1 ] || fail "--check-config on a bad file: exit $rc, want 1"
+case "$out" in
+*interface.listen_port*) ;;
+*) fail "--check-config error does not name the key: $out" ;;
+esac
+rc=0
+"$GW_BIN" --no-such-option >/dev/null 2>&1 || rc=$?
+[ "$rc" -eq 2 ] || fail "bad option: exit $rc, want 2"
+"$GW_BIN" --version | grep -q '^meshgate ' || fail "--version"
+log "command line ok"
+
+# ---- wireguard-go ----
+wg_go_start "$NS_WG" "$WG_IF" "$MG_STATE/wireguard-go.log"
+run_bounded 10 ip netns exec "$NS_WG" wg set "$WG_IF" private-key "$MG_STATE/wg.key" \
+	listen-port "$PORT" peer "$GW_PUB" endpoint "172.16.0.1:$PORT" \
+	allowed-ips 10.99.0.1/32,192.168.10.0/24 || fail "wg set on $WG_IF"
+addr_add "$NS_WG" "$WG_IF" 10.99.0.2/24
+ip -n "$NS_WG" link set "$WG_IF" up || fail "link up $WG_IF"
+ip -n "$NS_WG" route add 192.168.10.0/24 dev "$WG_IF" || fail "route via $WG_IF"
+
+# ---- the gateway ----
+mg_file "$GW_SOCK"
+spawn "$MG_STATE/meshgate.log" ip netns exec "$NS_GW" "$GW_BIN" --config "$CONF"
+GW_PID=$MG_SPAWNED_PID
+wait_for 30 "the gateway's UAPI socket" test -S "$GW_SOCK"
+kill -0 "$GW_PID" 2>/dev/null || fail "meshgate exited during start-up"
+log "gateway up (pid $GW_PID)"
+
+# ---- traffic ----
+# The first echo waits in the gateway for the handshake (and ARP on both sides).
+run_bounded 20 ip netns exec "$NS_LAN" ping -c 1 -W 10 192.168.20.1 >/dev/null ||
+	fail "first ping from the LAN to 192.168.20.1 behind wireguard-go"
+run_bounded 20 ip netns exec "$NS_LAN" ping -c 5 -i 0.2 -W 2 192.168.20.1 >"$MG_STATE/ping1" ||
+	fail "LAN -> 192.168.20.1: $(tail -n 2 "$MG_STATE/ping1")"
+grep -q ' 0% packet loss' "$MG_STATE/ping1" || fail "LAN -> 192.168.20.1 lost packets"
+log "LAN host -> behind wireguard-go: ok"
+
+run_bounded 20 ip netns exec "$NS_WG" ping -c 5 -i 0.2 -W 2 192.168.10.2 >"$MG_STATE/ping2" ||
+	fail "wireguard-go side -> LAN host: $(tail -n 2 "$MG_STATE/ping2")"
+log "wireguard-go side -> LAN host: ok"
+
+run_bounded 10 ip netns exec "$NS_LAN" ping -c 2 -i 0.2 -W 2 192.168.10.1 >/dev/null ||
+	fail "echo to the gateway's LAN address"
+run_bounded 10 ip netns exec "$NS_WG" ping -c 2 -i 0.2 -W 2 10.99.0.1 >/dev/null ||
+	fail "echo to the gateway's overlay address through the tunnel"
+log "gateway echo on LAN and overlay addresses: ok"
+
+# ---- wg(8) against both ends ----
+show=$(run_bounded 10 wg show "$GW_IF" dump) || fail "wg show $GW_IF"
+peer_line=$(printf '%s\n' "$show" | awk -v k="$WG_PUB" '$1 == k')
+[ -n "$peer_line" ] || fail "wg show $GW_IF does not list the peer: $show"
+read -r _ _ endpoint allowed handshake rx tx _ <<<"$peer_line"
+[ "$endpoint" = "172.16.0.2:$PORT" ] || fail "gateway: endpoint $endpoint"
+case "$allowed" in
+*10.99.0.2/32*192.168.20.0/24* | *192.168.20.0/24*10.99.0.2/32*) ;;
+*) fail "gateway: allowed ips $allowed" ;;
+esac
+[ "$handshake" -gt 0 ] || fail "gateway: no handshake recorded"
+{ [ "$rx" -gt 0 ] && [ "$tx" -gt 0 ]; } || fail "gateway: transfer rx=$rx tx=$tx"
+now=$(date +%s)
+[ $((now - handshake)) -lt 120 ] || fail "gateway: handshake time $handshake is not recent"
+log "wg show $GW_IF: handshake $((now - handshake))s ago, rx $rx tx $tx"
+
+wg_line=$(run_bounded 10 ip netns exec "$NS_WG" wg show "$WG_IF" dump | awk -v k="$GW_PUB" '$1 == k')
+read -r _ _ _ _ wg_handshake wg_rx wg_tx _ <<<"$wg_line"
+[ "$wg_handshake" -gt 0 ] || fail "wireguard-go: no handshake with the gateway"
+log "wireguard-go: rx $wg_rx tx $wg_tx"
+
+# ---- stop ----
+kill -INT "$GW_PID"
+rc=0
+wait_pid "$GW_PID" 10 "meshgate after SIGINT" || rc=$?
+[ "$rc" -eq 0 ] || fail "meshgate exited with $rc after SIGINT"
+[ ! -e "$GW_SOCK" ] || fail "UAPI socket $GW_SOCK left behind"
+grep -q stopping "$MG_STATE/meshgate.log" || fail "no clean stop in the log"
+log "PASS"
