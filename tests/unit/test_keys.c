@@ -130,8 +130,20 @@ static void test_base64_errors(void)
 	static const struct {
 		size_t pos;
 		char c;
-	} bad[] = {{0, '!'},     {7, '-'},  {20, '_'}, {30, ' '}, {41, '\n'},
-	           {42, '\x80'}, {5, '\0'}, {43, '!'}, {12, '.'}};
+	} bad[] = {{0, '!'},
+	           {7, '-'},
+	           {20, '_'},
+	           {30, ' '},
+	           {41, '\n'},
+	           {42, '\x80'},
+	           {5, '\0'},
+	           {43, '!'},
+	           {12, '.'},
+	           /* bytes libsodium 1.0.18 would decode as digits */
+	           {3, '\xc3'},
+	           {4, '\xa9'},
+	           {0, '\xff'},
+	           {40, '\x80'}};
 	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
 		char want[80];
 		memcpy(text, alice_pub_b64, WG_KEY_B64_SIZE);
