@@ -1,0 +1,56 @@
+/* SPDX-License-Identifier: GPL-2.0-only */
+/* Request and reply plumbing shared by the API handlers. */
+#ifndef MESHGATE_COORD_HTTP_H
+#define MESHGATE_COORD_HTTP_H
+
+#include <stdbool.h>
+#include <stddef.h>
+
+#include <jansson.h>
+#include <microhttpd.h>
+
+#include "coord.h"
+
+struct http_req {
+	struct coord *c;
+	struct MHD_Connection *conn;
+	const char *method;
+	char *path; /* without the query string */
+	char *body;
+	size_t body_len, body_cap, body_limit;
+	bool too_large;
+	struct map_session *sess; /* set when the request became a map stream */
+};
+
+struct http_reply {
+	int status;
+	json_t *json;             /* sent as application/json */
+	struct MHD_Response *raw; /* or a ready response (map streams) */
+};
+
+void reply_json(struct http_reply *o, int status, json_t *j);
+void reply_error(struct http_reply *o, int status, const char *code, const char *fmt, ...)
+    __attribute__((format(printf, 4, 5)));
+/* Parses the body as a JSON object; on failure replies 400 and returns NULL. */
+json_t *req_json(struct http_req *r, struct http_reply *o);
+/* Checks "Authorization: Bearer <api key>"; on failure replies 401 and returns false. */
+bool req_admin(struct http_req *r, struct http_reply *o);
+const char *req_query(struct http_req *r, const char *key);
+const char *req_header(struct http_req *r, const char *key);
+/* Rejects unknown keys of a request object; on failure replies 400 and returns false. */
+bool req_keys_known(json_t *obj, const char *const *known, struct http_reply *o);
+
+/* Handlers: each fills o. Path parameters arrive already split. */
+void api_server_key(struct http_req *r, struct http_reply *o);
+void api_challenge(struct http_req *r, struct http_reply *o);
+void api_register(struct http_req *r, struct http_reply *o);
+void api_map(struct http_req *r, struct http_reply *o);
+void api_users(struct http_req *r, struct http_reply *o, const char *name);
+void api_apikeys(struct http_req *r, struct http_reply *o, const char *prefix);
+void api_preauthkeys(struct http_req *r, struct http_reply *o, const char *prefix);
+void api_nodes(struct http_req *r, struct http_reply *o, const char *id, const char *action);
+void api_routes(struct http_req *r, struct http_reply *o);
+void api_policy(struct http_req *r, struct http_reply *o);
+json_t *node_to_admin_json(struct coord *c, const struct node_info *n);
+
+#endif

@@ -1,0 +1,65 @@
+/* SPDX-License-Identifier: GPL-2.0-only */
+/* Shared between netmap.c (structure, deltas) and netmap_json.c (serialisation, queues). */
+#ifndef MESHGATE_COORD_NETMAP_INTERNAL_H
+#define MESHGATE_COORD_NETMAP_INTERNAL_H
+
+#include "netmap.h"
+
+struct nm_node {
+	struct node_info info;
+	int cls; /* class index, -1 while the node's key has expired */
+	size_t cls_pos;
+	char *peer_json; /* this node as others see it, cached */
+	struct map_session *sess;
+	uint64_t filter_sent; /* hash of the filter last sent on sess */
+};
+
+struct nm_class {
+	char *user; /* NULL for a tagged class */
+	char **tags;
+	size_t ntags;
+	struct nm_node **members;
+	size_t n, cap;
+	uint64_t *srcmask, *dstmask; /* rule bitsets */
+	char *filter;                /* cached packet filter for members, a JSON array */
+	bool filter_stale;
+};
+
+struct netmap {
+	struct netmap_config cfg;
+	struct policy *pol;
+	struct nm_node **slots;
+	size_t nslots, count;
+	struct nm_class *classes;
+	size_t ncls, cls_cap;
+	uint64_t *vis; /* cls_cap rows of vis_words words */
+	size_t vis_words, rule_words;
+	struct map_session *pending;
+};
+
+struct sbuf {
+	char *p;
+	size_t len, cap;
+	bool oom;
+};
+
+void sb_add(struct sbuf *b, const char *s, size_t n);
+void sb_str(struct sbuf *b, const char *s);
+void sb_fmt(struct sbuf *b, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+
+static inline bool nm_vis(const struct netmap *nm, int a, int b)
+{
+	return (nm->vis[(size_t)a * nm->vis_words + (size_t)b / 64] >> (b % 64)) & 1;
+}
+
+struct nm_node *nm_find(const struct netmap *nm, int64_t id);
+/* Rebuilds n->peer_json; false when out of memory. */
+bool nm_build_peer_json(const struct netmap *nm, struct nm_node *n);
+char *nm_self_json(const struct netmap *nm, const struct nm_node *n);
+/* The class's filter, rebuilt when stale. */
+const char *nm_class_filter(struct netmap *nm, struct nm_class *c);
+void nm_session_push(struct netmap *nm, struct map_session *s, const char *data, size_t len);
+void nm_session_free(struct map_session *s);
+uint64_t nm_hash_str(const char *s);
+
+#endif

@@ -1,0 +1,64 @@
+/* SPDX-License-Identifier: GPL-2.0-only */
+/* Small helpers shared by the coordinator: keys, tokens, time, addresses. */
+#ifndef MESHGATE_COORD_UTIL_H
+#define MESHGATE_COORD_UTIL_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#define COORD_KEY_LEN      32
+#define COORD_KEY_B64_LEN  44 /* without the terminating NUL */
+#define COORD_HASH_LEN     32
+#define TOKEN_PREFIX_LEN   12 /* hex characters that name a token in listings and lookups */
+#define TOKEN_MAX_LEN      96
+#define TOKEN_HASH_HEX_LEN 64
+
+/* Standard base64 with padding, exactly 44 characters decoding to 32 bytes (WireGuard form). */
+bool key_from_b64(const char *s, uint8_t out[COORD_KEY_LEN]);
+void key_to_b64(const uint8_t key[COORD_KEY_LEN], char out[COORD_KEY_B64_LEN + 1]);
+/* Standard base64 of arbitrary length; returns decoded length or -1. */
+long b64_decode(const char *s, uint8_t *out, size_t outmax);
+/* Writes NUL-terminated base64 of len bytes; out needs 4*((len+2)/3)+1 bytes. */
+void b64_encode(const uint8_t *in, size_t len, char *out, size_t outlen);
+
+void hex_encode(const uint8_t *in, size_t len, char *out);
+
+/*
+ * Bearer tokens look like "mg<kind>_<12 hex prefix>_<43 base64url secret>". The prefix is the
+ * lookup key (stored in clear, shown in listings); only BLAKE2b-256 of the whole token is stored.
+ * token_new fills token, its prefix and the hex hash. Returns false on a bad kind or short buffer.
+ */
+bool token_new(const char *kind, char token[TOKEN_MAX_LEN], char prefix[TOKEN_PREFIX_LEN + 1],
+               char hash_hex[TOKEN_HASH_HEX_LEN + 1]);
+/* Checks the shape for kind and gives prefix and hex hash; false when it is not such a token. */
+bool token_parse(const char *token, const char *kind, char prefix[TOKEN_PREFIX_LEN + 1],
+                 char hash_hex[TOKEN_HASH_HEX_LEN + 1]);
+/* Constant-time compare of two hex hashes of TOKEN_HASH_HEX_LEN characters. */
+bool hash_hex_equal(const char *a, const char *b);
+
+int64_t now_unix(void);
+double now_mono(void);
+/* "90d", "12h", "30m", "45s" or a plain number of seconds; -1 when malformed. */
+int64_t parse_duration(const char *s);
+
+/* An IPv4 or IPv6 prefix in canonical form. */
+struct ip_prefix {
+	int family; /* 4 or 6 */
+	uint8_t addr[16];
+	int len;
+};
+/* Parses "a.b.c.d/n" or "x::y/n". Host bits must be zero unless allow_host_bits. */
+bool prefix_parse(const char *s, struct ip_prefix *p, bool allow_host_bits, char *err,
+                  size_t errlen);
+void prefix_format(const struct ip_prefix *p, char *out, size_t outlen);
+/* True when inner lies entirely within outer. */
+bool prefix_contains(const struct ip_prefix *outer, const struct ip_prefix *inner);
+/* Validates "ipv4:port" or "[ipv6]:port". */
+bool endpoint_valid(const char *s);
+/* Lower-case DNS label: [a-z0-9-]{1,63}, no leading or trailing '-'. */
+bool dns_label_valid(const char *s);
+/* Turns a free-form hostname into a DNS label (at most 63 characters, never empty). */
+void dns_label_sanitize(const char *in, char out[64]);
+
+#endif

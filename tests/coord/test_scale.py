@@ -1,0 +1,112 @@
+# SPDX-License-Identifier: GPL-2.0-only
+"""Scale: 1,000 simulated nodes on long-poll. A change to the hub they all see reaches every one
+of them, a policy change reaches every one of them, and the server keeps answering meanwhile."""
+import asyncio
+import concurrent.futures
+import resource
+import sys
+import time
+
+from asyncmap import open_all, percentile, wait_all
+from coordlib import Checker, Node, Server, cleanup, main_args, tempdir
+
+N = 1000
+
+
+def register_many(s, key, count, workers=8):
+    def one(i):
+        n = Node(s, f"c{i}")
+        n.register(key)
+        return n
+    with concurrent.futures.ThreadPoolExecutor(workers) as ex:
+        return list(ex.map(one, range(count)))
+
+
+async def scenario(chk, s, hub, clients):
+    t0 = time.time()
+    streams, tasks = await open_all(s.port, [c.cred for c in clients],
+                                    {"endpoints": ["198.51.100.7:41641"], "routes": []})
+    errors = [st.error for st in streams if st.error]
+    chk.check(not errors, f"{N} streams open ({len(errors)} failed: {errors[:3]})")
+    chk.check(all(set(st.peers) == {hub.key} for st in streams),
+              "each client sees exactly the hub (policy: clients reach tag:hub only)")
+    print(f"opened {N} streams in {time.time() - t0:.2f}s", flush=True)
+    loop = asyncio.get_running_loop()
+    health = []
+
+    def probe():
+        for _ in range(10):
+            t = time.time()
+            st, _ = s.request("GET", "/health", timeout=10)
+            health.append((st, time.time() - t))
+            time.sleep(0.05)
+
+    new_ep = "203.0.113.77:51820"
+    t1 = time.time()
+    probe_f = loop.run_in_executor(None, probe)
+    change_f = loop.run_in_executor(None, lambda: hub.poll_map(endpoints=[new_ep]))
+    hits = await wait_all(streams, lambda st: st.peers.get(hub.key, {}).get("endpoints") ==
+                          [new_ep], timeout=60)
+    await change_f
+    await probe_f
+    told = [h - t1 for h in hits if h is not None]
+    chk.check(len(told) == N, f"the endpoint change reached all {N} nodes ({len(told)})")
+    if told:
+        print(f"endpoint change: p50 {percentile(told, 50) * 1000:.0f} ms, "
+              f"p99 {percentile(told, 99) * 1000:.0f} ms, last {max(told) * 1000:.0f} ms",
+              flush=True)
+        chk.check(max(told) < 10, f"last node told within 10 s ({max(told):.2f}s)")
+    chk.check(all(st == 200 for st, _ in health) and max(t for _, t in health) < 2,
+              f"server responsive during the fan-out (worst /health "
+              f"{max(t for _, t in health) * 1000:.0f} ms)")
+    t2 = time.time()
+    s.set_policy({"tagOwners": {"tag:hub": ["alice"]}, "acls": []})
+    hits = await wait_all(streams, lambda st: hub.key not in st.peers, timeout=60)
+    told = [h - t2 for h in hits if h is not None]
+    chk.check(len(told) == N, f"the policy change removed the hub from all {N} maps")
+    if told:
+        print(f"policy change: p50 {percentile(told, 50) * 1000:.0f} ms, "
+              f"p99 {percentile(told, 99) * 1000:.0f} ms", flush=True)
+    print(f"server RSS {s.rss_kib() / 1024:.1f} MiB with {N} streams", flush=True)
+    for t in tasks:
+        t.cancel()
+    await asyncio.gather(*tasks, return_exceptions=True)
+
+
+def main():
+    binary, _ = main_args()
+    soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+    resource.setrlimit(resource.RLIMIT_NOFILE, (hard, hard))
+    chk = Checker("coord_scale")
+    if hard < 2 * N + 100:
+        print(f"skip: open-file limit {hard} is below {2 * N + 100}")
+        return 77
+    d = tempdir()
+    s = Server(binary, d, extra={"sqlite_synchronous": "normal"})
+    try:
+        s.bootstrap_key()
+        s.start()
+        s.create_user("alice")
+        s.set_policy({"tagOwners": {"tag:hub": ["alice"]},
+                      "acls": [{"action": "accept", "src": ["alice"], "dst": ["tag:hub:*"]}]})
+        hub = Node(s, "hub")
+        hub.register(s.create_key("alice", tags=["tag:hub"]))
+        t = time.time()
+        clients = register_many(s, s.create_key("alice"), N)
+        rate = N / (time.time() - t)
+        print(f"registered {N} nodes at {rate:.0f}/s", flush=True)
+        asyncio.run(scenario(chk, s, hub, clients))
+        chk.check(s.stop() == 0, "clean shutdown")
+    except Exception as e:  # a crash of the test is a failure, with the server's log shown
+        chk.check(False, f"exception: {e!r}")
+        raise
+    finally:
+        s.stop()
+        if chk.failed:
+            print(open(s.log).read()[-3000:])
+        cleanup(d)
+    return chk.done()
+
+
+if __name__ == "__main__":
+    sys.exit(main())
