@@ -427,11 +427,71 @@ static int load_limits(struct cfg_loader *ld, yaml_node_t *node)
 
 /* ---- coordinator, sockets, logging, test ---- */
 
-static int load_coordinator(struct cfg_loader *ld, yaml_node_t *node)
+static int load_routes(struct cfg_loader *ld, yaml_node_t *node, struct mg_coord_config *cc)
 {
-	static const char *const keys[] = {"url", "authkey_file", NULL};
-	struct mg_config *cfg = ld->cfg;
-	yaml_node_t *url, *key;
+	const char *path = "coordinator.advertise_routes";
+	yaml_node_item_t *items;
+	char ipath[CFG_PATH_LEN];
+	size_t n;
+
+	if (cfg_list(ld, node, path, "prefixes", &items, &n) != 0)
+		return -1;
+	if (n > MG_MAX_ADVERTISED_ROUTES)
+		return cfg_fail(ld, node, path, "expected at most %d prefixes, got %zu",
+		                MG_MAX_ADVERTISED_ROUTES, n);
+	for (size_t i = 0; i < n; i++) {
+		yaml_node_t *item = cfg_item(ld, node, items, i);
+		struct mg_prefix *p = &cc->advertise_routes[i];
+
+		cfg_index(ipath, path, i);
+		if (cfg_prefix(ld, item, ipath, 0, true, p) != 0)
+			return -1;
+		/* The coordinator refuses routes with host bits; say so here, not at run time. */
+		if (mg_prefix_has_host_bits(p))
+			return cfg_fail(ld, item, ipath,
+			                "expected a network prefix without host bits (such as "
+			                "192.168.10.0/24)");
+	}
+	cc->n_advertise_routes = n;
+	cc->advertise_routes_set = true;
+	return 0;
+}
+
+static int load_endpoints(struct cfg_loader *ld, yaml_node_t *node, struct mg_coord_config *cc)
+{
+	const char *path = "coordinator.endpoints";
+	yaml_node_item_t *items;
+	char ipath[CFG_PATH_LEN];
+	size_t n;
+
+	if (cfg_list(ld, node, path, "ip:port endpoints", &items, &n) != 0)
+		return -1;
+	if (n > MG_MAX_REPORTED_ENDPOINTS)
+		return cfg_fail(ld, node, path, "expected at most %d endpoints, got %zu",
+		                MG_MAX_REPORTED_ENDPOINTS, n);
+	for (size_t i = 0; i < n; i++) {
+		yaml_node_t *item = cfg_item(ld, node, items, i);
+		const char *s;
+
+		cfg_index(ipath, path, i);
+		s = cfg_scalar(ld, item, ipath, "an endpoint like 192.0.2.1:51820");
+		if (!s)
+			return -1;
+		if (mg_sockaddr_parse(s, &cc->endpoints[i]) != 0)
+			return cfg_fail(ld, item, ipath,
+			                "expected a numeric ipv4:port or [ipv6]:port, got '%s'", s);
+	}
+	cc->n_endpoints = n;
+	return 0;
+}
+
+int cfg_load_coordinator(struct cfg_loader *ld, yaml_node_t *node, struct mg_coord_config *cc)
+{
+	static const char *const keys[] = {
+	    "url",       "authkey_file", "state_dir", "hostname", "advertise_routes",
+	    "exit_node", "endpoints",    NULL};
+	yaml_node_t *url, *key, *n;
+	size_t len;
 
 	if (cfg_check_keys(ld, node, "coordinator", keys) != 0)
 		return -1;
@@ -441,19 +501,37 @@ static int load_coordinator(struct cfg_loader *ld, yaml_node_t *node)
 		return cfg_fail(
 		    ld, node, "coordinator.url",
 		    "required: the coordination server, like https://coord.example:8443");
-	if (cfg_string(ld, url, "coordinator.url", "a URL", cfg->coordinator_url,
-	               sizeof(cfg->coordinator_url)) != 0)
+	if (cfg_string(ld, url, "coordinator.url", "a URL", cc->url, sizeof(cc->url)) != 0)
 		return -1;
-	if (strncmp(cfg->coordinator_url, "https://", 8) != 0 &&
-	    strncmp(cfg->coordinator_url, "http://", 7) != 0)
+	if (strncmp(cc->url, "https://", 8) != 0 && strncmp(cc->url, "http://", 7) != 0)
 		return cfg_fail(ld, url, "coordinator.url",
-		                "expected an http:// or https:// URL, got '%s'",
-		                cfg->coordinator_url);
+		                "expected an http:// or https:// URL, got '%s'", cc->url);
+	len = strlen(cc->url);
+	while (len > 0 && cc->url[len - 1] == '/')
+		cc->url[--len] = '\0';
 	if (!key)
 		return cfg_fail(ld, node, "coordinator.authkey_file",
 		                "required: the file holding the pre-auth key");
-	return cfg_string(ld, key, "coordinator.authkey_file", "a file name", cfg->authkey_file,
-	                  sizeof(cfg->authkey_file));
+	if (cfg_string(ld, key, "coordinator.authkey_file", "a file name", cc->authkey_file,
+	               sizeof(cc->authkey_file)) != 0)
+		return -1;
+	if ((n = cfg_lookup(ld, node, "state_dir")) &&
+	    cfg_string(ld, n, "coordinator.state_dir", "a directory", cc->state_dir,
+	               sizeof(cc->state_dir)) != 0)
+		return -1;
+	if ((n = cfg_lookup(ld, node, "hostname"))) {
+		if (cfg_string(ld, n, "coordinator.hostname", "a host name", cc->hostname,
+		               sizeof(cc->hostname)) != 0)
+			return -1;
+	}
+	if ((n = cfg_lookup(ld, node, "advertise_routes")) && load_routes(ld, n, cc) != 0)
+		return -1;
+	if ((n = cfg_lookup(ld, node, "exit_node")) &&
+	    cfg_bool(ld, n, "coordinator.exit_node", &cc->exit_node) != 0)
+		return -1;
+	if ((n = cfg_lookup(ld, node, "endpoints")) && load_endpoints(ld, n, cc) != 0)
+		return -1;
+	return 0;
 }
 
 static int load_sockets(struct cfg_loader *ld, yaml_node_t *node)
@@ -585,7 +663,8 @@ static int load_root(struct cfg_loader *ld, yaml_node_t *root)
 		return -1;
 	if ((n = cfg_lookup(ld, root, "peers")) && cfg_load_peers(ld, n, own_pub) != 0)
 		return -1;
-	if ((n = cfg_lookup(ld, root, "coordinator")) && load_coordinator(ld, n) != 0)
+	if ((n = cfg_lookup(ld, root, "coordinator")) &&
+	    cfg_load_coordinator(ld, n, &ld->cfg->coord) != 0)
 		return -1;
 	if ((n = cfg_lookup(ld, root, "sockets")) && load_sockets(ld, n) != 0)
 		return -1;

@@ -59,6 +59,30 @@ struct mg_peer_config {
 	uint16_t persistent_keepalive; /* seconds, 0 = off */
 };
 
+#define MG_MAX_ADVERTISED_ROUTES  64
+#define MG_MAX_REPORTED_ENDPOINTS 8
+
+/* The coordinator section, shared by the gateway and the agent configurations. */
+struct mg_coord_config {
+	char url[MG_PATH_MAX];          /* http:// or https://, no trailing '/' */
+	char authkey_file[MG_PATH_MAX]; /* the pre-auth key, used only while not registered */
+	/*
+	 * Where the node credential is kept (node.json, mode 0600), so a restart reuses the
+	 * registration instead of spending the pre-auth key again. Empty: not persisted.
+	 */
+	char state_dir[MG_PATH_MAX];
+	char hostname[64]; /* empty: gethostname() */
+	/* Routes offered to the mesh. advertise_routes_set false: the caller's default (the
+	 * gateway: its LAN port's prefixes; the agent: none). Host bits are cleared. */
+	struct mg_prefix advertise_routes[MG_MAX_ADVERTISED_ROUTES];
+	size_t n_advertise_routes;
+	bool advertise_routes_set;
+	bool exit_node; /* also advertise 0.0.0.0/0 and ::/0 */
+	/* Endpoints reported to the coordinator; none: derived (mesh port or local addresses). */
+	struct mg_sockaddr endpoints[MG_MAX_REPORTED_ENDPOINTS];
+	size_t n_endpoints;
+};
+
 struct mg_config {
 	/* interface */
 	char ifname[16];
@@ -89,9 +113,8 @@ struct mg_config {
 	struct mg_peer_config *peers;
 	size_t n_peers;
 
-	/* coordinated mode (issue 5) */
-	char coordinator_url[MG_PATH_MAX];
-	char authkey_file[MG_PATH_MAX];
+	/* coordinated mode (issue 5): coord.url[0] != 0 */
+	struct mg_coord_config coord;
 
 	/* local sockets */
 	char uapi_dir[MG_PATH_MAX]; /* default /var/run/wireguard */

@@ -74,5 +74,7 @@ int cfg_addr(struct cfg_loader *ld, const yaml_node_t *node, const char *path, u
 
 /* The peers list (config_peers.c); own_public_key: this gateway's, which no peer may have. */
 int cfg_load_peers(struct cfg_loader *ld, yaml_node_t *node, const uint8_t *own_public_key);
+/* The coordinator section (config.c), shared with the agent's configuration. */
+int cfg_load_coordinator(struct cfg_loader *ld, yaml_node_t *node, struct mg_coord_config *cc);
 
 #endif

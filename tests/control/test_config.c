@@ -130,7 +130,7 @@ static void test_defaults(void)
 	          cfg.rx_fanout,
 	      "eal, idle, fan-out");
 	CHECK(cfg.max_peers == 16384 && cfg.max_prefixes == (1u << 20) && cfg.mbufs == 0, "limits");
-	CHECK(cfg.n_peers == 0 && cfg.peers == NULL && cfg.coordinator_url[0] == '\0', "no peers");
+	CHECK(cfg.n_peers == 0 && cfg.peers == NULL && cfg.coord.url[0] == '\0', "no peers");
 	CHECK(strcmp(cfg.uapi_dir, "/var/run/wireguard") == 0 &&
 	          strcmp(cfg.health_socket, "/var/run/meshgate/mg0.health") == 0,
 	      "sockets %s %s", cfg.uapi_dir, cfg.health_socket);
@@ -253,8 +253,8 @@ static void test_every_key(void)
 	prefix_is(&cfg.peers[1].allowed_ips[0], "10.30.0.0/16", "host bits cleared");
 	CHECK(cfg.peers[0].persistent_keepalive == 25 && cfg.peers[1].persistent_keepalive == 0,
 	      "keepalive");
-	CHECK(strcmp(cfg.coordinator_url, "https://coord.example:8443") == 0 &&
-	          strcmp(cfg.authkey_file, "/etc/mg/authkey") == 0,
+	CHECK(strcmp(cfg.coord.url, "https://coord.example:8443") == 0 &&
+	          strcmp(cfg.coord.authkey_file, "/etc/mg/authkey") == 0,
 	      "coordinator");
 	CHECK(strcmp(cfg.uapi_dir, "/tmp/uapi") == 0 &&
 	          strcmp(cfg.health_socket, "/tmp/h.sock") == 0,
@@ -414,6 +414,38 @@ static void test_port_errors(void)
 	    4, "ports.mesh.tx_desc", "0..32768");
 }
 
+/* The coordinator section's optional keys (issue 5). */
+static void test_coordinator_keys(void)
+{
+	struct mg_config cfg;
+	char err[1024], text[MG_PREFIX_STRLEN];
+	int rc = load(BASE "coordinator:\n  url: http://coord:8080//\n  authkey_file: /k\n"
+	                   "  state_dir: /var/lib/mg\n  hostname: gw1\n"
+	                   "  advertise_routes: [192.168.10.0/24, \"fd00:10::/64\"]\n"
+	                   "  exit_node: true\n  endpoints: [\"192.0.2.1:51820\"]\n",
+	              &cfg, err, sizeof(err));
+
+	CHECK(rc == 0, "%s", err);
+	if (rc != 0)
+		return;
+	CHECK(strcmp(cfg.coord.url, "http://coord:8080") == 0, "trailing '/' dropped: %s",
+	      cfg.coord.url);
+	CHECK(strcmp(cfg.coord.state_dir, "/var/lib/mg") == 0 &&
+	          strcmp(cfg.coord.hostname, "gw1") == 0 && cfg.coord.exit_node,
+	      "state_dir, hostname, exit_node");
+	CHECK(cfg.coord.advertise_routes_set && cfg.coord.n_advertise_routes == 2, "routes");
+	mg_prefix_format(&cfg.coord.advertise_routes[1], text, sizeof(text));
+	CHECK(strcmp(text, "fd00:10::/64") == 0, "route %s", text);
+	CHECK(cfg.coord.n_endpoints == 1 && cfg.coord.endpoints[0].port == 51820, "endpoints");
+	mg_config_free(&cfg);
+	rc = load(BASE "coordinator: {url: http://c, authkey_file: k}\n", &cfg, err, sizeof(err));
+	CHECK(rc == 0 && !cfg.coord.advertise_routes_set && !cfg.coord.exit_node &&
+	          cfg.coord.state_dir[0] == '\0',
+	      "defaults: routes unset (the LAN prefixes), no state dir");
+	if (rc == 0)
+		mg_config_free(&cfg);
+}
+
 static void test_runtime_errors(void)
 {
 	EXPECT_ERROR(BASE "lcores: {control: 0, workers: [1, 2, 1]}\n", 6, "lcores.workers[2]",
@@ -442,6 +474,15 @@ static void test_runtime_errors(void)
 	             "expected an http:// or https:// URL, got 'ftp://x'");
 	EXPECT_ERROR(BASE "coordinator:\n  url: https://c\n", 7, "coordinator.authkey_file",
 	             "required");
+	EXPECT_ERROR(BASE "coordinator: {url: http://c, authkey_file: k,\n"
+	                  "  advertise_routes: [10.0.0.0/8, 192.168.10.1/24]}\n",
+	             7, "coordinator.advertise_routes[1]", "without host bits");
+	EXPECT_ERROR(BASE "coordinator: {url: http://c, authkey_file: k, endpoints: [host:1]}\n", 6,
+	             "coordinator.endpoints[0]", "numeric ipv4:port");
+	EXPECT_ERROR(BASE "coordinator: {url: http://c, authkey_file: k, exit_node: 1}\n", 6,
+	             "coordinator.exit_node", "expected true or false");
+	EXPECT_ERROR(BASE "coordinator: {url: http://c, authkey_file: k, statedir: /x}\n", 6,
+	             "coordinator.statedir", "did you mean 'state_dir'");
 	EXPECT_ERROR(BASE
 	             "sockets:\n  uapi_dir: /aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa"
 	             "aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa\n",
@@ -544,7 +585,7 @@ static void test_examples(const char *srcroot)
 			      "site-a contents");
 		else
 			CHECK(cfg.n_peers == 0 && cfg.n_workers == 4 && cfg.listen_port == 41641 &&
-			          strcmp(cfg.coordinator_url, "https://coord.example:8443") == 0,
+			          strcmp(cfg.coord.url, "https://coord.example:8443") == 0,
 			      "nic contents");
 		CHECK(cfg.warnings[0] == '\0', "%s warns: %s", names[i], cfg.warnings);
 		mg_config_free(&cfg);
@@ -712,6 +753,7 @@ int main(int argc, char **argv)
 	test_interface_errors();
 	test_port_errors();
 	test_runtime_errors();
+	test_coordinator_keys();
 	test_peer_errors();
 	test_examples(argv[1]);
 	test_prefix_parser();

@@ -1,0 +1,889 @@
+// SPDX-License-Identifier: GPL-2.0-only
+/*
+ * The coordinator client thread (see coord_client.h for the protocol). libcurl's easy API runs
+ * on a thread of its own, so nothing here ever blocks the caller; the caller only takes the
+ * queue lock for a moment to pop an event.
+ */
+#include "coord_client.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <stdarg.h>
+#include <pthread.h>
+#include <stdatomic.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/eventfd.h>
+#include <sys/stat.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <curl/curl.h>
+#include <jansson.h>
+#include <sodium.h>
+
+#include "crypto.h"
+#include "keys.h"
+#include "log.h"
+
+#define PROOF_CONTEXT  "meshgate-register-v1"
+#define CHALLENGE_LEN  40
+#define CRED_MAX       128
+#define AUTHKEY_MAX    256
+#define LINE_MAX_BYTES (64u << 20)
+#define BODY_MAX       (1u << 20)
+#define QUEUE_MAX      4096
+#define HTTP_TIMEOUT_S 15L
+
+enum stream_end {
+	END_ERROR = 0, /* transport or protocol failure: back off, reconnect */
+	END_KICK,      /* new report or resync asked for: reconnect at once */
+	END_STOP,
+	END_REREGISTER, /* 401/403: the credential is no good, register again */
+};
+
+struct mg_coord_client {
+	struct mg_coord_client_config cfg;
+	char version[65];
+	char hostname[64];
+	uint8_t public_key[WG_KEY_LEN];
+	char public_b64[WG_KEY_B64_SIZE];
+	char cred[CRED_MAX]; /* the node credential; a secret */
+	bool have_cred;
+
+	pthread_t thread;
+	bool started;
+	pthread_mutex_t lock;
+	pthread_cond_t cond;
+	atomic_bool stop, kick;
+	int efd;
+	struct mg_coord_event *head, *tail;
+	size_t qlen;
+	struct mg_coord_status status;
+	unsigned attempt; /* failures since the last full map, for the back-off */
+
+	/* Stream state, used by the thread only. */
+	CURL *curl;
+	long http_status;
+	char *line;
+	size_t line_len, line_cap;
+	uint64_t seq;
+	bool got_full, resync, reregister;
+	char *body;
+	size_t body_len;
+};
+
+const char *mg_coord_client_state_name(enum mg_coord_client_state s)
+{
+	static const char *const names[] = {"idle", "registering", "connecting", "streaming",
+	                                    "backoff"};
+
+	return (unsigned)s < sizeof(names) / sizeof(names[0]) ? names[s] : "?";
+}
+
+static int64_t wall_now(void)
+{
+	return (int64_t)time(NULL);
+}
+
+static void set_error(struct mg_coord_client *c, const char *fmt, ...)
+    __attribute__((format(printf, 2, 3)));
+static void set_error(struct mg_coord_client *c, const char *fmt, ...)
+{
+	va_list ap;
+	char buf[sizeof(c->status.last_error)];
+
+	va_start(ap, fmt);
+	vsnprintf(buf, sizeof(buf), fmt, ap);
+	va_end(ap);
+	pthread_mutex_lock(&c->lock);
+	memcpy(c->status.last_error, buf, sizeof(buf));
+	pthread_mutex_unlock(&c->lock);
+	mg_log(MG_LOG_WARNING, "coordinator", "url", c->cfg.coord.url, "error", buf, NULL);
+}
+
+static void set_state(struct mg_coord_client *c, enum mg_coord_client_state s)
+{
+	pthread_mutex_lock(&c->lock);
+	c->status.state = s;
+	pthread_mutex_unlock(&c->lock);
+}
+
+/* ---- the event queue ---- */
+
+void mg_coord_event_free(struct mg_coord_event *ev)
+{
+	if (!ev)
+		return;
+	mg_netmap_update_free(&ev->update);
+	free(ev);
+}
+
+/* Takes ownership of ev. A full queue (the caller stopped draining) is dropped: the map
+ * resynchronises from a fresh full map once the caller catches up. */
+static bool push_event(struct mg_coord_client *c, struct mg_coord_event *ev)
+{
+	uint64_t one = 1;
+	bool ok = true;
+
+	pthread_mutex_lock(&c->lock);
+	if (c->qlen >= QUEUE_MAX) {
+		while (c->head) {
+			struct mg_coord_event *e = c->head;
+
+			c->head = e->next;
+			mg_coord_event_free(e);
+		}
+		c->tail = NULL;
+		c->qlen = 0;
+		c->status.queue_drops++;
+		mg_coord_event_free(ev);
+		ok = false;
+	} else {
+		ev->next = NULL;
+		if (c->tail)
+			c->tail->next = ev;
+		else
+			c->head = ev;
+		c->tail = ev;
+		c->qlen++;
+		/* A failure means the counter is saturated: it is readable anyway. */
+		(void)!write(c->efd, &one, sizeof(one));
+	}
+	pthread_mutex_unlock(&c->lock);
+	return ok;
+}
+
+struct mg_coord_event *mg_coord_client_next(struct mg_coord_client *c)
+{
+	struct mg_coord_event *ev;
+	uint64_t v;
+
+	pthread_mutex_lock(&c->lock);
+	ev = c->head;
+	if (ev) {
+		c->head = ev->next;
+		if (!c->head)
+			c->tail = NULL;
+		c->qlen--;
+		ev->next = NULL;
+	}
+	/* Reset the eventfd once the queue is empty (a failure: it was zero already). */
+	if (!c->head)
+		(void)!read(c->efd, &v, sizeof(v));
+	pthread_mutex_unlock(&c->lock);
+	return ev;
+}
+
+int mg_coord_client_fd(const struct mg_coord_client *c)
+{
+	return c->efd;
+}
+
+/* ---- HTTP ---- */
+
+static size_t body_write(char *ptr, size_t size, size_t nmemb, void *ud)
+{
+	struct mg_coord_client *c = ud;
+	size_t n = size * nmemb;
+	char *grown;
+
+	if (c->body_len + n + 1 > BODY_MAX)
+		return 0;
+	grown = realloc(c->body, c->body_len + n + 1);
+	if (!grown)
+		return 0;
+	c->body = grown;
+	memcpy(c->body + c->body_len, ptr, n);
+	c->body_len += n;
+	c->body[c->body_len] = '\0';
+	return n;
+}
+
+static int xferinfo(void *ud, curl_off_t a, curl_off_t b, curl_off_t d, curl_off_t e)
+{
+	struct mg_coord_client *c = ud;
+
+	(void)a, (void)b, (void)d, (void)e;
+	return atomic_load(&c->stop) || atomic_load(&c->kick);
+}
+
+static void body_reset(struct mg_coord_client *c)
+{
+	if (c->body)
+		wg_memzero(c->body, c->body_len);
+	free(c->body);
+	c->body = NULL;
+	c->body_len = 0;
+}
+
+/* One request/reply with a JSON body; *reply is the parsed reply (any status) or NULL. */
+static long http_json(struct mg_coord_client *c, const char *method, const char *path, json_t *req,
+                      json_t **reply)
+{
+	char url[MG_PATH_MAX + 64], *body = NULL;
+	struct curl_slist *hdr = NULL;
+	long status = 0;
+	CURLcode rc;
+
+	*reply = NULL;
+	body_reset(c);
+	snprintf(url, sizeof(url), "%s%s", c->cfg.coord.url, path);
+	curl_easy_reset(c->curl);
+	curl_easy_setopt(c->curl, CURLOPT_URL, url);
+	curl_easy_setopt(c->curl, CURLOPT_NOSIGNAL, 1L);
+	curl_easy_setopt(c->curl, CURLOPT_TIMEOUT, HTTP_TIMEOUT_S);
+	curl_easy_setopt(c->curl, CURLOPT_CONNECTTIMEOUT, 5L);
+	curl_easy_setopt(c->curl, CURLOPT_WRITEFUNCTION, body_write);
+	curl_easy_setopt(c->curl, CURLOPT_WRITEDATA, c);
+	curl_easy_setopt(c->curl, CURLOPT_NOPROGRESS, 0L);
+	curl_easy_setopt(c->curl, CURLOPT_XFERINFOFUNCTION, xferinfo);
+	curl_easy_setopt(c->curl, CURLOPT_XFERINFODATA, c);
+	if (strcmp(method, "POST") == 0) {
+		body = req ? json_dumps(req, JSON_COMPACT) : strdup("{}");
+		if (!body)
+			return 0;
+		hdr = curl_slist_append(hdr, "Content-Type: application/json");
+		curl_easy_setopt(c->curl, CURLOPT_HTTPHEADER, hdr);
+		curl_easy_setopt(c->curl, CURLOPT_POSTFIELDS, body);
+	}
+	rc = curl_easy_perform(c->curl);
+	if (rc == CURLE_OK)
+		curl_easy_getinfo(c->curl, CURLINFO_RESPONSE_CODE, &status);
+	else
+		set_error(c, "%s %s: %s", method, path, curl_easy_strerror(rc));
+	if (status && c->body)
+		*reply = json_loadb(c->body, c->body_len, 0, NULL);
+	if (body) {
+		wg_memzero(body, strlen(body));
+		free(body);
+	}
+	curl_slist_free_all(hdr);
+	body_reset(c);
+	return status;
+}
+
+/* ---- registration ---- */
+
+static int read_authkey(struct mg_coord_client *c, char key[AUTHKEY_MAX])
+{
+	FILE *f = fopen(c->cfg.coord.authkey_file, "r");
+	size_t n, a = 0;
+
+	if (!f) {
+		set_error(c, "cannot read the auth key file %s: %s", c->cfg.coord.authkey_file,
+		          strerror(errno));
+		return -1;
+	}
+	n = fread(key, 1, AUTHKEY_MAX - 1, f);
+	fclose(f);
+	key[n] = '\0';
+	while (a < n && strchr(" \t\r\n", key[a]))
+		a++;
+	while (n > a && strchr(" \t\r\n", key[n - 1]))
+		key[--n] = '\0';
+	memmove(key, key + a, n - a + 1);
+	if (key[0] == '\0' || n == AUTHKEY_MAX - 1) {
+		set_error(c, "the auth key file %s is empty or too long",
+		          c->cfg.coord.authkey_file);
+		return -1;
+	}
+	return 0;
+}
+
+static bool b64_decode_exact(const char *s, uint8_t *out, size_t len)
+{
+	size_t n = 0;
+
+	return s &&
+	       sodium_base642bin(out, len, s, strlen(s), NULL, &n, NULL,
+	                         sodium_base64_VARIANT_ORIGINAL) == 0 &&
+	       n == len;
+}
+
+static void b64_encode(const uint8_t *in, size_t len, char *out, size_t outlen)
+{
+	sodium_bin2base64(out, outlen, in, len, sodium_base64_VARIANT_ORIGINAL);
+}
+
+static const char *reply_error(json_t *reply)
+{
+	const char *m = json_string_value(json_object_get(reply, "message"));
+
+	if (!m)
+		m = json_string_value(json_object_get(reply, "error"));
+	return m ? m : "(no message)";
+}
+
+static void state_path(const struct mg_coord_client *c, char *buf, size_t len)
+{
+	snprintf(buf, len, "%s/node.json", c->cfg.coord.state_dir);
+}
+
+static void save_state(struct mg_coord_client *c, int64_t node_id)
+{
+	char path[MG_PATH_MAX + 16], tmp[MG_PATH_MAX + 32], *text;
+	json_t *o;
+	int fd;
+
+	if (!c->cfg.coord.state_dir[0])
+		return;
+	mkdir(c->cfg.coord.state_dir, 0700);
+	state_path(c, path, sizeof(path));
+	snprintf(tmp, sizeof(tmp), "%s.tmp", path);
+	o = json_pack("{ss ss ss sI}", "url", c->cfg.coord.url, "node_key", c->public_b64,
+	              "credential", c->cred, "node_id", (json_int_t)node_id);
+	text = o ? json_dumps(o, JSON_COMPACT) : NULL;
+	json_decref(o); /* jansson keeps no copy we could zero; the file is 0600 */
+	fd = text ? open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600) : -1;
+	if (fd < 0 || write(fd, text, strlen(text)) != (ssize_t)strlen(text) || fsync(fd) != 0 ||
+	    rename(tmp, path) != 0)
+		set_error(c, "cannot save the node credential in %s", path);
+	if (fd >= 0)
+		close(fd);
+	if (text) {
+		wg_memzero(text, strlen(text));
+		free(text);
+	}
+}
+
+static void load_state(struct mg_coord_client *c)
+{
+	char path[MG_PATH_MAX + 16];
+	json_t *o;
+	const char *cred;
+
+	if (!c->cfg.coord.state_dir[0])
+		return;
+	state_path(c, path, sizeof(path));
+	o = json_load_file(path, 0, NULL);
+	if (!o)
+		return;
+	cred = json_string_value(json_object_get(o, "credential"));
+	/* A credential belongs to one key at one server. */
+	if (cred && strlen(cred) < sizeof(c->cred) &&
+	    strcmp(json_string_value(json_object_get(o, "node_key")) ?: "", c->public_b64) == 0 &&
+	    strcmp(json_string_value(json_object_get(o, "url")) ?: "", c->cfg.coord.url) == 0) {
+		snprintf(c->cred, sizeof(c->cred), "%s", cred);
+		c->have_cred = true;
+		c->status.registered = true;
+		c->status.node_id = json_integer_value(json_object_get(o, "node_id"));
+	}
+	json_decref(o);
+}
+
+static void drop_credential(struct mg_coord_client *c)
+{
+	char path[MG_PATH_MAX + 16];
+
+	wg_memzero(c->cred, sizeof(c->cred));
+	c->have_cred = false;
+	if (c->cfg.coord.state_dir[0]) {
+		state_path(c, path, sizeof(path));
+		unlink(path);
+	}
+	pthread_mutex_lock(&c->lock);
+	c->status.registered = false;
+	pthread_mutex_unlock(&c->lock);
+}
+
+static int do_register(struct mg_coord_client *c)
+{
+	uint8_t server_pk[WG_KEY_LEN], challenge[CHALLENGE_LEN], nonce[crypto_box_NONCEBYTES];
+	uint8_t msg[sizeof(PROOF_CONTEXT) - 1 + CHALLENGE_LEN + 32];
+	uint8_t proof[sizeof(msg) + crypto_box_MACBYTES];
+	char authkey[AUTHKEY_MAX], nonce_b64[64], proof_b64[256];
+	json_t *reply = NULL, *req = NULL;
+	const char *ch_b64, *cred;
+	long st;
+	int rc = -1;
+
+	if (read_authkey(c, authkey))
+		goto out;
+	st = http_json(c, "GET", "/v1/key", NULL, &reply);
+	if (st != 200 || !b64_decode_exact(json_string_value(json_object_get(reply, "public_key")),
+	                                   server_pk, sizeof(server_pk))) {
+		if (st)
+			set_error(c, "GET /v1/key: HTTP %ld", st);
+		goto out;
+	}
+	json_decref(reply);
+	st = http_json(c, "POST", "/v1/register/challenge", NULL, &reply);
+	ch_b64 = json_string_value(json_object_get(reply, "challenge"));
+	if (st != 200 || !b64_decode_exact(ch_b64, challenge, sizeof(challenge))) {
+		if (st)
+			set_error(c, "POST /v1/register/challenge: HTTP %ld", st);
+		goto out;
+	}
+	memcpy(msg, PROOF_CONTEXT, sizeof(PROOF_CONTEXT) - 1);
+	memcpy(msg + sizeof(PROOF_CONTEXT) - 1, challenge, CHALLENGE_LEN);
+	crypto_generichash(msg + sizeof(PROOF_CONTEXT) - 1 + CHALLENGE_LEN, 32,
+	                   (const uint8_t *)authkey, strlen(authkey), NULL, 0);
+	randombytes_buf(nonce, sizeof(nonce));
+	/* crypto_box clamps the scalar as X25519 does, so the WireGuard key is the box key. */
+	if (crypto_box_easy(proof, msg, sizeof(msg), nonce, server_pk, c->cfg.private_key) != 0) {
+		set_error(c, "cannot build the registration proof (server key is low-order)");
+		goto out;
+	}
+	b64_encode(nonce, sizeof(nonce), nonce_b64, sizeof(nonce_b64));
+	b64_encode(proof, sizeof(proof), proof_b64, sizeof(proof_b64));
+	req = json_pack("{ss ss ss ss ss ss}", "auth_key", authkey, "node_key", c->public_b64,
+	                "hostname", c->hostname, "challenge", ch_b64, "nonce", nonce_b64, "proof",
+	                proof_b64);
+	json_t *ch_reply = reply;
+	reply = NULL;
+	st = req ? http_json(c, "POST", "/v1/register", req, &reply) : 0;
+	json_decref(ch_reply);
+	cred = json_string_value(json_object_get(reply, "credential"));
+	if (st != 200 || !cred || strlen(cred) >= sizeof(c->cred)) {
+		if (st)
+			set_error(c, "registration refused: HTTP %ld: %s", st, reply_error(reply));
+		goto out;
+	}
+	snprintf(c->cred, sizeof(c->cred), "%s", cred);
+	c->have_cred = true;
+	int64_t id = json_integer_value(json_object_get(reply, "node_id"));
+	save_state(c, id);
+	pthread_mutex_lock(&c->lock);
+	c->status.registered = true;
+	c->status.node_id = id;
+	c->status.registrations++;
+	pthread_mutex_unlock(&c->lock);
+	mg_log(MG_LOG_NOTICE, "registered with the coordinator", "url", c->cfg.coord.url, "key",
+	       c->public_b64, "name", json_string_value(json_object_get(reply, "name")), "ipv4",
+	       json_string_value(json_object_get(json_object_get(reply, "addresses"), "ipv4")),
+	       NULL);
+	rc = 0;
+out:
+	if (req) {
+		/* The request object holds the auth key: scrub its string before freeing. */
+		json_t *k = json_object_get(req, "auth_key");
+		const char *ks = json_string_value(k);
+
+		if (ks)
+			wg_memzero((char *)ks, strlen(ks));
+	}
+	json_decref(req);
+	json_decref(reply);
+	wg_memzero(authkey, sizeof(authkey));
+	wg_memzero(msg, sizeof(msg));
+	return rc;
+}
+
+/* ---- the map stream ---- */
+
+/* One complete line. Returns false to cut the stream (resync or re-register). */
+static bool handle_line(struct mg_coord_client *c, const char *line, size_t len)
+{
+	struct mg_coord_event *ev;
+	char type[24], err[200];
+	int rc;
+
+	if (len == 0)
+		return true;
+	ev = calloc(1, sizeof(*ev));
+	if (!ev) {
+		c->resync = true;
+		return false;
+	}
+	rc = mg_coord_parse_line(line, len, &ev->update, type, sizeof(type), err, sizeof(err));
+	pthread_mutex_lock(&c->lock);
+	c->status.lines++;
+	c->status.last_line_unix = wall_now();
+	if (rc < 0)
+		c->status.bad_lines++;
+	pthread_mutex_unlock(&c->lock);
+	if (rc < 0) {
+		/* The map in force stays; a fresh stream starts over with a full map. */
+		set_error(c, "malformed map line ignored: %s", err);
+		mg_coord_event_free(ev);
+		c->resync = true;
+		return false;
+	}
+	if (rc == 0) {
+		mg_coord_event_free(ev);
+		if (strcmp(type, "expired") == 0 || strcmp(type, "deleted") == 0) {
+			set_error(c, "the coordinator %s this node", type);
+			ev = calloc(1, sizeof(*ev));
+			if (ev) {
+				ev->kind = MG_COORD_EV_LOGGED_OUT;
+				push_event(c, ev);
+			}
+		} else if (strcmp(type, "replaced") == 0) {
+			set_error(c, "another map stream for this node replaced ours");
+		} else if (strcmp(type, "reconnect") == 0) {
+			atomic_store(&c->kick, true);
+		} else if (strcmp(type, "heartbeat") != 0) {
+			mg_log(MG_LOG_DEBUG, "unknown map line ignored", "type", type, NULL);
+		}
+		return true;
+	}
+	if (ev->update.kind == MG_NETMAP_DELTA && (!c->got_full || ev->update.seq != c->seq + 1)) {
+		set_error(c, "map delta out of sequence (%llu after %llu): resynchronising",
+		          (unsigned long long)ev->update.seq, (unsigned long long)c->seq);
+		mg_coord_event_free(ev);
+		c->resync = true;
+		return false;
+	}
+	c->seq = ev->update.seq;
+	ev->kind = MG_COORD_EV_MAP;
+	if (ev->update.kind == MG_NETMAP_FULL) {
+		c->got_full = true;
+		c->attempt = 0;
+		pthread_mutex_lock(&c->lock);
+		c->status.state = MG_COORD_CLIENT_STREAMING;
+		c->status.last_error[0] = '\0';
+		pthread_mutex_unlock(&c->lock);
+	}
+	pthread_mutex_lock(&c->lock);
+	c->status.seq = c->seq;
+	pthread_mutex_unlock(&c->lock);
+	if (!push_event(c, ev)) {
+		c->resync = true;
+		return false;
+	}
+	return true;
+}
+
+static size_t stream_write(char *ptr, size_t size, size_t nmemb, void *ud)
+{
+	struct mg_coord_client *c = ud;
+	size_t n = size * nmemb, off = 0;
+
+	if (c->http_status == 0)
+		curl_easy_getinfo(c->curl, CURLINFO_RESPONSE_CODE, &c->http_status);
+	if (c->http_status != 200)
+		return body_write(ptr, size, nmemb, ud);
+	while (off < n) {
+		const char *nl = memchr(ptr + off, '\n', n - off);
+		size_t take = nl ? (size_t)(nl - (ptr + off)) : n - off;
+
+		if (c->line_len + take + 1 > LINE_MAX_BYTES) {
+			set_error(c, "map line longer than %u bytes", LINE_MAX_BYTES);
+			c->resync = true;
+			return 0;
+		}
+		if (c->line_len + take + 1 > c->line_cap) {
+			size_t cap = c->line_cap ? c->line_cap : 65536;
+			char *grown;
+
+			while (cap < c->line_len + take + 1)
+				cap *= 2;
+			grown = realloc(c->line, cap);
+			if (!grown)
+				return 0;
+			c->line = grown;
+			c->line_cap = cap;
+		}
+		memcpy(c->line + c->line_len, ptr + off, take);
+		c->line_len += take;
+		off += take;
+		if (nl) {
+			off++;
+			if (!handle_line(c, c->line, c->line_len))
+				return 0;
+			c->line_len = 0;
+		}
+	}
+	return n;
+}
+
+static json_t *report_json(struct mg_coord_client *c)
+{
+	json_t *eps = json_array(), *routes = json_array();
+	char buf[MG_SOCKADDR_STRLEN];
+
+	pthread_mutex_lock(&c->lock);
+	for (size_t i = 0; i < c->cfg.n_endpoints; i++) {
+		mg_sockaddr_format(&c->cfg.endpoints[i], buf, sizeof(buf));
+		json_array_append_new(eps, json_string(buf));
+	}
+	for (size_t i = 0; i < c->cfg.n_routes; i++) {
+		struct mg_prefix p = c->cfg.routes[i];
+
+		mg_prefix_mask(&p);
+		mg_prefix_format(&p, buf, sizeof(buf));
+		json_array_append_new(routes, json_string(buf));
+	}
+	pthread_mutex_unlock(&c->lock);
+	return json_pack("{so so ss}", "endpoints", eps, "routes", routes, "version", c->version);
+}
+
+static enum stream_end run_stream(struct mg_coord_client *c)
+{
+	char url[MG_PATH_MAX + 16], auth[CRED_MAX + 32];
+	struct curl_slist *hdr = NULL;
+	json_t *req = report_json(c);
+	char *body = req ? json_dumps(req, JSON_COMPACT) : NULL;
+	enum stream_end end = END_ERROR;
+	unsigned timeout = c->cfg.read_timeout_s ? c->cfg.read_timeout_s : 60;
+	CURLcode rc;
+
+	json_decref(req);
+	if (!body)
+		return END_ERROR;
+	c->http_status = 0;
+	c->line_len = 0;
+	c->seq = 0;
+	c->got_full = c->resync = false;
+	body_reset(c);
+	snprintf(url, sizeof(url), "%s/v1/map", c->cfg.coord.url);
+	snprintf(auth, sizeof(auth), "Authorization: Bearer %s", c->cred);
+	hdr = curl_slist_append(hdr, auth);
+	hdr = curl_slist_append(hdr, "Content-Type: application/json");
+	wg_memzero(auth, sizeof(auth));
+	curl_easy_reset(c->curl);
+	curl_easy_setopt(c->curl, CURLOPT_URL, url);
+	curl_easy_setopt(c->curl, CURLOPT_NOSIGNAL, 1L);
+	curl_easy_setopt(c->curl, CURLOPT_CONNECTTIMEOUT, 5L);
+	/* A stream that carries nothing (not even a heartbeat) for this long is dead. */
+	curl_easy_setopt(c->curl, CURLOPT_LOW_SPEED_LIMIT, 1L);
+	curl_easy_setopt(c->curl, CURLOPT_LOW_SPEED_TIME, (long)timeout);
+	curl_easy_setopt(c->curl, CURLOPT_TCP_KEEPALIVE, 1L);
+	curl_easy_setopt(c->curl, CURLOPT_HTTPHEADER, hdr);
+	curl_easy_setopt(c->curl, CURLOPT_POSTFIELDS, body);
+	curl_easy_setopt(c->curl, CURLOPT_WRITEFUNCTION, stream_write);
+	curl_easy_setopt(c->curl, CURLOPT_WRITEDATA, c);
+	curl_easy_setopt(c->curl, CURLOPT_NOPROGRESS, 0L);
+	curl_easy_setopt(c->curl, CURLOPT_XFERINFOFUNCTION, xferinfo);
+	curl_easy_setopt(c->curl, CURLOPT_XFERINFODATA, c);
+	set_state(c, MG_COORD_CLIENT_CONNECTING);
+	rc = curl_easy_perform(c->curl);
+	if (c->http_status == 0)
+		curl_easy_getinfo(c->curl, CURLINFO_RESPONSE_CODE, &c->http_status);
+	if (atomic_load(&c->stop)) {
+		end = END_STOP;
+	} else if (atomic_exchange(&c->kick, false)) {
+		end = END_KICK;
+	} else if (c->http_status == 401 || c->http_status == 403) {
+		json_t *r = c->body ? json_loadb(c->body, c->body_len, 0, NULL) : NULL;
+
+		set_error(c, "map refused: HTTP %ld: %s", c->http_status, reply_error(r));
+		json_decref(r);
+		end = END_REREGISTER;
+	} else if (c->http_status != 200 && c->http_status != 0) {
+		set_error(c, "map refused: HTTP %ld", c->http_status);
+	} else if (!c->resync) {
+		set_error(c, "map stream ended: %s",
+		          rc == CURLE_OK ? "closed by the server" : curl_easy_strerror(rc));
+	}
+	curl_slist_free_all(hdr);
+	curl_easy_setopt(c->curl, CURLOPT_HTTPHEADER, NULL);
+	body_reset(c);
+	free(body);
+	return end;
+}
+
+/* Sleeps up to ms, waking early on stop or kick. Returns false on stop. */
+static bool pause_ms(struct mg_coord_client *c, unsigned ms)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	ts.tv_sec += ms / 1000;
+	ts.tv_nsec += (long)(ms % 1000) * 1000000L;
+	if (ts.tv_nsec >= 1000000000L) {
+		ts.tv_sec++;
+		ts.tv_nsec -= 1000000000L;
+	}
+	pthread_mutex_lock(&c->lock);
+	while (!atomic_load(&c->stop) && !atomic_load(&c->kick))
+		if (pthread_cond_timedwait(&c->cond, &c->lock, &ts) == ETIMEDOUT)
+			break;
+	pthread_mutex_unlock(&c->lock);
+	atomic_store(&c->kick, false);
+	return !atomic_load(&c->stop);
+}
+
+/* Exponential back-off from min to max, with "equal jitter": half fixed, half random. */
+static bool back_off(struct mg_coord_client *c)
+{
+	unsigned lo = c->cfg.backoff_min_ms ? c->cfg.backoff_min_ms : 500;
+	unsigned hi = c->cfg.backoff_max_ms ? c->cfg.backoff_max_ms : 30000;
+	unsigned d = lo;
+
+	for (unsigned i = 0; i < c->attempt && d < hi; i++)
+		d *= 2;
+	if (d > hi)
+		d = hi;
+	if (c->attempt < 32)
+		c->attempt++;
+	d = d / 2 + randombytes_uniform(d / 2 + 1);
+	pthread_mutex_lock(&c->lock);
+	c->status.state = MG_COORD_CLIENT_BACKOFF;
+	c->status.reconnects++;
+	pthread_mutex_unlock(&c->lock);
+	return pause_ms(c, d);
+}
+
+static void *client_main(void *arg)
+{
+	struct mg_coord_client *c = arg;
+
+	while (!atomic_load(&c->stop)) {
+		enum stream_end end;
+
+		if (!c->have_cred) {
+			set_state(c, MG_COORD_CLIENT_REGISTERING);
+			if (do_register(c) != 0) {
+				if (!back_off(c))
+					break;
+				continue;
+			}
+		}
+		end = run_stream(c);
+		if (end == END_STOP)
+			break;
+		if (end == END_REREGISTER) {
+			struct mg_coord_event *ev = calloc(1, sizeof(*ev));
+
+			/* Expired or deleted: this node is out of the mesh until it rejoins. */
+			if (ev) {
+				ev->kind = MG_COORD_EV_LOGGED_OUT;
+				push_event(c, ev);
+			}
+			drop_credential(c);
+		}
+		if (end != END_KICK && !back_off(c))
+			break;
+	}
+	set_state(c, MG_COORD_CLIENT_IDLE);
+	return NULL;
+}
+
+/* ---- the public API ---- */
+
+static void errmsg(char *err, size_t errlen, const char *msg)
+{
+	if (err && errlen)
+		snprintf(err, errlen, "%s", msg);
+}
+
+struct mg_coord_client *mg_coord_client_new(const struct mg_coord_client_config *cfg, char *err,
+                                            size_t errlen)
+{
+	struct mg_coord_client *c;
+
+	if (!cfg->coord.url[0] || !cfg->coord.authkey_file[0]) {
+		errmsg(err, errlen, "coordinator url and authkey_file are required");
+		return NULL;
+	}
+	if (curl_global_init(CURL_GLOBAL_DEFAULT) != CURLE_OK || sodium_init() < 0) {
+		errmsg(err, errlen, "cannot initialise libcurl or libsodium");
+		return NULL;
+	}
+	c = calloc(1, sizeof(*c));
+	if (!c) {
+		errmsg(err, errlen, "out of memory");
+		return NULL;
+	}
+	c->cfg = *cfg;
+	c->efd = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
+	c->curl = curl_easy_init();
+	pthread_mutex_init(&c->lock, NULL);
+	{
+		pthread_condattr_t ca;
+
+		pthread_condattr_init(&ca);
+		pthread_condattr_setclock(&ca, CLOCK_MONOTONIC);
+		pthread_cond_init(&c->cond, &ca);
+		pthread_condattr_destroy(&ca);
+	}
+	snprintf(c->version, sizeof(c->version), "%s", cfg->version ? cfg->version : "meshgate");
+	if (cfg->coord.hostname[0])
+		snprintf(c->hostname, sizeof(c->hostname), "%s", cfg->coord.hostname);
+	else if (gethostname(c->hostname, sizeof(c->hostname) - 1) != 0)
+		snprintf(c->hostname, sizeof(c->hostname), "meshgate");
+	if (c->efd < 0 || !c->curl || wg_key_public(c->public_key, cfg->private_key) != WG_OK) {
+		errmsg(err, errlen, "cannot set up the coordinator client (eventfd, curl or key)");
+		mg_coord_client_free(c);
+		return NULL;
+	}
+	wg_key_to_base64(c->public_b64, c->public_key);
+	load_state(c);
+	return c;
+}
+
+int mg_coord_client_start(struct mg_coord_client *c)
+{
+	int rc = pthread_create(&c->thread, NULL, client_main, c);
+
+	if (rc)
+		return -rc;
+	c->started = true;
+	return 0;
+}
+
+void mg_coord_client_free(struct mg_coord_client *c)
+{
+	if (!c)
+		return;
+	if (c->started) {
+		pthread_mutex_lock(&c->lock);
+		atomic_store(&c->stop, true);
+		pthread_cond_broadcast(&c->cond);
+		pthread_mutex_unlock(&c->lock);
+		pthread_join(c->thread, NULL);
+	}
+	while (c->head) {
+		struct mg_coord_event *e = c->head;
+
+		c->head = e->next;
+		mg_coord_event_free(e);
+	}
+	if (c->curl)
+		curl_easy_cleanup(c->curl);
+	if (c->efd >= 0)
+		close(c->efd);
+	free(c->line);
+	body_reset(c);
+	pthread_mutex_destroy(&c->lock);
+	pthread_cond_destroy(&c->cond);
+	wg_memzero(c, sizeof(*c));
+	free(c);
+}
+
+static void kick(struct mg_coord_client *c)
+{
+	pthread_mutex_lock(&c->lock);
+	atomic_store(&c->kick, true);
+	pthread_cond_broadcast(&c->cond);
+	pthread_mutex_unlock(&c->lock);
+}
+
+void mg_coord_client_set_report(struct mg_coord_client *c, const struct mg_sockaddr *endpoints,
+                                size_t n_endpoints, const struct mg_prefix *routes, size_t n_routes)
+{
+	bool changed;
+
+	if (n_endpoints > MG_MAX_REPORTED_ENDPOINTS)
+		n_endpoints = MG_MAX_REPORTED_ENDPOINTS;
+	if (n_routes > MG_MAX_ADVERTISED_ROUTES)
+		n_routes = MG_MAX_ADVERTISED_ROUTES;
+	pthread_mutex_lock(&c->lock);
+	changed = n_endpoints != c->cfg.n_endpoints || n_routes != c->cfg.n_routes ||
+	          memcmp(endpoints, c->cfg.endpoints, n_endpoints * sizeof(*endpoints)) != 0 ||
+	          memcmp(routes, c->cfg.routes, n_routes * sizeof(*routes)) != 0;
+	if (changed) {
+		memcpy(c->cfg.endpoints, endpoints, n_endpoints * sizeof(*endpoints));
+		c->cfg.n_endpoints = n_endpoints;
+		memcpy(c->cfg.routes, routes, n_routes * sizeof(*routes));
+		c->cfg.n_routes = n_routes;
+	}
+	pthread_mutex_unlock(&c->lock);
+	if (changed && c->started)
+		kick(c);
+}
+
+void mg_coord_client_resync(struct mg_coord_client *c)
+{
+	kick(c);
+}
+
+void mg_coord_client_status(struct mg_coord_client *c, struct mg_coord_status *out)
+{
+	pthread_mutex_lock(&c->lock);
+	*out = c->status;
+	pthread_mutex_unlock(&c->lock);
+}

@@ -1,0 +1,260 @@
+// SPDX-License-Identifier: GPL-2.0-only
+/*
+ * The map stream's line parser (coord_client.h: mg_coord_parse_line). Strict: every field this
+ * node uses is type-checked and a malformed line is refused as a whole, so the caller never
+ * applies half a map; unknown keys are ignored so the server can add fields.
+ */
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <jansson.h>
+
+#include "coord_client.h"
+#include "keys.h"
+static int perr(char *err, size_t errlen, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
+static int perr(char *err, size_t errlen, const char *fmt, ...)
+{
+	va_list ap;
+
+	if (err && errlen) {
+		va_start(ap, fmt);
+		vsnprintf(err, errlen, fmt, ap);
+		va_end(ap);
+	}
+	return -1;
+}
+
+static int parse_key(json_t *v, const char *what, uint8_t key[WG_KEY_LEN], char *err, size_t errlen)
+{
+	const char *s = json_string_value(v);
+
+	if (!s || wg_key_from_base64(key, s, strlen(s), NULL) != WG_KEY_OK)
+		return perr(err, errlen, "%s: expected a base64 WireGuard key", what);
+	return 0;
+}
+
+/* An array of at most max prefix strings (absent: empty). */
+static int parse_prefixes(json_t *v, const char *what, size_t max, struct mg_prefix *fixed,
+                          struct mg_prefix **out, size_t *n, char *err, size_t errlen)
+{
+	size_t i, count;
+	json_t *e;
+
+	*n = 0;
+	if (out)
+		*out = NULL;
+	if (!v)
+		return 0;
+	if (!json_is_array(v) || (count = json_array_size(v)) > max)
+		return perr(err, errlen, "%s: expected an array of at most %zu prefixes", what,
+		            max);
+	if (count == 0)
+		return 0;
+	if (out) {
+		*out = calloc(count, sizeof(**out));
+		if (!*out)
+			return perr(err, errlen, "%s: out of memory", what);
+		fixed = *out;
+	}
+	json_array_foreach(v, i, e)
+	{
+		const char *s = json_string_value(e);
+
+		if (!s || mg_prefix_parse(s, &fixed[i]) != 0) {
+			if (out) {
+				free(*out);
+				*out = NULL;
+			}
+			return perr(err, errlen, "%s[%zu]: expected a prefix like 10.0.0.0/8", what,
+			            i);
+		}
+	}
+	*n = count;
+	return 0;
+}
+
+/* Common fields of a peer and of the self node. */
+static int parse_node_fields(json_t *o, const char *what, uint8_t key[WG_KEY_LEN], int64_t *id,
+                             char name[MG_NETMAP_NAME_LEN], struct mg_prefix *addrs,
+                             size_t *n_addrs, int64_t *expiry, char *err, size_t errlen)
+{
+	json_t *v;
+	char path[64];
+
+	if (!json_is_object(o))
+		return perr(err, errlen, "%s: expected an object", what);
+	snprintf(path, sizeof(path), "%s.key", what);
+	if (parse_key(json_object_get(o, "key"), path, key, err, errlen))
+		return -1;
+	if ((v = json_object_get(o, "id")) && !json_is_integer(v))
+		return perr(err, errlen, "%s.id: expected an integer", what);
+	*id = v ? json_integer_value(v) : 0;
+	if ((v = json_object_get(o, "name"))) {
+		if (!json_is_string(v))
+			return perr(err, errlen, "%s.name: expected a string", what);
+		snprintf(name, MG_NETMAP_NAME_LEN, "%s", json_string_value(v));
+	}
+	if ((v = json_object_get(o, "key_expiry")) &&
+	    (!json_is_integer(v) || json_integer_value(v) < 0))
+		return perr(err, errlen, "%s.key_expiry: expected unix seconds", what);
+	*expiry = v ? json_integer_value(v) : 0;
+	snprintf(path, sizeof(path), "%s.addresses", what);
+	return parse_prefixes(json_object_get(o, "addresses"), path, MG_NETMAP_MAX_ADDRS, addrs,
+	                      NULL, n_addrs, err, errlen);
+}
+
+static int parse_peer(json_t *o, size_t idx, struct mg_netmap_peer *p, char *err, size_t errlen)
+{
+	char what[48];
+	json_t *v, *e;
+	size_t i;
+
+	memset(p, 0, sizeof(*p));
+	snprintf(what, sizeof(what), "peers[%zu]", idx);
+	if (parse_node_fields(o, what, p->public_key, &p->id, p->name, p->addresses,
+	                      &p->n_addresses, &p->key_expiry, err, errlen))
+		return -1;
+	if ((v = json_object_get(o, "online")) && !json_is_boolean(v))
+		return perr(err, errlen, "%s.online: expected true or false", what);
+	p->online = v ? json_is_true(v) : true;
+	v = json_object_get(o, "allowed_ips");
+	if (!v)
+		return perr(err, errlen, "%s.allowed_ips: required", what);
+	if (parse_prefixes(v, "allowed_ips", 4096, NULL, &p->map_allowed_ips, &p->n_map_allowed_ips,
+	                   err, errlen))
+		return -1;
+	v = json_object_get(o, "endpoints");
+	if (v && !json_is_array(v))
+		goto bad_endpoints;
+	/* A node may report endpoints we cannot use (a zone, a name): skip those. */
+	json_array_foreach(v, i, e)
+	{
+		struct mg_sockaddr sa;
+		bool dup = false;
+
+		if (!json_is_string(e))
+			goto bad_endpoints;
+		if (p->n_endpoints == MG_NETMAP_MAX_ENDPOINTS ||
+		    mg_sockaddr_parse(json_string_value(e), &sa) != 0)
+			continue;
+		for (size_t k = 0; k < p->n_endpoints; k++)
+			dup |= memcmp(&p->endpoints[k], &sa, sizeof(sa)) == 0;
+		if (!dup)
+			p->endpoints[p->n_endpoints++] = sa;
+	}
+	return 0;
+bad_endpoints:
+	mg_netmap_peer_free(p);
+	return perr(err, errlen, "%s.endpoints: expected an array of strings", what);
+}
+
+static int parse_self(json_t *o, struct mg_netmap_self *s, char *err, size_t errlen)
+{
+	memset(s, 0, sizeof(*s));
+	if (parse_node_fields(o, "self", s->public_key, &s->id, s->name, s->addresses,
+	                      &s->n_addresses, &s->key_expiry, err, errlen))
+		return -1;
+	return parse_prefixes(json_object_get(o, "routes"), "self.routes", 4096, NULL, &s->routes,
+	                      &s->n_routes, err, errlen);
+}
+
+static int parse_peer_array(json_t *arr, const char *what, struct mg_netmap_update *u, char *err,
+                            size_t errlen)
+{
+	size_t i, n;
+	json_t *e;
+
+	if (!json_is_array(arr))
+		return perr(err, errlen, "%s: expected an array", what);
+	n = json_array_size(arr);
+	u->peers = calloc(n + 1, sizeof(*u->peers));
+	if (!u->peers)
+		return perr(err, errlen, "%s: out of memory", what);
+	json_array_foreach(arr, i, e)
+	{
+		if (parse_peer(e, i, &u->peers[i], err, errlen))
+			return -1;
+		u->n_peers++;
+	}
+	return 0;
+}
+
+static int parse_seq(json_t *o, uint64_t *seq, char *err, size_t errlen)
+{
+	json_t *v = json_object_get(o, "seq");
+
+	if (!json_is_integer(v) || json_integer_value(v) < 1)
+		return perr(err, errlen, "seq: expected a positive integer");
+	*seq = (uint64_t)json_integer_value(v);
+	return 0;
+}
+
+static int parse_map(json_t *o, bool full, struct mg_netmap_update *u, char *err, size_t errlen)
+{
+	json_t *v, *e;
+	size_t i;
+
+	u->kind = full ? MG_NETMAP_FULL : MG_NETMAP_DELTA;
+	if (parse_seq(o, &u->seq, err, errlen))
+		return -1;
+	v = json_object_get(o, "self");
+	if (v && !json_is_null(v)) {
+		if (parse_self(v, &u->self, err, errlen))
+			return -1;
+		u->has_self = true;
+	}
+	if ((v = json_object_get(o, "filter")) && !json_is_array(v))
+		return perr(err, errlen, "filter: expected an array");
+	if (full)
+		return parse_peer_array(json_object_get(o, "peers"), "peers", u, err, errlen);
+	if ((v = json_object_get(o, "peers_changed")) &&
+	    parse_peer_array(v, "peers_changed", u, err, errlen))
+		return -1;
+	v = json_object_get(o, "peers_removed");
+	if (!v)
+		return 0;
+	if (!json_is_array(v))
+		return perr(err, errlen, "peers_removed: expected an array of keys");
+	u->removed = calloc(json_array_size(v) + 1, WG_KEY_LEN);
+	if (!u->removed)
+		return perr(err, errlen, "peers_removed: out of memory");
+	json_array_foreach(v, i, e)
+	{
+		if (parse_key(e, "peers_removed[]", u->removed[i], err, errlen))
+			return -1;
+		u->n_removed++;
+	}
+	return 0;
+}
+
+int mg_coord_parse_line(const char *line, size_t len, struct mg_netmap_update *out, char *type_out,
+                        size_t type_len, char *err, size_t errlen)
+{
+	json_error_t jerr;
+	json_t *o = json_loadb(line, len, JSON_REJECT_DUPLICATES, &jerr);
+	const char *type;
+	int rc = 0;
+
+	memset(out, 0, sizeof(*out));
+	if (type_out && type_len)
+		type_out[0] = '\0';
+	if (!o)
+		return perr(err, errlen, "not JSON: %s at column %d", jerr.text, jerr.column);
+	type = json_string_value(json_object_get(o, "type"));
+	if (!json_is_object(o) || !type) {
+		json_decref(o);
+		return perr(err, errlen, "expected an object with a string 'type'");
+	}
+	if (type_out && type_len)
+		snprintf(type_out, type_len, "%s", type);
+	if (strcmp(type, "full") == 0 || strcmp(type, "delta") == 0) {
+		rc = parse_map(o, type[0] == 'f', out, err, errlen) == 0 ? 1 : -1;
+		if (rc < 0)
+			mg_netmap_update_free(out);
+	}
+	json_decref(o);
+	return rc;
+}

@@ -1,0 +1,477 @@
+// SPDX-License-Identifier: GPL-2.0-only
+/*
+ * The coordinator client against a real meshgate-coord (argv[1]) on 127.0.0.1 with a temporary
+ * SQLite store: registration with proof, the full map and deltas applied through the diff
+ * engine, the last map kept while the server is down, resynchronisation after it comes back,
+ * credential reuse across a client restart, a deleted peer leaving within 2 s, and the stream
+ * parser's handling of malformed lines.
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <netinet/in.h>
+#include <poll.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <curl/curl.h>
+
+#include "check.h"
+#include "coord_client.h"
+#include "keys.h"
+#include "netmap_apply.h"
+
+static char dir[64], coord_bin[512], conf_path[128], api_key[256];
+static int port;
+static pid_t server_pid = -1;
+
+static double now_s(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (double)ts.tv_sec + ts.tv_nsec / 1e9;
+}
+
+static int free_port(void)
+{
+	struct sockaddr_in sa = {.sin_family = AF_INET, .sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
+	socklen_t len = sizeof(sa);
+	int fd = socket(AF_INET, SOCK_STREAM, 0), p;
+
+	bind(fd, (struct sockaddr *)&sa, sizeof(sa));
+	getsockname(fd, (struct sockaddr *)&sa, &len);
+	p = ntohs(sa.sin_port);
+	close(fd);
+	return p;
+}
+
+struct buf {
+	char data[65536];
+	size_t len;
+};
+
+static size_t buf_write(char *p, size_t s, size_t n, void *ud)
+{
+	struct buf *b = ud;
+	size_t k = s * n;
+
+	if (b->len + k >= sizeof(b->data))
+		return 0;
+	memcpy(b->data + b->len, p, k);
+	b->len += k;
+	b->data[b->len] = '\0';
+	return k;
+}
+
+/* An admin request; returns the HTTP status and the parsed reply in *out (may be NULL). */
+static long admin(const char *method, const char *path, const char *body, json_t **out)
+{
+	CURL *h = curl_easy_init();
+	struct curl_slist *hdr = NULL;
+	struct buf b = {.len = 0};
+	char url[256], auth[300];
+	long st = 0;
+
+	snprintf(url, sizeof(url), "http://127.0.0.1:%d%s", port, path);
+	snprintf(auth, sizeof(auth), "Authorization: Bearer %s", api_key);
+	hdr = curl_slist_append(hdr, auth);
+	hdr = curl_slist_append(hdr, "Content-Type: application/json");
+	curl_easy_setopt(h, CURLOPT_URL, url);
+	curl_easy_setopt(h, CURLOPT_HTTPHEADER, hdr);
+	curl_easy_setopt(h, CURLOPT_CUSTOMREQUEST, method);
+	curl_easy_setopt(h, CURLOPT_TIMEOUT, 10L);
+	if (body)
+		curl_easy_setopt(h, CURLOPT_POSTFIELDS, body);
+	curl_easy_setopt(h, CURLOPT_WRITEFUNCTION, buf_write);
+	curl_easy_setopt(h, CURLOPT_WRITEDATA, &b);
+	if (curl_easy_perform(h) == CURLE_OK)
+		curl_easy_getinfo(h, CURLINFO_RESPONSE_CODE, &st);
+	if (out)
+		*out = json_loads(b.data, 0, NULL);
+	curl_slist_free_all(hdr);
+	curl_easy_cleanup(h);
+	return st;
+}
+
+static void server_start(void)
+{
+	char log[128];
+
+	snprintf(log, sizeof(log), "%s/coord.log", dir);
+	server_pid = fork();
+	if (server_pid == 0) {
+		int fd = open(log, O_WRONLY | O_CREAT | O_APPEND, 0600);
+
+		dup2(fd, 1);
+		dup2(fd, 2);
+		execl(coord_bin, coord_bin, "--config", conf_path, (char *)NULL);
+		_exit(127);
+	}
+	for (int i = 0; i < 200; i++) {
+		if (admin("GET", "/health", NULL, NULL) == 200)
+			return;
+		usleep(50000);
+	}
+	fprintf(stderr, "meshgate-coord did not come up (see %s)\n", log);
+}
+
+static void server_kill(void)
+{
+	if (server_pid > 0) {
+		kill(server_pid, SIGKILL);
+		waitpid(server_pid, NULL, 0);
+	}
+	server_pid = -1;
+}
+
+static bool setup_server(void)
+{
+	char cmd[1024];
+	FILE *f;
+
+	snprintf(dir, sizeof(dir), "/tmp/mg-coordclient-XXXXXX");
+	if (!mkdtemp(dir))
+		return false;
+	port = free_port();
+	snprintf(conf_path, sizeof(conf_path), "%s/coord.yaml", dir);
+	f = fopen(conf_path, "w");
+	fprintf(f,
+	        "listen: 127.0.0.1:%d\nstore: sqlite:%s/coord.db\nlog_level: info\nheartbeat: 1s\n",
+	        port, dir);
+	fclose(f);
+	snprintf(cmd, sizeof(cmd), "'%s' --config '%s' apikey create", coord_bin, conf_path);
+	f = popen(cmd, "r");
+	if (!f || !fgets(api_key, sizeof(api_key), f)) {
+		if (f)
+			pclose(f);
+		return false;
+	}
+	pclose(f);
+	api_key[strcspn(api_key, "\r\n")] = '\0';
+	server_start();
+	return admin("POST", "/v1/admin/users", "{\"name\":\"alice\"}", NULL) == 201;
+}
+
+/* A reusable pre-auth key for alice, written to path. */
+static bool make_authkey(const char *path)
+{
+	json_t *r = NULL;
+	long st = admin("POST", "/v1/admin/preauthkeys",
+	                "{\"user\":\"alice\",\"reusable\":true,\"expiration\":\"1h\"}", &r);
+	const char *k = json_string_value(json_object_get(r, "key"));
+	FILE *f;
+
+	if (st != 201 || !k) {
+		json_decref(r);
+		return false;
+	}
+	f = fopen(path, "w");
+	fprintf(f, "%s\n", k);
+	fclose(f);
+	json_decref(r);
+	return true;
+}
+
+/* ---- a sink that records peers ---- */
+
+struct rec {
+	int adds, updates, removes, selfs;
+	struct mg_netmap_self self;
+};
+
+static int rec_add(void *ctx, const struct mg_netmap_peer *p)
+{
+	(void)p;
+	((struct rec *)ctx)->adds++;
+	return 0;
+}
+
+static int rec_update(void *ctx, const struct mg_netmap_peer *o, const struct mg_netmap_peer *p)
+{
+	(void)o, (void)p;
+	((struct rec *)ctx)->updates++;
+	return 0;
+}
+
+static int rec_remove(void *ctx, const struct mg_netmap_peer *p)
+{
+	(void)p;
+	((struct rec *)ctx)->removes++;
+	return 0;
+}
+
+static int rec_self(void *ctx, const struct mg_netmap_self *o, const struct mg_netmap_self *s)
+{
+	struct rec *r = ctx;
+
+	(void)o;
+	r->selfs++;
+	r->self.n_addresses = s->n_addresses;
+	memcpy(r->self.addresses, s->addresses, sizeof(s->addresses));
+	return 0;
+}
+
+static const struct mg_netmap_sink rec_sink = {rec_add, rec_update, rec_remove, rec_self};
+
+struct node {
+	struct mg_coord_client *cl;
+	struct mg_netmap_state st;
+	struct rec rec;
+	int logged_out, maps, fulls;
+	uint8_t pub[WG_KEY_LEN];
+};
+
+/* Drains events into the node's map for up to secs, or until done(node) holds. */
+static bool pump(struct node *n, double secs, bool (*done)(struct node *, const void *),
+                 const void *arg)
+{
+	double end = now_s() + secs;
+
+	do {
+		struct pollfd pfd = {.fd = mg_coord_client_fd(n->cl), .events = POLLIN};
+		struct mg_coord_event *ev;
+
+		if (done && done(n, arg))
+			return true;
+		poll(&pfd, 1, 50);
+		while ((ev = mg_coord_client_next(n->cl))) {
+			if (ev->kind == MG_COORD_EV_MAP) {
+				n->maps++;
+				n->fulls += ev->update.kind == MG_NETMAP_FULL;
+				CHECK(mg_netmap_apply(&n->st, &ev->update, time(NULL), &rec_sink,
+				                      &n->rec) == 0,
+				      "apply");
+			} else {
+				n->logged_out++;
+				mg_netmap_clear(&n->st, &rec_sink, &n->rec);
+			}
+			mg_coord_event_free(ev);
+		}
+	} while (now_s() < end);
+	return done ? done(n, arg) : true;
+}
+
+static bool has_peer(struct node *n, const void *key)
+{
+	return mg_netmap_find(&n->st, key) != NULL;
+}
+
+/* The peer is there with the endpoint it reported (registration comes before its report). */
+static bool peer_reported(struct node *n, const void *key)
+{
+	const struct mg_netmap_peer *p = mg_netmap_find(&n->st, key);
+
+	return p && p->n_endpoints > 0;
+}
+
+static bool lacks_peer(struct node *n, const void *key)
+{
+	return mg_netmap_find(&n->st, key) == NULL;
+}
+
+static bool got_full(struct node *n, const void *min)
+{
+	return n->fulls >= *(const int *)min;
+}
+
+static void node_start(struct node *n, const char *state_dir, const char *authkey,
+                       const uint8_t sk[WG_KEY_LEN], const char *endpoint)
+{
+	struct mg_coord_client_config cfg;
+	char err[200];
+
+	memset(&cfg, 0, sizeof(cfg));
+	snprintf(cfg.coord.url, sizeof(cfg.coord.url), "http://127.0.0.1:%d", port);
+	snprintf(cfg.coord.authkey_file, sizeof(cfg.coord.authkey_file), "%s", authkey);
+	snprintf(cfg.coord.state_dir, sizeof(cfg.coord.state_dir), "%s", state_dir);
+	memcpy(cfg.private_key, sk, WG_KEY_LEN);
+	cfg.version = "test-coord-client";
+	mg_sockaddr_parse(endpoint, &cfg.endpoints[0]);
+	cfg.n_endpoints = 1;
+	mg_prefix_parse("10.77.0.0/24", &cfg.routes[0]);
+	cfg.n_routes = 1;
+	cfg.backoff_min_ms = 100;
+	cfg.backoff_max_ms = 800;
+	wg_key_public(n->pub, sk);
+	n->cl = mg_coord_client_new(&cfg, err, sizeof(err));
+	CHECK(n->cl != NULL, "client: %s", err);
+	if (n->cl)
+		CHECK(mg_coord_client_start(n->cl) == 0);
+}
+
+static void test_parser(void)
+{
+	static const char *const bad[] = {
+	    "not json",
+	    "[1,2]",
+	    "{\"seq\":1}",
+	    "{\"type\":\"full\",\"seq\":0,\"peers\":[]}",
+	    "{\"type\":\"full\",\"seq\":1}",
+	    "{\"type\":\"full\",\"seq\":1,\"peers\":[{\"key\":\"short\",\"allowed_ips\":[]}]}",
+	    "{\"type\":\"full\",\"seq\":1,\"peers\":[{\"key\":"
+	    "\"AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA=\"}]}",
+	    "{\"type\":\"full\",\"seq\":1,\"peers\":[{\"key\":"
+	    "\"AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA=\","
+	    "\"allowed_ips\":[\"10.0.0.0/33\"]}]}",
+	    "{\"type\":\"delta\",\"seq\":2,\"peers_removed\":[\"x\"]}",
+	    "{\"type\":\"delta\",\"seq\":2,\"peers_changed\":{}}",
+	    "{\"type\":\"full\",\"type\":\"delta\",\"seq\":1,\"peers\":[]}",
+	    "{\"type\":\"full\",\"seq\":1,\"peers\":[],\"self\":{\"key\":1}}",
+	};
+	struct mg_netmap_update u;
+	char type[16], err[160];
+
+	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+		CHECK(mg_coord_parse_line(bad[i], strlen(bad[i]), &u, type, sizeof(type), err,
+		                          sizeof(err)) == -1,
+		      "malformed line %zu accepted", i);
+		CHECK(err[0] != '\0' && u.n_peers == 0 && u.peers == NULL, "line %zu: error set",
+		      i);
+	}
+	const char *hb = "{\"type\":\"heartbeat\",\"seq\":3,\"time\":5}";
+	CHECK(mg_coord_parse_line(hb, strlen(hb), &u, type, sizeof(type), err, sizeof(err)) == 0 &&
+	      strcmp(type, "heartbeat") == 0);
+	const char *ok =
+	    "{\"type\":\"full\",\"seq\":1,\"self\":null,\"filter\":[],\"peers\":[{\"key\":"
+	    "\"AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA=\",\"allowed_ips\":["
+	    "\"100.64.0.2/32\",\"10.1.0.0/24\"],\"endpoints\":[\"192.0.2.1:51820\","
+	    "\"fe80::1%eth0:1\",\"192.0.2.1:51820\"],\"online\":true,\"extra\":1}]}";
+	CHECK(mg_coord_parse_line(ok, strlen(ok), &u, type, sizeof(type), err, sizeof(err)) == 1,
+	      "%s", err);
+	CHECK(u.kind == MG_NETMAP_FULL && u.n_peers == 1 && u.peers[0].n_map_allowed_ips == 2 &&
+	          u.peers[0].n_endpoints == 1 && !u.has_self,
+	      "unusable and duplicate endpoints skipped, unknown keys ignored");
+	mg_netmap_update_free(&u);
+}
+
+int main(int argc, char **argv)
+{
+	uint8_t ska[WG_KEY_LEN], skb[WG_KEY_LEN];
+	char key_a[128], key_b[128], st_a[128], st_b[128];
+	struct node a = {0}, b = {0}, a2 = {0};
+	struct mg_coord_status s;
+	json_t *r = NULL;
+	int two = 2, one = 1;
+	double t0;
+
+	if (argc < 2) {
+		fprintf(stderr, "usage: test_coord_client MESHGATE_COORD\n");
+		return 2;
+	}
+	snprintf(coord_bin, sizeof(coord_bin), "%s", argv[1]);
+	curl_global_init(CURL_GLOBAL_DEFAULT);
+	test_parser();
+	if (!setup_server()) {
+		fprintf(stderr, "cannot start meshgate-coord\n");
+		server_kill();
+		return 1;
+	}
+	snprintf(key_a, sizeof(key_a), "%s/authkey-a", dir);
+	snprintf(key_b, sizeof(key_b), "%s/authkey-b", dir);
+	snprintf(st_a, sizeof(st_a), "%s/state-a", dir);
+	snprintf(st_b, sizeof(st_b), "%s/state-b", dir);
+	CHECK(make_authkey(key_a) && make_authkey(key_b));
+	wg_key_generate_private(ska, NULL, NULL);
+	wg_key_generate_private(skb, NULL, NULL);
+
+	/* Register and receive the first full map. */
+	mg_netmap_state_init(&a.st);
+	mg_netmap_state_init(&b.st);
+	node_start(&a, st_a, key_a, ska, "192.0.2.10:51820");
+	CHECK(pump(&a, 10, got_full, &one), "a's full map");
+	mg_coord_client_status(a.cl, &s);
+	CHECK(s.registered && s.registrations == 1 && s.state == MG_COORD_CLIENT_STREAMING,
+	      "a registered and streaming: state %s, %s", mg_coord_client_state_name(s.state),
+	      s.last_error);
+	CHECK(a.rec.selfs == 1 && a.rec.self.n_addresses == 2 &&
+	          a.rec.self.addresses[0].family == 4,
+	      "self addresses from the map");
+	CHECK(a.st.n_peers == 0);
+	struct stat sb;
+	char path[200];
+	snprintf(path, sizeof(path), "%s/node.json", st_a);
+	CHECK(stat(path, &sb) == 0 && (sb.st_mode & 077) == 0, "credential saved, mode 0600");
+
+	/* A second node joins: a gets a delta adding it, with b's endpoint. */
+	node_start(&b, st_b, key_b, skb, "192.0.2.20:51820");
+	CHECK(pump(&a, 10, peer_reported, b.pub), "b appears in a's map with its endpoint");
+	CHECK(a.rec.adds == 1 && a.fulls == 1 && a.rec.removes == 0, "by deltas, adds %d fulls %d",
+	      a.rec.adds, a.fulls);
+	if (mg_netmap_find(&a.st, b.pub)) {
+		const struct mg_netmap_peer *p = mg_netmap_find(&a.st, b.pub);
+		CHECK(p->n_endpoints == 1 && p->endpoints[0].port == 51820 && p->n_allowed_ips == 2,
+		      "b: endpoint reported, overlay /32 and /128 (no route approved)");
+	}
+	pump(&b, 5, has_peer, a.pub);
+	CHECK(has_peer(&b, a.pub), "a in b's map");
+
+	/* The server dies: the last map stays, the client backs off. */
+	server_kill();
+	pump(&a, 2.5, NULL, NULL);
+	mg_coord_client_status(a.cl, &s);
+	CHECK(has_peer(&a, b.pub) && a.logged_out == 0, "last map kept while the server is down");
+	CHECK(s.state == MG_COORD_CLIENT_BACKOFF || s.state == MG_COORD_CLIENT_CONNECTING,
+	      "state while down: %s", mg_coord_client_state_name(s.state));
+	CHECK(s.reconnects >= 2, "retried with back-off: %llu", (unsigned long long)s.reconnects);
+
+	/* It comes back: a fresh full map, diffed against what a has: nothing to add or remove. */
+	int adds = a.rec.adds, removes = a.rec.removes;
+	server_start();
+	CHECK(pump(&a, 10, got_full, &two), "a resynchronised with a full map");
+	CHECK(has_peer(&a, b.pub) && a.rec.adds == adds && a.rec.removes == removes,
+	      "resync changed no membership: adds %d->%d removes %d->%d", adds, a.rec.adds, removes,
+	      a.rec.removes);
+	mg_coord_client_status(a.cl, &s);
+	CHECK(s.registrations == 1, "no new registration after the restart");
+
+	/* A client restart reuses the saved credential. */
+	mg_coord_client_free(a.cl);
+	a.cl = NULL;
+	mg_netmap_state_init(&a2.st);
+	node_start(&a2, st_a, key_a, ska, "192.0.2.10:51820");
+	CHECK(pump(&a2, 10, got_full, &one), "restarted client streams");
+	mg_coord_client_status(a2.cl, &s);
+	CHECK(s.registered && s.registrations == 0, "credential reused: %llu registrations",
+	      (unsigned long long)s.registrations);
+	CHECK(admin("GET", "/v1/admin/nodes", NULL, &r) == 200 &&
+	          json_array_size(json_object_get(r, "nodes")) == 2,
+	      "still two nodes on the server");
+	json_decref(r);
+
+	/* b is deleted by the admin: gone from a2's map within 2 s; b is logged out. */
+	pump(&a2, 10, has_peer, b.pub);
+	mg_coord_client_status(b.cl, &s);
+	char del[64];
+	snprintf(del, sizeof(del), "/v1/admin/nodes/%lld", (long long)s.node_id);
+	t0 = now_s();
+	CHECK(admin("DELETE", del, NULL, NULL) == 200);
+	CHECK(pump(&a2, 2, lacks_peer, b.pub), "deleted peer removed within 2 s");
+	printf("deleted peer left the map after %.0f ms\n", (now_s() - t0) * 1000);
+	CHECK(a2.rec.removes == 1);
+	CHECK(pump(&b, 5, lacks_peer, a.pub), "deleted node dropped its peers");
+	CHECK(b.logged_out >= 1, "deleted node saw itself logged out");
+
+	mg_coord_client_free(a2.cl);
+	mg_coord_client_free(b.cl);
+	mg_netmap_state_free(&a.st);
+	mg_netmap_state_free(&a2.st);
+	mg_netmap_state_free(&b.st);
+	server_kill();
+	if (check_failures == 0) {
+		char cmd[128];
+
+		snprintf(cmd, sizeof(cmd), "rm -rf '%s'", dir);
+		(void)!system(cmd);
+	} else {
+		fprintf(stderr, "logs kept in %s\n", dir);
+	}
+	curl_global_cleanup();
+	return check_done("coord_client");
+}

@@ -1,0 +1,212 @@
+#!/usr/bin/env bash
+# SPDX-License-Identifier: GPL-2.0-only
+#
+# meshgate agent end to end: a real meshgate-coord and two agents, each driving its own
+# wireguard-go, in three namespaces joined by a bridge:
+#
+#   mg-<pid>-coord: bridge br0 10.99.0.1/24, meshgate-coord on 10.99.0.1:<port>
+#   mg-<pid>-a:     veth0 10.99.0.2/24, agent A (user alice) with wireguard-go mgA<pid>
+#   mg-<pid>-b:     veth0 10.99.0.3/24, agent B (user bob)   with wireguard-go mgB<pid>
+#
+# Checks:
+#   join:    both agents register with pre-auth keys, each installs the other as a peer with
+#            the endpoint it reported, its overlay addresses and a route; ping both ways over
+#            IPv4 and IPv6 overlay addresses.
+#   revoke:  a policy that keeps alice and bob apart removes the peers; within 2 s of the
+#            change neither wireguard-go has the other and pings fail.
+#   restore: an allow-all policy brings the peers back and pings work again.
+#   restart: agent A restarts and reuses its saved credential (still two nodes, same address).
+#
+# usage: agent_e2e.sh MESHGATE_AGENT MESHGATE_COORD
+set -euo pipefail
+
+AGENT=${1:-}
+COORD=${2:-}
+HERE=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
+# shellcheck source=lib.sh
+source "$HERE/lib.sh"
+
+[ -n "$AGENT" ] && [ -n "$COORD" ] || fail "usage: agent_e2e.sh MESHGATE_AGENT MESHGATE_COORD"
+require_root
+require_commands wireguard-go wg ip ping curl jq timeout setsid
+[ -x "$AGENT" ] || skip "meshgate-agent not built: $AGENT"
+[ -x "$COORD" ] || skip "meshgate-coord not built: $COORD"
+mg_init
+
+NS_C=$(ns_name coord)
+NS_A=$(ns_name a)
+NS_B=$(ns_name b)
+IF_A=$(if_name mgA)
+IF_B=$(if_name mgB)
+PORT=8080
+URL="http://10.99.0.1:$PORT"
+
+log "namespaces $NS_C $NS_A $NS_B, interfaces $IF_A $IF_B"
+ns_add "$NS_C" "$NS_A" "$NS_B"
+ip -n "$NS_C" link add br0 type bridge || fail "bridge"
+ip -n "$NS_C" link set br0 up
+addr_add "$NS_C" br0 10.99.0.1/24
+veth_pair "$NS_A" veth0 "$NS_C" va
+veth_pair "$NS_B" veth0 "$NS_C" vb
+ip -n "$NS_C" link set va master br0
+ip -n "$NS_C" link set vb master br0
+addr_add "$NS_A" veth0 10.99.0.2/24
+addr_add "$NS_B" veth0 10.99.0.3/24
+
+# ---- the coordinator ----
+cat >"$MG_STATE/coord.yaml" <<EOF
+listen: 10.99.0.1:$PORT
+allow_plain_http: true
+store: sqlite:$MG_STATE/coord.db
+log_level: info
+heartbeat: 2s
+EOF
+API_KEY=$("$COORD" --config "$MG_STATE/coord.yaml" apikey create) || fail "apikey create"
+spawn "$MG_STATE/coord.log" ip netns exec "$NS_C" "$COORD" --config "$MG_STATE/coord.yaml"
+COORD_PID=$MG_SPAWNED_PID
+wait_for 20 "meshgate-coord" ip netns exec "$NS_C" curl -sf "$URL/health"
+
+# admin METHOD PATH [JSON]: the reply body on stdout; fails the test on an HTTP error.
+admin() {
+	local args=(-sS -f -X "$1" -H "Authorization: Bearer $API_KEY" --max-time 10)
+	[ $# -lt 3 ] || args+=(-H 'Content-Type: application/json' --data "$3")
+	run_bounded 15 ip netns exec "$NS_C" curl "${args[@]}" "$URL/v1/admin/$2" ||
+		fail "admin $1 $2"
+}
+
+admin POST users '{"name":"alice"}' >/dev/null
+admin POST users '{"name":"bob"}' >/dev/null
+for who in a b; do
+	user=alice
+	[ "$who" = a ] || user=bob
+	admin POST preauthkeys "{\"user\":\"$user\",\"reusable\":true,\"expiration\":\"1h\"}" |
+		jq -er .key >"$MG_STATE/authkey-$who" || fail "pre-auth key for $user"
+	(umask 077 && wg genkey >"$MG_STATE/$who.key")
+done
+PUB_A=$(wg pubkey <"$MG_STATE/a.key")
+PUB_B=$(wg pubkey <"$MG_STATE/b.key")
+
+# ---- the agents ----
+WG_GO=$(command -v wireguard-go)
+
+agent_config() { # WHO IFNAME
+	cat >"$MG_STATE/agent-$1.yaml" <<EOF
+interface:
+  name: $2
+  private_key_file: $MG_STATE/$1.key
+  listen_port: 51820
+  mtu: 1420
+wireguard_go: $WG_GO
+coordinator:
+  url: $URL
+  authkey_file: $MG_STATE/authkey-$1
+  state_dir: $MG_STATE/state-$1
+  hostname: node-$1
+log_level: info
+EOF
+}
+
+# agent_start WHO NS IFNAME: leaves the agent's pid in AGENT_PID; its wireguard-go is
+# registered for cleanup too (the agent stops it, but not if the agent is killed).
+agent_start() {
+	local who="$1" ns="$2" ifname="$3" child st
+	mg_file "/var/run/wireguard/$ifname.sock"
+	spawn "$MG_STATE/agent-$who.log" ip netns exec "$ns" "$AGENT" --config "$MG_STATE/agent-$who.yaml"
+	AGENT_PID=$MG_SPAWNED_PID
+	wait_for 15 "agent $who's wireguard-go" test -S "/var/run/wireguard/$ifname.sock"
+	child=$(cat "/proc/$AGENT_PID/task/$AGENT_PID/children" 2>/dev/null || true)
+	for c in $child; do
+		st=$(mg_pid_starttime "$c") || continue
+		mg_register pids "$c $st"
+	done
+}
+
+agent_config a "$IF_A"
+agent_config b "$IF_B"
+agent_start a "$NS_A" "$IF_A"
+AGENT_A=$AGENT_PID
+agent_start b "$NS_B" "$IF_B"
+AGENT_B=$AGENT_PID
+
+has_peer() { # NS IFNAME PUBKEY
+	run_bounded 5 ip netns exec "$1" wg show "$2" peers | grep -qxF "$3"
+}
+lacks_peer() {
+	! has_peer "$@"
+}
+
+wait_for 20 "A has B as a peer" has_peer "$NS_A" "$IF_A" "$PUB_B"
+wait_for 20 "B has A as a peer" has_peer "$NS_B" "$IF_B" "$PUB_A"
+
+node_addr() { # PUBKEY INDEX (0: IPv4, 1: IPv6)
+	admin GET nodes | jq -er --arg k "$1" ".nodes[] | select(.node_key == \$k) | .addresses[$2]"
+}
+A4=$(node_addr "$PUB_A" 0)
+B4=$(node_addr "$PUB_B" 0)
+A6=$(node_addr "$PUB_A" 1)
+B6=$(node_addr "$PUB_B" 1)
+log "overlay: A $A4 $A6, B $B4 $B6"
+
+# What the agents installed: endpoint, allowed IPs, addresses, routes.
+ep=$(ip netns exec "$NS_A" wg show "$IF_A" endpoints | awk -v k="$PUB_B" '$1 == k {print $2}')
+[ "$ep" = "10.99.0.3:51820" ] || fail "A's endpoint for B is '$ep', expected 10.99.0.3:51820"
+ips=$(ip netns exec "$NS_A" wg show "$IF_A" allowed-ips | awk -v k="$PUB_B" '$1 == k {$1=""; print}')
+case "$ips" in
+*"$B4/32"*"$B6/128"* | *"$B6/128"*"$B4/32"*) ;;
+*) fail "A's allowed IPs for B are '$ips'" ;;
+esac
+ip -n "$NS_A" -4 addr show dev "$IF_A" | grep -qF "inet $A4/32" || fail "A lacks its address $A4"
+ip -n "$NS_A" -6 addr show dev "$IF_A" | grep -qF "inet6 $A6/128" || fail "A lacks $A6"
+ip -n "$NS_A" route show dev "$IF_A" | grep -qF "$B4 proto 77" || fail "A has no route to $B4"
+log "join: peers, endpoints, allowed IPs, addresses and routes in place"
+
+ping_ok() { # NS ADDR
+	run_bounded 10 ip netns exec "$1" ping -c 2 -i 0.2 -W 2 "$2" >/dev/null 2>&1
+}
+wait_for 15 "ping A -> B ($B4)" ping_ok "$NS_A" "$B4"
+ping_ok "$NS_B" "$A4" || fail "ping B -> A ($A4)"
+wait_for 10 "ping A -> B ($B6)" ping_ok "$NS_A" "$B6"
+ping_ok "$NS_B" "$A6" || fail "ping B -> A ($A6)"
+log "join: pings over the overlay both ways, IPv4 and IPv6"
+
+# ---- revoke: alice and bob may not reach each other ----
+now_ms() { echo $(($(date +%s%N) / 1000000)); }
+t0=$(now_ms)
+admin PUT policy '{"acls":[{"action":"accept","src":["alice"],"dst":["alice:*"]},{"action":"accept","src":["bob"],"dst":["bob:*"]}]}' >/dev/null
+until lacks_peer "$NS_A" "$IF_A" "$PUB_B" && lacks_peer "$NS_B" "$IF_B" "$PUB_A"; do
+	[ $(($(now_ms) - t0)) -le 2000 ] || fail "peers still configured 2 s after the policy change"
+	sleep 0.05
+done
+gone_ms=$(($(now_ms) - t0))
+log "revoke: both peers removed ${gone_ms} ms after the policy change"
+if run_bounded 10 ip netns exec "$NS_A" ping -c 3 -i 0.2 -W 1 "$B4" >/dev/null 2>&1; then
+	fail "ping A -> B still works after the revoke"
+fi
+ip -n "$NS_A" route show dev "$IF_A" | grep -qF "$B4" && fail "route to $B4 left behind"
+
+# ---- restore ----
+admin PUT policy '{"acls":[{"action":"accept","src":["*"],"dst":["*:*"]}]}' >/dev/null
+wait_for 5 "A has B again" has_peer "$NS_A" "$IF_A" "$PUB_B"
+wait_for 5 "B has A again" has_peer "$NS_B" "$IF_B" "$PUB_A"
+wait_for 15 "ping A -> B after the restore" ping_ok "$NS_A" "$B4"
+ping_ok "$NS_B" "$A4" || fail "ping B -> A after the restore"
+log "restore: peers back and pings work"
+
+# ---- restart: the credential is reused ----
+stop_pid "$AGENT_A" 5
+wait_for 10 "A's wireguard-go to exit" test ! -S "/var/run/wireguard/$IF_A.sock"
+agent_start a "$NS_A" "$IF_A"
+AGENT_A=$AGENT_PID
+wait_for 20 "A has B after its restart" has_peer "$NS_A" "$IF_A" "$PUB_B"
+n=$(admin GET nodes | jq '.nodes | length')
+[ "$n" -eq 2 ] || fail "expected 2 nodes after A's restart, got $n"
+[ "$(node_addr "$PUB_A" 0)" = "$A4" ] || fail "A's address changed across its restart"
+grep -q '"registered with the coordinator"' "$MG_STATE/agent-a.log" &&
+	fail "restarted agent registered again instead of reusing its credential"
+wait_for 15 "ping A -> B after A's restart" ping_ok "$NS_A" "$B4"
+log "restart: credential reused, same address, pings work"
+
+stop_pid "$AGENT_A" 5
+stop_pid "$AGENT_B" 5
+stop_pid "$COORD_PID" 5
+log "PASS"
