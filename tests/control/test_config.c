@@ -14,6 +14,7 @@
 #include <unistd.h>
 
 #include "check.h"
+#include "agent.h"
 #include "config.h"
 #include "crypto.h"
 #include "keys.h"
@@ -592,6 +593,34 @@ static void test_examples(const char *srcroot)
 		free(text);
 		free(fixed);
 	}
+
+	/* The agent's example goes through the agent's loader. */
+	struct mg_agent_config acfg;
+	FILE *f;
+	char *text, *fixed;
+	long len;
+
+	snprintf(path, sizeof(path), "%s/conf/agent.yaml", srcroot);
+	f = fopen(path, "r");
+	CHECK(f != NULL, "%s: %s", path, strerror(errno));
+	if (!f)
+		return;
+	fseek(f, 0, SEEK_END);
+	len = ftell(f);
+	rewind(f);
+	text = calloc(1, (size_t)len + 1);
+	if (!text || fread(text, 1, (size_t)len, f) != (size_t)len)
+		exit(1);
+	fclose(f);
+	fixed = replace_all(text, "/etc/meshgate/", etc);
+	write_file(conf_path, fixed, 0644);
+	CHECK(mg_agent_config_load(conf_path, &acfg, err, sizeof(err)) == 0, "agent.yaml: %s", err);
+	CHECK(strcmp(acfg.ifname, "mg0") == 0 && acfg.persistent_keepalive == 25 &&
+	          strcmp(acfg.coord.url, "https://coord.example:8443") == 0,
+	      "agent contents");
+	mg_agent_config_free(&acfg);
+	free(text);
+	free(fixed);
 }
 
 static void test_prefix_parser(void)
@@ -706,6 +735,8 @@ static void setup(void)
 	wg_key_to_base64(text, priv);
 	strcat(text, "\n");
 	snprintf(path, sizeof(path), "%s/private.key", dir);
+	write_file(path, text, 0600);
+	snprintf(path, sizeof(path), "%s/agent.key", dir);
 	write_file(path, text, 0600);
 	wg_random_bytes(psk, sizeof(psk));
 	wg_key_to_base64(psk_b64, psk);
