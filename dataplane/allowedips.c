@@ -61,6 +61,7 @@ struct mg_allowedips {
 	struct logged_route *log;
 	size_t log_len, log_cap;
 	uint32_t max_v4, max_v6, n_v4, n_v6, n_v6_hosts;
+	uint32_t v4_tbl8s, v6_tbl8s;
 	size_t dpdk_bytes;
 };
 
@@ -101,6 +102,20 @@ static uint32_t at_least(uint32_t v, uint32_t min)
 	return v < min ? min : v;
 }
 
+uint32_t mg_allowedips_default_v4_tbl8s(uint32_t max_v4)
+{
+	/* One group per /24 holding a longer prefix: never more than one per prefix. */
+	return at_least(
+	    max_v4 < MG_ALLOWEDIPS_DEFAULT_V4_TBL8S ? max_v4 : MG_ALLOWEDIPS_DEFAULT_V4_TBL8S, 16);
+}
+
+uint32_t mg_allowedips_default_v6_tbl8s(uint32_t max_v6)
+{
+	uint64_t small = 1024 + 4 * (uint64_t)max_v6;
+	return small < MG_ALLOWEDIPS_DEFAULT_V6_TBL8S ? (uint32_t)small
+	                                              : MG_ALLOWEDIPS_DEFAULT_V6_TBL8S;
+}
+
 static int create_v6(struct mg_allowedips *t, const struct mg_allowedips_options *o, unsigned seq,
                      uint32_t max_v6)
 {
@@ -127,7 +142,7 @@ static int create_v6(struct mg_allowedips *t, const struct mg_allowedips_options
 
 	struct rte_lpm6_config lc = {
 	    .max_rules = at_least(max_v6, 1),
-	    .number_tbl8s = o->v6_tbl8s ? o->v6_tbl8s : 1024 + max_v6 / 8,
+	    .number_tbl8s = t->v6_tbl8s,
 	};
 	snprintf(name, sizeof(name), "mgai%u_r6a", seq);
 	t->v6_active = rte_lpm6_create(name, o->socket_id, &lc);
@@ -145,7 +160,8 @@ struct mg_allowedips *mg_allowedips_create(uint32_t max_v4, uint32_t max_v6,
 
 	if (opt)
 		o = *opt;
-	if (max_v4 > MAX_PREFIXES || max_v6 > MAX_PREFIXES) {
+	if (max_v4 > MAX_PREFIXES || max_v6 > MAX_PREFIXES ||
+	    o.v4_tbl8s > MG_ALLOWEDIPS_MAX_V4_TBL8S || o.v6_tbl8s > MG_ALLOWEDIPS_MAX_V6_TBL8S) {
 		rte_errno = EINVAL;
 		return NULL;
 	}
@@ -158,6 +174,8 @@ struct mg_allowedips *mg_allowedips_create(uint32_t max_v4, uint32_t max_v6,
 	t->rcu = o.rcu;
 	t->max_v4 = max_v4;
 	t->max_v6 = max_v6;
+	t->v4_tbl8s = o.v4_tbl8s ? o.v4_tbl8s : mg_allowedips_default_v4_tbl8s(max_v4);
+	t->v6_tbl8s = o.v6_tbl8s ? o.v6_tbl8s : mg_allowedips_default_v6_tbl8s(max_v6);
 
 	size_t heap_before = heap_allocated();
 	unsigned seq = __atomic_fetch_add(&name_seq, 1, __ATOMIC_RELAXED);
@@ -165,7 +183,7 @@ struct mg_allowedips *mg_allowedips_create(uint32_t max_v4, uint32_t max_v6,
 	snprintf(name, sizeof(name), "mgai%u_4", seq);
 	struct rte_lpm_config lc = {
 	    .max_rules = at_least(max_v4, 1),
-	    .number_tbl8s = o.v4_tbl8s ? o.v4_tbl8s : at_least(max_v4, 16),
+	    .number_tbl8s = t->v4_tbl8s,
 	};
 	t->lpm = rte_lpm_create(name, o.socket_id, &lc);
 	if (!t->lpm)
@@ -559,6 +577,8 @@ void mg_allowedips_get_stats(const struct mg_allowedips *t, struct mg_allowedips
 	st->v6_prefixes = t->n_v6;
 	st->v6_hosts = t->n_v6_hosts;
 	st->peers_with_prefixes = t->peers_with_prefixes;
+	st->v4_tbl8s = t->v4_tbl8s;
+	st->v6_tbl8s = t->v6_tbl8s;
 	st->dpdk_bytes = t->dpdk_bytes;
 	st->control_bytes = sizeof(*t) + (size_t)t->rule_cap * sizeof(*t->rules) +
 	                    (size_t)t->peer_cap * sizeof(*t->peer_head) +

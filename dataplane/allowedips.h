@@ -27,6 +27,22 @@
  *    range walk wraps around to :: (found by this module's randomized test).
  *  - /0 in either family: a published default peer used on a miss (rte_lpm has no depth 0).
  *
+ * Memory (issue #6; bench/memory_bench measures it): the three tbl24 arrays (IPv4 and two
+ * IPv6 copies) are a fixed 192 MiB. Rule capacity (max_v4, max_v6) is cheap: rule arrays and
+ * hash slots, a few hundred bytes per prefix of capacity. tbl8 groups are the expensive part
+ * (1 KiB each, IPv6 ones twice) and are sized separately, from the options below, never from
+ * the rule capacity alone: the old "one group per prefix" default made a 1M-prefix table take
+ * 1 GiB of IPv4 groups, almost all of them never used.
+ *  - IPv4: a prefix longer than /24 takes the group of its /24 (one per distinct /24); /24 and
+ *    shorter take none. Default MG_ALLOWEDIPS_DEFAULT_V4_TBL8S (64 MiB): 65,536 distinct /24s
+ *    holding host routes, e.g. 65,536 peers whose /32s are all in different /24s.
+ *  - IPv6 routes (/1../127 but /128): one group per distinct (24 + 8k)-bit prefix on the way
+ *    down, k = 1 .. (len - 24) / 8 rounded up. Peers' /64s in their own /48s take 2-5 groups
+ *    each (the netns scale load, 40,000 such /64s over 10,000 peers, takes 100,040). Default
+ *    MG_ALLOWEDIPS_DEFAULT_V6_TBL8S per copy (128 MiB each, 256 MiB both).
+ *  Both defaults shrink for small tables to what the capacity could use (IPv4: max_v4; IPv6:
+ *  1024 + 4 * max_v6), so a test table with 4,096 prefixes costs ~230 MiB, not ~520 MiB.
+ *
  * Visibility: IPv4 changes, IPv6 /128 and /0 changes are visible to readers when the call
  * returns; IPv6 route changes when mg_allowedips_commit() returns. Call commit after a batch.
  * A lookup of an address whose covering prefixes did not change never sees a wrong peer; one
@@ -54,18 +70,32 @@ struct mg_allowedips_options {
 	struct rte_rcu_qsbr *rcu;
 	/* NUMA socket for the tables, or SOCKET_ID_ANY (-1). Used as given. */
 	int socket_id;
-	/* IPv4 tbl8 groups (1 KiB each). 0: max_v4, enough for any mix of prefixes. */
+	/* IPv4 tbl8 groups (1 KiB each). 0: mg_allowedips_default_v4_tbl8s(max_v4). Too few makes
+	 * inserts of prefixes longer than /24 fail with -ENOSPC. */
 	uint32_t v4_tbl8s;
-	/* IPv6 route tbl8 groups per copy (1 KiB each). 0: 1024 + max_v6 / 8 (routes are rare;
-	 * /128 hosts use none). Too few makes inserts of long routes fail with -ENOSPC. */
+	/* IPv6 route tbl8 groups per copy (1 KiB each, two copies). 0:
+	 * mg_allowedips_default_v6_tbl8s(max_v6). Too few makes inserts of long routes fail with
+	 * -ENOSPC (/128 hosts use none). */
 	uint32_t v6_tbl8s;
 };
+
+/* tbl8 group defaults (see Memory above) and the most rte_lpm / rte_lpm6 accept. */
+#define MG_ALLOWEDIPS_DEFAULT_V4_TBL8S 65536u
+#define MG_ALLOWEDIPS_DEFAULT_V6_TBL8S 131072u
+#define MG_ALLOWEDIPS_MAX_V4_TBL8S     (1u << 24)
+#define MG_ALLOWEDIPS_MAX_V6_TBL8S     (1u << 21)
+
+/* The group counts used when the option is 0: the default, or less when the rule capacity could
+ * never use that many. */
+uint32_t mg_allowedips_default_v4_tbl8s(uint32_t max_v4);
+uint32_t mg_allowedips_default_v6_tbl8s(uint32_t max_v6);
 
 struct mg_allowedips_stats {
 	uint32_t v4_prefixes, v6_prefixes; /* including /0 and, for v6, /128 */
 	uint32_t v6_hosts;                 /* the /128 subset */
 	uint32_t peers_with_prefixes;
-	size_t dpdk_bytes;    /* DPDK heap taken by the tables at create (they never grow) */
+	uint32_t v4_tbl8s, v6_tbl8s; /* groups the tables were created with (v6: per copy) */
+	size_t dpdk_bytes;           /* DPDK heap taken by the tables at create (they never grow) */
 	size_t control_bytes; /* control-side shadow: rule array, per-peer heads, change log */
 };
 
@@ -73,7 +103,9 @@ struct mg_allowedips;
 
 /*
  * max_v4 / max_v6: prefixes per family the table must hold. opt may be NULL (no RCU, SOCKET_ID_ANY,
- * default tbl8 counts). Needs an initialised EAL. Returns NULL with rte_errno set.
+ * default tbl8 counts). Needs an initialised EAL. Returns NULL with rte_errno set: EINVAL for a
+ * capacity over 1<<24 or a tbl8 count over its MG_ALLOWEDIPS_MAX_V*_TBL8S, ENOMEM when the DPDK
+ * heap cannot hold the tables.
  */
 struct mg_allowedips *mg_allowedips_create(uint32_t max_v4, uint32_t max_v6,
                                            const struct mg_allowedips_options *opt);
