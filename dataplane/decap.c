@@ -5,6 +5,7 @@
 #include <string.h>
 
 #include <rte_mbuf.h>
+#include <rte_prefetch.h>
 
 #include "allowedips.h"
 #include "crypto_burst.h"
@@ -22,6 +23,11 @@ struct decap_burst {
 	enum mg_crypto_status status[MG_BURST];
 	struct mg_l3 inner[MG_BURST];
 	uint32_t src_slot[MG_BURST];
+	/* the last LAN next hop resolved in this burst */
+	bool nh_valid;
+	uint8_t nh_family;
+	uint8_t nh_addr[16];
+	struct rte_ether_addr nh_mac;
 };
 
 static uint64_t age_ns(const struct wg_noise_keypair *kp, uint64_t now)
@@ -34,26 +40,55 @@ static struct mg_peer *peer_of(const struct wg_noise_keypair *kp)
 	return mg_peer_of_remote(kp->remote);
 }
 
-/* Receiver index to keypair, age check, and a job to open each message in place. */
+/*
+ * Receiver index to keypair, age check, and a job to open each message in place. With many
+ * peers every packet may touch a different keypair and peer: the passes request those lines
+ * for the whole burst before anything waits on them.
+ */
 static void lookup(struct mg_worker *w, struct decap_burst *b, struct mg_decap_pkt *pkts,
                    unsigned n)
 {
+	struct wg_noise_keypair *kps[MG_BURST];
 	b->n = 0;
+	for (unsigned i = 0; i < n; i++) {
+		struct wg_msg_data hdr;
+		memcpy(&hdr, rte_pktmbuf_mtod(pkts[i].m, const uint8_t *), sizeof(hdr));
+		kps[i] =
+		    wg_index_table_lookup(w->gw->index, le32toh(hdr.key_idx), WG_INDEX_KEYPAIR);
+		if (kps[i]) {
+			rte_prefetch0(&kps[i]->birth_ns);
+			rte_prefetch0(kps[i]->recv_key);
+		}
+	}
+	for (unsigned i = 0; i < n; i++)
+		if (kps[i])
+			rte_prefetch0(kps[i]->remote);
+	for (unsigned i = 0; i < n; i++) {
+		if (!kps[i])
+			continue;
+		struct mg_peer *peer = peer_of(kps[i]);
+		rte_prefetch0(&peer->timers.d);
+		rte_prefetch0(&peer->endpoint);
+		rte_prefetch0((const void *)&peer->last_auth_rx_ns);
+		rte_prefetch0(&kps[i]->recv_replay);
+		/* wg_noise_keypair_awaits_confirmation reads the remote's slots. */
+		rte_prefetch0((const void *)&kps[i]->remote->next);
+	}
 	for (unsigned i = 0; i < n; i++) {
 		struct rte_mbuf *m = pkts[i].m;
 		uint8_t *msg = rte_pktmbuf_mtod(m, uint8_t *);
-		struct wg_msg_data hdr;
-		memcpy(&hdr, msg, sizeof(hdr));
-		struct wg_noise_keypair *kp =
-		    wg_index_table_lookup(w->gw->index, le32toh(hdr.key_idx), WG_INDEX_KEYPAIR);
+		struct wg_noise_keypair *kp = kps[i];
 		if (!kp) {
 			mg_worker_drop(w, m, MG_DROP_UNKNOWN_INDEX);
 			continue;
 		}
-		if (age_ns(kp, w->now_ns) >= peer_of(kp)->timers.d.reject_after_time_ns) {
+		struct mg_peer *peer = peer_of(kp);
+		if (age_ns(kp, w->now_ns) >= peer->timers.d.reject_after_time_ns) {
 			mg_worker_drop(w, m, MG_DROP_KEY_EXPIRED);
 			continue;
 		}
+		struct wg_msg_data hdr;
+		memcpy(&hdr, msg, sizeof(hdr));
 		uint32_t len = m->data_len - (uint32_t)WG_DATA_OVERHEAD;
 		struct mg_crypto_job *j = &b->jobs[b->n];
 		j->key = kp->recv_key;
@@ -62,13 +97,45 @@ static void lookup(struct mg_worker *w, struct decap_burst *b, struct mg_decap_p
 		j->dst = msg + sizeof(hdr);
 		j->len = len;
 		j->tag = msg + sizeof(hdr) + len;
+		/* The window block this counter will test, and the peer's counters: both are
+		 * needed right after the crypto, which hides the misses. */
+		rte_prefetch0(&kp->recv_replay.blocks[((j->counter + 1) / WG_REPLAY_BLOCK_BITS) %
+		                                      WG_REPLAY_BLOCKS]);
+		rte_prefetch0(&w->peer_counters[peer->slot]);
 		b->kp[b->n] = kp;
 		b->pkt[b->n++] = &pkts[i];
 	}
 }
 
+/* Inline compares: they run for every packet, where a library memcmp call costs more than
+ * the compare itself. */
+static bool addr_eq(uint8_t family, const uint8_t *a, const uint8_t *b)
+{
+	uint64_t a0, a1, b0, b1;
+	uint32_t a4, b4;
+	if (family == 4) {
+		memcpy(&a4, a, 4);
+		memcpy(&b4, b, 4);
+		return a4 == b4;
+	}
+	memcpy(&a0, a, 8);
+	memcpy(&a1, a + 8, 8);
+	memcpy(&b0, b, 8);
+	memcpy(&b1, b + 8, 8);
+	return a0 == b0 && a1 == b1;
+}
+
+static bool same_endpoint(const struct mg_sockaddr *a, const struct mg_sockaddr *b)
+{
+	return a->family == b->family && a->port == b->port && addr_eq(a->family, a->addr, b->addr);
+}
+
 static void compact(struct decap_burst *b, unsigned *kept, unsigned i)
 {
+	if (*kept == i) { /* nothing dropped before it: already in place */
+		(*kept)++;
+		return;
+	}
 	b->pkt[*kept] = b->pkt[i];
 	b->kp[*kept] = b->kp[i];
 	b->jobs[*kept] = b->jobs[i];
@@ -121,9 +188,7 @@ static void authenticated(struct mg_worker *w, struct decap_burst *b)
 			confirmed = kp;
 		}
 		struct mg_sockaddr cur;
-		if (!mg_endpoint_read(&peer->endpoint, &cur) || cur.family != d->src.family ||
-		    cur.port != d->src.port ||
-		    memcmp(cur.addr, d->src.addr, mg_addr_len(d->src.family)) != 0)
+		if (!mg_endpoint_read(&peer->endpoint, &cur) || !same_endpoint(&cur, &d->src))
 			mg_endpoint_try_write(&peer->endpoint, &d->src);
 		atomic_store_explicit(&peer->last_auth_rx_ns, w->now_ns, memory_order_relaxed);
 		if (wg_timers_rekey_due_on_receive(&peer->timers, kp->is_initiator, kp->birth_ns,
@@ -238,7 +303,15 @@ static void forward(struct mg_worker *w, struct decap_burst *b, unsigned i)
 		mg_worker_drop(w, m, MG_DROP_NO_NEIGHBOUR);
 		return;
 	}
-	if (!mg_neigh_lookup(gw->neigh, MG_PORT_LAN, l3->family, nh, &mac)) {
+	/* Most of a burst goes to the same next hop: one lookup per run of them. */
+	if (b->nh_valid && b->nh_family == l3->family && addr_eq(l3->family, b->nh_addr, nh)) {
+		mac = b->nh_mac;
+	} else if (mg_neigh_lookup(gw->neigh, MG_PORT_LAN, l3->family, nh, &mac)) {
+		b->nh_valid = true;
+		b->nh_family = l3->family;
+		memcpy(b->nh_addr, nh, mg_addr_len(l3->family));
+		b->nh_mac = mac;
+	} else {
 		mg_event_resolve(gw, &w->resolve, MG_PORT_LAN, l3->family, nh, w->now_tsc,
 		                 &w->counters.events_lost);
 		mg_worker_drop(w, m, MG_DROP_NO_NEIGHBOUR);
@@ -259,6 +332,7 @@ void mg_decap_burst(struct mg_worker *w, struct mg_decap_pkt *pkts, unsigned n)
 {
 	struct decap_burst b;
 
+	b.nh_valid = false;
 	lookup(w, &b, pkts, n);
 	if (!b.n)
 		return;

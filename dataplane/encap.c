@@ -6,6 +6,7 @@
 
 #include <rte_ip.h>
 #include <rte_mbuf.h>
+#include <rte_prefetch.h>
 
 #include "allowedips.h"
 #include "crypto_burst.h"
@@ -21,6 +22,12 @@
 #define OPT_COPIED   0x80
 #define OPT_EOL      0
 #define OPT_NOP      1
+
+/* Ethernet, IPv6, UDP and the data header: the most finish() prepends to an IP packet. */
+#define OUTER_MAX_HLEN (MG_ETH_HLEN + MG_IPV6_HLEN + MG_UDP_HLEN + 16)
+#define GROUP_MAP_BITS 9 /* twice MG_ENCAP_MAX slots: probes stay short */
+#define GROUP_MAP_SIZE (1u << GROUP_MAP_BITS)
+_Static_assert(GROUP_MAP_SIZE >= 2 * MG_ENCAP_MAX, "the group map must stay half empty");
 
 /* One peer's share of the burst. */
 struct group {
@@ -172,6 +179,10 @@ static void admit(struct mg_worker *w, struct encap_burst *b, struct rte_mbuf **
 			continue;
 		}
 		if (l3.total_len <= w->gw->mtu) {
+			/* The outer headers go into headroom nobody has touched lately: have
+			 * its line owned before finish() writes and checksums them. */
+			rte_prefetch0_write(rte_pktmbuf_mtod(m, uint8_t *) + MG_ETH_HLEN -
+			                    OUTER_MAX_HLEN);
 			if (b->n < MG_ENCAP_MAX)
 				b->m[b->n++] = m;
 			else
@@ -214,11 +225,14 @@ static void route(struct mg_worker *w, struct encap_burst *b)
 		b->slot[pos6[i]] = res6[i];
 }
 
-/* Groups the routed packets by peer; packets without one are answered and dropped. */
+/* Groups the routed packets by peer; packets without one are answered and dropped. A small
+ * hash of peer slots keeps this linear when a burst spans as many peers as packets. */
 static void group(struct mg_worker *w, struct encap_burst *b)
 {
-	unsigned count[MG_ENCAP_MAX], kept = 0, last = UINT32_MAX;
+	unsigned count[MG_ENCAP_MAX], kept = 0;
+	uint16_t map[GROUP_MAP_SIZE]; /* group index + 1, 0 = empty */
 
+	memset(map, 0, sizeof(map));
 	b->n_groups = 0;
 	for (unsigned i = 0; i < b->n; i++) {
 		struct mg_peer *peer =
@@ -227,18 +241,22 @@ static void group(struct mg_worker *w, struct encap_burst *b)
 			drop_icmp(w, b->m[i], MG_ICMP_UNREACHABLE, MG_DROP_NO_ROUTE);
 			continue;
 		}
-		unsigned g = last;
-		if (g == UINT32_MAX || b->groups[g].peer != peer) {
-			for (g = 0; g < b->n_groups && b->groups[g].peer != peer; g++)
-				;
-			if (g == b->n_groups) {
-				memset(&b->groups[g], 0, sizeof(b->groups[g]));
-				b->groups[g].peer = peer;
-				count[g] = 0;
-				b->n_groups++;
-			}
+		unsigned h = (b->slot[i] * 2654435761u) >> (32 - GROUP_MAP_BITS);
+		while (map[h] && b->groups[map[h] - 1].peer != peer)
+			h = (h + 1) & (GROUP_MAP_SIZE - 1);
+		if (!map[h]) {
+			unsigned g = b->n_groups++;
+			memset(&b->groups[g], 0, sizeof(b->groups[g]));
+			b->groups[g].peer = peer;
+			count[g] = 0;
+			map[h] = (uint16_t)(g + 1);
+			/* prepare_group reads these next: start the misses now, together. */
+			rte_prefetch0((const void *)&peer->remote.current);
+			rte_prefetch0(&peer->endpoint);
+			rte_prefetch0(&peer->timers.d);
+			rte_prefetch0(&w->peer_counters[b->slot[i]]);
 		}
-		last = g;
+		unsigned g = map[h] - 1u;
 		count[g]++;
 		b->m[kept] = b->m[i];
 		b->grp[kept++] = (uint16_t)g;
@@ -252,6 +270,15 @@ static void group(struct mg_worker *w, struct encap_burst *b)
 	for (unsigned i = 0; i < b->n; i++) {
 		struct group *gr = &b->groups[b->grp[i]];
 		b->idx[gr->first + gr->n++] = i;
+	}
+	/* Second wave: the keypairs, now that the peers' lines are on their way. */
+	for (unsigned g = 0; g < b->n_groups; g++) {
+		struct wg_noise_keypair *kp = wg_noise_keypair_current(&b->groups[g].peer->remote);
+		if (kp) {
+			rte_prefetch0(&kp->birth_ns);
+			rte_prefetch0(kp->send_key);
+			rte_prefetch0((const void *)&kp->send_counter);
+		}
 	}
 }
 

@@ -19,6 +19,7 @@
 #include "transport.h"
 
 #define INPUT_RING_SIZE 2048
+#define PREFETCH_AHEAD  4   /* frames whose first line is requested ahead of classification */
 #define ICMPV6_ND_FIRST 133 /* router solicitation */
 #define ICMPV6_ND_LAST  137 /* redirect */
 
@@ -342,9 +343,15 @@ void mg_worker_rx_burst(struct mg_worker *w, struct rte_mbuf **pkts, unsigned n)
 	while (n > 0) {
 		unsigned k = n < MG_BURST ? n : MG_BURST;
 		c.n_lan = c.n_mesh = 0;
+		/* The mbufs were last written on another core (the PMD's or the fan-out
+		 * worker's): ask for every header at once, then keep the frames a few ahead. */
+		for (unsigned i = 0; i < k; i++)
+			rte_prefetch0(pkts[i]);
+		for (unsigned i = 0; i < k && i < PREFETCH_AHEAD; i++)
+			rte_prefetch0(rte_pktmbuf_mtod(pkts[i], void *));
 		for (unsigned i = 0; i < k; i++) {
-			if (i + 1 < k)
-				rte_prefetch0(rte_pktmbuf_mtod(pkts[i + 1], void *));
+			if (i + PREFETCH_AHEAD < k)
+				rte_prefetch0(rte_pktmbuf_mtod(pkts[i + PREFETCH_AHEAD], void *));
 			classify(w, &c, pkts[i]);
 		}
 		if (c.n_mesh)
@@ -396,14 +403,15 @@ static void drain_expired(struct mg_worker *w)
 	mg_punt_flush(w->gw, &w->counters, &w->punts);
 }
 
-static void idle(struct mg_worker *w)
+/* Returns true when it slept. */
+static bool idle(struct mg_worker *w)
 {
 	const struct mg_config *cfg = w->gw->cfg;
 	w->counters.empty_polls++;
 	/* Nothing more is coming to batch with: send what waits. */
 	mg_worker_flush(w);
 	if (!cfg->idle_backoff || ++w->empty_polls < MG_IDLE_POLLS)
-		return;
+		return false;
 	if (w->gw->rcu)
 		rte_rcu_qsbr_thread_offline(w->gw->rcu, w->id);
 	rte_delay_us_sleep(w->sleep_us);
@@ -411,6 +419,7 @@ static void idle(struct mg_worker *w)
 		rte_rcu_qsbr_thread_online(w->gw->rcu, w->id);
 	uint32_t max = cfg->idle_max_sleep_us ? cfg->idle_max_sleep_us : 1000;
 	w->sleep_us = w->sleep_us * 2 > max ? max : w->sleep_us * 2;
+	return true;
 }
 
 int mg_worker_main(void *arg)
@@ -429,9 +438,10 @@ int mg_worker_main(void *arg)
 		rte_rcu_qsbr_thread_register(gw->rcu, w->id);
 		rte_rcu_qsbr_thread_online(gw->rcu, w->id);
 	}
+	uint64_t start = rte_rdtsc();
 	while (!atomic_load_explicit(&gw->stop, memory_order_relaxed)) {
-		uint64_t start = rte_rdtsc();
 		unsigned work = 0;
+		bool clocked = false;
 		w->counters.polls++;
 		for (unsigned p = 0; p < MG_PORT_COUNT; p++) {
 			if (!w->has_rxq[p])
@@ -439,7 +449,9 @@ int mg_worker_main(void *arg)
 			unsigned n = poll_port(w, p, pkts);
 			work += n;
 			if (n && !w->fanout[p]) {
-				mg_worker_clock(w);
+				if (!clocked)
+					mg_worker_clock(w);
+				clocked = true;
 				mg_worker_rx_burst(w, pkts, n);
 			}
 		}
@@ -447,23 +459,31 @@ int mg_worker_main(void *arg)
 			unsigned n =
 			    rte_ring_sc_dequeue_burst(w->input, (void **)pkts, MG_BURST, NULL);
 			if (n) {
-				mg_worker_clock(w);
+				if (!clocked)
+					mg_worker_clock(w);
 				mg_worker_rx_burst(w, pkts, n);
 				work += n;
 			}
 		}
+		/* One TSC read per iteration (it is slow under some hypervisors): it ends this
+		 * iteration and starts the next. */
+		uint64_t now = rte_rdtsc();
+		w->counters.total_cycles += now - start;
 		if (work) {
 			w->empty_polls = 0;
 			w->sleep_us = MG_IDLE_START_US;
-			w->now_tsc = rte_rdtsc();
+			w->now_tsc = now;
 			drain_expired(w);
-			w->counters.busy_cycles += w->now_tsc - start;
-		} else {
-			idle(w);
+			w->counters.busy_cycles += now - start;
+		} else if (idle(w)) {
+			/* The sleep is idle time, not part of the next iteration. */
+			uint64_t woke = rte_rdtsc();
+			w->counters.total_cycles += woke - now;
+			now = woke;
 		}
+		start = now;
 		if (gw->rcu)
 			rte_rcu_qsbr_quiescent(gw->rcu, w->id);
-		w->counters.total_cycles += rte_rdtsc() - start;
 	}
 	mg_worker_flush(w);
 	if (gw->rcu) {
