@@ -155,9 +155,17 @@ case "$ips" in
 *"$B4/32"*"$B6/128"* | *"$B6/128"*"$B4/32"*) ;;
 *) fail "A's allowed IPs for B are '$ips'" ;;
 esac
-ip -n "$NS_A" -4 addr show dev "$IF_A" | grep -qF "inet $A4/32" || fail "A lacks its address $A4"
-ip -n "$NS_A" -6 addr show dev "$IF_A" | grep -qF "inet6 $A6/128" || fail "A lacks $A6"
-ip -n "$NS_A" route show dev "$IF_A" | grep -qF "$B4 proto 77" || fail "A has no route to $B4"
+has_addr() { # NS IFNAME FAMILY TEXT
+	ip -n "$1" "-$3" addr show dev "$2" | grep -qF "$4"
+}
+# The agent adds addresses from its netlink socket as the map arrives; on a loaded machine the
+# peers can be visible through the UAPI a moment earlier.
+wait_for 5 "A's address $A4" has_addr "$NS_A" "$IF_A" 4 "inet $A4/32"
+wait_for 5 "A's address $A6" has_addr "$NS_A" "$IF_A" 6 "inet6 $A6/128"
+has_route() { # NS IFNAME TEXT
+	ip -n "$1" route show dev "$2" | grep -qF "$3"
+}
+wait_for 5 "A's route to $B4" has_route "$NS_A" "$IF_A" "$B4 proto 77"
 log "join: peers, endpoints, allowed IPs, addresses and routes in place"
 
 ping_ok() { # NS ADDR
