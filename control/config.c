@@ -578,6 +578,35 @@ static int check_socket_paths(struct cfg_loader *ld, yaml_node_t *sockets)
 	return 0;
 }
 
+static bool is_loopback(const struct mg_sockaddr *a)
+{
+	static const uint8_t v6_loopback[16] = {[15] = 1};
+	return a->family == 4 ? a->addr[0] == 127 : memcmp(a->addr, v6_loopback, 16) == 0;
+}
+
+static int load_metrics(struct cfg_loader *ld, yaml_node_t *node)
+{
+	static const char *const keys[] = {"listen", NULL};
+	struct mg_sockaddr sa;
+	yaml_node_t *n;
+	const char *s;
+
+	if (cfg_check_keys(ld, node, "metrics", keys) != 0)
+		return -1;
+	/* Absent or empty: no listener. */
+	if (!(n = cfg_lookup(ld, node, "listen")) ||
+	    (n->type == YAML_SCALAR_NODE && n->data.scalar.length == 0))
+		return 0;
+	if (!(s = cfg_scalar(ld, n, "metrics.listen", "a loopback IP:PORT")))
+		return -1;
+	if (mg_sockaddr_parse(s, &sa) != 0 || !is_loopback(&sa) ||
+	    strlen(s) >= sizeof(ld->cfg->metrics_listen))
+		return cfg_fail(ld, n, "metrics.listen",
+		                "expected a loopback IP:PORT such as 127.0.0.1:9586, got '%s'", s);
+	snprintf(ld->cfg->metrics_listen, sizeof(ld->cfg->metrics_listen), "%s", s);
+	return 0;
+}
+
 static int load_log_level(struct cfg_loader *ld, yaml_node_t *node)
 {
 	static const char *const levels[] = {"error", "warning", "notice", "info", "debug", NULL};
@@ -640,8 +669,8 @@ static int check_mtu(struct cfg_loader *ld, yaml_node_t *mtu_node)
 static int load_root(struct cfg_loader *ld, yaml_node_t *root)
 {
 	static const char *const keys[] = {
-	    "interface", "ports",       "lcores",  "eal",       "idle", "rx_fanout", "limits",
-	    "peers",     "coordinator", "sockets", "log_level", "test", NULL};
+	    "interface", "ports",       "lcores",  "eal",     "idle",      "rx_fanout", "limits",
+	    "peers",     "coordinator", "sockets", "metrics", "log_level", "test",      NULL};
 	uint8_t own_pub[WG_KEY_LEN];
 	yaml_node_t *n, *mtu_node = NULL;
 
@@ -669,6 +698,8 @@ static int load_root(struct cfg_loader *ld, yaml_node_t *root)
 	if ((n = cfg_lookup(ld, root, "sockets")) && load_sockets(ld, n) != 0)
 		return -1;
 	if (check_socket_paths(ld, n) != 0)
+		return -1;
+	if ((n = cfg_lookup(ld, root, "metrics")) && load_metrics(ld, n) != 0)
 		return -1;
 	if ((n = cfg_lookup(ld, root, "log_level")) && load_log_level(ld, n) != 0)
 		return -1;

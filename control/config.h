@@ -119,6 +119,8 @@ struct mg_config {
 	/* local sockets */
 	char uapi_dir[MG_PATH_MAX]; /* default /var/run/wireguard */
 	char health_socket[MG_PATH_MAX];
+	/* metrics.listen: loopback IP:PORT for Prometheus (GET /metrics); "" = off */
+	char metrics_listen[MG_SOCKADDR_STRLEN];
 
 	char log_level[16]; /* error, warning, notice, info or debug */
 

@@ -17,7 +17,10 @@
 
 #include "device.h"
 #include "handshake.h"
+#include "health.h"
 #include "index_table.h"
+#include "keys.h"
+#include "log.h"
 #include "neigh.h"
 #include "pkt.h"
 #include "punt.h"
@@ -99,6 +102,20 @@ static void feed_timers(struct mg_peer *peer)
 	}
 }
 
+static void log_give_up(const struct mg_peer *peer)
+{
+	char key[WG_KEY_B64_SIZE];
+	if (!mg_log_enabled(MG_LOG_INFO))
+		return;
+	wg_key_to_base64(key, peer->remote.remote_static);
+	struct mg_log_line l;
+	mg_log_begin(&l, MG_LOG_INFO, "handshake abandoned");
+	mg_log_str(&l, "peer", key);
+	mg_log_u64(&l, "attempts", peer->timers.handshake_attempts);
+	mg_log_u64(&l, "staged_dropped", peer->n_staged);
+	mg_log_end(&l);
+}
+
 static void peer_tick(struct mg_control *ctl, struct mg_peer *peer, uint64_t now_ns)
 {
 	feed_timers(peer);
@@ -112,8 +129,10 @@ static void peer_tick(struct mg_control *ctl, struct mg_peer *peer, uint64_t now
 		/* Clearing first: a handshake started in the same tick must survive it. */
 		if (act & WG_TIMER_ZERO_KEYS)
 			wg_noise_remote_clear(&peer->remote);
-		if (act & WG_TIMER_GIVE_UP)
+		if (act & WG_TIMER_GIVE_UP) {
+			log_give_up(peer);
 			mg_device_drop_staged(ctl, peer);
+		}
 		if (act & WG_TIMER_SEND_INITIATION)
 			mg_hs_send_initiation(ctl, peer, now_ns);
 		if (act & WG_TIMER_SEND_KEEPALIVE)
@@ -198,6 +217,18 @@ static bool echo_reply_in_place(const struct mg_control *ctl, uint8_t port, uint
 	return true;
 }
 
+static bool is_echo_reply_to_us(const struct mg_control *ctl, uint8_t port, const uint8_t *ip,
+                                uint32_t avail)
+{
+	struct mg_l3 l3;
+	if (mg_pkt_parse_ip(ip, avail, &l3) != 0 || l3.fragment || l3.total_len < l3.hdr_len + 8 ||
+	    !is_own_addr(ctl, port, l3.family, l3.dst))
+		return false;
+	uint8_t type = ip[l3.hdr_len];
+	return l3.family == 4 ? l3.proto == MG_IPPROTO_ICMP && type == ICMP_ECHO_REPLY
+	                      : l3.proto == MG_IPPROTO_ICMPV6 && type == ICMPV6_ECHO_REPLY;
+}
+
 static void local_input(struct mg_control *ctl, struct rte_mbuf *m, const struct mg_punt_meta *meta,
                         uint64_t now_ns)
 {
@@ -208,8 +239,14 @@ static void local_input(struct mg_control *ctl, struct rte_mbuf *m, const struct
 	if (port >= MG_PORT_COUNT || meta->l3_offset >= len)
 		goto drop;
 	uint8_t *ip = rte_pktmbuf_mtod_offset(m, uint8_t *, meta->l3_offset);
-	if (!echo_reply_in_place(ctl, port, ip, len - meta->l3_offset, &ip_len))
-		goto drop;
+	if (!echo_reply_in_place(ctl, port, ip, len - meta->l3_offset, &ip_len)) {
+		if (!is_echo_reply_to_us(ctl, port, ip, len - meta->l3_offset))
+			goto drop;
+		/* An answer to meshctl ping's probe: its arrival already timed the round trip. */
+		ctl->stats.echo_replies_rx++;
+		rte_pktmbuf_free(m);
+		return;
+	}
 	if (meta->peer_slot != MG_PUNT_NO_PEER) {
 		/* A peer pinged our overlay address through the tunnel: answer through it. */
 		struct mg_peer *peer = mg_gateway_peer(gw, meta->peer_slot);
@@ -336,6 +373,7 @@ unsigned mg_control_poll(struct mg_control *ctl, uint64_t now_ns)
 			peer_tick(ctl, peer, now_ns);
 	}
 	work += mg_hs_pending_poll(ctl, now_ns);
+	work += mg_control_coord_poll(ctl, now_ns);
 	if (now_ns - ctl->last_housekeeping_ns >= HOUSEKEEPING_NS) {
 		mg_neigh_age(&ctl->gw, now_ns);
 		ctl->last_housekeeping_ns = now_ns;
@@ -347,7 +385,9 @@ unsigned mg_control_poll(struct mg_control *ctl, uint64_t now_ns)
 void mg_control_run(struct mg_control *ctl)
 {
 	while (!atomic_load_explicit(&ctl->gw.stop, memory_order_relaxed)) {
-		unsigned work = mg_control_poll(ctl, mg_mono_ns());
+		unsigned work = mg_control_poll(ctl, mg_control_now(ctl));
+		/* 0 ms: never waits there; the UAPI poll below stays the idle wait. */
+		work += mg_control_health_poll(ctl->health, 0);
 		if (ctl->uapi) {
 			mg_control_uapi_poll(ctl, work ? 0 : IDLE_WAIT_MS);
 		} else if (!work) {

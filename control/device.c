@@ -23,6 +23,7 @@
 #include "crypto.h"
 #include "handshake.h"
 #include "keys.h"
+#include "log.h"
 #include "uapi.h"
 #include "uapi_server.h"
 
@@ -214,6 +215,26 @@ int mg_device_set_allowed_ips(struct mg_control *ctl, struct mg_peer *peer,
 	return rc;
 }
 
+int mg_device_sync_allowed_ips(struct mg_control *ctl, struct mg_peer *peer,
+                               const struct mg_prefix *prefixes, size_t n, char *err, size_t errlen)
+{
+	/* Withdraw only what the new list lacks, then add: a kept prefix never leaves the table,
+	 * so its traffic sees no gap. */
+	for (size_t i = peer->n_allowed_ips; i-- > 0;) {
+		struct mg_prefix p = peer->allowed_ips[i];
+		bool keep = false;
+		for (size_t j = 0; j < n && !keep; j++) {
+			struct mg_prefix q = prefixes[j];
+			mg_prefix_mask(&q);
+			keep = prefix_eq(&p, &q);
+		}
+		if (!keep && mg_allowedips_remove(ctl->gw.allowedips, prefix_af(p.family), p.addr,
+		                                  p.len) == 0)
+			list_remove(peer, &p);
+	}
+	return mg_device_set_allowed_ips(ctl, peer, prefixes, n, false, err, errlen);
+}
+
 int mg_device_remove_allowed_ip(struct mg_control *ctl, struct mg_peer *peer,
                                 const struct mg_prefix *prefix)
 {
@@ -295,6 +316,17 @@ int mg_device_add_peer(struct mg_control *ctl, const struct mg_peer_config *pc,
 		return rc;
 	}
 	mg_device_set_keepalive(ctl, peer, pc->persistent_keepalive);
+	if (mg_log_enabled(MG_LOG_DEBUG)) {
+		char ep[MG_SOCKADDR_STRLEN];
+		mg_sockaddr_format(&pc->endpoint, ep, sizeof(ep));
+		struct mg_log_line l;
+		mg_log_begin(&l, MG_LOG_DEBUG, "peer added");
+		mg_log_str(&l, "peer", key);
+		mg_log_u64(&l, "slot", slot);
+		mg_log_str(&l, "endpoint", ep);
+		mg_log_u64(&l, "allowed_ips", peer->n_allowed_ips);
+		mg_log_end(&l);
+	}
 	if (out)
 		*out = peer;
 	return 0;
@@ -314,6 +346,11 @@ void mg_device_remove_peer(struct mg_control *ctl, struct mg_peer *peer)
 	struct mg_gateway *gw = &ctl->gw;
 	uint32_t slot = peer->slot;
 
+	if (mg_log_enabled(MG_LOG_DEBUG)) {
+		char key[WG_KEY_B64_SIZE];
+		wg_key_to_base64(key, peer->remote.remote_static);
+		mg_log(MG_LOG_DEBUG, "peer removed", "peer", key, NULL);
+	}
 	atomic_store_explicit(&gw->peers[slot], NULL, memory_order_release);
 	gw->n_peers--;
 	rte_hash_del_key(ctl->peer_by_key, peer->remote.remote_static);
@@ -359,7 +396,7 @@ void mg_device_set_keepalive(struct mg_control *ctl, struct mg_peer *peer, uint1
 {
 	peer->persistent_keepalive = seconds;
 	if (wg_timers_set_persistent_keepalive(&peer->timers, seconds))
-		mg_hs_send_keepalive(ctl, peer, mg_mono_ns());
+		mg_hs_send_keepalive(ctl, peer, mg_control_now(ctl));
 }
 
 int mg_device_set_private_key(struct mg_control *ctl, const uint8_t *priv, char *err, size_t errlen)
@@ -511,7 +548,7 @@ static int uapi_apply_peer(struct mg_control *ctl, const struct mg_uapi_peer_cha
 		memcpy(fresh.public_key, pc->public_key, WG_KEY_LEN);
 		int rc = mg_device_add_peer(ctl, &fresh, &peer, err, sizeof(err));
 		if (rc != 0) {
-			fprintf(stderr, "meshgate: uapi: %s\n", err);
+			mg_log(MG_LOG_WARNING, "uapi set refused", "error", err, NULL);
 			return rc;
 		}
 	}
@@ -523,7 +560,7 @@ static int uapi_apply_peer(struct mg_control *ctl, const struct mg_uapi_peer_cha
 		int rc = mg_device_set_allowed_ips(ctl, peer, pc->allowed_ips, pc->n_allowed_ips,
 		                                   pc->replace_allowed_ips, err, sizeof(err));
 		if (rc != 0) {
-			fprintf(stderr, "meshgate: uapi: %s\n", err);
+			mg_log(MG_LOG_WARNING, "uapi set refused", "error", err, NULL);
 			return rc;
 		}
 	}

@@ -40,6 +40,11 @@ void mg_device_remove_all_peers(struct mg_control *ctl);
 int mg_device_set_allowed_ips(struct mg_control *ctl, struct mg_peer *peer,
                               const struct mg_prefix *prefixes, size_t n, bool replace, char *err,
                               size_t errlen);
+/* Makes the peer's prefixes exactly prefixes: withdraws the ones not listed, adds the new
+ * ones, leaves the rest in place (no gap in their routing, unlike replace). */
+int mg_device_sync_allowed_ips(struct mg_control *ctl, struct mg_peer *peer,
+                               const struct mg_prefix *prefixes, size_t n, char *err,
+                               size_t errlen);
 /* Removes one exact prefix from the peer; -ENOENT when the peer does not hold it. */
 int mg_device_remove_allowed_ip(struct mg_control *ctl, struct mg_peer *peer,
                                 const struct mg_prefix *prefix);
@@ -66,6 +71,13 @@ void mg_device_peer_transfer(const struct mg_control *ctl, const struct mg_peer 
                              uint64_t *rx_bytes, uint64_t *tx_bytes);
 /* Frees the peer's staged packets, counting them as dropped. */
 void mg_device_drop_staged(struct mg_control *ctl, struct mg_peer *peer);
+
+/*
+ * The coordinator's network map applied to this device (device_netmap.c); ctx is the
+ * struct mg_control. Peers from the map are ordinary peers: wg(8) shows them, and a key that
+ * is already a (static) peer is refused with -EEXIST.
+ */
+extern const struct mg_netmap_sink mg_device_netmap_sink;
 
 /*
  * The UAPI socket <uapi_dir>/<ifname>.sock, served with this device's get/set ops so stock

@@ -7,7 +7,6 @@
 #include "gateway.h"
 
 #include <errno.h>
-#include <inttypes.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -24,9 +23,12 @@
 
 #include "allowedips.h"
 #include "crypto.h"
+#include "crypto_burst.h"
 #include "device.h"
 #include "handshake.h"
+#include "health.h"
 #include "index_table.h"
+#include "log.h"
 #include "neigh.h"
 #include "ports.h"
 #include "punt.h"
@@ -48,6 +50,13 @@ uint64_t mg_wall_ns(void)
 	struct timespec ts;
 	clock_gettime(CLOCK_REALTIME, &ts);
 	return (uint64_t)ts.tv_sec * 1000000000ull + (uint64_t)ts.tv_nsec;
+}
+
+uint64_t mg_control_now(const struct mg_control *ctl)
+{
+	if (ctl->test && ctl->test->now)
+		return ctl->test->now(ctl->test->ctx);
+	return mg_mono_ns();
 }
 
 /* ---- deferred free ---- */
@@ -98,8 +107,13 @@ void mg_control_reclaim(struct mg_control *ctl, bool all)
 
 static uint64_t upcall_now(void *ctx)
 {
-	(void)ctx;
-	return mg_mono_ns();
+	return mg_control_now(ctx);
+}
+
+static void upcall_tai64n(void *ctx, uint8_t out[WG_TIMESTAMP_LEN])
+{
+	const struct mg_control *ctl = ctx;
+	ctl->test->tai64n(ctl->test->ctx, out);
 }
 
 static struct wg_noise_remote *upcall_remote_by_pubkey(void *ctx, const uint8_t pub[WG_KEY_LEN])
@@ -190,6 +204,7 @@ static int create_tables(struct mg_control *ctl, char *err, size_t errlen)
 	    .now = upcall_now,
 	    .remote_by_pubkey = upcall_remote_by_pubkey,
 	    .keypair_release = upcall_keypair_release,
+	    .tai64n = ctl->test && ctl->test->tai64n ? upcall_tai64n : NULL,
 	};
 	if (wg_noise_local_init(&gw->local, gw->index, &up) != WG_OK)
 		return fail(err, errlen, "%s", "cannot initialise the crypto library");
@@ -266,6 +281,18 @@ static int start_workers(struct mg_control *ctl, char *err, size_t errlen)
 		}
 		gw->workers[i] = w;
 	}
+	if (ctl->test && ctl->test->no_launch) {
+		/* The caller runs the bursts on its own thread: it needs the crypto contexts the
+		 * workers would otherwise make for themselves. */
+		for (unsigned i = 0; i < gw->n_workers; i++) {
+			int rc = 0;
+			gw->workers[i]->crypto = mg_crypto_create(MG_CRYPTO_ISA_AUTO, &rc);
+			if (!gw->workers[i]->crypto)
+				return fail(err, errlen, "%s",
+				            "cannot create a worker's crypto context");
+		}
+		return 0;
+	}
 	for (unsigned i = 0; i < gw->n_workers; i++) {
 		int rc = rte_eal_remote_launch(mg_worker_main, gw->workers[i],
 		                               ctl->cfg.worker_lcores[i]);
@@ -289,6 +316,10 @@ int mg_control_up(struct mg_control *ctl, struct mg_config *cfg, const char *pro
 	ctl->cfg = *cfg;
 	memset(cfg, 0, sizeof(*cfg));
 	gw->cfg = &ctl->cfg;
+	ctl->n_cfg_addresses = ctl->cfg.n_addresses;
+	mg_netmap_state_init(&ctl->netmap);
+	int level = mg_log_level_parse(ctl->cfg.log_level);
+	mg_log_set_level(level < 0 ? MG_LOG_INFO : (enum mg_log_level)level);
 	gw->n_workers = (unsigned)ctl->cfg.n_workers;
 	gw->max_peers = ctl->cfg.max_peers;
 	gw->listen_port = ctl->cfg.listen_port;
@@ -298,9 +329,11 @@ int mg_control_up(struct mg_control *ctl, struct mg_config *cfg, const char *pro
 		return fail(err, errlen, "%s", "cannot initialise the crypto libraries");
 	if (gw->max_peers == 0 || gw->max_peers > MG_ALLOWEDIPS_MAX_PEER)
 		return fail(err, errlen, "%s", "limits.max_peers out of range");
-	if (mg_eal_init(&ctl->cfg, prog, err, errlen) != 0)
-		return -1;
-	ctl->eal_up = true;
+	if (!ctl->test || !ctl->test->eal_ready) {
+		if (mg_eal_init(&ctl->cfg, prog, err, errlen) != 0)
+			return -1;
+		ctl->eal_up = true;
+	}
 	gw->tsc_hz = rte_get_tsc_hz();
 	if (check_lcores(&ctl->cfg, err, errlen) != 0)
 		return -1;
@@ -311,6 +344,10 @@ int mg_control_up(struct mg_control *ctl, struct mg_config *cfg, const char *pro
 	    add_config_peers(ctl, err, errlen) != 0)
 		return -1;
 	if (mg_control_uapi_start(ctl, err, errlen) != 0)
+		return -1;
+	if (mg_control_health_start(ctl, ctl->cfg.metrics_listen, &ctl->health, err, errlen) != 0)
+		return -1;
+	if (mg_control_coord_start(ctl, err, errlen) != 0)
 		return -1;
 	return start_workers(ctl, err, errlen);
 }
@@ -339,6 +376,10 @@ void mg_control_down(struct mg_control *ctl)
 		ctl->workers_launched = false;
 	}
 	mg_control_uapi_stop(ctl);
+	/* The health snapshot reads the tables: stop it before any is freed. */
+	mg_control_health_stop(ctl->health);
+	ctl->health = NULL;
+	mg_control_coord_stop(ctl);
 	for (unsigned i = 0; i < MG_MAX_WORKERS; i++) {
 		if (ctl->worker_mem[i]) {
 			if (gw->workers[i])
@@ -394,48 +435,69 @@ void mg_control_down(struct mg_control *ctl)
 	mg_config_free(&ctl->cfg);
 }
 
-void mg_control_log_stats(const struct mg_control *ctl, FILE *out)
+void mg_control_log_stats(const struct mg_control *ctl)
 {
 	const struct mg_ctl_stats *s = &ctl->stats;
 	const struct mg_gateway *gw = &ctl->gw;
-	fprintf(out,
-	        "meshgate: control: handshakes in init=%" PRIu64 " resp=%" PRIu64 " cookie=%" PRIu64
-	        " malformed=%" PRIu64 " bad_mac=%" PRIu64 " rejected=%" PRIu64
-	        " ratelimited=%" PRIu64 "; out init=%" PRIu64 " resp=%" PRIu64 " cookie=%" PRIu64
-	        " keepalive=%" PRIu64 " staged=%" PRIu64 "; tx_failed=%" PRIu64
-	        " no_neighbour=%" PRIu64 " staged_dropped=%" PRIu64 " local_dropped=%" PRIu64
-	        " echo=%" PRIu64 " events=%" PRIu64 "\n",
-	        s->hs_rx[1], s->hs_rx[2], s->hs_rx[3], s->hs_malformed, s->hs_bad_mac,
-	        s->hs_rejected, s->hs_ratelimited, s->initiations_sent, s->responses_sent,
-	        s->cookies_sent, s->keepalives_sent, s->staged_sent, s->tx_failed,
-	        s->tx_no_neighbour, s->staged_dropped, s->local_dropped, s->echo_replies,
-	        s->events);
+	struct mg_log_line l;
+
+	mg_log_begin(&l, MG_LOG_NOTICE, "control counters");
+	mg_log_u64(&l, "init_rx", s->hs_rx[1]);
+	mg_log_u64(&l, "resp_rx", s->hs_rx[2]);
+	mg_log_u64(&l, "cookie_rx", s->hs_rx[3]);
+	mg_log_u64(&l, "malformed", s->hs_malformed);
+	mg_log_u64(&l, "bad_mac", s->hs_bad_mac);
+	mg_log_u64(&l, "rejected", s->hs_rejected);
+	mg_log_u64(&l, "ratelimited", s->hs_ratelimited);
+	mg_log_u64(&l, "init_tx", s->initiations_sent);
+	mg_log_u64(&l, "resp_tx", s->responses_sent);
+	mg_log_u64(&l, "cookie_tx", s->cookies_sent);
+	mg_log_u64(&l, "keepalive_tx", s->keepalives_sent);
+	mg_log_u64(&l, "staged_tx", s->staged_sent);
+	mg_log_u64(&l, "staged_dropped", s->staged_dropped);
+	mg_log_u64(&l, "tx_failed", s->tx_failed);
+	mg_log_u64(&l, "no_neighbour", s->tx_no_neighbour);
+	mg_log_u64(&l, "local_dropped", s->local_dropped);
+	mg_log_u64(&l, "echo_tx", s->echo_replies);
+	mg_log_u64(&l, "echo_rx", s->echo_replies_rx);
+	mg_log_u64(&l, "events", s->events);
+	mg_log_end(&l);
 	if (gw->neigh) {
 		struct mg_neigh_stats ns;
 		mg_neigh_stats(gw->neigh, &ns);
-		fprintf(out,
-		        "meshgate: neighbours: entries=%" PRIu64 " arp_rx=%" PRIu64
-		        " nd_rx=%" PRIu64 " replies=%" PRIu64 " requests=%" PRIu64
-		        " learned=%" PRIu64 " tx_failed=%" PRIu64 " malformed=%" PRIu64
-		        " ignored=%" PRIu64 "\n",
-		        ns.entries, ns.arp_rx, ns.nd_rx, ns.replies_sent, ns.requests_sent,
-		        ns.learned, ns.tx_failed, ns.arp_malformed + ns.nd_malformed, ns.ignored);
+		mg_log_begin(&l, MG_LOG_NOTICE, "neighbour counters");
+		mg_log_u64(&l, "entries", ns.entries);
+		mg_log_u64(&l, "arp_rx", ns.arp_rx);
+		mg_log_u64(&l, "nd_rx", ns.nd_rx);
+		mg_log_u64(&l, "replies", ns.replies_sent);
+		mg_log_u64(&l, "requests", ns.requests_sent);
+		mg_log_u64(&l, "learned", ns.learned);
+		mg_log_u64(&l, "tx_failed", ns.tx_failed);
+		mg_log_u64(&l, "malformed", ns.arp_malformed + ns.nd_malformed);
+		mg_log_u64(&l, "ignored", ns.ignored);
+		mg_log_end(&l);
 	}
 	for (unsigned i = 0; i < gw->n_workers; i++) {
 		const struct mg_worker *w = gw->workers[i];
 		if (!w)
 			continue;
 		const struct mg_worker_counters *c = &w->counters;
-		fprintf(out,
-		        "meshgate: worker %u: rx lan=%" PRIu64 " mesh=%" PRIu64 " tx lan=%" PRIu64
-		        " mesh=%" PRIu64 " encrypted=%" PRIu64 " decrypted=%" PRIu64
-		        " punted=%" PRIu64,
-		        i, c->rx_packets[0], c->rx_packets[1], c->tx_packets[0], c->tx_packets[1],
-		        c->encrypted, c->decrypted, c->punted);
-		for (unsigned r = 0; r < MG_DROP_REASON_COUNT; r++)
-			if (c->drops[r])
-				fprintf(out, " drop_%s=%" PRIu64, mg_drop_reason_name(r),
-				        c->drops[r]);
-		fputc('\n', out);
+		mg_log_begin(&l, MG_LOG_NOTICE, "worker counters");
+		mg_log_u64(&l, "worker", i);
+		mg_log_u64(&l, "rx_lan", c->rx_packets[0]);
+		mg_log_u64(&l, "rx_mesh", c->rx_packets[1]);
+		mg_log_u64(&l, "tx_lan", c->tx_packets[0]);
+		mg_log_u64(&l, "tx_mesh", c->tx_packets[1]);
+		mg_log_u64(&l, "encrypted", c->encrypted);
+		mg_log_u64(&l, "decrypted", c->decrypted);
+		mg_log_u64(&l, "punted", c->punted);
+		for (unsigned r = 0; r < MG_DROP_REASON_COUNT; r++) {
+			char key[48];
+			if (!c->drops[r])
+				continue;
+			snprintf(key, sizeof(key), "drop_%s", mg_drop_reason_name(r));
+			mg_log_u64(&l, key, c->drops[r]);
+		}
+		mg_log_end(&l);
 	}
 }

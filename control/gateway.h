@@ -19,6 +19,7 @@
 
 #include "config.h"
 #include "cookie.h"
+#include "netmap_apply.h"
 #include "ratelimiter.h"
 /* dataplane/gateway.h: included through worker.h, which sits beside it (same file name). */
 #include "worker.h"
@@ -26,6 +27,8 @@
 struct rte_hash;
 struct rte_mbuf;
 struct mg_uapi_server;
+struct mg_control_health;
+struct mg_coord_client;
 
 /* Handshake frames waiting for their next hop's MAC (ARP/ND in flight). */
 #define MG_CTL_PENDING_MAX 64
@@ -48,6 +51,7 @@ struct mg_ctl_stats {
 	uint64_t staged_dropped;  /* staged packets dropped (queue full, peer gone, give-up) */
 	uint64_t local_dropped;   /* MG_PUNT_LOCAL packets not answered */
 	uint64_t echo_replies;    /* ICMP/ICMPv6 echo replies from the gateway's own address */
+	uint64_t echo_replies_rx; /* echo replies to it (answers to meshctl ping's probe) */
 	uint64_t events;          /* events taken from the event ring */
 	uint64_t deferred_freed;  /* objects freed after a grace period */
 };
@@ -70,9 +74,26 @@ struct mg_pending_tx {
 	uint32_t peer_slot; /* for the byte counters; MG_PUNT_NO_PEER when none */
 };
 
+/*
+ * For tests that drive the gateway step by step (tests/dataplane/test_control.c): the EAL and the
+ * ports' devices are the caller's, the workers are set up (with their crypto contexts) but never
+ * launched, so the caller runs their bursts on its own thread, and every clock reading of the
+ * control thread and the workers comes from now(). NULL in production.
+ */
+struct mg_control_test_hooks {
+	uint64_t (*now)(void *ctx); /* monotonic ns */
+	/* Handshake timestamps (NULL: the real clock, whose granularity would make a peer
+	 * refuse a second initiation sent within the same real 16 ms as a replay). */
+	void (*tai64n)(void *ctx, uint8_t out[WG_TIMESTAMP_LEN]);
+	void *ctx;
+	bool eal_ready; /* rte_eal_init ran already: mg_control_up skips it, down leaves it */
+	bool no_launch; /* workers initialised, not launched */
+};
+
 struct mg_control {
-	struct mg_gateway gw; /* first: the workers' view */
-	struct mg_config cfg; /* owned; gw.cfg points here */
+	struct mg_gateway gw;                     /* first: the workers' view */
+	const struct mg_control_test_hooks *test; /* set before mg_control_up; NULL normally */
+	struct mg_config cfg;                     /* owned; gw.cfg points here */
 
 	struct mg_worker *worker_mem[MG_MAX_WORKERS];
 	struct wg_timer_durations durations; /* the protocol timers, scaled for tests */
@@ -92,6 +113,14 @@ struct mg_control {
 	unsigned n_pending;
 
 	struct mg_uapi_server *uapi;
+	struct mg_control_health *health; /* health socket (health.h); NULL: none */
+
+	/* Coordinated mode (cfg.coord.url set): the client thread's events are applied to the
+	 * device through the map diff engine (gateway_coord.c). */
+	struct mg_coord_client *coord;
+	struct mg_netmap_state netmap;
+	uint64_t last_coord_tick_ns;
+	size_t n_cfg_addresses; /* cfg.addresses from the file; the coordinator's follow them */
 	uint64_t last_under_load_ns; /* handshake load is sticky for a second, as the kernel's */
 	uint64_t last_housekeeping_ns;
 	uint16_t ip_id;
@@ -104,6 +133,8 @@ struct mg_control {
 /* Monotonic (the clock of keypair births and the workers' timestamps) and wall nanoseconds. */
 uint64_t mg_mono_ns(void);
 uint64_t mg_wall_ns(void);
+/* The gateway's monotonic clock: mg_mono_ns, or the test hook's. */
+uint64_t mg_control_now(const struct mg_control *ctl);
 
 /*
  * Takes ownership of *cfg (its contents are moved into ctl, *cfg is zeroed) and brings the
@@ -118,8 +149,19 @@ void mg_control_run(struct mg_control *ctl);
 /* Stops the workers, then frees everything; leaves no runtime file behind. Idempotent. */
 void mg_control_down(struct mg_control *ctl);
 
-/* The control thread's and the workers' counters, a few lines (at stop, for the log). */
-void mg_control_log_stats(const struct mg_control *ctl, FILE *out);
+/* The control thread's and the workers' counters, a few log lines (at stop). */
+void mg_control_log_stats(const struct mg_control *ctl);
+
+/*
+ * Coordinated mode (gateway_coord.c). start: nothing without cfg.coord.url; else the client
+ * thread starts registering and streaming the map (0, or -1 with err). poll: applies queued map
+ * updates and, once a second, key expiry and the client's state for the health socket; never
+ * blocks; returns the number of updates applied. stop: joins the thread, drops the map state
+ * (the peers stay until the device goes down).
+ */
+int mg_control_coord_start(struct mg_control *ctl, char *err, size_t errlen);
+unsigned mg_control_coord_poll(struct mg_control *ctl, uint64_t now_ns);
+void mg_control_coord_stop(struct mg_control *ctl);
 
 /* Frees ptr with fn once no worker can still hold it. fn(ptr) runs at once on allocation
  * failure after waiting for the readers synchronously. */

@@ -4,19 +4,25 @@
  *
  *   meshgate --config FILE         run until SIGINT or SIGTERM
  *   meshgate --check-config FILE   validate FILE and exit 0, or 1 with the error
+ *   meshgate agent --config FILE   the mesh agent for a stock WireGuard host (agent.h)
  *   meshgate --version | --help
+ *
+ * While running, SIGUSR1 makes the log one level more verbose and SIGUSR2 one level quieter.
  *
  * Exit status: 0 after a clean stop or a valid file, 1 on a configuration or start-up error,
  * 2 on bad arguments.
  */
+#include <errno.h>
 #include <getopt.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
+#include "agent.h"
 #include "config.h"
 #include "gateway.h"
+#include "log.h"
 
 #ifndef MG_VERSION
 #define MG_VERSION "unknown"
@@ -38,9 +44,11 @@ static void usage(FILE *out, const char *prog)
 	fprintf(out,
 	        "usage: %s --config FILE        run the gateway (stop with SIGINT or SIGTERM)\n"
 	        "       %s --check-config FILE  validate FILE: exit 0, or 1 with the error\n"
+	        "       %s agent --config FILE  run the mesh agent for a WireGuard host\n"
 	        "       %s --version            print the version\n"
-	        "       %s --help               print this help\n",
-	        prog, prog, prog, prog);
+	        "       %s --help               print this help\n"
+	        "signals: SIGUSR1 one log level more verbose, SIGUSR2 one level quieter\n",
+	        prog, prog, prog, prog, prog);
 }
 
 static void print_warnings(const char *path, const struct mg_config *cfg)
@@ -48,9 +56,13 @@ static void print_warnings(const char *path, const struct mg_config *cfg)
 	const char *w = cfg->warnings;
 	while (*w) {
 		const char *nl = strchr(w, '\n');
-		int len = nl ? (int)(nl - w) : (int)strlen(w);
-		if (len > 0)
-			fprintf(stderr, "meshgate: %s: warning: %.*s\n", path, len, w);
+		size_t len = nl ? (size_t)(nl - w) : strlen(w);
+		char line[sizeof(cfg->warnings)];
+		if (len > 0) {
+			snprintf(line, sizeof(line), "%.*s", (int)len, w);
+			mg_log(MG_LOG_WARNING, "configuration warning", "file", path, "detail",
+			       line, NULL);
+		}
 		w += len + (nl ? 1 : 0);
 	}
 }
@@ -76,7 +88,8 @@ static int install_signals(void)
 	memset(&sa, 0, sizeof(sa));
 	sa.sa_handler = on_signal;
 	sigemptyset(&sa.sa_mask);
-	if (sigaction(SIGINT, &sa, NULL) != 0 || sigaction(SIGTERM, &sa, NULL) != 0)
+	if (sigaction(SIGINT, &sa, NULL) != 0 || sigaction(SIGTERM, &sa, NULL) != 0 ||
+	    mg_log_install_signals() != 0)
 		return -1;
 	/* A UAPI client that hangs up mid-reply must not kill the gateway. */
 	sa.sa_handler = SIG_IGN;
@@ -90,33 +103,40 @@ static int run(const char *prog, const char *path)
 	int rc = 1;
 
 	if (mg_config_load(path, &cfg, err, sizeof(err)) != 0) {
-		fprintf(stderr, "meshgate: %s\n", err);
+		mg_log(MG_LOG_ERROR, "configuration refused", "error", err, NULL);
 		return 1;
 	}
 	print_warnings(path, &cfg);
 	struct mg_control *ctl = calloc(1, sizeof(*ctl));
 	if (!ctl) {
-		fprintf(stderr, "meshgate: out of memory\n");
+		mg_log(MG_LOG_ERROR, "out of memory", NULL);
 		mg_config_free(&cfg);
 		return 1;
 	}
 	signal_target = &ctl->gw;
 	if (install_signals() != 0) {
-		perror("meshgate: sigaction");
+		mg_log(MG_LOG_ERROR, "cannot install signal handlers", "error", strerror(errno),
+		       NULL);
 		mg_config_free(&cfg);
 		goto out;
 	}
 	if (mg_control_up(ctl, &cfg, prog, err, sizeof(err)) != 0) {
-		fprintf(stderr, "meshgate: %s\n", err);
+		mg_log(MG_LOG_ERROR, "start-up failed", "error", err, NULL);
 		goto out;
 	}
-	fprintf(stderr, "meshgate: %s up: %u peer%s, %u worker%s, UDP port %u\n", ctl->cfg.ifname,
-	        ctl->gw.n_peers, ctl->gw.n_peers == 1 ? "" : "s", ctl->gw.n_workers,
-	        ctl->gw.n_workers == 1 ? "" : "s", ctl->gw.listen_port);
+	struct mg_log_line l;
+	mg_log_begin(&l, MG_LOG_NOTICE, "gateway up");
+	mg_log_str(&l, "ifname", ctl->cfg.ifname);
+	mg_log_str(&l, "version", MG_VERSION);
+	mg_log_u64(&l, "peers", ctl->gw.n_peers);
+	mg_log_u64(&l, "workers", ctl->gw.n_workers);
+	mg_log_u64(&l, "port", ctl->gw.listen_port);
+	mg_log_bool(&l, "coordinated", ctl->coord != NULL);
+	mg_log_end(&l);
 	mg_control_run(ctl);
-	fprintf(stderr, "meshgate: %s stopping\n", ctl->cfg.ifname);
+	mg_log(MG_LOG_NOTICE, "gateway stopping", "ifname", ctl->cfg.ifname, NULL);
 	if (atomic_load(&ctl->gw.stop))
-		mg_control_log_stats(ctl, stderr);
+		mg_control_log_stats(ctl);
 	rc = 0;
 out:
 	mg_control_down(ctl);
@@ -137,6 +157,10 @@ int main(int argc, char **argv)
 	const char *prog = argc > 0 && argv[0] ? argv[0] : "meshgate";
 	const char *config = NULL, *check = NULL;
 	int c, actions = 0;
+
+	/* Before anything DPDK: the agent runs on hosts without it. */
+	if (argc > 1 && strcmp(argv[1], "agent") == 0)
+		return mg_agent_main(argc - 1, argv + 1);
 
 	opterr = 0;
 	while ((c = getopt_long(argc, argv, "", opts, NULL)) != -1) {
