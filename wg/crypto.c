@@ -1,15 +1,30 @@
 // SPDX-License-Identifier: GPL-2.0-only
 /*
- * OpenSSL 3 and libsodium behind the wg_* wrappers. Algorithms are fetched once; every call
- * builds its own short-lived context and frees it before returning, because OpenSSL clears key
- * material when a context is freed but keeps it for as long as a context lives. A per-thread
- * cache would save well under a microsecond per call and leave keys lying in idle threads.
+ * OpenSSL 3 and libsodium behind the wg_* wrappers. Algorithms are fetched once.
+ *
+ * BLAKE2s, keyed BLAKE2s and HMAC-BLAKE2s run on per-thread contexts that are made once and
+ * reused: in the KDF (eight calls a handshake) building the contexts afresh (allocations,
+ * the digest chosen by name, parameter lookups) cost more than the hashing itself. Secret
+ * hygiene on reuse:
+ *  - a MAC context is never left holding a caller's key: when a call succeeds, the context
+ *    is re-keyed with a fixed public key (park_key). EVP_MAC_init with a key replaces the
+ *    whole key state (HMAC: the inner and outer pad states and the provider's copy of the key;
+ *    BLAKE2s MAC: the key copy and the chaining state), so nothing derived from the caller's
+ *    key survives. That costs about 0.25 us a call, a price worth paying to keep a handshake's
+ *    chaining keys out of an idle control thread;
+ *  - the digest context holds no data between calls: BLAKE2s's final step wipes its state;
+ *  - a context whose call failed is freed (OpenSSL cleanses on free) and made afresh next time;
+ *  - a thread's contexts are freed when it exits, through a pthread key destructor. exit()
+ *    runs no such destructor, so the main thread's are never freed: they hold only park_key.
+ * The ChaCha20-Poly1305 context stays per call: its key schedule and keystream buffer would
+ * outlive the call, and it costs under a microsecond.
  */
 #include "crypto.h"
 
 #include <endian.h>
 #include <limits.h>
 #include <pthread.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include <openssl/core_names.h>
@@ -30,6 +45,30 @@ static EVP_MAC *mac_hmac;
 static EVP_CIPHER *cipher_chacha;
 /* HMAC context with the digest already chosen and no key: duplicating it skips a name lookup. */
 static EVP_MAC_CTX *hmac_template;
+static pthread_key_t thread_key;
+
+/* Public and constant: what an idle MAC context is keyed with. */
+static const uint8_t park_key[WG_KEY_LEN];
+
+/* One thread's reusable contexts, each made on first use. */
+struct thread_ctxs {
+	EVP_MD_CTX *hash;
+	EVP_MAC_CTX *hmac;
+	EVP_MAC_CTX *mac; /* keyed BLAKE2s */
+	size_t mac_size;  /* output size mac is set up for; 0 before the first call */
+};
+
+static void thread_ctxs_free(void *p)
+{
+	struct thread_ctxs *t = p;
+
+	if (!t)
+		return;
+	EVP_MD_CTX_free(t->hash);
+	EVP_MAC_CTX_free(t->hmac);
+	EVP_MAC_CTX_free(t->mac);
+	free(t);
+}
 
 static bool hmac_choose_digest(EVP_MAC_CTX *ctx)
 {
@@ -45,6 +84,8 @@ static bool hmac_choose_digest(EVP_MAC_CTX *ctx)
 static void crypto_init_once(void)
 {
 	if (sodium_init() < 0)
+		return;
+	if (pthread_key_create(&thread_key, thread_ctxs_free) != 0)
 		return;
 	md_blake2s = EVP_MD_fetch(NULL, "BLAKE2S-256", NULL);
 	mac_blake2s = EVP_MAC_fetch(NULL, OSSL_MAC_NAME_BLAKE2SMAC, NULL);
@@ -84,6 +125,21 @@ enum wg_result wg_crypto_init(void)
 			return WG_ERR_CRYPTO;  \
 	} while (0)
 
+/* The calling thread's contexts (wg_crypto_init must have succeeded); NULL when out of memory. */
+static struct thread_ctxs *thread_ctxs(void)
+{
+	struct thread_ctxs *t = pthread_getspecific(thread_key);
+
+	if (t)
+		return t;
+	t = calloc(1, sizeof(*t));
+	if (t && pthread_setspecific(thread_key, t) != 0) {
+		free(t);
+		t = NULL;
+	}
+	return t;
+}
+
 void wg_memzero(void *p, size_t len)
 {
 	if (p && len)
@@ -114,12 +170,18 @@ static enum wg_result blake2s_parts(uint8_t out[WG_HASH_LEN], const void *a, siz
 {
 	enum wg_result ret = WG_ERR_CRYPTO;
 	unsigned int outlen = 0;
+	struct thread_ctxs *t;
 	EVP_MD_CTX *ctx;
 
 	ENSURE_INIT();
-	ctx = EVP_MD_CTX_new();
-	if (!ctx)
-		return WG_ERR_NOMEM;
+	t = thread_ctxs();
+	if (t && !t->hash)
+		t->hash = EVP_MD_CTX_new();
+	if (!t || !t->hash) {
+		ret = WG_ERR_NOMEM;
+		goto out;
+	}
+	ctx = t->hash;
 	if (EVP_DigestInit_ex2(ctx, md_blake2s, NULL) != 1)
 		goto out;
 	if (alen && EVP_DigestUpdate(ctx, a, alen) != 1)
@@ -130,8 +192,13 @@ static enum wg_result blake2s_parts(uint8_t out[WG_HASH_LEN], const void *a, siz
 		goto out;
 	ret = WG_OK;
 out:
-	EVP_MD_CTX_free(ctx);
 	if (ret != WG_OK) {
+		/* A failed context may still hold input: free it (cleansed), a new one comes next.
+		 */
+		if (t) {
+			EVP_MD_CTX_free(t->hash);
+			t->hash = NULL;
+		}
 		wg_memzero(out, WG_HASH_LEN);
 		ERR_clear_error();
 	}
@@ -157,6 +224,20 @@ enum wg_result wg_blake2s_2(uint8_t out[WG_HASH_LEN], const void *a, size_t alen
 	return blake2s_parts(out, a, alen, b, blen);
 }
 
+/*
+ * Ends a call on a reused MAC context: re-keyed with park_key, which replaces every trace of
+ * the caller's key, or freed (cleansed) when that fails or the call itself failed.
+ */
+static void mac_park(EVP_MAC_CTX **ctx, bool call_ok)
+{
+	if (!*ctx)
+		return;
+	if (call_ok && EVP_MAC_init(*ctx, park_key, sizeof(park_key), NULL) == 1)
+		return;
+	EVP_MAC_CTX_free(*ctx);
+	*ctx = NULL;
+}
+
 enum wg_result wg_blake2s_keyed(uint8_t *out, size_t outlen, const void *key, size_t keylen,
                                 const void *in, size_t inlen)
 {
@@ -166,24 +247,35 @@ enum wg_result wg_blake2s_keyed(uint8_t *out, size_t outlen, const void *key, si
 	    OSSL_PARAM_construct_size_t(OSSL_MAC_PARAM_SIZE, &size),
 	    OSSL_PARAM_END,
 	};
+	struct thread_ctxs *t;
 	EVP_MAC_CTX *ctx;
 
 	if (!out || outlen < 1 || outlen > WG_HASH_LEN || !key || keylen < 1 ||
 	    keylen > WG_KEY_LEN || (!in && inlen))
 		return WG_ERR_INVALID;
 	ENSURE_INIT();
-	ctx = EVP_MAC_CTX_new(mac_blake2s);
-	if (!ctx)
-		return WG_ERR_NOMEM;
-	if (EVP_MAC_init(ctx, key, keylen, params) != 1)
+	t = thread_ctxs();
+	if (t && !t->mac) {
+		t->mac = EVP_MAC_CTX_new(mac_blake2s);
+		t->mac_size = 0;
+	}
+	if (!t || !t->mac) {
+		ret = WG_ERR_NOMEM;
 		goto out;
+	}
+	ctx = t->mac;
+	/* The output size is a parameter looked up by name: set it only when it changes. */
+	if (EVP_MAC_init(ctx, key, keylen, t->mac_size == outlen ? NULL : params) != 1)
+		goto out;
+	t->mac_size = outlen;
 	if (inlen && EVP_MAC_update(ctx, in, inlen) != 1)
 		goto out;
 	if (EVP_MAC_final(ctx, out, &produced, outlen) != 1 || produced != outlen)
 		goto out;
 	ret = WG_OK;
 out:
-	EVP_MAC_CTX_free(ctx);
+	if (t)
+		mac_park(&t->mac, ret == WG_OK);
 	if (ret != WG_OK) {
 		wg_memzero(out, outlen);
 		ERR_clear_error();
@@ -193,34 +285,38 @@ out:
 
 /* ---- HMAC-BLAKE2s and the KDF ---- */
 
-static EVP_MAC_CTX *hmac_new(const void *key, size_t keylen)
+/* The thread's HMAC context, keyed with key and ready for a first hmac_run. */
+static EVP_MAC_CTX *hmac_keyed(struct thread_ctxs *t, const void *key, size_t keylen)
 {
-	EVP_MAC_CTX *ctx = EVP_MAC_CTX_dup(hmac_template);
-
-	/* Older 3.0 releases cannot copy a context that has no key yet: set the digest afresh. */
-	if (!ctx) {
-		ERR_clear_error();
-		ctx = EVP_MAC_CTX_new(mac_hmac);
-		if (ctx && !hmac_choose_digest(ctx)) {
-			EVP_MAC_CTX_free(ctx);
-			return NULL;
+	if (!t->hmac) {
+		t->hmac = EVP_MAC_CTX_dup(hmac_template);
+		/* Older 3.0 releases cannot copy a context that has no key yet: set the digest. */
+		if (!t->hmac) {
+			ERR_clear_error();
+			t->hmac = EVP_MAC_CTX_new(mac_hmac);
+			if (t->hmac && !hmac_choose_digest(t->hmac)) {
+				EVP_MAC_CTX_free(t->hmac);
+				t->hmac = NULL;
+			}
 		}
 	}
-	if (ctx && EVP_MAC_init(ctx, key, keylen, NULL) != 1) {
-		EVP_MAC_CTX_free(ctx);
-		ctx = NULL;
-	}
-	return ctx;
+	/* OpenSSL refuses a NULL key pointer even with length 0. */
+	if (t->hmac && EVP_MAC_init(t->hmac, keylen ? key : park_key, keylen, NULL) != 1)
+		return NULL;
+	return t->hmac;
 }
 
-/* One HMAC over up to two parts with an already keyed context, which is re-armed for reuse. */
-static bool hmac_run(EVP_MAC_CTX *ctx, uint8_t out[WG_HASH_LEN], const void *a, size_t alen,
-                     const void *b, size_t blen)
+/*
+ * One HMAC over up to two parts with a keyed context. rearm re-initialises it with the key
+ * already set (a NULL key: the pads are not recomputed), needed after a previous hmac_run;
+ * keying it leaves it armed already.
+ */
+static bool hmac_run(EVP_MAC_CTX *ctx, bool rearm, uint8_t out[WG_HASH_LEN], const void *a,
+                     size_t alen, const void *b, size_t blen)
 {
 	size_t produced = 0;
 
-	/* A NULL key re-initialises with the key already set, without recomputing the pads. */
-	if (EVP_MAC_init(ctx, NULL, 0, NULL) != 1)
+	if (rearm && EVP_MAC_init(ctx, NULL, 0, NULL) != 1)
 		return false;
 	if (alen && EVP_MAC_update(ctx, a, alen) != 1)
 		return false;
@@ -234,21 +330,25 @@ enum wg_result wg_hmac_blake2s(uint8_t out[WG_HASH_LEN], const void *key, size_t
 {
 	enum wg_result ret = WG_ERR_CRYPTO;
 	uint8_t result[WG_HASH_LEN];
+	struct thread_ctxs *t;
 	EVP_MAC_CTX *ctx;
 
 	if (!out || (!key && keylen) || (!in && inlen))
 		return WG_ERR_INVALID;
 	ENSURE_INIT();
-	/* OpenSSL refuses a NULL key pointer even with length 0. */
-	ctx = hmac_new(keylen ? key : (const void *)"", keylen);
-	if (!ctx)
+	t = thread_ctxs();
+	if (!t) {
+		ret = WG_ERR_NOMEM;
 		goto out;
-	if (!hmac_run(ctx, result, in, inlen, NULL, 0))
+	}
+	ctx = hmac_keyed(t, key, keylen);
+	if (!ctx || !hmac_run(ctx, false, result, in, inlen, NULL, 0))
 		goto out;
 	memcpy(out, result, WG_HASH_LEN);
 	ret = WG_OK;
 out:
-	EVP_MAC_CTX_free(ctx);
+	if (t)
+		mac_park(&t->hmac, ret == WG_OK);
 	wg_memzero(result, sizeof(result));
 	if (ret != WG_OK)
 		ERR_clear_error();
@@ -261,28 +361,34 @@ enum wg_result wg_kdf(uint8_t t1[WG_HASH_LEN], uint8_t t2[WG_HASH_LEN], uint8_t 
 	enum wg_result ret = WG_ERR_CRYPTO;
 	uint8_t prk[WG_HASH_LEN], out1[WG_HASH_LEN], out2[WG_HASH_LEN], out3[WG_HASH_LEN];
 	uint8_t counter;
-	EVP_MAC_CTX *extract = NULL, *expand = NULL;
+	struct thread_ctxs *t;
+	EVP_MAC_CTX *ctx;
 
 	if (!t1 || !ck || (!data && datalen) || (t3 && !t2))
 		return WG_ERR_INVALID;
 	ENSURE_INIT();
-	extract = hmac_new(ck, WG_HASH_LEN);
-	if (!extract || !hmac_run(extract, prk, data, datalen, NULL, 0))
+	t = thread_ctxs();
+	if (!t) {
+		ret = WG_ERR_NOMEM;
 		goto out;
-	expand = hmac_new(prk, sizeof(prk));
-	if (!expand)
+	}
+	/* One context: keyed with ck to extract, then with the PRK to expand. */
+	ctx = hmac_keyed(t, ck, WG_HASH_LEN);
+	if (!ctx || !hmac_run(ctx, false, prk, data, datalen, NULL, 0))
+		goto out;
+	if (!hmac_keyed(t, prk, sizeof(prk)))
 		goto out;
 	counter = 1;
-	if (!hmac_run(expand, out1, &counter, 1, NULL, 0))
+	if (!hmac_run(ctx, false, out1, &counter, 1, NULL, 0))
 		goto out;
 	if (t2) {
 		counter = 2;
-		if (!hmac_run(expand, out2, out1, sizeof(out1), &counter, 1))
+		if (!hmac_run(ctx, true, out2, out1, sizeof(out1), &counter, 1))
 			goto out;
 	}
 	if (t3) {
 		counter = 3;
-		if (!hmac_run(expand, out3, out2, sizeof(out2), &counter, 1))
+		if (!hmac_run(ctx, true, out3, out2, sizeof(out2), &counter, 1))
 			goto out;
 	}
 	/* Written only now: an output may alias ck, which the extract step still needed. */
@@ -293,8 +399,8 @@ enum wg_result wg_kdf(uint8_t t1[WG_HASH_LEN], uint8_t t2[WG_HASH_LEN], uint8_t 
 		memcpy(t3, out3, WG_HASH_LEN);
 	ret = WG_OK;
 out:
-	EVP_MAC_CTX_free(extract);
-	EVP_MAC_CTX_free(expand);
+	if (t)
+		mac_park(&t->hmac, ret == WG_OK);
 	wg_memzero(prk, sizeof(prk));
 	wg_memzero(out1, sizeof(out1));
 	wg_memzero(out2, sizeof(out2));
