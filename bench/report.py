@@ -1,0 +1,283 @@
+#!/usr/bin/env python3
+# SPDX-License-Identifier: GPL-2.0-only
+"""Benchmark JSON -> Markdown report and PNG plots (gnuplot), and the JSON schema check.
+
+    report.py DIR           writes DIR/report.md and DIR/*.png from DIR/*.json
+    report.py --check DIR   exit 0 when every expected benchmark left sane, non-zero figures;
+                            never judges speed (CI runs the quick mode through this)
+
+Standard library only. Each benchmark writes {"bench": NAME, ...}: most as a "figures" list of
+{"name", "value", "unit"}; crypto_ceiling ("sizes") and dataplane ("points") have their own
+shapes, read here.
+"""
+import json
+import math
+import os
+import shutil
+import subprocess
+import sys
+
+EXPECTED = ["crypto_ceiling", "dataplane", "memory", "handshake", "e2e", "handshake_flood"]
+# Figures that may legitimately be zero (counts of things that need not happen).
+MAY_BE_ZERO_UNITS = {"count"}
+
+
+def load(out_dir):
+    docs = {}
+    for name in sorted(os.listdir(out_dir)):
+        if not name.endswith(".json") or name == "machine.json":
+            continue
+        with open(os.path.join(out_dir, name)) as f:
+            doc = json.load(f)
+        docs[doc.get("bench", name[:-5])] = doc
+    machine = {}
+    mpath = os.path.join(out_dir, "machine.json")
+    if os.path.exists(mpath):
+        with open(mpath) as f:
+            machine = json.load(f)
+    return docs, machine
+
+
+def positive(v):
+    return isinstance(v, (int, float)) and not isinstance(v, bool) and math.isfinite(v) and v > 0
+
+
+# ---- the schema check ----
+
+def check_doc(bench, doc):
+    errs = []
+    if bench == "crypto_ceiling":
+        sizes = doc.get("sizes") or []
+        if not sizes:
+            errs.append("no sizes")
+        for s in sizes:
+            for k in ("size", "enc_mpps", "enc_gbps", "dec_mpps", "dec_gbps"):
+                if not positive(s.get(k)):
+                    errs.append(f"size {s.get('size')}: {k} = {s.get(k)!r}")
+    elif bench == "dataplane":
+        points = doc.get("points") or []
+        if not points:
+            errs.append("no points")
+        for p in points:
+            for k in ("mpps", "gbps", "ceiling_mpps", "ratio"):
+                if not positive(p.get(k)):
+                    errs.append(f"{p.get('direction')}/{p.get('peers')}/{p.get('size')}: "
+                                f"{k} = {p.get(k)!r}")
+    else:
+        figs = doc.get("figures") or []
+        if not figs:
+            errs.append("no figures")
+        for f in figs:
+            v, unit = f.get("value"), f.get("unit")
+            if not isinstance(f.get("name"), str) or not isinstance(unit, str):
+                errs.append(f"figure without name or unit: {f!r}")
+            elif unit in MAY_BE_ZERO_UNITS:
+                if not (isinstance(v, (int, float)) and math.isfinite(v) and v >= 0):
+                    errs.append(f"{f['name']} = {v!r}")
+            elif not positive(v):
+                errs.append(f"{f['name']} = {v!r}")
+    return errs
+
+
+def check(out_dir, expected):
+    docs, machine = load(out_dir)
+    bad = []
+    for bench in expected:
+        if bench not in docs:
+            bad.append(f"{bench}: no JSON")
+            continue
+        bad += [f"{bench}: {e}" for e in check_doc(bench, docs[bench])]
+    for k in ("cpu", "cores", "isa", "dpdk"):
+        if not machine.get(k):
+            bad.append(f"machine: {k} missing")
+    for line in bad:
+        print("bench check: " + line, file=sys.stderr)
+    if not bad:
+        print(f"bench check: {len(expected)} benchmarks, all figures present and non-zero")
+    return 0 if not bad else 1
+
+
+# ---- the report ----
+
+def fmt(v):
+    if isinstance(v, float):
+        if v == 0 or abs(v) >= 100:
+            return f"{v:,.0f}"
+        return f"{v:.3g}" if abs(v) < 10 else f"{v:.1f}"
+    return str(v)
+
+
+def figures_table(doc):
+    rows = ["| figure | value | unit |", "|---|---:|---|"]
+    for f in doc.get("figures", []):
+        rows.append(f"| {f['name']} | {fmt(f['value'])} | {f['unit']} |")
+    return rows
+
+
+def fig_value(doc, name, default=0.0):
+    for f in doc.get("figures", []):
+        if f["name"] == name:
+            return f["value"]
+    return default
+
+
+def gnuplot(script, out_dir):
+    if not shutil.which("gnuplot"):
+        return False
+    r = subprocess.run(["gnuplot"], input=script, text=True, cwd=out_dir,
+                       capture_output=True, timeout=60)
+    if r.returncode != 0:
+        print("gnuplot: " + r.stderr.strip(), file=sys.stderr)
+    return r.returncode == 0
+
+
+TERM = "set terminal pngcairo size 900,540 noenhanced font ',10'\n"
+
+
+def plot_crypto(doc, out_dir):
+    data = "\n".join(f"{s['size']} {s['enc_gbps']} {s['dec_gbps']}" for s in doc["sizes"])
+    script = TERM + f"""set output 'crypto_ceiling.png'
+set title 'ChaCha20-Poly1305 ceiling, one core ({doc.get('isa', '?')})'
+set xlabel 'message bytes'; set ylabel 'Gbit/s'; set logscale x 2; set grid; set key left top
+$d << EOD
+{data}
+EOD
+plot $d using 1:2 with linespoints title 'seal', $d using 1:3 with linespoints title 'open'
+"""
+    return gnuplot(script, out_dir) and "crypto_ceiling.png"
+
+
+def plot_dataplane(doc, out_dir):
+    series = {}
+    for p in doc["points"]:
+        series.setdefault(f"{p['direction']}, {p['peers']} peer(s)", []).append(p)
+    blocks, plots = [], []
+    for i, (title, pts) in enumerate(sorted(series.items())):
+        lines = "\n".join(f"\"{p['size']}\" {p['gbps']} {p['ratio']}" for p in pts)
+        blocks.append(f"$s{i} << EOD\n{lines}\nEOD")
+        plots.append(f"$s{i} using 0:2:xtic(1) with linespoints title '{title}'")
+    script = TERM + "set output 'dataplane.png'\n" + \
+        "set title 'Data plane, one worker core (inner Gbit/s)'\n" + \
+        "set xlabel 'inner packet size'; set ylabel 'Gbit/s'; set grid; set key left top\n" + \
+        "\n".join(blocks) + "\nplot " + ", ".join(plots) + "\n"
+    return gnuplot(script, out_dir) and "dataplane.png"
+
+
+def plot_e2e(doc, out_dir):
+    rows = []
+    for t, label in (("tcp1", "TCP 1 stream"), ("tcp4", "TCP 4 streams"), ("udp", "UDP")):
+        rows.append(f"\"{label}\" {fig_value(doc, t + '_meshgate_gbps')} "
+                    f"{fig_value(doc, t + '_wireguard_go_gbps')}")
+    script = TERM + """set output 'e2e.png'
+set title 'End to end through two gateways (iperf3, same machine)'
+set ylabel 'Gbit/s'; set style data histograms; set style histogram clustered gap 1
+set style fill solid 0.8 border -1; set boxwidth 0.9; set grid ytics; set yrange [0:*]
+$d << EOD
+""" + "\n".join(rows) + """
+EOD
+plot $d using 2:xtic(1) title 'meshgate', '' using 3 title 'wireguard-go'
+"""
+    return gnuplot(script, out_dir) and "e2e.png"
+
+
+def plot_handshake(doc, flood, out_dir):
+    rows = [f"\"handshakes/s\" {fig_value(doc, 'handshakes_per_s')}",
+            f"\"X25519 bound\" {fig_value(doc, 'x25519_bound_handshakes_per_s')}",
+            "\"goal\" 10000"]
+    script = TERM + """set output 'handshake.png'
+set title 'Responder handshakes per second, one core'
+set ylabel 'per second'; set style data histograms; set style fill solid 0.8 border -1
+set boxwidth 0.6; set grid ytics; set yrange [0:*]
+$d << EOD
+""" + "\n".join(rows) + """
+EOD
+plot $d using 2:xtic(1) notitle
+"""
+    return gnuplot(script, out_dir) and "handshake.png"
+
+
+def report(out_dir):
+    docs, machine = load(out_dir)
+    md = ["# meshgate benchmark report", ""]
+    if machine:
+        md += ["| machine | |", "|---|---|"]
+        for k in ("cpu", "cores", "isa", "crypto_library", "dpdk", "idle_mode", "cpuidle",
+                  "governor", "kernel", "mode", "date"):
+            if k in machine:
+                md.append(f"| {k} | {machine[k]} |")
+        md.append("")
+    plots = []
+    if "crypto_ceiling" in docs:
+        d = docs["crypto_ceiling"]
+        md += ["## Crypto ceiling (ChaCha20-Poly1305, one core)", "",
+               "| bytes | seal Mpps | seal Gbit/s | open Mpps | open Gbit/s |",
+               "|---:|---:|---:|---:|---:|"]
+        for s in d["sizes"]:
+            md.append(f"| {s['size']} | {s['enc_mpps']:.3f} | {s['enc_gbps']:.2f} | "
+                      f"{s['dec_mpps']:.3f} | {s['dec_gbps']:.2f} |")
+        md.append("")
+        plots.append(plot_crypto(d, out_dir))
+    if "dataplane" in docs:
+        d = docs["dataplane"]
+        md += ["## Data plane, one worker core", "",
+               "| path | peers | size | Mpps | Gbit/s | ceiling Mpps | of ceiling |",
+               "|---|---:|---|---:|---:|---:|---:|"]
+        for p in d["points"]:
+            md.append(f"| {p['direction']} | {p['peers']} | {p['size']} | {p['mpps']:.3f} | "
+                      f"{p['gbps']:.2f} | {p['ceiling_mpps']:.3f} | {p['ratio'] * 100:.0f}% |")
+        md += ["", "Overload behaviour and latency are not measured yet (left for a later "
+               "issue).", ""]
+        plots.append(plot_dataplane(d, out_dir))
+    if "e2e" in docs:
+        d = docs["e2e"]
+        md += ["## End to end: meshgate vs wireguard-go (goal: 3x)", "",
+               "| test | meshgate Gbit/s | wireguard-go Gbit/s | ratio |", "|---|---:|---:|---:|"]
+        for t, label in (("tcp1", "TCP, 1 stream"), ("tcp4", "TCP, 4 streams"), ("udp", "UDP")):
+            md.append(f"| {label} | {fig_value(d, t + '_meshgate_gbps'):.3f} | "
+                      f"{fig_value(d, t + '_wireguard_go_gbps'):.3f} | "
+                      f"{fig_value(d, t + '_ratio'):.2f}x |")
+        md.append("")
+        plots.append(plot_e2e(d, out_dir))
+    if "handshake" in docs:
+        md += ["## Handshakes (goal: 10,000/s on one core)", ""] + \
+            figures_table(docs["handshake"]) + [""]
+        plots.append(plot_handshake(docs["handshake"], docs.get("handshake_flood"), out_dir))
+    if "handshake_flood" in docs:
+        d = docs["handshake_flood"]
+        md += ["## Data plane during a handshake flood (goal: 90% kept)", "",
+               f"Kept {fig_value(d, 'throughput_kept') * 100:.0f}% of TCP throughput while "
+               f"{fig_value(d, 'flood_sent_pps'):,.0f} initiations/s arrived.", ""] + \
+            figures_table(d) + [""]
+    if "memory" in docs:
+        d = docs["memory"]
+        md += [f"## Memory ({d.get('peers')} peers, {d.get('prefixes')} prefixes, "
+               f"{d.get('v6_layout')} IPv6 layout)", ""] + figures_table(d) + [""]
+    for name, doc in sorted(docs.items()):
+        if name not in EXPECTED:
+            md += [f"## {name}", ""] + figures_table(doc) + [""]
+    plots = [p for p in plots if p]
+    if plots:
+        md += ["## Plots", ""] + [f"![{p}]({p})" for p in plots] + [""]
+    with open(os.path.join(out_dir, "report.md"), "w") as f:
+        f.write("\n".join(md))
+    print(f"report: {os.path.join(out_dir, 'report.md')}; plots: {', '.join(plots) or 'none'}")
+    return 0
+
+
+def main(argv):
+    if len(argv) == 3 and argv[1] == "--check":
+        return check(argv[2], expected_from_env() or EXPECTED)
+    if len(argv) == 2 and not argv[1].startswith("-"):
+        return report(argv[1])
+    print(__doc__, file=sys.stderr)
+    return 2
+
+
+def expected_from_env():
+    """meshgate-bench names the benchmarks it ran in MESHGATE_BENCH_EXPECT (comma list)."""
+    v = os.environ.get("MESHGATE_BENCH_EXPECT", "")
+    return [x for x in v.split(",") if x]
+
+
+if __name__ == "__main__":
+    sys.exit(main(sys.argv))
