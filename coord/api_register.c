@@ -18,6 +18,7 @@
 #include "crypto.h"
 #include "db.h"
 #include "http.h"
+#include "keys.h"
 #include "log.h"
 
 #define CHALLENGE_LEN 40 /* 8 time + 16 random + 16 tag */
@@ -77,7 +78,7 @@ struct reg_ctx {
 	struct coord *c;
 	struct preauth_key key;
 	uint8_t node_pub[32];
-	char node_key[COORD_KEY_B64_LEN + 1];
+	char node_key[WG_KEY_B64_SIZE];
 	char hostname[64];
 	char challenge_hex[CHALLENGE_LEN * 2 + 1];
 	int64_t challenge_exp;
@@ -92,12 +93,19 @@ static bool reg_verify(struct reg_ctx *x, json_t *req, struct http_reply *o)
 	    tag[16], shared[crypto_box_BEFORENMBYTES];
 	bool ok = false;
 	const char *node_key = json_string_value(json_object_get(req, "node_key"));
-	if (node_key == NULL || !key_from_b64(node_key, x->node_pub)) {
+	if (node_key == NULL) {
 		reply_error(o, 400, "bad_key",
 		            "'node_key' must be a WireGuard public key (44 characters of base64)");
 		goto out;
 	}
-	key_to_b64(x->node_pub, x->node_key);
+	struct wg_key_status kst;
+	if (wg_key_from_base64(x->node_pub, node_key, strlen(node_key), &kst) != WG_KEY_OK) {
+		char why[WG_KEY_ERRBUF_SIZE];
+		reply_error(o, 400, "bad_key", "'node_key' is not a WireGuard public key: %s",
+		            wg_key_error_format(&kst, NULL, why, sizeof(why)));
+		goto out;
+	}
+	wg_key_to_base64(x->node_key, x->node_pub);
 	if (crypto_box_beforenm(shared, x->node_pub, c->server_sk) != 0) {
 		reply_error(o, 400, "bad_key", "'node_key' is a low-order point");
 		goto out;

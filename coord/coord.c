@@ -13,6 +13,7 @@
 #include "coord.h"
 #include "crypto.h"
 #include "db.h"
+#include "keys.h"
 #include "log.h"
 #include "policy.h"
 
@@ -372,7 +373,7 @@ bool coord_init(struct coord *c, const struct coord_config *cfg, char *err, size
 		return false;
 	}
 	crypto_scalarmult_base(c->server_pk, c->server_sk);
-	key_to_b64(c->server_pk, c->server_pk_b64);
+	wg_key_to_base64(c->server_pk_b64, c->server_pk);
 	if (cfg->policy_file != NULL && !load_policy_file(c, err, errlen))
 		return false;
 	struct netmap_config nc = {.prefix_v4 = cfg->prefix_v4,

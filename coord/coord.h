@@ -27,7 +27,7 @@ struct coord {
 	pthread_mutex_t lock;
 	struct netmap *nm;
 	uint8_t server_sk[32], server_pk[32], challenge_key[32];
-	char server_pk_b64[COORD_KEY_B64_LEN + 1];
+	char server_pk_b64[WG_KEY_B64_SIZE];
 	void *httpd; /* struct MHD_Daemon */
 	pthread_t timer_thread;
 	bool timer_started;

@@ -7,6 +7,7 @@
 
 #include "crypto.h"
 #include "db.h"
+#include "keys.h"
 
 #define I64(buf, v) snprintf(buf, sizeof(buf), "%lld", (long long)(v))
 
@@ -301,18 +302,19 @@ static int row_keys(void *ctx, int ncols, const char *const *v)
 {
 	struct keys_row *r = ctx;
 	(void)ncols;
-	r->ok = key_from_b64(v[0], r->sk) && key_from_b64(v[1], r->ck);
+	r->ok = wg_key_from_base64(r->sk, v[0], strlen(v[0]), NULL) == WG_KEY_OK &&
+	        wg_key_from_base64(r->ck, v[1], strlen(v[1]), NULL) == WG_KEY_OK;
 	return 1;
 }
 
 bool db_server_keys(struct store *s, uint8_t sk[32], uint8_t challenge_key[32])
 {
 	uint8_t nsk[32], nck[32];
-	char bsk[COORD_KEY_B64_LEN + 1], bck[COORD_KEY_B64_LEN + 1];
+	char bsk[WG_KEY_B64_SIZE], bck[WG_KEY_B64_SIZE];
 	wg_random_bytes(nsk, sizeof(nsk));
 	wg_random_bytes(nck, sizeof(nck));
-	key_to_b64(nsk, bsk);
-	key_to_b64(nck, bck);
+	wg_key_to_base64(bsk, nsk);
+	wg_key_to_base64(bck, nck);
 	const char *p[] = {bsk, bck};
 	/* The first replica to start creates the keys; every later one reads the same pair. */
 	enum store_status st =

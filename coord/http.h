@@ -51,6 +51,7 @@ void api_preauthkeys(struct http_req *r, struct http_reply *o, const char *prefi
 void api_nodes(struct http_req *r, struct http_reply *o, const char *id, const char *action);
 void api_routes(struct http_req *r, struct http_reply *o);
 void api_policy(struct http_req *r, struct http_reply *o);
+void api_metrics(struct http_req *r, struct http_reply *o);
 json_t *node_to_admin_json(struct coord *c, const struct node_info *n);
 
 #endif

@@ -586,11 +586,12 @@ static int cmp_str(const void *a, const void *b)
 	return strcmp(*(const char *const *)a, *(const char *const *)b);
 }
 
-static void flush_one(struct netmap *nm, struct map_session *s)
+/* Builds and queues the session's delta line; true when one was queued. */
+static bool flush_one(struct netmap *nm, struct map_session *s)
 {
 	struct nm_node *n = nm_find(nm, s->node_id);
 	if (n == NULL || n->sess != s || s->closed)
-		return;
+		return false;
 	struct sbuf b = {0};
 	sb_fmt(&b, "{\"type\":\"delta\",\"seq\":%llu", (unsigned long long)(s->seq + 1));
 	bool any = false;
@@ -654,25 +655,32 @@ static void flush_one(struct netmap *nm, struct map_session *s)
 		}
 	}
 	sb_str(&b, "}\n");
-	if (any && !b.oom) {
+	bool queued = any && !b.oom;
+	if (queued) {
 		s->seq++;
 		nm_session_push(nm, s, b.p, b.len);
 	}
 	free(b.p);
+	return queued;
 }
 
 void netmap_flush(struct netmap *nm)
 {
+	if (nm->pending == NULL)
+		return;
+	struct netmap_batch *batch = nm_trace_begin(nm);
 	while (nm->pending != NULL) {
 		struct map_session *s = nm->pending;
 		nm->pending = s->next_pending;
-		flush_one(nm, s);
+		if (flush_one(nm, s) && !s->closed)
+			nm_trace_queued(nm, batch, s);
 		for (size_t i = 0; i < s->nremoved; i++)
 			free(s->removed[i]);
 		s->nremoved = s->nchanged = 0;
 		s->filter_dirty = s->self_dirty = s->pending = false;
 		s->next_pending = NULL;
 	}
+	batch->built = now_mono();
 }
 
 bool netmap_detach(struct netmap *nm, struct map_session *s)

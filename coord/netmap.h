@@ -16,6 +16,7 @@
 
 #include <jansson.h>
 
+#include "keys.h"
 #include "policy.h"
 #include "util.h"
 
@@ -25,7 +26,7 @@ struct node_info {
 	char name[64];
 	int64_t user_id;
 	char user[64];
-	char node_key[COORD_KEY_B64_LEN + 1];
+	char node_key[WG_KEY_B64_SIZE];
 	int64_t addr_index;
 	json_t *tags;              /* sorted array of strings */
 	json_t *endpoints;         /* array of "ip:port" */
@@ -66,6 +67,23 @@ struct map_session {
 	size_t nremoved, removed_cap;
 	bool filter_dirty, self_dirty, pending;
 	struct map_session *next_pending;
+	uint64_t trace_batch; /* fan-out batch whose line waits in out; 0: none */
+};
+
+/*
+ * Fan-out timing. Every netmap_flush that queues delta lines is one batch; the batch is done when
+ * the last of its sessions has handed its queue to the HTTP layer (which writes it to the socket
+ * in the same call). The last NETMAP_TRACE_BATCHES batches are kept for the metrics endpoint.
+ */
+#define NETMAP_TRACE_BATCHES 64
+struct netmap_batch {
+	uint64_t id;       /* 0: slot unused */
+	double start;      /* monotonic seconds: the flush began (the change is in the map) */
+	double built;      /* every delta line of the batch is queued */
+	double last_write; /* the latest hand-off so far */
+	uint32_t sessions; /* sessions that got a line */
+	uint32_t left;     /* of those, not yet handed off */
+	uint32_t dropped;  /* closed, or overtaken by a later batch, before their hand-off */
 };
 
 struct netmap_config {
@@ -108,6 +126,10 @@ void netmap_close_node(struct netmap *nm, int64_t node_id, const char *final_lin
 void netmap_close_all(struct netmap *nm, const char *final_line);
 /* Copies up to max queued bytes; returns the count. */
 size_t session_read(struct map_session *s, char *buf, size_t max);
+/* The kept fan-out batches, oldest first; returns how many were copied (at most max). */
+size_t netmap_trace_batches(const struct netmap *nm, struct netmap_batch *out, size_t max);
+/* Open map streams. */
+size_t netmap_stream_count(const struct netmap *nm);
 /* Address strings for an address index. */
 void netmap_addresses(const struct netmap *nm, int64_t index, char v4[16], char v6[48]);
 

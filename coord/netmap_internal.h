@@ -35,6 +35,9 @@ struct netmap {
 	uint64_t *vis; /* cls_cap rows of vis_words words */
 	size_t vis_words, rule_words;
 	struct map_session *pending;
+	uint64_t trace_next;
+	struct netmap_batch trace[NETMAP_TRACE_BATCHES];
+	size_t streams;
 };
 
 struct sbuf {
@@ -60,6 +63,10 @@ char *nm_self_json(const struct netmap *nm, const struct nm_node *n);
 const char *nm_class_filter(struct netmap *nm, struct nm_class *c);
 void nm_session_push(struct netmap *nm, struct map_session *s, const char *data, size_t len);
 void nm_session_free(struct map_session *s);
+/* Fan-out trace (netmap_trace.c): a session got a line of the current batch / handed it off. */
+struct netmap_batch *nm_trace_begin(struct netmap *nm);
+void nm_trace_queued(struct netmap *nm, struct netmap_batch *b, struct map_session *s);
+void nm_trace_written(struct netmap *nm, struct map_session *s, bool delivered);
 uint64_t nm_hash_str(const char *s);
 
 #endif

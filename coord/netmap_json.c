@@ -251,6 +251,12 @@ void nm_session_push(struct netmap *nm, struct map_session *s, const char *data,
 size_t session_read(struct map_session *s, char *buf, size_t max)
 {
 	size_t n = s->out_len - s->out_off;
+	/*
+	 * The HTTP layer asks again only once the previous chunk is on the socket, so an empty
+	 * queue here means the traced line has been written.
+	 */
+	if (n == 0)
+		nm_trace_written(s->nm, s, true);
 	if (n > max)
 		n = max;
 	if (n > 0) {
@@ -270,6 +276,8 @@ size_t session_read(struct map_session *s, char *buf, size_t max)
 
 void nm_session_free(struct map_session *s)
 {
+	nm_trace_written(s->nm, s, false);
+	s->nm->streams--;
 	free(s->out);
 	for (size_t i = 0; i < s->nremoved; i++)
 		free(s->removed[i]);
@@ -336,6 +344,7 @@ struct map_session *netmap_attach(struct netmap *nm, int64_t node_id, void *conn
 	s->nm = nm;
 	s->node_id = node_id;
 	s->conn = conn;
+	nm->streams++;
 	if (n->sess != NULL)
 		netmap_close_node(nm, node_id, "{\"type\":\"replaced\"}\n");
 	n->sess = s;
@@ -344,6 +353,7 @@ struct map_session *netmap_attach(struct netmap *nm, int64_t node_id, void *conn
 	if (b.oom) {
 		free(b.p);
 		n->sess = NULL;
+		nm->streams--;
 		free(s);
 		return NULL;
 	}

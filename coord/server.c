@@ -142,6 +142,8 @@ static void route(struct http_req *r, struct http_reply *o)
 			api_routes(r, o);
 		else if (strcmp(area, "policy") == 0 && !a[0])
 			api_policy(r, o);
+		else if (strcmp(area, "metrics") == 0 && !a[0])
+			api_metrics(r, o);
 		else
 			reply_error(o, 404, "not_found", "no such endpoint '%.128s'", p);
 	} else {

@@ -7,17 +7,15 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#define COORD_KEY_LEN      32
-#define COORD_KEY_B64_LEN  44 /* without the terminating NUL */
 #define COORD_HASH_LEN     32
 #define TOKEN_PREFIX_LEN   12 /* hex characters that name a token in listings and lookups */
 #define TOKEN_MAX_LEN      96
 #define TOKEN_HASH_HEX_LEN 64
 
-/* Standard base64 with padding, exactly 44 characters decoding to 32 bytes (WireGuard form). */
-bool key_from_b64(const char *s, uint8_t out[COORD_KEY_LEN]);
-void key_to_b64(const uint8_t key[COORD_KEY_LEN], char out[COORD_KEY_B64_LEN + 1]);
-/* Standard base64 of arbitrary length; returns decoded length or -1. */
+/*
+ * Standard padded base64 of arbitrary length; returns decoded length or -1. WireGuard keys do
+ * not come through here: they go through wg_key_from_base64 / wg_key_to_base64 (wg/keys.h).
+ */
 long b64_decode(const char *s, uint8_t *out, size_t outmax);
 /* Writes NUL-terminated base64 of len bytes; out needs 4*((len+2)/3)+1 bytes. */
 void b64_encode(const uint8_t *in, size_t len, char *out, size_t outlen);

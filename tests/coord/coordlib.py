@@ -14,6 +14,7 @@ import select
 import shutil
 import signal
 import socket
+import ssl
 import subprocess
 import sys
 import tempfile
@@ -95,17 +96,25 @@ class Checker:
 class Server:
     """One meshgate-coord process with its own config, store and port."""
 
-    def __init__(self, binary, workdir, store=None, extra=None, port=None, name="coord"):
+    def __init__(self, binary, workdir, store=None, extra=None, port=None, name="coord",
+                 host="127.0.0.1", tls=None):
+        """tls: (cert, key) PEM paths; the server then speaks HTTPS and the test client trusts
+        exactly that certificate (it is self-signed, so it is its own CA)."""
         self.binary = binary
         self.workdir = workdir
+        self.host = host
         self.port = port or free_port()
         self.store = store or f"sqlite:{workdir}/{name}.db"
         self.config = os.path.join(workdir, f"{name}.yaml")
         self.log = os.path.join(workdir, f"{name}.log")
         self.proc = None
-        lines = [f"listen: 127.0.0.1:{self.port}", f"store: {self.store}",
-                 "log_level: info", "heartbeat: 2s"]
-        for k, v in (extra or {}).items():
+        self.ssl_ctx = ssl.create_default_context(cafile=tls[0]) if tls else None
+        settings = {"log_level": "info", "heartbeat": "2s"}
+        settings.update(extra or {})
+        lines = [f"listen: {host}:{self.port}", f"store: {self.store}"]
+        if tls:
+            lines += ["tls:", f"  cert: {tls[0]}", f"  key: {tls[1]}"]
+        for k, v in settings.items():
             lines.append(f"{k}: {v}")
         with open(self.config, "w") as f:
             f.write("\n".join(lines) + "\n")
@@ -119,10 +128,10 @@ class Server:
         self.api_key = out.stdout.strip()
         return self.api_key
 
-    def start(self, wait=True):
+    def start(self, wait=True, new_session=False):
         logf = open(self.log, "a")
         self.proc = subprocess.Popen([self.binary, "--config", self.config], stdout=logf,
-                                     stderr=logf)
+                                     stderr=logf, start_new_session=new_session)
         logf.close()
         if wait:
             deadline = time.time() + 20
@@ -163,7 +172,11 @@ class Server:
 
     def request(self, method, path, body=None, token=None, timeout=30, raw=None,
                 content_type="application/json"):
-        conn = http.client.HTTPConnection("127.0.0.1", self.port, timeout=timeout)
+        if self.ssl_ctx is not None:
+            conn = http.client.HTTPSConnection(self.host, self.port, timeout=timeout,
+                                               context=self.ssl_ctx)
+        else:
+            conn = http.client.HTTPConnection(self.host, self.port, timeout=timeout)
         headers = {}
         if token is not None:
             headers["Authorization"] = f"Bearer {token}"
@@ -311,9 +324,11 @@ class MapStream:
     """A long-poll map stream over a raw socket, applying deltas to a local view of the peers."""
 
     def __init__(self, server, cred, body, connect_only=False):
-        self.sock = socket.create_connection(("127.0.0.1", server.port), timeout=30)
+        self.sock = socket.create_connection((server.host, server.port), timeout=30)
+        if server.ssl_ctx is not None:
+            self.sock = server.ssl_ctx.wrap_socket(self.sock, server_hostname=server.host)
         data = json.dumps(body).encode()
-        req = (f"POST /v1/map HTTP/1.1\r\nHost: 127.0.0.1\r\n"
+        req = (f"POST /v1/map HTTP/1.1\r\nHost: {server.host}\r\n"
                f"Authorization: Bearer {cred}\r\nContent-Type: application/json\r\n"
                f"Content-Length: {len(data)}\r\n\r\n").encode() + data
         self.sock.sendall(req)
@@ -374,8 +389,9 @@ class MapStream:
             left = deadline - time.time()
             if left <= 0:
                 return None
-            r, _, _ = select.select([self.sock], [], [], left)
-            if not r:
+            # TLS may already hold decrypted bytes that select cannot see
+            pending = isinstance(self.sock, ssl.SSLSocket) and self.sock.pending() > 0
+            if not pending and not select.select([self.sock], [], [], left)[0]:
                 return None
             try:
                 chunk = self.sock.recv(1 << 20)

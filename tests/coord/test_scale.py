@@ -59,6 +59,16 @@ async def scenario(chk, s, hub, clients):
     chk.check(all(st == 200 for st, _ in health) and max(t for _, t in health) < 2,
               f"server responsive during the fan-out (worst /health "
               f"{max(t for _, t in health) * 1000:.0f} ms)")
+    # the server's own trace of that change: one batch of N lines, every one written
+    st, m = s.admin("GET", "metrics")
+    batch = [b for b in m.get("fanout", []) if b["sessions"] == N] if st == 200 else []
+    chk.check(st == 200 and m["streams"] == N and m["nodes"] == N + 1,
+              f"metrics count {N} streams and {N + 1} nodes: {st} "
+              f"{ {k: v for k, v in m.items() if k != 'fanout'} }")
+    b = batch[-1] if batch else {}
+    chk.check(b.get("complete") is True and b["pending"] == 0 and b["dropped"] == 0 and
+              0 <= b["build_ms"] <= b["last_write_ms"] <= (time.time() - t1) * 1000,
+              f"metrics trace the fan-out: {b or m.get('fanout', [])[-3:]}")
     t2 = time.time()
     s.set_policy({"tagOwners": {"tag:hub": ["alice"]}, "acls": []})
     hits = await wait_all(streams, lambda st: hub.key not in st.peers, timeout=60)
