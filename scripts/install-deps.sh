@@ -21,7 +21,7 @@ PKGS=(
 	libmicrohttpd-dev libsqlite3-dev libpq-dev postgresql sqlite3
 	# tests, demo and benchmarks
 	wireguard-tools wireguard-go iproute2 iputils-ping iperf3 iptables conntrack
-	procps psmisc curl jq python3 gnuplot-nox prometheus openssl
+	procps psmisc curl jq python3 gnuplot-nox prometheus openssl ethtool
 )
 
 export DEBIAN_FRONTEND=noninteractive
