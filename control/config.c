@@ -16,11 +16,13 @@
 #include "crypto.h"
 #include "keys.h"
 
+/* DEFAULT_MAX_PREFIXES: rule capacity costs ~186 B per prefix per family whether used or not
+ * (bench/memory_bench); 262144 holds the netns scale load (50,000 per family) five times over. */
 #define DEFAULT_IFNAME       "mg0"
 #define DEFAULT_LISTEN_PORT  51820
 #define DEFAULT_MTU          1420
 #define DEFAULT_MAX_PEERS    16384
-#define DEFAULT_MAX_PREFIXES (1u << 20)
+#define DEFAULT_MAX_PREFIXES 262144u
 #define DEFAULT_UAPI_DIR     "/var/run/wireguard"
 #define DEFAULT_HEALTH_DIR   "/var/run/meshgate"
 #define IPV6_MIN_MTU         1280
@@ -395,9 +397,27 @@ static int load_idle(struct cfg_loader *ld, yaml_node_t *node)
 	return 0;
 }
 
+/* 0 keeps the allowed-IPs table's own default; anything else is used as given. */
+static int load_tbl8_groups(struct cfg_loader *ld, yaml_node_t *node, const char *path,
+                            uint32_t max, uint32_t *out)
+{
+	unsigned long v;
+
+	if (!node)
+		return 0;
+	if (cfg_uint(ld, node, path, 0, max, &v) != 0)
+		return -1;
+	if (v != 0 && v < MG_MIN_TBL8_GROUPS)
+		return cfg_fail(ld, node, path, "expected 0 (default) or %u..%u, got %lu",
+		                MG_MIN_TBL8_GROUPS, max, v);
+	*out = (uint32_t)v;
+	return 0;
+}
+
 static int load_limits(struct cfg_loader *ld, yaml_node_t *node)
 {
-	static const char *const keys[] = {"max_peers", "max_prefixes", "mbufs", NULL};
+	static const char *const keys[] = {"max_peers",        "max_prefixes",     "mbufs",
+	                                   "ipv4_tbl8_groups", "ipv6_tbl8_groups", NULL};
 	struct mg_config *cfg = ld->cfg;
 	unsigned long v;
 	yaml_node_t *n;
@@ -422,7 +442,13 @@ static int load_limits(struct cfg_loader *ld, yaml_node_t *node)
 			                "expected 0 (derived) or 1024..16777216, got %lu", v);
 		cfg->mbufs = (uint32_t)v;
 	}
-	return 0;
+	if (load_tbl8_groups(ld, cfg_lookup(ld, node, "ipv4_tbl8_groups"),
+	                     "limits.ipv4_tbl8_groups", MG_MAX_V4_TBL8_GROUPS,
+	                     &cfg->ipv4_tbl8_groups) != 0)
+		return -1;
+	return load_tbl8_groups(ld, cfg_lookup(ld, node, "ipv6_tbl8_groups"),
+	                        "limits.ipv6_tbl8_groups", MG_MAX_V6_TBL8_GROUPS,
+	                        &cfg->ipv6_tbl8_groups);
 }
 
 /* ---- coordinator, sockets, logging, test ---- */

@@ -19,6 +19,14 @@
 #define MG_PATH_MAX      256
 /* DPDK's default RTE_MAX_LCORE: lcore ids are below it. */
 #define MG_MAX_LCORE 128
+/*
+ * Ranges of limits.ipv4_tbl8_groups and ipv6_tbl8_groups. The maxima are rte_lpm's and
+ * rte_lpm6's, as dataplane/allowedips.h's MG_ALLOWEDIPS_MAX_V4_TBL8S / _V6_TBL8S (gateway.c
+ * asserts they agree; this header stays free of the data plane for -Ddataplane=false builds).
+ */
+#define MG_MIN_TBL8_GROUPS    16u
+#define MG_MAX_V4_TBL8_GROUPS (1u << 24)
+#define MG_MAX_V6_TBL8_GROUPS (1u << 21)
 /* Room for mg_prefix_format and mg_sockaddr_format output, NUL included. */
 #define MG_PREFIX_STRLEN   (46 + 4)
 #define MG_SOCKADDR_STRLEN (46 + 8)
@@ -108,7 +116,11 @@ struct mg_config {
 	/* sizing */
 	uint32_t mbufs;        /* per port; 0: derived from descriptors and workers */
 	uint32_t max_peers;    /* 16384 unless configured (load never leaves 0) */
-	uint32_t max_prefixes; /* allowed-IPs prefixes per family; 1<<20 unless configured */
+	uint32_t max_prefixes; /* allowed-IPs prefixes per family; 262144 unless configured */
+	/* limits.ipv4_tbl8_groups / ipv6_tbl8_groups: the allowed-IPs table's tbl8 groups (IPv6:
+	 * per copy); 0 = the table's default for max_prefixes (dataplane/allowedips.h). */
+	uint32_t ipv4_tbl8_groups;
+	uint32_t ipv6_tbl8_groups;
 
 	struct mg_peer_config *peers;
 	size_t n_peers;

@@ -33,6 +33,10 @@
 #include "ports.h"
 #include "punt.h"
 
+/* The config loader range-checks limits.ipv*_tbl8_groups without the data plane's header. */
+_Static_assert(MG_MAX_V4_TBL8_GROUPS == MG_ALLOWEDIPS_MAX_V4_TBL8S, "IPv4 tbl8 group limit");
+_Static_assert(MG_MAX_V6_TBL8_GROUPS == MG_ALLOWEDIPS_MAX_V6_TBL8S, "IPv6 tbl8 group limit");
+
 #define PUNT_RING_SIZE  4096
 #define EVENT_RING_SIZE 1024
 /* ARP/ND entries: both ports' next hops and LAN hosts. */
@@ -191,6 +195,21 @@ static int create_rings(struct mg_control *ctl, char *err, size_t errlen)
 	return 0;
 }
 
+/* The memory the sizing keys cost, once, so an operator tuning limits: sees the effect. */
+static void log_table_sizes(const struct mg_gateway *gw, const struct mg_config *cfg)
+{
+	struct mg_allowedips_stats st;
+	struct mg_log_line l;
+
+	mg_allowedips_get_stats(gw->allowedips, &st);
+	mg_log_begin(&l, MG_LOG_INFO, "allowed-IPs table");
+	mg_log_u64(&l, "max_prefixes", cfg->max_prefixes);
+	mg_log_u64(&l, "ipv4_tbl8_groups", st.v4_tbl8s);
+	mg_log_u64(&l, "ipv6_tbl8_groups", st.v6_tbl8s);
+	mg_log_u64(&l, "dpdk_mib", st.dpdk_bytes >> 20);
+	mg_log_end(&l);
+}
+
 static int create_tables(struct mg_control *ctl, char *err, size_t errlen)
 {
 	struct mg_gateway *gw = &ctl->gw;
@@ -218,13 +237,18 @@ static int create_tables(struct mg_control *ctl, char *err, size_t errlen)
 		return fail(err, errlen, "%s",
 		            "cannot create the handshake rate limiter: no memory");
 
-	const struct mg_allowedips_options opt = {.rcu = gw->rcu, .socket_id = SOCKET_ID_ANY};
+	const struct mg_allowedips_options opt = {.rcu = gw->rcu,
+	                                          .socket_id = SOCKET_ID_ANY,
+	                                          .v4_tbl8s = cfg->ipv4_tbl8_groups,
+	                                          .v6_tbl8s = cfg->ipv6_tbl8_groups};
 	gw->allowedips = mg_allowedips_create(cfg->max_prefixes, cfg->max_prefixes, &opt);
 	if (!gw->allowedips)
 		return fail(err, errlen,
 		            "cannot create the allowed-IPs table (%s); lower limits.max_prefixes "
-		            "or give the EAL more memory",
+		            "or limits.ipv4_tbl8_groups / ipv6_tbl8_groups, or give the EAL more "
+		            "memory",
 		            rte_strerror(rte_errno));
+	log_table_sizes(gw, cfg);
 	gw->neigh = mg_neigh_create(NEIGH_ENTRIES, SOCKET_ID_ANY);
 	if (!gw->neigh)
 		return fail(err, errlen, "%s", "cannot create the neighbour table: no memory");

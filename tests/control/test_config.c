@@ -130,7 +130,11 @@ static void test_defaults(void)
 	CHECK(cfg.n_eal_args == 0 && !cfg.idle_backoff && cfg.idle_max_sleep_us == 1000 &&
 	          cfg.rx_fanout,
 	      "eal, idle, fan-out");
-	CHECK(cfg.max_peers == 16384 && cfg.max_prefixes == (1u << 20) && cfg.mbufs == 0, "limits");
+	CHECK(cfg.max_peers == 16384 && cfg.max_prefixes == 262144 && cfg.mbufs == 0 &&
+	          cfg.ipv4_tbl8_groups == 0 && cfg.ipv6_tbl8_groups == 0,
+	      "limits: %u %u %u %u %u", cfg.max_peers, cfg.max_prefixes, cfg.mbufs,
+	      cfg.ipv4_tbl8_groups, cfg.ipv6_tbl8_groups);
+	CHECK(cfg.metrics_listen[0] == '\0', "metrics off by default: '%s'", cfg.metrics_listen);
 	CHECK(cfg.n_peers == 0 && cfg.peers == NULL && cfg.coord.url[0] == '\0', "no peers");
 	CHECK(strcmp(cfg.uapi_dir, "/var/run/wireguard") == 0 &&
 	          strcmp(cfg.health_socket, "/var/run/meshgate/mg0.health") == 0,
@@ -181,7 +185,8 @@ static const char full_yaml[] =
     "eal: [\"--no-huge\", \"--in-memory\", \"--file-prefix=mg-t\"]\n"
     "idle: {backoff: yes, max_sleep_us: 250}\n"
     "rx_fanout: false\n"
-    "limits: {max_peers: 100, max_prefixes: 1000, mbufs: 8192}\n"
+    "limits: {max_peers: 100, max_prefixes: 1000, mbufs: 8192, ipv4_tbl8_groups: 16,\n"
+    "         ipv6_tbl8_groups: 2097152}\n"
     "peers:\n"
     "  - public_key: @PEER1@\n"
     "    preshared_key_file: @DIR@/peer.psk\n"
@@ -195,6 +200,7 @@ static const char full_yaml[] =
     "    persistent_keepalive: off\n"
     "coordinator: {url: \"https://coord.example:8443\", authkey_file: /etc/mg/authkey}\n"
     "sockets: {uapi_dir: /tmp/uapi, health: /tmp/h.sock}\n"
+    "metrics: {listen: \"[::1]:9586\"}\n"
     "log_level: debug\n"
     "test: {timer_divisor: 60}\n";
 
@@ -238,6 +244,8 @@ static void test_every_key(void)
 	CHECK(cfg.n_eal_args == 3 && strcmp(cfg.eal_args[2], "--file-prefix=mg-t") == 0, "eal");
 	CHECK(cfg.idle_backoff && cfg.idle_max_sleep_us == 250 && !cfg.rx_fanout, "idle");
 	CHECK(cfg.max_peers == 100 && cfg.max_prefixes == 1000 && cfg.mbufs == 8192, "limits");
+	CHECK(cfg.ipv4_tbl8_groups == 16 && cfg.ipv6_tbl8_groups == (1u << 21),
+	      "tbl8 groups at their bounds: %u %u", cfg.ipv4_tbl8_groups, cfg.ipv6_tbl8_groups);
 	CHECK(cfg.n_peers == 2, "peers %zu", cfg.n_peers);
 	CHECK(cfg.peers[0].has_preshared_key &&
 	          memcmp(cfg.peers[0].preshared_key, psk, WG_KEY_LEN) == 0 &&
@@ -260,11 +268,12 @@ static void test_every_key(void)
 	CHECK(strcmp(cfg.uapi_dir, "/tmp/uapi") == 0 &&
 	          strcmp(cfg.health_socket, "/tmp/h.sock") == 0,
 	      "sockets");
+	CHECK(strcmp(cfg.metrics_listen, "[::1]:9586") == 0, "metrics %s", cfg.metrics_listen);
 	CHECK(strcmp(cfg.log_level, "debug") == 0 && cfg.test_timer_divisor == 60, "log, test");
-	CHECK(strstr(cfg.warnings, ":32: peers[1].allowed_ips[0]: 10.30.0.1/16 has host bits set; "
+	CHECK(strstr(cfg.warnings, ":33: peers[1].allowed_ips[0]: 10.30.0.1/16 has host bits set; "
 	                           "using 10.30.0.0/16") != NULL,
 	      "host-bits warning with its line: %s", cfg.warnings);
-	CHECK(strstr(cfg.warnings, ":37: test.timer_divisor: ") != NULL, "divisor warning: %s",
+	CHECK(strstr(cfg.warnings, ":39: test.timer_divisor: ") != NULL, "divisor warning: %s",
 	      cfg.warnings);
 	mg_config_free(&cfg);
 	CHECK(cfg.peers == NULL && cfg.n_peers == 0 && wg_key_is_zero(cfg.private_key), "freed");
@@ -447,6 +456,40 @@ static void test_coordinator_keys(void)
 		mg_config_free(&cfg);
 }
 
+/* The sizing keys and the metrics listener, valid forms (errors are in test_runtime_errors). */
+static void test_limits_and_metrics(void)
+{
+	static const struct {
+		const char *yaml;
+		uint32_t v4, v6;
+		const char *metrics;
+	} cases[] = {
+	    {BASE "limits: {ipv4_tbl8_groups: 0, ipv6_tbl8_groups: 0}\n", 0, 0, ""},
+	    {BASE "limits: {ipv4_tbl8_groups: 16777216, ipv6_tbl8_groups: 16}\n", 1u << 24, 16, ""},
+	    {BASE "limits: {ipv6_tbl8_groups: 4096}\nmetrics: {listen: 127.0.0.1:9586}\n", 0, 4096,
+	     "127.0.0.1:9586"},
+	    {BASE "metrics: {listen: 127.3.2.1:1}\n", 0, 0, "127.3.2.1:1"},
+	    {BASE "metrics: {listen: \"\"}\n", 0, 0, ""},
+	    {BASE "metrics: {}\n", 0, 0, ""},
+	};
+	struct mg_config cfg;
+	char err[1024];
+
+	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+		if (load(cases[i].yaml, &cfg, err, sizeof(err)) != 0) {
+			CHECK(false, "case %zu: %s", i, err);
+			continue;
+		}
+		CHECK(cfg.ipv4_tbl8_groups == cases[i].v4 && cfg.ipv6_tbl8_groups == cases[i].v6,
+		      "case %zu: tbl8 groups %u %u, want %u %u", i, cfg.ipv4_tbl8_groups,
+		      cfg.ipv6_tbl8_groups, cases[i].v4, cases[i].v6);
+		CHECK(strcmp(cfg.metrics_listen, cases[i].metrics) == 0,
+		      "case %zu: metrics '%s', want '%s'", i, cfg.metrics_listen, cases[i].metrics);
+		CHECK(cfg.max_prefixes == 262144, "case %zu: max_prefixes %u", i, cfg.max_prefixes);
+		mg_config_free(&cfg);
+	}
+}
+
 static void test_runtime_errors(void)
 {
 	EXPECT_ERROR(BASE "lcores: {control: 0, workers: [1, 2, 1]}\n", 6, "lcores.workers[2]",
@@ -471,6 +514,26 @@ static void test_runtime_errors(void)
 	EXPECT_ERROR(BASE "rx_fanout: 2\n", 6, "rx_fanout", "expected true or false, got '2'");
 	EXPECT_ERROR(BASE "limits: {mbufs: 10}\n", 6, "limits.mbufs", "1024..16777216, got 10");
 	EXPECT_ERROR(BASE "limits: {max_peers: 0}\n", 6, "limits.max_peers", "1..1048576");
+	EXPECT_ERROR(BASE "limits: {ipv4_tbl8_groups: 15}\n", 6, "limits.ipv4_tbl8_groups",
+	             "expected 0 (default) or 16..16777216, got 15");
+	EXPECT_ERROR(BASE "limits:\n  ipv4_tbl8_groups: 16777217\n", 7, "limits.ipv4_tbl8_groups",
+	             "0..16777216, got '16777217'");
+	EXPECT_ERROR(BASE "limits: {ipv6_tbl8_groups: 1}\n", 6, "limits.ipv6_tbl8_groups",
+	             "expected 0 (default) or 16..2097152, got 1");
+	EXPECT_ERROR(BASE "limits:\n  mbufs: 0\n  ipv6_tbl8_groups: 2097153\n", 8,
+	             "limits.ipv6_tbl8_groups", "0..2097152, got '2097153'");
+	EXPECT_ERROR(BASE "limits: {ipv6_tbl8_groups: -1}\n", 6, "limits.ipv6_tbl8_groups",
+	             "got '-1'");
+	EXPECT_ERROR(BASE "limits: {ipv4_tbl8s: 64}\n", 6, "limits.ipv4_tbl8s", "unknown key");
+	EXPECT_ERROR(BASE "metrics:\n  listen: 0.0.0.0:9586\n", 7, "metrics.listen",
+	             "expected a loopback IP:PORT such as 127.0.0.1:9586, got '0.0.0.0:9586'");
+	EXPECT_ERROR(BASE "metrics: {listen: \"[2001:db8::1]:9586\"}\n", 6, "metrics.listen",
+	             "loopback");
+	EXPECT_ERROR(BASE "metrics: {listen: \"127.0.0.1\"}\n", 6, "metrics.listen",
+	             "got '127.0.0.1'");
+	EXPECT_ERROR(BASE "metrics: {listen: \"127.0.0.1:0\"}\n", 6, "metrics.listen",
+	             "got '127.0.0.1:0'");
+	EXPECT_ERROR(BASE "metrics: {port: 9586}\n", 6, "metrics.port", "unknown key");
 	EXPECT_ERROR(BASE "coordinator: {url: ftp://x, authkey_file: k}\n", 6, "coordinator.url",
 	             "expected an http:// or https:// URL, got 'ftp://x'");
 	EXPECT_ERROR(BASE "coordinator:\n  url: https://c\n", 7, "coordinator.authkey_file",
@@ -582,11 +645,16 @@ static void test_examples(const char *srcroot)
 		      err);
 		if (i == 0)
 			CHECK(cfg.n_peers == 2 && cfg.n_addresses == 2 && cfg.idle_backoff &&
-			          cfg.peers[1].endpoint.family == 6 && cfg.ports[0].has_gateway6,
+			          cfg.peers[1].endpoint.family == 6 && cfg.ports[0].has_gateway6 &&
+			          cfg.max_prefixes == 262144 && cfg.ipv4_tbl8_groups == 0 &&
+			          strcmp(cfg.metrics_listen, "127.0.0.1:9586") == 0,
 			      "site-a contents");
 		else
 			CHECK(cfg.n_peers == 0 && cfg.n_workers == 4 && cfg.listen_port == 41641 &&
-			          strcmp(cfg.coord.url, "https://coord.example:8443") == 0,
+			          strcmp(cfg.coord.url, "https://coord.example:8443") == 0 &&
+			          cfg.ipv4_tbl8_groups == 262144 &&
+			          cfg.ipv6_tbl8_groups == 524288 &&
+			          strcmp(cfg.metrics_listen, "127.0.0.1:9586") == 0,
 			      "nic contents");
 		CHECK(cfg.warnings[0] == '\0', "%s warns: %s", names[i], cfg.warnings);
 		mg_config_free(&cfg);
@@ -783,6 +851,7 @@ int main(int argc, char **argv)
 	test_syntax_errors();
 	test_interface_errors();
 	test_port_errors();
+	test_limits_and_metrics();
 	test_runtime_errors();
 	test_coordinator_keys();
 	test_peer_errors();

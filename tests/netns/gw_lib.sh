@@ -156,7 +156,7 @@ gen_key() {
 #   GW_EAL_MEM     EAL memory in MB (default 512; --no-huge memory is only touched as used)
 #   GW_LOG_LEVEL   default info, or $MESHGATE_LOG_LEVEL
 #   GW_MAX_PEERS GW_MAX_PREFIXES   limits (default 256 and 4096: the tables are sized for them up
-#                  front, and the built-in 1M prefixes need more EAL memory than a test wants)
+#                  front, and the built-in 262144 prefixes need more EAL memory than a test wants)
 
 gw_reset_vars() {
 	GW_NAME="" GW_NS="" GW_IFNAME="" GW_KEY="" GW_PORT=51820
