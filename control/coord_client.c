@@ -35,12 +35,15 @@
 #define BODY_MAX       (1u << 20)
 #define QUEUE_MAX      4096
 #define HTTP_TIMEOUT_S 15L
+#define B64_DIGITS     "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/"
 
 enum stream_end {
 	END_ERROR = 0, /* transport or protocol failure: back off, reconnect */
 	END_KICK,      /* new report or resync asked for: reconnect at once */
 	END_STOP,
 	END_REREGISTER, /* 401/403: the credential is no good, register again */
+	END_SHUTDOWN,   /* the server is stopping: reconnect soon, maybe to another replica */
+	END_REPLACED,   /* another stream took this node's place: wait long before taking it back */
 };
 
 struct mg_coord_client {
@@ -70,6 +73,7 @@ struct mg_coord_client {
 	size_t line_len, line_cap;
 	uint64_t seq;
 	bool got_full, resync, reregister;
+	enum stream_end final_line; /* what a recognised final line asks for, else END_ERROR */
 	char *body;
 	size_t body_len;
 };
@@ -87,6 +91,14 @@ static int64_t wall_now(void)
 	return (int64_t)time(NULL);
 }
 
+/* Sets the status's last_error without logging it (the caller logs a line of its own). */
+static void set_last_error(struct mg_coord_client *c, const char *msg)
+{
+	pthread_mutex_lock(&c->lock);
+	snprintf(c->status.last_error, sizeof(c->status.last_error), "%s", msg);
+	pthread_mutex_unlock(&c->lock);
+}
+
 static void set_error(struct mg_coord_client *c, const char *fmt, ...)
     __attribute__((format(printf, 2, 3)));
 static void set_error(struct mg_coord_client *c, const char *fmt, ...)
@@ -97,9 +109,7 @@ static void set_error(struct mg_coord_client *c, const char *fmt, ...)
 	va_start(ap, fmt);
 	vsnprintf(buf, sizeof(buf), fmt, ap);
 	va_end(ap);
-	pthread_mutex_lock(&c->lock);
-	memcpy(c->status.last_error, buf, sizeof(buf));
-	pthread_mutex_unlock(&c->lock);
+	set_last_error(c, buf);
 	mg_log(MG_LOG_WARNING, "coordinator", "url", c->cfg.coord.url, "error", buf, NULL);
 }
 
@@ -292,14 +302,44 @@ static int read_authkey(struct mg_coord_client *c, char key[AUTHKEY_MAX])
 	return 0;
 }
 
-static bool b64_decode_exact(const char *s, uint8_t *out, size_t len)
+/*
+ * Exactly len bytes of padded standard base64. libsodium 1.0.18 takes every byte from 0x80 up
+ * as a base64 digit, so the length, the alphabet and the padding are checked here before it
+ * sees the text. what names the field in the error.
+ */
+static int b64_decode_exact(const char *what, const char *s, uint8_t *out, size_t len, char *err,
+                            size_t errlen)
 {
-	size_t n = 0;
+	size_t want = (len + 2) / 3 * 4, pad = (3 - len % 3) % 3, n = 0, slen;
+	const char *end = NULL;
 
-	return s &&
-	       sodium_base642bin(out, len, s, strlen(s), NULL, &n, NULL,
-	                         sodium_base64_VARIANT_ORIGINAL) == 0 &&
-	       n == len;
+	if (!s) {
+		snprintf(err, errlen, "%s: missing or not a string", what);
+		return -1;
+	}
+	slen = strlen(s);
+	if (slen != want) {
+		snprintf(err, errlen, "%s: expected %zu base64 characters, got %zu", what, want,
+		         slen);
+		return -1;
+	}
+	for (size_t i = 0; i < slen; i++) {
+		bool is_pad = i >= slen - pad;
+
+		/* s[i] is not NUL here, so strchr cannot match the terminator. */
+		if (is_pad ? s[i] != '=' : !strchr(B64_DIGITS, s[i])) {
+			snprintf(err, errlen, "%s: invalid base64 %s at position %zu", what,
+			         is_pad ? "padding" : "character", i);
+			return -1;
+		}
+	}
+	if (sodium_base642bin(out, len, s, slen, NULL, &n, &end, sodium_base64_VARIANT_ORIGINAL) !=
+	        0 ||
+	    n != len || !end || *end != '\0') {
+		snprintf(err, errlen, "%s: not canonical base64 of %zu bytes", what, len);
+		return -1;
+	}
+	return 0;
 }
 
 static void b64_encode(const uint8_t *in, size_t len, char *out, size_t outlen)
@@ -393,27 +433,40 @@ static int do_register(struct mg_coord_client *c)
 	uint8_t server_pk[WG_KEY_LEN], challenge[CHALLENGE_LEN], nonce[crypto_box_NONCEBYTES];
 	uint8_t msg[sizeof(PROOF_CONTEXT) - 1 + CHALLENGE_LEN + 32];
 	uint8_t proof[sizeof(msg) + crypto_box_MACBYTES];
-	char authkey[AUTHKEY_MAX], nonce_b64[64], proof_b64[256];
+	char authkey[AUTHKEY_MAX], nonce_b64[64], proof_b64[256], err[WG_KEY_ERRBUF_SIZE];
 	json_t *reply = NULL, *req = NULL;
-	const char *ch_b64, *cred;
+	const char *key_b64, *ch_b64, *cred;
+	struct wg_key_status key_status;
 	long st;
 	int rc = -1;
 
 	if (read_authkey(c, authkey))
 		goto out;
 	st = http_json(c, "GET", "/v1/key", NULL, &reply);
-	if (st != 200 || !b64_decode_exact(json_string_value(json_object_get(reply, "public_key")),
-	                                   server_pk, sizeof(server_pk))) {
+	if (st != 200) {
 		if (st)
 			set_error(c, "GET /v1/key: HTTP %ld", st);
 		goto out;
 	}
+	/* The server's X25519 key is held to a WireGuard key's rules. */
+	key_b64 = json_string_value(json_object_get(reply, "public_key"));
+	if (!key_b64 ||
+	    wg_key_from_base64(server_pk, key_b64, strlen(key_b64), &key_status) != WG_KEY_OK) {
+		set_error(c, "GET /v1/key: refused the server's reply: public_key: %s",
+		          key_b64 ? wg_key_error_format(&key_status, NULL, err, sizeof(err))
+		                  : "missing or not a string");
+		goto out;
+	}
 	json_decref(reply);
 	st = http_json(c, "POST", "/v1/register/challenge", NULL, &reply);
-	ch_b64 = json_string_value(json_object_get(reply, "challenge"));
-	if (st != 200 || !b64_decode_exact(ch_b64, challenge, sizeof(challenge))) {
+	if (st != 200) {
 		if (st)
 			set_error(c, "POST /v1/register/challenge: HTTP %ld", st);
+		goto out;
+	}
+	ch_b64 = json_string_value(json_object_get(reply, "challenge"));
+	if (b64_decode_exact("challenge", ch_b64, challenge, sizeof(challenge), err, sizeof(err))) {
+		set_error(c, "POST /v1/register/challenge: refused the server's reply: %s", err);
 		goto out;
 	}
 	memcpy(msg, PROOF_CONTEXT, sizeof(PROOF_CONTEXT) - 1);
@@ -511,7 +564,9 @@ static bool handle_line(struct mg_coord_client *c, const char *line, size_t len)
 				push_event(c, ev);
 			}
 		} else if (strcmp(type, "replaced") == 0) {
-			set_error(c, "another map stream for this node replaced ours");
+			c->final_line = END_REPLACED;
+		} else if (strcmp(type, "shutdown") == 0) {
+			c->final_line = END_SHUTDOWN;
 		} else if (strcmp(type, "reconnect") == 0) {
 			atomic_store(&c->kick, true);
 		} else if (strcmp(type, "heartbeat") != 0) {
@@ -627,6 +682,7 @@ static enum stream_end run_stream(struct mg_coord_client *c)
 	c->line_len = 0;
 	c->seq = 0;
 	c->got_full = c->resync = false;
+	c->final_line = END_ERROR;
 	body_reset(c);
 	snprintf(url, sizeof(url), "%s/v1/map", c->cfg.coord.url);
 	snprintf(auth, sizeof(auth), "Authorization: Bearer %s", c->cred);
@@ -664,6 +720,23 @@ static enum stream_end run_stream(struct mg_coord_client *c)
 		end = END_REREGISTER;
 	} else if (c->http_status != 200 && c->http_status != 0) {
 		set_error(c, "map refused: HTTP %ld", c->http_status);
+	} else if (c->final_line == END_REPLACED) {
+		/* Each reconnect would take the stream back, so the two would swap forever. */
+		set_last_error(c,
+		               "map stream replaced by another one for this node: is this node's "
+		               "key in use on another machine?");
+		mg_log(MG_LOG_WARNING,
+		       "coordinator map stream replaced by another stream for this node", "url",
+		       c->cfg.coord.url, "key", c->public_b64, "likely_cause",
+		       "the same node key (and state_dir) is in use on another machine: give each "
+		       "machine its own key",
+		       "action", "waiting the longest back-off before reconnecting", NULL);
+		end = END_REPLACED;
+	} else if (c->final_line == END_SHUTDOWN) {
+		set_last_error(c, "the coordinator shut down the map stream: reconnecting");
+		mg_log(MG_LOG_NOTICE, "coordinator shutting down: reconnecting at once", "url",
+		       c->cfg.coord.url, NULL);
+		end = END_SHUTDOWN;
 	} else if (!c->resync) {
 		set_error(c, "map stream ended: %s",
 		          rc == CURLE_OK ? "closed by the server" : curl_easy_strerror(rc));
@@ -696,20 +769,31 @@ static bool pause_ms(struct mg_coord_client *c, unsigned ms)
 	return !atomic_load(&c->stop);
 }
 
+enum backoff_kind {
+	BACKOFF_NEXT,     /* one more failure: the next step of the exponential back-off */
+	BACKOFF_SHORTEST, /* start the back-off over at its minimum */
+	BACKOFF_LONGEST,  /* the cap, without jitter */
+};
+
 /* Exponential back-off from min to max, with "equal jitter": half fixed, half random. */
-static bool back_off(struct mg_coord_client *c)
+static bool back_off(struct mg_coord_client *c, enum backoff_kind kind)
 {
 	unsigned lo = c->cfg.backoff_min_ms ? c->cfg.backoff_min_ms : 500;
 	unsigned hi = c->cfg.backoff_max_ms ? c->cfg.backoff_max_ms : 30000;
 	unsigned d = lo;
 
+	if (kind == BACKOFF_SHORTEST)
+		c->attempt = 0;
 	for (unsigned i = 0; i < c->attempt && d < hi; i++)
 		d *= 2;
 	if (d > hi)
 		d = hi;
 	if (c->attempt < 32)
 		c->attempt++;
-	d = d / 2 + randombytes_uniform(d / 2 + 1);
+	if (kind == BACKOFF_LONGEST)
+		d = hi;
+	else
+		d = d / 2 + randombytes_uniform(d / 2 + 1);
 	pthread_mutex_lock(&c->lock);
 	c->status.state = MG_COORD_CLIENT_BACKOFF;
 	c->status.reconnects++;
@@ -727,7 +811,7 @@ static void *client_main(void *arg)
 		if (!c->have_cred) {
 			set_state(c, MG_COORD_CLIENT_REGISTERING);
 			if (do_register(c) != 0) {
-				if (!back_off(c))
+				if (!back_off(c, BACKOFF_NEXT))
 					break;
 				continue;
 			}
@@ -745,7 +829,11 @@ static void *client_main(void *arg)
 			}
 			drop_credential(c);
 		}
-		if (end != END_KICK && !back_off(c))
+		if (end == END_KICK)
+			continue;
+		if (!back_off(c, end == END_SHUTDOWN   ? BACKOFF_SHORTEST
+		                 : end == END_REPLACED ? BACKOFF_LONGEST
+		                                       : BACKOFF_NEXT))
 			break;
 	}
 	set_state(c, MG_COORD_CLIENT_IDLE);
