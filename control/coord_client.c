@@ -5,9 +5,9 @@
  * queue lock for a moment to pop an event.
  */
 #include "coord_client.h"
+#include "coord_client_internal.h"
 
 #include <errno.h>
-#include <fcntl.h>
 #include <stdarg.h>
 #include <pthread.h>
 #include <stdatomic.h>
@@ -15,7 +15,6 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/eventfd.h>
-#include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -27,56 +26,10 @@
 #include "keys.h"
 #include "log.h"
 
-#define PROOF_CONTEXT  "meshgate-register-v1"
-#define CHALLENGE_LEN  40
-#define CRED_MAX       128
-#define AUTHKEY_MAX    256
 #define LINE_MAX_BYTES (64u << 20)
 #define BODY_MAX       (1u << 20)
 #define QUEUE_MAX      4096
 #define HTTP_TIMEOUT_S 15L
-#define B64_DIGITS     "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/"
-
-enum stream_end {
-	END_ERROR = 0, /* transport or protocol failure: back off, reconnect */
-	END_KICK,      /* new report or resync asked for: reconnect at once */
-	END_STOP,
-	END_REREGISTER, /* 401/403: the credential is no good, register again */
-	END_SHUTDOWN,   /* the server is stopping: reconnect soon, maybe to another replica */
-	END_REPLACED,   /* another stream took this node's place: wait long before taking it back */
-};
-
-struct mg_coord_client {
-	struct mg_coord_client_config cfg;
-	char version[65];
-	char hostname[64];
-	uint8_t public_key[WG_KEY_LEN];
-	char public_b64[WG_KEY_B64_SIZE];
-	char cred[CRED_MAX]; /* the node credential; a secret */
-	bool have_cred;
-
-	pthread_t thread;
-	bool started;
-	pthread_mutex_t lock;
-	pthread_cond_t cond;
-	atomic_bool stop, kick;
-	int efd;
-	struct mg_coord_event *head, *tail;
-	size_t qlen;
-	struct mg_coord_status status;
-	unsigned attempt; /* failures since the last full map, for the back-off */
-
-	/* Stream state, used by the thread only. */
-	CURL *curl;
-	long http_status;
-	char *line;
-	size_t line_len, line_cap;
-	uint64_t seq;
-	bool got_full, resync, reregister;
-	enum stream_end final_line; /* what a recognised final line asks for, else END_ERROR */
-	char *body;
-	size_t body_len;
-};
 
 const char *mg_coord_client_state_name(enum mg_coord_client_state s)
 {
@@ -99,9 +52,7 @@ static void set_last_error(struct mg_coord_client *c, const char *msg)
 	pthread_mutex_unlock(&c->lock);
 }
 
-static void set_error(struct mg_coord_client *c, const char *fmt, ...)
-    __attribute__((format(printf, 2, 3)));
-static void set_error(struct mg_coord_client *c, const char *fmt, ...)
+void mg_cc_set_error(struct mg_coord_client *c, const char *fmt, ...)
 {
 	va_list ap;
 	char buf[sizeof(c->status.last_error)];
@@ -228,9 +179,8 @@ static void body_reset(struct mg_coord_client *c)
 	c->body_len = 0;
 }
 
-/* One request/reply with a JSON body; *reply is the parsed reply (any status) or NULL. */
-static long http_json(struct mg_coord_client *c, const char *method, const char *path, json_t *req,
-                      json_t **reply)
+long mg_cc_http_json(struct mg_coord_client *c, const char *method, const char *path, json_t *req,
+                     json_t **reply)
 {
 	char url[MG_PATH_MAX + 64], *body = NULL;
 	struct curl_slist *hdr = NULL;
@@ -262,7 +212,7 @@ static long http_json(struct mg_coord_client *c, const char *method, const char 
 	if (rc == CURLE_OK)
 		curl_easy_getinfo(c->curl, CURLINFO_RESPONSE_CODE, &status);
 	else
-		set_error(c, "%s %s: %s", method, path, curl_easy_strerror(rc));
+		mg_cc_set_error(c, "%s %s: %s", method, path, curl_easy_strerror(rc));
 	if (status && c->body)
 		*reply = json_loadb(c->body, c->body_len, 0, NULL);
 	if (body) {
@@ -272,256 +222,6 @@ static long http_json(struct mg_coord_client *c, const char *method, const char 
 	curl_slist_free_all(hdr);
 	body_reset(c);
 	return status;
-}
-
-/* ---- registration ---- */
-
-static int read_authkey(struct mg_coord_client *c, char key[AUTHKEY_MAX])
-{
-	FILE *f = fopen(c->cfg.coord.authkey_file, "r");
-	size_t n, a = 0;
-
-	if (!f) {
-		set_error(c, "cannot read the auth key file %s: %s", c->cfg.coord.authkey_file,
-		          strerror(errno));
-		return -1;
-	}
-	n = fread(key, 1, AUTHKEY_MAX - 1, f);
-	fclose(f);
-	key[n] = '\0';
-	while (a < n && strchr(" \t\r\n", key[a]))
-		a++;
-	while (n > a && strchr(" \t\r\n", key[n - 1]))
-		key[--n] = '\0';
-	memmove(key, key + a, n - a + 1);
-	if (key[0] == '\0' || n == AUTHKEY_MAX - 1) {
-		set_error(c, "the auth key file %s is empty or too long",
-		          c->cfg.coord.authkey_file);
-		return -1;
-	}
-	return 0;
-}
-
-/*
- * Exactly len bytes of padded standard base64. libsodium 1.0.18 takes every byte from 0x80 up
- * as a base64 digit, so the length, the alphabet and the padding are checked here before it
- * sees the text. what names the field in the error.
- */
-static int b64_decode_exact(const char *what, const char *s, uint8_t *out, size_t len, char *err,
-                            size_t errlen)
-{
-	size_t want = (len + 2) / 3 * 4, pad = (3 - len % 3) % 3, n = 0, slen;
-	const char *end = NULL;
-
-	if (!s) {
-		snprintf(err, errlen, "%s: missing or not a string", what);
-		return -1;
-	}
-	slen = strlen(s);
-	if (slen != want) {
-		snprintf(err, errlen, "%s: expected %zu base64 characters, got %zu", what, want,
-		         slen);
-		return -1;
-	}
-	for (size_t i = 0; i < slen; i++) {
-		bool is_pad = i >= slen - pad;
-
-		/* s[i] is not NUL here, so strchr cannot match the terminator. */
-		if (is_pad ? s[i] != '=' : !strchr(B64_DIGITS, s[i])) {
-			snprintf(err, errlen, "%s: invalid base64 %s at position %zu", what,
-			         is_pad ? "padding" : "character", i);
-			return -1;
-		}
-	}
-	if (sodium_base642bin(out, len, s, slen, NULL, &n, &end, sodium_base64_VARIANT_ORIGINAL) !=
-	        0 ||
-	    n != len || !end || *end != '\0') {
-		snprintf(err, errlen, "%s: not canonical base64 of %zu bytes", what, len);
-		return -1;
-	}
-	return 0;
-}
-
-static void b64_encode(const uint8_t *in, size_t len, char *out, size_t outlen)
-{
-	sodium_bin2base64(out, outlen, in, len, sodium_base64_VARIANT_ORIGINAL);
-}
-
-static const char *reply_error(json_t *reply)
-{
-	const char *m = json_string_value(json_object_get(reply, "message"));
-
-	if (!m)
-		m = json_string_value(json_object_get(reply, "error"));
-	return m ? m : "(no message)";
-}
-
-static void state_path(const struct mg_coord_client *c, char *buf, size_t len)
-{
-	snprintf(buf, len, "%s/node.json", c->cfg.coord.state_dir);
-}
-
-static void save_state(struct mg_coord_client *c, int64_t node_id)
-{
-	char path[MG_PATH_MAX + 16], tmp[MG_PATH_MAX + 32], *text;
-	json_t *o;
-	int fd;
-
-	if (!c->cfg.coord.state_dir[0])
-		return;
-	mkdir(c->cfg.coord.state_dir, 0700);
-	state_path(c, path, sizeof(path));
-	snprintf(tmp, sizeof(tmp), "%s.tmp", path);
-	o = json_pack("{ss ss ss sI}", "url", c->cfg.coord.url, "node_key", c->public_b64,
-	              "credential", c->cred, "node_id", (json_int_t)node_id);
-	text = o ? json_dumps(o, JSON_COMPACT) : NULL;
-	json_decref(o); /* jansson keeps no copy we could zero; the file is 0600 */
-	fd = text ? open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600) : -1;
-	if (fd < 0 || write(fd, text, strlen(text)) != (ssize_t)strlen(text) || fsync(fd) != 0 ||
-	    rename(tmp, path) != 0)
-		set_error(c, "cannot save the node credential in %s", path);
-	if (fd >= 0)
-		close(fd);
-	if (text) {
-		wg_memzero(text, strlen(text));
-		free(text);
-	}
-}
-
-static void load_state(struct mg_coord_client *c)
-{
-	char path[MG_PATH_MAX + 16];
-	json_t *o;
-	const char *cred;
-
-	if (!c->cfg.coord.state_dir[0])
-		return;
-	state_path(c, path, sizeof(path));
-	o = json_load_file(path, 0, NULL);
-	if (!o)
-		return;
-	cred = json_string_value(json_object_get(o, "credential"));
-	/* A credential belongs to one key at one server. */
-	if (cred && strlen(cred) < sizeof(c->cred) &&
-	    strcmp(json_string_value(json_object_get(o, "node_key")) ?: "", c->public_b64) == 0 &&
-	    strcmp(json_string_value(json_object_get(o, "url")) ?: "", c->cfg.coord.url) == 0) {
-		snprintf(c->cred, sizeof(c->cred), "%s", cred);
-		c->have_cred = true;
-		c->status.registered = true;
-		c->status.node_id = json_integer_value(json_object_get(o, "node_id"));
-	}
-	json_decref(o);
-}
-
-static void drop_credential(struct mg_coord_client *c)
-{
-	char path[MG_PATH_MAX + 16];
-
-	wg_memzero(c->cred, sizeof(c->cred));
-	c->have_cred = false;
-	if (c->cfg.coord.state_dir[0]) {
-		state_path(c, path, sizeof(path));
-		unlink(path);
-	}
-	pthread_mutex_lock(&c->lock);
-	c->status.registered = false;
-	pthread_mutex_unlock(&c->lock);
-}
-
-static int do_register(struct mg_coord_client *c)
-{
-	uint8_t server_pk[WG_KEY_LEN], challenge[CHALLENGE_LEN], nonce[crypto_box_NONCEBYTES];
-	uint8_t msg[sizeof(PROOF_CONTEXT) - 1 + CHALLENGE_LEN + 32];
-	uint8_t proof[sizeof(msg) + crypto_box_MACBYTES];
-	char authkey[AUTHKEY_MAX], nonce_b64[64], proof_b64[256], err[WG_KEY_ERRBUF_SIZE];
-	json_t *reply = NULL, *req = NULL;
-	const char *key_b64, *ch_b64, *cred;
-	struct wg_key_status key_status;
-	long st;
-	int rc = -1;
-
-	if (read_authkey(c, authkey))
-		goto out;
-	st = http_json(c, "GET", "/v1/key", NULL, &reply);
-	if (st != 200) {
-		if (st)
-			set_error(c, "GET /v1/key: HTTP %ld", st);
-		goto out;
-	}
-	/* The server's X25519 key is held to a WireGuard key's rules. */
-	key_b64 = json_string_value(json_object_get(reply, "public_key"));
-	if (!key_b64 ||
-	    wg_key_from_base64(server_pk, key_b64, strlen(key_b64), &key_status) != WG_KEY_OK) {
-		set_error(c, "GET /v1/key: refused the server's reply: public_key: %s",
-		          key_b64 ? wg_key_error_format(&key_status, NULL, err, sizeof(err))
-		                  : "missing or not a string");
-		goto out;
-	}
-	json_decref(reply);
-	st = http_json(c, "POST", "/v1/register/challenge", NULL, &reply);
-	if (st != 200) {
-		if (st)
-			set_error(c, "POST /v1/register/challenge: HTTP %ld", st);
-		goto out;
-	}
-	ch_b64 = json_string_value(json_object_get(reply, "challenge"));
-	if (b64_decode_exact("challenge", ch_b64, challenge, sizeof(challenge), err, sizeof(err))) {
-		set_error(c, "POST /v1/register/challenge: refused the server's reply: %s", err);
-		goto out;
-	}
-	memcpy(msg, PROOF_CONTEXT, sizeof(PROOF_CONTEXT) - 1);
-	memcpy(msg + sizeof(PROOF_CONTEXT) - 1, challenge, CHALLENGE_LEN);
-	crypto_generichash(msg + sizeof(PROOF_CONTEXT) - 1 + CHALLENGE_LEN, 32,
-	                   (const uint8_t *)authkey, strlen(authkey), NULL, 0);
-	randombytes_buf(nonce, sizeof(nonce));
-	/* crypto_box clamps the scalar as X25519 does, so the WireGuard key is the box key. */
-	if (crypto_box_easy(proof, msg, sizeof(msg), nonce, server_pk, c->cfg.private_key) != 0) {
-		set_error(c, "cannot build the registration proof (server key is low-order)");
-		goto out;
-	}
-	b64_encode(nonce, sizeof(nonce), nonce_b64, sizeof(nonce_b64));
-	b64_encode(proof, sizeof(proof), proof_b64, sizeof(proof_b64));
-	req = json_pack("{ss ss ss ss ss ss}", "auth_key", authkey, "node_key", c->public_b64,
-	                "hostname", c->hostname, "challenge", ch_b64, "nonce", nonce_b64, "proof",
-	                proof_b64);
-	json_t *ch_reply = reply;
-	reply = NULL;
-	st = req ? http_json(c, "POST", "/v1/register", req, &reply) : 0;
-	json_decref(ch_reply);
-	cred = json_string_value(json_object_get(reply, "credential"));
-	if (st != 200 || !cred || strlen(cred) >= sizeof(c->cred)) {
-		if (st)
-			set_error(c, "registration refused: HTTP %ld: %s", st, reply_error(reply));
-		goto out;
-	}
-	snprintf(c->cred, sizeof(c->cred), "%s", cred);
-	c->have_cred = true;
-	int64_t id = json_integer_value(json_object_get(reply, "node_id"));
-	save_state(c, id);
-	pthread_mutex_lock(&c->lock);
-	c->status.registered = true;
-	c->status.node_id = id;
-	c->status.registrations++;
-	pthread_mutex_unlock(&c->lock);
-	mg_log(MG_LOG_NOTICE, "registered with the coordinator", "url", c->cfg.coord.url, "key",
-	       c->public_b64, "name", json_string_value(json_object_get(reply, "name")), "ipv4",
-	       json_string_value(json_object_get(json_object_get(reply, "addresses"), "ipv4")),
-	       NULL);
-	rc = 0;
-out:
-	if (req) {
-		/* The request object holds the auth key: scrub its string before freeing. */
-		json_t *k = json_object_get(req, "auth_key");
-		const char *ks = json_string_value(k);
-
-		if (ks)
-			wg_memzero((char *)ks, strlen(ks));
-	}
-	json_decref(req);
-	json_decref(reply);
-	wg_memzero(authkey, sizeof(authkey));
-	wg_memzero(msg, sizeof(msg));
-	return rc;
 }
 
 /* ---- the map stream ---- */
@@ -549,7 +249,7 @@ static bool handle_line(struct mg_coord_client *c, const char *line, size_t len)
 	pthread_mutex_unlock(&c->lock);
 	if (rc < 0) {
 		/* The map in force stays; a fresh stream starts over with a full map. */
-		set_error(c, "malformed map line ignored: %s", err);
+		mg_cc_set_error(c, "malformed map line ignored: %s", err);
 		mg_coord_event_free(ev);
 		c->resync = true;
 		return false;
@@ -557,7 +257,7 @@ static bool handle_line(struct mg_coord_client *c, const char *line, size_t len)
 	if (rc == 0) {
 		mg_coord_event_free(ev);
 		if (strcmp(type, "expired") == 0 || strcmp(type, "deleted") == 0) {
-			set_error(c, "the coordinator %s this node", type);
+			mg_cc_set_error(c, "the coordinator %s this node", type);
 			ev = calloc(1, sizeof(*ev));
 			if (ev) {
 				ev->kind = MG_COORD_EV_LOGGED_OUT;
@@ -575,8 +275,8 @@ static bool handle_line(struct mg_coord_client *c, const char *line, size_t len)
 		return true;
 	}
 	if (ev->update.kind == MG_NETMAP_DELTA && (!c->got_full || ev->update.seq != c->seq + 1)) {
-		set_error(c, "map delta out of sequence (%llu after %llu): resynchronising",
-		          (unsigned long long)ev->update.seq, (unsigned long long)c->seq);
+		mg_cc_set_error(c, "map delta out of sequence (%llu after %llu): resynchronising",
+		                (unsigned long long)ev->update.seq, (unsigned long long)c->seq);
 		mg_coord_event_free(ev);
 		c->resync = true;
 		return false;
@@ -615,7 +315,7 @@ static size_t stream_write(char *ptr, size_t size, size_t nmemb, void *ud)
 		size_t take = nl ? (size_t)(nl - (ptr + off)) : n - off;
 
 		if (c->line_len + take + 1 > LINE_MAX_BYTES) {
-			set_error(c, "map line longer than %u bytes", LINE_MAX_BYTES);
+			mg_cc_set_error(c, "map line longer than %u bytes", LINE_MAX_BYTES);
 			c->resync = true;
 			return 0;
 		}
@@ -715,11 +415,12 @@ static enum stream_end run_stream(struct mg_coord_client *c)
 	} else if (c->http_status == 401 || c->http_status == 403) {
 		json_t *r = c->body ? json_loadb(c->body, c->body_len, 0, NULL) : NULL;
 
-		set_error(c, "map refused: HTTP %ld: %s", c->http_status, reply_error(r));
+		mg_cc_set_error(c, "map refused: HTTP %ld: %s", c->http_status,
+		                mg_cc_reply_error(r));
 		json_decref(r);
 		end = END_REREGISTER;
 	} else if (c->http_status != 200 && c->http_status != 0) {
-		set_error(c, "map refused: HTTP %ld", c->http_status);
+		mg_cc_set_error(c, "map refused: HTTP %ld", c->http_status);
 	} else if (c->final_line == END_REPLACED) {
 		/* Each reconnect would take the stream back, so the two would swap forever. */
 		set_last_error(c,
@@ -738,8 +439,8 @@ static enum stream_end run_stream(struct mg_coord_client *c)
 		       c->cfg.coord.url, NULL);
 		end = END_SHUTDOWN;
 	} else if (!c->resync) {
-		set_error(c, "map stream ended: %s",
-		          rc == CURLE_OK ? "closed by the server" : curl_easy_strerror(rc));
+		mg_cc_set_error(c, "map stream ended: %s",
+		                rc == CURLE_OK ? "closed by the server" : curl_easy_strerror(rc));
 	}
 	curl_slist_free_all(hdr);
 	curl_easy_setopt(c->curl, CURLOPT_HTTPHEADER, NULL);
@@ -810,7 +511,7 @@ static void *client_main(void *arg)
 
 		if (!c->have_cred) {
 			set_state(c, MG_COORD_CLIENT_REGISTERING);
-			if (do_register(c) != 0) {
+			if (mg_cc_register(c) != 0) {
 				if (!back_off(c, BACKOFF_NEXT))
 					break;
 				continue;
@@ -827,7 +528,7 @@ static void *client_main(void *arg)
 				ev->kind = MG_COORD_EV_LOGGED_OUT;
 				push_event(c, ev);
 			}
-			drop_credential(c);
+			mg_cc_drop_credential(c);
 		}
 		if (end == END_KICK)
 			continue;
@@ -889,7 +590,7 @@ struct mg_coord_client *mg_coord_client_new(const struct mg_coord_client_config 
 		return NULL;
 	}
 	wg_key_to_base64(c->public_b64, c->public_key);
-	load_state(c);
+	mg_cc_load_credential(c);
 	return c;
 }
 

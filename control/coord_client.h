@@ -13,7 +13,11 @@
  *
  * Map: POST /v1/map with "Authorization: Bearer <credential>" and {endpoints, routes,
  * version}; the reply is newline-delimited JSON: a full map, then deltas with consecutive seq
- * numbers, heartbeats, and possibly a final line (expired, deleted, replaced, reconnect).
+ * numbers, heartbeats, and possibly a final line: expired or deleted (the node is logged out),
+ * reconnect (reconnect at once), replaced (another stream took this node's place: wait the full
+ * back-off cap, so two holders of one key do not take the stream from each other forever) or
+ * shutdown (the server is stopping: retry at the shortest back-off, which may reach another
+ * replica). Registration and the saved credential live in coord_register.c.
  *
  * Failures: any transport error, a silent stream (no line for read_timeout_s) or a malformed
  * line closes the stream and the thread reconnects after a capped exponential back-off with

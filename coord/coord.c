@@ -8,6 +8,7 @@
 #include <sys/resource.h>
 #include <unistd.h>
 
+#include <microhttpd.h>
 #include <sodium.h>
 
 #include "coord.h"
@@ -444,18 +445,48 @@ int coord_run(struct coord *c)
 	return 0;
 }
 
+/* How long open map streams get to write their final line before the sockets close. */
+#define SHUTDOWN_DRAIN_SECONDS 1.5
+
+/*
+ * Ends every map stream with a "shutdown" line and waits, bounded, until the HTTP layer has
+ * written them: stopping the daemon at once closes the sockets with the line still queued, and
+ * libmicrohttpd refuses to stop while connections are parked anyway. New connections are refused
+ * meanwhile; a stream opened on a kept-alive connection during the wait is ended too. Returns the
+ * quiesced listen socket, which may only be closed once the daemon has stopped.
+ */
+static MHD_socket end_streams(struct coord *c)
+{
+	MHD_socket listen_fd = c->httpd != NULL ? MHD_quiesce_daemon(c->httpd) : MHD_INVALID_SOCKET;
+	double deadline = now_mono() + SHUTDOWN_DRAIN_SECONDS;
+	for (;;) {
+		pthread_mutex_lock(&c->lock);
+		netmap_close_all(c->nm, "{\"type\":\"shutdown\"}\n");
+		size_t open = netmap_stream_count(c->nm);
+		pthread_mutex_unlock(&c->lock);
+		if (open == 0 || c->httpd == NULL)
+			break;
+		if (now_mono() >= deadline) {
+			log_warn("%zu map streams did not finish within %.1f s; closing them", open,
+			         SHUTDOWN_DRAIN_SECONDS);
+			break;
+		}
+		usleep(10 * 1000);
+	}
+	return listen_fd;
+}
+
 void coord_shutdown(struct coord *c)
 {
 	atomic_store(&c->stop, true);
 	if (c->timer_started)
 		pthread_join(c->timer_thread, NULL);
-	if (c->nm != NULL) {
-		/* libmicrohttpd refuses to stop while connections are parked. */
-		pthread_mutex_lock(&c->lock);
-		netmap_close_all(c->nm, "{\"type\":\"shutdown\"}\n");
-		pthread_mutex_unlock(&c->lock);
-	}
+	MHD_socket listen_fd = MHD_INVALID_SOCKET;
+	if (c->nm != NULL)
+		listen_fd = end_streams(c);
 	http_stop(c);
+	if (listen_fd != MHD_INVALID_SOCKET)
+		close(listen_fd);
 	/* The store first: it stops the replica listener, which uses the map. */
 	store_close(c->store);
 	netmap_free(c->nm);
