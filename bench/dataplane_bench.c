@@ -83,7 +83,7 @@ static struct mg_peer **peers;
 static struct mg_peer *_Atomic *peer_slots;
 static struct mg_peer_counters *peer_counters;
 static struct bench_peer *bp;
-static struct rte_mempool *pool;
+struct rte_mempool *pool;
 static struct rte_ring *rx_ring[MG_PORT_COUNT], *tx_ring[MG_PORT_COUNT][2];
 static unsigned worker_lcore;
 static clockid_t worker_clock;
@@ -381,24 +381,6 @@ static int setup(uint32_t n_peers)
 
 /* ---- traffic ---- */
 
-/* What the generator sends in one point. */
-struct traffic {
-	enum direction dir;
-	uint32_t n_peers, stride, cur_peer;
-	unsigned size;
-	uint64_t pos; /* packets generated */
-	/* encrypt: a LAN frame per IMIX position (one when not IMIX), destination patched in */
-	uint8_t lan[IMIX_LEN][14 + MTU];
-	uint16_t lan_len[IMIX_LEN];
-	/* decrypt: per peer, msgs_per_peer mesh frames sealed with counters 0.. */
-	uint8_t *frames;
-	uint16_t *frame_len;
-	uint32_t msgs_per_peer;
-	size_t frame_stride;
-	uint64_t lap_waits;
-	bool alone; /* generator_rate: no worker, nothing to wait for */
-};
-
 static unsigned size_at(const struct traffic *t, uint64_t i)
 {
 	return t->size == IMIX ? imix[i % IMIX_LEN] : t->size;
@@ -555,22 +537,26 @@ static void fill_encrypt(struct traffic *t, struct rte_mbuf *m)
 	m->port = gw.ports[MG_PORT_LAN].port_id;
 }
 
+void fill_packet(struct traffic *t, struct rte_mbuf *m)
+{
+	if (t->dir == ENCRYPT)
+		fill_encrypt(t, m);
+	else
+		fill_decrypt(t, m);
+}
+
 /* One burst into ring; returns how many went in (0: ring full or no mbufs). */
 static unsigned generate(struct traffic *t, struct rte_ring *ring)
 {
 	struct rte_mbuf *m[BURST];
 	if (rte_ring_free_count(ring) < BURST || rte_pktmbuf_alloc_bulk(pool, m, BURST) != 0)
 		return 0;
-	for (unsigned i = 0; i < BURST; i++, t->pos++) {
-		if (t->dir == ENCRYPT)
-			fill_encrypt(t, m[i]);
-		else
-			fill_decrypt(t, m[i]);
-	}
+	for (unsigned i = 0; i < BURST; i++, t->pos++)
+		fill_packet(t, m[i]);
 	return rte_ring_sp_enqueue_bulk(ring, (void **)m, BURST, NULL);
 }
 
-static unsigned drain(struct rte_ring *ring)
+unsigned drain(struct rte_ring *ring)
 {
 	struct rte_mbuf *m[64];
 	unsigned n = rte_ring_sc_dequeue_burst(ring, (void **)m, 64, NULL);
@@ -579,7 +565,7 @@ static unsigned drain(struct rte_ring *ring)
 	return n;
 }
 
-static void drain_all(void)
+void drain_all(void)
 {
 	for (int p = 0; p < MG_PORT_COUNT; p++) {
 		while (drain(rx_ring[p]))
@@ -632,6 +618,49 @@ static int worker_entry(void *arg)
 	return mg_worker_main(arg);
 }
 
+void restart_traffic(struct traffic *t)
+{
+	reset_peers();
+	t->pos = 0;
+	t->cur_peer = 0;
+	t->lap_waits = 0;
+	memset(&worker.counters, 0, sizeof(worker.counters));
+}
+
+int worker_start(void)
+{
+	atomic_store(&worker_clock_ready, false);
+	atomic_store(&gw.stop, false);
+	if (rte_eal_remote_launch(worker_entry, &worker, worker_lcore) != 0)
+		return -1;
+	while (!atomic_load(&worker_clock_ready))
+		rte_pause();
+	return 0;
+}
+
+int worker_stop(void)
+{
+	atomic_store(&gw.stop, true);
+	int rc = rte_eal_wait_lcore(worker_lcore);
+	drain_all();
+	return rc;
+}
+
+struct rte_ring *input_ring(enum direction dir)
+{
+	return rx_ring[dir == ENCRYPT ? MG_PORT_LAN : MG_PORT_MESH];
+}
+
+struct rte_ring *output_ring(enum direction dir)
+{
+	return tx_ring[dir == ENCRYPT ? MG_PORT_MESH : MG_PORT_LAN][0];
+}
+
+void set_idle_backoff(bool on)
+{
+	cfg.idle_backoff = on;
+}
+
 struct snap {
 	double wall, cpu;
 	uint64_t done, busy, total, drops[MG_DROP_REASON_COUNT];
@@ -672,20 +701,12 @@ static int run_point(struct traffic *t, struct point *pt)
 	unsigned windows = opt.quick ? 3 : 8, taken = 0;
 
 	pt->gen_mpps = generator_rate(t, opt.quick ? 0.05 : 0.3) / 1e6;
-	reset_peers();
-	t->pos = 0;
-	t->cur_peer = 0;
-	t->lap_waits = 0;
-	memset(&worker.counters, 0, sizeof(worker.counters));
+	restart_traffic(t);
 	/* Prime the RX ring so the worker never starts on an empty queue. */
 	while (generate(t, rx_ring[in]))
 		;
-	atomic_store(&worker_clock_ready, false);
-	atomic_store(&gw.stop, false);
-	if (rte_eal_remote_launch(worker_entry, &worker, worker_lcore) != 0)
+	if (worker_start() != 0)
 		return -1;
-	while (!atomic_load(&worker_clock_ready))
-		rte_pause();
 	double start = clock_s(CLOCK_MONOTONIC);
 	while (taken <= windows) {
 		for (int i = 0; i < 16; i++) {
@@ -696,9 +717,7 @@ static int run_point(struct traffic *t, struct point *pt)
 		if (el >= opt.warmup + opt.seconds * taken / windows)
 			snapshot(&snaps[taken++], t->dir);
 	}
-	atomic_store(&gw.stop, true);
-	int rc = rte_eal_wait_lcore(worker_lcore);
-	drain_all();
+	int rc = worker_stop();
 
 	const struct snap *a = &snaps[0], *b = &snaps[windows];
 	double rates[MAX_WINDOWS], idle, cpu = b->cpu - a->cpu, wall = b->wall - a->wall;
@@ -714,8 +733,13 @@ static int run_point(struct traffic *t, struct point *pt)
 			fprintf(stderr, "note: %lu packets dropped as %s\n", (unsigned long)d,
 			        mg_drop_reason_name((enum mg_drop_reason)r));
 	}
-	for (unsigned i = 0; i < windows; i++)
+	pt->wall_best_mpps = 0;
+	for (unsigned i = 0; i < windows; i++) {
 		rates[i] = window_mpps(&snaps[i], &snaps[i + 1], &idle);
+		double w = (double)(snaps[i + 1].done - snaps[i].done) /
+		           (snaps[i + 1].wall - snaps[i].wall) / 1e6;
+		pt->wall_best_mpps = w > pt->wall_best_mpps ? w : pt->wall_best_mpps;
+	}
 	qsort(rates, windows, sizeof(rates[0]), cmp_double);
 	pt->mpps = rates[windows - 1];
 	pt->median_mpps = rates[windows / 2];
@@ -855,6 +879,8 @@ int main(int argc, char **argv)
 				t_build += clock_s(CLOCK_MONOTONIC) - b0;
 				if (rc == 0)
 					rc = run_point(&t, &pts[n]);
+				if (rc == 0 && load_tests_want(&t))
+					rc = load_tests(&t, &pts[n]);
 				free_traffic(&t);
 				if (rc != 0) {
 					fprintf(stderr, "point failed: %d\n", rc);

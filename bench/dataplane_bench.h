@@ -5,8 +5,13 @@
 
 #include <stdbool.h>
 #include <stddef.h>
+#include <stdio.h>
 #include <stdint.h>
 #include <time.h>
+
+struct rte_mbuf;
+struct rte_mempool;
+struct rte_ring;
 
 #define LISTEN       51820
 #define MTU          1420
@@ -50,7 +55,27 @@ struct point {
 	unsigned size;
 	double mpps, median_mpps, median_ratio, raw_mpps, gbps, wall_mpps, ceiling_mpps, ratio,
 	    gen_mpps, idle_frac, cpu_share;
+	double
+	    wall_best_mpps; /* forwarded per wall second, best window: the load tests' capacity */
 	uint64_t packets, drops;
+};
+
+/* What the generator sends in one point. */
+struct traffic {
+	enum direction dir;
+	uint32_t n_peers, stride, cur_peer;
+	unsigned size;
+	uint64_t pos; /* packets generated */
+	/* encrypt: a LAN frame per IMIX position (one when not IMIX), destination patched in */
+	uint8_t lan[IMIX_LEN][14 + MTU];
+	uint16_t lan_len[IMIX_LEN];
+	/* decrypt: per peer, msgs_per_peer mesh frames sealed with counters 0.. */
+	uint8_t *frames;
+	uint16_t *frame_len;
+	uint32_t msgs_per_peer;
+	size_t frame_stride;
+	uint64_t lap_waits;
+	bool alone; /* generator_rate: no worker, nothing to wait for */
 };
 
 extern struct options opt;
@@ -67,6 +92,24 @@ int ceiling_main(void *arg);
 double ceiling_of(enum direction dir, unsigned size);        /* best run, Mpps */
 double ceiling_median_of(enum direction dir, unsigned size); /* median run, Mpps */
 int cmp_double(const void *x, const void *y);
+
+/* dataplane_bench.c: what the overload and latency runs drive. */
+extern struct rte_mempool *pool;
+void fill_packet(struct traffic *t, struct rte_mbuf *m); /* the next frame; t->pos not moved */
+void restart_traffic(struct traffic *t); /* fresh peers, position 0, zeroed worker counters */
+int worker_start(void);
+int worker_stop(void); /* and drops whatever is left in any ring */
+unsigned drain(struct rte_ring *ring);
+void drain_all(void);
+struct rte_ring *input_ring(enum direction dir);  /* the worker's RX ring */
+struct rte_ring *output_ring(enum direction dir); /* the worker's TX ring */
+void set_idle_backoff(bool on);
+
+/* dataplane_bench_load.c: offered load at multiples of capacity, and latency (one peer). */
+bool load_tests_want(const struct traffic *t);
+int load_tests(struct traffic *t, const struct point *saturated);
+void write_load_json(FILE *f);
+void print_load_tables(void);
 
 /* dataplane_bench_report.c */
 double mean_size(unsigned size); /* inner bytes per packet (IMIX: the mix's mean) */

@@ -92,17 +92,19 @@ int write_json(const struct point *pts, unsigned n)
 		fprintf(f,
 		        "%s\n  {\"direction\": \"%s\", \"peers\": %u, \"size\": \"%s\", \"mpps\": "
 		        "%.4f, \"median_mpps\": %.4f, \"median_ratio\": %.3f, \"gbps\": %.3f, "
-		        "\"cpu_mpps\": %.4f, \"wall_mpps\": %.4f, "
+		        "\"cpu_mpps\": %.4f, \"wall_mpps\": %.4f, \"wall_best_mpps\": %.4f, "
 		        "\"cpu_share\": %.3f, "
 		        "\"ceiling_mpps\": %.4f, \"ratio\": %.3f, \"generator_mpps\": %.3f, "
 		        "\"worker_idle\": %.4f, \"packets\": %lu, \"drops\": %lu}",
 		        i ? "," : "", p->dir == ENCRYPT ? "encrypt" : "decrypt", p->peers,
 		        size_name(p->size, sz, sizeof(sz)), p->mpps, p->median_mpps,
-		        p->median_ratio, p->gbps, p->raw_mpps, p->wall_mpps, p->cpu_share,
-		        p->ceiling_mpps, p->ratio, p->gen_mpps, p->idle_frac,
+		        p->median_ratio, p->gbps, p->raw_mpps, p->wall_mpps, p->wall_best_mpps,
+		        p->cpu_share, p->ceiling_mpps, p->ratio, p->gen_mpps, p->idle_frac,
 		        (unsigned long)p->packets, (unsigned long)p->drops);
 	}
-	fprintf(f, "\n ]}\n");
+	fprintf(f, "\n ],\n");
+	write_load_json(f);
+	fprintf(f, "}\n");
 	return fclose(f) == 0 ? 0 : -1;
 }
 
@@ -121,6 +123,7 @@ void print_table(const struct point *pts, unsigned n)
 		       size_name(p->size, sz, sizeof(sz)), p->mpps, p->gbps, p->ceiling_mpps,
 		       p->ratio * 100, p->gen_mpps, p->idle_frac * 100, (unsigned long)p->drops);
 	}
+	print_load_tables();
 	/* 10,000 peers against 1, per direction and size. */
 	for (unsigned i = 0; i < n; i++)
 		for (unsigned j = 0; j < n; j++)

@@ -63,6 +63,7 @@ def check_doc(bench, doc):
                 if not positive(p.get(k)):
                     errs.append(f"{p.get('direction')}/{p.get('peers')}/{p.get('size')}: "
                                 f"{k} = {p.get(k)!r}")
+        errs += check_load(doc)
     else:
         figs = doc.get("figures") or []
         if not figs:
@@ -76,6 +77,41 @@ def check_doc(bench, doc):
                     errs.append(f"{f['name']} = {v!r}")
             elif not positive(v):
                 errs.append(f"{f['name']} = {v!r}")
+    return errs
+
+
+# Per overload and latency entry: the figures that must be positive, and those that may be 0.
+OVERLOAD_POSITIVE = ("factor", "capacity_mpps", "offered_mpps", "forwarded_mpps", "peak_mpps",
+                     "of_peak")
+LATENCY_POSITIVE = ("load", "capacity_mpps", "offered_mpps", "samples", "p50_us", "p99_us")
+
+
+def check_load(doc):
+    """dataplane's overload[] (1x, 2x, 4x capacity) and latency[] (busy poll and back-off)."""
+    errs = []
+    over, lat = doc.get("overload") or [], doc.get("latency") or []
+    if not over:
+        errs.append("no overload figures")
+    if sorted({o.get("factor") for o in over}) != [1, 2, 4]:
+        errs.append(f"overload factors {sorted({o.get('factor') for o in over})}, want 1, 2, 4")
+    if not lat:
+        errs.append("no latency figures")
+    if {(x.get("idle_mode"), x.get("load")) for x in lat} != \
+            {(m, l) for m in ("busy-poll", "backoff") for l in (0.1, 0.5)}:
+        errs.append("latency: want busy-poll and backoff at loads 0.1 and 0.5")
+    for kind, rows, keys in (("overload", over, OVERLOAD_POSITIVE),
+                             ("latency", lat, LATENCY_POSITIVE)):
+        for r in rows:
+            tag = f"{kind} {r.get('direction')}/{r.get('size')}/{r.get('factor', r.get('load'))}"
+            for k in keys:
+                if not positive(r.get(k)):
+                    errs.append(f"{tag}: {k} = {r.get(k)!r}")
+            ref = r.get("refused")
+            if not (isinstance(ref, int) and ref >= 0):
+                errs.append(f"{tag}: refused = {ref!r}")
+            if kind == "latency" and positive(r.get("p50_us")) and positive(r.get("p99_us")) \
+                    and r["p99_us"] < r["p50_us"]:
+                errs.append(f"{tag}: p99 {r['p99_us']} below p50 {r['p50_us']}")
     return errs
 
 
@@ -196,6 +232,31 @@ plot $d using 2:xtic(1) notitle
     return gnuplot(script, out_dir) and "handshake.png"
 
 
+def load_tables(d):
+    md = []
+    if d.get("overload"):
+        md += ["### Overload (one peer; offered at 1x, 2x, 4x capacity; goal: 95% of peak at "
+               "4x)", "", d.get("load_is", "") + f"; runs repeated because the generator or "
+               f"worker got no CPU: {d.get('load_runs_repeated', 0)}", "",
+               "| path | size | capacity Mpps | load | offered Mpps | refused | forwarded Mpps "
+               "| of peak |", "|---|---|---:|---:|---:|---:|---:|---:|"]
+        for o in d["overload"]:
+            md.append(f"| {o['direction']} | {o['size']} | {o['capacity_mpps']:.3f} | "
+                      f"{o['factor']:.0f}x | {o['offered_mpps']:.3f} | {o['refused']:,} | "
+                      f"{o['forwarded_mpps']:.3f} | {o['of_peak'] * 100:.1f}% |")
+        md.append("")
+    if d.get("latency"):
+        md += ["### Latency through one worker (enqueue to TX ring, one peer)", "",
+               "| path | size | idle mode | load | offered Mpps | p50 us | p99 us | max us | "
+               "samples |", "|---|---|---|---:|---:|---:|---:|---:|---:|"]
+        for x in d["latency"]:
+            md.append(f"| {x['direction']} | {x['size']} | {x['idle_mode']} | "
+                      f"{x['load'] * 100:.0f}% | {x['offered_mpps']:.4f} | {x['p50_us']:.1f} | "
+                      f"{x['p99_us']:.1f} | {x['max_us']:.1f} | {x['samples']:,} |")
+        md.append("")
+    return md
+
+
 def report(out_dir):
     docs, machine = load(out_dir)
     md = ["# meshgate benchmark report", ""]
@@ -225,8 +286,8 @@ def report(out_dir):
         for p in d["points"]:
             md.append(f"| {p['direction']} | {p['peers']} | {p['size']} | {p['mpps']:.3f} | "
                       f"{p['gbps']:.2f} | {p['ceiling_mpps']:.3f} | {p['ratio'] * 100:.0f}% |")
-        md += ["", "Overload behaviour and latency are not measured yet (left for a later "
-               "issue).", ""]
+        md.append("")
+        md += load_tables(d)
         plots.append(plot_dataplane(d, out_dir))
     if "e2e" in docs:
         d = docs["e2e"]

@@ -15,7 +15,7 @@ PKGS=(
 	# protocol core
 	libssl-dev libsodium-dev libjansson-dev
 	# gateway
-	libdpdk-dev dpdk libipsec-mb-dev libyaml-dev libcurl4-openssl-dev libbsd-dev
+	libdpdk-dev dpdk dpdk-dev libipsec-mb-dev libyaml-dev libcurl4-openssl-dev libbsd-dev
 	libpcap-dev libbpf-dev libxdp-dev libnuma-dev
 	# coordinator
 	libmicrohttpd-dev libsqlite3-dev libpq-dev postgresql sqlite3
