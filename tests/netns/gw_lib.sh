@@ -157,11 +157,23 @@ gen_key() {
 #   GW_LOG_LEVEL   default info, or $MESHGATE_LOG_LEVEL
 #   GW_MAX_PEERS GW_MAX_PREFIXES   limits (default 256 and 4096: the tables are sized for them up
 #                  front, and the built-in 262144 prefixes need more EAL memory than a test wants)
+#   GW_CONTROL_LCORE GW_WORKER_LCORE   CPUs of the control thread and the one worker (0 and 1)
+#   GW_AF_PACKET_ARGS  both ports' af_packet devargs after iface= (default below)
+#
+# qpairs=2: a queue pair for the worker and one for the control thread. The PMD joins its
+# sockets into a PACKET_FANOUT group with the rollover flag (DPDK 22.11 hard-codes
+# HASH|DEFRAG|ROLLOVER): once a ring is 3/4 full, the kernel moves an elephant flow's next
+# packets to the other queue, the worker forwards them out of order, and TCP through the
+# gateway counts thousands of spurious retransmits with nothing dropped. 2048 frames a ring
+# (default 512) hold more than a TCP flow's window here, so that stays rare. Cost: 4 MiB a
+# ring, 32 MiB a gateway.
+GW_AF_PACKET_ARGS_DEFAULT=qpairs=2,framecnt=2048
 
 gw_reset_vars() {
 	GW_NAME="" GW_NS="" GW_IFNAME="" GW_KEY="" GW_PORT=51820
 	GW_LAN_IF="" GW_LAN4="" GW_LAN6="" GW_MESH_IF="" GW_MESH4="" GW_MESH6=""
 	GW_MESH_GW4="" GW_MESH_GW6="" GW_PEERS=() GW_PEERS_YAML="" GW_PEERS_WGCONF="" GW_EXTRA=""
+	GW_AF_PACKET_ARGS=$GW_AF_PACKET_ARGS_DEFAULT GW_CONTROL_LCORE=0 GW_WORKER_LCORE=1
 	GW_EAL_MEM=512 GW_LOG_LEVEL=${MESHGATE_LOG_LEVEL:-info} GW_MAX_PEERS=256 GW_MAX_PREFIXES=4096
 }
 gw_reset_vars
@@ -185,15 +197,15 @@ gw_write_config() {
 			"$GW_IFNAME" "$GW_KEY" "$GW_PORT"
 		printf '  mtu: 1420\n'
 		printf 'ports:\n'
-		printf '  lan:\n    devargs: net_af_packet0,iface=%s,qpairs=2\n' "$GW_LAN_IF"
+		printf '  lan:\n    devargs: net_af_packet0,iface=%s,%s\n' "$GW_LAN_IF" "$GW_AF_PACKET_ARGS"
 		[ -z "$GW_LAN4" ] || printf '    ipv4: %s\n' "$GW_LAN4"
 		[ -z "$GW_LAN6" ] || printf '    ipv6: %s\n' "$GW_LAN6"
-		printf '  mesh:\n    devargs: net_af_packet1,iface=%s,qpairs=2\n' "$GW_MESH_IF"
+		printf '  mesh:\n    devargs: net_af_packet1,iface=%s,%s\n' "$GW_MESH_IF" "$GW_AF_PACKET_ARGS"
 		[ -z "$GW_MESH4" ] || printf '    ipv4: %s\n' "$GW_MESH4"
 		[ -z "$GW_MESH6" ] || printf '    ipv6: %s\n' "$GW_MESH6"
 		[ -z "$GW_MESH_GW4" ] || printf '    gateway4: %s\n' "$GW_MESH_GW4"
 		[ -z "$GW_MESH_GW6" ] || printf '    gateway6: %s\n' "$GW_MESH_GW6"
-		printf 'lcores:\n  control: 0\n  workers: [1]\n'
+		printf 'lcores:\n  control: %s\n  workers: [%s]\n' "$GW_CONTROL_LCORE" "$GW_WORKER_LCORE"
 		printf 'eal: [--no-huge, --in-memory, --no-pci, --file-prefix=mg-%s-%s, -m, "%s"]\n' \
 			"$MG_ID" "$GW_NAME" "$GW_EAL_MEM"
 		printf 'idle:\n  backoff: true\n  max_sleep_us: 500\n'
