@@ -70,24 +70,10 @@ static int load_private_key(struct cfg_loader *ld, yaml_node_t *iface, yaml_node
 {
 	struct mg_config *cfg = ld->cfg;
 	const char *path = "interface.private_key_file";
-	struct wg_key_status st;
-	char msg[WG_KEY_ERRBUF_SIZE];
 
-	if (!node)
-		return cfg_fail(ld, iface, path,
-		                "required: the file with this gateway's private key "
-		                "(as written by wg genkey)");
-	if (cfg_string(ld, node, path, "a file name", cfg->private_key_file,
-	               sizeof(cfg->private_key_file)) != 0)
+	if (cfg_private_key_file(ld, iface, node, "gateway", cfg->private_key_file,
+	                         sizeof(cfg->private_key_file), cfg->private_key) != 0)
 		return -1;
-	if (wg_key_from_file(cfg->private_key_file, cfg->private_key, &st) != WG_KEY_OK)
-		return cfg_fail(ld, node, path, "%s",
-		                wg_key_error_format(&st, cfg->private_key_file, msg, sizeof(msg)));
-	if (st.loose_permissions)
-		cfg_warn(ld, node, path, "%s is readable by group or others; chmod 600 it",
-		         cfg->private_key_file);
-	if (wg_key_is_zero(cfg->private_key))
-		return cfg_fail(ld, node, path, "%s holds an all-zero key", cfg->private_key_file);
 	if (wg_key_public(own_pub, cfg->private_key) != WG_OK)
 		return cfg_fail(ld, node, path, "cannot derive the public key");
 	return 0;

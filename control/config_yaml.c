@@ -2,6 +2,8 @@
 /* Typed, error-reporting reads of libyaml document nodes for the config loader. */
 #include "config_yaml.h"
 
+#include "keys.h"
+
 #include <stdarg.h>
 #include <stdio.h>
 #include <string.h>
@@ -333,5 +335,28 @@ int cfg_addr(struct cfg_loader *ld, const yaml_node_t *node, const char *path, u
 	if (strchr(s, '/') || mg_prefix_parse(s, &p) != 0 || p.family != family)
 		return cfg_fail(ld, node, path, "expected %s, got '%s'", what, s);
 	memcpy(out, p.addr, family == 4 ? 4 : 16);
+	return 0;
+}
+
+int cfg_private_key_file(struct cfg_loader *ld, const yaml_node_t *iface, const yaml_node_t *node,
+                         const char *who, char *file, size_t filelen, uint8_t key[WG_KEY_LEN])
+{
+	const char *path = "interface.private_key_file";
+	struct wg_key_status st;
+	char msg[WG_KEY_ERRBUF_SIZE];
+
+	if (!node)
+		return cfg_fail(
+		    ld, iface, path,
+		    "required: the file with this %s's private key (as written by wg genkey)", who);
+	if (cfg_string(ld, node, path, "a file name", file, filelen) != 0)
+		return -1;
+	if (wg_key_from_file(file, key, &st) != WG_KEY_OK)
+		return cfg_fail(ld, node, path, "%s",
+		                wg_key_error_format(&st, file, msg, sizeof(msg)));
+	if (st.loose_permissions)
+		cfg_warn(ld, node, path, "%s is readable by group or others; chmod 600 it", file);
+	if (wg_key_is_zero(key))
+		return cfg_fail(ld, node, path, "%s holds an all-zero key", file);
 	return 0;
 }

@@ -64,6 +64,14 @@ int cfg_string(struct cfg_loader *ld, const yaml_node_t *node, const char *path,
 int cfg_uint(struct cfg_loader *ld, const yaml_node_t *node, const char *path, unsigned long min,
              unsigned long max, unsigned long *out);
 int cfg_bool(struct cfg_loader *ld, const yaml_node_t *node, const char *path, bool *out);
+/*
+ * interface.private_key_file of the gateway and the agent: the file name into file, the key it
+ * holds into key (wg/keys.h rules, warning on loose permissions, refusing an all-zero key).
+ * iface is the interface mapping, for the line of a missing key; who names the host in the
+ * "required" message ("gateway", "host").
+ */
+int cfg_private_key_file(struct cfg_loader *ld, const yaml_node_t *iface, const yaml_node_t *node,
+                         const char *who, char *file, size_t filelen, uint8_t key[WG_KEY_LEN]);
 
 /* family 4 or 6, or 0 for either. need_len: the "/len" part is required. */
 int cfg_prefix(struct cfg_loader *ld, const yaml_node_t *node, const char *path, uint8_t family,
