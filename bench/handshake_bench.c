@@ -336,7 +336,9 @@ static int bench_primitives(double seconds, double x25519_us, double handshake_c
 		fig(prim_names[p], t / (double)n * 1e6, "us");
 		fprintf(stderr, " %s %.2f", prim_names[p], t / (double)n * 1e6);
 	}
-	fig("non_x25519_handshake_us", handshake_cpu_us - 4 * x25519_us, "us");
+	/* A difference of two separately timed loops: on a loaded machine it can come out
+	 * negative, so it carries its own unit and the schema check asks only that it be finite. */
+	fig("non_x25519_handshake_us", handshake_cpu_us - 4 * x25519_us, "us (derived)");
 	fprintf(stderr, "\nper handshake: %.1f us of X25519 (4), %.1f us of the rest\n",
 	        4 * x25519_us, handshake_cpu_us - 4 * x25519_us);
 	rc = 0;

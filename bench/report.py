@@ -20,6 +20,8 @@ import sys
 EXPECTED = ["crypto_ceiling", "dataplane", "memory", "handshake", "e2e", "handshake_flood"]
 # Figures that may legitimately be zero (counts of things that need not happen).
 MAY_BE_ZERO_UNITS = {"count"}
+# Differences of two measurements: only finite, since noise can push them below zero.
+DERIVED_UNITS = {"us (derived)"}
 
 
 def load(out_dir):
@@ -72,6 +74,9 @@ def check_doc(bench, doc):
             v, unit = f.get("value"), f.get("unit")
             if not isinstance(f.get("name"), str) or not isinstance(unit, str):
                 errs.append(f"figure without name or unit: {f!r}")
+            elif unit in DERIVED_UNITS:
+                if not (isinstance(v, (int, float)) and math.isfinite(v)):
+                    errs.append(f"{f['name']} = {v!r}")
             elif unit in MAY_BE_ZERO_UNITS:
                 if not (isinstance(v, (int, float)) and math.isfinite(v) and v >= 0):
                     errs.append(f"{f['name']} = {v!r}")
