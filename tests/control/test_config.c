@@ -614,33 +614,45 @@ static void test_peer_errors(void)
 	mg_config_free(&cfg);
 }
 
+/* Copies conf/NAME to conf_path with /etc/meshgate/ pointed at the temp dir; false if absent. */
+static bool write_example(const char *srcroot, const char *name)
+{
+	char path[512], etc[128];
+	char *text, *fixed;
+	FILE *f;
+	long len;
+
+	snprintf(etc, sizeof(etc), "%s/", dir);
+	snprintf(path, sizeof(path), "%s/conf/%s", srcroot, name);
+	f = fopen(path, "r");
+	CHECK(f != NULL, "%s: %s", path, strerror(errno));
+	if (!f)
+		return false;
+	fseek(f, 0, SEEK_END);
+	len = ftell(f);
+	rewind(f);
+	text = calloc(1, (size_t)len + 1);
+	if (!text || fread(text, 1, (size_t)len, f) != (size_t)len)
+		exit(1);
+	fclose(f);
+	fixed = replace_all(text, "/etc/meshgate/", etc);
+	write_file(conf_path, fixed, 0644);
+	free(text);
+	free(fixed);
+	return true;
+}
+
 /* The annotated examples load once their /etc/meshgate files exist (here, in the temp dir). */
 static void test_examples(const char *srcroot)
 {
 	static const char *const names[] = {"gateway-site-a.yaml", "gateway-nic.yaml"};
-	char path[512], err[1024], etc[128];
+	char err[1024];
 	struct mg_config cfg;
+	struct mg_agent_config acfg;
 
-	snprintf(etc, sizeof(etc), "%s/", dir);
 	for (size_t i = 0; i < 2; i++) {
-		FILE *f;
-		char *text, *fixed;
-		long len;
-
-		snprintf(path, sizeof(path), "%s/conf/%s", srcroot, names[i]);
-		f = fopen(path, "r");
-		CHECK(f != NULL, "%s: %s", path, strerror(errno));
-		if (!f)
+		if (!write_example(srcroot, names[i]))
 			continue;
-		fseek(f, 0, SEEK_END);
-		len = ftell(f);
-		rewind(f);
-		text = calloc(1, (size_t)len + 1);
-		if (!text || fread(text, 1, (size_t)len, f) != (size_t)len)
-			exit(1);
-		fclose(f);
-		fixed = replace_all(text, "/etc/meshgate/", etc);
-		write_file(conf_path, fixed, 0644);
 		CHECK(mg_config_load(conf_path, &cfg, err, sizeof(err)) == 0, "%s: %s", names[i],
 		      err);
 		if (i == 0)
@@ -658,37 +670,16 @@ static void test_examples(const char *srcroot)
 			      "nic contents");
 		CHECK(cfg.warnings[0] == '\0', "%s warns: %s", names[i], cfg.warnings);
 		mg_config_free(&cfg);
-		free(text);
-		free(fixed);
 	}
 
 	/* The agent's example goes through the agent's loader. */
-	struct mg_agent_config acfg;
-	FILE *f;
-	char *text, *fixed;
-	long len;
-
-	snprintf(path, sizeof(path), "%s/conf/agent.yaml", srcroot);
-	f = fopen(path, "r");
-	CHECK(f != NULL, "%s: %s", path, strerror(errno));
-	if (!f)
+	if (!write_example(srcroot, "agent.yaml"))
 		return;
-	fseek(f, 0, SEEK_END);
-	len = ftell(f);
-	rewind(f);
-	text = calloc(1, (size_t)len + 1);
-	if (!text || fread(text, 1, (size_t)len, f) != (size_t)len)
-		exit(1);
-	fclose(f);
-	fixed = replace_all(text, "/etc/meshgate/", etc);
-	write_file(conf_path, fixed, 0644);
 	CHECK(mg_agent_config_load(conf_path, &acfg, err, sizeof(err)) == 0, "agent.yaml: %s", err);
 	CHECK(strcmp(acfg.ifname, "mg0") == 0 && acfg.persistent_keepalive == 25 &&
 	          strcmp(acfg.coord.url, "https://coord.example:8443") == 0,
 	      "agent contents");
 	mg_agent_config_free(&acfg);
-	free(text);
-	free(fixed);
 }
 
 static void test_prefix_parser(void)
