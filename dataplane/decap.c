@@ -107,27 +107,10 @@ static void lookup(struct mg_worker *w, struct decap_burst *b, struct mg_decap_p
 	}
 }
 
-/* Inline compares: they run for every packet, where a library memcmp call costs more than
- * the compare itself. */
-static bool addr_eq(uint8_t family, const uint8_t *a, const uint8_t *b)
-{
-	uint64_t a0, a1, b0, b1;
-	uint32_t a4, b4;
-	if (family == 4) {
-		memcpy(&a4, a, 4);
-		memcpy(&b4, b, 4);
-		return a4 == b4;
-	}
-	memcpy(&a0, a, 8);
-	memcpy(&a1, a + 8, 8);
-	memcpy(&b0, b, 8);
-	memcpy(&b1, b + 8, 8);
-	return a0 == b0 && a1 == b1;
-}
-
 static bool same_endpoint(const struct mg_sockaddr *a, const struct mg_sockaddr *b)
 {
-	return a->family == b->family && a->port == b->port && addr_eq(a->family, a->addr, b->addr);
+	return a->family == b->family && a->port == b->port &&
+	       mg_addr_eq(a->family, a->addr, b->addr);
 }
 
 static void compact(struct decap_burst *b, unsigned *kept, unsigned i)
@@ -304,7 +287,7 @@ static void forward(struct mg_worker *w, struct decap_burst *b, unsigned i)
 		return;
 	}
 	/* Most of a burst goes to the same next hop: one lookup per run of them. */
-	if (b->nh_valid && b->nh_family == l3->family && addr_eq(l3->family, b->nh_addr, nh)) {
+	if (b->nh_valid && b->nh_family == l3->family && mg_addr_eq(l3->family, b->nh_addr, nh)) {
 		mac = b->nh_mac;
 	} else if (mg_neigh_lookup(gw->neigh, MG_PORT_LAN, l3->family, nh, &mac)) {
 		b->nh_valid = true;

@@ -88,8 +88,8 @@ bool mg_prefix_contains(const struct mg_prefix *p, uint8_t family, const uint8_t
 bool mg_addr_is_multicast(uint8_t family, const uint8_t *addr)
 {
 	if (family == 4) {
-		static const uint8_t bcast[4] = {255, 255, 255, 255};
-		return (addr[0] & 0xf0) == 0xe0 || memcmp(addr, bcast, 4) == 0;
+		return (addr[0] & 0xf0) == 0xe0 ||
+		       (addr[0] == 255 && addr[1] == 255 && addr[2] == 255 && addr[3] == 255);
 	}
 	return addr[0] == 0xff;
 }
@@ -111,7 +111,7 @@ static const struct mg_prefix *port_prefix(const struct mg_port_config *pc, uint
 bool mg_port_is_own_addr(const struct mg_port_config *pc, uint8_t family, const uint8_t *addr)
 {
 	const struct mg_prefix *p = port_prefix(pc, family);
-	return p && memcmp(p->addr, addr, mg_addr_len(family)) == 0;
+	return p && mg_addr_eq(family, p->addr, addr);
 }
 
 bool mg_is_gateway_addr(const struct mg_config *cfg, uint8_t family, const uint8_t *addr)
@@ -121,7 +121,7 @@ bool mg_is_gateway_addr(const struct mg_config *cfg, uint8_t family, const uint8
 			return true;
 	for (size_t i = 0; i < cfg->n_addresses; i++)
 		if (cfg->addresses[i].family == family &&
-		    memcmp(cfg->addresses[i].addr, addr, mg_addr_len(family)) == 0)
+		    mg_addr_eq(family, cfg->addresses[i].addr, addr))
 			return true;
 	return false;
 }
