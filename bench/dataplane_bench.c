@@ -25,6 +25,10 @@
  *
  *   dataplane_bench [--quick] [--seconds S] [--peers N] [--out FILE] [--paths encrypt|decrypt|both]
  *                   [--sizes 64,128,256,512,1024,1420,imix] [--peer-sets one|many|both]
+ *                   [--generator builtin|testpmd|both] [--testpmd PATH]
+ *
+ * --generator testpmd drives the encrypt path from stock dpdk-testpmd over memif instead
+ * (dataplane_bench_testpmd.c).
  */
 #include <errno.h>
 #include <pthread.h>
@@ -75,7 +79,6 @@ struct bench_peer {
 	uint64_t last_pos[LAPS]; /* generator position of the last packet under rx[i] */
 };
 
-struct options opt;
 static struct mg_config cfg;
 static struct mg_gateway gw;
 static struct mg_worker worker;
@@ -211,16 +214,40 @@ static int eal_init(const char *prog)
 	snprintf(lcores, sizeof(lcores), "--lcores=0@%d,1@%d", cpus[0], cpus[1]);
 	snprintf(prefix, sizeof(prefix), "--file-prefix=mgbench-%ld", (long)getpid());
 	char *argv[] = {
-	    (char *)prog, "--no-huge", "--no-shconf", "--no-pci", "--no-telemetry",
-	    prefix,       "-m",        "1024",        lcores,     "--log-level=warning"};
-	if (rte_eal_init((int)(sizeof(argv) / sizeof(argv[0])), argv) < 0) {
+	    (char *)prog, "--no-huge", "--no-pci", "--no-telemetry",      prefix,
+	    "-m",         "1024",      lcores,     "--log-level=warning", "--no-shconf"};
+	/* memif registers a multi-process action, which needs the shared config: testpmd's
+	 * clean-up removes the runtime directory then (testpmd_prepare). */
+	int argc = (int)(sizeof(argv) / sizeof(argv[0])) - (opt.gen_testpmd ? 1 : 0);
+	if (rte_eal_init(argc, argv) < 0) {
 		fprintf(stderr, "rte_eal_init: %s\n", rte_strerror(rte_errno));
 		return -1;
 	}
 	const char *dir = rte_eal_get_runtime_dir();
-	if (dir && strstr(dir, "mgbench-"))
+	if (!opt.gen_testpmd && dir && strstr(dir, "mgbench-"))
 		rmdir(dir);
 	return 0;
+}
+
+int start_port(uint16_t id)
+{
+	struct rte_eth_conf conf;
+	memset(&conf, 0, sizeof(conf));
+	if (rte_eth_dev_configure(id, 1, 2, &conf) != 0 ||
+	    rte_eth_rx_queue_setup(id, 0, RING_SIZE, SOCKET_ID_ANY, NULL, pool) != 0 ||
+	    rte_eth_tx_queue_setup(id, 0, RING_SIZE, SOCKET_ID_ANY, NULL) != 0 ||
+	    rte_eth_tx_queue_setup(id, 1, RING_SIZE, SOCKET_ID_ANY, NULL) != 0 ||
+	    rte_eth_dev_start(id) != 0)
+		return -1;
+	return 0;
+}
+
+/* The worker reads the port id on every burst: a swap is safe while it is stopped. */
+uint16_t set_lan_port(uint16_t id)
+{
+	uint16_t old = gw.ports[MG_PORT_LAN].port_id;
+	gw.ports[MG_PORT_LAN].port_id = id;
+	return old;
 }
 
 static int make_port(enum mg_port_id p, const char *name, const struct rte_ether_addr *mac)
@@ -238,13 +265,7 @@ static int make_port(enum mg_port_id p, const char *name, const struct rte_ether
 	if (!rx_ring[p])
 		return -1;
 	int id = rte_eth_from_rings(name, &rx_ring[p], 1, tx_ring[p], 2, SOCKET_ID_ANY);
-	struct rte_eth_conf conf;
-	memset(&conf, 0, sizeof(conf));
-	if (id < 0 || rte_eth_dev_configure((uint16_t)id, 1, 2, &conf) != 0 ||
-	    rte_eth_rx_queue_setup((uint16_t)id, 0, RING_SIZE, SOCKET_ID_ANY, NULL, pool) != 0 ||
-	    rte_eth_tx_queue_setup((uint16_t)id, 0, RING_SIZE, SOCKET_ID_ANY, NULL) != 0 ||
-	    rte_eth_tx_queue_setup((uint16_t)id, 1, RING_SIZE, SOCKET_ID_ANY, NULL) != 0 ||
-	    rte_eth_dev_start((uint16_t)id) != 0)
+	if (id < 0 || start_port((uint16_t)id) != 0)
 		return -1;
 	struct mg_port *port = &gw.ports[p];
 	port->port_id = (uint16_t)id;
@@ -386,7 +407,7 @@ static unsigned size_at(const struct traffic *t, uint64_t i)
 	return t->size == IMIX ? imix[i % IMIX_LEN] : t->size;
 }
 
-static int build_encrypt(struct traffic *t)
+int build_encrypt(struct traffic *t)
 {
 	unsigned n = t->size == IMIX ? IMIX_LEN : 1;
 	for (unsigned k = 0; k < n; k++) {
@@ -661,12 +682,7 @@ void set_idle_backoff(bool on)
 	cfg.idle_backoff = on;
 }
 
-struct snap {
-	double wall, cpu;
-	uint64_t done, busy, total, drops[MG_DROP_REASON_COUNT];
-};
-
-static void snapshot(struct snap *s, enum direction dir)
+void snapshot(struct snap *s, enum direction dir)
 {
 	const struct mg_worker_counters *c = &worker.counters;
 	s->wall = clock_s(CLOCK_MONOTONIC);
@@ -718,12 +734,20 @@ static int run_point(struct traffic *t, struct point *pt)
 			snapshot(&snaps[taken++], t->dir);
 	}
 	int rc = worker_stop();
-
-	const struct snap *a = &snaps[0], *b = &snaps[windows];
-	double rates[MAX_WINDOWS], idle, cpu = b->cpu - a->cpu, wall = b->wall - a->wall;
 	pt->dir = t->dir;
 	pt->peers = t->n_peers;
 	pt->size = t->size;
+	summarize_point(pt, snaps, windows);
+	if (t->lap_waits)
+		fprintf(stderr, "note: generator waited for the worker %lu times\n",
+		        (unsigned long)t->lap_waits);
+	return rc;
+}
+
+void summarize_point(struct point *pt, const struct snap *snaps, unsigned windows)
+{
+	const struct snap *a = &snaps[0], *b = &snaps[windows];
+	double rates[MAX_WINDOWS], idle, cpu = b->cpu - a->cpu, wall = b->wall - a->wall;
 	pt->packets = b->done - a->done;
 	pt->drops = 0;
 	for (int r = 0; r < MG_DROP_REASON_COUNT; r++) {
@@ -747,91 +771,10 @@ static int run_point(struct traffic *t, struct point *pt)
 	pt->raw_mpps = (double)pt->packets / cpu / 1e6;
 	pt->wall_mpps = (double)pt->packets / wall / 1e6;
 	pt->cpu_share = cpu / wall;
-	pt->gbps = pt->mpps * mean_size(t->size) * 8 / 1e3;
-	pt->ceiling_mpps = ceiling_of(t->dir, t->size);
+	pt->gbps = pt->mpps * mean_size(pt->size) * 8 / 1e3;
+	pt->ceiling_mpps = ceiling_of(pt->dir, pt->size);
 	pt->ratio = pt->mpps / pt->ceiling_mpps;
-	pt->median_ratio = pt->median_mpps / ceiling_median_of(t->dir, t->size);
-	if (t->lap_waits)
-		fprintf(stderr, "note: generator waited for the worker %lu times\n",
-		        (unsigned long)t->lap_waits);
-	return rc;
-}
-
-static int parse_sets(const char *v)
-{
-	opt.set_on[0] = !strcmp(v, "one") || !strcmp(v, "both");
-	opt.set_on[1] = !strcmp(v, "many") || !strcmp(v, "both");
-	return opt.set_on[0] || opt.set_on[1] ? 0 : -1;
-}
-
-static int parse_paths(const char *v)
-{
-	opt.dir_on[ENCRYPT] = !strcmp(v, "encrypt") || !strcmp(v, "both");
-	opt.dir_on[DECRYPT] = !strcmp(v, "decrypt") || !strcmp(v, "both");
-	return opt.dir_on[ENCRYPT] || opt.dir_on[DECRYPT] ? 0 : -1;
-}
-
-/* "64,1420,imix": a subset of the standard sizes. */
-static int parse_sizes(const char *v)
-{
-	char buf[128], *save = NULL;
-	snprintf(buf, sizeof(buf), "%s", v);
-	memset(opt.size_on, 0, sizeof(opt.size_on));
-	for (char *tok = strtok_r(buf, ",", &save); tok; tok = strtok_r(NULL, ",", &save)) {
-		unsigned want = !strcmp(tok, "imix") ? IMIX : (unsigned)strtoul(tok, NULL, 10), k;
-		for (k = 0; k < N_SIZES && bench_sizes[k] != want; k++)
-			;
-		if (k == N_SIZES || (want == IMIX && strcmp(tok, "imix")))
-			return -1;
-		opt.size_on[k] = true;
-	}
-	return 0;
-}
-
-static int parse_args(int argc, char **argv)
-{
-	opt = (struct options){
-	    .seconds = 2.0, .warmup = 0.3, .peers = 10000, .out = "bench/out/dataplane.json"};
-	for (unsigned k = 0; k < N_SIZES; k++)
-		opt.size_on[k] = true;
-	opt.dir_on[ENCRYPT] = opt.dir_on[DECRYPT] = true;
-	opt.set_on[0] = opt.set_on[1] = true;
-	for (int i = 1; i < argc; i++) {
-		const char *v = i + 1 < argc ? argv[i + 1] : NULL;
-		if (!strcmp(argv[i], "--quick")) {
-			opt.quick = true;
-			opt.seconds = 0.25;
-			opt.warmup = 0.05;
-			continue;
-		}
-		if (!v)
-			goto usage;
-		if (!strcmp(argv[i], "--seconds"))
-			opt.seconds = atof(v);
-		else if (!strcmp(argv[i], "--peers"))
-			opt.peers = (uint32_t)strtoul(v, NULL, 10);
-		else if (!strcmp(argv[i], "--out"))
-			opt.out = v;
-		else if (!strcmp(argv[i], "--peer-sets") && parse_sets(v) == 0)
-			;
-		else if (!strcmp(argv[i], "--paths") && parse_paths(v) == 0)
-			;
-		else if (!strcmp(argv[i], "--sizes") && parse_sizes(v) == 0)
-			;
-		else
-			goto usage;
-		i++;
-	}
-	if (opt.seconds <= 0 || opt.peers < 2 || opt.peers > MAX_PEERS)
-		goto usage;
-	return 0;
-usage:
-	fprintf(stderr,
-	        "usage: %s [--quick] [--seconds S (> 0)] [--peers N (2..%d)] [--out FILE]\n"
-	        "       [--paths encrypt|decrypt|both] [--sizes 64,128,256,512,1024,1420,imix]\n"
-	        "       [--peer-sets one|many|both]\n",
-	        argv[0], MAX_PEERS);
-	return -1;
+	pt->median_ratio = pt->median_mpps / ceiling_median_of(pt->dir, pt->size);
 }
 
 int main(int argc, char **argv)
@@ -843,7 +786,7 @@ int main(int argc, char **argv)
 	double t_start = clock_s(CLOCK_MONOTONIC);
 	if (parse_args(argc, argv) != 0)
 		return 2;
-	if (eal_init(argv[0]) != 0)
+	if (eal_init(argv[0]) != 0 || (opt.gen_testpmd && testpmd_prepare() != 0))
 		return 1;
 	if (rte_lcore_count() < 2 || setup(opt.peers) != 0) {
 		fprintf(stderr, "set-up failed: %s\n", rte_strerror(rte_errno));
@@ -863,7 +806,7 @@ int main(int argc, char **argv)
 	for (unsigned s = 0; s < N_SIZES; s++) {
 		for (unsigned pc = 0; pc < 2 && opt.size_on[s]; pc++) {
 			for (int dir = ENCRYPT; dir <= DECRYPT; dir++) {
-				if (!opt.dir_on[dir] || !opt.set_on[pc])
+				if (!opt.gen_builtin || !opt.dir_on[dir] || !opt.set_on[pc])
 					continue;
 				memset(&t, 0, sizeof(t));
 				t.dir = (enum direction)dir;
@@ -890,6 +833,8 @@ int main(int argc, char **argv)
 			}
 		}
 	}
+	if (opt.gen_testpmd && testpmd_points() != 0)
+		return 1;
 	double t_end = clock_s(CLOCK_MONOTONIC);
 	fprintf(stderr, "time: set-up %.1f s, ceiling %.1f s, sealing %.1f s, points %.1f s\n",
 	        t_setup - t_start, t_ceiling - t_setup, t_build, t_end - t_ceiling - t_build);

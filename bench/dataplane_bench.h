@@ -9,6 +9,8 @@
 #include <stdint.h>
 #include <time.h>
 
+#include "counters.h"
+
 struct rte_mbuf;
 struct rte_mempool;
 struct rte_ring;
@@ -38,9 +40,11 @@ enum direction { ENCRYPT, DECRYPT };
 struct options {
 	bool quick;
 	bool size_on[N_SIZES], dir_on[2], set_on[2]; /* set_on: 1 peer, many peers */
+	bool sizes_given;              /* --sizes: also for testpmd (else --quick: 64 and 1420) */
+	bool gen_builtin, gen_testpmd; /* --generator builtin|testpmd|both */
 	double seconds, warmup;
 	uint32_t peers;
-	const char *out;
+	const char *out, *testpmd; /* testpmd: the dpdk-testpmd to run (PATH is searched) */
 };
 
 struct ceiling {
@@ -78,6 +82,12 @@ struct traffic {
 	bool alone; /* generator_rate: no worker, nothing to wait for */
 };
 
+/* The worker's counters and clocks at one moment of a point. */
+struct snap {
+	double wall, cpu;
+	uint64_t done, busy, total, drops[MG_DROP_REASON_COUNT];
+};
+
 extern struct options opt;
 extern struct ceiling ceilings[N_CEIL_SIZES];
 extern char isa_name[16];
@@ -104,6 +114,22 @@ void drain_all(void);
 struct rte_ring *input_ring(enum direction dir);  /* the worker's RX ring */
 struct rte_ring *output_ring(enum direction dir); /* the worker's TX ring */
 void set_idle_backoff(bool on);
+int build_encrypt(struct traffic *t);
+void snapshot(struct snap *s, enum direction dir);
+/* pt's dir, peers and size set: its rates from snaps[0..windows] (best and median window). */
+void summarize_point(struct point *pt, const struct snap *snaps, unsigned windows);
+/* Configures a port as the bench's ports are (1 RX queue from pool, 2 TX queues), starts it. */
+int start_port(uint16_t port_id);
+uint16_t set_lan_port(uint16_t port_id); /* the LAN port the worker polls; returns the old one */
+
+/* dataplane_bench_options.c */
+int parse_args(int argc, char **argv);
+
+/* dataplane_bench_testpmd.c: the encrypt path driven by stock dpdk-testpmd (txonly) over memif. */
+int testpmd_prepare(void); /* after rte_eal_init: finds testpmd, cleans up on exit and signals */
+int testpmd_points(void);
+void write_testpmd_json(FILE *f, const struct point *pts, unsigned n);
+void print_testpmd_table(const struct point *builtin, unsigned n);
 
 /* dataplane_bench_load.c: offered load at multiples of capacity, and latency (one peer). */
 bool load_tests_want(const struct traffic *t);

@@ -77,8 +77,11 @@ int write_json(const struct point *pts, unsigned n)
 	        "bytes\", \"rate_is\": \"per CPU-second the worker spent on iterations with "
 	        "packets, best window (median_mpps: median window; cpu_mpps: whole run, per "
 	        "CPU-second overall); ceiling: best of 3 runs\", \"imix\": "
-	        "\"7:4:1 of 64/570/1420\",\n \"ceiling\": [",
-	        opt.quick ? "true" : "false", opt.seconds, MTU);
+	        "\"7:4:1 of 64/570/1420\", \"generator\": \"%s\",\n \"ceiling\": [",
+	        opt.quick ? "true" : "false", opt.seconds, MTU,
+	        !opt.gen_testpmd  ? "builtin"
+	        : opt.gen_builtin ? "both"
+	                          : "testpmd");
 	for (unsigned i = 0; i < N_CEIL_SIZES; i++)
 		fprintf(f,
 		        "%s\n  {\"size\": %u, \"seal_mpps\": %.4f, \"open_mpps\": %.4f, "
@@ -103,6 +106,7 @@ int write_json(const struct point *pts, unsigned n)
 		        (unsigned long)p->packets, (unsigned long)p->drops);
 	}
 	fprintf(f, "\n ],\n");
+	write_testpmd_json(f, pts, n);
 	write_load_json(f);
 	fprintf(f, "}\n");
 	return fclose(f) == 0 ? 0 : -1;
@@ -124,6 +128,7 @@ void print_table(const struct point *pts, unsigned n)
 		       p->ratio * 100, p->gen_mpps, p->idle_frac * 100, (unsigned long)p->drops);
 	}
 	print_load_tables();
+	print_testpmd_table(pts, n);
 	/* 10,000 peers against 1, per direction and size. */
 	for (unsigned i = 0; i < n; i++)
 		for (unsigned j = 0; j < n; j++)

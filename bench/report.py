@@ -57,15 +57,21 @@ def check_doc(bench, doc):
                 if not positive(s.get(k)):
                     errs.append(f"size {s.get('size')}: {k} = {s.get(k)!r}")
     elif bench == "dataplane":
-        points = doc.get("points") or []
-        if not points:
-            errs.append("no points")
-        for p in points:
-            for k in ("mpps", "gbps", "ceiling_mpps", "ratio"):
-                if not positive(p.get(k)):
-                    errs.append(f"{p.get('direction')}/{p.get('peers')}/{p.get('size')}: "
-                                f"{k} = {p.get(k)!r}")
-        errs += check_load(doc)
+        generator = doc.get("generator", "builtin")
+        if generator not in ("builtin", "testpmd", "both"):
+            errs.append(f"generator = {generator!r}")
+        if generator != "testpmd":
+            points = doc.get("points") or []
+            if not points:
+                errs.append("no points")
+            for p in points:
+                for k in ("mpps", "gbps", "ceiling_mpps", "ratio"):
+                    if not positive(p.get(k)):
+                        errs.append(f"{p.get('direction')}/{p.get('peers')}/{p.get('size')}: "
+                                    f"{k} = {p.get(k)!r}")
+            errs += check_load(doc)
+        if generator != "builtin":
+            errs += check_testpmd(doc)
     else:
         figs = doc.get("figures") or []
         if not figs:
@@ -89,6 +95,31 @@ def check_doc(bench, doc):
 OVERLOAD_POSITIVE = ("factor", "capacity_mpps", "offered_mpps", "forwarded_mpps", "peak_mpps",
                      "of_peak")
 LATENCY_POSITIVE = ("load", "capacity_mpps", "offered_mpps", "samples", "p50_us", "p99_us")
+
+
+# Per testpmd point (stock dpdk-testpmd txonly over memif): must be positive / may be zero.
+TESTPMD_POSITIVE = ("size", "mpps", "median_mpps", "gbps", "ceiling_mpps", "ratio",
+                    "median_ratio", "generator_mpps", "offered", "packets")
+TESTPMD_COUNTS = ("refused", "drops")
+
+
+def check_testpmd(doc):
+    """dataplane's testpmd[] when the run used the testpmd generator."""
+    errs = []
+    rows = doc.get("testpmd") or []
+    if not rows:
+        errs.append("no testpmd points (the run used the testpmd generator)")
+    if not doc.get("testpmd_note") or not doc.get("testpmd_command"):
+        errs.append("testpmd_note or testpmd_command missing")
+    for r in rows:
+        for k in TESTPMD_POSITIVE:
+            if not positive(r.get(k)):
+                errs.append(f"testpmd {r.get('size')}: {k} = {r.get(k)!r}")
+        for k in TESTPMD_COUNTS:
+            v = r.get(k)
+            if not (isinstance(v, int) and not isinstance(v, bool) and v >= 0):
+                errs.append(f"testpmd {r.get('size')}: {k} = {v!r}")
+    return errs
 
 
 def check_load(doc):
@@ -262,6 +293,30 @@ def load_tables(d):
     return md
 
 
+def testpmd_table(d):
+    rows = d.get("testpmd") or []
+    if not rows:
+        return []
+
+    def opt_pct(v):
+        return f"{v * 100:.0f}%" if isinstance(v, (int, float)) else "-"
+
+    md = ["### Driven by stock dpdk-testpmd (txonly over memif; encrypt, 1 peer)", "",
+          d.get("testpmd_note", ""), "", f"`{d.get('testpmd_command', '')}`", "",
+          "| size | Mpps | Gbit/s | ceiling Mpps | of ceiling | median | testpmd offered Mpps | "
+          "refused by memif | built-in Mpps | built-in of ceiling |",
+          "|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|"]
+    for r in rows:
+        b = r.get("builtin_mpps")
+        md.append(f"| {r['size']} | {r['mpps']:.3f} | {r['gbps']:.2f} | "
+                  f"{r['ceiling_mpps']:.3f} | {r['ratio'] * 100:.0f}% | "
+                  f"{r['median_ratio'] * 100:.0f}% | {r['generator_mpps']:.2f} | "
+                  f"{r['refused']:,} | {f'{b:.3f}' if isinstance(b, (int, float)) else '-'} | "
+                  f"{opt_pct(r.get('builtin_ratio'))} |")
+    md.append("")
+    return md
+
+
 def report(out_dir):
     docs, machine = load(out_dir)
     md = ["# meshgate benchmark report", ""]
@@ -285,15 +340,19 @@ def report(out_dir):
         plots.append(plot_crypto(d, out_dir))
     if "dataplane" in docs:
         d = docs["dataplane"]
-        md += ["## Data plane, one worker core", "",
-               "| path | peers | size | Mpps | Gbit/s | ceiling Mpps | of ceiling |",
-               "|---|---:|---|---:|---:|---:|---:|"]
-        for p in d["points"]:
-            md.append(f"| {p['direction']} | {p['peers']} | {p['size']} | {p['mpps']:.3f} | "
-                      f"{p['gbps']:.2f} | {p['ceiling_mpps']:.3f} | {p['ratio'] * 100:.0f}% |")
-        md.append("")
+        md += ["## Data plane, one worker core", ""]
+        if d.get("points"):
+            md += ["| path | peers | size | Mpps | Gbit/s | ceiling Mpps | of ceiling |",
+                   "|---|---:|---|---:|---:|---:|---:|"]
+            for p in d["points"]:
+                md.append(f"| {p['direction']} | {p['peers']} | {p['size']} | "
+                          f"{p['mpps']:.3f} | {p['gbps']:.2f} | {p['ceiling_mpps']:.3f} | "
+                          f"{p['ratio'] * 100:.0f}% |")
+            md.append("")
         md += load_tables(d)
-        plots.append(plot_dataplane(d, out_dir))
+        md += testpmd_table(d)
+        if d.get("points"):
+            plots.append(plot_dataplane(d, out_dir))
     if "e2e" in docs:
         d = docs["e2e"]
         md += ["## End to end: meshgate vs wireguard-go (goal: 3x)", "",

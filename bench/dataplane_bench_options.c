@@ -1,0 +1,103 @@
+// SPDX-License-Identifier: GPL-2.0-only
+/* dataplane_bench's command line (usage in dataplane_bench.c and bench/README.md). */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "dataplane_bench.h"
+
+struct options opt;
+
+static int parse_sets(const char *v)
+{
+	opt.set_on[0] = !strcmp(v, "one") || !strcmp(v, "both");
+	opt.set_on[1] = !strcmp(v, "many") || !strcmp(v, "both");
+	return opt.set_on[0] || opt.set_on[1] ? 0 : -1;
+}
+
+static int parse_paths(const char *v)
+{
+	opt.dir_on[ENCRYPT] = !strcmp(v, "encrypt") || !strcmp(v, "both");
+	opt.dir_on[DECRYPT] = !strcmp(v, "decrypt") || !strcmp(v, "both");
+	return opt.dir_on[ENCRYPT] || opt.dir_on[DECRYPT] ? 0 : -1;
+}
+
+/* "64,1420,imix": a subset of the standard sizes. */
+static int parse_sizes(const char *v)
+{
+	char buf[128], *save = NULL;
+	snprintf(buf, sizeof(buf), "%s", v);
+	memset(opt.size_on, 0, sizeof(opt.size_on));
+	for (char *tok = strtok_r(buf, ",", &save); tok; tok = strtok_r(NULL, ",", &save)) {
+		unsigned want = !strcmp(tok, "imix") ? IMIX : (unsigned)strtoul(tok, NULL, 10), k;
+		for (k = 0; k < N_SIZES && bench_sizes[k] != want; k++)
+			;
+		if (k == N_SIZES || (want == IMIX && strcmp(tok, "imix")))
+			return -1;
+		opt.size_on[k] = true;
+	}
+	return 0;
+}
+
+/* builtin (the in-process generator), testpmd (stock dpdk-testpmd over memif) or both. */
+static int parse_generator(const char *v)
+{
+	opt.gen_builtin = !strcmp(v, "builtin") || !strcmp(v, "both");
+	opt.gen_testpmd = !strcmp(v, "testpmd") || !strcmp(v, "both");
+	return opt.gen_builtin || opt.gen_testpmd ? 0 : -1;
+}
+
+int parse_args(int argc, char **argv)
+{
+	opt = (struct options){.seconds = 2.0,
+	                       .warmup = 0.3,
+	                       .peers = 10000,
+	                       .out = "bench/out/dataplane.json",
+	                       .gen_builtin = true,
+	                       .testpmd = "dpdk-testpmd"};
+	for (unsigned k = 0; k < N_SIZES; k++)
+		opt.size_on[k] = true;
+	opt.dir_on[ENCRYPT] = opt.dir_on[DECRYPT] = true;
+	opt.set_on[0] = opt.set_on[1] = true;
+	for (int i = 1; i < argc; i++) {
+		const char *v = i + 1 < argc ? argv[i + 1] : NULL;
+		if (!strcmp(argv[i], "--quick")) {
+			opt.quick = true;
+			opt.seconds = 0.25;
+			opt.warmup = 0.05;
+			continue;
+		}
+		if (!v)
+			goto usage;
+		if (!strcmp(argv[i], "--seconds"))
+			opt.seconds = atof(v);
+		else if (!strcmp(argv[i], "--peers"))
+			opt.peers = (uint32_t)strtoul(v, NULL, 10);
+		else if (!strcmp(argv[i], "--out"))
+			opt.out = v;
+		else if (!strcmp(argv[i], "--peer-sets") && parse_sets(v) == 0)
+			;
+		else if (!strcmp(argv[i], "--paths") && parse_paths(v) == 0)
+			;
+		else if (!strcmp(argv[i], "--sizes") && parse_sizes(v) == 0)
+			opt.sizes_given = true;
+		else if (!strcmp(argv[i], "--generator") && parse_generator(v) == 0)
+			;
+		else if (!strcmp(argv[i], "--testpmd"))
+			opt.testpmd = v;
+		else
+			goto usage;
+		i++;
+	}
+	if (opt.seconds <= 0 || opt.peers < 2 || opt.peers > MAX_PEERS)
+		goto usage;
+	return 0;
+usage:
+	fprintf(stderr,
+	        "usage: %s [--quick] [--seconds S (> 0)] [--peers N (2..%d)] [--out FILE]\n"
+	        "       [--paths encrypt|decrypt|both] [--sizes 64,128,256,512,1024,1420,imix]\n"
+	        "       [--peer-sets one|many|both] [--generator builtin|testpmd|both]\n"
+	        "       [--testpmd PATH (default: dpdk-testpmd in PATH)]\n",
+	        argv[0], MAX_PEERS);
+	return -1;
+}
