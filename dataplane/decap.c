@@ -99,9 +99,10 @@ static void lookup(struct mg_worker *w, struct decap_burst *b, struct mg_decap_p
 		j->tag = msg + sizeof(hdr) + len;
 		/* The window block this counter will test, and the peer's counters: both are
 		 * needed right after the crypto, which hides the misses. */
-		rte_prefetch0(&kp->recv_replay.blocks[((j->counter + 1) / WG_REPLAY_BLOCK_BITS) %
-		                                      WG_REPLAY_BLOCKS]);
-		rte_prefetch0(&w->peer_counters[peer->slot]);
+		rte_prefetch0_write(
+		    &kp->recv_replay
+		         .blocks[((j->counter + 1) / WG_REPLAY_BLOCK_BITS) % WG_REPLAY_BLOCKS]);
+		rte_prefetch0_write(&w->peer_counters[peer->slot]);
 		b->kp[b->n] = kp;
 		b->pkt[b->n++] = &pkts[i];
 	}

@@ -254,7 +254,7 @@ static void group(struct mg_worker *w, struct encap_burst *b)
 			rte_prefetch0((const void *)&peer->remote.current);
 			rte_prefetch0(&peer->endpoint);
 			rte_prefetch0(&peer->timers.d);
-			rte_prefetch0(&w->peer_counters[b->slot[i]]);
+			rte_prefetch0_write(&w->peer_counters[b->slot[i]]);
 		}
 		unsigned g = map[h] - 1u;
 		count[g]++;
@@ -277,7 +277,7 @@ static void group(struct mg_worker *w, struct encap_burst *b)
 		if (kp) {
 			rte_prefetch0(&kp->birth_ns);
 			rte_prefetch0(kp->send_key);
-			rte_prefetch0((const void *)&kp->send_counter);
+			rte_prefetch0_write((const void *)&kp->send_counter);
 		}
 	}
 }
