@@ -228,6 +228,23 @@ def plot_dataplane(doc, out_dir):
         lines = "\n".join(f"\"{p['size']}\" {p['gbps']} {p['ratio']}" for p in pts)
         blocks.append(f"$s{i} << EOD\n{lines}\nEOD")
         plots.append(f"$s{i} using 0:2:xtic(1) with linespoints title '{title}'")
+    # The reference of the same run: the ceiling in the same units (its Mpps times the point's
+    # bytes per packet), dashed; and the testpmd-driven points when the run had them.
+    for d in ("encrypt", "decrypt"):
+        pts = [p for p in doc["points"] if p["direction"] == d and p["peers"] == 1 and p["mpps"]]
+        if not pts:
+            continue
+        lines = "\n".join(f"\"{p['size']}\" {p['gbps'] / p['mpps'] * p['ceiling_mpps']}"
+                          for p in pts)
+        blocks.append(f"$c{d} << EOD\n{lines}\nEOD")
+        plots.append(f"$c{d} using 0:2:xtic(1) with lines dashtype 2 "
+                     f"title 'ceiling ({'seal' if d == 'encrypt' else 'open'}), same run'")
+    tp = [p for p in doc.get("testpmd", []) if p.get("gbps")]
+    if tp:
+        lines = "\n".join(f"\"{p['size']}\" {p['gbps']}" for p in tp)
+        blocks.append(f"$tp << EOD\n{lines}\nEOD")
+        plots.append("$tp using 0:2:xtic(1) with linespoints dashtype 3 "
+                     "title 'encrypt, 1 peer, stock dpdk-testpmd over memif'")
     script = TERM + "set output 'dataplane.png'\n" + \
         "set title 'Data plane, one worker core (inner Gbit/s)'\n" + \
         "set xlabel 'inner packet size'; set ylabel 'Gbit/s'; set grid; set key left top\n" + \
