@@ -24,6 +24,7 @@
 #include "neigh.h"
 #include "pkt.h"
 #include "punt.h"
+#include "ports.h"
 
 #define PUNT_BURST 32
 /* Packets per pass: timers, events and the UAPI still get their turn during a flood. */
@@ -265,7 +266,7 @@ static void local_input(struct mg_control *ctl, struct rte_mbuf *m, const struct
 	             ip[0] >> 4 == 4 ? RTE_ETHER_TYPE_IPV4 : RTE_ETHER_TYPE_IPV6);
 	rte_pktmbuf_trim(m, (uint16_t)(len - MG_ETH_HLEN - ip_len));
 	m->ol_flags = 0;
-	if (rte_eth_tx_burst(gw->ports[port].port_id, gw->ports[port].control_txq, &m, 1) != 1) {
+	if (!mg_port_control_tx(&gw->ports[port], m)) {
 		ctl->stats.tx_failed++;
 		rte_pktmbuf_free(m);
 		return;

@@ -25,6 +25,7 @@
 #include "ratelimiter.h"
 #include "timers.h"
 #include "transport.h"
+#include "ports.h"
 
 #define OUTER_TTL 64
 /* Handshake load is judged as the kernel does: the queue of waiting handshakes is 1/8 full. */
@@ -61,7 +62,7 @@ struct rte_mbuf *mg_hs_frame_alloc(struct mg_control *ctl, uint8_t family, uint1
 static int transmit(struct mg_control *ctl, struct rte_mbuf *m, uint32_t slot, uint16_t len)
 {
 	const struct mg_port *port = &ctl->gw.ports[MG_PORT_MESH];
-	if (rte_eth_tx_burst(port->port_id, port->control_txq, &m, 1) != 1) {
+	if (!mg_port_control_tx(port, m)) {
 		rte_pktmbuf_free(m);
 		ctl->stats.tx_failed++;
 		return -EBUSY;

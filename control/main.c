@@ -132,6 +132,12 @@ static int run(const char *prog, const char *path)
 	mg_log_u64(&l, "workers", ctl->gw.n_workers);
 	mg_log_u64(&l, "port", ctl->gw.listen_port);
 	mg_log_bool(&l, "coordinated", ctl->coord != NULL);
+	/* Single-queue ports: the control thread's packets go out through worker 0. */
+	mg_log_str(&l, "control_tx",
+	           ctl->gw.ports[MG_PORT_LAN].control_tx_ring ||
+	                   ctl->gw.ports[MG_PORT_MESH].control_tx_ring
+	               ? "via-worker"
+	               : "own-queue");
 	mg_log_end(&l);
 	mg_control_run(ctl);
 	mg_log(MG_LOG_NOTICE, "gateway stopping", "ifname", ctl->cfg.ifname, NULL);

@@ -32,7 +32,10 @@ struct mg_port {
 	struct rte_mempool *pool;
 	uint16_t n_rxq, n_txq; /* one RX and one TX queue per worker where the PMD allows; the
 	                          last TX queue belongs to the control thread */
-	uint16_t control_txq;
+	uint16_t control_txq;  /* MG_NO_CONTROL_TXQ: the driver had no queue to spare */
+	/* Only without a control queue: what the control thread sends, for worker 0 to send on its
+	 * own queue (mg_port_control_tx). */
+	struct rte_ring *control_tx_ring;
 	bool link_up;
 };
 

@@ -21,6 +21,7 @@
 
 #include "gateway.h"
 #include "neigh.h"
+#include "ports.h"
 
 #define PROBE_WINDOW 32 /* a key lives at most this many slots past its home slot */
 #define READ_RETRIES 64 /* a reader gives up (transient miss) if a write lasts longer */
@@ -435,7 +436,7 @@ static int send_frame(struct mg_gateway *gw, uint8_t port, const uint8_t *frame,
 		return -1;
 	}
 	memcpy(d, frame, len);
-	if (rte_eth_tx_burst(p->port_id, p->control_txq, &m, 1) != 1) {
+	if (!mg_port_control_tx(p, m)) {
 		rte_pktmbuf_free(m);
 		n->stats.tx_failed++;
 		return -1;

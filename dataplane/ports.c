@@ -19,6 +19,7 @@
 #include <rte_mbuf.h>
 #include <rte_mempool.h>
 #include <rte_pci.h>
+#include <rte_ring.h>
 
 #include "gateway.h"
 #include "neigh.h"
@@ -240,12 +241,17 @@ static int configure(struct mg_gateway *gw, unsigned p, char *err, size_t errlen
 		        rte_strerror(-rc));
 		return -1;
 	}
-	if (info.max_tx_queues < nw + 1) {
+	if (info.max_tx_queues < nw) {
 		set_err(
 		    err, errlen,
-		    "port %s (%s): the %s driver offers %u TX queues, the gateway needs %u (one "
-		    "per worker and one for the control thread; af_packet: add qpairs=%u)",
-		    port_label[p], devargs, info.driver_name, info.max_tx_queues, nw + 1, nw + 1);
+		    "port %s (%s): the %s driver offers %u TX queues, the gateway needs one per "
+		    "worker (%u)%s",
+		    port_label[p], devargs, info.driver_name, info.max_tx_queues, nw,
+		    strcmp(info.driver_name, "net_af_packet") == 0 ? "; add qpairs=" : "");
+		if (strcmp(info.driver_name, "net_af_packet") == 0) {
+			size_t used = strlen(err);
+			snprintf(err + used, errlen > used ? errlen - used : 0, "%u", nw + 1);
+		}
 		return -1;
 	}
 	if (info.max_rx_queues == 0) {
@@ -258,6 +264,21 @@ static int configure(struct mg_gateway *gw, unsigned p, char *err, size_t errlen
 	port->n_rxq = (uint16_t)RTE_MIN(nw, (unsigned)info.max_rx_queues);
 	port->n_txq = (uint16_t)(nw + 1);
 	port->control_txq = (uint16_t)nw;
+	port->control_tx_ring = NULL;
+	if (info.max_tx_queues < nw + 1) {
+		/* Single-queue NICs (many vNICs, af_xdp on veth, af_packet without qpairs): the
+		 * control thread's few packets go through worker 0, which owns queue 0. */
+		port->n_txq = (uint16_t)nw;
+		port->control_txq = MG_NO_CONTROL_TXQ;
+		snprintf(name, sizeof(name), "mg_ctl_tx_%s", port_label[p]);
+		port->control_tx_ring =
+		    rte_ring_create(name, MG_CONTROL_TX_RING, rte_socket_id(), RING_F_SC_DEQ);
+		if (port->control_tx_ring == NULL) {
+			set_err(err, errlen, "port %s (%s): no memory for the control TX ring: %s",
+			        port_label[p], devargs, rte_strerror(rte_errno));
+			return -1;
+		}
+	}
 	if (strcmp(info.driver_name, "net_af_packet") == 0) {
 		/* af_packet opened one socket per queue pair at probe time and the kernel hashes
 		 * flows over all of them (PACKET_FANOUT_HASH): a queue left unconfigured would
@@ -398,6 +419,13 @@ static void teardown(struct mg_gateway *gw, bool close_all)
 		st->probed_by_us = false;
 		rte_mempool_free(port->pool);
 		port->pool = NULL;
+		if (port->control_tx_ring) {
+			struct rte_mbuf *m;
+			while (rte_ring_dequeue(port->control_tx_ring, (void **)&m) == 0)
+				rte_pktmbuf_free(m);
+			rte_ring_free(port->control_tx_ring);
+			port->control_tx_ring = NULL;
+		}
 		port->link_up = false;
 	}
 }
@@ -431,4 +459,11 @@ int mg_ports_setup(struct mg_gateway *gw, char *err, size_t errlen)
 fail:
 	teardown(gw, false);
 	return -1;
+}
+
+bool mg_port_control_tx(const struct mg_port *port, struct rte_mbuf *m)
+{
+	if (port->control_tx_ring)
+		return rte_ring_mp_enqueue(port->control_tx_ring, m) == 0;
+	return rte_eth_tx_burst(port->port_id, port->control_txq, &m, 1) == 1;
 }

@@ -7,17 +7,25 @@
 #ifndef MESHGATE_DATAPLANE_PORTS_H
 #define MESHGATE_DATAPLANE_PORTS_H
 
+#include <stdbool.h>
 #include <stddef.h>
+#include <stdint.h>
 
 #include "config.h"
 
 struct mg_gateway;
+struct mg_port;
+struct rte_mbuf;
 
 /* Outer headers the gateway adds to an inner packet: IPv6 40 + UDP 8 + WireGuard 16 + tag 16. */
 #define MG_OUTER_OVERHEAD 80
 /* mbufs per port kept aside for packets staged during handshakes and in the rings. */
 #define MG_POOL_STAGING 4096
 #define MG_POOL_CACHE   256
+/* No TX queue of its own for the control thread (struct mg_port.control_txq). */
+#define MG_NO_CONTROL_TXQ UINT16_MAX
+/* Control packets waiting for worker 0 (ARP/ND, handshakes, ICMP): bursts of them are rare. */
+#define MG_CONTROL_TX_RING 1024
 
 /*
  * Initialises the EAL from cfg->eal_args, adding "-l control,workers" and "--main-lcore control"
@@ -41,8 +49,8 @@ void mg_eal_fini(void);
  *  - one RX queue per worker (fewer when the PMD has fewer: n_rxq < n_workers tells the workers to
  *    fan out; more for af_packet, whose qpairs sockets all receive: n_rxq > n_workers, worker i
  *    polls queues i, i + n_workers, ...) and one TX queue per worker plus control_txq for the
- *    control thread. A PMD with
- *    fewer than n_workers + 1 TX queues is refused with the fix in the message;
+ *    control thread; with only n_workers TX queues the control thread sends through worker 0
+ *    (control_tx_ring). A PMD with fewer than n_workers TX queues is refused;
  *  - RSS over IP and UDP when n_rxq > 1 and the PMD hashes; MTU for the outer packet
  *    (cfg->mtu + MG_OUTER_OVERHEAD) where settable; IPv4/UDP checksum and multi-segment TX
  *    offloads when offered; promiscuous off; IPv6 all-nodes and solicited-node multicast
@@ -51,6 +59,10 @@ void mg_eal_fini(void);
  * on failure everything set up so far is released.
  */
 int mg_ports_setup(struct mg_gateway *gw, char *err, size_t errlen);
+
+/* The control thread's way out of a port: its own TX queue, or (MG_NO_CONTROL_TXQ) a ring that
+ * worker 0 drains into its queue. False when m was not taken: the caller frees and counts it. */
+bool mg_port_control_tx(const struct mg_port *port, struct rte_mbuf *m);
 
 /* Stops and closes both ports, removes devices this module created, frees the pools.
  * Idempotent. */

@@ -403,6 +403,25 @@ static void drain_expired(struct mg_worker *w)
 	mg_punt_flush(w->gw, &w->counters, &w->punts);
 }
 
+/* Worker 0 sends what the control thread queued for ports without a control queue. */
+static unsigned send_control(struct mg_worker *w)
+{
+	struct rte_mbuf *pkts[MG_BURST];
+	unsigned total = 0;
+	for (unsigned p = 0; p < MG_PORT_COUNT; p++) {
+		struct rte_ring *ring = w->gw->ports[p].control_tx_ring;
+		if (!ring)
+			continue;
+		unsigned n = rte_ring_sc_dequeue_burst(ring, (void **)pkts, MG_BURST, NULL);
+		for (unsigned i = 0; i < n; i++)
+			mg_worker_tx(w, (enum mg_port_id)p, pkts[i]);
+		if (n)
+			tx_flush_port(w, (enum mg_port_id)p);
+		total += n;
+	}
+	return total;
+}
+
 /* Returns true when it slept. */
 static bool idle(struct mg_worker *w)
 {
@@ -455,6 +474,8 @@ int mg_worker_main(void *arg)
 				mg_worker_rx_burst(w, pkts, n);
 			}
 		}
+		if (w->id == 0)
+			work += send_control(w);
 		if (w->input) {
 			unsigned n =
 			    rte_ring_sc_dequeue_burst(w->input, (void **)pkts, MG_BURST, NULL);

@@ -18,10 +18,15 @@
 # transfer; wireguard-go's `wg show` agrees; SIGINT stops the gateway with status 0 and its
 # UAPI socket is gone.
 #
-# usage: gw_smoke.sh PATH_TO_MESHGATE
+# With QPAIRS 1 the af_packet ports have a single queue pair: the control thread has no TX
+# queue of its own and sends (ARP, handshakes, echo replies) through worker 0; the gateway's
+# start-up line must say control_tx=via-worker, and every check above must still pass.
+#
+# usage: gw_smoke.sh PATH_TO_MESHGATE [QPAIRS (default 2)]
 set -euo pipefail
 
 GW_BIN=${1:-}
+QPAIRS=${2:-2}
 HERE=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 # shellcheck source=lib.sh
 source "$HERE/lib.sh"
@@ -67,10 +72,10 @@ interface:
   addresses: [10.99.0.1/24]
 ports:
   lan:
-    devargs: net_af_packet0,iface=glan0,qpairs=2
+    devargs: net_af_packet0,iface=glan0,qpairs=$QPAIRS
     ipv4: 192.168.10.1/24
   mesh:
-    devargs: net_af_packet1,iface=gmesh0,qpairs=2
+    devargs: net_af_packet1,iface=gmesh0,qpairs=$QPAIRS
     ipv4: 172.16.0.1/24
 lcores:
   control: 0
@@ -119,6 +124,11 @@ GW_PID=$MG_SPAWNED_PID
 wait_for 30 "the gateway's UAPI socket" test -S "$GW_SOCK"
 kill -0 "$GW_PID" 2>/dev/null || fail "meshgate exited during start-up"
 log "gateway up (pid $GW_PID)"
+want_tx=own-queue
+[ "$QPAIRS" -ge 2 ] || want_tx=via-worker
+wait_for 10 "the gateway's start-up line" grep -q 'msg="gateway up"' "$MG_STATE/meshgate.log"
+grep 'msg="gateway up"' "$MG_STATE/meshgate.log" | grep -q "control_tx=$want_tx" ||
+	fail "gateway up line does not say control_tx=$want_tx: $(grep 'gateway up' "$MG_STATE/meshgate.log")"
 
 # ---- traffic ----
 # The first echo waits in the gateway for the handshake (and ARP on both sides).
