@@ -18,15 +18,27 @@
 # transfer; wireguard-go's `wg show` agrees; SIGINT stops the gateway with status 0 and its
 # UAPI socket is gone.
 #
-# With QPAIRS 1 the af_packet ports have a single queue pair: the control thread has no TX
-# queue of its own and sends (ARP, handshakes, echo replies) through worker 0; the gateway's
-# start-up line must say control_tx=via-worker, and every check above must still pass.
+# PORTS picks the gateway's ports: 2 (af_packet, two queue pairs: the control thread has a TX
+# queue of its own), 1 (af_packet, one queue pair) or af_xdp (an XDP socket on each veth's one
+# queue). With one queue the control thread sends (ARP, handshakes, echo replies) through
+# worker 0: the start-up line must say control_tx=via-worker, and every check above must pass.
 #
-# usage: gw_smoke.sh PATH_TO_MESHGATE [QPAIRS (default 2)]
+# usage: gw_smoke.sh PATH_TO_MESHGATE [PORTS (default 2)]
 set -euo pipefail
 
 GW_BIN=${1:-}
-QPAIRS=${2:-2}
+PORTS=${2:-2}
+case "$PORTS" in
+1 | 2)
+	LAN_DEVARGS="net_af_packet0,iface=glan0,qpairs=$PORTS"
+	MESH_DEVARGS="net_af_packet1,iface=gmesh0,qpairs=$PORTS"
+	;;
+af_xdp)
+	LAN_DEVARGS="net_af_xdp0,iface=glan0,start_queue=0,queue_count=1"
+	MESH_DEVARGS="net_af_xdp1,iface=gmesh0,start_queue=0,queue_count=1"
+	;;
+*) echo "gw_smoke.sh: PORTS must be 1, 2 or af_xdp" >&2 && exit 2 ;;
+esac
 HERE=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 # shellcheck source=lib.sh
 source "$HERE/lib.sh"
@@ -72,10 +84,10 @@ interface:
   addresses: [10.99.0.1/24]
 ports:
   lan:
-    devargs: net_af_packet0,iface=glan0,qpairs=$QPAIRS
+    devargs: $LAN_DEVARGS
     ipv4: 192.168.10.1/24
   mesh:
-    devargs: net_af_packet1,iface=gmesh0,qpairs=$QPAIRS
+    devargs: $MESH_DEVARGS
     ipv4: 172.16.0.1/24
 lcores:
   control: 0
@@ -124,8 +136,8 @@ GW_PID=$MG_SPAWNED_PID
 wait_for 30 "the gateway's UAPI socket" test -S "$GW_SOCK"
 kill -0 "$GW_PID" 2>/dev/null || fail "meshgate exited during start-up"
 log "gateway up (pid $GW_PID)"
-want_tx=own-queue
-[ "$QPAIRS" -ge 2 ] || want_tx=via-worker
+want_tx=via-worker
+[ "$PORTS" != 2 ] || want_tx=own-queue
 wait_for 10 "the gateway's start-up line" grep -q 'msg="gateway up"' "$MG_STATE/meshgate.log"
 grep 'msg="gateway up"' "$MG_STATE/meshgate.log" | grep -q "control_tx=$want_tx" ||
 	fail "gateway up line does not say control_tx=$want_tx: $(grep 'gateway up' "$MG_STATE/meshgate.log")"
