@@ -21,6 +21,7 @@
 
 #include "gateway.h"
 #include "neigh.h"
+#include "pkt.h"
 #include "ports.h"
 
 #define PROBE_WINDOW 32 /* a key lives at most this many slots past its home slot */
@@ -222,7 +223,7 @@ static int64_t find(const struct mg_neigh *n, uint8_t port, uint8_t family, cons
 		if (tag == KEY_EMPTY)
 			return -1;
 		if (tag == KEY_LIVE && c->port == port && c->family == family &&
-		    memcmp(c->addr, addr, family == 4 ? 4 : 16) == 0)
+		    mg_addr_eq(family, c->addr, addr))
 			return i;
 	}
 	return -1;

@@ -242,16 +242,14 @@ static int configure(struct mg_gateway *gw, unsigned p, char *err, size_t errlen
 		return -1;
 	}
 	if (info.max_tx_queues < nw) {
+		char fix[32] = "";
+		if (strcmp(info.driver_name, "net_af_packet") == 0)
+			snprintf(fix, sizeof(fix), "; add qpairs=%u", nw + 1);
 		set_err(
 		    err, errlen,
 		    "port %s (%s): the %s driver offers %u TX queues, the gateway needs one per "
 		    "worker (%u)%s",
-		    port_label[p], devargs, info.driver_name, info.max_tx_queues, nw,
-		    strcmp(info.driver_name, "net_af_packet") == 0 ? "; add qpairs=" : "");
-		if (strcmp(info.driver_name, "net_af_packet") == 0) {
-			size_t used = strlen(err);
-			snprintf(err + used, errlen > used ? errlen - used : 0, "%u", nw + 1);
-		}
+		    port_label[p], devargs, info.driver_name, info.max_tx_queues, nw, fix);
 		return -1;
 	}
 	if (info.max_rx_queues == 0) {
