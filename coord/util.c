@@ -12,40 +12,17 @@
 
 #include <sodium.h>
 
+#include "base64.h"
 #include "crypto.h"
-
-static bool is_base64_digit(char c)
-{
-	return (c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') ||
-	       c == '+' || c == '/';
-}
 
 long b64_decode(const char *s, uint8_t *out, size_t outmax)
 {
-	size_t binlen = 0, len = strlen(s), digits = len;
-	const char *end = NULL;
-	/*
-	 * libsodium 1.0.18 takes every byte from 0x80 up as a base64 digit, so the alphabet and the
-	 * padding are checked here first: digits, then at most two '=' that complete a quad.
-	 */
-	while (digits > 0 && len - digits < 2 && s[digits - 1] == '=')
-		digits--;
-	if (len % 4 != 0)
-		return -1;
-	for (size_t i = 0; i < digits; i++)
-		if (!is_base64_digit(s[i]))
-			return -1;
-	if (sodium_base642bin(out, outmax, s, len, NULL, &binlen, &end,
-	                      sodium_base64_VARIANT_ORIGINAL) != 0)
-		return -1;
-	if (end == NULL || *end != '\0')
-		return -1;
-	return (long)binlen;
+	return mg_b64_decode(s, strlen(s), out, outmax, NULL);
 }
 
 void b64_encode(const uint8_t *in, size_t len, char *out, size_t outlen)
 {
-	sodium_bin2base64(out, outlen, in, len, sodium_base64_VARIANT_ORIGINAL);
+	mg_b64_encode(in, len, out, outlen);
 }
 
 void hex_encode(const uint8_t *in, size_t len, char *out)

@@ -10,7 +10,7 @@
 #include <rte_ip.h>
 #include <rte_mbuf.h>
 
-#include "gateway.h"
+#include "dataplane.h"
 #include "icmp.h"
 #include "neigh.h"
 

@@ -19,7 +19,7 @@
 #include <rte_pause.h>
 #include <rte_random.h>
 
-#include "gateway.h"
+#include "dataplane.h"
 #include "neigh.h"
 #include "pkt.h"
 #include "ports.h"

@@ -61,24 +61,6 @@ static inline unsigned mg_addr_len(uint8_t family)
 	return family == 4 ? 4 : family == 6 ? 16 : 0;
 }
 
-/* Equal addresses of family 4 or 6. Inline: it runs several times per packet, where a library
- * memcmp call costs more than the compare itself. */
-static inline bool mg_addr_eq(uint8_t family, const uint8_t *a, const uint8_t *b)
-{
-	uint64_t a0, a1, b0, b1;
-	uint32_t a4, b4;
-	if (family == 4) {
-		memcpy(&a4, a, 4);
-		memcpy(&b4, b, 4);
-		return a4 == b4;
-	}
-	memcpy(&a0, a, 8);
-	memcpy(&a1, a + 8, 8);
-	memcpy(&b0, b, 8);
-	memcpy(&b1, b + 8, 8);
-	return a0 == b0 && a1 == b1;
-}
-
 /* True when addr (of family) lies inside prefix p (which must be of the same family). */
 bool mg_prefix_contains(const struct mg_prefix *p, uint8_t family, const uint8_t *addr);
 /* Multicast or limited broadcast: never routed through the tunnel, never answered by ICMP. */

@@ -21,7 +21,7 @@
 #include <rte_pci.h>
 #include <rte_ring.h>
 
-#include "gateway.h"
+#include "dataplane.h"
 #include "neigh.h"
 #include "ports.h"
 

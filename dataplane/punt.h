@@ -18,7 +18,7 @@
 #include <rte_mbuf.h>
 
 #include "counters.h"
-#include "gateway.h"
+#include "dataplane.h"
 
 #define MG_PUNT_NO_PEER UINT32_MAX
 

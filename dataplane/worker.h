@@ -17,7 +17,7 @@
 #include <stdint.h>
 
 #include "counters.h"
-#include "gateway.h"
+#include "dataplane.h"
 #include "icmp.h"
 #include "punt.h"
 

@@ -21,14 +21,14 @@ if [ "$deps" = 1 ]; then
 fi
 
 # Unit and component suites are rebuilt with sanitizers; netns/e2e run real daemons and stay plain.
-sanitized_suites=(wg dataplane coord)
+sanitized_suites=(wg node dataplane gateway coord)
 
 results=()
 run_build() { # name, meson setup args...
 	local dir=$1
 	shift
 	if [ ! -f "$dir/build.ninja" ]; then
-		meson setup "$dir" "$@" >"$dir.setup.log" 2>&1 || { cat "$dir.setup.log"; return 1; }
+		meson setup "$dir" --werror "$@" >"$dir.setup.log" 2>&1 || { cat "$dir.setup.log"; return 1; }
 	fi
 	ninja -C "$dir" || return 1
 }
@@ -62,7 +62,7 @@ add() { # "p f s"
 	passed=$((passed + p)); failed=$((failed + f)); skipped=$((skipped + s))
 }
 
-export MESHGATE_VECTORS="$(cd .. && pwd)/shared/vectors"
+export MESHGATE_VECTORS="$PWD/tests/vectors"
 
 # Plain build: every suite.
 if run_build build; then
@@ -76,7 +76,7 @@ fi
 # The protocol core must build and pass without DPDK or the coordinator's libraries.
 if [ ${#suites[@]} -eq 0 ] || [[ " ${suites[*]} " == *" wg "* ]]; then
 	if run_build build-core -Ddataplane=false -Dcoord=false -Dbench=false; then
-		meson test -C build-core --print-errorlogs --num-processes 2 --suite wg
+		meson test -C build-core --print-errorlogs --num-processes 2 --suite wg --suite node
 		add "$(count_results build-core/meson-logs/testlog.json)"
 	else
 		echo "test.sh: core-only build (-Ddataplane=false) failed" >&2

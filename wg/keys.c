@@ -11,6 +11,7 @@
 
 #include <sodium.h>
 
+#include "base64.h"
 #include "crypto.h"
 
 /* Enough for a key surrounded by generous whitespace; anything longer is not a key file. */
@@ -113,43 +114,12 @@ void wg_key_to_base64(char out[WG_KEY_B64_SIZE], const uint8_t key[WG_KEY_LEN])
 	sodium_bin2base64(out, WG_KEY_B64_SIZE, key, WG_KEY_LEN, sodium_base64_VARIANT_ORIGINAL);
 }
 
-static bool is_base64_char(char c)
-{
-	return (c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') ||
-	       c == '+' || c == '/';
-}
-
-/*
- * Checks the alphabet and the padding ourselves before libsodium sees the text: libsodium 1.0.18
- * takes every byte from 0x80 up as a base64 digit, so "é" would decode to a different key.
- */
-static enum wg_key_error check_alphabet(const char *text, struct wg_key_status *st)
-{
-	for (size_t i = 0; i < WG_KEY_B64_LEN - 1; i++) {
-		if (text[i] == '=') {
-			st->position = i;
-			return WG_KEY_ERR_PADDING;
-		}
-		if (!is_base64_char(text[i])) {
-			st->position = i;
-			return WG_KEY_ERR_CHARACTER;
-		}
-	}
-	if (text[WG_KEY_B64_LEN - 1] != '=') {
-		st->position = WG_KEY_B64_LEN - 1;
-		return is_base64_char(text[WG_KEY_B64_LEN - 1]) ? WG_KEY_ERR_PADDING
-		                                                : WG_KEY_ERR_CHARACTER;
-	}
-	return WG_KEY_OK;
-}
-
 enum wg_key_error wg_key_from_base64(uint8_t key[WG_KEY_LEN], const char *text, size_t len,
                                      struct wg_key_status *status)
 {
 	struct wg_key_status st = {.code = WG_KEY_OK};
-	uint8_t decoded[WG_KEY_LEN + 3];
-	size_t decoded_len = 0;
-	const char *end = NULL;
+	struct mg_b64_status b64;
+	long n;
 
 	if (!text || len != WG_KEY_B64_LEN) {
 		st.code = WG_KEY_ERR_LENGTH;
@@ -160,19 +130,20 @@ enum wg_key_error wg_key_from_base64(uint8_t key[WG_KEY_LEN], const char *text, 
 		st.code = WG_KEY_ERR_INTERNAL;
 		goto out;
 	}
-	st.code = check_alphabet(text, &st);
-	if (st.code != WG_KEY_OK)
-		goto out;
-	/* Well-formed text libsodium still refuses has the 2 spare bits of its last digit set. */
-	if (sodium_base642bin(decoded, sizeof(decoded), text, len, NULL, &decoded_len, &end,
-	                      sodium_base64_VARIANT_ORIGINAL) != 0 ||
-	    end != text + len || decoded_len != WG_KEY_LEN) {
+	n = mg_b64_decode(text, len, key, WG_KEY_LEN, &b64);
+	if (b64.code == MG_B64_ERR_CHARACTER || b64.code == MG_B64_ERR_PADDING) {
+		st.position = b64.position;
+		st.code =
+		    b64.code == MG_B64_ERR_CHARACTER ? WG_KEY_ERR_CHARACTER : WG_KEY_ERR_PADDING;
+	} else if (text[WG_KEY_B64_LEN - 2] == '=' || text[WG_KEY_B64_LEN - 1] != '=') {
+		/* 32 bytes always end in exactly one '=': anything else there is a padding error.
+		 */
+		st.position = WG_KEY_B64_LEN - (text[WG_KEY_B64_LEN - 2] == '=' ? 2 : 1);
+		st.code = WG_KEY_ERR_PADDING;
+	} else if (n != WG_KEY_LEN) {
 		st.code = WG_KEY_ERR_NONCANONICAL;
-		goto out;
 	}
-	memcpy(key, decoded, WG_KEY_LEN);
 out:
-	wg_memzero(decoded, sizeof(decoded));
 	if (st.code != WG_KEY_OK)
 		wg_memzero(key, WG_KEY_LEN);
 	if (status)

@@ -12,7 +12,7 @@
 #include <rte_mbuf.h>
 
 #include "check.h"
-#include "gateway.h"
+#include "dataplane.h"
 #include "icmp.h"
 #include "ports.h"
 

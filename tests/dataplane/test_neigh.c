@@ -21,7 +21,7 @@
 #include <rte_ring.h>
 
 #include "check.h"
-#include "gateway.h"
+#include "dataplane.h"
 #include "neigh.h"
 #include "ports.h"
 

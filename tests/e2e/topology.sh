@@ -167,7 +167,7 @@ topo_binaries() {
 	if [ -z "$agent" ] && run_bounded 5 "$GW_BIN" agent --help 2>&1 | grep -q 'agent --config'; then
 		AGENT_CMD=("$GW_BIN" agent)
 	else
-		[ -n "$agent" ] || agent=${agent_arg:-$TOPO_BUILD_DIR/control/meshgate-agent}
+		[ -n "$agent" ] || agent=${agent_arg:-$TOPO_BUILD_DIR/agent/meshgate-agent}
 		[ -x "$agent" ] || skip "no agent: '$GW_BIN agent' is missing and so is $agent"
 		AGENT_CMD=("$agent")
 	fi

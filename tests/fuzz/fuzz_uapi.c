@@ -24,7 +24,6 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "config.h"
 #include "crypto.h"
 #include "fuzz_driver.h"
 #include "uapi.h"

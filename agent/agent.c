@@ -1,0 +1,518 @@
+// SPDX-License-Identifier: GPL-2.0-only
+/*
+ * The agent: coordinator client -> map diff engine -> a sink that drives a stock WireGuard
+ * interface through its UAPI socket and the kernel's addresses and routes through rtnetlink.
+ * One thread of our own (the loop below) plus the coordinator client's; nothing here blocks
+ * for long (UAPI and netlink calls have 5 s timeouts).
+ */
+#include "agent.h"
+
+#include <errno.h>
+#include <getopt.h>
+#include <net/if.h>
+#include <poll.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/signalfd.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "coord_client.h"
+#include "crypto.h"
+#include "keys.h"
+#include "log.h"
+#include "netmap_apply.h"
+#include "rtnl.h"
+#include "uapi_client.h"
+
+#define WG_GO_WAIT_MS   10000
+#define REDISCOVER_SECS 30
+#ifndef MG_AGENT_VERSION
+#define MG_AGENT_VERSION "dev"
+#endif
+
+struct agent {
+	struct mg_agent_config cfg;
+	char sock[MG_PATH_MAX + 32];
+	pid_t wg_pid; /* wireguard-go we started, or -1 */
+	int ifindex;
+	struct mg_rtnl rtnl;
+	struct mg_coord_client *cl;
+	struct mg_netmap_state st;
+	uint8_t public_key[WG_KEY_LEN];
+	sigset_t old_mask;
+};
+
+static void log_key(enum mg_log_level lvl, const char *msg, const uint8_t key[WG_KEY_LEN],
+                    const char *k2, const char *v2)
+{
+	char b64[WG_KEY_B64_SIZE];
+
+	wg_key_to_base64(b64, key);
+	mg_log(lvl, msg, "peer", b64, k2, v2, NULL);
+}
+
+/* ---- routes and addresses ---- */
+
+/* A default route through the tunnel would carry the tunnel's own packets: exit nodes need
+ * policy routing, which the agent leaves to the administrator. */
+static bool routable(const struct mg_prefix *p)
+{
+	return p->len > 0;
+}
+
+static void route_change(struct agent *a, bool add, const struct mg_prefix *p, int *failures)
+{
+	char text[MG_PREFIX_STRLEN];
+	int rc;
+
+	if (!routable(p))
+		return;
+	rc = mg_rtnl_route(&a->rtnl, add, a->ifindex, p);
+	if (rc == 0 || (!add && rc == -ESRCH))
+		return;
+	mg_prefix_format(p, text, sizeof(text));
+	mg_log(MG_LOG_WARNING, add ? "route add failed" : "route delete failed", "prefix", text,
+	       "error", strerror(-rc), NULL);
+	(*failures)++;
+}
+
+static bool in_list(const struct mg_prefix *list, size_t n, const struct mg_prefix *p)
+{
+	for (size_t i = 0; i < n; i++)
+		if (mg_prefix_cmp(&list[i], p) == 0)
+			return true;
+	return false;
+}
+
+/* Routes for what new_ips has and old_ips lacks, and away for the reverse. */
+static int routes_sync(struct agent *a, const struct mg_prefix *old_ips, size_t n_old,
+                       const struct mg_prefix *new_ips, size_t n_new)
+{
+	int failures = 0;
+
+	for (size_t i = 0; i < n_old; i++)
+		if (!in_list(new_ips, n_new, &old_ips[i]))
+			route_change(a, false, &old_ips[i], &failures);
+	for (size_t i = 0; i < n_new; i++)
+		if (!in_list(old_ips, n_old, &new_ips[i]))
+			route_change(a, true, &new_ips[i], &failures);
+	return failures ? -EIO : 0;
+}
+
+/* ---- the sink ---- */
+
+static int uapi_peer(struct agent *a, const struct mg_netmap_peer *p, bool remove,
+                     bool set_endpoint)
+{
+	struct mg_uapi_peer_change pc;
+	struct mg_uapi_set set;
+	char err[200];
+	int rc;
+
+	memset(&pc, 0, sizeof(pc));
+	memset(&set, 0, sizeof(set));
+	memcpy(pc.public_key, p->public_key, WG_KEY_LEN);
+	pc.remove = remove;
+	if (!remove) {
+		if (set_endpoint && p->n_endpoints) {
+			pc.has_endpoint = true;
+			pc.endpoint = p->endpoints[0];
+		}
+		if (a->cfg.persistent_keepalive) {
+			pc.has_persistent_keepalive = true;
+			pc.persistent_keepalive = a->cfg.persistent_keepalive;
+		}
+		pc.replace_allowed_ips = true;
+		pc.allowed_ips = (struct mg_prefix *)p->allowed_ips;
+		pc.n_allowed_ips = p->n_allowed_ips;
+	}
+	set.peers = &pc;
+	set.n_peers = 1;
+	rc = mg_uapi_client_set(a->sock, &set, err, sizeof(err));
+	if (rc)
+		log_key(MG_LOG_WARNING, "uapi set failed", p->public_key, "error", err);
+	return rc;
+}
+
+static int sink_add(void *ctx, const struct mg_netmap_peer *p)
+{
+	struct agent *a = ctx;
+	int rc = uapi_peer(a, p, false, true);
+
+	if (rc)
+		return rc;
+	log_key(MG_LOG_INFO, "peer added", p->public_key, "name", p->name);
+	return routes_sync(a, NULL, 0, p->allowed_ips, p->n_allowed_ips);
+}
+
+static int sink_update(void *ctx, const struct mg_netmap_peer *old, const struct mg_netmap_peer *p)
+{
+	struct agent *a = ctx;
+	/* WireGuard roams to where authenticated packets come from: only a new first endpoint
+	 * from the coordinator overrides that. */
+	bool ep = p->n_endpoints &&
+	          (old->n_endpoints == 0 ||
+	           memcmp(&old->endpoints[0], &p->endpoints[0], sizeof(p->endpoints[0])) != 0);
+	int rc;
+
+	/* Routes first when shrinking, so no packet is routed into a peer that lost the prefix. */
+	rc = routes_sync(a, old->allowed_ips, old->n_allowed_ips, p->allowed_ips, p->n_allowed_ips);
+	if (uapi_peer(a, p, false, ep) != 0)
+		return -EIO;
+	log_key(MG_LOG_DEBUG, "peer updated", p->public_key, "name", p->name);
+	return rc;
+}
+
+static int sink_remove(void *ctx, const struct mg_netmap_peer *p)
+{
+	struct agent *a = ctx;
+	int rc = uapi_peer(a, p, true, false);
+
+	if (rc)
+		return rc;
+	log_key(MG_LOG_INFO, "peer removed", p->public_key, "name", p->name);
+	return routes_sync(a, p->allowed_ips, p->n_allowed_ips, NULL, 0);
+}
+
+static int sink_self(void *ctx, const struct mg_netmap_self *old, const struct mg_netmap_self *s)
+{
+	struct agent *a = ctx;
+	char text[MG_PREFIX_STRLEN];
+	int failures = 0, rc;
+
+	for (size_t i = 0; old && i < old->n_addresses; i++) {
+		if (in_list(s->addresses, s->n_addresses, &old->addresses[i]))
+			continue;
+		rc = mg_rtnl_addr(&a->rtnl, false, a->ifindex, &old->addresses[i]);
+		if (rc && rc != -EADDRNOTAVAIL)
+			failures++;
+	}
+	for (size_t i = 0; i < s->n_addresses; i++) {
+		mg_prefix_format(&s->addresses[i], text, sizeof(text));
+		rc = mg_rtnl_addr(&a->rtnl, true, a->ifindex, &s->addresses[i]);
+		if (rc && rc != -EEXIST) {
+			mg_log(MG_LOG_WARNING, "address add failed", "address", text, "error",
+			       strerror(-rc), NULL);
+			failures++;
+		} else {
+			mg_log(MG_LOG_INFO, "overlay address", "address", text, "ifname",
+			       a->cfg.ifname, NULL);
+		}
+	}
+	return failures ? -EIO : 0;
+}
+
+static const struct mg_netmap_sink agent_sink = {sink_add, sink_update, sink_remove, sink_self};
+
+/* ---- the interface ---- */
+
+static bool uapi_alive(struct agent *a)
+{
+	struct mg_uapi_client_device dev;
+	char err[160];
+
+	if (mg_uapi_client_get(a->sock, &dev, err, sizeof(err)) != 0)
+		return false;
+	mg_uapi_client_device_free(&dev);
+	return true;
+}
+
+static int start_wireguard_go(struct agent *a)
+{
+	pid_t pid;
+
+	if (!a->cfg.wireguard_go[0]) {
+		mg_log(MG_LOG_ERROR, "no UAPI socket and no wireguard_go to start", "socket",
+		       a->sock, NULL);
+		return -1;
+	}
+	pid = fork();
+	if (pid < 0)
+		return -1;
+	if (pid == 0) {
+		sigprocmask(SIG_SETMASK, &a->old_mask, NULL);
+		setenv("WG_PROCESS_FOREGROUND", "1", 1);
+		execl(a->cfg.wireguard_go, a->cfg.wireguard_go, "-f", a->cfg.ifname, (char *)NULL);
+		_exit(127);
+	}
+	a->wg_pid = pid;
+	for (int waited = 0; waited < WG_GO_WAIT_MS; waited += 50) {
+		if (uapi_alive(a)) {
+			mg_log(MG_LOG_NOTICE, "started wireguard-go", "ifname", a->cfg.ifname,
+			       NULL);
+			return 0;
+		}
+		if (waitpid(pid, NULL, WNOHANG) == pid) {
+			a->wg_pid = -1;
+			break;
+		}
+		usleep(50000);
+	}
+	mg_log(MG_LOG_ERROR, "wireguard-go did not come up", "program", a->cfg.wireguard_go,
+	       "ifname", a->cfg.ifname, NULL);
+	return -1;
+}
+
+static int collect_route(void *ctx, const struct mg_prefix *dst)
+{
+	struct mg_prefix **list = ctx;
+	size_t n = 0;
+
+	while ((*list)[n].family)
+		n++;
+	struct mg_prefix *grown = realloc(*list, (n + 2) * sizeof(**list));
+
+	if (!grown)
+		return 1;
+	grown[n] = *dst;
+	memset(&grown[n + 1], 0, sizeof(grown[n + 1]));
+	*list = grown;
+	return 0;
+}
+
+/* Key, port, no peers; link up; our stale routes from an earlier run gone. */
+static int device_init(struct agent *a)
+{
+	struct mg_uapi_set set;
+	struct mg_prefix *stale = calloc(1, sizeof(*stale));
+	char err[200];
+	int rc, dummy = 0;
+
+	memset(&set, 0, sizeof(set));
+	set.has_private_key = true;
+	memcpy(set.private_key, a->cfg.private_key, WG_KEY_LEN);
+	set.has_listen_port = true;
+	set.listen_port = a->cfg.listen_port;
+	set.replace_peers = true;
+	rc = mg_uapi_client_set(a->sock, &set, err, sizeof(err));
+	wg_memzero(set.private_key, sizeof(set.private_key));
+	if (rc) {
+		mg_log(MG_LOG_ERROR, "cannot configure the interface", "error", err, NULL);
+		free(stale);
+		return -1;
+	}
+	a->ifindex = (int)if_nametoindex(a->cfg.ifname);
+	if (a->ifindex <= 0 ||
+	    (rc = mg_rtnl_link_set(&a->rtnl, a->ifindex, true, a->cfg.mtu)) != 0) {
+		mg_log(MG_LOG_ERROR, "cannot bring the interface up", "ifname", a->cfg.ifname,
+		       "error", a->ifindex <= 0 ? "no such interface" : strerror(-rc), NULL);
+		free(stale);
+		return -1;
+	}
+	if (stale && mg_rtnl_list_routes(&a->rtnl, a->ifindex, collect_route, &stale) == 0)
+		for (size_t i = 0; stale[i].family; i++)
+			route_change(a, false, &stale[i], &dummy);
+	free(stale);
+	return 0;
+}
+
+/* ---- endpoints and routes to report ---- */
+
+struct ep_walk {
+	struct agent *a;
+	struct mg_sockaddr eps[MG_MAX_REPORTED_ENDPOINTS];
+	size_t n;
+};
+
+static int collect_endpoint(void *ctx, int ifindex, const struct mg_prefix *p, uint8_t scope)
+{
+	struct ep_walk *w = ctx;
+
+	/* Global addresses of other interfaces only: not the tunnel, loopback or link-local. */
+	if (scope != 0 || ifindex == w->a->ifindex || w->n == MG_MAX_REPORTED_ENDPOINTS)
+		return 0;
+	if (p->family == 4 && p->addr[0] == 127)
+		return 0;
+	for (size_t i = 0; i < w->a->st.self.n_addresses; i++)
+		if (memcmp(w->a->st.self.addresses[i].addr, p->addr, 16) == 0)
+			return 0;
+	w->eps[w->n].family = p->family;
+	w->eps[w->n].port = w->a->cfg.listen_port;
+	memcpy(w->eps[w->n].addr, p->addr, 16);
+	w->n++;
+	return 0;
+}
+
+static void report(struct agent *a)
+{
+	struct mg_prefix routes[MG_MAX_ADVERTISED_ROUTES];
+	struct ep_walk w = {.a = a};
+	size_t nr = 0;
+
+	if (a->cfg.coord.n_endpoints) {
+		memcpy(w.eps, a->cfg.coord.endpoints, sizeof(w.eps));
+		w.n = a->cfg.coord.n_endpoints;
+	} else {
+		mg_rtnl_list_addrs(&a->rtnl, collect_endpoint, &w);
+	}
+	for (size_t i = 0; i < a->cfg.coord.n_advertise_routes; i++)
+		routes[nr++] = a->cfg.coord.advertise_routes[i];
+	if (a->cfg.coord.exit_node && nr + 2 <= MG_MAX_ADVERTISED_ROUTES) {
+		mg_prefix_parse("0.0.0.0/0", &routes[nr++]);
+		mg_prefix_parse("::/0", &routes[nr++]);
+	}
+	mg_coord_client_set_report(a->cl, w.eps, w.n, routes, nr);
+}
+
+/* ---- the loop ---- */
+
+static void drain(struct agent *a)
+{
+	struct mg_coord_event *ev;
+
+	while ((ev = mg_coord_client_next(a->cl))) {
+		int rc = 0;
+
+		if (ev->kind == MG_COORD_EV_MAP)
+			rc = mg_netmap_apply(&a->st, &ev->update, (int64_t)time(NULL), &agent_sink,
+			                     a);
+		else
+			rc = mg_netmap_clear(&a->st, &agent_sink, a);
+		if (rc == -EPROTO || rc == -EINVAL)
+			mg_coord_client_resync(a->cl);
+		if (rc)
+			mg_log(MG_LOG_WARNING, "map update not applied", "error", strerror(-rc),
+			       NULL);
+		mg_coord_event_free(ev);
+	}
+}
+
+/* wireguard-go we own died: start it again and re-add everything. */
+static void check_child(struct agent *a)
+{
+	if (a->wg_pid <= 0 || waitpid(a->wg_pid, NULL, WNOHANG) != a->wg_pid)
+		return;
+	a->wg_pid = -1;
+	mg_log(MG_LOG_ERROR, "wireguard-go exited; restarting it", "ifname", a->cfg.ifname, NULL);
+	if (start_wireguard_go(a) != 0 || device_init(a) != 0)
+		return;
+	mg_netmap_forget_applied(&a->st);
+	mg_netmap_expire(&a->st, (int64_t)time(NULL), &agent_sink, a);
+}
+
+static int run(struct agent *a, int sfd)
+{
+	time_t last_tick = 0, last_report = time(NULL);
+
+	for (;;) {
+		struct pollfd pfd[2] = {{.fd = sfd, .events = POLLIN},
+		                        {.fd = mg_coord_client_fd(a->cl), .events = POLLIN}};
+		time_t now;
+
+		if (poll(pfd, 2, 250) < 0 && errno != EINTR)
+			return 1;
+		if (pfd[0].revents & POLLIN) {
+			struct signalfd_siginfo si;
+
+			if (read(sfd, &si, sizeof(si)) == sizeof(si))
+				mg_log(MG_LOG_NOTICE, "stopping", "signal",
+				       strsignal((int)si.ssi_signo), NULL);
+			return 0;
+		}
+		drain(a);
+		now = time(NULL);
+		if (now != last_tick) {
+			last_tick = now;
+			/* Keys expire on our clock too, coordinator or not. */
+			mg_netmap_expire(&a->st, (int64_t)now, &agent_sink, a);
+			check_child(a);
+		}
+		if (now - last_report >= REDISCOVER_SECS) {
+			last_report = now;
+			report(a);
+		}
+	}
+}
+
+static void usage(FILE *f)
+{
+	fprintf(f, "usage: meshgate agent --config FILE\n");
+}
+
+int mg_agent_main(int argc, char **argv)
+{
+	static const struct option opts[] = {{"config", required_argument, NULL, 'c'},
+	                                     {"help", no_argument, NULL, 'h'},
+	                                     {NULL, 0, NULL, 0}};
+	struct agent a;
+	struct mg_coord_client_config cc;
+	const char *path = NULL;
+	char err[512];
+	sigset_t mask;
+	int opt, sfd = -1, rc = 1, level;
+
+	memset(&a, 0, sizeof(a));
+	a.wg_pid = -1;
+	a.rtnl.fd = -1;
+	optind = 1;
+	while ((opt = getopt_long(argc, argv, "c:h", opts, NULL)) != -1) {
+		if (opt == 'c') {
+			path = optarg;
+		} else {
+			usage(opt == 'h' ? stdout : stderr);
+			return opt == 'h' ? 0 : 2;
+		}
+	}
+	if (!path || optind != argc) {
+		usage(stderr);
+		return 2;
+	}
+	if (mg_agent_config_load(path, &a.cfg, err, sizeof(err)) != 0) {
+		fprintf(stderr, "meshgate agent: %s\n", err);
+		return 1;
+	}
+	level = mg_log_level_parse(a.cfg.log_level);
+	mg_log_set_level(level < 0 ? MG_LOG_INFO : (enum mg_log_level)level);
+	if (a.cfg.warnings[0])
+		mg_log(MG_LOG_WARNING, "configuration", "warnings", a.cfg.warnings, NULL);
+	mg_netmap_state_init(&a.st);
+	if (mg_uapi_socket_path(a.cfg.uapi_dir, a.cfg.ifname, a.sock, sizeof(a.sock)) != 0 ||
+	    mg_rtnl_open(&a.rtnl) != 0) {
+		mg_log(MG_LOG_ERROR, "cannot open the UAPI path or a netlink socket", NULL);
+		goto out;
+	}
+	sigemptyset(&mask);
+	sigaddset(&mask, SIGINT);
+	sigaddset(&mask, SIGTERM);
+	sigprocmask(SIG_BLOCK, &mask, &a.old_mask);
+	sfd = signalfd(-1, &mask, SFD_CLOEXEC);
+	if (uapi_alive(&a))
+		mg_log(MG_LOG_NOTICE, "attached to the WireGuard interface", "socket", a.sock,
+		       NULL);
+	else if (start_wireguard_go(&a) != 0)
+		goto out;
+	if (device_init(&a) != 0)
+		goto out;
+	memset(&cc, 0, sizeof(cc));
+	cc.coord = a.cfg.coord;
+	memcpy(cc.private_key, a.cfg.private_key, WG_KEY_LEN);
+	cc.version = "meshgate-agent " MG_AGENT_VERSION;
+	a.cl = mg_coord_client_new(&cc, err, sizeof(err));
+	wg_memzero(cc.private_key, sizeof(cc.private_key));
+	if (!a.cl) {
+		mg_log(MG_LOG_ERROR, "coordinator client", "error", err, NULL);
+		goto out;
+	}
+	report(&a);
+	if (mg_coord_client_start(a.cl) != 0)
+		goto out;
+	rc = run(&a, sfd);
+out:
+	mg_coord_client_free(a.cl);
+	if (a.wg_pid > 0) {
+		/* Our wireguard-go takes its interface, peers and routes with it. */
+		kill(a.wg_pid, SIGTERM);
+		waitpid(a.wg_pid, NULL, 0);
+	}
+	mg_netmap_state_free(&a.st);
+	mg_rtnl_close(&a.rtnl);
+	if (sfd >= 0)
+		close(sfd);
+	mg_agent_config_free(&a.cfg);
+	wg_memzero(&a, sizeof(a));
+	return rc;
+}

@@ -1,0 +1,118 @@
+/* SPDX-License-Identifier: GPL-2.0-only */
+/*
+ * The gateway context shared by the control thread and the workers. The control thread is the
+ * only writer of everything here after start-up; workers read the tables lock-free and report
+ * quiescent states to gw->rcu after each burst, so the control thread can free what it replaced.
+ */
+#ifndef MESHGATE_DATAPLANE_DATAPLANE_H
+#define MESHGATE_DATAPLANE_DATAPLANE_H
+
+#include <stdatomic.h>
+#include <stdbool.h>
+#include <stdint.h>
+
+#include <rte_ether.h>
+
+#include "config.h"
+#include "counters.h"
+#include "index_table.h"
+#include "noise.h"
+#include "peer.h"
+
+struct rte_mempool;
+struct rte_ring;
+struct rte_rcu_qsbr;
+struct mg_allowedips;
+struct mg_neigh;
+struct mg_worker;
+
+struct mg_port {
+	uint16_t port_id;
+	struct rte_ether_addr mac;
+	struct rte_mempool *pool;
+	uint16_t n_rxq, n_txq; /* one RX and one TX queue per worker where the PMD allows; the
+	                          last TX queue belongs to the control thread */
+	uint16_t control_txq;  /* MG_NO_CONTROL_TXQ: the driver had no queue to spare */
+	/* Only without a control queue: what the control thread sends, for worker 0 to send on its
+	 * own queue (mg_port_control_tx). */
+	struct rte_ring *control_tx_ring;
+	bool link_up;
+};
+
+/*
+ * Metadata the worker attaches to a punted mbuf. It lives at the start of the mbuf's headroom
+ * (mg_punt_meta(m) in punt.h): it is larger than the mbuf's dynamic-field area. The consumer
+ * copies it out before prepending any header.
+ */
+enum mg_punt_kind {
+	MG_PUNT_HANDSHAKE, /* mesh: UDP to our port, message type 1, 2 or 3 */
+	MG_PUNT_ARP,       /* either port */
+	MG_PUNT_ND,        /* either port: ICMPv6 router/neighbour solicitation/advertisement */
+	MG_PUNT_STAGE,     /* LAN: packet for peer_slot, which has no usable keypair yet */
+	MG_PUNT_LOCAL,     /* addressed to the gateway itself (ICMP echo and the like) */
+};
+
+struct mg_punt_meta {
+	uint8_t kind;           /* enum mg_punt_kind */
+	uint8_t port;           /* enum mg_port_id it arrived on */
+	uint16_t l3_offset;     /* start of the IP header (or ARP) in the frame */
+	uint32_t peer_slot;     /* MG_PUNT_STAGE */
+	struct mg_sockaddr src; /* outer source of a handshake message */
+	uint64_t rx_ns;
+};
+
+/* Events without a packet, workers to control, through gw->event_ring (fixed-size elements). */
+enum mg_event_kind {
+	MG_EVENT_KEY_CONFIRMED, /* first authenticated packet under a responder's next keypair */
+	MG_EVENT_RESOLVE,       /* next hop addr on port has no neighbour entry */
+};
+
+struct mg_event {
+	uint8_t kind;
+	uint8_t port;
+	uint8_t family;
+	uint8_t reserved;
+	uint32_t peer_slot;
+	uint32_t local_index; /* MG_EVENT_KEY_CONFIRMED: which keypair */
+	uint8_t addr[16];
+};
+
+struct mg_gateway {
+	const struct mg_config *cfg;
+	struct mg_port ports[MG_PORT_COUNT];
+
+	struct mg_worker *workers[MG_MAX_WORKERS];
+	unsigned n_workers;
+	struct rte_rcu_qsbr *rcu;
+	struct rte_ring *punt_ring;  /* mbufs, multi-producer, single consumer (control) */
+	struct rte_ring *event_ring; /* struct mg_event elements, MP/SC */
+
+	/* Peers by slot; NULL = free. Pointers are published with release stores and retired
+	 * through RCU. */
+	struct mg_peer *_Atomic *peers;
+	uint32_t max_peers;
+	uint32_t n_peers;
+
+	struct wg_noise_local local;
+	struct wg_index_table *index;
+	struct mg_allowedips *allowedips;
+	struct mg_neigh *neigh;
+
+	/* [worker][slot] byte and packet counts, summed for wg show and the health socket. */
+	struct mg_peer_counters *peer_counters[MG_MAX_WORKERS];
+
+	uint16_t listen_port;
+	uint16_t mtu;
+	uint64_t tsc_hz;
+	_Atomic bool stop;
+};
+
+/* The worker's view of a peer slot (NULL when free); valid until its next quiescent state. */
+static inline struct mg_peer *mg_gateway_peer(const struct mg_gateway *gw, uint32_t slot)
+{
+	if (slot >= gw->max_peers)
+		return NULL;
+	return atomic_load_explicit(&gw->peers[slot], memory_order_acquire);
+}
+
+#endif

@@ -1,0 +1,112 @@
+/* SPDX-License-Identifier: GPL-2.0-only */
+/*
+ * The gateway's configuration: one YAML file (conf/gateway-site-a.yaml and conf/gateway-nic.yaml
+ * document every key). Parsing never exits the process; errors carry the key path, the line
+ * and what was expected.
+ */
+#ifndef MESHGATE_GATEWAY_CONFIG_H
+#define MESHGATE_GATEWAY_CONFIG_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "addr.h"
+#include "constants.h"
+#include "node_config.h"
+
+#define MG_MAX_WORKERS   16
+#define MG_MAX_ADDRESSES 8
+#define MG_MAX_EAL_ARGS  32
+/* DPDK's default RTE_MAX_LCORE: lcore ids are below it. */
+#define MG_MAX_LCORE 128
+/*
+ * Ranges of limits.ipv4_tbl8_groups and ipv6_tbl8_groups. The maxima are rte_lpm's and
+ * rte_lpm6's, as dataplane/allowedips.h's MG_ALLOWEDIPS_MAX_V4_TBL8S / _V6_TBL8S (gateway.c
+ * asserts they agree; this header stays free of the data plane for -Ddataplane=false builds).
+ */
+#define MG_MIN_TBL8_GROUPS    16u
+#define MG_MAX_V4_TBL8_GROUPS (1u << 24)
+#define MG_MAX_V6_TBL8_GROUPS (1u << 21)
+enum mg_port_id { MG_PORT_LAN = 0, MG_PORT_MESH = 1, MG_PORT_COUNT };
+
+struct mg_port_config {
+	char devargs[MG_PATH_MAX]; /* PCI address or vdev string (net_af_packet0,iface=veth0) */
+	struct mg_prefix ipv4;     /* our address on this port, with its subnet length */
+	struct mg_prefix ipv6;
+	bool has_ipv4, has_ipv6;
+	uint8_t gateway4[4]; /* default next hop for off-subnet destinations */
+	uint8_t gateway6[16];
+	bool has_gateway4, has_gateway6;
+	uint16_t rx_desc, tx_desc; /* 0: PMD default */
+};
+
+struct mg_peer_config {
+	uint8_t public_key[WG_KEY_LEN];
+	uint8_t preshared_key[WG_KEY_LEN];
+	bool has_preshared_key;
+	struct mg_sockaddr endpoint;
+	struct mg_prefix *allowed_ips;
+	size_t n_allowed_ips;
+	uint16_t persistent_keepalive; /* seconds, 0 = off */
+};
+
+struct mg_config {
+	/* interface */
+	char ifname[16];
+	char private_key_file[MG_PATH_MAX];
+	uint8_t private_key[WG_KEY_LEN];
+	uint16_t listen_port;
+	uint16_t mtu; /* inner MTU, 1420 by default */
+	struct mg_prefix addresses[MG_MAX_ADDRESSES];
+	size_t n_addresses;
+
+	struct mg_port_config ports[MG_PORT_COUNT];
+
+	/* lcores and EAL */
+	unsigned control_lcore;
+	unsigned worker_lcores[MG_MAX_WORKERS];
+	size_t n_workers;
+	char *eal_args[MG_MAX_EAL_ARGS];
+	size_t n_eal_args;
+	bool idle_backoff;          /* adaptive sleep after empty polls; busy poll when false */
+	uint32_t idle_max_sleep_us; /* upper bound of one back-off sleep */
+	bool rx_fanout;             /* spread one RX queue's bursts over every worker */
+
+	/* sizing */
+	uint32_t mbufs;        /* per port; 0: derived from descriptors and workers */
+	uint32_t max_peers;    /* 16384 unless configured (load never leaves 0) */
+	uint32_t max_prefixes; /* allowed-IPs prefixes per family; 262144 unless configured */
+	/* limits.ipv4_tbl8_groups / ipv6_tbl8_groups: the allowed-IPs table's tbl8 groups (IPv6:
+	 * per copy); 0 = the table's default for max_prefixes (dataplane/allowedips.h). */
+	uint32_t ipv4_tbl8_groups;
+	uint32_t ipv6_tbl8_groups;
+
+	struct mg_peer_config *peers;
+	size_t n_peers;
+
+	/* coordinated mode (issue 5): coord.url[0] != 0 */
+	struct mg_coord_config coord;
+
+	/* local sockets */
+	char uapi_dir[MG_PATH_MAX]; /* default /var/run/wireguard */
+	char health_socket[MG_PATH_MAX];
+	/* metrics.listen: loopback IP:PORT for Prometheus (GET /metrics); "" = off */
+	char metrics_listen[MG_SOCKADDR_STRLEN];
+
+	char log_level[16]; /* error, warning, notice, info or debug */
+
+	/* test-only: divides every protocol timer (REKEY_AFTER_TIME…) by this factor; 1 in
+	 * production */
+	uint32_t test_timer_divisor;
+
+	/* Non-fatal findings for the caller to log ("FILE:LINE: key: …" lines, '\n'-separated). */
+	char warnings[1024];
+};
+
+/* errbuf gets "FILE:LINE: key.path: expected …, got …". Returns 0 or -1. */
+int mg_config_load(const char *path, struct mg_config *cfg, char *errbuf, size_t errlen);
+/* Zeroes the private key and frees what load allocated. */
+void mg_config_free(struct mg_config *cfg);
+
+#endif

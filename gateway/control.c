@@ -1,0 +1,527 @@
+// SPDX-License-Identifier: GPL-2.0-only
+/*
+ * Bring-up and teardown of the gateway process. The order matters in both directions: tables the
+ * workers read exist before any worker starts, and nothing a worker might still touch is freed
+ * before every worker has returned (rte_eal_mp_wait_lcore).
+ */
+#include "control.h"
+
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include <rte_cycles.h>
+#include <rte_errno.h>
+#include <rte_lcore.h>
+#include <rte_malloc.h>
+#include <rte_mbuf.h>
+#include <rte_rcu_qsbr.h>
+#include <rte_ring.h>
+#include <rte_ring_elem.h>
+
+#include "allowedips.h"
+#include "crypto.h"
+#include "crypto_burst.h"
+#include "device.h"
+#include "handshake.h"
+#include "health.h"
+#include "index_table.h"
+#include "log.h"
+#include "neigh.h"
+#include "ports.h"
+#include "punt.h"
+
+/* The config loader range-checks limits.ipv*_tbl8_groups without the data plane's header. */
+_Static_assert(MG_MAX_V4_TBL8_GROUPS == MG_ALLOWEDIPS_MAX_V4_TBL8S, "IPv4 tbl8 group limit");
+_Static_assert(MG_MAX_V6_TBL8_GROUPS == MG_ALLOWEDIPS_MAX_V6_TBL8S, "IPv6 tbl8 group limit");
+
+#define PUNT_RING_SIZE  4096
+#define EVENT_RING_SIZE 1024
+/* ARP/ND entries: both ports' next hops and LAN hosts. */
+#define NEIGH_ENTRIES 4096
+
+uint64_t mg_mono_ns(void)
+{
+	struct timespec ts;
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (uint64_t)ts.tv_sec * 1000000000ull + (uint64_t)ts.tv_nsec;
+}
+
+uint64_t mg_wall_ns(void)
+{
+	struct timespec ts;
+	clock_gettime(CLOCK_REALTIME, &ts);
+	return (uint64_t)ts.tv_sec * 1000000000ull + (uint64_t)ts.tv_nsec;
+}
+
+uint64_t mg_control_now(const struct mg_control *ctl)
+{
+	if (ctl->test && ctl->test->now)
+		return ctl->test->now(ctl->test->ctx);
+	return mg_mono_ns();
+}
+
+/* ---- deferred free ---- */
+
+void mg_control_defer(struct mg_control *ctl, void (*fn)(struct mg_control *, void *), void *ptr)
+{
+	struct mg_gateway *gw = &ctl->gw;
+	if (ctl->n_deferred == ctl->cap_deferred) {
+		size_t cap = ctl->cap_deferred ? ctl->cap_deferred * 2 : 64;
+		struct mg_deferred *d = realloc(ctl->deferred, cap * sizeof(*d));
+		if (!d) {
+			/* No room to remember it: wait for the readers here instead. */
+			if (gw->rcu)
+				rte_rcu_qsbr_synchronize(gw->rcu, RTE_QSBR_THRID_INVALID);
+			fn(ctl, ptr);
+			ctl->stats.deferred_freed++;
+			return;
+		}
+		ctl->deferred = d;
+		ctl->cap_deferred = cap;
+	}
+	struct mg_deferred *d = &ctl->deferred[ctl->n_deferred++];
+	d->token = gw->rcu ? rte_rcu_qsbr_start(gw->rcu) : 0;
+	d->fn = fn;
+	d->ptr = ptr;
+}
+
+void mg_control_reclaim(struct mg_control *ctl, bool all)
+{
+	size_t done = 0;
+	/* Tokens grow in queue order: stop at the first one still in its grace period. */
+	while (done < ctl->n_deferred) {
+		struct mg_deferred *d = &ctl->deferred[done];
+		if (!all && ctl->gw.rcu && rte_rcu_qsbr_check(ctl->gw.rcu, d->token, false) != 1)
+			break;
+		d->fn(ctl, d->ptr);
+		done++;
+	}
+	if (!done)
+		return;
+	ctl->stats.deferred_freed += done;
+	memmove(ctl->deferred, ctl->deferred + done,
+	        (ctl->n_deferred - done) * sizeof(*ctl->deferred));
+	ctl->n_deferred -= done;
+}
+
+/* ---- Noise upcalls ---- */
+
+static uint64_t upcall_now(void *ctx)
+{
+	return mg_control_now(ctx);
+}
+
+static void upcall_tai64n(void *ctx, uint8_t out[WG_TIMESTAMP_LEN])
+{
+	const struct mg_control *ctl = ctx;
+	ctl->test->tai64n(ctl->test->ctx, out);
+}
+
+static struct wg_noise_remote *upcall_remote_by_pubkey(void *ctx, const uint8_t pub[WG_KEY_LEN])
+{
+	struct mg_peer *peer = mg_device_find(ctx, pub);
+	return peer ? &peer->remote : NULL;
+}
+
+static void keypair_free(struct mg_control *ctl, void *ptr)
+{
+	(void)ctl;
+	wg_noise_keypair_free(ptr);
+}
+
+static void upcall_keypair_release(void *ctx, struct wg_noise_keypair *kp)
+{
+	mg_control_defer(ctx, keypair_free, kp);
+}
+
+static void rng(void *ctx, void *buf, size_t len)
+{
+	(void)ctx;
+	wg_random_bytes(buf, len);
+}
+
+/* ---- bring-up ---- */
+
+static int fail(char *err, size_t errlen, const char *fmt, const char *detail)
+{
+	snprintf(err, errlen, fmt, detail);
+	return -1;
+}
+
+static int check_lcores(const struct mg_config *cfg, char *err, size_t errlen)
+{
+	char what[64];
+	unsigned main_lcore = rte_get_main_lcore();
+	for (size_t i = 0; i < cfg->n_workers; i++) {
+		unsigned l = cfg->worker_lcores[i];
+		snprintf(what, sizeof(what), "%u", l);
+		if (l >= RTE_MAX_LCORE || !rte_lcore_is_enabled(l))
+			return fail(
+			    err, errlen,
+			    "worker lcore %s is not enabled in the EAL (check lcores and eal)",
+			    what);
+		if (l == main_lcore)
+			return fail(err, errlen,
+			            "worker lcore %s is the EAL main lcore, which runs the control "
+			            "thread",
+			            what);
+	}
+	if (cfg->n_workers == 0 || cfg->n_workers > MG_MAX_WORKERS)
+		return fail(err, errlen, "%s", "between 1 and 16 worker lcores are needed");
+	return 0;
+}
+
+static int create_rings(struct mg_control *ctl, char *err, size_t errlen)
+{
+	struct mg_gateway *gw = &ctl->gw;
+	int socket = (int)rte_socket_id();
+
+	gw->punt_ring = rte_ring_create("mg_punt", PUNT_RING_SIZE, socket, RING_F_SC_DEQ);
+	if (!gw->punt_ring)
+		return fail(err, errlen, "cannot create the punt ring: %s",
+		            rte_strerror(rte_errno));
+	gw->event_ring = rte_ring_create_elem("mg_event", sizeof(struct mg_event), EVENT_RING_SIZE,
+	                                      socket, RING_F_SC_DEQ);
+	if (!gw->event_ring)
+		return fail(err, errlen, "cannot create the event ring: %s",
+		            rte_strerror(rte_errno));
+	size_t rcu_size = rte_rcu_qsbr_get_memsize(gw->n_workers);
+	gw->rcu = rte_zmalloc("mg_rcu", rcu_size, RTE_CACHE_LINE_SIZE);
+	if (!gw->rcu || rte_rcu_qsbr_init(gw->rcu, gw->n_workers) != 0)
+		return fail(err, errlen, "%s", "cannot create the RCU variable: out of memory");
+	return 0;
+}
+
+/* The memory the sizing keys cost, once, so an operator tuning limits: sees the effect. */
+static void log_table_sizes(const struct mg_gateway *gw, const struct mg_config *cfg)
+{
+	struct mg_allowedips_stats st;
+	struct mg_log_line l;
+
+	mg_allowedips_get_stats(gw->allowedips, &st);
+	mg_log_begin(&l, MG_LOG_INFO, "allowed-IPs table");
+	mg_log_u64(&l, "max_prefixes", cfg->max_prefixes);
+	mg_log_u64(&l, "ipv4_tbl8_groups", st.v4_tbl8s);
+	mg_log_u64(&l, "ipv6_tbl8_groups", st.v6_tbl8s);
+	mg_log_u64(&l, "dpdk_mib", st.dpdk_bytes >> 20);
+	mg_log_end(&l);
+}
+
+static int create_tables(struct mg_control *ctl, char *err, size_t errlen)
+{
+	struct mg_gateway *gw = &ctl->gw;
+	const struct mg_config *cfg = &ctl->cfg;
+
+	gw->index = wg_index_table_new(gw->max_peers * 4);
+	if (!gw->index)
+		return fail(err, errlen, "%s", "cannot create the session index table: no memory");
+	const struct wg_noise_upcalls up = {
+	    .ctx = ctl,
+	    .now = upcall_now,
+	    .remote_by_pubkey = upcall_remote_by_pubkey,
+	    .keypair_release = upcall_keypair_release,
+	    .tai64n = ctl->test && ctl->test->tai64n ? upcall_tai64n : NULL,
+	};
+	if (wg_noise_local_init(&gw->local, gw->index, &up) != WG_OK)
+		return fail(err, errlen, "%s", "cannot initialise the crypto library");
+	if (wg_noise_local_set_private(&gw->local, cfg->private_key) != WG_OK)
+		return fail(err, errlen, "%s", "the private key is unusable");
+	if (wg_cookie_checker_init(&ctl->cookie_checker, gw->local.static_public, rng, NULL) !=
+	    WG_OK)
+		return fail(err, errlen, "%s", "cannot initialise the cookie checker");
+	ctl->ratelimiter = wg_ratelimiter_new(WG_RATELIMITER_DEFAULT_CAPACITY, rng, NULL);
+	if (!ctl->ratelimiter)
+		return fail(err, errlen, "%s",
+		            "cannot create the handshake rate limiter: no memory");
+
+	const struct mg_allowedips_options opt = {.rcu = gw->rcu,
+	                                          .socket_id = SOCKET_ID_ANY,
+	                                          .v4_tbl8s = cfg->ipv4_tbl8_groups,
+	                                          .v6_tbl8s = cfg->ipv6_tbl8_groups};
+	gw->allowedips = mg_allowedips_create(cfg->max_prefixes, cfg->max_prefixes, &opt);
+	if (!gw->allowedips)
+		return fail(err, errlen,
+		            "cannot create the allowed-IPs table (%s); lower limits.max_prefixes "
+		            "or limits.ipv4_tbl8_groups / ipv6_tbl8_groups, or give the EAL more "
+		            "memory",
+		            rte_strerror(rte_errno));
+	log_table_sizes(gw, cfg);
+	gw->neigh = mg_neigh_create(NEIGH_ENTRIES, SOCKET_ID_ANY);
+	if (!gw->neigh)
+		return fail(err, errlen, "%s", "cannot create the neighbour table: no memory");
+
+	gw->peers =
+	    rte_zmalloc("mg_peers", gw->max_peers * sizeof(*gw->peers), RTE_CACHE_LINE_SIZE);
+	ctl->ctl_counters = calloc(gw->max_peers, sizeof(*ctl->ctl_counters));
+	if (!gw->peers || !ctl->ctl_counters)
+		return fail(err, errlen, "%s", "no memory for the peer table");
+	for (unsigned w = 0; w < gw->n_workers; w++) {
+		unsigned lcore = cfg->worker_lcores[w];
+		gw->peer_counters[w] = rte_zmalloc_socket(
+		    "mg_peer_counters", gw->max_peers * sizeof(struct mg_peer_counters),
+		    RTE_CACHE_LINE_SIZE, (int)rte_lcore_to_socket_id(lcore));
+		if (!gw->peer_counters[w])
+			return fail(err, errlen, "%s", "no memory for the per-peer counters");
+	}
+	wg_timer_durations_default(&ctl->durations);
+	wg_timer_durations_scale(&ctl->durations,
+	                         cfg->test_timer_divisor ? cfg->test_timer_divisor : 1);
+	return mg_device_init(ctl, err, errlen);
+}
+
+static int add_config_peers(struct mg_control *ctl, char *err, size_t errlen)
+{
+	char why[256];
+	for (size_t i = 0; i < ctl->cfg.n_peers; i++) {
+		if (mg_device_add_peer(ctl, &ctl->cfg.peers[i], NULL, why, sizeof(why)) != 0) {
+			snprintf(err, errlen, "peers[%zu]: %s", i, why);
+			return -1;
+		}
+	}
+	return 0;
+}
+
+static int start_workers(struct mg_control *ctl, char *err, size_t errlen)
+{
+	struct mg_gateway *gw = &ctl->gw;
+	char what[96];
+
+	for (unsigned i = 0; i < gw->n_workers; i++) {
+		unsigned lcore = ctl->cfg.worker_lcores[i];
+		struct mg_worker *w =
+		    rte_zmalloc_socket("mg_worker", sizeof(*w), RTE_CACHE_LINE_SIZE,
+		                       (int)rte_lcore_to_socket_id(lcore));
+		if (!w)
+			return fail(err, errlen, "%s", "no memory for a worker");
+		ctl->worker_mem[i] = w;
+		int rc = mg_worker_init(w, gw, i, lcore);
+		if (rc != 0) {
+			snprintf(what, sizeof(what), "worker %u on lcore %u: %s", i, lcore,
+			         strerror(-rc));
+			return fail(err, errlen, "cannot set up %s", what);
+		}
+		gw->workers[i] = w;
+	}
+	if (ctl->test && ctl->test->no_launch) {
+		/* The caller runs the bursts on its own thread: it needs the crypto contexts the
+		 * workers would otherwise make for themselves. */
+		for (unsigned i = 0; i < gw->n_workers; i++) {
+			int rc = 0;
+			gw->workers[i]->crypto = mg_crypto_create(MG_CRYPTO_ISA_AUTO, &rc);
+			if (!gw->workers[i]->crypto)
+				return fail(err, errlen, "%s",
+				            "cannot create a worker's crypto context");
+		}
+		return 0;
+	}
+	for (unsigned i = 0; i < gw->n_workers; i++) {
+		int rc = rte_eal_remote_launch(mg_worker_main, gw->workers[i],
+		                               ctl->cfg.worker_lcores[i]);
+		if (rc != 0) {
+			atomic_store(&gw->stop, true);
+			rte_eal_mp_wait_lcore();
+			snprintf(what, sizeof(what), "%u: %s", ctl->cfg.worker_lcores[i],
+			         strerror(-rc));
+			return fail(err, errlen, "cannot launch the worker on lcore %s", what);
+		}
+		ctl->workers_launched = true;
+	}
+	return 0;
+}
+
+int mg_control_up(struct mg_control *ctl, struct mg_config *cfg, const char *prog, char *err,
+                  size_t errlen)
+{
+	struct mg_gateway *gw = &ctl->gw;
+
+	ctl->cfg = *cfg;
+	memset(cfg, 0, sizeof(*cfg));
+	gw->cfg = &ctl->cfg;
+	ctl->n_cfg_addresses = ctl->cfg.n_addresses;
+	mg_netmap_state_init(&ctl->netmap);
+	int level = mg_log_level_parse(ctl->cfg.log_level);
+	mg_log_set_level(level < 0 ? MG_LOG_INFO : (enum mg_log_level)level);
+	gw->n_workers = (unsigned)ctl->cfg.n_workers;
+	gw->max_peers = ctl->cfg.max_peers;
+	gw->listen_port = ctl->cfg.listen_port;
+	gw->mtu = ctl->cfg.mtu;
+
+	if (wg_crypto_init() != WG_OK)
+		return fail(err, errlen, "%s", "cannot initialise the crypto libraries");
+	if (gw->max_peers == 0 || gw->max_peers > MG_ALLOWEDIPS_MAX_PEER)
+		return fail(err, errlen, "%s", "limits.max_peers out of range");
+	if (!ctl->test || !ctl->test->eal_ready) {
+		if (mg_eal_init(&ctl->cfg, prog, err, errlen) != 0)
+			return -1;
+		ctl->eal_up = true;
+	}
+	gw->tsc_hz = rte_get_tsc_hz();
+	if (check_lcores(&ctl->cfg, err, errlen) != 0)
+		return -1;
+	if (mg_ports_setup(gw, err, errlen) != 0)
+		return -1;
+	ctl->ports_up = true;
+	if (create_rings(ctl, err, errlen) != 0 || create_tables(ctl, err, errlen) != 0 ||
+	    add_config_peers(ctl, err, errlen) != 0)
+		return -1;
+	if (mg_control_uapi_start(ctl, err, errlen) != 0)
+		return -1;
+	if (mg_control_health_start(ctl, ctl->cfg.metrics_listen, &ctl->health, err, errlen) != 0)
+		return -1;
+	if (mg_control_coord_start(ctl, err, errlen) != 0)
+		return -1;
+	return start_workers(ctl, err, errlen);
+}
+
+/* ---- teardown ---- */
+
+static void drain_rings(struct mg_gateway *gw)
+{
+	struct rte_mbuf *m;
+	struct mg_event ev;
+	if (gw->punt_ring)
+		while (rte_ring_sc_dequeue(gw->punt_ring, (void **)&m) == 0)
+			rte_pktmbuf_free(m);
+	if (gw->event_ring)
+		while (rte_ring_sc_dequeue_elem(gw->event_ring, &ev, sizeof(ev)) == 0)
+			;
+}
+
+void mg_control_down(struct mg_control *ctl)
+{
+	struct mg_gateway *gw = &ctl->gw;
+
+	atomic_store(&gw->stop, true);
+	if (ctl->workers_launched) {
+		rte_eal_mp_wait_lcore();
+		ctl->workers_launched = false;
+	}
+	mg_control_uapi_stop(ctl);
+	/* The health snapshot reads the tables: stop it before any is freed. */
+	mg_control_health_stop(ctl->health);
+	ctl->health = NULL;
+	mg_control_coord_stop(ctl);
+	for (unsigned i = 0; i < MG_MAX_WORKERS; i++) {
+		if (ctl->worker_mem[i]) {
+			if (gw->workers[i])
+				mg_worker_fini(ctl->worker_mem[i]);
+			rte_free(ctl->worker_mem[i]);
+			ctl->worker_mem[i] = NULL;
+		}
+		gw->workers[i] = NULL;
+	}
+	mg_hs_pending_clear(ctl);
+	mg_device_fini(ctl); /* removes the peers: their keypairs go to the deferred list */
+	mg_control_reclaim(ctl, true);
+	free(ctl->deferred);
+	ctl->deferred = NULL;
+	ctl->n_deferred = ctl->cap_deferred = 0;
+
+	drain_rings(gw);
+	mg_allowedips_free(gw->allowedips);
+	gw->allowedips = NULL;
+	mg_neigh_free(gw->neigh);
+	gw->neigh = NULL;
+	if (gw->index) {
+		wg_noise_local_destroy(&gw->local);
+		wg_index_table_free(gw->index);
+		gw->index = NULL;
+	}
+	wg_cookie_checker_clear(&ctl->cookie_checker);
+	wg_ratelimiter_free(ctl->ratelimiter);
+	ctl->ratelimiter = NULL;
+	rte_ring_free(gw->punt_ring);
+	gw->punt_ring = NULL;
+	rte_ring_free(gw->event_ring);
+	gw->event_ring = NULL;
+	rte_free(gw->rcu);
+	gw->rcu = NULL;
+	rte_free(gw->peers);
+	gw->peers = NULL;
+	for (unsigned w = 0; w < MG_MAX_WORKERS; w++) {
+		rte_free(gw->peer_counters[w]);
+		gw->peer_counters[w] = NULL;
+	}
+	free(ctl->ctl_counters);
+	ctl->ctl_counters = NULL;
+
+	if (ctl->ports_up) {
+		mg_ports_stop(gw);
+		ctl->ports_up = false;
+	}
+	if (ctl->eal_up) {
+		mg_eal_fini();
+		ctl->eal_up = false;
+	}
+	mg_config_free(&ctl->cfg);
+}
+
+void mg_control_log_stats(const struct mg_control *ctl)
+{
+	const struct mg_ctl_stats *s = &ctl->stats;
+	const struct mg_gateway *gw = &ctl->gw;
+	struct mg_log_line l;
+
+	mg_log_begin(&l, MG_LOG_NOTICE, "control counters");
+	mg_log_u64(&l, "init_rx", s->hs_rx[1]);
+	mg_log_u64(&l, "resp_rx", s->hs_rx[2]);
+	mg_log_u64(&l, "cookie_rx", s->hs_rx[3]);
+	mg_log_u64(&l, "malformed", s->hs_malformed);
+	mg_log_u64(&l, "bad_mac", s->hs_bad_mac);
+	mg_log_u64(&l, "rejected", s->hs_rejected);
+	mg_log_u64(&l, "ratelimited", s->hs_ratelimited);
+	mg_log_u64(&l, "init_tx", s->initiations_sent);
+	mg_log_u64(&l, "resp_tx", s->responses_sent);
+	mg_log_u64(&l, "cookie_tx", s->cookies_sent);
+	mg_log_u64(&l, "keepalive_tx", s->keepalives_sent);
+	mg_log_u64(&l, "staged_tx", s->staged_sent);
+	mg_log_u64(&l, "staged_dropped", s->staged_dropped);
+	mg_log_u64(&l, "tx_failed", s->tx_failed);
+	mg_log_u64(&l, "no_neighbour", s->tx_no_neighbour);
+	mg_log_u64(&l, "local_dropped", s->local_dropped);
+	mg_log_u64(&l, "echo_tx", s->echo_replies);
+	mg_log_u64(&l, "echo_rx", s->echo_replies_rx);
+	mg_log_u64(&l, "events", s->events);
+	mg_log_end(&l);
+	if (gw->neigh) {
+		struct mg_neigh_stats ns;
+		mg_neigh_stats(gw->neigh, &ns);
+		mg_log_begin(&l, MG_LOG_NOTICE, "neighbour counters");
+		mg_log_u64(&l, "entries", ns.entries);
+		mg_log_u64(&l, "arp_rx", ns.arp_rx);
+		mg_log_u64(&l, "nd_rx", ns.nd_rx);
+		mg_log_u64(&l, "replies", ns.replies_sent);
+		mg_log_u64(&l, "requests", ns.requests_sent);
+		mg_log_u64(&l, "learned", ns.learned);
+		mg_log_u64(&l, "tx_failed", ns.tx_failed);
+		mg_log_u64(&l, "malformed", ns.arp_malformed + ns.nd_malformed);
+		mg_log_u64(&l, "ignored", ns.ignored);
+		mg_log_end(&l);
+	}
+	for (unsigned i = 0; i < gw->n_workers; i++) {
+		const struct mg_worker *w = gw->workers[i];
+		if (!w)
+			continue;
+		const struct mg_worker_counters *c = &w->counters;
+		mg_log_begin(&l, MG_LOG_NOTICE, "worker counters");
+		mg_log_u64(&l, "worker", i);
+		mg_log_u64(&l, "rx_lan", c->rx_packets[0]);
+		mg_log_u64(&l, "rx_mesh", c->rx_packets[1]);
+		mg_log_u64(&l, "tx_lan", c->tx_packets[0]);
+		mg_log_u64(&l, "tx_mesh", c->tx_packets[1]);
+		mg_log_u64(&l, "encrypted", c->encrypted);
+		mg_log_u64(&l, "decrypted", c->decrypted);
+		mg_log_u64(&l, "punted", c->punted);
+		for (unsigned r = 0; r < MG_DROP_REASON_COUNT; r++) {
+			char key[48];
+			if (!c->drops[r])
+				continue;
+			snprintf(key, sizeof(key), "drop_%s", mg_drop_reason_name(r));
+			mg_log_u64(&l, key, c->drops[r]);
+		}
+		mg_log_end(&l);
+	}
+}

@@ -1,0 +1,325 @@
+// SPDX-License-Identifier: GPL-2.0-only
+/*
+ * The health server's view of the gateway: snapshots through mg_status_collect plus the control
+ * thread's own counters, and the ping probe. Everything runs on the control thread, the only
+ * writer of peers, so a peer found here stays valid until this call returns; a ping in flight
+ * keeps only the slot and key and looks the peer up again on every check.
+ */
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <rte_ip.h>
+
+#include "device.h"
+#include "control.h"
+#include "handshake.h"
+#include "health.h"
+#include "keys.h"
+#include "pkt.h"
+#include "status.h"
+
+#ifndef MG_VERSION
+#define MG_VERSION "unknown"
+#endif
+
+#define ECHO_PAYLOAD "meshgate ping"
+#define ECHO_LEN     (8 + sizeof(ECHO_PAYLOAD) - 1)
+
+struct mg_control_health {
+	struct mg_control *ctl;
+	struct mg_health_server *server;
+	uint64_t start_unix_ns;
+	struct mg_status_coord coord;
+	bool has_coord;
+	uint16_t echo_seq;
+};
+
+/* ---- snapshot ---- */
+
+#define EXTRA(name, help, field) mg_status_add_extra(st, name, help, true, ctl->stats.field)
+
+static int health_snapshot(void *vctx, struct mg_status *st)
+{
+	struct mg_control_health *h = vctx;
+	struct mg_control *ctl = h->ctl;
+	struct mg_status_sources src = {
+	    .version = MG_VERSION,
+	    .start_unix_ns = h->start_unix_ns,
+	    .coord = h->has_coord ? &h->coord : NULL,
+	    .ctl_counters = ctl->ctl_counters,
+	    .slot_high = ctl->slot_high,
+	};
+	int rc = mg_status_collect(&ctl->gw, &src, st);
+	if (rc != 0)
+		return rc;
+	EXTRA("meshgate_handshake_initiations_received_total",
+	      "Handshake initiations taken from the workers.", hs_rx[1]);
+	EXTRA("meshgate_handshake_responses_received_total",
+	      "Handshake responses taken from the workers.", hs_rx[2]);
+	EXTRA("meshgate_handshake_cookie_replies_received_total",
+	      "Cookie replies taken from the workers.", hs_rx[3]);
+	EXTRA("meshgate_handshake_malformed_total", "Handshake frames with broken framing.",
+	      hs_malformed);
+	EXTRA("meshgate_handshake_bad_mac_total", "Handshake messages with a wrong mac1.",
+	      hs_bad_mac);
+	EXTRA("meshgate_handshake_rejected_total", "Handshake messages Noise refused.",
+	      hs_rejected);
+	EXTRA("meshgate_handshake_ratelimited_total", "Handshake messages over the rate limit.",
+	      hs_ratelimited);
+	EXTRA("meshgate_handshake_initiations_sent_total", "Handshake initiations sent.",
+	      initiations_sent);
+	EXTRA("meshgate_handshake_responses_sent_total", "Handshake responses sent.",
+	      responses_sent);
+	EXTRA("meshgate_cookie_replies_sent_total", "Cookie replies sent under load.",
+	      cookies_sent);
+	EXTRA("meshgate_keepalives_sent_total", "Keepalives sent by the control thread.",
+	      keepalives_sent);
+	EXTRA("meshgate_control_tx_failed_total", "Control-thread frames that could not be sent.",
+	      tx_failed);
+	EXTRA("meshgate_staged_dropped_packets_total",
+	      "Packets dropped while waiting for a handshake.", staged_dropped);
+	EXTRA("meshgate_echo_replies_sent_total", "ICMP echo replies from the gateway's addresses.",
+	      echo_replies);
+	EXTRA("meshgate_local_dropped_packets_total",
+	      "Packets to the gateway's own addresses not answered.", local_dropped);
+	mg_status_add_extra(st, "meshgate_peer_slots", "Peer slots available.", false,
+	                    ctl->gw.max_peers);
+	return 0;
+}
+
+/* ---- ping ---- */
+
+static struct mg_peer *peer_by_addr(struct mg_control *ctl, const struct mg_prefix *a)
+{
+	struct mg_peer *best = NULL;
+	int best_len = -1;
+	for (uint32_t slot = 0; slot < ctl->slot_high; slot++) {
+		struct mg_peer *peer = mg_gateway_peer(&ctl->gw, slot);
+		for (size_t i = 0; peer && i < peer->n_allowed_ips; i++) {
+			const struct mg_prefix *p = &peer->allowed_ips[i];
+			if (p->family == a->family && p->len > best_len &&
+			    mg_prefix_contains(p, a->family, a->addr)) {
+				best = peer;
+				best_len = p->len;
+			}
+		}
+	}
+	return best;
+}
+
+/* The overlay address to ping: the one asked for, else the peer's first host route for which
+ * the gateway has an address of the same family. */
+static bool echo_target(const struct mg_control *ctl, const struct mg_peer *peer,
+                        const struct mg_prefix *asked, struct mg_prefix *dst, struct mg_prefix *src)
+{
+	for (size_t i = 0; i < (asked ? 1 : peer->n_allowed_ips); i++) {
+		const struct mg_prefix *d = asked ? asked : &peer->allowed_ips[i];
+		if (d->len != (d->family == 4 ? 32 : 128))
+			continue;
+		for (size_t j = 0; j < ctl->cfg.n_addresses; j++)
+			if (ctl->cfg.addresses[j].family == d->family) {
+				*dst = *d;
+				*src = ctl->cfg.addresses[j];
+				return true;
+			}
+	}
+	return false;
+}
+
+static uint16_t raw_cksum(const uint8_t *p, size_t len, uint32_t sum)
+{
+	for (size_t i = 0; i + 1 < len; i += 2)
+		sum += (uint32_t)(p[i] << 8 | p[i + 1]);
+	if (len & 1)
+		sum += (uint32_t)p[len - 1] << 8;
+	while (sum >> 16)
+		sum = (sum & 0xffff) + (sum >> 16);
+	return (uint16_t)~sum;
+}
+
+/* An ICMP or ICMPv6 echo request from src to dst; returns its length. */
+static size_t build_echo(uint8_t *pkt, const struct mg_prefix *src, const struct mg_prefix *dst,
+                         uint16_t id, uint16_t seq)
+{
+	bool v4 = dst->family == 4;
+	size_t hl = v4 ? 20 : 40, total = hl + ECHO_LEN;
+	uint8_t *icmp = pkt + hl;
+	memset(pkt, 0, total);
+	icmp[0] = v4 ? 8 : 128;
+	icmp[4] = (uint8_t)(id >> 8);
+	icmp[5] = (uint8_t)id;
+	icmp[6] = (uint8_t)(seq >> 8);
+	icmp[7] = (uint8_t)seq;
+	memcpy(icmp + 8, ECHO_PAYLOAD, sizeof(ECHO_PAYLOAD) - 1);
+	if (v4) {
+		pkt[0] = 0x45;
+		pkt[2] = (uint8_t)(total >> 8);
+		pkt[3] = (uint8_t)total;
+		pkt[6] = 0x40; /* DF */
+		pkt[8] = 64;
+		pkt[9] = 1;
+		memcpy(pkt + 12, src->addr, 4);
+		memcpy(pkt + 16, dst->addr, 4);
+		uint16_t c = raw_cksum(pkt, 20, 0);
+		pkt[10] = (uint8_t)(c >> 8);
+		pkt[11] = (uint8_t)c;
+		c = raw_cksum(icmp, ECHO_LEN, 0);
+		icmp[2] = (uint8_t)(c >> 8);
+		icmp[3] = (uint8_t)c;
+	} else {
+		pkt[0] = 0x60;
+		pkt[4] = (uint8_t)(ECHO_LEN >> 8);
+		pkt[5] = (uint8_t)ECHO_LEN;
+		pkt[6] = 58;
+		pkt[7] = 64;
+		memcpy(pkt + 8, src->addr, 16);
+		memcpy(pkt + 24, dst->addr, 16);
+		/* Pseudo-header: both addresses, the upper-layer length and next header. */
+		uint32_t sum = ECHO_LEN + 58;
+		for (size_t i = 8; i < 40; i += 2)
+			sum += (uint32_t)(pkt[i] << 8 | pkt[i + 1]);
+		uint16_t c = raw_cksum(icmp, ECHO_LEN, sum);
+		icmp[2] = (uint8_t)(c >> 8);
+		icmp[3] = (uint8_t)c;
+	}
+	return total;
+}
+
+static int health_ping_start(void *vctx, const char *arg, struct mg_health_ping *p, char *err,
+                             size_t errlen)
+{
+	struct mg_control_health *h = vctx;
+	struct mg_control *ctl = h->ctl;
+	struct mg_peer *peer = NULL;
+	struct mg_prefix asked, dst, src;
+	bool by_addr = false;
+	uint8_t pub[WG_KEY_LEN];
+
+	if (strlen(arg) == WG_KEY_B64_LEN &&
+	    wg_key_from_base64(pub, arg, WG_KEY_B64_LEN, NULL) == WG_KEY_OK) {
+		peer = mg_device_find(ctl, pub);
+		if (!peer) {
+			snprintf(err, errlen, "no peer with public key %s", arg);
+			return -ENOENT;
+		}
+	} else if (!strchr(arg, '/') && mg_prefix_parse(arg, &asked) == 0) {
+		by_addr = true;
+		peer = peer_by_addr(ctl, &asked);
+		if (!peer) {
+			snprintf(err, errlen, "no peer's allowed IPs contain %s", arg);
+			return -ENOENT;
+		}
+	} else {
+		snprintf(err, errlen, "'%s' is neither a base64 public key nor an IP address", arg);
+		return -ENOENT;
+	}
+	struct mg_sockaddr ep;
+	wg_key_to_base64(p->peer, peer->remote.remote_static);
+	if (!mg_endpoint_read(&peer->endpoint, &ep)) {
+		snprintf(err, errlen, "peer %s has no endpoint to send to", p->peer);
+		return -EHOSTUNREACH;
+	}
+	uint64_t now = mg_mono_ns();
+	p->slot = peer->slot;
+	p->sent_ns = now;
+	p->base_rx_ns = atomic_load_explicit(&peer->last_auth_rx_ns, memory_order_relaxed);
+	p->base_hs_ns = peer->last_handshake_realtime_ns;
+	if (!mg_hs_has_usable_keypair(peer, now)) {
+		/* No session: the keepalive becomes a handshake, whose answer we time instead. */
+		mg_hs_send_keepalive(ctl, peer, now);
+		snprintf(p->probe, sizeof(p->probe), "handshake");
+		return 0;
+	}
+	mg_hs_send_keepalive(ctl, peer, now);
+	snprintf(p->probe, sizeof(p->probe), "keepalive");
+	if (echo_target(ctl, peer, by_addr ? &asked : NULL, &dst, &src)) {
+		uint8_t pkt[40 + ECHO_LEN];
+		size_t len =
+		    build_echo(pkt, &src, &dst, (uint16_t)(0x4d47 ^ p->slot), ++h->echo_seq);
+		if (mg_hs_send_data(ctl, peer, pkt, len, now) == 0)
+			snprintf(p->probe, sizeof(p->probe), "keepalive+echo");
+	}
+	return 0;
+}
+
+static int health_ping_poll(void *vctx, struct mg_health_ping *p, uint64_t now_ns)
+{
+	struct mg_control_health *h = vctx;
+	struct mg_peer *peer = mg_gateway_peer(&h->ctl->gw, p->slot);
+	char key[WG_KEY_B64_SIZE];
+	if (!peer)
+		return -ENOENT;
+	wg_key_to_base64(key, peer->remote.remote_static);
+	if (strcmp(key, p->peer) != 0)
+		return -ENOENT;
+	uint64_t rx = atomic_load_explicit(&peer->last_auth_rx_ns, memory_order_relaxed);
+	uint64_t now = mg_mono_ns();
+	(void)now_ns; /* the health clock; the workers stamp packets with mg_mono_ns's */
+	if (rx != p->base_rx_ns && rx > p->sent_ns) {
+		p->rtt_ns = rx - p->sent_ns;
+		snprintf(p->via, sizeof(p->via), "data");
+		return 1;
+	}
+	if (peer->last_handshake_realtime_ns != p->base_hs_ns) {
+		p->rtt_ns = now > p->sent_ns ? now - p->sent_ns : 0;
+		snprintf(p->via, sizeof(p->via), "handshake");
+		return 1;
+	}
+	return 0;
+}
+
+/* ---- life cycle ---- */
+
+int mg_control_health_start(struct mg_control *ctl, const char *metrics_listen,
+                            struct mg_control_health **out, char *err, size_t errlen)
+{
+	*out = NULL;
+	if (!ctl->cfg.health_socket[0])
+		return 0;
+	struct mg_control_health *h = calloc(1, sizeof(*h));
+	if (!h) {
+		snprintf(err, errlen, "health socket: out of memory");
+		return -ENOMEM;
+	}
+	h->ctl = ctl;
+	h->start_unix_ns = mg_wall_ns();
+	const struct mg_health_ops ops = {
+	    .ctx = h,
+	    .snapshot = health_snapshot,
+	    .ping_start = health_ping_start,
+	    .ping_poll = health_ping_poll,
+	};
+	const struct mg_health_config hc = {
+	    .socket_path = ctl->cfg.health_socket,
+	    .metrics_listen = metrics_listen,
+	};
+	int rc = mg_health_start(&h->server, &hc, &ops, err, errlen);
+	if (rc != 0) {
+		free(h);
+		return rc;
+	}
+	*out = h;
+	return 0;
+}
+
+unsigned mg_control_health_poll(struct mg_control_health *h, int timeout_ms)
+{
+	return h ? mg_health_poll(h->server, timeout_ms) : 0;
+}
+
+void mg_control_health_stop(struct mg_control_health *h)
+{
+	if (!h)
+		return;
+	mg_health_stop(h->server);
+	free(h);
+}
+
+void mg_control_health_set_coord(struct mg_control_health *h, const struct mg_status_coord *c)
+{
+	if (!h)
+		return;
+	h->coord = *c;
+	h->has_coord = true;
+}
