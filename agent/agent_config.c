@@ -11,6 +11,7 @@
 #include "agent.h"
 #include "config_yaml.h"
 #include "node_config.h"
+#include "paths.h"
 #include "crypto.h"
 #include "keys.h"
 
@@ -135,7 +136,7 @@ int mg_agent_config_load(const char *path, struct mg_agent_config *cfg, char *er
 	ld.err[0] = '\0';
 	snprintf(cfg->ifname, sizeof(cfg->ifname), "mg0");
 	cfg->listen_port = 51820;
-	snprintf(cfg->uapi_dir, sizeof(cfg->uapi_dir), "/var/run/wireguard");
+	snprintf(cfg->uapi_dir, sizeof(cfg->uapi_dir), MG_UAPI_DEFAULT_DIR);
 	snprintf(cfg->log_level, sizeof(cfg->log_level), "info");
 	if (cfg_load_file(&ld, &doc) != 0)
 		return -1;

@@ -1,7 +1,7 @@
 // SPDX-License-Identifier: GPL-2.0-only
 /*
  * handshake_bench: handshakes per second on one core through the calls the gateway's control
- * thread makes (control/handshake.c, input_initiation and send_response): mac1 check
+ * thread makes (gateway/handshake.c, input_initiation and send_response): mac1 check
  * (wg_cookie_validate), wg_noise_consume_initiation, wg_noise_create_response,
  * wg_cookie_add_macs, wg_noise_begin_session, with N configured peers found by public key.
  * Initiations come from N real initiators (wg/noise) built before each timed round, so the
@@ -196,7 +196,7 @@ static double make_initiations(struct initiator *ins, uint32_t n, struct wg_msg_
 	return mono_s() - t0;
 }
 
-/* The responder's work for one initiation, in control/handshake.c's order. */
+/* The responder's work for one initiation, in gateway/handshake.c's order. */
 static bool respond(struct responder *r, const struct wg_msg_initiation *msg)
 {
 	struct wg_noise_remote *remote;

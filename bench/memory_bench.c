@@ -374,7 +374,7 @@ static uint64_t fixed_now(void *ctx)
 	return 1;
 }
 
-/* Per-peer memory, with real objects created the way control/device.c and gateway.c do. */
+/* Per-peer memory, with real objects created the way gateway/device.c and gateway/control.c do. */
 static int measure_peers(const struct options *o)
 {
 	uint32_t n = (uint32_t)o->peers, max = n;

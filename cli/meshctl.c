@@ -1,6 +1,6 @@
 // SPDX-License-Identifier: GPL-2.0-only
 /*
- * meshctl: reads a running gateway's health socket (protocol: control/health.h).
+ * meshctl: reads a running gateway's health socket (protocol: gateway/health.h).
  *
  *   meshctl [-i IFNAME | -s PATH] [--json] status|peers|routes|metrics
  *   meshctl [-i IFNAME | -s PATH] [--json] [-t SECONDS] [-c COUNT] ping PEER
@@ -27,11 +27,12 @@
 
 #include <jansson.h>
 
+#include "paths.h"
+
 #ifndef MG_VERSION
 #define MG_VERSION "unknown"
 #endif
 
-#define DEFAULT_DIR      "/var/run/meshgate"
 #define DEFAULT_IFNAME   "mg0"
 #define REPLY_MAX        (64u << 20)
 #define IO_TIMEOUT_MS    10000
@@ -57,7 +58,7 @@ static void usage(FILE *out)
 	        "  metrics       Prometheus text metrics\n"
 	        "  ping PEER     keepalive round trip to PEER (base64 public key or overlay IP)\n"
 	        "options:\n"
-	        "  -i, --interface IFNAME  socket " DEFAULT_DIR
+	        "  -i, --interface IFNAME  socket " MG_HEALTH_DEFAULT_DIR
 	        "/IFNAME.health (default " DEFAULT_IFNAME ")\n"
 	        "  -s, --socket PATH       health socket path (overrides -i)\n"
 	        "  -j, --json              print the gateway's JSON instead of a table\n"
@@ -509,7 +510,7 @@ int main(int argc, char **argv)
 		}
 	}
 	if (!o.socket) {
-		snprintf(path, sizeof(path), "%s/%s.health", DEFAULT_DIR, ifname);
+		snprintf(path, sizeof(path), "%s/%s.health", MG_HEALTH_DEFAULT_DIR, ifname);
 		o.socket = path;
 	}
 	if (optind >= argc) {

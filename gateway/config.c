@@ -14,6 +14,7 @@
 
 #include "config_peers.h"
 #include "config_yaml.h"
+#include "paths.h"
 #include "crypto.h"
 #include "keys.h"
 
@@ -24,8 +25,6 @@
 #define DEFAULT_MTU          1420
 #define DEFAULT_MAX_PEERS    16384
 #define DEFAULT_MAX_PREFIXES 262144u
-#define DEFAULT_UAPI_DIR     "/var/run/wireguard"
-#define DEFAULT_HEALTH_DIR   "/var/run/meshgate"
 #define IPV6_MIN_MTU         1280
 
 /* The config being filled by this loader. */
@@ -48,7 +47,7 @@ static void set_defaults(struct mg_config *cfg)
 	cfg->rx_fanout = true;
 	cfg->max_peers = DEFAULT_MAX_PEERS;
 	cfg->max_prefixes = DEFAULT_MAX_PREFIXES;
-	snprintf(cfg->uapi_dir, sizeof(cfg->uapi_dir), "%s", DEFAULT_UAPI_DIR);
+	snprintf(cfg->uapi_dir, sizeof(cfg->uapi_dir), "%s", MG_UAPI_DEFAULT_DIR);
 	snprintf(cfg->log_level, sizeof(cfg->log_level), "info");
 	cfg->test_timer_divisor = 1;
 }
@@ -476,7 +475,7 @@ static int check_socket_paths(struct cfg_loader *ld, yaml_node_t *sockets)
 
 	if (!cfg->health_socket[0])
 		snprintf(cfg->health_socket, sizeof(cfg->health_socket), "%s/%s.health",
-		         DEFAULT_HEALTH_DIR, cfg->ifname);
+		         MG_HEALTH_DEFAULT_DIR, cfg->ifname);
 	if (uapi > max)
 		return cfg_fail(
 		    ld, dir, "sockets.uapi_dir",

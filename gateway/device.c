@@ -235,24 +235,6 @@ int mg_device_sync_allowed_ips(struct mg_control *ctl, struct mg_peer *peer,
 	return mg_device_set_allowed_ips(ctl, peer, prefixes, n, false, err, errlen);
 }
 
-int mg_device_remove_allowed_ip(struct mg_control *ctl, struct mg_peer *peer,
-                                const struct mg_prefix *prefix)
-{
-	struct mg_prefix p = *prefix;
-	uint32_t holder;
-	mg_prefix_mask(&p);
-	if (mg_allowedips_get(ctl->gw.allowedips, prefix_af(p.family), p.addr, p.len, &holder) !=
-	        0 ||
-	    holder != peer->slot)
-		return -ENOENT;
-	int rc = mg_allowedips_remove(ctl->gw.allowedips, prefix_af(p.family), p.addr, p.len);
-	if (rc == 0) {
-		list_remove(peer, &p);
-		rc = mg_allowedips_commit(ctl->gw.allowedips);
-	}
-	return rc;
-}
-
 /* ---- peers ---- */
 
 int mg_device_add_peer(struct mg_control *ctl, const struct mg_peer_config *pc,

@@ -45,9 +45,6 @@ int mg_device_set_allowed_ips(struct mg_control *ctl, struct mg_peer *peer,
 int mg_device_sync_allowed_ips(struct mg_control *ctl, struct mg_peer *peer,
                                const struct mg_prefix *prefixes, size_t n, char *err,
                                size_t errlen);
-/* Removes one exact prefix from the peer; -ENOENT when the peer does not hold it. */
-int mg_device_remove_allowed_ip(struct mg_control *ctl, struct mg_peer *peer,
-                                const struct mg_prefix *prefix);
 void mg_device_set_endpoint(struct mg_control *ctl, struct mg_peer *peer,
                             const struct mg_sockaddr *ep);
 /* psk NULL or all zero: none. */

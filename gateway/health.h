@@ -41,8 +41,6 @@
 #define MG_HEALTH_IO_TIMEOUT_MS   2000
 #define MG_HEALTH_PING_DEFAULT_MS 5000
 #define MG_HEALTH_PING_MAX_MS     60000
-/* Where meshctl looks for interface IFNAME unless told otherwise. */
-#define MG_HEALTH_DEFAULT_DIR "/var/run/meshgate"
 
 /* One ping in flight. ping_start fills everything but the result fields. */
 struct mg_health_ping {

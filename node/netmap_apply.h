@@ -2,7 +2,7 @@
 /*
  * The network map as a node holds it, and the diff engine that turns each map update from the
  * coordinator (a full map or a delta) into the smallest list of peer operations for whatever
- * carries the peers: the gateway's tables (control/device.c) or a stock WireGuard interface
+ * carries the peers: the gateway's tables (gateway/device.c) or a stock WireGuard interface
  * through its UAPI (the agent). No DPDK, no sockets, no clock of its own.
  *
  * Guarantees to the sink, for every apply:

@@ -1,6 +1,6 @@
 // SPDX-License-Identifier: GPL-2.0-only
 /*
- * Fuzz target: the gateway's YAML configuration (control/config.h mg_config_load). Each input
+ * Fuzz target: the gateway's YAML configuration (gateway/config.h mg_config_load). Each input
  * is written to a file and loaded. The seeds are the annotated gateway examples in conf/, with
  * their key file paths pointed at real key files made at setup, plus a minimal file; each must
  * load.

@@ -1,6 +1,6 @@
 // SPDX-License-Identifier: GPL-2.0-only
 /*
- * Fuzz target: the WireGuard UAPI request parser (control/uapi.h): mg_uapi_request_length,
+ * Fuzz target: the WireGuard UAPI request parser (uapi/uapi.h): mg_uapi_request_length,
  * mg_uapi_set_parse, mg_uapi_set_format and mg_uapi_handle. Each input is what a client writes
  * to the socket. The seeds are get and set requests as stock `wg set` and `wg setconf` write
  * them, covering every key. The device behind mg_uapi_handle is a recorder (the device is not

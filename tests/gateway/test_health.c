@@ -9,7 +9,7 @@
  *
  *   test_health SRCDIR           run the checks
  *   test_health --serve PATH     serve the fixed snapshot on PATH until SIGTERM
- *                                (tests/control/test_meshctl.sh)
+ *                                (tests/gateway/test_meshctl.sh)
  */
 #include <arpa/inet.h>
 #include <errno.h>

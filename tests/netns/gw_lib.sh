@@ -428,7 +428,7 @@ wait_handshake() {
 }
 
 # gw_health NAME: the gateway's health JSON on stdout, or nothing when it has none (reference
-# gateway, or no health socket yet): GET /status over the unix socket (control/health.h).
+# gateway, or no health socket yet): GET /status over the unix socket (gateway/health.h).
 gw_health() {
 	local sock="$MG_STATE/$1.health"
 	gw_is_reference && return 0
