@@ -117,7 +117,7 @@ else
 		exit 1
 	}
 	rm -f /tmp/meshgate-s2s-build.log
-	MESHGATE_BIN=$BUILD_DIR/meshgate
+	MESHGATE_BIN=$BUILD_DIR/gateway/meshgate
 	[ -x "$MESHGATE_BIN" ] || {
 		bad "no meshgate in $BUILD_DIR: configured without DPDK (-Ddataplane=false, or libdpdk-dev missing). Run scripts/install-deps.sh, then meson setup --wipe $BUILD_DIR"
 		exit 1
@@ -125,7 +125,7 @@ else
 	ok "build: $BUILD_DIR ($what), ninja done"
 fi
 [ -x "$MESHGATE_BIN" ] || { bad "$MESHGATE_BIN is not an executable"; exit 1; }
-MESHCTL_BIN=${MESHCTL_BIN:-$(dirname "$MESHGATE_BIN")/cli/meshctl}
+MESHCTL_BIN=${MESHCTL_BIN:-$(dirname "$(dirname "$MESHGATE_BIN")")/cli/meshctl}
 [ -x "$MESHCTL_BIN" ] || MESHCTL_BIN=$(command -v meshctl || true)
 
 # ---- run state and teardown ----

@@ -153,7 +153,7 @@ topo_binaries() {
 		*) fail "unknown argument '$arg' (expected meshgate=, coord=, meshctl=, agent= or build=PATH)" ;;
 		esac
 	done
-	[ -n "$mg" ] || mg=$TOPO_BUILD_DIR/meshgate
+	[ -n "$mg" ] || mg=$TOPO_BUILD_DIR/gateway/meshgate
 	[ -n "$COORD_BIN" ] || COORD_BIN=$TOPO_BUILD_DIR/coord/meshgate-coord
 	if [ -z "$MESHCTL_BIN" ]; then
 		for MESHCTL_BIN in "$TOPO_BUILD_DIR/cli/meshctl" "$TOPO_BUILD_DIR/meshctl" ""; do
