@@ -41,8 +41,14 @@ long mg_b64_decode(const char *text, size_t len, uint8_t *out, size_t outmax,
 		if (!is_digit64(text[i]))
 			return fail(st, MG_B64_ERR_CHARACTER, i, out, outmax);
 	}
-	if (len / 4 * 3 - (len - digits) > outmax)
+	if (len / 4 * 3 - (len - digits) > outmax) {
+		/* The exact length for outmax bytes with digits where its '=' belong: say so. */
+		size_t pad = (3 - outmax % 3) % 3;
+
+		if (pad && len == 4 * ((outmax + 2) / 3))
+			return fail(st, MG_B64_ERR_PADDING, len - pad, out, outmax);
 		return fail(st, MG_B64_ERR_SPACE, 0, out, outmax);
+	}
 	/* Well-formed text that libsodium still refuses has spare bits set in its last digit. */
 	if (sodium_base642bin(out, outmax, text, len, NULL, &binlen, &end,
 	                      sodium_base64_VARIANT_ORIGINAL) != 0 ||
