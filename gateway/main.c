@@ -23,6 +23,7 @@
 #include "config.h"
 #include "control.h"
 #include "log.h"
+#include "port_guard.h"
 
 #ifndef MG_VERSION
 #define MG_VERSION "unknown"
@@ -99,6 +100,7 @@ static int install_signals(void)
 static int run(const char *prog, const char *path)
 {
 	struct mg_config cfg;
+	struct mg_port_guard guard = {.sysctl_dir = NULL};
 	char err[1024];
 	int rc = 1;
 
@@ -117,6 +119,16 @@ static int run(const char *prog, const char *path)
 	if (install_signals() != 0) {
 		mg_log(MG_LOG_ERROR, "cannot install signal handlers", "error", strerror(errno),
 		       NULL);
+		mg_config_free(&cfg);
+		goto out;
+	}
+	/* Before the ports open: the kernel must not route the first frames either. After the
+	 * signal handlers: a SIGINT during start-up still ends at out, which restores. */
+	const char *labels[MG_PORT_COUNT] = {"lan", "mesh"};
+	const char *devargs[MG_PORT_COUNT] = {cfg.ports[MG_PORT_LAN].devargs,
+	                                      cfg.ports[MG_PORT_MESH].devargs};
+	if (mg_port_guard_apply(&guard, labels, devargs, MG_PORT_COUNT, err, sizeof(err)) != 0) {
+		mg_log(MG_LOG_ERROR, "start-up failed", "error", err, NULL);
 		mg_config_free(&cfg);
 		goto out;
 	}
@@ -146,6 +158,7 @@ static int run(const char *prog, const char *path)
 	rc = 0;
 out:
 	mg_control_down(ctl);
+	mg_port_guard_restore(&guard);
 	signal_target = NULL;
 	free(ctl);
 	return rc;

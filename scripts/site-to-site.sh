@@ -225,15 +225,19 @@ mg_file "$RUN_DIR"
 
 # ---- topology ----
 
+# Every namespace sets its forwarding and IPv6 sysctls (ns_baseline: forwarding off, IPv6 on)
+# rather than inherit the host's IPv4 ones.
 for ns in "$NS_HOSTA" "$NS_HOSTB"; do
 	mg_register netns "$ns"
 	ip netns add "$ns" || fail "ip netns add $ns"
 	ip -n "$ns" link set lo up || fail "loopback up in $ns"
+	ns_baseline "$ns"
 done
 for ns in "$NS_GWA" "$NS_GWB"; do
 	mg_register netns "$ns"
 	ip netns add "$ns" || fail "ip netns add $ns"
 	ip -n "$ns" link set lo up || fail "loopback up in $ns"
+	ns_baseline "$ns"
 	# The kernel stays silent on gateway ports: no IPv6 (no RS, DAD, MLD), no addresses.
 	ns_sysctl "$ns" net.ipv6.conf.default.disable_ipv6=1 net.ipv6.conf.all.disable_ipv6=1
 done

@@ -73,12 +73,21 @@ ns_sysctl() {
 	ip netns exec "$ns" sysctl -q -w "$@" >/dev/null || fail "sysctl $* in $ns"
 }
 
+# MG_GW_FORWARDING=1 builds the gateway's namespace as a router or Docker host would leave it:
+# IPv4 and IPv6 forwarding on, IPv6 on for the port interfaces. meshgate's port guard must then
+# keep the kernel out of its ports' path by itself (issue 18); the regression tests run so.
+MG_GW_FORWARDING=${MG_GW_FORWARDING:-0}
+
+gw_forwarding_on() {
+	[ "$MG_GW_FORWARDING" = 1 ]
+}
+
 # gw_ns_add NS: the gateway's namespace. With meshgate, IPv6 is off by default there so the
-# kernel never speaks on the port links (no router solicitations, DAD or MLD); the reference
-# gateway is a router instead.
+# kernel never speaks on the port links (no router solicitations, DAD or MLD), and forwarding
+# stays off (ns_add); the reference gateway is a router instead.
 gw_ns_add() {
 	ns_add "$1"
-	if gw_is_reference; then
+	if gw_is_reference || gw_forwarding_on; then
 		ns_sysctl "$1" net.ipv4.ip_forward=1 net.ipv6.conf.all.forwarding=1
 	else
 		ns_sysctl "$1" net.ipv6.conf.default.disable_ipv6=1 net.ipv6.conf.all.disable_ipv6=1
@@ -88,7 +97,7 @@ gw_ns_add() {
 # gw_port_link GW_NS GW_IF OTHER_NS OTHER_IF: a veth whose GW_IF end becomes a gateway port.
 gw_port_link() {
 	veth_pair "$1" "$2" "$3" "$4"
-	gw_is_reference || ns_sysctl "$1" "net.ipv6.conf.$2.disable_ipv6=1"
+	gw_is_reference || gw_forwarding_on || ns_sysctl "$1" "net.ipv6.conf.$2.disable_ipv6=1"
 	no_tx_offload "$3" "$4"
 }
 

@@ -23,8 +23,15 @@
 # queue). With one queue the control thread sends (ARP, handshakes, echo replies) through
 # worker 0: the start-up line must say control_tx=via-worker, and every check above must pass.
 #
+# MG_GW_FORWARDING=1 (issue 18) builds the gateway's namespace as a router or Docker host leaves
+# it: IPv4 and IPv6 forwarding on, IPv6 on, and a default route out of a dummy interface, so a
+# kernel that took the frames sent to the ports would forward them there. Then also: while the
+# gateway runs its ports' interfaces neither forward nor run IPv6, the dummy sends nothing
+# during the traffic checks, and after SIGINT both settings are back.
+#
 # usage: gw_smoke.sh PATH_TO_MESHGATE [PORTS (default 2)]
 set -euo pipefail
+FORWARDING=${MG_GW_FORWARDING:-0}
 
 GW_BIN=${1:-}
 PORTS=${2:-2}
@@ -59,9 +66,25 @@ PORT=51820
 
 log "namespaces $NS_LAN $NS_GW $NS_WG; gateway $GW_IF, wireguard-go $WG_IF"
 ns_add "$NS_LAN" "$NS_GW" "$NS_WG"
-# The gateway's namespace must not answer ARP/ND or send router solicitations on its veths.
-ip netns exec "$NS_GW" sysctl -qw net.ipv6.conf.all.disable_ipv6=1 \
-	net.ipv6.conf.default.disable_ipv6=1 || fail "sysctl in $NS_GW"
+if [ "$FORWARDING" = 1 ]; then
+	ip netns exec "$NS_GW" sysctl -qw net.ipv4.ip_forward=1 net.ipv6.conf.all.forwarding=1 ||
+		fail "sysctl in $NS_GW"
+	# An uplink (a veth to nowhere: not every kernel has dummy), created down with IPv6 off
+	# and a static next hop, so the only frames it ever sends are forwarded ones.
+	ip -n "$NS_GW" link add up0 type veth peer name up0p || fail "veth up0 in $NS_GW"
+	ip netns exec "$NS_GW" sysctl -qw net.ipv6.conf.up0.disable_ipv6=1 \
+		net.ipv6.conf.up0p.disable_ipv6=1 || fail "sysctl up0"
+	ip -n "$NS_GW" link set up0p up || fail "up0p up"
+	ip -n "$NS_GW" link set up0 up || fail "up0 up"
+	addr_add "$NS_GW" up0 10.255.0.1/24
+	ip -n "$NS_GW" neigh add 10.255.0.2 lladdr 02:00:00:00:00:02 dev up0 nud permanent ||
+		fail "next hop on up0"
+	ip -n "$NS_GW" route add default via 10.255.0.2 dev up0 || fail "default route via up0"
+else
+	# The gateway's namespace must not answer ARP/ND or send router solicitations on its veths.
+	ip netns exec "$NS_GW" sysctl -qw net.ipv6.conf.all.disable_ipv6=1 \
+		net.ipv6.conf.default.disable_ipv6=1 || fail "sysctl in $NS_GW"
+fi
 veth_pair "$NS_LAN" lan0 "$NS_GW" glan0
 veth_pair "$NS_WG" mesh0 "$NS_GW" gmesh0
 addr_add "$NS_LAN" lan0 192.168.10.2/24
@@ -142,6 +165,26 @@ wait_for 10 "the gateway's start-up line" grep -q 'msg="gateway up"' "$MG_STATE/
 grep 'msg="gateway up"' "$MG_STATE/meshgate.log" | grep -q "control_tx=$want_tx" ||
 	fail "gateway up line does not say control_tx=$want_tx: $(grep 'gateway up' "$MG_STATE/meshgate.log")"
 
+# port_sysctls: IPv4 forwarding and disable_ipv6 of both port interfaces, as "F D F D".
+port_sysctls() {
+	local i
+	for i in glan0 gmesh0; do
+		printf '%s %s ' "$(ip netns exec "$NS_GW" sysctl -n "net.ipv4.conf.$i.forwarding")" \
+			"$(ip netns exec "$NS_GW" sysctl -n "net.ipv6.conf.$i.disable_ipv6")"
+	done
+}
+up0_tx() {
+	ip netns exec "$NS_GW" cat /sys/class/net/up0/statistics/tx_packets
+}
+if [ "$FORWARDING" = 1 ]; then
+	[ "$(port_sysctls)" = "0 1 0 1 " ] ||
+		fail "port guard: forwarding/disable_ipv6 on glan0, gmesh0 are $(port_sysctls), want 0 1 0 1"
+	grep 'msg="port guard"' "$MG_STATE/meshgate.log" | grep -q 'gmesh0' ||
+		fail "no port guard line naming gmesh0: $(grep 'port guard' "$MG_STATE/meshgate.log")"
+	UP0_TX=$(up0_tx)
+	log "forwarding on in $NS_GW; the guard turned it off on the ports"
+fi
+
 # ---- traffic ----
 # The first echo waits in the gateway for the handshake (and ARP on both sides).
 run_bounded 20 ip netns exec "$NS_LAN" ping -c 1 -W 10 192.168.20.1 >/dev/null ||
@@ -160,6 +203,12 @@ run_bounded 10 ip netns exec "$NS_LAN" ping -c 2 -i 0.2 -W 2 192.168.10.1 >/dev/
 run_bounded 10 ip netns exec "$NS_WG" ping -c 2 -i 0.2 -W 2 10.99.0.1 >/dev/null ||
 	fail "echo to the gateway's overlay address through the tunnel"
 log "gateway echo on LAN and overlay addresses: ok"
+
+if [ "$FORWARDING" = 1 ]; then
+	[ "$(up0_tx)" = "$UP0_TX" ] ||
+		fail "the kernel forwarded $(($(up0_tx) - UP0_TX)) frames sent to the ports out of up0"
+	log "the kernel forwarded nothing out of up0"
+fi
 
 # ---- wg(8) against both ends ----
 show=$(run_bounded 10 wg show "$GW_IF" dump) || fail "wg show $GW_IF"
@@ -189,4 +238,9 @@ wait_pid "$GW_PID" 10 "meshgate after SIGINT" || rc=$?
 [ "$rc" -eq 0 ] || fail "meshgate exited with $rc after SIGINT"
 [ ! -e "$GW_SOCK" ] || fail "UAPI socket $GW_SOCK left behind"
 grep -q stopping "$MG_STATE/meshgate.log" || fail "no clean stop in the log"
+if [ "$FORWARDING" = 1 ]; then
+	[ "$(port_sysctls)" = "1 0 1 0 " ] ||
+		fail "port guard: after SIGINT glan0, gmesh0 are $(port_sysctls), want 1 0 1 0 restored"
+	log "port settings restored"
+fi
 log "PASS"

@@ -73,7 +73,21 @@ mg_register() {
 	printf '%s\n' "$2" >>"$MG_STATE/$1"
 }
 
-# ns_add NAME...: creates the namespaces (full names from ns_name) with loopback up.
+# ns_baseline NS: sets the forwarding and IPv6 sysctls instead of inheriting them. With
+# net.core.devconf_inherit_init_net=0 (the default) a new namespace copies the host's IPv4
+# settings, ip_forward included, while IPv6 starts from the kernel defaults: on a host that
+# forwards (starting dockerd turns it on) every namespace would route, and a gateway's
+# namespace would send every frame for its ports back onto the wire (issue 18). Routers and
+# gateways turn on what they need after this.
+ns_baseline() {
+	ip netns exec "$1" sysctl -q -w net.ipv4.ip_forward=0 net.ipv4.conf.all.forwarding=0 \
+		net.ipv4.conf.default.forwarding=0 net.ipv6.conf.all.forwarding=0 \
+		net.ipv6.conf.default.forwarding=0 net.ipv6.conf.all.disable_ipv6=0 \
+		net.ipv6.conf.default.disable_ipv6=0 >/dev/null || fail "baseline sysctls in $1"
+}
+
+# ns_add NAME...: creates the namespaces (full names from ns_name) with loopback up and the
+# baseline sysctls (no forwarding, IPv6 on).
 ns_add() {
 	local ns
 	for ns in "$@"; do
@@ -84,6 +98,7 @@ ns_add() {
 		mg_register netns "$ns"
 		ip netns add "$ns" || fail "ip netns add $ns"
 		ip -n "$ns" link set lo up || fail "loopback up in $ns"
+		ns_baseline "$ns"
 	done
 }
 
