@@ -8,6 +8,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "addr_guard.h"
 #include "crypto.h"
 #include "db.h"
 #include "http.h"
@@ -73,6 +74,12 @@ static bool string_list(json_t *v, const char *field, size_t max, json_t **out,
 				reply_error(
 				    o, 400, "bad_endpoint",
 				    "'endpoints[%zu]': '%s' is not ipv4:port or [ipv6]:port", i, s);
+				goto fail;
+			}
+			if (!endpoint_routable(s, err, sizeof(err))) {
+				reply_error(o, 400, "bad_endpoint",
+				            "'endpoints[%zu]': '%s' is %s; peers cannot use it", i,
+				            s, err);
 				goto fail;
 			}
 			snprintf(canon, sizeof(canon), "%s", s);

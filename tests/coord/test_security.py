@@ -39,6 +39,17 @@ def noncanonical_key_case(chk, s):
     expect(chk, (st, js), 400, "bad_key", "public key not below 2^255-19")
 
 
+def endpoint_case(chk, s, node):
+    """Hole 7: endpoints that are never a path between two hosts are refused."""
+    for ep in ("127.0.0.1:51820", "127.5.5.5:1", "[::1]:51820", "0.0.0.0:51820", "[::]:1",
+               "224.0.0.251:5353", "[ff02::1]:1", "169.254.10.1:1", "[fe80::1]:51820",
+               "255.255.255.255:1", "[::ffff:127.0.0.1]:51820", "0.1.2.3:4"):
+        st, js = node.poll_map(endpoints=[ep])
+        expect(chk, (st, js), 400, "bad_endpoint", f"endpoint {ep}")
+    st, js = node.poll_map(endpoints=["192.0.2.7:51820", "[2001:db8::7]:51820"])
+    chk.check(st == 200, f"public endpoints are accepted: {st} {js}")
+
+
 def main():
     binary, _ = main_args()
     chk = Checker("coord_security")
@@ -51,6 +62,7 @@ def main():
         node = Node(s, "n1")
         node.register(s.create_key("alice"))
         noncanonical_key_case(chk, s)
+        endpoint_case(chk, s, node)
         chk.check(s.stop() == 0, "clean shutdown")
     except Exception as e:
         chk.check(False, f"exception: {e!r}")
