@@ -108,11 +108,10 @@ fail:
 }
 
 /* Resolves the node credential; on failure replies 401/403 and returns 0. */
-static int64_t map_auth(struct http_req *r, struct http_reply *o)
+static int64_t map_auth(struct http_req *r, struct http_reply *o, char prefix[TOKEN_PREFIX_LEN + 1])
 {
 	const char *h = req_header(r, MHD_HTTP_HEADER_AUTHORIZATION);
-	char prefix[TOKEN_PREFIX_LEN + 1], hash[TOKEN_HASH_HEX_LEN + 1],
-	    stored[TOKEN_HASH_HEX_LEN + 1];
+	char hash[TOKEN_HASH_HEX_LEN + 1], stored[TOKEN_HASH_HEX_LEN + 1];
 	int64_t id = 0;
 	if (h == NULL || strncmp(h, "Bearer ", 7) != 0 ||
 	    !token_parse(h + 7, "node", prefix, hash)) {
@@ -143,7 +142,8 @@ void api_map(struct http_req *r, struct http_reply *o)
 	struct coord *c = r->c;
 	json_t *eps = NULL, *routes = NULL, *approved = NULL;
 	char *s_eps = NULL, *s_routes = NULL, *s_appr = NULL;
-	int64_t id = map_auth(r, o);
+	char cred_prefix[TOKEN_PREFIX_LEN + 1];
+	int64_t id = map_auth(r, o, cred_prefix);
 	if (id == 0)
 		return;
 	json_t *req = req_json(r, o);
@@ -201,6 +201,7 @@ void api_map(struct http_req *r, struct http_reply *o)
 		reply_error(o, 500, "internal", "out of memory");
 		goto out;
 	}
+	memcpy(r->sess->cred_prefix, cred_prefix, sizeof(cred_prefix));
 	o->raw = MHD_create_response_from_callback(MHD_SIZE_UNKNOWN, 4 * 1024, map_reader, r, NULL);
 	if (o->raw == NULL) {
 		netmap_detach(c->nm, r->sess);

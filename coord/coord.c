@@ -32,6 +32,24 @@ static void announce(struct coord *c, const char *what, int64_t id)
 	store_notify(c->store, payload);
 }
 
+/*
+ * A stream lives only as long as the credential that opened it: after a re-registration (on this
+ * replica or another) a stolen old credential must stop receiving peer keys and endpoints.
+ */
+static void end_stale_stream(struct coord *c, int64_t id)
+{
+	struct map_session *s = netmap_session(c->nm, id);
+	if (s == NULL || s->cred_prefix[0] == '\0')
+		return;
+	int64_t owner = 0;
+	char hash[TOKEN_HASH_HEX_LEN + 1];
+	if (db_node_find_by_cred(c->store, s->cred_prefix, &owner, hash) && owner == id)
+		return;
+	log_info("node %lld: ending the stream opened with a replaced credential %s", (long long)id,
+	         s->cred_prefix);
+	netmap_close_node(c->nm, id, "{\"type\":\"reconnect\"}\n");
+}
+
 static void apply_node(struct coord *c, int64_t id)
 {
 	struct node_info n;
@@ -39,6 +57,7 @@ static void apply_node(struct coord *c, int64_t id)
 		if (!netmap_upsert(c->nm, &n))
 			log_error("out of memory updating node %lld", (long long)id);
 		node_info_clear(&n);
+		end_stale_stream(c, id);
 	} else {
 		netmap_remove(c->nm, id);
 	}

@@ -50,6 +50,23 @@ def endpoint_case(chk, s, node):
     chk.check(st == 200, f"public endpoints are accepted: {st} {js}")
 
 
+def stream_credential_case(chk, s):
+    """Hole 3: a stream opened with a credential ends when the node re-registers."""
+    key = s.create_key("alice")
+    n = Node(s, "victim")
+    n.register(key)
+    stolen = n.cred
+    thief = MapStream(s, stolen, {"endpoints": ["192.0.2.9:51820"], "routes": []})
+    chk.check(thief.status == 200 and thief.self_node is not None, "the stolen stream opens")
+    n.register(key)
+    chk.check(n.cred != stolen, "re-registration issues a new credential")
+    ended = thief.wait_for(lambda m: m.ended is not None, timeout=10)
+    chk.check(ended, f"the stream on the old credential ended (ended={thief.ended})")
+    thief.close()
+    st, _ = s.request("POST", "/v1/map", {"stream": False}, token=stolen)
+    chk.check(st == 401, f"the old credential is refused: {st}")
+
+
 def main():
     binary, _ = main_args()
     chk = Checker("coord_security")
@@ -63,6 +80,7 @@ def main():
         node.register(s.create_key("alice"))
         noncanonical_key_case(chk, s)
         endpoint_case(chk, s, node)
+        stream_credential_case(chk, s)
         chk.check(s.stop() == 0, "clean shutdown")
     except Exception as e:
         chk.check(False, f"exception: {e!r}")
