@@ -136,6 +136,12 @@ static int64_t map_auth(struct http_req *r, struct http_reply *o, char prefix[TO
 	return id;
 }
 
+bool api_map_preauth(struct http_req *r, struct http_reply *o)
+{
+	char prefix[TOKEN_PREFIX_LEN + 1];
+	return map_auth(r, o, prefix) != 0;
+}
+
 void api_map(struct http_req *r, struct http_reply *o)
 {
 	static const char *const known[] = {"endpoints", "routes", "version", "stream", NULL};

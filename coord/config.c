@@ -29,6 +29,9 @@ void config_defaults(struct coord_config *c)
 	c->max_policy_body = 1024 * 1024;
 	c->connection_timeout = 30;
 	c->max_connections = 20000;
+	c->max_connections_per_ip = -1;
+	c->max_buffered_bytes = 64 * 1024 * 1024;
+	c->request_timeout = 30;
 	c->stream_queue_limit = 32 * 1024 * 1024;
 	c->threads = 1;
 }
@@ -236,6 +239,25 @@ static bool apply_key(struct cfg_ctx *x, struct coord_config *c, const char *key
 		c->max_connections = (unsigned)n;
 		return true;
 	}
+	if (strcmp(key, "max_connections_per_ip") == 0) {
+		if (!get_int(x, v, key, 0, 1000000, &n))
+			return false;
+		c->max_connections_per_ip = (int)n;
+		return true;
+	}
+	if (strcmp(key, "max_buffered_bytes") == 0) {
+		if (!get_int(x, v, key, 65536, 1LL << 34, &n))
+			return false;
+		c->max_buffered_bytes = (size_t)n;
+		return true;
+	}
+	if (strcmp(key, "request_timeout") == 0) {
+		if (!get_duration(x, v, key, &c->request_timeout))
+			return false;
+		if (c->request_timeout < 1)
+			return fail(x, v->line, key, "at least 1s", v);
+		return true;
+	}
 	if (strcmp(key, "max_body") == 0) {
 		if (!get_int(x, v, key, 1024, 64 * 1024 * 1024, &n))
 			return false;
@@ -291,7 +313,8 @@ static bool apply_key(struct cfg_ctx *x, struct coord_config *c, const char *key
 	            "a known key (listen, tls, allow_plain_http, store, sqlite_synchronous, "
 	            "prefixes, policy_file, log_level, replica_name, node_key_expiry, "
 	            "ephemeral_grace, heartbeat, challenge_ttl, connection_timeout, threads, "
-	            "max_connections, max_body, max_policy_body, stream_queue_limit)",
+	            "max_connections, max_connections_per_ip, max_buffered_bytes, "
+	            "request_timeout, max_body, max_policy_body, stream_queue_limit)",
 	            NULL);
 }
 

@@ -30,7 +30,10 @@ struct coord_config {
 	size_t max_policy_body;  /* the policy upload may be larger */
 	int64_t connection_timeout;
 	unsigned max_connections;
-	size_t stream_queue_limit; /* bytes queued for one slow map stream before it is dropped */
+	int max_connections_per_ip; /* 0: no limit; -1: decided by the listen address */
+	size_t max_buffered_bytes;  /* request bodies held at once, all connections together */
+	int64_t request_timeout;    /* seconds from the headers to the end of the body */
+	size_t stream_queue_limit;  /* bytes queued for one slow map stream before it is dropped */
 	unsigned threads;
 };
 

@@ -67,6 +67,161 @@ def stream_credential_case(chk, s):
     chk.check(st == 401, f"the old credential is refused: {st}")
 
 
+def raw_exchange(port, data, timeout=3):
+    """Sends data, reads until the server closes (or the timeout); returns (bytes, closed)."""
+    c = socket.create_connection(("127.0.0.1", port), timeout=timeout)
+    c.sendall(data)
+    out, closed = b"", False
+    try:
+        while True:
+            x = c.recv(65536)
+            if not x:
+                closed = True
+                break
+            out += x
+    except socket.timeout:
+        pass
+    except OSError:
+        closed = True
+    c.close()
+    return out, closed
+
+
+def framing_case(chk, s, node_id):
+    """Hole 5: ambiguous framing gets 400 and a closed connection; nothing rides in a body."""
+    auth = f"Authorization: Bearer {s.api_key}\r\n".encode()
+    body = b'{"name":"smuggler"}'
+    inner = b"POST /v1/admin/users HTTP/1.1\r\nHost: a\r\n" + auth + \
+        b"Content-Length: 17\r\n\r\n" + b'{"name":"inner1"}'
+    head = b"POST /v1/admin/users HTTP/1.1\r\nHost: a\r\n" + auth
+    cases = {
+        "two Content-Length": head + b"Content-Length: 19\r\nContent-Length: 120\r\n\r\n" +
+        body + inner,
+        "Content-Length and Transfer-Encoding": head + b"Content-Length: 3\r\n"
+        b"Transfer-Encoding: chunked\r\n\r\n13\r\n" + body + b"\r\n0\r\n\r\n" + inner,
+        "space before the colon": head + b"Content-Length : 19\r\n\r\n" + body,
+        "Transfer-Encoding other than chunked": head + b"Transfer-Encoding: gzip, chunked\r\n"
+        b"\r\n13\r\n" + body + b"\r\n0\r\n\r\n",
+    }
+    for what, data in cases.items():
+        out, closed = raw_exchange(s.port, data)
+        chk.check(out.startswith(b"HTTP/1.1 400 ") and out.count(b"HTTP/1.1 ") == 1 and closed,
+                  f"{what}: one 400 and the connection closed, got {out[:300]!r} "
+                  f"closed={closed}")
+    # libmicrohttpd refuses this one itself (and writes its status line twice).
+    out, closed = raw_exchange(s.port, head + b"Content-Length: +19\r\n\r\n" + body)
+    chk.check(out.startswith(b"HTTP/1.1 400 ") and closed, f"signed Content-Length: {out[:80]!r}")
+    st, js = s.admin("GET", "users")
+    names = [u["name"] for u in js["users"]]
+    chk.check("smuggler" not in names and "inner1" not in names,
+              f"no framed or smuggled request created a user: {names}")
+    out, closed = raw_exchange(s.port, b"FOO /health HTTP/1.1\r\nHost: a\r\n\r\n")
+    chk.check(out.startswith(b"HTTP/1.1 405 "), f"unknown method: 405, got {out[:120]!r}")
+    st, js = s.admin("POST", f"nodes/{node_id}/expire/extra", {})
+    expect(chk, (st, js), 404, "not_found", "a trailing path segment")
+    st, js = s.admin("GET", f"nodes/{node_id}")
+    chk.check(st == 200 and not js["expired"], "the node was not expired by the longer path")
+    for path in (f"nodes/{node_id}/", f"users//x", "users/alice/extra"):
+        st, js = s.admin("GET", path)
+        expect(chk, (st, js), 404, "not_found", f"path {path}")
+
+
+def admission_case(chk, binary, d):
+    """Hole 2: unauthenticated clients cannot make the server buffer bodies without bound."""
+    s = Server(binary, d, name="admission",
+               extra={"sqlite_synchronous": "normal", "max_buffered_bytes": "1048576",
+                      "request_timeout": "3s", "connection_timeout": "20s",
+                      "max_connections_per_ip": "400"})
+    try:
+        s.bootstrap_key()
+        s.start()
+        s.create_user("alice")
+        for _ in range(3):
+            s.request("GET", "/health")
+        base = s.rss_kib()
+        # Admin uploads without a key are refused on their headers, before any body byte.
+        conns, early = [], 0
+        for _ in range(150):
+            c = socket.create_connection(("127.0.0.1", s.port), timeout=10)
+            c.sendall(b"PUT /v1/admin/policy HTTP/1.1\r\nHost: a\r\n"
+                      b"Content-Type: application/json\r\nContent-Length: 1000000\r\n\r\n")
+            conns.append(c)
+        for c in conns:
+            c.settimeout(5)
+            try:
+                early += c.recv(4096).startswith(b"HTTP/1.1 401 ")
+            except OSError:
+                pass
+        chk.check(early == len(conns),
+                  f"every keyless policy upload got 401 on its headers ({early}/{len(conns)})")
+        for c in conns:
+            try:
+                c.settimeout(0.2)
+                c.sendall(b"x" * 262144)
+            except OSError:
+                pass
+        # Registration needs no key: the shared budget bounds what trickling bodies hold.
+        regs, busy = [], 0
+        for _ in range(150):
+            c = socket.create_connection(("127.0.0.1", s.port), timeout=10)
+            c.sendall(b"POST /v1/register HTTP/1.1\r\nHost: a\r\n"
+                      b"Content-Type: application/json\r\nContent-Length: 60000\r\n\r\n" +
+                      b" " * 30000)
+            regs.append(c)
+        for c in regs:
+            c.settimeout(0.5)
+            try:
+                busy += c.recv(4096).startswith(b"HTTP/1.1 503 ")
+            except OSError:
+                pass
+        time.sleep(0.5)
+        grown = s.rss_kib() - base
+        chk.check(busy >= 100, f"registrations past the byte budget got 503 ({busy}/150)")
+        chk.check(grown < 24 * 1024,
+                  f"RSS stayed bounded with 300 hostile connections: grew {grown} KiB")
+        st, _ = s.request("GET", "/health", timeout=5)
+        chk.check(st == 200, "the server still answers")
+        for c in conns + regs:
+            c.close()
+        # A body trickled one byte at a time is cut at request_timeout, not kept alive forever.
+        c = socket.create_connection(("127.0.0.1", s.port), timeout=10)
+        c.sendall(b"POST /v1/register HTTP/1.1\r\nHost: a\r\nContent-Length: 100\r\n\r\n")
+        t0, cut = time.time(), False
+        while time.time() - t0 < 12 and not cut:
+            try:
+                c.sendall(b" ")
+                c.settimeout(0.5)
+                cut = c.recv(4096) == b""
+            except socket.timeout:
+                pass
+            except OSError:
+                cut = True
+        c.close()
+        chk.check(cut, "a trickled body was cut at request_timeout")
+        # The limit per client address.
+        many, refused = [], 0
+        for _ in range(420):
+            many.append(socket.create_connection(("127.0.0.1", s.port), timeout=10))
+        for c in many:
+            c.settimeout(0.05)
+            try:
+                refused += c.recv(16) == b""
+            except socket.timeout:
+                pass
+            except OSError:
+                refused += 1
+        chk.check(refused >= 15, f"connections past 400 from one address closed ({refused})")
+        for c in many:
+            c.close()
+        st, js = s.admin("GET", "metrics")
+        adm = js.get("admission", {}) if st == 200 else {}
+        chk.check(adm.get("unauthenticated", 0) >= 150 and adm.get("budget_refused", 0) >= 100
+                  and adm.get("deadline_closed", 0) >= 1,
+                  f"the refusals and drops are counted: {adm}")
+    finally:
+        s.stop()
+
+
 def main():
     binary, _ = main_args()
     chk = Checker("coord_security")
@@ -81,6 +236,8 @@ def main():
         noncanonical_key_case(chk, s)
         endpoint_case(chk, s, node)
         stream_credential_case(chk, s)
+        framing_case(chk, s, node.info["node_id"])
+        admission_case(chk, binary, d)
         chk.check(s.stop() == 0, "clean shutdown")
     except Exception as e:
         chk.check(False, f"exception: {e!r}")
