@@ -20,6 +20,7 @@ struct coord_config {
 	struct ip_prefix prefix_v4;
 	struct ip_prefix prefix_v6;
 	char *policy_file;
+	char *server_key_file; /* default: meshgate-coord-server.key next to the config file */
 	int log_level;
 	char *replica_name;
 	int64_t node_key_expiry; /* seconds; 0: keys never expire */

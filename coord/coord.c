@@ -17,6 +17,7 @@
 #include "keys.h"
 #include "log.h"
 #include "policy.h"
+#include "server_key.h"
 
 bool coord_user_exists(void *ctx, const char *name)
 {
@@ -388,10 +389,9 @@ bool coord_init(struct coord *c, const struct coord_config *cfg, char *err, size
 	c->store = store_open(cfg->store_url, cfg->sqlite_sync_full, err, errlen);
 	if (c->store == NULL)
 		return false;
-	if (!db_server_keys(c->store, c->server_sk, c->challenge_key)) {
-		snprintf(err, errlen, "cannot create or read the server keys: %s", c->store->err);
+	if (!server_key_load(c->store, cfg->server_key_file, c->server_sk, c->challenge_key, err,
+	                     errlen))
 		return false;
-	}
 	crypto_scalarmult_base(c->server_pk, c->server_sk);
 	wg_key_to_base64(c->server_pk_b64, c->server_pk);
 	if (cfg->policy_file != NULL && !load_policy_file(c, err, errlen))

@@ -79,8 +79,7 @@ bool db_policy_get(struct store *s, char **body, char format[8], int64_t *versio
 enum store_status db_policy_set(struct store *s, const char *body, const char *format,
                                 int64_t *version);
 
-/* server keys and one-time registration challenges */
-bool db_server_keys(struct store *s, uint8_t sk[32], uint8_t challenge_key[32]);
+/* one-time registration challenges (the server key: server_key.h) */
 /* Records a challenge as used; STORE_CONFLICT when it was used before. */
 enum store_status db_challenge_use(struct store *s, const char *challenge_hex, int64_t expires_at,
                                    int64_t now);

@@ -222,6 +222,85 @@ def admission_case(chk, binary, d):
         s.stop()
 
 
+def mode(path):
+    return stat.S_IMODE(os.stat(path).st_mode)
+
+
+def secrets_at_rest_case(chk, binary, d):
+    """Hole 4: store files 0600, the server key in a 0600 file apart from the data, an older
+    store's key moved out without loss, and `apikey create --out`."""
+    import sqlite3
+    sub = os.path.join(d, "rest")
+    os.mkdir(sub, 0o755)
+    s = Server(binary, sub, name="rest", store=f"sqlite:{sub}/data/rest.db",
+               extra={"sqlite_synchronous": "normal"})
+    db = os.path.join(sub, "data", "rest.db")
+    keyfile = os.path.join(sub, "meshgate-coord-server.key")
+    try:
+        out = s.cli("apikey", "create", "--out", os.path.join(sub, "admin.key"))
+        chk.check(out.returncode == 0, f"apikey create --out: {out.stderr}")
+        s.api_key = open(os.path.join(sub, "admin.key")).read().strip()
+        chk.check(mode(os.path.join(sub, "admin.key")) == 0o600, "the API key file is 0600")
+        out = s.cli("apikey", "create", "--out", os.path.join(sub, "admin.key"))
+        chk.check(out.returncode != 0, "apikey create --out never overwrites a file")
+        chk.check(mode(os.path.dirname(db)) == 0o700, "the store's new directory is 0700")
+        s.start()
+        s.create_user("alice")
+        n = Node(s, "keep")
+        n.register(s.create_key("alice"))
+        pub = s.request("GET", "/v1/key")[1]["public_key"]
+        for f in (db, db + "-wal", db + "-shm", keyfile):
+            chk.check(os.path.exists(f) and mode(f) == 0o600,
+                      f"{os.path.basename(f)} is 0600 ({oct(mode(f)) if os.path.exists(f) else 'missing'})")
+        con = sqlite3.connect(db)
+        row = con.execute("SELECT private_key, public_key FROM server_keys").fetchone()
+        con.close()
+        chk.check(row == ("", pub), f"the store holds the public key only: {row}")
+        s.stop()
+        # A store as an older version left it: the private key inside, files 0644, no key file.
+        secret = open(keyfile).read().strip()
+        os.unlink(keyfile)
+        con = sqlite3.connect(db)
+        con.execute("UPDATE server_keys SET private_key = ?, public_key = ''", (secret,))
+        con.commit()
+        con.close()
+        for f in (db, db + "-wal", db + "-shm"):
+            if os.path.exists(f):
+                os.chmod(f, 0o644)
+        s.start()
+        chk.check(s.request("GET", "/v1/key")[1]["public_key"] == pub,
+                  "after the move the server key is the same")
+        chk.check(os.path.exists(keyfile) and mode(keyfile) == 0o600 and
+                  open(keyfile).read().strip() == secret, "the key moved into a 0600 file")
+        chk.check(mode(db) == 0o600, f"an older 0644 store is tightened ({oct(mode(db))})")
+        st, js = n.poll_map(endpoints=["192.0.2.4:51820"])
+        chk.check(st == 200, f"the node registered before the move still works: {st}")
+        s.stop()
+        con = sqlite3.connect(db)
+        row = con.execute("SELECT private_key FROM server_keys").fetchone()
+        con.close()
+        chk.check(row == ("",), "the store forgot the private key after the move")
+        # Refusals: a key file others can read, a missing key file, a different key file.
+        os.chmod(keyfile, 0o644)
+        try:
+            s.start()
+            chk.check(False, "a world-readable key file is refused")
+        except Exception as e:
+            chk.check("chmod 600" in open(s.log).read(), f"the refusal says why: {e}")
+        os.chmod(keyfile, 0o600)
+        os.rename(keyfile, keyfile + ".bak")
+        try:
+            s.start()
+            chk.check(False, "a missing key file is refused once the store has a key")
+        except Exception:
+            chk.check("is missing" in open(s.log).read(), "the refusal names the missing file")
+        os.rename(keyfile + ".bak", keyfile)
+        s.start()
+        chk.check(s.request("GET", "/v1/key")[1]["public_key"] == pub, "restored, it starts")
+    finally:
+        s.stop()
+
+
 def main():
     binary, _ = main_args()
     chk = Checker("coord_security")
@@ -238,6 +317,7 @@ def main():
         stream_credential_case(chk, s)
         framing_case(chk, s, node.info["node_id"])
         admission_case(chk, binary, d)
+        secrets_at_rest_case(chk, binary, d)
         chk.check(s.stop() == 0, "clean shutdown")
     except Exception as e:
         chk.check(False, f"exception: {e!r}")
