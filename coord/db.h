@@ -71,6 +71,9 @@ enum store_status db_node_set_online(struct store *s, int64_t id, bool online, i
 enum store_status db_node_rename(struct store *s, int64_t id, const char *name);
 enum store_status db_node_set_expiry(struct store *s, int64_t id, int64_t expiry);
 enum store_status db_node_set_approved(struct store *s, int64_t id, const char *approved);
+/* The approved routes that an auto-approver (not an admin) approved; a new reference. */
+json_t *db_node_get_auto(struct store *s, int64_t id);
+enum store_status db_node_set_auto(struct store *s, int64_t id, const char *routes);
 enum store_status db_node_delete(struct store *s, int64_t id);
 
 /* policy */

@@ -301,6 +301,42 @@ def secrets_at_rest_case(chk, binary, d):
         s.stop()
 
 
+def routes_case(chk, s):
+    """Hole 1: an exit-node approver approves the /0 routes only; no route may overlap the
+    overlay; auto-approvals follow the policy while manual ones stay."""
+    s.create_user("bob")
+    policy = {"acls": [{"action": "accept", "src": ["*"], "dst": ["*:*"]}],
+              "autoApprovers": {"exitNode": ["alice"], "routes": {"10.50.0.0/16": ["alice"]}}}
+    s.set_policy(policy)
+    a = Node(s, "exit")
+    a.register(s.create_key("alice"))
+    b = Node(s, "bobs")
+    b.register(s.create_key("bob"))
+    bob_addr = b.info["addresses"]["ipv4"] + "/32"
+    for bad in (bob_addr, "100.64.0.0/10", "100.64.0.0/24", "100.0.0.0/8",
+                "fd7a:115c:a1e0::/48", "fd7a:115c:a1e0::5/128", "fd00::/8"):
+        st, js = a.poll_map(routes=["10.99.0.0/24", bad])
+        expect(chk, (st, js), 400, "route_overlaps_overlay", f"advertising {bad}")
+    st, js = a.poll_map(routes=["10.99.0.0/24", "0.0.0.0/0", "::/0", "10.50.1.0/24"])
+    chk.check(st == 200, f"advertising routes outside the overlay: {st} {js}")
+    nid = a.info["node_id"]
+    approved = lambda: sorted(s.admin("GET", f"nodes/{nid}")[1]["routes_approved"])
+    chk.check(approved() == ["0.0.0.0/0", "10.50.1.0/24", "::/0"],
+              f"exitNode approves the /0 routes only: {approved()}")
+    st, js = s.admin("POST", f"nodes/{nid}/routes", {"approved": [bob_addr]})
+    expect(chk, (st, js), 400, "route_overlaps_overlay", "approving an overlay address")
+    st, js = s.admin("POST", f"nodes/{nid}/routes",
+                     {"approved": approved() + ["10.99.0.0/24"]})
+    chk.check(st == 200, f"a manual approval: {st} {js}")
+    policy["autoApprovers"] = {"exitNode": ["alice"]}
+    s.set_policy(policy)
+    chk.check(approved() == ["0.0.0.0/0", "10.99.0.0/24", "::/0"],
+              f"the withdrawn auto-approval left, the manual one stayed: {approved()}")
+    del policy["autoApprovers"]
+    s.set_policy(policy)
+    chk.check(approved() == ["10.99.0.0/24"], f"exit routes left with their approver: {approved()}")
+
+
 def main():
     binary, _ = main_args()
     chk = Checker("coord_security")
@@ -316,6 +352,7 @@ def main():
         endpoint_case(chk, s, node)
         stream_credential_case(chk, s)
         framing_case(chk, s, node.info["node_id"])
+        routes_case(chk, s)
         admission_case(chk, binary, d)
         secrets_at_rest_case(chk, binary, d)
         chk.check(s.stop() == 0, "clean shutdown")
