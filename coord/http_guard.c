@@ -16,6 +16,7 @@
 #include <string.h>
 #include <strings.h>
 
+#include "audit.h"
 #include "http_guard.h"
 #include "log.h"
 
@@ -125,6 +126,9 @@ bool guard_authenticate(struct http_req *r, struct http_reply *o)
 	if (!ok) {
 		atomic_fetch_add(&n_auth, 1);
 		o->close = true;
+		json_t *code = json_object_get(o->json, "error");
+		audit_auth_failed(r, admin ? "api_key" : "node_credential",
+		                  json_string_value(code) ? json_string_value(code) : "-");
 	}
 	return ok;
 }

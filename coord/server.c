@@ -12,6 +12,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "audit.h"
 #include "db.h"
 #include "http.h"
 #include "http_guard.h"
@@ -104,6 +105,7 @@ bool req_admin(struct http_req *r, struct http_reply *o)
 		reply_error(o, 401, "unauthorized", "the API key is unknown, revoked or expired");
 		return false;
 	}
+	memcpy(r->key_prefix, prefix, sizeof(prefix));
 	return true;
 }
 
@@ -289,6 +291,8 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const 
 		netmap_flush(c->nm);
 		pthread_mutex_unlock(&c->lock);
 	}
+	if (strncmp(r->path, "/v1/admin/", 10) == 0 && r->admin_ok)
+		audit_admin(r, o.status);
 	return send_reply(conn, &o);
 }
 

@@ -337,6 +337,34 @@ def routes_case(chk, s):
     chk.check(approved() == ["10.99.0.0/24"], f"exit routes left with their approver: {approved()}")
 
 
+def audit_case(chk, s):
+    """Hole 8: admin actions and failed authentications leave key=value audit lines."""
+    prefix = s.api_key.split("_")[1]
+    s.create_user("audited")
+    bad = "mgapi_000000000000_" + "A" * 43
+    for _ in range(40):
+        s.request("GET", "/v1/admin/users", token=bad)
+    time.sleep(1.1)
+    s.request("GET", "/v1/admin/users%0aevent=admin", token=bad)
+    time.sleep(0.3)
+    lines = [l for l in open(s.log).read().splitlines() if " audit coord: " in l]
+    fields = [dict(kv.split("=", 1) for kv in l.split(" audit coord: ")[1].split()) for l in lines]
+    want = {"event": "admin", "key": prefix, "client": "127.0.0.1", "method": "POST",
+            "path": "/v1/admin/users", "status": "201"}
+    chk.check(any(all(f.get(k) == v for k, v in want.items()) for f in fields),
+              f"the user creation is audited with key and client: {lines[-5:]}")
+    chk.check(any(f.get("kind") == "node_credential" and f.get("reason") == "bad_credential"
+                  for f in fields), "a refused node credential is audited too")
+    fails = [f for f in fields if f.get("event") == "auth_failed" and f.get("kind") == "api_key"]
+    chk.check(10 <= len(fails) <= 25, f"failed authentications are rate-limited ({len(fails)})")
+    chk.check(any(int(f.get("suppressed", "0")) > 0 for f in fails),
+              "the lines left out are counted")
+    chk.check(all(f.get("reason") == "unauthorized" for f in fails),
+              f"each failure says what failed: {fails[:3]}")
+    chk.check(not any("\n" in l or l.count("event=") != 1 for l in lines),
+              "a crafted path cannot forge audit fields")
+
+
 def main():
     binary, _ = main_args()
     chk = Checker("coord_security")
@@ -353,6 +381,7 @@ def main():
         stream_credential_case(chk, s)
         framing_case(chk, s, node.info["node_id"])
         routes_case(chk, s)
+        audit_case(chk, s)
         admission_case(chk, binary, d)
         secrets_at_rest_case(chk, binary, d)
         chk.check(s.stop() == 0, "clean shutdown")
