@@ -70,7 +70,8 @@ bool secret_file_write(const char *path, const char *text, char *err, size_t err
 	bool ok = off == len && fsync(fd) == 0;
 	ok = close(fd) == 0 && ok;
 	if (!ok || !sync_dir_of(path)) {
-		snprintf(err, errlen, "%s: cannot write: %s", path, strerror(errno));
+		int e = errno != 0 ? errno : EIO;
+		snprintf(err, errlen, "%s: cannot write (errno %d)", path, e);
 		unlink(path);
 		return false;
 	}
