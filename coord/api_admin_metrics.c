@@ -8,6 +8,7 @@
 #include <string.h>
 
 #include "http.h"
+#include "http_guard.h"
 
 void api_metrics(struct http_req *r, struct http_reply *o)
 {
@@ -32,7 +33,16 @@ void api_metrics(struct http_req *r, struct http_reply *o)
 		              (b[i].built - b[i].start) * 1000.0, "last_write_ms",
 		              (b[i].last_write - b[i].start) * 1000.0, "complete", b[i].left == 0));
 	free(b);
+	struct http_guard_counts g;
+	guard_counts(&g);
+	json_t *adm = json_pack(
+	    "{sI sI sI sI sI sI sI}", "bad_framing", (json_int_t)g.bad_framing, "bad_method",
+	    (json_int_t)g.bad_method, "unauthenticated", (json_int_t)g.early_auth, "budget_refused",
+	    (json_int_t)g.budget_refused, "budget_dropped", (json_int_t)g.budget_dropped,
+	    "deadline_closed", (json_int_t)g.deadline_closed, "buffered_bytes",
+	    (json_int_t)g.buffered_bytes);
 	reply_json(o, 200,
-	           json_pack("{sI sI so}", "nodes", (json_int_t)netmap_node_count(c->nm), "streams",
-	                     (json_int_t)netmap_stream_count(c->nm), "fanout", list));
+	           json_pack("{sI sI so so}", "nodes", (json_int_t)netmap_node_count(c->nm),
+	                     "streams", (json_int_t)netmap_stream_count(c->nm), "fanout", list,
+	                     "admission", adm));
 }

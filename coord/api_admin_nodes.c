@@ -132,6 +132,13 @@ static void node_routes(struct http_req *r, struct http_reply *o, int64_t id)
 			goto done;
 		}
 		prefix_format(&p, canon, sizeof(canon));
+		if (coord_route_hits_overlay(c, canon)) {
+			reply_error(o, 400, "route_overlaps_overlay",
+			            "'approved[%zu]': %s overlaps the overlay ranges, where every "
+			            "address belongs to a node",
+			            i, canon);
+			goto done;
+		}
 		bool advertised = false;
 		size_t j;
 		json_t *a;
@@ -148,7 +155,26 @@ static void node_routes(struct http_req *r, struct http_reply *o, int64_t id)
 		json_array_append_new(out, json_string(canon));
 	}
 	s = json_dumps(out, JSON_COMPACT);
-	if (s == NULL || db_node_set_approved(c->store, id, s) != STORE_OK) {
+	/* Auto-approved routes the admin listed again stay the policy's to withdraw. */
+	json_t *old_auto = db_node_get_auto(c->store, id), *keep = json_array();
+	json_array_foreach(old_auto, i, e)
+	{
+		size_t j;
+		json_t *x;
+		json_array_foreach(out, j, x)
+		{
+			if (json_equal(x, e))
+				json_array_append(keep, e);
+		}
+	}
+	char *sa = json_dumps(keep, JSON_COMPACT);
+	json_decref(old_auto);
+	json_decref(keep);
+	bool stored = s != NULL && sa != NULL &&
+	              db_node_set_approved(c->store, id, s) == STORE_OK &&
+	              db_node_set_auto(c->store, id, sa) == STORE_OK;
+	free(sa);
+	if (!stored) {
 		reply_error(o, 500, "store_error", "cannot store the approved routes");
 		goto done;
 	}

@@ -8,6 +8,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "addr_guard.h"
 #include "crypto.h"
 #include "db.h"
 #include "http.h"
@@ -42,8 +43,8 @@ static ssize_t map_reader(void *cls, uint64_t pos, char *buf, size_t max)
 }
 
 /* Validates an array of strings with check(); on failure replies 400 naming the element. */
-static bool string_list(json_t *v, const char *field, size_t max, json_t **out,
-                        struct http_reply *o)
+static bool string_list(const struct coord *c, json_t *v, const char *field, size_t max,
+                        json_t **out, struct http_reply *o)
 {
 	*out = NULL;
 	if (v == NULL) {
@@ -75,6 +76,12 @@ static bool string_list(json_t *v, const char *field, size_t max, json_t **out,
 				    "'endpoints[%zu]': '%s' is not ipv4:port or [ipv6]:port", i, s);
 				goto fail;
 			}
+			if (!endpoint_routable(s, err, sizeof(err))) {
+				reply_error(o, 400, "bad_endpoint",
+				            "'endpoints[%zu]': '%s' is %s; peers cannot use it", i,
+				            s, err);
+				goto fail;
+			}
 			snprintf(canon, sizeof(canon), "%s", s);
 		} else {
 			if (!prefix_parse(s, &p, false, err, sizeof(err))) {
@@ -82,6 +89,14 @@ static bool string_list(json_t *v, const char *field, size_t max, json_t **out,
 				goto fail;
 			}
 			prefix_format(&p, canon, sizeof(canon));
+			if (coord_route_hits_overlay(c, canon)) {
+				reply_error(
+				    o, 400, "route_overlaps_overlay",
+				    "'routes[%zu]': %s overlaps the overlay ranges, where every "
+				    "address belongs to a node",
+				    i, canon);
+				goto fail;
+			}
 		}
 		bool dup = false;
 		size_t j;
@@ -101,11 +116,10 @@ fail:
 }
 
 /* Resolves the node credential; on failure replies 401/403 and returns 0. */
-static int64_t map_auth(struct http_req *r, struct http_reply *o)
+static int64_t map_auth(struct http_req *r, struct http_reply *o, char prefix[TOKEN_PREFIX_LEN + 1])
 {
 	const char *h = req_header(r, MHD_HTTP_HEADER_AUTHORIZATION);
-	char prefix[TOKEN_PREFIX_LEN + 1], hash[TOKEN_HASH_HEX_LEN + 1],
-	    stored[TOKEN_HASH_HEX_LEN + 1];
+	char hash[TOKEN_HASH_HEX_LEN + 1], stored[TOKEN_HASH_HEX_LEN + 1];
 	int64_t id = 0;
 	if (h == NULL || strncmp(h, "Bearer ", 7) != 0 ||
 	    !token_parse(h + 7, "node", prefix, hash)) {
@@ -130,13 +144,20 @@ static int64_t map_auth(struct http_req *r, struct http_reply *o)
 	return id;
 }
 
+bool api_map_preauth(struct http_req *r, struct http_reply *o)
+{
+	char prefix[TOKEN_PREFIX_LEN + 1];
+	return map_auth(r, o, prefix) != 0;
+}
+
 void api_map(struct http_req *r, struct http_reply *o)
 {
 	static const char *const known[] = {"endpoints", "routes", "version", "stream", NULL};
 	struct coord *c = r->c;
-	json_t *eps = NULL, *routes = NULL, *approved = NULL;
-	char *s_eps = NULL, *s_routes = NULL, *s_appr = NULL;
-	int64_t id = map_auth(r, o);
+	json_t *eps = NULL, *routes = NULL, *approved = NULL, *autos = NULL;
+	char *s_eps = NULL, *s_routes = NULL, *s_appr = NULL, *s_auto = NULL;
+	char cred_prefix[TOKEN_PREFIX_LEN + 1];
+	int64_t id = map_auth(r, o, cred_prefix);
 	if (id == 0)
 		return;
 	json_t *req = req_json(r, o);
@@ -152,21 +173,24 @@ void api_map(struct http_req *r, struct http_reply *o)
 		goto out;
 	}
 	bool streaming = stream == NULL || json_is_true(stream);
-	if (!string_list(json_object_get(req, "endpoints"), "endpoints", MAX_ENDPOINTS, &eps, o) ||
-	    !string_list(json_object_get(req, "routes"), "routes", MAX_ROUTES, &routes, o))
+	if (!string_list(c, json_object_get(req, "endpoints"), "endpoints", MAX_ENDPOINTS, &eps,
+	                 o) ||
+	    !string_list(c, json_object_get(req, "routes"), "routes", MAX_ROUTES, &routes, o))
 		goto out;
 	const struct node_info *n = netmap_node(c->nm, id);
-	approved = coord_approved_routes(c, n, routes);
+	approved = coord_approved_routes(c, n, routes, &autos);
 	s_eps = json_dumps(eps, JSON_COMPACT);
 	s_routes = json_dumps(routes, JSON_COMPACT);
 	s_appr = approved ? json_dumps(approved, JSON_COMPACT) : NULL;
-	if (s_eps == NULL || s_routes == NULL || s_appr == NULL) {
+	s_auto = autos ? json_dumps(autos, JSON_COMPACT) : NULL;
+	if (s_eps == NULL || s_routes == NULL || s_appr == NULL || s_auto == NULL) {
 		reply_error(o, 500, "internal", "out of memory");
 		goto out;
 	}
 	if (db_node_update_map(c->store, id, s_eps, s_routes, s_appr,
 	                       ver ? json_string_value(ver) : n->version, streaming ? 1 : n->online,
-	                       now_unix()) != STORE_OK) {
+	                       now_unix()) != STORE_OK ||
+	    db_node_set_auto(c->store, id, s_auto) != STORE_OK) {
 		reply_error(o, 500, "store_error", "the store refused the update");
 		goto out;
 	}
@@ -194,6 +218,7 @@ void api_map(struct http_req *r, struct http_reply *o)
 		reply_error(o, 500, "internal", "out of memory");
 		goto out;
 	}
+	memcpy(r->sess->cred_prefix, cred_prefix, sizeof(cred_prefix));
 	o->raw = MHD_create_response_from_callback(MHD_SIZE_UNKNOWN, 4 * 1024, map_reader, r, NULL);
 	if (o->raw == NULL) {
 		netmap_detach(c->nm, r->sess);
@@ -209,6 +234,8 @@ out:
 	json_decref(eps);
 	json_decref(routes);
 	json_decref(approved);
+	json_decref(autos);
+	free(s_auto);
 	free(s_eps);
 	free(s_routes);
 	free(s_appr);

@@ -52,6 +52,19 @@ void api_challenge(struct http_req *r, struct http_reply *o)
 	                     r->c->server_pk_b64));
 }
 
+static bool x25519_pub_canonical(const uint8_t pk[32])
+{
+	if (pk[31] & 0x80)
+		return false;
+	/* Values from 2^255-19 to 2^255-1: 0x7f, thirty 0xff, then a low byte of at least 0xed. */
+	if (pk[31] != 0x7f || pk[0] < 0xed)
+		return true;
+	for (int i = 1; i < 31; i++)
+		if (pk[i] != 0xff)
+			return true;
+	return false;
+}
+
 /* Decodes a base64 field of exactly len bytes; on failure replies 400 naming the field. */
 static bool b64_field(json_t *req, const char *field, uint8_t *out, size_t len,
                       struct http_reply *o)
@@ -103,6 +116,15 @@ static bool reg_verify(struct reg_ctx *x, json_t *req, struct http_reply *o)
 		char why[WG_KEY_ERRBUF_SIZE];
 		reply_error(o, 400, "bad_key", "'node_key' is not a WireGuard public key: %s",
 		            wg_key_error_format(&kst, NULL, why, sizeof(why)));
+		goto out;
+	}
+	/*
+	 * X25519 ignores bit 255 and reduces mod p, so one private key has several encodings of its
+	 * public key. Only the canonical one is accepted: the store compares keys as strings.
+	 */
+	if (!x25519_pub_canonical(x->node_pub)) {
+		reply_error(o, 400, "bad_key",
+		            "'node_key' is not canonical (bit 255 set or not below 2^255-19)");
 		goto out;
 	}
 	wg_key_to_base64(x->node_key, x->node_pub);

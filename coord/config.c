@@ -16,6 +16,7 @@ void config_defaults(struct coord_config *c)
 	snprintf(c->listen_host, sizeof(c->listen_host), "127.0.0.1");
 	c->listen_port = 8080;
 	c->store_url = strdup("sqlite:meshgate-coord.db");
+	c->server_key_file = strdup("meshgate-coord-server.key");
 	c->sqlite_sync_full = true;
 	char err[128];
 	prefix_parse("100.64.0.0/10", &c->prefix_v4, false, err, sizeof(err));
@@ -29,6 +30,9 @@ void config_defaults(struct coord_config *c)
 	c->max_policy_body = 1024 * 1024;
 	c->connection_timeout = 30;
 	c->max_connections = 20000;
+	c->max_connections_per_ip = -1;
+	c->max_buffered_bytes = 64 * 1024 * 1024;
+	c->request_timeout = 30;
 	c->stream_queue_limit = 32 * 1024 * 1024;
 	c->threads = 1;
 }
@@ -37,6 +41,7 @@ void config_free(struct coord_config *c)
 {
 	free(c->tls_cert);
 	free(c->tls_key);
+	free(c->server_key_file);
 	free(c->store_url);
 	free(c->policy_file);
 	free(c->replica_name);
@@ -184,6 +189,8 @@ static bool apply_key(struct cfg_ctx *x, struct coord_config *c, const char *key
 		return get_string(x, v, key, &c->store_url);
 	if (strcmp(key, "policy_file") == 0)
 		return get_string(x, v, key, &c->policy_file);
+	if (strcmp(key, "server_key_file") == 0)
+		return get_string(x, v, key, &c->server_key_file);
 	if (strcmp(key, "replica_name") == 0)
 		return get_string(x, v, key, &c->replica_name);
 	if (strcmp(key, "allow_plain_http") == 0)
@@ -234,6 +241,25 @@ static bool apply_key(struct cfg_ctx *x, struct coord_config *c, const char *key
 		if (!get_int(x, v, key, 16, 1000000, &n))
 			return false;
 		c->max_connections = (unsigned)n;
+		return true;
+	}
+	if (strcmp(key, "max_connections_per_ip") == 0) {
+		if (!get_int(x, v, key, 0, 1000000, &n))
+			return false;
+		c->max_connections_per_ip = (int)n;
+		return true;
+	}
+	if (strcmp(key, "max_buffered_bytes") == 0) {
+		if (!get_int(x, v, key, 65536, 1LL << 34, &n))
+			return false;
+		c->max_buffered_bytes = (size_t)n;
+		return true;
+	}
+	if (strcmp(key, "request_timeout") == 0) {
+		if (!get_duration(x, v, key, &c->request_timeout))
+			return false;
+		if (c->request_timeout < 1)
+			return fail(x, v->line, key, "at least 1s", v);
 		return true;
 	}
 	if (strcmp(key, "max_body") == 0) {
@@ -291,7 +317,9 @@ static bool apply_key(struct cfg_ctx *x, struct coord_config *c, const char *key
 	            "a known key (listen, tls, allow_plain_http, store, sqlite_synchronous, "
 	            "prefixes, policy_file, log_level, replica_name, node_key_expiry, "
 	            "ephemeral_grace, heartbeat, challenge_ttl, connection_timeout, threads, "
-	            "max_connections, max_body, max_policy_body, stream_queue_limit)",
+	            "max_connections, max_connections_per_ip, max_buffered_bytes, "
+	            "request_timeout, max_body, max_policy_body, stream_queue_limit, "
+	            "server_key_file)",
 	            NULL);
 }
 
@@ -330,6 +358,9 @@ bool config_load(struct coord_config *c, const char *path, char *err, size_t err
 	}
 	struct cfg_ctx x = {.path = path, .err = err, .errlen = errlen};
 	bool ok = true;
+	/* Unless the file names it, the key file sits next to the config, not in the cwd. */
+	free(c->server_key_file);
+	c->server_key_file = NULL;
 	if (root->type != Y_MAP) {
 		snprintf(err, errlen, "%s:%d: expected a mapping at the top level", path,
 		         root->line);
@@ -338,6 +369,16 @@ bool config_load(struct coord_config *c, const char *path, char *err, size_t err
 	for (size_t i = 0; ok && i < root->n; i++)
 		ok = apply_key(&x, c, root->keys[i], root->key_lines[i], root->items[i]);
 	ytree_free(root);
+	if (ok && c->server_key_file == NULL) {
+		const char *slash = strrchr(path, '/');
+		int dirlen = slash ? (int)(slash - path) : 1;
+		size_t n = (size_t)dirlen + 32;
+		c->server_key_file = malloc(n);
+		if (c->server_key_file != NULL)
+			snprintf(c->server_key_file, n, "%.*s/meshgate-coord-server.key", dirlen,
+			         slash ? path : ".");
+		ok = c->server_key_file != NULL;
+	}
 	if (ok && (c->tls_cert == NULL) != (c->tls_key == NULL)) {
 		snprintf(err, errlen, "%s: key 'tls': expected both cert and key", path);
 		ok = false;

@@ -20,6 +20,7 @@ struct coord_config {
 	struct ip_prefix prefix_v4;
 	struct ip_prefix prefix_v6;
 	char *policy_file;
+	char *server_key_file; /* default: meshgate-coord-server.key next to the config file */
 	int log_level;
 	char *replica_name;
 	int64_t node_key_expiry; /* seconds; 0: keys never expire */
@@ -30,7 +31,10 @@ struct coord_config {
 	size_t max_policy_body;  /* the policy upload may be larger */
 	int64_t connection_timeout;
 	unsigned max_connections;
-	size_t stream_queue_limit; /* bytes queued for one slow map stream before it is dropped */
+	int max_connections_per_ip; /* 0: no limit; -1: decided by the listen address */
+	size_t max_buffered_bytes;  /* request bodies held at once, all connections together */
+	int64_t request_timeout;    /* seconds from the headers to the end of the body */
+	size_t stream_queue_limit;  /* bytes queued for one slow map stream before it is dropped */
 	unsigned threads;
 };
 

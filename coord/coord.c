@@ -12,11 +12,13 @@
 #include <sodium.h>
 
 #include "coord.h"
+#include "addr_guard.h"
 #include "crypto.h"
 #include "db.h"
 #include "keys.h"
 #include "log.h"
 #include "policy.h"
+#include "server_key.h"
 
 bool coord_user_exists(void *ctx, const char *name)
 {
@@ -32,6 +34,24 @@ static void announce(struct coord *c, const char *what, int64_t id)
 	store_notify(c->store, payload);
 }
 
+/*
+ * A stream lives only as long as the credential that opened it: after a re-registration (on this
+ * replica or another) a stolen old credential must stop receiving peer keys and endpoints.
+ */
+static void end_stale_stream(struct coord *c, int64_t id)
+{
+	struct map_session *s = netmap_session(c->nm, id);
+	if (s == NULL || s->cred_prefix[0] == '\0')
+		return;
+	int64_t owner = 0;
+	char hash[TOKEN_HASH_HEX_LEN + 1];
+	if (db_node_find_by_cred(c->store, s->cred_prefix, &owner, hash) && owner == id)
+		return;
+	log_info("node %lld: ending the stream opened with a replaced credential %s", (long long)id,
+	         s->cred_prefix);
+	netmap_close_node(c->nm, id, "{\"type\":\"reconnect\"}\n");
+}
+
 static void apply_node(struct coord *c, int64_t id)
 {
 	struct node_info n;
@@ -39,6 +59,7 @@ static void apply_node(struct coord *c, int64_t id)
 		if (!netmap_upsert(c->nm, &n))
 			log_error("out of memory updating node %lld", (long long)id);
 		node_info_clear(&n);
+		end_stale_stream(c, id);
 	} else {
 		netmap_remove(c->nm, id);
 	}
@@ -71,32 +92,56 @@ static void node_identity(const struct node_info *n, struct identity *id, const 
 	id->ntags = k;
 }
 
-json_t *coord_approved_routes(struct coord *c, const struct node_info *n, json_t *advertised)
+bool coord_route_hits_overlay(const struct coord *c, const char *route)
+{
+	struct ip_prefix p;
+	char err[128];
+	return route == NULL || !prefix_parse(route, &p, false, err, sizeof(err)) ||
+	       route_hits_overlay(&p, &c->cfg.prefix_v4, &c->cfg.prefix_v6);
+}
+
+static bool json_list_has(json_t *list, json_t *v)
+{
+	size_t i;
+	json_t *e;
+	json_array_foreach(list, i, e)
+	{
+		if (json_equal(e, v))
+			return true;
+	}
+	return false;
+}
+
+json_t *coord_approved_routes(struct coord *c, const struct node_info *n, json_t *advertised,
+                              json_t **autos)
 {
 	const char *tags[64];
 	struct identity id;
 	node_identity(n, &id, tags, 64);
-	json_t *out = json_deep_copy(n->routes_approved);
-	if (out == NULL)
-		return NULL;
+	json_t *old_auto = db_node_get_auto(c->store, n->id), *out = json_array();
+	*autos = json_array();
 	size_t i;
 	json_t *r;
+	/* Manual approvals stay; an older version could have approved an overlay route. */
+	json_array_foreach(n->routes_approved, i, r)
+	{
+		if (!json_list_has(old_auto, r) &&
+		    !coord_route_hits_overlay(c, json_string_value(r)))
+			json_array_append(out, r);
+	}
 	json_array_foreach(advertised, i, r)
 	{
 		struct ip_prefix p;
 		char err[128];
-		if (!prefix_parse(json_string_value(r), &p, false, err, sizeof(err)))
+		if (coord_route_hits_overlay(c, json_string_value(r)) || json_list_has(out, r) ||
+		    !prefix_parse(json_string_value(r), &p, false, err, sizeof(err)))
 			continue;
-		bool present = false;
-		size_t j;
-		json_t *a;
-		json_array_foreach(out, j, a)
-		{
-			present |= json_equal(a, r);
-		}
-		if (!present && policy_route_auto_approved(netmap_policy(c->nm), &p, &id))
+		if (policy_route_auto_approved(netmap_policy(c->nm), &p, &id)) {
 			json_array_append(out, r);
+			json_array_append(*autos, r);
+		}
 	}
+	json_decref(old_auto);
 	return out;
 }
 
@@ -125,16 +170,23 @@ void coord_auto_approve_all(struct coord *c)
 	netmap_foreach(c->nm, collect_id, &l);
 	for (size_t i = 0; i < l.n; i++) {
 		const struct node_info *n = netmap_node(c->nm, l.ids[i]);
-		if (n == NULL || json_array_size(n->routes_advertised) == 0)
+		if (n == NULL || (json_array_size(n->routes_advertised) == 0 &&
+		                  json_array_size(n->routes_approved) == 0))
 			continue;
-		json_t *approved = coord_approved_routes(c, n, n->routes_advertised);
+		json_t *autos = NULL;
+		json_t *approved = coord_approved_routes(c, n, n->routes_advertised, &autos);
 		if (approved != NULL && !json_equal(approved, n->routes_approved)) {
 			char *s = json_dumps(approved, JSON_COMPACT);
-			if (s != NULL && db_node_set_approved(c->store, l.ids[i], s) == STORE_OK)
+			char *a = json_dumps(autos, JSON_COMPACT);
+			if (s != NULL && a != NULL &&
+			    db_node_set_approved(c->store, l.ids[i], s) == STORE_OK &&
+			    db_node_set_auto(c->store, l.ids[i], a) == STORE_OK)
 				coord_node_changed(c, l.ids[i]);
 			free(s);
+			free(a);
 		}
 		json_decref(approved);
+		json_decref(autos);
 	}
 	free(l.ids);
 }
@@ -369,10 +421,9 @@ bool coord_init(struct coord *c, const struct coord_config *cfg, char *err, size
 	c->store = store_open(cfg->store_url, cfg->sqlite_sync_full, err, errlen);
 	if (c->store == NULL)
 		return false;
-	if (!db_server_keys(c->store, c->server_sk, c->challenge_key)) {
-		snprintf(err, errlen, "cannot create or read the server keys: %s", c->store->err);
+	if (!server_key_load(c->store, cfg->server_key_file, c->server_sk, c->challenge_key, err,
+	                     errlen))
 		return false;
-	}
 	crypto_scalarmult_base(c->server_pk, c->server_sk);
 	wg_key_to_base64(c->server_pk_b64, c->server_pk);
 	if (cfg->policy_file != NULL && !load_policy_file(c, err, errlen))

@@ -52,8 +52,16 @@ void coord_node_deleted(struct coord *c, int64_t id);
 bool coord_policy_reload(struct coord *c, bool announce);
 /* Re-checks every node's advertised routes against the auto-approvers. Lock held. */
 void coord_auto_approve_all(struct coord *c);
-/* Decides the approved routes of a node after its advertised routes changed; caller frees. */
-json_t *coord_approved_routes(struct coord *c, const struct node_info *n, json_t *advertised);
+/*
+ * Decides the approved routes of a node: its manual approvals, plus the advertised routes the
+ * policy approves now. *autos gets the second part, which is stored apart so that a route
+ * leaves again when the policy stops approving it. Routes overlapping the overlay are never
+ * approved. Caller frees both.
+ */
+json_t *coord_approved_routes(struct coord *c, const struct node_info *n, json_t *advertised,
+                              json_t **autos);
+/* True when a route (canonical text) overlaps the overlay and may not be approved. */
+bool coord_route_hits_overlay(const struct coord *c, const char *route);
 /* A node's stream closed: mark it offline; ephemeral nodes are queued for removal. Lock held. */
 void coord_node_offline(struct coord *c, int64_t id);
 void coord_ephemeral_cancel(struct coord *c, int64_t id);

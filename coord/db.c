@@ -293,47 +293,6 @@ enum store_status db_policy_set(struct store *s, const char *body, const char *f
 	                  p, 3, store_row_int64, version);
 }
 
-struct keys_row {
-	uint8_t *sk, *ck;
-	bool ok;
-};
-
-static int row_keys(void *ctx, int ncols, const char *const *v)
-{
-	struct keys_row *r = ctx;
-	(void)ncols;
-	r->ok = wg_key_from_base64(r->sk, v[0], strlen(v[0]), NULL) == WG_KEY_OK &&
-	        wg_key_from_base64(r->ck, v[1], strlen(v[1]), NULL) == WG_KEY_OK;
-	return 1;
-}
-
-bool db_server_keys(struct store *s, uint8_t sk[32], uint8_t challenge_key[32])
-{
-	uint8_t nsk[32], nck[32];
-	char bsk[WG_KEY_B64_SIZE], bck[WG_KEY_B64_SIZE];
-	wg_random_bytes(nsk, sizeof(nsk));
-	wg_random_bytes(nck, sizeof(nck));
-	wg_key_to_base64(bsk, nsk);
-	wg_key_to_base64(bck, nck);
-	const char *p[] = {bsk, bck};
-	/* The first replica to start creates the keys; every later one reads the same pair. */
-	enum store_status st =
-	    store_exec(s,
-	               "INSERT INTO server_keys (id, private_key, challenge_key) "
-	               "VALUES (1, $1, $2) ON CONFLICT (id) DO NOTHING",
-	               p, 2, NULL, NULL);
-	wg_memzero(nsk, sizeof(nsk));
-	wg_memzero(nck, sizeof(nck));
-	wg_memzero(bsk, sizeof(bsk));
-	wg_memzero(bck, sizeof(bck));
-	if (st != STORE_OK)
-		return false;
-	struct keys_row r = {.sk = sk, .ck = challenge_key};
-	return store_exec(s, "SELECT private_key, challenge_key FROM server_keys WHERE id = 1",
-	                  NULL, 0, row_keys, &r) == STORE_OK &&
-	       r.ok;
-}
-
 enum store_status db_challenge_use(struct store *s, const char *challenge_hex, int64_t expires_at,
                                    int64_t now)
 {

@@ -71,6 +71,9 @@ enum store_status db_node_set_online(struct store *s, int64_t id, bool online, i
 enum store_status db_node_rename(struct store *s, int64_t id, const char *name);
 enum store_status db_node_set_expiry(struct store *s, int64_t id, int64_t expiry);
 enum store_status db_node_set_approved(struct store *s, int64_t id, const char *approved);
+/* The approved routes that an auto-approver (not an admin) approved; a new reference. */
+json_t *db_node_get_auto(struct store *s, int64_t id);
+enum store_status db_node_set_auto(struct store *s, int64_t id, const char *routes);
 enum store_status db_node_delete(struct store *s, int64_t id);
 
 /* policy */
@@ -79,8 +82,7 @@ bool db_policy_get(struct store *s, char **body, char format[8], int64_t *versio
 enum store_status db_policy_set(struct store *s, const char *body, const char *format,
                                 int64_t *version);
 
-/* server keys and one-time registration challenges */
-bool db_server_keys(struct store *s, uint8_t sk[32], uint8_t challenge_key[32]);
+/* one-time registration challenges (the server key: server_key.h) */
 /* Records a challenge as used; STORE_CONFLICT when it was used before. */
 enum store_status db_challenge_use(struct store *s, const char *challenge_hex, int64_t expires_at,
                                    int64_t now);

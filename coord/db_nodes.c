@@ -270,6 +270,31 @@ enum store_status db_node_set_approved(struct store *s, int64_t id, const char *
 	                  NULL);
 }
 
+static int row_json(void *ctx, int ncols, const char *const *v)
+{
+	(void)ncols;
+	*(json_t **)ctx = json_array_or_empty(v[0]);
+	return 1;
+}
+
+json_t *db_node_get_auto(struct store *s, int64_t id)
+{
+	char i[24];
+	I64(i, id);
+	const char *p[] = {i};
+	json_t *out = NULL;
+	store_exec(s, "SELECT routes_auto FROM nodes WHERE id = $1", p, 1, row_json, &out);
+	return out ? out : json_array();
+}
+
+enum store_status db_node_set_auto(struct store *s, int64_t id, const char *routes)
+{
+	char i[24];
+	I64(i, id);
+	const char *p[] = {i, routes};
+	return store_exec(s, "UPDATE nodes SET routes_auto = $2 WHERE id = $1", p, 2, NULL, NULL);
+}
+
 enum store_status db_node_delete(struct store *s, int64_t id)
 {
 	char i[24];

@@ -20,12 +20,17 @@ struct http_req {
 	size_t body_len, body_cap, body_limit;
 	bool too_large;
 	struct map_session *sess; /* set when the request became a map stream */
+	size_t reserved;          /* bytes taken from the global body budget */
+	double deadline;          /* monotonic seconds by which the whole body must be in */
+	bool admin_ok;            /* the API key was checked on the headers */
+	char key_prefix[TOKEN_PREFIX_LEN + 1]; /* that API key's public id */
 };
 
 struct http_reply {
 	int status;
 	json_t *json;             /* sent as application/json */
 	struct MHD_Response *raw; /* or a ready response (map streams) */
+	bool close;               /* close the connection after this reply */
 };
 
 void reply_json(struct http_reply *o, int status, json_t *j);
@@ -45,6 +50,8 @@ void api_server_key(struct http_req *r, struct http_reply *o);
 void api_challenge(struct http_req *r, struct http_reply *o);
 void api_register(struct http_req *r, struct http_reply *o);
 void api_map(struct http_req *r, struct http_reply *o);
+/* Checks a map request's node credential on the headers alone; false with o filled. */
+bool api_map_preauth(struct http_req *r, struct http_reply *o);
 void api_users(struct http_req *r, struct http_reply *o, const char *name);
 void api_apikeys(struct http_req *r, struct http_reply *o, const char *prefix);
 void api_preauthkeys(struct http_req *r, struct http_reply *o, const char *prefix);

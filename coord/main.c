@@ -7,6 +7,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 
 #include <sodium.h>
 
@@ -15,8 +16,10 @@
 #include "crypto.h"
 #include "db.h"
 #include "log.h"
+#include "server_key.h"
 
-static int bootstrap_apikey(const struct coord_config *cfg, const char *expiration)
+static int bootstrap_apikey(const struct coord_config *cfg, const char *expiration,
+                            const char *out_file)
 {
 	int64_t d = parse_duration(expiration ? expiration : "90d");
 	if (d <= 0) {
@@ -39,6 +42,19 @@ static int bootstrap_apikey(const struct coord_config *cfg, const char *expirati
 	if (db_apikey_create(s, pfx, hash, now_unix() + d) != STORE_OK) {
 		fprintf(stderr, "meshgate-coord: cannot store the key: %s\n", s->err);
 		rc = 1;
+	} else if (out_file != NULL) {
+		char line[TOKEN_MAX_LEN + 2];
+		snprintf(line, sizeof(line), "%s\n", tok);
+		if (!secret_file_write(out_file, line, err, sizeof(err))) {
+			fprintf(stderr,
+			        "meshgate-coord: --out: %s (the key was stored; revoke it "
+			        "with 'apikeys delete %s')\n",
+			        err, pfx);
+			rc = 1;
+		} else {
+			printf("wrote API key %s to %s\n", pfx, out_file);
+		}
+		wg_memzero(line, sizeof(line));
 	} else {
 		printf("%s\n", tok);
 	}
@@ -51,7 +67,8 @@ static void usage(void)
 {
 	fprintf(stderr,
 	        "usage: meshgate-coord --config FILE                  run the server\n"
-	        "       meshgate-coord --config FILE apikey create [--expiration 90d]\n"
+	        "       meshgate-coord --config FILE apikey create [--expiration 90d] "
+	        "[--out FILE]\n"
 	        "                                                     first API key, local store\n"
 	        "       meshgate-coord [OPTIONS] AREA COMMAND ...     admin CLI\n"
 	        "options: --server URL (or MESHGATE_COORD_URL; default from --config listen)\n"
@@ -79,6 +96,9 @@ static char *read_key_file(const char *path)
 
 int main(int argc, char **argv)
 {
+	/* Everything this program creates holds secrets or their hashes: the store, its WAL and
+	 * shared-memory files, the server key, API key files. */
+	umask(077);
 	static const struct option longopts[] = {
 	    {"config", required_argument, NULL, 'c'},
 	    {"server", required_argument, NULL, 's'},
@@ -147,7 +167,7 @@ int main(int argc, char **argv)
 		return rc;
 	}
 	if (strcmp(argv[optind], "apikey") == 0) {
-		const char *exp = NULL;
+		const char *exp = NULL, *out = NULL;
 		if (optind + 1 >= argc || strcmp(argv[optind + 1], "create") != 0) {
 			fprintf(stderr, "meshgate-coord: expected 'apikey create'\n");
 			config_free(&cfg);
@@ -156,6 +176,8 @@ int main(int argc, char **argv)
 		for (int i = optind + 2; i < argc; i++) {
 			if (strcmp(argv[i], "--expiration") == 0 && i + 1 < argc)
 				exp = argv[++i];
+			else if (strcmp(argv[i], "--out") == 0 && i + 1 < argc)
+				out = argv[++i];
 			else {
 				fprintf(stderr, "meshgate-coord: apikey create: unknown '%s'\n",
 				        argv[i]);
@@ -163,7 +185,7 @@ int main(int argc, char **argv)
 				return 2;
 			}
 		}
-		rc = bootstrap_apikey(&cfg, exp);
+		rc = bootstrap_apikey(&cfg, exp, out);
 		config_free(&cfg);
 		return rc;
 	}

@@ -67,7 +67,8 @@ struct map_session {
 	size_t nremoved, removed_cap;
 	bool filter_dirty, self_dirty, pending;
 	struct map_session *next_pending;
-	uint64_t trace_batch; /* fan-out batch whose line waits in out; 0: none */
+	uint64_t trace_batch;                   /* fan-out batch whose line waits in out; 0: none */
+	char cred_prefix[TOKEN_PREFIX_LEN + 1]; /* the credential that opened the stream */
 };
 
 /*
@@ -120,6 +121,8 @@ char *netmap_full_map(struct netmap *nm, int64_t node_id, size_t *len);
 void netmap_flush(struct netmap *nm);
 /* Queues a heartbeat line on every session. */
 void netmap_heartbeat(struct netmap *nm, int64_t now);
+/* The node's open stream, or NULL. */
+struct map_session *netmap_session(const struct netmap *nm, int64_t node_id);
 /* Closes a node's session, after a final line such as {"type":"expired"}. */
 void netmap_close_node(struct netmap *nm, int64_t node_id, const char *final_line);
 /* Ends every stream (server shutdown): the final line is queued and nothing stays parked. */

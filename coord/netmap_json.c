@@ -362,6 +362,12 @@ struct map_session *netmap_attach(struct netmap *nm, int64_t node_id, void *conn
 	return s;
 }
 
+struct map_session *netmap_session(const struct netmap *nm, int64_t node_id)
+{
+	struct nm_node *n = nm_find(nm, node_id);
+	return n ? n->sess : NULL;
+}
+
 void netmap_close_node(struct netmap *nm, int64_t node_id, const char *final_line)
 {
 	struct nm_node *n = nm_find(nm, node_id);

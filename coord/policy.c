@@ -363,6 +363,7 @@ static bool parse_approvers(struct pctx *x, json_t *aa)
 				snprintf(where, sizeof(where), "autoApprovers.exitNode");
 			}
 			struct policy_approver *a = &x->p->approvers[x->p->napprovers];
+			a->exit_only = pass > 0;
 			char e2[160];
 			if (!prefix_parse(pfx, &a->prefix, false, e2, sizeof(e2)))
 				return perr(x, "%s: %s", where, e2);
@@ -560,7 +561,7 @@ bool policy_route_auto_approved(const struct policy *p, const struct ip_prefix *
 {
 	for (size_t i = 0; i < p->napprovers; i++) {
 		const struct policy_approver *a = &p->approvers[i];
-		if (!prefix_contains(&a->prefix, route))
+		if (!prefix_contains(&a->prefix, route) || (a->exit_only && route->len != 0))
 			continue;
 		for (size_t j = 0; j < a->nsel; j++)
 			if (policy_sel_matches(p, &a->sel[j], id))

@@ -43,6 +43,7 @@ struct policy_group {
 
 struct policy_approver {
 	struct ip_prefix prefix;
+	bool exit_only; /* from exitNode: approves the /0 routes only, nothing inside them */
 	struct policy_sel *sel;
 	size_t nsel;
 };

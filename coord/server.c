@@ -1,7 +1,8 @@
 // SPDX-License-Identifier: GPL-2.0-only
 /*
  * The HTTP server: libmicrohttpd with an internal epoll thread (or a pool), suspend/resume for
- * map streams, a body cap per request, a memory limit and an idle timeout per connection.
+ * map streams, a body cap per request, a memory limit and an idle timeout per connection, and
+ * the admission checks of http_guard.c on every request's headers.
  */
 #include <arpa/inet.h>
 #include <errno.h>
@@ -11,8 +12,10 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "audit.h"
 #include "db.h"
 #include "http.h"
+#include "http_guard.h"
 #include "log.h"
 
 void reply_json(struct http_reply *o, int status, json_t *j)
@@ -102,6 +105,7 @@ bool req_admin(struct http_req *r, struct http_reply *o)
 		reply_error(o, 401, "unauthorized", "the API key is unknown, revoked or expired");
 		return false;
 	}
+	memcpy(r->key_prefix, prefix, sizeof(prefix));
 	return true;
 }
 
@@ -128,8 +132,17 @@ static void route(struct http_req *r, struct http_reply *o)
 			reply_error(o, 404, "not_found", "no such endpoint");
 			return;
 		}
-		if (!req_admin(r, o))
+		if (!r->admin_ok && !req_admin(r, o))
 			return;
+		/* sscanf would ignore a fourth segment: /nodes/1/expire/x must not mean expire. */
+		size_t segs = 1;
+		for (const char *q = rest; *q; q++)
+			segs += *q == '/';
+		if (segs > (strcmp(area, "nodes") == 0 ? 3u : 2u) || strstr(rest, "//") != NULL ||
+		    rest[strlen(rest) - 1] == '/') {
+			reply_error(o, 404, "not_found", "no such endpoint '%.128s'", p);
+			return;
+		}
 		if (strcmp(area, "users") == 0 && !b[0])
 			api_users(r, o, a[0] ? a : NULL);
 		else if (strcmp(area, "apikeys") == 0 && !b[0])
@@ -172,6 +185,8 @@ static enum MHD_Result send_reply(struct MHD_Connection *conn, struct http_reply
 		}
 		MHD_add_response_header(resp, MHD_HTTP_HEADER_CONTENT_TYPE, "application/json");
 	}
+	if (o->close)
+		MHD_add_response_header(resp, MHD_HTTP_HEADER_CONNECTION, "close");
 	enum MHD_Result ret = MHD_queue_response(conn, (unsigned)o->status, resp);
 	MHD_destroy_response(resp);
 	return ret;
@@ -179,6 +194,7 @@ static enum MHD_Result send_reply(struct MHD_Connection *conn, struct http_reply
 
 static void req_free(struct http_req *r)
 {
+	guard_release(r);
 	free(r->body);
 	free(r->path);
 	free(r);
@@ -205,19 +221,38 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const 
 		}
 		r->body_limit =
 		    strcmp(url, "/v1/admin/policy") == 0 ? c->cfg.max_policy_body : c->cfg.max_body;
+		r->deadline = now_mono() + (double)c->cfg.request_timeout;
 		*con_cls = r;
+		struct http_reply o = {0};
+		if (!guard_framing(conn, method, &o))
+			return send_reply(conn, &o);
 		const char *cl = MHD_lookup_connection_value(conn, MHD_HEADER_KIND,
 		                                             MHD_HTTP_HEADER_CONTENT_LENGTH);
-		if (cl != NULL && strtoull(cl, NULL, 10) > r->body_limit) {
+		unsigned long long want = cl != NULL ? strtoull(cl, NULL, 10) : 0;
+		if (want > r->body_limit) {
 			/* Refuse before reading: the body is never buffered. */
-			struct http_reply o = {0};
 			reply_error(&o, 413, "body_too_large", "the body exceeds %zu bytes",
 			            r->body_limit);
+			o.close = true;
+			return send_reply(conn, &o);
+		}
+		if (!guard_authenticate(r, &o))
+			return send_reply(conn, &o);
+		if (want > 0 && !guard_reserve(r, (size_t)want + 1)) {
+			guard_count_refused();
+			reply_error(&o, 503, "busy",
+			            "too many request bodies are in flight; try again shortly");
+			o.close = true;
 			return send_reply(conn, &o);
 		}
 		return MHD_YES;
 	}
 	if (*upload_size > 0) {
+		if (guard_expired(r)) {
+			log_warn("closing a request for %.64s: its body took longer than %llds",
+			         r->path, (long long)c->cfg.request_timeout);
+			return MHD_NO;
+		}
 		if (!r->too_large && r->body_len + *upload_size > r->body_limit) {
 			r->too_large = true;
 			free(r->body);
@@ -229,6 +264,11 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const 
 				size_t cap = r->body_cap ? r->body_cap : 1024;
 				while (cap < r->body_len + *upload_size + 1)
 					cap *= 2;
+				if (cap > r->reserved && !guard_reserve(r, cap - r->reserved)) {
+					/* A chunked body, whose size the headers did not say. */
+					guard_count_dropped();
+					return MHD_NO;
+				}
 				char *b = realloc(r->body, cap);
 				if (b == NULL)
 					return MHD_NO;
@@ -242,7 +282,7 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const 
 		*upload_size = 0;
 		return MHD_YES;
 	}
-	struct http_reply o = {0};
+	struct http_reply o = {.close = r->too_large};
 	if (r->too_large) {
 		reply_error(&o, 413, "body_too_large", "the body exceeds %zu bytes", r->body_limit);
 	} else {
@@ -251,6 +291,8 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const 
 		netmap_flush(c->nm);
 		pthread_mutex_unlock(&c->lock);
 	}
+	if (strncmp(r->path, "/v1/admin/", 10) == 0 && r->admin_ok)
+		audit_admin(r, o.status);
 	return send_reply(conn, &o);
 }
 
@@ -346,7 +388,7 @@ bool http_start(struct coord *c, char *err, size_t errlen)
 		}
 		flags |= MHD_USE_TLS;
 	}
-	struct MHD_OptionItem opts[10];
+	struct MHD_OptionItem opts[12];
 	size_t no = 0;
 	opts[no++] = (struct MHD_OptionItem){MHD_OPTION_SOCK_ADDR, 0, &ss};
 	opts[no++] = (struct MHD_OptionItem){MHD_OPTION_CONNECTION_TIMEOUT,
@@ -354,6 +396,17 @@ bool http_start(struct coord *c, char *err, size_t errlen)
 	opts[no++] = (struct MHD_OptionItem){MHD_OPTION_CONNECTION_LIMIT,
 	                                     (intptr_t)c->cfg.max_connections, NULL};
 	opts[no++] = (struct MHD_OptionItem){MHD_OPTION_CONNECTION_MEMORY_LIMIT, 16 * 1024, NULL};
+	/*
+	 * Behind a local proxy every client has the proxy's address, so by default the limit per
+	 * address applies only when the server itself faces the clients.
+	 */
+	int per_ip = c->cfg.max_connections_per_ip;
+	if (per_ip < 0)
+		per_ip = host_is_loopback(c->cfg.listen_host) ? 0 : 256;
+	if (per_ip > 0)
+		opts[no++] =
+		    (struct MHD_OptionItem){MHD_OPTION_PER_IP_CONNECTION_LIMIT, per_ip, NULL};
+	opts[no++] = (struct MHD_OptionItem){MHD_OPTION_STRICT_FOR_CLIENT, 1, NULL};
 	opts[no++] =
 	    (struct MHD_OptionItem){MHD_OPTION_NOTIFY_COMPLETED, (intptr_t)on_completed, c};
 	if (c->cfg.threads > 1)

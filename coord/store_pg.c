@@ -258,6 +258,10 @@ static enum store_status pg_listen(struct store *s, store_change_fn fn, void *ct
 
 static const struct store_migration pg_migrations[] = {
     {1, "users, keys, nodes, policy", COORD_SCHEMA_V1("BIGSERIAL PRIMARY KEY")},
+    {2, "server public key; the private key moves to server_key_file",
+     "ALTER TABLE server_keys ADD COLUMN public_key TEXT NOT NULL DEFAULT ''"},
+    {3, "routes approved by an auto-approver, kept apart from manual approvals",
+     "ALTER TABLE nodes ADD COLUMN routes_auto TEXT NOT NULL DEFAULT '[]'"},
 };
 
 const struct store_ops store_pg_ops = {

@@ -5,9 +5,11 @@
  * WAL write is in the kernel's page cache, but not a power cut). Prepared statements are cached
  * by SQL text; callers serialise access (the coordinator's big lock).
  */
+#include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 
 #include <sqlite3.h>
 
@@ -52,6 +54,34 @@ static enum store_status sqlite_exec_script(struct store *s, const char *sql)
 	return STORE_OK;
 }
 
+/*
+ * The database holds node credentials' hashes, keys' owners and the policy: nobody else may read
+ * it. New files are 0600 through the process umask (main.c); files an older version created
+ * 0644 are tightened here, the WAL and shared-memory files included.
+ */
+static void tighten_files(const char *path)
+{
+	static const char *const suffix[] = {"", "-wal", "-shm", "-journal"};
+	char p[4096];
+	/* A missing directory is created for the store alone. */
+	snprintf(p, sizeof(p), "%s", path);
+	char *slash = strrchr(p, '/');
+	if (slash != NULL && slash != p) {
+		*slash = '\0';
+		if (mkdir(p, 0700) != 0 && errno != EEXIST)
+			fprintf(stderr, "meshgate-coord: cannot create %s: %s\n", p,
+			        strerror(errno));
+	}
+	for (size_t i = 0; i < sizeof(suffix) / sizeof(suffix[0]); i++) {
+		struct stat st;
+		snprintf(p, sizeof(p), "%s%s", path, suffix[i]);
+		if (stat(p, &st) == 0 && S_ISREG(st.st_mode) && (st.st_mode & 077) != 0 &&
+		    chmod(p, st.st_mode & 0700) != 0)
+			fprintf(stderr, "meshgate-coord: cannot chmod 600 %s: %s\n", p,
+			        strerror(errno));
+	}
+}
+
 static enum store_status sqlite_open(struct store *s, const char *url)
 {
 	const char *path = url + strlen("sqlite:");
@@ -65,6 +95,7 @@ static enum store_status sqlite_open(struct store *s, const char *url)
 		return STORE_ERROR;
 	}
 	s->impl = im;
+	tighten_files(path);
 	if (sqlite3_open_v2(path, &im->db,
 	                    SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE | SQLITE_OPEN_NOMUTEX,
 	                    NULL) != SQLITE_OK) {
@@ -204,6 +235,10 @@ static void sqlite_rollback(struct store *s)
 
 static const struct store_migration sqlite_migrations[] = {
     {1, "users, keys, nodes, policy", COORD_SCHEMA_V1("INTEGER PRIMARY KEY AUTOINCREMENT")},
+    {2, "server public key; the private key moves to server_key_file",
+     "ALTER TABLE server_keys ADD COLUMN public_key TEXT NOT NULL DEFAULT ''"},
+    {3, "routes approved by an auto-approver, kept apart from manual approvals",
+     "ALTER TABLE nodes ADD COLUMN routes_auto TEXT NOT NULL DEFAULT '[]'"},
 };
 
 const struct store_ops store_sqlite_ops = {

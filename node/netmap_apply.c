@@ -314,6 +314,20 @@ static bool better_owner(const struct mg_netmap_peer *a, const struct mg_netmap_
 	return key_cmp(a->public_key, b->public_key) < 0;
 }
 
+/*
+ * A peer's own overlay address belongs to it whatever other peers advertise: otherwise a node
+ * that claims another node's address (online, lower id) would receive that node's traffic.
+ */
+static bool in_addresses(const struct mg_prefix *a, size_t n, const struct mg_prefix *p)
+{
+	for (size_t i = 0; i < n; i++)
+		if (mg_prefix_cmp(&a[i], p) == 0)
+			return true;
+	return false;
+}
+
+#define own_address(x, p) in_addresses((x)->addresses, (x)->n_addresses, (p))
+
 static struct owner_slot *owner_find(const struct owner_table *t, const struct mg_prefix *p)
 {
 	for (size_t i = prefix_hash(p) & t->mask;; i = (i + 1) & t->mask) {
@@ -374,8 +388,12 @@ static int build_desired(const struct mg_netmap_state *st, int64_t now, struct m
 				s->prefix = &d[i].map_allowed_ips[k];
 				s->owner = i;
 			} else {
+				const struct mg_prefix *q = s->prefix;
+				bool mine = own_address(&d[i], q),
+				     theirs = own_address(&d[s->owner], q);
+
 				(*conflicts)++;
-				if (better_owner(&d[i], &d[s->owner]))
+				if (mine != theirs ? mine : better_owner(&d[i], &d[s->owner]))
 					s->owner = i;
 			}
 		}
@@ -390,8 +408,11 @@ static int build_desired(const struct mg_netmap_state *st, int64_t now, struct m
 				goto nomem;
 		}
 		/* map_allowed_ips is sorted, so allowed_ips is too. */
+		/* Our own addresses are never routed to a peer. */
 		for (size_t k = 0; k < d[i].n_map_allowed_ips; k++)
-			if (owner_of(t, &d[i].map_allowed_ips[k]) == i)
+			if (owner_of(t, &d[i].map_allowed_ips[k]) == i &&
+			    !(st->has_map_self &&
+			      own_address(&st->map_self, &d[i].map_allowed_ips[k])))
 				d[i].allowed_ips[keep++] = d[i].map_allowed_ips[k];
 		d[i].n_allowed_ips = keep;
 	}

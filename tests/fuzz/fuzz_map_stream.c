@@ -62,7 +62,8 @@ static int sink_add(void *ctx, const struct mg_netmap_peer *p)
 {
 	struct model *m = ctx;
 
-	FUZZ_CHECK(!model_find(m, p->public_key), "add of a peer the sink already has");;
+	FUZZ_CHECK(!model_find(m, p->public_key), "add of a peer the sink already has");
+	;
 	if (m->n == MAX_MODEL) {
 		m->overflow = true;
 		return -ENOSPC; /* a sink that is full: the engine must not count the peer applied
@@ -79,9 +80,11 @@ static int sink_update(void *ctx, const struct mg_netmap_peer *old_peer,
 	struct model *m = ctx;
 	struct model_peer *mp = model_find(m, old_peer->public_key);
 
-	FUZZ_CHECK(mp != NULL, "update of a peer the sink does not have");;
+	FUZZ_CHECK(mp != NULL, "update of a peer the sink does not have");
+	;
 	FUZZ_CHECK(memcmp(old_peer->public_key, new_peer->public_key, WG_KEY_LEN) == 0,
-	           "update changes the key");;
+	           "update changes the key");
+	;
 	model_set(mp, new_peer);
 	return 0;
 }
@@ -91,7 +94,8 @@ static int sink_remove(void *ctx, const struct mg_netmap_peer *p)
 	struct model *m = ctx;
 	struct model_peer *mp = model_find(m, p->public_key);
 
-	FUZZ_CHECK(mp != NULL, "remove of a peer the sink does not have");;
+	FUZZ_CHECK(mp != NULL, "remove of a peer the sink does not have");
+	;
 	free(mp->allowed);
 	*mp = m->peers[--m->n];
 	return 0;
@@ -108,22 +112,33 @@ static bool prefix_valid(const struct mg_prefix *p)
 	return (p->family == 4 && p->len <= 32) || (p->family == 6 && p->len <= 128);
 }
 
+static bool is_own(const struct mg_netmap_peer *p, const struct mg_prefix *q)
+{
+	for (size_t a = 0; a < p->n_addresses; a++)
+		if (mg_prefix_cmp(&p->addresses[a], q) == 0)
+			return true;
+	return false;
+}
+
 static void check_update(const struct mg_netmap_update *u)
 {
 	FUZZ_CHECK(u->kind == MG_NETMAP_FULL || u->kind == MG_NETMAP_DELTA, "invariant");
-	FUZZ_CHECK(u->n_removed == 0 || u->kind == MG_NETMAP_DELTA, "removals in a full map");;
+	FUZZ_CHECK(u->n_removed == 0 || u->kind == MG_NETMAP_DELTA, "removals in a full map");
+	;
 	for (size_t i = 0; i < u->n_peers; i++) {
 		const struct mg_netmap_peer *p = &u->peers[i];
 
 		FUZZ_CHECK(p->n_addresses <= MG_NETMAP_MAX_ADDRS, "invariant");
 		FUZZ_CHECK(p->n_endpoints <= MG_NETMAP_MAX_ENDPOINTS, "invariant");
-		FUZZ_CHECK(memchr(p->name, '\0', sizeof(p->name)) != NULL, "name not terminated");;
+		FUZZ_CHECK(memchr(p->name, '\0', sizeof(p->name)) != NULL, "name not terminated");
+		;
 		for (size_t j = 0; j < p->n_addresses; j++)
 			FUZZ_CHECK(prefix_valid(&p->addresses[j]), "invariant");
 		for (size_t j = 0; j < p->n_map_allowed_ips; j++)
 			FUZZ_CHECK(prefix_valid(&p->map_allowed_ips[j]), "invariant");
 		for (size_t j = 0; j < p->n_endpoints; j++)
-			FUZZ_CHECK(p->endpoints[j].family == 4 || p->endpoints[j].family == 6, "invariant");
+			FUZZ_CHECK(p->endpoints[j].family == 4 || p->endpoints[j].family == 6,
+			           "invariant");
 	}
 	if (u->has_self)
 		for (size_t j = 0; j < u->self.n_routes; j++)
@@ -135,7 +150,8 @@ static void check_consistent(const struct mg_netmap_state *st, const struct mode
 	if (m->overflow)
 		return;
 	FUZZ_CHECK(st->n_peers == m->n, "engine applied %zu peers, sink has %zu", st->n_peers,
-	           m->n);;
+	           m->n);
+	;
 	for (size_t i = 0; i < st->n_peers; i++) {
 		const struct mg_netmap_peer *p = &st->peers[i];
 		const struct model_peer *mp = model_find((struct model *)m, p->public_key);
@@ -143,20 +159,44 @@ static void check_consistent(const struct mg_netmap_state *st, const struct mode
 		if (i > 0)
 			FUZZ_CHECK(memcmp(st->peers[i - 1].public_key, p->public_key, WG_KEY_LEN) <
 			               0,
-			           "applied peers not sorted by key");;
-		FUZZ_CHECK(mp != NULL, "applied peer missing from the sink");;
-		FUZZ_CHECK(mp->n_allowed == p->n_allowed_ips, "allowed IPs differ from the sink's");;
+			           "applied peers not sorted by key");
+		;
+		FUZZ_CHECK(mp != NULL, "applied peer missing from the sink");
+		;
+		FUZZ_CHECK(mp->n_allowed == p->n_allowed_ips, "allowed IPs differ from the sink's");
+		;
 		FUZZ_CHECK(p->n_allowed_ips == 0 ||
 		               memcmp(mp->allowed, p->allowed_ips,
 		                      p->n_allowed_ips * sizeof(*mp->allowed)) == 0,
-		           "allowed IPs differ from the sink's");;
+		           "allowed IPs differ from the sink's");
+		;
+		/*
+		 * A peer's own overlay address, applied as an exact prefix, stays with that peer
+		 * (unless the other claims the same address as its own too), and this node's own
+		 * addresses go to no peer: a route must not capture them. Broader routes may
+		 * cover them; the longest match then still picks the exact prefix.
+		 */
+		for (size_t b = 0; b < p->n_allowed_ips; b++) {
+			for (size_t j = 0; j < st->n_peers; j++)
+				for (size_t a = 0; j != i && a < st->peers[j].n_addresses; a++)
+					FUZZ_CHECK(
+					    mg_prefix_cmp(&p->allowed_ips[b],
+					                  &st->peers[j].addresses[a]) != 0 ||
+					        is_own(p, &p->allowed_ips[b]),
+					    "another peer's own address routed to this peer");
+			for (size_t a = 0; st->has_self && a < st->self.n_addresses; a++)
+				FUZZ_CHECK(
+				    mg_prefix_cmp(&p->allowed_ips[b], &st->self.addresses[a]) != 0,
+				    "this node's own address routed to a peer");
+		}
 		/* No prefix routes to two peers: a second claimant must lose it. */
 		for (size_t j = 0; j < i; j++)
 			for (size_t a = 0; a < p->n_allowed_ips; a++)
 				for (size_t b = 0; b < st->peers[j].n_allowed_ips; b++)
 					FUZZ_CHECK(mg_prefix_cmp(&p->allowed_ips[a],
 					                         &st->peers[j].allowed_ips[b]) != 0,
-					           "one prefix applied to two peers");;
+					           "one prefix applied to two peers");
+		;
 	}
 }
 
@@ -172,7 +212,8 @@ static void one_line(struct mg_netmap_state *st, struct model *m, const char *li
 	rc = mg_coord_parse_line(line, len, &u, type, sizeof(type), err, sizeof(err));
 	FUZZ_CHECK(rc >= -1 && rc <= 1, "invariant");
 	if (rc < 0) {
-		FUZZ_CHECK(err[0] != '\0' && memchr(err, '\0', sizeof(err)), "no error message");;
+		FUZZ_CHECK(err[0] != '\0' && memchr(err, '\0', sizeof(err)), "no error message");
+		;
 		fuzz_outcome("parse-error");
 		return;
 	}
@@ -184,11 +225,14 @@ static void one_line(struct mg_netmap_state *st, struct model *m, const char *li
 	check_update(&u);
 	arc = mg_netmap_apply(st, &u, 1700000000, &sink, m);
 	FUZZ_CHECK(arc == 0 || arc == -EPROTO || arc == -EINVAL || arc == -ENOMEM, "apply: %d",
-	           arc);;
+	           arc);
+	;
 	if (arc == -EPROTO) {
-		FUZZ_CHECK(u.kind == MG_NETMAP_DELTA, "a full map refused as out of sequence");;
+		FUZZ_CHECK(u.kind == MG_NETMAP_DELTA, "a full map refused as out of sequence");
+		;
 		FUZZ_CHECK(st->seq == seq && st->n_peers == n_before,
-		           "a refused delta changed state");;
+		           "a refused delta changed state");
+		;
 	}
 	fuzz_outcome(arc == 0         ? (u.kind == MG_NETMAP_FULL ? "full" : "delta")
 	             : arc == -EPROTO ? "out-of-sequence"

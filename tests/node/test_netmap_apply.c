@@ -508,6 +508,32 @@ static void test_ten_thousand(void)
 	free(d);
 }
 
+/* A peer that claims another peer's (or our own) overlay address never gets it. */
+static void test_own_addresses(void)
+{
+	static const char *const steal[] = {"100.64.0.9/32", "100.64.0.2/32", NULL};
+	struct mg_netmap_state st;
+	struct mg_netmap_update u;
+	struct dev *d = dev_new();
+
+	mg_netmap_state_init(&st);
+	update_init(&u, MG_NETMAP_FULL, 1, 2, 0);
+	make_peer(&u.peers[0], 3, NULL, true, steal); /* online, lower id: would win a tie */
+	make_peer(&u.peers[1], 9, NULL, false, NULL);
+	u.has_self = true;
+	set_key(u.self.public_key, 2);
+	u.self.addresses[0] = pfx("100.64.0.2/32");
+	u.self.n_addresses = 1;
+	CHECK(mg_netmap_apply(&st, &u, NOW, &sink, d) == 0);
+	mg_netmap_update_free(&u);
+	CHECK(dev_has_prefix(d, 9, "100.64.0.9/32") && !dev_has_prefix(d, 3, "100.64.0.9/32"),
+	      "peer 9 keeps its own address");
+	CHECK(!dev_has_prefix(d, 3, "100.64.0.2/32"), "our own address is routed to nobody");
+	CHECK(dev_has_prefix(d, 3, "100.64.0.3/32"));
+	mg_netmap_state_free(&st);
+	free(d);
+}
+
 int main(int argc, char **argv)
 {
 	(void)argc;
@@ -515,6 +541,7 @@ int main(int argc, char **argv)
 	test_add_update_remove();
 	test_allowed_ips();
 	test_conflicts_expiry_failures();
+	test_own_addresses();
 	test_ten_thousand();
 	return check_done("netmap_apply");
 }
