@@ -236,6 +236,14 @@ void mg_log_begin(struct mg_log_line *l, enum mg_log_level level, const char *ms
 	line_start(l, mg_log_level_name(level), msg);
 }
 
+void mg_log_begin_always(struct mg_log_line *l, enum mg_log_level level, const char *msg)
+{
+	report_level_change();
+	l->truncated = false;
+	l->len = 0;
+	line_start(l, mg_log_level_name(level), msg);
+}
+
 void mg_log_str(struct mg_log_line *l, const char *key, const char *value)
 {
 	append_field(l, key, value);
@@ -299,4 +307,19 @@ void mg_log(enum mg_log_level level, const char *msg, ...)
 	va_start(ap, msg);
 	mg_logv(level, msg, ap);
 	va_end(ap);
+}
+
+void mg_logf(enum mg_log_level level, const char *fmt, ...)
+{
+	struct mg_log_line l;
+	char msg[MG_LOG_LINE_MAX / 2];
+	va_list ap;
+
+	if (!mg_log_enabled(level))
+		return;
+	va_start(ap, fmt);
+	vsnprintf(msg, sizeof(msg), fmt, ap);
+	va_end(ap);
+	mg_log_begin(&l, level, msg);
+	mg_log_end(&l);
 }

@@ -1,6 +1,6 @@
 /* SPDX-License-Identifier: GPL-2.0-only */
 /*
- * Structured logging for the gateway, the coordinator client and the agent: one line per event,
+ * Structured logging for every program (gateway, agent, coordinator, relay): one line per event,
  * logfmt style, so grep, awk and log shippers read it without a parser of their own:
  *
  *   ts=2024-05-01T12:00:00.123Z level=info msg="peer added" peer=Xb4…= endpoint=192.0.2.1:51820
@@ -16,8 +16,8 @@
  *
  * Never log key material: public keys are fine, private and preshared keys never.
  */
-#ifndef MESHGATE_CONTROL_LOG_H
-#define MESHGATE_CONTROL_LOG_H
+#ifndef MESHGATE_BASE_LOG_H
+#define MESHGATE_BASE_LOG_H
 
 #include <stdarg.h>
 #include <stdbool.h>
@@ -72,6 +72,8 @@ struct mg_log_line {
 };
 
 void mg_log_begin(struct mg_log_line *l, enum mg_log_level level, const char *msg);
+/* A line written whatever the level (an audit trail must not depend on verbosity). */
+void mg_log_begin_always(struct mg_log_line *l, enum mg_log_level level, const char *msg);
 void mg_log_str(struct mg_log_line *l, const char *key, const char *value);
 void mg_log_u64(struct mg_log_line *l, const char *key, uint64_t value);
 void mg_log_i64(struct mg_log_line *l, const char *key, int64_t value);
@@ -88,6 +90,12 @@ void mg_log_end(struct mg_log_line *l);
  */
 void mg_log(enum mg_log_level level, const char *msg, ...) __attribute__((sentinel));
 void mg_logv(enum mg_log_level level, const char *msg, va_list kv);
+
+/*
+ * One line whose msg is formatted printf-style, for messages that read as a sentence and carry
+ * no field worth filtering on: mg_logf(MG_LOG_INFO, "store %s ready", name).
+ */
+void mg_logf(enum mg_log_level level, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 
 /* Writes value to buf (len bytes, NUL-terminated when len > 0), quoted as described above;
  * returns the length the result needs, as snprintf does. */

@@ -216,7 +216,7 @@ void api_nodes(struct http_req *r, struct http_reply *o, const char *ids, const 
 			reply_error(o, 500, "store_error", "cannot delete the node");
 			return;
 		}
-		log_info("deleted node %lld", (long long)id);
+		mg_logf(MG_LOG_INFO, "deleted node %lld", (long long)id);
 		coord_node_deleted(c, id);
 		reply_json(o, 200, json_pack("{sI}", "deleted", (json_int_t)id));
 	} else if (action != NULL && strcmp(action, "rename") == 0 && strcmp(m, "POST") == 0) {

@@ -76,7 +76,7 @@ void api_policy(struct http_req *r, struct http_reply *o)
 		return;
 	}
 	policy_free(p);
-	log_info("policy version %lld accepted", (long long)version);
+	mg_logf(MG_LOG_INFO, "policy version %lld accepted", (long long)version);
 	coord_policy_reload(c, true);
 	reply_json(o, 200, json_pack("{sI sb}", "version", (json_int_t)version, "valid", 1));
 }

@@ -334,7 +334,7 @@ void api_register(struct http_req *r, struct http_reply *o)
 	}
 	char v4[16], v6[48];
 	netmap_addresses(r->c->nm, n->addr_index, v4, v6);
-	log_info("registered node %lld (%s) for user %s", (long long)id, n->name, n->user);
+	mg_logf(MG_LOG_INFO, "registered node %lld (%s) for user %s", (long long)id, n->name, n->user);
 	reply_json(o, 200,
 	           json_pack("{sI ss ss ss s{ss ss} ss sI sO sb ss}", "node_id", (json_int_t)id,
 	                     "name", n->name, "user", n->user, "node_key", n->node_key, "addresses",

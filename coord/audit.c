@@ -14,6 +14,7 @@
 #include <time.h>
 
 #include "audit.h"
+#include "log.h"
 
 static pthread_mutex_t fail_lock = PTHREAD_MUTEX_INITIALIZER;
 static time_t fail_second;
@@ -48,26 +49,21 @@ static void safe_copy(const char *in, char *out, size_t len)
 	out[j] = '\0';
 }
 
-static void emit(const char *fields)
-{
-	struct timespec ts;
-	struct tm tm;
-	char stamp[32];
-	clock_gettime(CLOCK_REALTIME, &ts);
-	gmtime_r(&ts.tv_sec, &tm);
-	strftime(stamp, sizeof(stamp), "%Y-%m-%dT%H:%M:%S", &tm);
-	fprintf(stderr, "%s.%03ldZ audit coord: %s\n", stamp, ts.tv_nsec / 1000000, fields);
-}
-
 void audit_admin(struct http_req *r, int status)
 {
-	char client[INET6_ADDRSTRLEN], path[160], method[16], line[512];
+	char client[INET6_ADDRSTRLEN], path[160], method[16];
+	struct mg_log_line l;
 	client_address(r->conn, client, sizeof(client));
 	safe_copy(r->path, path, sizeof(path));
 	safe_copy(r->method, method, sizeof(method));
-	snprintf(line, sizeof(line), "event=admin key=%s client=%s method=%s path=%s status=%d",
-	         r->key_prefix[0] ? r->key_prefix : "-", client, method, path, status);
-	emit(line);
+	mg_log_begin_always(&l, MG_LOG_NOTICE, "audit");
+	mg_log_str(&l, "event", "admin");
+	mg_log_str(&l, "key", r->key_prefix[0] ? r->key_prefix : "-");
+	mg_log_str(&l, "client", client);
+	mg_log_str(&l, "method", method);
+	mg_log_str(&l, "path", path);
+	mg_log_i64(&l, "status", status);
+	mg_log_end(&l);
 }
 
 void audit_auth_failed(struct http_req *r, const char *kind, const char *code)
@@ -90,12 +86,18 @@ void audit_auth_failed(struct http_req *r, const char *kind, const char *code)
 	pthread_mutex_unlock(&fail_lock);
 	if (!write)
 		return;
-	char client[INET6_ADDRSTRLEN], path[160], method[16], line[512];
+	char client[INET6_ADDRSTRLEN], path[160], method[16];
+	struct mg_log_line l;
 	client_address(r->conn, client, sizeof(client));
 	safe_copy(r->path, path, sizeof(path));
 	safe_copy(r->method, method, sizeof(method));
-	snprintf(line, sizeof(line),
-	         "event=auth_failed kind=%s reason=%s client=%s method=%s path=%s suppressed=%lu",
-	         kind, code, client, method, path, suppressed);
-	emit(line);
+	mg_log_begin_always(&l, MG_LOG_NOTICE, "audit");
+	mg_log_str(&l, "event", "auth_failed");
+	mg_log_str(&l, "kind", kind);
+	mg_log_str(&l, "reason", code);
+	mg_log_str(&l, "client", client);
+	mg_log_str(&l, "method", method);
+	mg_log_str(&l, "path", path);
+	mg_log_u64(&l, "suppressed", suppressed);
+	mg_log_end(&l);
 }

@@ -21,7 +21,7 @@ void config_defaults(struct coord_config *c)
 	char err[128];
 	prefix_parse("100.64.0.0/10", &c->prefix_v4, false, err, sizeof(err));
 	prefix_parse("fd7a:115c:a1e0::/48", &c->prefix_v6, false, err, sizeof(err));
-	c->log_level = LOG_INFO;
+	c->log_level = MG_LOG_INFO;
 	c->node_key_expiry = 180 * 86400;
 	c->ephemeral_grace = 30;
 	c->heartbeat = 15;
@@ -196,9 +196,9 @@ static bool apply_key(struct cfg_ctx *x, struct coord_config *c, const char *key
 	if (strcmp(key, "allow_plain_http") == 0)
 		return get_bool(x, v, key, &c->allow_plain_http);
 	if (strcmp(key, "log_level") == 0) {
-		int lvl = v->type == Y_SCALAR ? log_level_parse(v->scalar) : -1;
+		int lvl = v->type == Y_SCALAR ? mg_log_level_parse(v->scalar) : -1;
 		if (lvl < 0)
-			return fail(x, v->line, key, "error, warn, info or debug", v);
+			return fail(x, v->line, key, "error, warning, notice, info or debug", v);
 		c->log_level = lvl;
 		return true;
 	}

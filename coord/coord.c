@@ -47,7 +47,7 @@ static void end_stale_stream(struct coord *c, int64_t id)
 	char hash[TOKEN_HASH_HEX_LEN + 1];
 	if (db_node_find_by_cred(c->store, s->cred_prefix, &owner, hash) && owner == id)
 		return;
-	log_info("node %lld: ending the stream opened with a replaced credential %s", (long long)id,
+	mg_logf(MG_LOG_INFO, "node %lld: ending the stream opened with a replaced credential %s", (long long)id,
 	         s->cred_prefix);
 	netmap_close_node(c->nm, id, "{\"type\":\"reconnect\"}\n");
 }
@@ -57,7 +57,7 @@ static void apply_node(struct coord *c, int64_t id)
 	struct node_info n;
 	if (db_node_load(c->store, id, &n)) {
 		if (!netmap_upsert(c->nm, &n))
-			log_error("out of memory updating node %lld", (long long)id);
+			mg_logf(MG_LOG_ERROR, "out of memory updating node %lld", (long long)id);
 		node_info_clear(&n);
 		end_stale_stream(c, id);
 	} else {
@@ -202,7 +202,7 @@ bool coord_policy_reload(struct coord *c, bool announce_it)
 	    policy_parse(body, strlen(body), format, coord_user_exists, c, err, sizeof(err));
 	free(body);
 	if (p == NULL) {
-		log_error("stored policy version %lld does not validate: %s; keeping the old one",
+		mg_logf(MG_LOG_ERROR, "stored policy version %lld does not validate: %s; keeping the old one",
 		          (long long)version, err);
 		return false;
 	}
@@ -260,7 +260,7 @@ static void ephemeral_sweep(struct coord *c, int64_t now)
 		const struct node_info *n = netmap_node(c->nm, e.id);
 		if (n == NULL || n->online)
 			continue;
-		log_info("removing ephemeral node %lld (%s), offline for %llds", (long long)e.id,
+		mg_logf(MG_LOG_INFO, "removing ephemeral node %lld (%s), offline for %llds", (long long)e.id,
 		         n->name, (long long)(now - e.offline_since));
 		if (db_node_delete(c->store, e.id) == STORE_OK)
 			coord_node_deleted(c, e.id);
@@ -335,7 +335,7 @@ static void apply_remote(void *ctx, const char *payload)
 	char replica[32], what[16];
 	long long id;
 	if (sscanf(payload, "%31s %15s %lld", replica, what, &id) != 3) {
-		log_warn("ignoring malformed change notice '%.64s'", payload);
+		mg_logf(MG_LOG_WARNING, "ignoring malformed change notice '%.64s'", payload);
 		return;
 	}
 	if (strcmp(replica, c->replica_id) == 0)
@@ -355,7 +355,7 @@ static void load_node(void *ctx, struct node_info *n)
 {
 	struct coord *c = ctx;
 	if (!netmap_upsert(c->nm, n))
-		log_error("out of memory loading node %lld", (long long)n->id);
+		mg_logf(MG_LOG_ERROR, "out of memory loading node %lld", (long long)n->id);
 	if (n->ephemeral && !n->online)
 		ephemeral_queue(c, n->id, now_unix());
 }
@@ -405,7 +405,7 @@ bool coord_init(struct coord *c, const struct coord_config *cfg, char *err, size
 	memset(c, 0, sizeof(*c));
 	c->cfg = *cfg;
 	pthread_mutex_init(&c->lock, NULL);
-	log_set_level((enum log_level)cfg->log_level);
+	mg_log_set_level((enum mg_log_level)cfg->log_level);
 	if (wg_crypto_init() != WG_OK || sodium_init() < 0) {
 		snprintf(err, errlen, "crypto initialisation failed");
 		return false;
@@ -457,7 +457,7 @@ bool coord_init(struct coord *c, const struct coord_config *cfg, char *err, size
 		snprintf(err, errlen, "cannot listen for other replicas: %s", c->store->err);
 		return false;
 	}
-	log_info("store %s ready, %zu nodes, replica %s", c->store->ops->name,
+	mg_logf(MG_LOG_INFO, "store %s ready, %zu nodes, replica %s", c->store->ops->name,
 	         netmap_node_count(c->nm), c->replica_id);
 	return true;
 }
@@ -482,17 +482,17 @@ int coord_run(struct coord *c)
 	raise_fd_limit();
 	char err[256];
 	if (!http_start(c, err, sizeof(err))) {
-		log_error("%s", err);
+		mg_logf(MG_LOG_ERROR, "%s", err);
 		return 1;
 	}
 	if (pthread_create(&c->timer_thread, NULL, timer_main, c) != 0) {
-		log_error("cannot start the timer thread");
+		mg_logf(MG_LOG_ERROR, "cannot start the timer thread");
 		return 1;
 	}
 	c->timer_started = true;
 	int sig = 0;
 	sigwait(&set, &sig);
-	log_info("signal %d: shutting down", sig);
+	mg_logf(MG_LOG_INFO, "signal %d: shutting down", sig);
 	return 0;
 }
 
@@ -518,7 +518,7 @@ static MHD_socket end_streams(struct coord *c)
 		if (open == 0 || c->httpd == NULL)
 			break;
 		if (now_mono() >= deadline) {
-			log_warn("%zu map streams did not finish within %.1f s; closing them", open,
+			mg_logf(MG_LOG_WARNING, "%zu map streams did not finish within %.1f s; closing them", open,
 			         SHUTDOWN_DRAIN_SECONDS);
 			break;
 		}

@@ -317,7 +317,7 @@ static void activate(struct netmap *nm, struct nm_node *n)
 {
 	int k = class_for(nm, &n->info);
 	if (k < 0) {
-		log_error("netmap: out of memory adding node %lld", (long long)n->info.id);
+		mg_logf(MG_LOG_ERROR, "netmap: out of memory adding node %lld", (long long)n->info.id);
 		return;
 	}
 	struct nm_class *c = &nm->classes[k];
@@ -526,7 +526,7 @@ void netmap_set_policy(struct netmap *nm, struct policy *policy)
 		ok = s != NULL && d != NULL;
 	}
 	if (!ok) {
-		log_error("netmap: out of memory applying a policy; keeping the old one");
+		mg_logf(MG_LOG_ERROR, "netmap: out of memory applying a policy; keeping the old one");
 		free(old);
 		policy_free(policy);
 		return;

@@ -249,7 +249,7 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const 
 	}
 	if (*upload_size > 0) {
 		if (guard_expired(r)) {
-			log_warn("closing a request for %.64s: its body took longer than %llds",
+			mg_logf(MG_LOG_WARNING, "closing a request for %.64s: its body took longer than %llds",
 			         r->path, (long long)c->cfg.request_timeout);
 			return MHD_NO;
 		}
@@ -431,7 +431,7 @@ bool http_start(struct coord *c, char *err, size_t errlen)
 		return false;
 	}
 	const union MHD_DaemonInfo *info = MHD_get_daemon_info(d, MHD_DAEMON_INFO_BIND_PORT);
-	log_info("listening on %s%s%s:%u (%s)", v6 ? "[" : "", c->cfg.listen_host, v6 ? "]" : "",
+	mg_logf(MG_LOG_INFO, "listening on %s%s%s:%u (%s)", v6 ? "[" : "", c->cfg.listen_host, v6 ? "]" : "",
 	         info ? info->port : (unsigned)c->cfg.listen_port, tls ? "https" : "http");
 	c->httpd = d;
 	return true;

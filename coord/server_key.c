@@ -166,7 +166,7 @@ bool server_key_load(struct store *s, const char *path, uint8_t sk[32], uint8_t 
 	if (got == 0) {
 		if (have_stored) {
 			memcpy(sk, stored, 32);
-			log_info("moving the server private key out of the store into %s", path);
+			mg_logf(MG_LOG_INFO, "moving the server private key out of the store into %s", path);
 		} else if (r.pub[0] != '\0') {
 			snprintf(
 			    err, errlen,
@@ -179,7 +179,7 @@ bool server_key_load(struct store *s, const char *path, uint8_t sk[32], uint8_t 
 			wg_random_bytes(sk, 32);
 			sk[0] &= 248;
 			sk[31] = (uint8_t)((sk[31] & 127) | 64);
-			log_info("created the server key in %s", path);
+			mg_logf(MG_LOG_INFO, "created the server key in %s", path);
 		}
 		wg_key_to_base64(text, sk);
 		size_t n = strlen(text);

@@ -30,7 +30,7 @@ enum store_status store_exec(struct store *s, const char *sql, const char *const
 {
 	enum store_status st = s->ops->exec(s, sql, params, nparams, fn, ctx);
 	if (st == STORE_ERROR)
-		log_error("store: %s", s->err);
+		mg_logf(MG_LOG_ERROR, "store: %s", s->err);
 	return st;
 }
 
@@ -52,7 +52,7 @@ void store_rollback(struct store *s)
 void store_notify(struct store *s, const char *payload)
 {
 	if (s->ops->notify != NULL && s->ops->notify(s, payload) != STORE_OK)
-		log_warn("store: notify '%s' failed: %s", payload, s->err);
+		mg_logf(MG_LOG_WARNING, "store: notify '%s' failed: %s", payload, s->err);
 }
 
 int store_schema_version(struct store *s)
@@ -87,7 +87,7 @@ static enum store_status store_migrate(struct store *s)
 		const struct store_migration *m = &ops->migrations[i];
 		if (m->version <= current)
 			continue;
-		log_info("store: applying migration %d (%s)", m->version, m->description);
+		mg_logf(MG_LOG_INFO, "store: applying migration %d (%s)", m->version, m->description);
 		if (ops->exec_script(s, m->sql) != STORE_OK)
 			goto fail;
 		char ver[16], at[24];

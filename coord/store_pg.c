@@ -95,7 +95,7 @@ static bool pg_usable(struct store *s)
 		return false;
 	PQreset(im->conn);
 	if (PQstatus(im->conn) == CONNECTION_OK) {
-		log_warn("postgres: reconnected");
+		mg_logf(MG_LOG_WARNING, "postgres: reconnected");
 		return true;
 	}
 	pg_set_err(s, im->conn, NULL);
@@ -209,7 +209,7 @@ static void *listener_main(void *arg)
 			bool ok = r != NULL && PQresultStatus(r) == PGRES_COMMAND_OK;
 			PQclear(r);
 			if (!ok) {
-				log_warn("postgres listener: cannot listen: %s",
+				mg_logf(MG_LOG_WARNING, "postgres listener: cannot listen: %s",
 				         conn ? PQerrorMessage(conn) : err);
 				PQfinish(conn);
 				conn = NULL;
@@ -219,7 +219,7 @@ static void *listener_main(void *arg)
 			/* Anything announced while nobody listened is picked up by a full reload.
 			 */
 			if (!first)
-				log_warn("postgres listener: reconnected, resynchronising");
+				mg_logf(MG_LOG_WARNING, "postgres listener: reconnected, resynchronising");
 			im->fn(im->ctx, "* resync 0");
 			first = false;
 		}
@@ -228,7 +228,7 @@ static void *listener_main(void *arg)
 		if (n < 0)
 			continue;
 		if (!PQconsumeInput(conn)) {
-			log_warn("postgres listener: connection lost: %s", PQerrorMessage(conn));
+			mg_logf(MG_LOG_WARNING, "postgres listener: connection lost: %s", PQerrorMessage(conn));
 			PQfinish(conn);
 			conn = NULL;
 			continue;

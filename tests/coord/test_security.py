@@ -347,8 +347,8 @@ def audit_case(chk, s):
     time.sleep(1.1)
     s.request("GET", "/v1/admin/users%0aevent=admin", token=bad)
     time.sleep(0.3)
-    lines = [l for l in open(s.log).read().splitlines() if " audit coord: " in l]
-    fields = [dict(kv.split("=", 1) for kv in l.split(" audit coord: ")[1].split()) for l in lines]
+    lines = [l for l in open(s.log).read().splitlines() if " msg=audit " in l]
+    fields = [dict(kv.split("=", 1) for kv in l.split()) for l in lines]
     want = {"event": "admin", "key": prefix, "client": "127.0.0.1", "method": "POST",
             "path": "/v1/admin/users", "status": "201"}
     chk.check(any(all(f.get(k) == v for k, v in want.items()) for f in fields),
