@@ -67,7 +67,7 @@ enum wg_result fake_host_init(struct fake_host *h, const char *name, uint64_t se
 	h->rng = seed;
 	h->now_ns = FAKE_HOST_START_NS;
 	h->wall_ns = FAKE_HOST_EPOCH_S * WG_NSEC_PER_SEC;
-	h->table = wg_index_table_new(64);
+	h->table = wg_index_table_new(16); /* a handshake, three keypairs, and room */
 	if (!h->table)
 		return WG_ERR_NOMEM;
 	if ((r = wg_noise_local_init(&h->local, h->table, &up)) != WG_OK)
