@@ -4,9 +4,9 @@
  * thread makes (gateway/handshake.c, input_initiation and send_response): mac1 check
  * (wg_cookie_validate), wg_noise_consume_initiation, wg_noise_create_response,
  * wg_cookie_add_macs, wg_noise_begin_session, with N configured peers found by public key.
- * Initiations come from N real initiators (wg/noise) built before each timed round, so the
- * initiator's cost is not counted. Virtual clocks keep the replay and flood checks (20 ms per
- * peer) passing however fast the rounds go.
+ * Initiations come from N real initiators (tests/support's fake Noise hosts) built before each
+ * timed round, so the initiator's cost is not counted. Virtual clocks keep the replay and flood
+ * checks (20 ms per peer) passing however fast the rounds go.
  *
  * Also measured: the under-load path (mac1 good, no mac2: a cookie reply per initiation, many
  * source addresses), the rate-limited path (valid mac2 from one source, refused by the rate
@@ -33,6 +33,7 @@
 
 #include "cookie.h"
 #include "crypto.h"
+#include "fake_host.h"
 #include "index_table.h"
 #include "keys.h"
 #include "noise.h"
@@ -75,14 +76,6 @@ static uint64_t mono_ns(void)
 	return (uint64_t)(mono_s() * 1e9);
 }
 
-/* One initiator: its own identity and the gateway as its peer. */
-struct initiator {
-	struct wg_noise_local local;
-	struct wg_noise_remote gw;
-	struct wg_cookie_maker maker;
-	uint64_t tai_sec; /* virtual TAI64N clock: +1 s per initiation */
-};
-
 /* The gateway side, as struct mg_control holds it. */
 struct responder {
 	struct wg_noise_local local;
@@ -96,12 +89,6 @@ struct responder {
 	uint32_t key_mask;
 	uint64_t now_ns; /* virtual: advanced a second per round */
 };
-
-static void initiator_tai64n(void *ctx, uint8_t out[WG_TIMESTAMP_LEN])
-{
-	struct initiator *in = ctx;
-	wg_tai64n_encode(out, 1700000000u + in->tai_sec++, 0);
-}
 
 static uint64_t responder_now(void *ctx)
 {
@@ -133,8 +120,7 @@ static void rng(void *ctx, void *buf, size_t len)
 	wg_random_bytes(buf, len);
 }
 
-static int setup(struct responder *r, struct initiator *ins, uint32_t n,
-                 struct wg_index_table *in_index)
+static int setup(struct responder *r, struct fake_host *ins, uint32_t n)
 {
 	uint8_t priv[WG_KEY_LEN], pub[WG_KEY_LEN];
 	int rc = -1;
@@ -160,16 +146,12 @@ static int setup(struct responder *r, struct initiator *ins, uint32_t n,
 	    wg_cookie_checker_init(&r->checker, r->local.static_public, NULL, NULL) != WG_OK)
 		goto out;
 	for (uint32_t i = 0; i < n; i++) {
-		struct initiator *in = &ins[i];
-		const struct wg_noise_upcalls iup = {.ctx = in, .tai64n = initiator_tai64n};
-		wg_key_generate_private(priv, NULL, NULL);
-		if (wg_key_public(pub, priv) != WG_OK ||
-		    wg_noise_local_init(&in->local, in_index, &iup) != WG_OK ||
-		    wg_noise_local_set_private(&in->local, priv) != WG_OK ||
-		    wg_noise_remote_init(&in->gw, &in->local, r->local.static_public, in) !=
-		        WG_OK ||
-		    wg_cookie_maker_init(&in->maker, r->local.static_public) != WG_OK ||
-		    wg_noise_remote_init(&r->peers[i], &r->local, pub, NULL) != WG_OK ||
+		struct fake_host *in = &ins[i];
+		if (fake_host_init(in, "initiator", 1 + i) != WG_OK ||
+		    fake_host_add(in, r->local.static_public, NULL) != WG_OK)
+			goto out;
+		memcpy(pub, in->local.static_public, WG_KEY_LEN);
+		if (wg_noise_remote_init(&r->peers[i], &r->local, pub, NULL) != WG_OK ||
 		    wg_noise_remote_precompute(&r->peers[i]) != WG_OK ||
 		    wg_cookie_maker_init(&r->makers[i], pub) != WG_OK)
 			goto out;
@@ -185,13 +167,14 @@ out:
 }
 
 /* Builds one initiation per initiator; returns the seconds it took. */
-static double make_initiations(struct initiator *ins, uint32_t n, struct wg_msg_initiation *msgs)
+static double make_initiations(struct fake_host *ins, uint32_t n, struct wg_msg_initiation *msgs)
 {
 	double t0 = mono_s();
 	for (uint32_t i = 0; i < n; i++) {
-		if (wg_noise_create_initiation(&ins[i].gw, &msgs[i]) != WG_OK)
+		/* A second on the initiator's clock: each timestamp newer than the last. */
+		fake_host_tick(&ins[i], WG_NSEC_PER_SEC);
+		if (fake_host_initiation(&ins[i], &ins[i].remotes[0], &msgs[i]) != WG_OK)
 			return -1;
-		wg_cookie_add_macs(&ins[i].maker, &msgs[i], sizeof(msgs[i]), mono_ns());
 	}
 	return mono_s() - t0;
 }
@@ -213,7 +196,7 @@ static bool respond(struct responder *r, const struct wg_msg_initiation *msg)
 	return ok;
 }
 
-static int bench_handshakes(struct responder *r, struct initiator *ins,
+static int bench_handshakes(struct responder *r, struct fake_host *ins,
                             struct wg_msg_initiation *msgs, double seconds, double *cpu_us)
 {
 	double spent = 0, made = 0, cpu = 0;
@@ -391,7 +374,7 @@ static int bench_cookie_replies(struct responder *r, const struct wg_msg_initiat
 
 /* Under load with a valid cookie from one source: the rate limiter lets its burst through
  * and refuses the rest (those refusals are what a cookie-holding flooder costs). */
-static int bench_ratelimited(struct responder *r, struct initiator *in, double seconds)
+static int bench_ratelimited(struct responder *r, struct fake_host *in, double seconds)
 {
 	struct wg_msg_initiation msg;
 	struct wg_msg_cookie reply;
@@ -399,15 +382,16 @@ static int bench_ratelimited(struct responder *r, struct initiator *in, double s
 	uint64_t n = 0, refused = 0;
 
 	source_of(7, &src);
-	if (wg_noise_create_initiation(&in->gw, &msg) != WG_OK)
-		return -1;
-	wg_cookie_add_macs(&in->maker, &msg, sizeof(msg), mono_ns());
-	if (wg_cookie_reply_create(&r->checker, &reply, &msg, sizeof(msg), &src, r->now_ns) !=
+	fake_host_tick(in, WG_NSEC_PER_SEC);
+	if (fake_host_initiation(in, &in->remotes[0], &msg) != WG_OK ||
+	    wg_cookie_reply_create(&r->checker, &reply, &msg, sizeof(msg), &src, r->now_ns) !=
 	        WG_OK ||
-	    wg_cookie_consume_reply(&in->maker, &reply, sizeof(reply), mono_ns()) != WG_OK ||
-	    wg_noise_create_initiation(&in->gw, &msg) != WG_OK)
+	    wg_cookie_consume_reply(&in->makers[0], &reply, sizeof(reply), fake_host_now(in)) !=
+	        WG_OK)
 		return -1;
-	wg_cookie_add_macs(&in->maker, &msg, sizeof(msg), mono_ns());
+	fake_host_tick(in, WG_NSEC_PER_SEC);
+	if (fake_host_initiation(in, &in->remotes[0], &msg) != WG_OK)
+		return -1;
 	double t0 = mono_s(), t;
 	do {
 		for (int k = 0; k < 256; k++, n++) {
@@ -460,10 +444,9 @@ int main(int argc, char **argv)
 	sched_setaffinity(0, sizeof(set), &set);
 
 	struct responder r = {0};
-	struct initiator *ins = calloc(n, sizeof(*ins));
+	struct fake_host *ins = calloc(n, sizeof(*ins));
 	struct wg_msg_initiation *msgs = calloc(n, sizeof(*msgs));
-	struct wg_index_table *in_index = wg_index_table_new(4 * n);
-	if (!ins || !msgs || !in_index || setup(&r, ins, n, in_index) != 0) {
+	if (!ins || !msgs || setup(&r, ins, n) != 0) {
 		fprintf(stderr, "set-up failed (memory or crypto)\n");
 		goto out;
 	}
@@ -483,15 +466,14 @@ int main(int argc, char **argv)
 	rc = 0;
 out:
 	for (uint32_t i = 0; ins && r.peers && i < n; i++) {
-		wg_noise_remote_destroy(&ins[i].gw);
-		wg_noise_local_destroy(&ins[i].local);
+		if (ins[i].table)
+			fake_host_destroy(&ins[i]);
 		wg_noise_remote_destroy(&r.peers[i]);
 	}
 	wg_noise_local_destroy(&r.local);
 	wg_cookie_checker_clear(&r.checker);
 	wg_ratelimiter_free(r.rl);
 	wg_index_table_free(r.index);
-	wg_index_table_free(in_index);
 	free(r.peers);
 	free(r.makers);
 	free(r.by_key);

@@ -2,11 +2,11 @@
 /*
  * hs_flood: floods a gateway's WireGuard port with valid-looking handshake initiations from
  * many IPv4 source addresses, for bench/e2e_bench.sh (data-plane throughput during a handshake
- * flood). Each initiation is a real one (wg/noise) from a random identity the gateway does not
- * know, with a correct mac1 for the gateway's public key, so the gateway must do the work of a
- * handshake (one DH, two AEADs) before it can refuse it, or, under load, answer with a cookie
- * reply. A pool of such messages is built once and sent round-robin through a raw socket, each
- * time from the next source address of --src-net (a /16).
+ * flood). Each initiation is a real one (a fake Noise host, tests/support) from an identity the
+ * gateway does not know, with a correct mac1 for the gateway's public key, so the gateway must do
+ * the work of a handshake (one DH, two AEADs) before it can refuse it, or, under load, answer with
+ * a cookie reply. A pool of such messages is built once and sent round-robin through a raw socket,
+ * each time from the next source address of --src-net (a /16).
  *
  * Bounded: stops after --seconds or --count, whichever comes first, paced to --pps. Refuses to
  * run outside a network namespace made by `ip netns add`: it is only for test namespaces.
@@ -28,11 +28,9 @@
 #include <time.h>
 #include <unistd.h>
 
-#include "cookie.h"
 #include "crypto.h"
-#include "index_table.h"
+#include "fake_host.h"
 #include "keys.h"
-#include "noise.h"
 
 #define POOL    64
 #define IP_HLEN 20
@@ -125,37 +123,20 @@ static size_t build_frame(uint8_t *f, const struct options *o, uint32_t src_host
 	return total;
 }
 
-/* Initiations from POOL random identities, each with a correct mac1 for the gateway. */
+/* Initiations from POOL identities the gateway does not know, each with a correct mac1 for it. */
 static int build_pool(const struct options *o, struct wg_msg_initiation *pool)
 {
-	struct wg_index_table *index = wg_index_table_new(4 * POOL);
-	int rc = -1;
-
-	if (!index)
-		return -1;
 	for (unsigned i = 0; i < POOL; i++) {
-		struct wg_noise_local local;
-		struct wg_noise_remote gw;
-		struct wg_cookie_maker maker;
-		uint8_t priv[WG_KEY_LEN];
-		wg_key_generate_private(priv, NULL, NULL);
-		bool ok = wg_noise_local_init(&local, index, NULL) == WG_OK &&
-		          wg_noise_local_set_private(&local, priv) == WG_OK &&
-		          wg_noise_remote_init(&gw, &local, o->gw_pub, NULL) == WG_OK &&
-		          wg_cookie_maker_init(&maker, o->gw_pub) == WG_OK &&
-		          wg_noise_create_initiation(&gw, &pool[i]) == WG_OK &&
-		          wg_cookie_add_macs(&maker, &pool[i], sizeof(pool[i]), 1) == WG_OK;
-		wg_memzero(priv, sizeof(priv));
-		wg_noise_remote_destroy(&gw);
-		wg_noise_local_destroy(&local);
-		wg_cookie_maker_clear(&maker);
+		struct fake_host h;
+		struct wg_noise_remote *gw;
+		bool ok = fake_host_init(&h, "flooder", 1 + i) == WG_OK &&
+		          fake_host_add(&h, o->gw_pub, &gw) == WG_OK &&
+		          fake_host_initiation(&h, gw, &pool[i]) == WG_OK;
+		fake_host_destroy(&h);
 		if (!ok)
-			goto out;
+			return -1;
 	}
-	rc = 0;
-out:
-	wg_index_table_free(index);
-	return rc;
+	return 0;
 }
 
 static int parse_args(int argc, char **argv, struct options *o)

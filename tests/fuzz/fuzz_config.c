@@ -33,6 +33,7 @@
 #include "crypto.h"
 #include "fuzz_driver.h"
 #include "keys.h"
+#include "test_rng.h"
 
 #define SMALL_ERR     24
 #define MAX_SEED_SIZE 65536
@@ -548,12 +549,12 @@ int fuzz_init(void)
 	snprintf(config_path, sizeof(config_path), "%s/gateway.yaml", fuzz_scratch_dir());
 	snprintf(key_path, sizeof(key_path), "%s/private.key", fuzz_scratch_dir());
 	snprintf(psk_path, sizeof(psk_path), "%s/site-b.psk", fuzz_scratch_dir());
-	wg_key_generate_private(key, fuzz_rng_bytes, &rng);
+	wg_key_generate_private(key, test_rng, &rng);
 	wg_key_to_base64(b64, key);
 	strcat(b64, "\n");
 	if (write_file(key_path, b64, strlen(b64)) != 0)
 		return -1;
-	fuzz_rng_bytes(&rng, key, sizeof(key));
+	test_rng(&rng, key, sizeof(key));
 	wg_key_to_base64(b64, key);
 	strcat(b64, "\n");
 	if (write_file(psk_path, b64, strlen(b64)) != 0)

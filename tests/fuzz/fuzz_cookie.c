@@ -27,13 +27,14 @@
 #include "cookie.h"
 #include "crypto.h"
 #include "fuzz_driver.h"
+#include "fuzz_oracles.h"
 #include "messages.h"
 #include "result.h"
+#include "test_rng.h"
 
 #define INIT_LEN     sizeof(struct wg_msg_initiation)
 #define RESP_LEN     sizeof(struct wg_msg_response)
 #define MAC1_AT(len) ((len) - sizeof(struct wg_msg_macs))
-#define MAC2_AT(len) ((len)-WG_COOKIE_LEN)
 
 struct message {
 	uint8_t bytes[INIT_LEN];
@@ -58,15 +59,10 @@ static uint64_t accepted_replies;
 
 /* ---- oracles ---- */
 
-static uint32_t le32_at(const uint8_t *p)
-{
-	return (uint32_t)p[0] | (uint32_t)p[1] << 8 | (uint32_t)p[2] << 16 | (uint32_t)p[3] << 24;
-}
-
 static bool handshake_shaped(const uint8_t *d, size_t len)
 {
-	return len >= 4 && ((len == INIT_LEN && le32_at(d) == WG_MSG_HANDSHAKE_INITIATION) ||
-	                    (len == RESP_LEN && le32_at(d) == WG_MSG_HANDSHAKE_RESPONSE));
+	return len >= 4 && ((len == INIT_LEN && fuzz_le32(d) == WG_MSG_HANDSHAKE_INITIATION) ||
+	                    (len == RESP_LEN && fuzz_le32(d) == WG_MSG_HANDSHAKE_RESPONSE));
 }
 
 /* A genuine message equal to d up to (without) mac2, or whole. */
@@ -75,7 +71,8 @@ static bool genuine_msg(const uint8_t *d, size_t len, bool whole, bool with_cook
 	for (size_t i = 0; i < N_MSGS; i++) {
 		if (with_cookie_only && i != M_INIT_COOKIE && i != M_RESP_COOKIE)
 			continue;
-		if (msgs[i].len == len && memcmp(msgs[i].bytes, d, whole ? len : MAC2_AT(len)) == 0)
+		if (msgs[i].len == len &&
+		    memcmp(msgs[i].bytes, d, whole ? len : FUZZ_MAC2_AT(len)) == 0)
 			return true;
 	}
 	return false;
@@ -179,7 +176,8 @@ static void check_attacker_round(const uint8_t *d, size_t len)
 
 static void check_reply(const uint8_t *d, size_t len)
 {
-	bool shaped = len == sizeof(struct wg_msg_cookie) && le32_at(d) == WG_MSG_HANDSHAKE_COOKIE;
+	bool shaped =
+	    len == sizeof(struct wg_msg_cookie) && fuzz_le32(d) == WG_MSG_HANDSHAKE_COOKIE;
 	enum wg_result r = wg_cookie_consume_reply(&waiting, d, len, now_ns + 1);
 
 	FUZZ_CHECK(r == WG_OK || r == WG_ERR_INVALID || r == WG_ERR_UNKNOWN_PEER ||
@@ -216,16 +214,11 @@ int fuzz_one(const uint8_t *data, size_t len)
 
 /* ---- setup ---- */
 
-static void rng(void *ctx, void *buf, size_t len)
-{
-	fuzz_rng_bytes(ctx, buf, len);
-}
-
 static int make_body(struct message *m, size_t len, uint32_t type)
 {
 	uint32_t le = htole32(type);
 	m->len = len;
-	fuzz_rng_bytes(&rng_body, m->bytes, len);
+	test_rng(&rng_body, m->bytes, len);
 	memcpy(m->bytes, &le, sizeof(le));
 	memset(m->bytes + MAC1_AT(len), 0, sizeof(struct wg_msg_macs));
 	return 0;
@@ -250,8 +243,8 @@ int fuzz_init(void)
 	atexit(cleanup);
 	if (wg_crypto_init() != WG_OK)
 		return -1;
-	fuzz_rng_bytes(&key_rng, pub, sizeof(pub)); /* the cookie layer only hashes it */
-	if (wg_cookie_checker_init(&checker, pub, rng, &rng_checker) != WG_OK ||
+	test_rng(&key_rng, pub, sizeof(pub)); /* the cookie layer only hashes it */
+	if (wg_cookie_checker_init(&checker, pub, test_rng, &rng_checker) != WG_OK ||
 	    wg_cookie_maker_init(&fresh, pub) != WG_OK)
 		return -1;
 	make_body(&msgs[M_INIT], INIT_LEN, WG_MSG_HANDSHAKE_INITIATION);

@@ -29,6 +29,8 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "fuzz_mutate.h"
+
 #ifndef MESHGATE_FUZZ_TARGET
 #define MESHGATE_FUZZ_TARGET "fuzz"
 #endif
@@ -45,16 +47,10 @@
 #define MAX_STACKED_MUTS  8
 #define TIME_CHECK_PERIOD 32
 
-struct blob {
-	uint8_t *data;
-	size_t len;
-	char *name;
-};
-
-static struct blob corpus[MAX_CORPUS];
+static struct fuzz_blob corpus[MAX_CORPUS];
 static size_t corpus_len;
 static size_t seed_count;
-static struct blob tokens[MAX_TOKENS];
+static struct fuzz_blob tokens[MAX_TOKENS];
 static size_t token_count;
 static size_t max_len = DEFAULT_MAX_LEN;
 
@@ -86,9 +82,9 @@ static void *xmalloc(size_t n)
 	return p;
 }
 
-static struct blob blob_copy(const void *data, size_t len, const char *name)
+static struct fuzz_blob blob_copy(const void *data, size_t len, const char *name)
 {
-	struct blob b = {.data = xmalloc(len), .len = len, .name = NULL};
+	struct fuzz_blob b = {.data = xmalloc(len), .len = len, .name = NULL};
 	if (len)
 		memcpy(b.data, data, len);
 	if (name) {
@@ -139,26 +135,6 @@ void fuzz_outcome(const char *label)
 		label_count++;
 	}
 	new_label_this_input = true;
-}
-
-uint64_t fuzz_rng_next(uint64_t *state)
-{
-	uint64_t z = (*state += 0x9e3779b97f4a7c15ULL);
-	z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ULL;
-	z = (z ^ (z >> 27)) * 0x94d049bb133111ebULL;
-	return z ^ (z >> 31);
-}
-
-void fuzz_rng_bytes(void *ctx, void *buf, size_t len)
-{
-	uint8_t *p = buf;
-	while (len) {
-		uint64_t v = fuzz_rng_next(ctx);
-		size_t n = len < sizeof(v) ? len : sizeof(v);
-		memcpy(p, &v, n);
-		p += n;
-		len -= n;
-	}
 }
 
 const char *fuzz_source_root(void)
@@ -339,223 +315,6 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t len)
 
 /* ---- deterministic engine ---- */
 
-static uint64_t mut_state;
-
-static uint64_t rnd(uint64_t bound)
-{
-	return bound ? fuzz_rng_next(&mut_state) % bound : 0;
-}
-
-static const uint64_t interesting[] = {
-    0,
-    1,
-    2,
-    3,
-    4,
-    7,
-    8,
-    15,
-    16,
-    31,
-    32,
-    63,
-    64,
-    91,
-    92,
-    93,
-    127,
-    128,
-    147,
-    148,
-    149,
-    255,
-    256,
-    1280,
-    1420,
-    1500,
-    4096,
-    8191,
-    8192,
-    8193,
-    32767,
-    32768,
-    65535,
-    65536,
-    0x7fffffff,
-    0x80000000,
-    0xffffffffULL,
-    1ULL << 60,
-    UINT64_MAX - 8192,
-    UINT64_MAX - 8191,
-    UINT64_MAX - 1,
-    UINT64_MAX,
-};
-
-/* Writes the low width bytes of v at pos, little- or big-endian. */
-static void put_int(uint8_t *buf, size_t pos, uint64_t v, size_t width, bool big)
-{
-	for (size_t i = 0; i < width; i++) {
-		size_t shift = 8 * (big ? width - 1 - i : i);
-		buf[pos + i] = (uint8_t)(v >> shift);
-	}
-}
-
-static uint64_t get_int(const uint8_t *buf, size_t pos, size_t width, bool big)
-{
-	uint64_t v = 0;
-	for (size_t i = 0; i < width; i++) {
-		size_t shift = 8 * (big ? width - 1 - i : i);
-		v |= (uint64_t)buf[pos + i] << shift;
-	}
-	return v;
-}
-
-/* Makes room for n bytes at pos (n fits: the caller checked len + n <= max_len). */
-static void open_gap(uint8_t *buf, size_t len, size_t pos, size_t n)
-{
-	memmove(buf + pos + n, buf + pos, len - pos);
-}
-
-enum mutation {
-	MUT_FLIP_BIT,
-	MUT_SET_BYTE,
-	MUT_INTERESTING,
-	MUT_ARITH,
-	MUT_TRUNCATE,
-	MUT_EXTEND,
-	MUT_INSERT,
-	MUT_DELETE,
-	MUT_COPY_WITHIN,
-	MUT_SPLICE,
-	MUT_FILL,
-	MUT_TOKEN,
-	MUT_COUNT
-};
-
-/* One mutation of buf (len bytes, room for max_len). Returns the new length. */
-static size_t mutate_once(uint8_t *buf, size_t len)
-{
-	enum mutation m = (enum mutation)rnd(MUT_COUNT);
-	size_t pos = rnd(len ? len : 1), n;
-
-	switch (m) {
-	case MUT_FLIP_BIT:
-		if (len)
-			buf[pos] ^= (uint8_t)(1u << rnd(8));
-		break;
-	case MUT_SET_BYTE:
-		if (len)
-			buf[pos] = (uint8_t)rnd(256);
-		break;
-	case MUT_INTERESTING: {
-		static const size_t widths[] = {1, 2, 4, 8};
-		size_t width = widths[rnd(4)];
-		if (len < width)
-			break;
-		/* Fields are mostly aligned: favour aligned positions. */
-		pos = rnd(2) ? rnd(len - width + 1) : (rnd((len - width) / width + 1) * width);
-		put_int(buf, pos, interesting[rnd(sizeof(interesting) / sizeof(interesting[0]))],
-		        width, rnd(2));
-		break;
-	}
-	case MUT_ARITH: {
-		static const size_t widths[] = {1, 4, 8};
-		size_t width = widths[rnd(3)];
-		bool big = rnd(2);
-		if (len < width)
-			break;
-		pos = rnd(len - width + 1);
-		uint64_t delta = 1 + rnd(35), v = get_int(buf, pos, width, big);
-		put_int(buf, pos, rnd(2) ? v + delta : v - delta, width, big);
-		break;
-	}
-	case MUT_TRUNCATE:
-		return rnd(len + 1);
-	case MUT_EXTEND:
-		n = 1 + rnd(rnd(4) ? 16 : 256);
-		if (len + n > max_len)
-			n = max_len - len;
-		if (rnd(2)) {
-			for (size_t i = 0; i < n; i++)
-				buf[len + i] = (uint8_t)rnd(256);
-		} else {
-			memset(buf + len, len ? buf[len - 1] : 0, n);
-		}
-		return len + n;
-	case MUT_INSERT:
-		n = 1 + rnd(16);
-		if (len + n > max_len)
-			break;
-		pos = rnd(len + 1);
-		open_gap(buf, len, pos, n);
-		for (size_t i = 0; i < n; i++)
-			buf[pos + i] = (uint8_t)rnd(256);
-		return len + n;
-	case MUT_DELETE:
-		if (!len)
-			break;
-		n = 1 + rnd(len - pos < 32 ? len - pos : 32);
-		memmove(buf + pos, buf + pos + n, len - pos - n);
-		return len - n;
-	case MUT_COPY_WITHIN: {
-		if (len < 2)
-			break;
-		size_t src = rnd(len), dst = rnd(len);
-		n = 1 + rnd(len - (src > dst ? src : dst));
-		memmove(buf + dst, buf + src, n);
-		break;
-	}
-	case MUT_SPLICE: {
-		const struct blob *o = &corpus[rnd(corpus_len)];
-		if (!o->len)
-			break;
-		if (rnd(2)) {
-			/* Crossover at the same offset: keeps both messages' field layout. */
-			size_t at = rnd(o->len), cnt = 1 + rnd(o->len - at);
-			if (at + cnt > len)
-				cnt = at < len ? len - at : 0;
-			memcpy(buf + at, o->data + at, cnt);
-		} else {
-			/* Our prefix, the other's suffix. */
-			size_t cut = rnd(len + 1), from = rnd(o->len);
-			n = o->len - from;
-			if (cut + n > max_len)
-				n = max_len - cut;
-			memcpy(buf + cut, o->data + from, n);
-			return cut + n;
-		}
-		break;
-	}
-	case MUT_FILL: {
-		if (!len)
-			break;
-		static const uint8_t fills[] = {0x00, 0xff, 0x41, 0x20, 0x0a};
-		n = 1 + rnd(len - pos);
-		memset(buf + pos, fills[rnd(sizeof(fills))], n);
-		break;
-	}
-	case MUT_TOKEN: {
-		if (!token_count)
-			break;
-		const struct blob *t = &tokens[rnd(token_count)];
-		if (rnd(2) && len + t->len <= max_len) {
-			pos = rnd(len + 1);
-			open_gap(buf, len, pos, t->len);
-			memcpy(buf + pos, t->data, t->len);
-			return len + t->len;
-		}
-		if (t->len <= len) {
-			pos = rnd(len - t->len + 1);
-			memcpy(buf + pos, t->data, t->len);
-		}
-		break;
-	}
-	case MUT_COUNT:
-		break;
-	}
-	return len;
-}
-
 static uint64_t env_u64(const char *name, uint64_t def)
 {
 	const char *s = getenv(name);
@@ -675,7 +434,7 @@ int main(int argc, char **argv)
 	       " s%s\n",
 	       MESHGATE_FUZZ_TARGET, seed_count, token_count, max_len, seed, seconds,
 	       max_iter ? " (or the iteration limit)" : "");
-	mut_state = seed;
+	fuzz_mutate_seed(seed);
 	buf = xmalloc(max_len);
 	for (size_t i = 0; i < seed_count; i++, iter++) {
 		current_iteration = iter;
@@ -688,14 +447,15 @@ int main(int argc, char **argv)
 		if (iter % TIME_CHECK_PERIOD == 0 && seconds && now_s() - start >= (double)seconds)
 			break;
 		current_iteration = iter++;
-		const struct blob *base = &corpus[rnd(corpus_len)];
+		const struct fuzz_blob *base = &corpus[fuzz_rnd(corpus_len)];
 		size_t len = base->len;
 		memcpy(buf, base->data, len);
 		size_t stack = 1;
-		while (stack < MAX_STACKED_MUTS && rnd(2))
+		while (stack < MAX_STACKED_MUTS && fuzz_rnd(2))
 			stack++;
 		for (size_t k = 0; k < stack; k++)
-			len = mutate_once(buf, len);
+			len =
+			    fuzz_mutate(buf, len, max_len, corpus, corpus_len, tokens, token_count);
 		run_one(buf, len);
 		if (new_label_this_input && corpus_len < MAX_CORPUS)
 			corpus[corpus_len++] = blob_copy(buf, len, NULL);

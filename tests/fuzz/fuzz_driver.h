@@ -54,11 +54,6 @@ _Noreturn void fuzz_fail(const char *file, int line, const char *expr, const cha
 			fuzz_fail(__FILE__, __LINE__, #cond, "" __VA_ARGS__); \
 	} while (0)
 
-/* A deterministic, seeded stream for keys and nonces in test setup (splitmix64, not crypto). */
-uint64_t fuzz_rng_next(uint64_t *state);
-/* Upcall-shaped: ctx points to a uint64_t state. */
-void fuzz_rng_bytes(void *ctx, void *buf, size_t len);
-
 /* The source tree (for conf/ examples): $MESHGATE_SOURCE_ROOT, else the configured root. */
 const char *fuzz_source_root(void);
 /* A private directory for scratch files, removed with its contents at exit. */

@@ -27,7 +27,9 @@
 
 #include "crypto.h"
 #include "fuzz_driver.h"
+#include "fuzz_oracles.h"
 #include "keys.h"
+#include "test_rng.h"
 
 #define KEY_FILE_MAX 1024 /* wg/keys.c's limit, as its header describes "one key's worth" */
 #define FILL_BYTE    0xaa
@@ -74,14 +76,6 @@ static enum wg_key_error expected_verdict(const uint8_t *t, size_t len, size_t *
 	return WG_KEY_OK;
 }
 
-static bool all_bytes(const uint8_t *p, size_t len, uint8_t v)
-{
-	for (size_t i = 0; i < len; i++)
-		if (p[i] != v)
-			return false;
-	return true;
-}
-
 static void check_format(const struct wg_key_status *st)
 {
 	static const size_t sizes[] = {1, 2, 17, 64, WG_KEY_ERRBUF_SIZE};
@@ -93,7 +87,7 @@ static void check_format(const struct wg_key_status *st)
 		FUZZ_CHECK(ret == buf, "format returned another buffer");
 		FUZZ_CHECK(memchr(buf, '\0', sizes[i]) != NULL,
 		           "message not terminated in %zu bytes", sizes[i]);
-		FUZZ_CHECK(all_bytes((uint8_t *)buf + sizes[i], sizeof(buf) - sizes[i], 'Z'),
+		FUZZ_CHECK(fuzz_all_bytes((uint8_t *)buf + sizes[i], sizeof(buf) - sizes[i], 'Z'),
 		           "format wrote past %zu bytes", sizes[i]);
 	}
 	FUZZ_CHECK(strlen(wg_key_error_str(st->code)) > 0, "empty error text");
@@ -211,7 +205,7 @@ int fuzz_init(void)
 	snprintf(key_path, sizeof(key_path), "%s/key", fuzz_scratch_dir());
 
 	for (int i = 0; i < 4; i++) {
-		wg_key_generate_private(priv, fuzz_rng_bytes, &rng);
+		wg_key_generate_private(priv, test_rng, &rng);
 		wg_key_to_base64(b64, priv);
 		seed_text("key", b64, WG_KEY_B64_LEN);
 		snprintf(buf, sizeof(buf), "%s\n", b64);

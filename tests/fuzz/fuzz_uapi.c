@@ -27,6 +27,7 @@
 #include "crypto.h"
 #include "fuzz_driver.h"
 #include "uapi.h"
+#include "test_rng.h"
 
 #define OP_LEN 6
 
@@ -381,7 +382,7 @@ int fuzz_one(const uint8_t *data, size_t len)
 static void hex_key(char out[2 * WG_KEY_LEN + 1], uint64_t *rng)
 {
 	uint8_t k[WG_KEY_LEN];
-	fuzz_rng_bytes(rng, k, sizeof(k));
+	test_rng(rng, k, sizeof(k));
 	for (size_t i = 0; i < WG_KEY_LEN; i++)
 		snprintf(out + 2 * i, 3, "%02x", k[i]);
 }
@@ -443,8 +444,8 @@ int fuzz_init(void)
 	if (wg_crypto_init() != WG_OK)
 		return -1;
 	atexit(cleanup);
-	fuzz_rng_bytes(&rng, dev_key, sizeof(dev_key));
-	fuzz_rng_bytes(&rng, peer_key, sizeof(peer_key));
+	test_rng(&rng, dev_key, sizeof(dev_key));
+	test_rng(&rng, peer_key, sizeof(peer_key));
 	rec_get(&rec, &expected_get);
 	FUZZ_CHECK(!expected_get.failed, "expected get reply");
 	hex_key(k1, &rng);

@@ -28,7 +28,9 @@
 
 #include "cookie.h"
 #include "crypto.h"
+#include "fake_host.h"
 #include "fuzz_driver.h"
+#include "fuzz_oracles.h"
 #include "index_table.h"
 #include "messages.h"
 #include "noise.h"
@@ -36,30 +38,15 @@
 #include "tai64n.h"
 #include "transport.h"
 
-#define MAX_REMOTES 2
-
 /* Bytes Noise authenticates: the type and everything after the sender index up to the macs. */
 #define INIT_AUTH_FROM offsetof(struct wg_msg_initiation, unencrypted_ephemeral)
 #define INIT_AUTH_TO   offsetof(struct wg_msg_initiation, macs)
 #define RESP_AUTH_FROM offsetof(struct wg_msg_response, receiver_index)
 #define RESP_AUTH_TO   offsetof(struct wg_msg_response, macs)
-#define MAC2_AT(len)   ((len)-WG_COOKIE_LEN)
-
-struct node {
-	const char *name;
-	struct wg_index_table *table;
-	struct wg_noise_local local;
-	struct wg_noise_remote remotes[MAX_REMOTES];
-	struct wg_cookie_maker makers[MAX_REMOTES];
-	size_t n_remotes;
-	struct wg_cookie_checker checker;
-	uint8_t priv[WG_KEY_LEN];
-	uint64_t rng, now_ns, wall_ns;
-};
 
 struct genuine_init {
 	uint8_t bytes[sizeof(struct wg_msg_initiation)];
-	struct node *responder; /* the twin that accepts it */
+	struct fake_host *responder; /* the twin that accepts it */
 	struct wg_noise_remote *sender;
 	uint8_t timestamp[WG_TIMESTAMP_LEN];
 	const struct genuine_init *newer; /* same sender, 5 ms later: a flood after this one */
@@ -67,15 +54,15 @@ struct genuine_init {
 
 struct genuine_resp {
 	uint8_t bytes[sizeof(struct wg_msg_response)];
-	struct node *initiator;
+	struct fake_host *initiator;
 	struct wg_noise_remote *sender;
 };
 
-static struct node node_i, node_j, node_k, node_r, node_s, twin_r, twin_s;
-static struct node *const all_nodes[] = {&node_i, &node_j, &node_k, &node_r,
-                                         &node_s, &twin_r, &twin_s};
-static struct node *const responders[] = {&twin_r, &twin_s};
-static struct node *const initiators[] = {&node_i, &node_j};
+static struct fake_host node_i, node_j, node_k, node_r, node_s, twin_r, twin_s;
+static struct fake_host *const all_nodes[] = {&node_i, &node_j, &node_k, &node_r,
+                                              &node_s, &twin_r, &twin_s};
+static struct fake_host *const responders[] = {&twin_r, &twin_s};
+static struct fake_host *const initiators[] = {&node_i, &node_j};
 
 enum { G_I1A, G_I1B, G_J1, G_I2, N_INITS };
 enum { G_R_TO_I, G_S_TO_I, G_R_TO_J, N_RESPS };
@@ -85,104 +72,36 @@ static struct genuine_resp resps[N_RESPS];
 static uint8_t stranger_init[sizeof(struct wg_msg_initiation)];
 
 static uint64_t accepted_count;
-static char label_init[WG_RESULT_COUNT][64], label_resp[WG_RESULT_COUNT][64];
+static char label_init[WG_RESULT_COUNT][FUZZ_LABEL_LEN],
+    label_resp[WG_RESULT_COUNT][FUZZ_LABEL_LEN];
 
 /* Snapshot of one node's Noise state: every remote, the local, the index table's size. */
 static struct snapshot {
-	struct wg_noise_remote remotes[MAX_REMOTES];
+	struct wg_noise_remote remotes[FAKE_HOST_MAX_REMOTES];
 	struct wg_noise_local local;
 	uint32_t table_count;
 } before, after_accept;
 
 /* ---- nodes ---- */
 
-static void node_random(void *ctx, void *buf, size_t len)
+/* Twins share a key seed, so they share the key; the ephemerals come from another stream. */
+static int node_init(struct fake_host *n, const char *name, uint64_t key_seed)
 {
-	fuzz_rng_bytes(&((struct node *)ctx)->rng, buf, len);
-}
-
-static uint64_t node_now(void *ctx)
-{
-	return ((struct node *)ctx)->now_ns;
-}
-
-static void node_tai64n(void *ctx, uint8_t out[WG_TIMESTAMP_LEN])
-{
-	struct node *n = ctx;
-	wg_tai64n_encode(out, n->wall_ns / WG_NSEC_PER_SEC,
-	                 (uint32_t)(n->wall_ns % WG_NSEC_PER_SEC));
-}
-
-static struct wg_noise_remote *node_by_pubkey(void *ctx, const uint8_t pub[WG_KEY_LEN])
-{
-	struct node *n = ctx;
-	for (size_t i = 0; i < n->n_remotes; i++)
-		if (memcmp(n->remotes[i].remote_static, pub, WG_KEY_LEN) == 0)
-			return &n->remotes[i];
-	return NULL;
-}
-
-static int node_init(struct node *n, const char *name, uint64_t key_seed)
-{
-	struct wg_noise_upcalls up = {
-	    .ctx = n,
-	    .random = node_random,
-	    .now = node_now,
-	    .tai64n = node_tai64n,
-	    .remote_by_pubkey = node_by_pubkey,
-	};
-
-	n->name = name;
+	if (fake_host_init(n, name, key_seed) != WG_OK)
+		return -1;
 	n->rng = key_seed ^ 0x5eed;
-	n->now_ns = 1000 * WG_NSEC_PER_SEC;
-	n->wall_ns = 1700000000ULL * WG_NSEC_PER_SEC;
-	n->table = wg_index_table_new(16);
-	if (!n->table || wg_noise_local_init(&n->local, n->table, &up) != WG_OK)
-		return -1;
-	fuzz_rng_bytes(&key_seed, n->priv, WG_KEY_LEN);
-	if (wg_noise_local_set_private(&n->local, n->priv) != WG_OK)
-		return -1;
-	return wg_cookie_checker_init(&n->checker, n->local.static_public, node_random, n) == WG_OK
-	           ? 0
-	           : -1;
+	return 0;
 }
 
-static struct wg_noise_remote *node_add(struct node *n, const struct node *peer)
+static bool node_add(struct fake_host *n, const struct fake_host *peer)
 {
-	size_t k = n->n_remotes;
-	if (k >= MAX_REMOTES ||
-	    wg_noise_remote_init(&n->remotes[k], &n->local, peer->local.static_public, n) !=
-	        WG_OK ||
-	    wg_cookie_maker_init(&n->makers[k], peer->local.static_public) != WG_OK)
-		return NULL;
-	n->n_remotes++;
-	return &n->remotes[k];
-}
-
-static size_t remote_slot(const struct node *n, const struct node *peer)
-{
-	for (size_t i = 0; i < n->n_remotes; i++)
-		if (memcmp(n->remotes[i].remote_static, peer->local.static_public, WG_KEY_LEN) == 0)
-			return i;
-	return MAX_REMOTES;
-}
-
-static void node_destroy(struct node *n)
-{
-	for (size_t i = 0; i < n->n_remotes; i++) {
-		wg_noise_remote_destroy(&n->remotes[i]);
-		wg_cookie_maker_clear(&n->makers[i]);
-	}
-	wg_cookie_checker_clear(&n->checker);
-	wg_noise_local_destroy(&n->local);
-	wg_index_table_free(n->table);
-	wg_memzero(n, sizeof(*n));
+	return fake_host_add(n, peer->local.static_public, NULL) == WG_OK;
 }
 
 static void cleanup(void)
 {
 	for (size_t i = 0; i < sizeof(all_nodes) / sizeof(all_nodes[0]); i++)
-		node_destroy(all_nodes[i]);
+		fake_host_destroy(all_nodes[i]);
 	wg_memzero(&before, sizeof(before));
 	wg_memzero(&after_accept, sizeof(after_accept));
 }
@@ -190,62 +109,52 @@ static void cleanup(void)
 /* ---- genuine messages ---- */
 
 /* ini's initiation to peer, macs included, to be accepted by twin. */
-static int make_init(struct genuine_init *g, struct node *ini, const struct node *peer,
-                     struct node *twin)
+static int make_init(struct genuine_init *g, struct fake_host *ini, struct fake_host *peer,
+                     struct fake_host *twin)
 {
+	struct wg_noise_remote *to = fake_host_find(ini, peer->local.static_public);
 	struct wg_msg_initiation m;
-	size_t k = remote_slot(ini, peer), tk = remote_slot(twin, ini);
 
-	if (k == MAX_REMOTES || tk == MAX_REMOTES ||
-	    wg_noise_create_initiation(&ini->remotes[k], &m) != WG_OK ||
-	    wg_cookie_add_macs(&ini->makers[k], &m, sizeof(m), ini->now_ns) != WG_OK)
+	g->sender = fake_host_find(twin, ini->local.static_public);
+	if (!to || !g->sender || fake_host_initiation(ini, to, &m) != WG_OK)
 		return -1;
 	memcpy(g->bytes, &m, sizeof(m));
 	g->responder = twin;
-	g->sender = &twin->remotes[tk];
-	node_tai64n(ini, g->timestamp);
+	fake_host_tai64n(ini, g->timestamp);
 	return 0;
 }
 
-/* res consumes g (as the real responder) and answers it, macs included. */
-static int make_resp(struct genuine_resp *out, struct node *res, const struct genuine_init *g,
-                     struct node *ini)
+/* res answers g (as the real responder), macs included. */
+static int make_resp(struct genuine_resp *out, struct fake_host *res, const struct genuine_init *g,
+                     struct fake_host *ini)
 {
-	struct wg_msg_initiation in;
 	struct wg_msg_response m;
-	struct wg_noise_remote *got = NULL;
-	size_t k, ik = remote_slot(ini, res);
 
-	memcpy(&in, g->bytes, sizeof(in));
-	if (ik == MAX_REMOTES || wg_noise_consume_initiation(&res->local, &in, &got) != WG_OK ||
-	    wg_noise_create_response(got, &m) != WG_OK)
-		return -1;
-	k = (size_t)(got - res->remotes);
-	if (wg_cookie_add_macs(&res->makers[k], &m, sizeof(m), res->now_ns) != WG_OK)
+	out->sender = fake_host_find(ini, res->local.static_public);
+	if (!out->sender || fake_host_respond(res, g->bytes, sizeof(g->bytes), &m, NULL) != WG_OK)
 		return -1;
 	memcpy(out->bytes, &m, sizeof(m));
 	out->initiator = ini;
-	out->sender = &ini->remotes[ik];
 	return 0;
 }
 
 /* ---- state snapshots ---- */
 
-static void snap_take(struct snapshot *sn, const struct node *n)
+static void snap_take(struct snapshot *sn, const struct fake_host *n)
 {
 	memcpy(sn->remotes, n->remotes, sizeof(sn->remotes));
 	memcpy(&sn->local, &n->local, sizeof(sn->local));
 	sn->table_count = wg_index_table_count(n->table);
 }
 
-static bool snap_same(const struct snapshot *sn, const struct node *n)
+static bool snap_same(const struct snapshot *sn, const struct fake_host *n)
 {
 	return memcmp(sn->remotes, n->remotes, sizeof(sn->remotes)) == 0 &&
 	       memcmp(&sn->local, &n->local, sizeof(sn->local)) == 0 &&
 	       sn->table_count == wg_index_table_count(n->table);
 }
 
-static void snap_restore(const struct snapshot *sn, struct node *n)
+static void snap_restore(const struct snapshot *sn, struct fake_host *n)
 {
 	memcpy(n->remotes, sn->remotes, sizeof(sn->remotes));
 	memcpy(&n->local, &sn->local, sizeof(sn->local));
@@ -253,46 +162,22 @@ static void snap_restore(const struct snapshot *sn, struct node *n)
 
 /* ---- oracles ---- */
 
-static uint32_t le32_at(const uint8_t *p)
-{
-	return (uint32_t)p[0] | (uint32_t)p[1] << 8 | (uint32_t)p[2] << 16 | (uint32_t)p[3] << 24;
-}
-
-/* What classify must say, read straight from the bytes. */
-static enum wg_message_type expected_type(const uint8_t *d, size_t len)
-{
-	if (len < 4)
-		return WG_MSG_INVALID;
-	switch (le32_at(d)) {
-	case WG_MSG_HANDSHAKE_INITIATION:
-		return len == 148 ? WG_MSG_HANDSHAKE_INITIATION : WG_MSG_INVALID;
-	case WG_MSG_HANDSHAKE_RESPONSE:
-		return len == 92 ? WG_MSG_HANDSHAKE_RESPONSE : WG_MSG_INVALID;
-	case WG_MSG_HANDSHAKE_COOKIE:
-		return len == 64 ? WG_MSG_HANDSHAKE_COOKIE : WG_MSG_INVALID;
-	case WG_MSG_DATA:
-		return len >= 32 ? WG_MSG_DATA : WG_MSG_INVALID;
-	default:
-		return WG_MSG_INVALID;
-	}
-}
-
 static bool same_range(const uint8_t *a, const uint8_t *b, size_t from, size_t to)
 {
 	return memcmp(a + from, b + from, to - from) == 0;
 }
 
 /* The genuine initiation for twin x that d equals up to mac2 (what mac1 covers, and mac1). */
-static const struct genuine_init *init_by_mac(const struct node *x, const uint8_t *d)
+static const struct genuine_init *init_by_mac(const struct fake_host *x, const uint8_t *d)
 {
 	for (size_t i = 0; i < N_INITS; i++)
-		if (inits[i].responder == x && same_range(d, inits[i].bytes, 0, MAC2_AT(148)))
+		if (inits[i].responder == x && same_range(d, inits[i].bytes, 0, FUZZ_MAC2_AT(148)))
 			return &inits[i];
 	return NULL;
 }
 
 /* The genuine initiation for twin x that d equals in every byte Noise authenticates. */
-static const struct genuine_init *init_by_noise(const struct node *x, const uint8_t *d)
+static const struct genuine_init *init_by_noise(const struct fake_host *x, const uint8_t *d)
 {
 	for (size_t i = 0; i < N_INITS; i++)
 		if (inits[i].responder == x && same_range(d, inits[i].bytes, 0, 4) &&
@@ -301,15 +186,15 @@ static const struct genuine_init *init_by_noise(const struct node *x, const uint
 	return NULL;
 }
 
-static const struct genuine_resp *resp_by_mac(const struct node *y, const uint8_t *d)
+static const struct genuine_resp *resp_by_mac(const struct fake_host *y, const uint8_t *d)
 {
 	for (size_t i = 0; i < N_RESPS; i++)
-		if (resps[i].initiator == y && same_range(d, resps[i].bytes, 0, MAC2_AT(92)))
+		if (resps[i].initiator == y && same_range(d, resps[i].bytes, 0, FUZZ_MAC2_AT(92)))
 			return &resps[i];
 	return NULL;
 }
 
-static const struct genuine_resp *resp_by_noise(const struct node *y, const uint8_t *d)
+static const struct genuine_resp *resp_by_noise(const struct fake_host *y, const uint8_t *d)
 {
 	for (size_t i = 0; i < N_RESPS; i++)
 		if (resps[i].initiator == y && same_range(d, resps[i].bytes, 0, 4) &&
@@ -357,7 +242,7 @@ static enum wg_result last_init_result[2], last_resp_result[2];
 
 static void feed_initiation(size_t xi, const uint8_t *d, enum wg_message_type type)
 {
-	struct node *x = responders[xi];
+	struct fake_host *x = responders[xi];
 	struct wg_msg_initiation in;
 	struct wg_noise_remote *got = NULL;
 	const struct genuine_init *g;
@@ -370,7 +255,7 @@ static void feed_initiation(size_t xi, const uint8_t *d, enum wg_message_type ty
 	           (int)mac);
 	if (mac == WG_COOKIE_MAC_VALID) {
 		FUZZ_CHECK(init_by_mac(x, d) != NULL ||
-		               (x == &twin_r && same_range(d, stranger_init, 0, MAC2_AT(148))),
+		               (x == &twin_r && same_range(d, stranger_init, 0, FUZZ_MAC2_AT(148))),
 		           "%s: mac1 verified an initiation no sender made", x->name);
 		fuzz_outcome("initiation: mac1 valid");
 	}
@@ -434,7 +319,7 @@ static void feed_initiation(size_t xi, const uint8_t *d, enum wg_message_type ty
 
 static void feed_response(size_t yi, const uint8_t *d, enum wg_message_type type)
 {
-	struct node *y = initiators[yi];
+	struct fake_host *y = initiators[yi];
 	struct wg_msg_response in;
 	struct wg_noise_remote *got = NULL;
 	const struct genuine_resp *g;
@@ -491,8 +376,8 @@ int fuzz_one(const uint8_t *data, size_t len)
 {
 	enum wg_message_type type = wg_transport_classify(data, len);
 
-	FUZZ_CHECK(type == expected_type(data, len), "classify said %d, the bytes say %d",
-	           (int)type, (int)expected_type(data, len));
+	FUZZ_CHECK(type == fuzz_expected_type(data, len), "classify said %d, the bytes say %d",
+	           (int)type, (int)fuzz_expected_type(data, len));
 	if (len == sizeof(struct wg_msg_initiation)) {
 		for (size_t i = 0; i < 2; i++)
 			feed_initiation(i, data, type);
@@ -543,15 +428,13 @@ static int build_world(void)
 	    !node_add(&twin_r, &node_i) || !node_add(&twin_r, &node_j) ||
 	    !node_add(&twin_s, &node_i) || !node_add(&node_k, &node_r))
 		return -1;
-	if (wg_noise_create_initiation(&node_k.remotes[0], &m) != WG_OK ||
-	    wg_cookie_add_macs(&node_k.makers[0], &m, sizeof(m), node_k.now_ns) != WG_OK)
+	if (fake_host_initiation(&node_k, &node_k.remotes[0], &m) != WG_OK)
 		return -1;
 	memcpy(stranger_init, &m, sizeof(m));
 
 	if (make_init(&inits[G_I1A], &node_i, &node_r, &twin_r) != 0)
 		return -1;
-	node_i.now_ns += 5 * WG_NSEC_PER_MSEC;
-	node_i.wall_ns += 5 * WG_NSEC_PER_MSEC;
+	fake_host_tick(&node_i, 5 * WG_NSEC_PER_MSEC);
 	if (make_init(&inits[G_I1B], &node_i, &node_r, &twin_r) != 0 ||
 	    make_init(&inits[G_J1], &node_j, &node_r, &twin_r) != 0 ||
 	    make_init(&inits[G_I2], &node_i, &node_s, &twin_s) != 0)
@@ -630,12 +513,8 @@ static void self_check(void)
 
 int fuzz_init(void)
 {
-	for (int r = 0; r < WG_RESULT_COUNT; r++) {
-		snprintf(label_init[r], sizeof(label_init[r]), "initiation: %s",
-		         wg_result_str((enum wg_result)r));
-		snprintf(label_resp[r], sizeof(label_resp[r]), "response: %s",
-		         wg_result_str((enum wg_result)r));
-	}
+	fuzz_result_labels(label_init, "initiation");
+	fuzz_result_labels(label_resp, "response");
 	atexit(cleanup);
 	if (build_world() != 0) {
 		fprintf(stderr, "fuzz_wg_messages: handshake setup failed\n");

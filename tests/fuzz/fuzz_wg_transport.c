@@ -27,7 +27,9 @@
 #include <string.h>
 
 #include "crypto.h"
+#include "fake_host.h"
 #include "fuzz_driver.h"
+#include "fuzz_oracles.h"
 #include "index_table.h"
 #include "messages.h"
 #include "noise.h"
@@ -41,28 +43,19 @@
 #define FILL_BYTE    0xa5
 #define SENTINEL_LEN ((size_t)0x5a5a5a5a)
 
-struct node {
-	const char *name;
-	struct wg_index_table *table;
-	struct wg_noise_local local;
-	struct wg_noise_remote remote;
-	uint8_t priv[WG_KEY_LEN];
-	uint64_t rng, now_ns, wall_ns;
-};
-
 struct genuine {
 	uint8_t bytes[WG_DATA_OVERHEAD + MAX_PLAIN];
 	size_t len;
 	uint8_t plain[MAX_PLAIN]; /* padded, as open returns it */
 	size_t plain_len;
-	struct node *opener;
+	struct fake_host *opener;
 	struct wg_noise_keypair *kp; /* the opener's */
 	enum wg_result want;         /* WG_OK, or WG_ERR_REPLAY for a counter past the limit */
 	uint64_t counter;
 };
 
-static struct node node_i, node_r;
-static struct node *const nodes[] = {&node_i, &node_r};
+static struct fake_host node_i, node_r;
+static struct fake_host *const nodes[] = {&node_i, &node_r};
 static struct genuine genuine[MAX_GENUINE];
 static size_t n_genuine;
 static const struct genuine *far[2]; /* per opener: the message with FAR_COUNTER */
@@ -72,94 +65,42 @@ static uint64_t accepted_count;
 /* Copies of both keypairs, to prove a refusal changed nothing and to undo an acceptance. */
 static struct wg_noise_keypair kp_before[2], kp_after[2];
 
-static char label_open[WG_RESULT_COUNT][64], label_late[WG_RESULT_COUNT][64];
+static char label_open[WG_RESULT_COUNT][FUZZ_LABEL_LEN],
+    label_late[WG_RESULT_COUNT][FUZZ_LABEL_LEN];
 
 /* ---- nodes ---- */
 
-static void node_random(void *ctx, void *buf, size_t len)
+/* The ephemerals come from a stream apart from the key's. */
+static int node_init(struct fake_host *n, const char *name, uint64_t key_seed)
 {
-	fuzz_rng_bytes(&((struct node *)ctx)->rng, buf, len);
-}
-
-static uint64_t node_now(void *ctx)
-{
-	return ((struct node *)ctx)->now_ns;
-}
-
-static void node_tai64n(void *ctx, uint8_t out[WG_TIMESTAMP_LEN])
-{
-	struct node *n = ctx;
-	wg_tai64n_encode(out, n->wall_ns / WG_NSEC_PER_SEC,
-	                 (uint32_t)(n->wall_ns % WG_NSEC_PER_SEC));
-}
-
-static struct wg_noise_remote *node_by_pubkey(void *ctx, const uint8_t pub[WG_KEY_LEN])
-{
-	struct node *n = ctx;
-	return memcmp(n->remote.remote_static, pub, WG_KEY_LEN) == 0 ? &n->remote : NULL;
-}
-
-static int node_init(struct node *n, const char *name, uint64_t key_seed)
-{
-	struct wg_noise_upcalls up = {
-	    .ctx = n,
-	    .random = node_random,
-	    .now = node_now,
-	    .tai64n = node_tai64n,
-	    .remote_by_pubkey = node_by_pubkey,
-	};
-
-	n->name = name;
-	n->rng = key_seed ^ 0x7a7a;
-	n->now_ns = 5000 * WG_NSEC_PER_SEC;
-	n->wall_ns = 1700000000ULL * WG_NSEC_PER_SEC;
-	n->table = wg_index_table_new(16);
-	if (!n->table || wg_noise_local_init(&n->local, n->table, &up) != WG_OK)
+	if (fake_host_init(n, name, key_seed) != WG_OK)
 		return -1;
-	fuzz_rng_bytes(&key_seed, n->priv, WG_KEY_LEN);
-	return wg_noise_local_set_private(&n->local, n->priv) == WG_OK ? 0 : -1;
+	n->rng = key_seed ^ 0x7a7a;
+	return 0;
 }
 
 static void cleanup(void)
 {
-	for (size_t i = 0; i < 2; i++) {
-		struct node *n = nodes[i];
-		if (n->remote.local)
-			wg_noise_remote_destroy(&n->remote);
-		wg_noise_local_destroy(&n->local);
-		wg_index_table_free(n->table);
-		wg_memzero(n, sizeof(*n));
-	}
+	for (size_t i = 0; i < 2; i++)
+		fake_host_destroy(nodes[i]);
 	wg_memzero(kp_before, sizeof(kp_before));
 	wg_memzero(kp_after, sizeof(kp_after));
 	wg_memzero(genuine, sizeof(genuine));
 }
 
 /* The keypair a node opens with: the initiator's current, the responder's unconfirmed next. */
-static struct wg_noise_keypair *node_kp(const struct node *n)
+static struct wg_noise_keypair *node_kp(const struct fake_host *n)
 {
-	return n == &node_i ? wg_noise_keypair_current(&n->remote)
-	                    : wg_noise_keypair_next(&n->remote);
+	return n == &node_i ? wg_noise_keypair_current(&n->remotes[0])
+	                    : wg_noise_keypair_next(&n->remotes[0]);
 }
 
 static int handshake(void)
 {
-	struct wg_msg_initiation init;
-	struct wg_msg_response resp;
-	struct wg_noise_remote *got;
-
 	if (node_init(&node_i, "I", 21) != 0 || node_init(&node_r, "R", 22) != 0 ||
-	    wg_noise_remote_init(&node_i.remote, &node_i.local, node_r.local.static_public,
-	                         &node_i) != WG_OK ||
-	    wg_noise_remote_init(&node_r.remote, &node_r.local, node_i.local.static_public,
-	                         &node_r) != WG_OK)
-		return -1;
-	if (wg_noise_create_initiation(&node_i.remote, &init) != WG_OK ||
-	    wg_noise_consume_initiation(&node_r.local, &init, &got) != WG_OK ||
-	    wg_noise_create_response(got, &resp) != WG_OK ||
-	    wg_noise_consume_response(&node_i.local, &resp, &got) != WG_OK ||
-	    wg_noise_begin_session(&node_i.remote) != WG_OK ||
-	    wg_noise_begin_session(&node_r.remote) != WG_OK)
+	    fake_host_add(&node_i, node_r.local.static_public, NULL) != WG_OK ||
+	    fake_host_add(&node_r, node_i.local.static_public, NULL) != WG_OK ||
+	    fake_host_handshake(&node_i, &node_i.remotes[0], &node_r) != WG_OK)
 		return -1;
 	birth_ns = node_i.now_ns;
 	return node_kp(&node_i) && node_kp(&node_r) ? 0 : -1;
@@ -168,11 +109,11 @@ static int handshake(void)
 /* ---- genuine messages ---- */
 
 /* sender seals plain (len bytes) for the other node; counter NULL: the next one. */
-static int seal(struct node *sender, const uint8_t *plain, size_t len, const uint64_t *counter)
+static int seal(struct fake_host *sender, const uint8_t *plain, size_t len, const uint64_t *counter)
 {
 	struct genuine *g = &genuine[n_genuine];
 	struct wg_noise_keypair *kp = node_kp(sender);
-	struct node *opener = sender == &node_i ? &node_r : &node_i;
+	struct fake_host *opener = sender == &node_i ? &node_r : &node_i;
 	enum wg_result r;
 
 	if (n_genuine >= MAX_GENUINE || len > MAX_PLAIN - WG_PADDING_MULTIPLE)
@@ -198,11 +139,11 @@ static int seal(struct node *sender, const uint8_t *plain, size_t len, const uin
  * An authentic message with a counter seal refuses to produce (at or past
  * WG_REJECT_AFTER_MESSAGES), built with the sender's real key: open must call it a replay.
  */
-static int seal_beyond_limit(struct node *sender, uint64_t counter)
+static int seal_beyond_limit(struct fake_host *sender, uint64_t counter)
 {
 	struct genuine *g = &genuine[n_genuine];
 	struct wg_noise_keypair *kp = node_kp(sender);
-	struct node *opener = sender == &node_i ? &node_r : &node_i;
+	struct fake_host *opener = sender == &node_i ? &node_r : &node_i;
 	struct wg_msg_data hdr = {
 	    .header.type = htole32(WG_MSG_DATA),
 	    .key_idx = htole32(kp->remote_index),
@@ -291,30 +232,7 @@ static int make_genuine(void)
 
 /* ---- oracles ---- */
 
-static uint32_t le32_at(const uint8_t *p)
-{
-	return (uint32_t)p[0] | (uint32_t)p[1] << 8 | (uint32_t)p[2] << 16 | (uint32_t)p[3] << 24;
-}
-
-static enum wg_message_type expected_type(const uint8_t *d, size_t len)
-{
-	if (len < 4)
-		return WG_MSG_INVALID;
-	switch (le32_at(d)) {
-	case WG_MSG_HANDSHAKE_INITIATION:
-		return len == 148 ? WG_MSG_HANDSHAKE_INITIATION : WG_MSG_INVALID;
-	case WG_MSG_HANDSHAKE_RESPONSE:
-		return len == 92 ? WG_MSG_HANDSHAKE_RESPONSE : WG_MSG_INVALID;
-	case WG_MSG_HANDSHAKE_COOKIE:
-		return len == 64 ? WG_MSG_HANDSHAKE_COOKIE : WG_MSG_INVALID;
-	case WG_MSG_DATA:
-		return len >= 32 ? WG_MSG_DATA : WG_MSG_INVALID;
-	default:
-		return WG_MSG_INVALID;
-	}
-}
-
-static const struct genuine *find_genuine(const struct node *x, const uint8_t *d, size_t len)
+static const struct genuine *find_genuine(const struct fake_host *x, const uint8_t *d, size_t len)
 {
 	for (size_t i = 0; i < n_genuine; i++)
 		if (genuine[i].opener == x && genuine[i].len == len &&
@@ -337,14 +255,6 @@ static bool open_result_documented(enum wg_result r)
 	default:
 		return false;
 	}
-}
-
-static bool all_bytes(const uint8_t *p, size_t len, uint8_t v)
-{
-	for (size_t i = 0; i < len; i++)
-		if (p[i] != v)
-			return false;
-	return true;
 }
 
 static void kp_snap(struct wg_noise_keypair snap[2])
@@ -395,8 +305,9 @@ static void check_inner_len(const uint8_t *d, size_t len)
 }
 
 /* Opens d on x; returns the result after checking everything a refusal must not do. */
-static enum wg_result open_checked(struct node *x, const uint8_t *d, size_t len, uint8_t *plain,
-                                   uint64_t now, struct wg_noise_keypair **kp, size_t *plain_len)
+static enum wg_result open_checked(struct fake_host *x, const uint8_t *d, size_t len,
+                                   uint8_t *plain, uint64_t now, struct wg_noise_keypair **kp,
+                                   size_t *plain_len)
 {
 	size_t cap = len >= WG_DATA_OVERHEAD ? len - WG_DATA_OVERHEAD : 0;
 	enum wg_result r;
@@ -412,14 +323,14 @@ static enum wg_result open_checked(struct node *x, const uint8_t *d, size_t len,
 		           wg_result_str(r));
 		FUZZ_CHECK(*plain_len == SENTINEL_LEN, "%s: plain_len set on %s", x->name,
 		           wg_result_str(r));
-		FUZZ_CHECK(all_bytes(plain, cap, FILL_BYTE) || all_bytes(plain, cap, 0),
+		FUZZ_CHECK(fuzz_all_bytes(plain, cap, FILL_BYTE) || fuzz_all_bytes(plain, cap, 0),
 		           "%s: plaintext bytes escaped a refusal (%s)", x->name, wg_result_str(r));
 	}
 	return r;
 }
 
 /* The follow-ups for an accepted genuine message g, all undone before returning. */
-static void after_accept(struct node *x, const struct genuine *g, const uint8_t *d, size_t len,
+static void after_accept(struct fake_host *x, const struct genuine *g, const uint8_t *d, size_t len,
                          uint8_t *plain)
 {
 	struct wg_noise_keypair *kp;
@@ -471,7 +382,7 @@ static void after_accept(struct node *x, const struct genuine *g, const uint8_t 
 	kp_restore(kp_before);
 }
 
-static void feed(struct node *x, const uint8_t *d, size_t len, enum wg_message_type type)
+static void feed(struct fake_host *x, const uint8_t *d, size_t len, enum wg_message_type type)
 {
 	size_t cap = len >= WG_DATA_OVERHEAD ? len - WG_DATA_OVERHEAD : 0, plain_len;
 	/* Exactly the room open may use, on the heap, so an overrun is caught. */
@@ -527,8 +438,8 @@ int fuzz_one(const uint8_t *data, size_t len)
 {
 	enum wg_message_type type = wg_transport_classify(data, len);
 
-	FUZZ_CHECK(type == expected_type(data, len), "classify said %d, the bytes say %d",
-	           (int)type, (int)expected_type(data, len));
+	FUZZ_CHECK(type == fuzz_expected_type(data, len), "classify said %d, the bytes say %d",
+	           (int)type, (int)fuzz_expected_type(data, len));
 	check_inner_len(data, len);
 	for (size_t i = 0; i < 2; i++)
 		feed(nodes[i], data, len, type);
@@ -539,12 +450,8 @@ int fuzz_one(const uint8_t *data, size_t len)
 
 int fuzz_init(void)
 {
-	for (int r = 0; r < WG_RESULT_COUNT; r++) {
-		snprintf(label_open[r], sizeof(label_open[r]), "open: %s",
-		         wg_result_str((enum wg_result)r));
-		snprintf(label_late[r], sizeof(label_late[r]), "open, keypair expired: %s",
-		         wg_result_str((enum wg_result)r));
-	}
+	fuzz_result_labels(label_open, "open");
+	fuzz_result_labels(label_late, "open, keypair expired");
 	atexit(cleanup);
 	if (handshake() != 0 || make_genuine() != 0) {
 		fprintf(stderr, "fuzz_wg_transport: handshake or sealing failed\n");

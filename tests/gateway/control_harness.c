@@ -321,8 +321,7 @@ void h_lan_send(const uint8_t dst[4], uint32_t seq)
 
 void far_initiation(struct far *x, struct wg_msg_initiation *msg)
 {
-	CHECK(wg_noise_create_initiation(&x->remote, msg) == WG_OK, "%s: initiation", x->name);
-	wg_cookie_add_macs(&x->maker, msg, sizeof(*msg), H.now);
+	CHECK(fake_host_initiation(&x->host, x->remote, msg) == WG_OK, "%s: initiation", x->name);
 }
 
 void far_send(struct far *x, const void *msg, size_t len)
@@ -335,8 +334,7 @@ static bool far_seal(struct far *x, const uint8_t *plain, size_t len)
 {
 	uint8_t msg[H_FRAME_MAX];
 	size_t ml = 0;
-	struct wg_noise_keypair *kp = wg_noise_keypair_current(&x->remote);
-	if (!kp || wg_transport_seal(kp, plain, len, H_MTU, msg, sizeof(msg), &ml, H.now) != WG_OK)
+	if (fake_host_seal(&x->host, x->remote, plain, len, H_MTU, msg, sizeof(msg), &ml) != WG_OK)
 		return false;
 	far_send(x, msg, ml);
 	return true;
@@ -356,13 +354,10 @@ bool far_send_keepalive(struct far *x)
 int far_open(struct far *x, const uint8_t *msg, size_t len, uint8_t *plain, size_t *inner_len,
              uint64_t *counter)
 {
-	struct wg_noise_keypair *kp = NULL;
 	size_t pl = 0;
-	enum wg_result r = wg_transport_open(&x->local, msg, len, plain, &pl, &kp, H.now);
+	enum wg_result r = fake_host_open(&x->host, msg, len, plain, &pl, NULL);
 	if (r != WG_OK && r != WG_OK_REKEY)
 		return r;
-	if (wg_noise_keypair_awaits_confirmation(kp))
-		wg_noise_received_with_keypair(&x->remote, kp);
 	if (counter)
 		*counter = le64toh(((const struct wg_msg_data *)msg)->counter);
 	if (wg_transport_inner_len(plain, pl, inner_len) != WG_OK)
@@ -378,13 +373,8 @@ bool far_build_response(struct far *x, unsigned from, struct wg_msg_response *re
 	struct wg_noise_remote *got = NULL;
 	if (n == 0 || n > 64 || !h_udp4(&H.wire[idx[n - 1]], &v))
 		return false;
-	if (wg_cookie_validate(&x->checker, v.payload, v.len, NULL, false, H.now) !=
-	        WG_COOKIE_MAC_VALID ||
-	    wg_noise_consume_initiation(&x->local, (const void *)v.payload, &got) != WG_OK ||
-	    got != &x->remote || wg_noise_create_response(&x->remote, resp) != WG_OK)
-		return false;
-	wg_cookie_add_macs(&x->maker, resp, sizeof(*resp), H.now);
-	return wg_noise_begin_session(&x->remote) == WG_OK;
+	return fake_host_respond(&x->host, v.payload, v.len, resp, &got) == WG_OK &&
+	       got == x->remote;
 }
 
 bool far_answer_initiation(struct far *x, unsigned from)
@@ -404,10 +394,8 @@ bool far_take_response(struct far *x, unsigned from)
 	struct wg_noise_remote *got = NULL;
 	if (n == 0 || n > 8 || !h_udp4(&H.wire[idx[n - 1]], &v))
 		return false;
-	return wg_cookie_validate(&x->checker, v.payload, v.len, NULL, false, H.now) ==
-	           WG_COOKIE_MAC_VALID &&
-	       wg_noise_consume_response(&x->local, (const void *)v.payload, &got) == WG_OK &&
-	       got == &x->remote && wg_noise_begin_session(&x->remote) == WG_OK;
+	return fake_host_take_response(&x->host, v.payload, v.len, &got) == WG_OK &&
+	       got == x->remote;
 }
 
 bool far_handshake(struct far *x, uint32_t seq)
@@ -427,29 +415,14 @@ bool far_handshake(struct far *x, uint32_t seq)
 	       wg_noise_keypair_next(&peer->remote) == NULL;
 }
 
-static struct wg_noise_remote *far_by_pub(void *ctx, const uint8_t pub[WG_KEY_LEN])
-{
-	struct far *x = ctx;
-	return memcmp(x->remote.remote_static, pub, WG_KEY_LEN) == 0 ? &x->remote : NULL;
-}
-
 void far_learn_gateway_key(struct far *x, const uint8_t pub[WG_KEY_LEN])
 {
-	wg_noise_remote_destroy(&x->remote);
-	wg_noise_remote_init(&x->remote, &x->local, pub, NULL);
-	wg_cookie_maker_init(&x->maker, pub);
-}
-
-static void far_random(void *ctx, void *buf, size_t len)
-{
-	struct far *x = ctx;
-	test_rng(&x->rng, buf, len);
+	fake_host_relearn(&x->host, x->remote, pub);
 }
 
 static int far_init(struct far *x, unsigned i, const uint8_t gw_pub[WG_KEY_LEN])
 {
 	static const char *const names[FAR_COUNT] = {"A", "B", "C", "D", "E"};
-	uint8_t priv[WG_KEY_LEN];
 
 	x->name = names[i];
 	x->ep[0] = 10;
@@ -459,51 +432,32 @@ static int far_init(struct far *x, unsigned i, const uint8_t gw_pub[WG_KEY_LEN])
 	x->prefix = (struct mg_prefix){.family = 4, .len = 24, .addr = {172, 16, (uint8_t)(1 + i)}};
 	memcpy(x->inner, x->prefix.addr, 4);
 	x->inner[3] = 5;
-	x->rng = 100 + i;
-
-	const struct wg_noise_upcalls up = {
-	    .ctx = x,
-	    .random = far_random,
-	    .now = clock_now,
-	    .tai64n = clock_tai64n,
-	    .remote_by_pubkey = far_by_pub,
-	};
-	x->table = wg_index_table_new(64);
-	if (!x->table || wg_noise_local_init(&x->local, x->table, &up) != WG_OK)
+	if (fake_host_init(&x->host, x->name, 100 + i) != WG_OK)
 		return -1;
-	test_rng(&x->rng, priv, sizeof(priv));
-	enum wg_result r = wg_noise_local_set_private(&x->local, priv);
-	wg_memzero(priv, sizeof(priv));
-	if (r != WG_OK || wg_noise_remote_init(&x->remote, &x->local, gw_pub, NULL) != WG_OK ||
-	    wg_cookie_maker_init(&x->maker, gw_pub) != WG_OK ||
-	    wg_cookie_checker_init(&x->checker, x->local.static_public, NULL, NULL) != WG_OK)
+	x->host.clock = &H.now;
+	if (fake_host_add(&x->host, gw_pub, &x->remote) != WG_OK)
 		return -1;
+	x->maker = fake_host_maker(&x->host, x->remote);
 	return 0;
 }
 
 static void far_fini(struct far *x)
 {
-	if (!x->table)
-		return;
-	wg_noise_remote_destroy(&x->remote);
-	wg_noise_local_destroy(&x->local);
-	wg_cookie_maker_clear(&x->maker);
-	wg_cookie_checker_clear(&x->checker);
-	wg_index_table_free(x->table);
-	x->table = NULL;
+	if (x->host.table)
+		fake_host_destroy(&x->host);
 }
 
 /* ---- the gateway ---- */
 
 struct mg_peer *h_peer(const struct far *x)
 {
-	return mg_device_find(H.ctl, x->local.static_public);
+	return mg_device_find(H.ctl, x->host.local.static_public);
 }
 
 int h_peer_config(const struct far *x, struct mg_peer_config *pc)
 {
 	memset(pc, 0, sizeof(*pc));
-	memcpy(pc->public_key, x->local.static_public, WG_KEY_LEN);
+	memcpy(pc->public_key, x->host.local.static_public, WG_KEY_LEN);
 	pc->endpoint = (struct mg_sockaddr){.family = 4, .port = x->port};
 	memcpy(pc->endpoint.addr, x->ep, 4);
 	pc->allowed_ips = malloc(sizeof(*pc->allowed_ips));

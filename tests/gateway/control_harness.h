@@ -3,9 +3,9 @@
  * A test bench for the control thread: the real struct mg_control brought up over two ring
  * ports, its one worker initialised but driven by hand on the test's thread, every clock (the
  * gateway's, its worker's and the far peers') an injected counter, and far WireGuard peers
- * built from wg/ (Noise, cookie maker and checker, the reference transport) that the test runs
- * itself. Nothing sleeps: time moves only through h_step/h_run, which poll the control loop
- * once per step, so results do not depend on how loaded the machine is.
+ * (tests/support's fake Noise hosts) that the test runs itself. Nothing sleeps: time moves only
+ * through h_step/h_run, which poll the control loop once per step, so results do not depend on how
+ * loaded the machine is.
  *
  * Frames the gateway sends on either port are copied into the wire log (H.wire), in order,
  * stamped with the injected time; tests look for them by destination and message type.
@@ -21,6 +21,7 @@
 
 #include "cookie.h"
 #include "device.h" /* gateway/control.h: struct mg_control */
+#include "fake_host.h"
 #include "handshake.h"
 #include "index_table.h"
 #include "noise.h"
@@ -44,12 +45,9 @@ struct far {
 	struct rte_ether_addr mac;
 	struct mg_prefix prefix; /* its allowed IPs at the gateway */
 	uint8_t inner[4];        /* a host inside prefix */
-	uint64_t rng;
-	struct wg_index_table *table;
-	struct wg_noise_local local;
-	struct wg_noise_remote remote;    /* its view of the gateway */
-	struct wg_cookie_maker maker;     /* macs of what it sends to the gateway */
-	struct wg_cookie_checker checker; /* mac1 of what the gateway sends to it */
+	struct fake_host host;   /* on H.now; its checker checks mac1 of what the gateway sends */
+	struct wg_noise_remote *remote; /* its view of the gateway */
+	struct wg_cookie_maker *maker;  /* macs of what it sends to the gateway */
 };
 
 struct frame {

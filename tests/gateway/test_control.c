@@ -316,8 +316,8 @@ void test_retransmit_and_give_up(void)
 		struct udp_view v;
 		if (!h_udp4(&H.wire[idx[i]], &v))
 			continue;
-		macs += wg_cookie_validate(&c->checker, v.payload, v.len, NULL, false, H.now) ==
-		        WG_COOKIE_MAC_VALID;
+		macs += wg_cookie_validate(&c->host.checker, v.payload, v.len, NULL, false,
+		                           H.now) == WG_COOKIE_MAC_VALID;
 		senders[i] = ((const struct wg_msg_initiation *)v.payload)->sender_index;
 		bool again = false;
 		for (unsigned j = 0; j < i; j++)

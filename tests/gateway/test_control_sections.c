@@ -81,7 +81,7 @@ void test_under_load(void)
 		CHECK(((const struct wg_msg_cookie *)v.payload)->receiver_index ==
 		          init.sender_index,
 		      "the reply names the initiation");
-		CHECK(wg_cookie_consume_reply(&x->maker, v.payload, v.len, H.now) == WG_OK,
+		CHECK(wg_cookie_consume_reply(x->maker, v.payload, v.len, H.now) == WG_OK,
 		      "D decrypts the cookie");
 	}
 	CHECK(wg_noise_remote_handshake_state(&peer->remote) == WG_NOISE_HANDSHAKE_ZEROED &&
@@ -408,7 +408,7 @@ void test_bad_handshakes(void)
 		raw++;
 		if (i < 8 || i >= offsetof(struct wg_msg_initiation, macs))
 			continue;
-		wg_cookie_add_macs(&a->maker, &bad, sizeof(bad), H.now);
+		wg_cookie_add_macs(a->maker, &bad, sizeof(bad), H.now);
 		send_raw(a, &bad, sizeof(bad));
 		remac++;
 	}
@@ -438,7 +438,7 @@ void test_bad_handshakes(void)
 		raw++;
 		if (i < 8 || i >= offsetof(struct wg_msg_response, macs))
 			continue;
-		wg_cookie_add_macs(&a->maker, &rbad, sizeof(rbad), H.now);
+		wg_cookie_add_macs(a->maker, &rbad, sizeof(rbad), H.now);
 		send_raw(a, &rbad, sizeof(rbad));
 		remac++;
 	}
@@ -481,7 +481,7 @@ void test_netmap_sink(void)
 	unsigned idx[8];
 
 	memset(&mp, 0, sizeof(mp));
-	memcpy(mp.public_key, e->local.static_public, WG_KEY_LEN);
+	memcpy(mp.public_key, e->host.local.static_public, WG_KEY_LEN);
 	mp.id = 5;
 	snprintf(mp.name, sizeof(mp.name), "far-e");
 	mp.map_allowed_ips = grant;

@@ -12,114 +12,45 @@
 
 #include "check.h"
 #include "crypto.h"
+#include "fake_host.h"
 #include "index_table.h"
 #include "noise.h"
 #include "tai64n.h"
 #include "transport.h"
 
-#define MAX_REMOTES 2
-
-struct node {
-	const char *name;
-	struct wg_index_table *table;
-	struct wg_noise_local local;
-	struct wg_noise_remote remotes[MAX_REMOTES];
-	bool used[MAX_REMOTES];
-	uint8_t priv[WG_KEY_LEN];
-	uint64_t rng;
-	uint64_t now_ns;  /* monotonic */
-	uint64_t wall_ns; /* since the epoch, for TAI64N */
-	unsigned releases;
-	bool release_index_still_mapped;
-};
-
-/* ---- upcalls ---- */
-
-static void node_random(void *ctx, void *buf, size_t len)
+/* A host with a key from seed; a failed set-up is a failed check. */
+static void node_init(struct fake_host *n, const char *name, uint64_t seed)
 {
-	struct node *n = ctx;
-	test_rng(&n->rng, buf, len);
-}
-
-static uint64_t node_now(void *ctx)
-{
-	return ((struct node *)ctx)->now_ns;
-}
-
-static void node_tai64n(void *ctx, uint8_t out[WG_TIMESTAMP_LEN])
-{
-	struct node *n = ctx;
-	wg_tai64n_encode(out, n->wall_ns / WG_NSEC_PER_SEC,
-	                 (uint32_t)(n->wall_ns % WG_NSEC_PER_SEC));
-}
-
-static struct wg_noise_remote *node_by_pubkey(void *ctx, const uint8_t pub[WG_KEY_LEN])
-{
-	struct node *n = ctx;
-	for (int i = 0; i < MAX_REMOTES; i++)
-		if (n->used[i] && memcmp(n->remotes[i].remote_static, pub, WG_KEY_LEN) == 0)
-			return &n->remotes[i];
-	return NULL;
-}
-
-static void node_release(void *ctx, struct wg_noise_keypair *kp)
-{
-	struct node *n = ctx;
-	n->releases++;
-	if (wg_index_table_lookup(n->table, kp->local_index, WG_INDEX_KEYPAIR) == kp)
-		n->release_index_still_mapped = true;
-	wg_noise_keypair_free(kp);
-}
-
-/* ---- setup ---- */
-
-static void node_init(struct node *n, const char *name, uint64_t seed)
-{
-	memset(n, 0, sizeof(*n));
-	n->name = name;
-	n->rng = seed;
-	n->now_ns = 1000 * WG_NSEC_PER_SEC;
-	n->wall_ns = 1700000000ULL * WG_NSEC_PER_SEC;
-	n->table = wg_index_table_new(64);
+	enum wg_result r = fake_host_init(n, name, seed);
+	CHECK(r == WG_OK, "%s: %s", name, wg_result_str(r));
 	CHECK(n->table != NULL, "index table for %s", name);
-	struct wg_noise_upcalls up = {
-	    .ctx = n,
-	    .random = node_random,
-	    .now = node_now,
-	    .tai64n = node_tai64n,
-	    .remote_by_pubkey = node_by_pubkey,
-	    .keypair_release = node_release,
-	};
-	CHECK(wg_noise_local_init(&n->local, n->table, &up) == WG_OK, "%s", __func__);
-	test_rng(&n->rng, n->priv, WG_KEY_LEN);
-	CHECK(wg_noise_local_set_private(&n->local, n->priv) == WG_OK, "%s", __func__);
+	CHECK(!wg_is_zero(n->local.static_public, WG_KEY_LEN), "%s has an identity", name);
 }
 
-static struct wg_noise_remote *node_add(struct node *n, int slot, const uint8_t pub[WG_KEY_LEN])
+static struct wg_noise_remote *node_add(struct fake_host *n, const uint8_t pub[WG_KEY_LEN])
 {
-	enum wg_result r = wg_noise_remote_init(&n->remotes[slot], &n->local, pub, n);
-	CHECK(r == WG_OK, "remote init on %s: %s", n->name, wg_result_str(r));
-	n->used[slot] = true;
-	return &n->remotes[slot];
+	struct wg_noise_remote *remote;
+	enum wg_result r = fake_host_add(n, pub, &remote);
+	CHECK(r == WG_OK, "remote on %s: %s", n->name, wg_result_str(r));
+	return remote;
 }
 
-static void node_destroy(struct node *n)
+static void node_destroy(struct fake_host *n)
 {
-	for (int i = 0; i < MAX_REMOTES; i++)
-		if (n->used[i])
-			wg_noise_remote_destroy(&n->remotes[i]);
+	for (size_t i = 0; i < n->n_remotes; i++) {
+		wg_noise_remote_destroy(&n->remotes[i]);
+		wg_cookie_maker_clear(&n->makers[i]);
+	}
+	n->n_remotes = 0;
 	CHECK(wg_index_table_count(n->table) == 0, "%s: index table empty after destroy", n->name);
-	wg_noise_local_destroy(&n->local);
-	wg_index_table_free(n->table);
+	fake_host_destroy(n);
 }
 
 /* Time passes on both: enough for the timestamp to grow and the flood window to pass. */
-static void tick(struct node *a, struct node *b, uint64_t ns)
+static void tick(struct fake_host *a, struct fake_host *b, uint64_t ns)
 {
-	a->now_ns += ns;
-	a->wall_ns += ns;
-	b->now_ns += ns;
-	b->wall_ns += ns;
+	fake_host_tick(a, ns);
+	fake_host_tick(b, ns);
 }
 
 static void random_pub(uint64_t seed, uint8_t pub[WG_KEY_LEN])
@@ -132,8 +63,8 @@ static void random_pub(uint64_t seed, uint8_t pub[WG_KEY_LEN])
 }
 
 /* A full handshake, ini → res, through both messages and both begin_session calls. */
-static bool handshake(struct node *ini, struct wg_noise_remote *ini_peer, struct node *res,
-                      struct wg_noise_remote *res_peer)
+static bool handshake(struct fake_host *ini, struct wg_noise_remote *ini_peer,
+                      struct fake_host *res, struct wg_noise_remote *res_peer)
 {
 	struct wg_msg_initiation init;
 	struct wg_msg_response resp;
@@ -159,8 +90,8 @@ static bool handshake(struct node *ini, struct wg_noise_remote *ini_peer, struct
 }
 
 /* Seals under the sender's current keypair and opens at the receiver. */
-static enum wg_result send_packet(struct node *from, struct wg_noise_remote *from_peer,
-                                  struct node *to, struct wg_noise_keypair **kp_out)
+static enum wg_result send_packet(struct fake_host *from, struct wg_noise_remote *from_peer,
+                                  struct fake_host *to, struct wg_noise_keypair **kp_out)
 {
 	static const uint8_t payload[] = {0x45, 0, 0,  20, 1, 2, 3,  4, 64, 17,
 	                                  0,    0, 10, 0,  0, 1, 10, 0, 0,  2};
@@ -182,7 +113,7 @@ static enum wg_result send_packet(struct node *from, struct wg_noise_remote *fro
 
 static void test_basic(bool with_psk)
 {
-	struct node a, b;
+	struct fake_host a, b;
 	uint8_t other[WG_KEY_LEN], psk[WG_KEY_LEN];
 	struct wg_msg_initiation init;
 	struct wg_msg_response resp;
@@ -192,11 +123,11 @@ static void test_basic(bool with_psk)
 	node_init(&a, "a", 1);
 	node_init(&b, "b", 2);
 	random_pub(100, other);
-	struct wg_noise_remote *ab = node_add(&a, 1, b.local.static_public);
-	node_add(&a, 0, other);
-	struct wg_noise_remote *ba = node_add(&b, 0, a.local.static_public);
+	node_add(&a, other); /* b second, so a finds it by key, not by slot */
+	struct wg_noise_remote *ab = node_add(&a, b.local.static_public);
+	struct wg_noise_remote *ba = node_add(&b, a.local.static_public);
 	random_pub(101, other);
-	node_add(&b, 1, other);
+	node_add(&b, other);
 	if (with_psk) {
 		test_rng(&(uint64_t){7}, psk, sizeof(psk));
 		wg_noise_remote_set_psk(ab, psk);
@@ -305,7 +236,7 @@ out:
 
 static void test_wrong_psk(void)
 {
-	struct node a, b;
+	struct fake_host a, b;
 	uint8_t psk[WG_KEY_LEN];
 	struct wg_msg_initiation init;
 	struct wg_msg_response resp;
@@ -313,8 +244,8 @@ static void test_wrong_psk(void)
 
 	node_init(&a, "a", 3);
 	node_init(&b, "b", 4);
-	struct wg_noise_remote *ab = node_add(&a, 0, b.local.static_public);
-	struct wg_noise_remote *ba = node_add(&b, 0, a.local.static_public);
+	struct wg_noise_remote *ab = node_add(&a, b.local.static_public);
+	struct wg_noise_remote *ba = node_add(&b, a.local.static_public);
 	memset(psk, 0x11, sizeof(psk));
 	wg_noise_remote_set_psk(ab, psk);
 	psk[31] ^= 1;
@@ -343,7 +274,7 @@ static void test_wrong_psk(void)
 
 static void test_tamper(void)
 {
-	struct node a, b;
+	struct fake_host a, b;
 	struct wg_msg_initiation init, bad_init;
 	struct wg_msg_response resp, bad_resp;
 	struct wg_noise_remote *got;
@@ -352,8 +283,8 @@ static void test_tamper(void)
 
 	node_init(&a, "a", 5);
 	node_init(&b, "b", 6);
-	struct wg_noise_remote *ab = node_add(&a, 0, b.local.static_public);
-	struct wg_noise_remote *ba = node_add(&b, 0, a.local.static_public);
+	struct wg_noise_remote *ab = node_add(&a, b.local.static_public);
+	struct wg_noise_remote *ba = node_add(&b, a.local.static_public);
 	/* Give b an earlier session so "unchanged" covers the timestamp and flood fields too. */
 	CHECK(handshake(&a, ab, &b, ba), "%s", __func__);
 
@@ -417,7 +348,7 @@ static void test_tamper(void)
 
 static void test_replay_and_flood(void)
 {
-	struct node a, b;
+	struct fake_host a, b;
 	struct wg_msg_initiation init, init2, init3;
 	struct wg_msg_response resp;
 	struct wg_noise_remote *got;
@@ -425,8 +356,8 @@ static void test_replay_and_flood(void)
 
 	node_init(&a, "a", 7);
 	node_init(&b, "b", 8);
-	struct wg_noise_remote *ab = node_add(&a, 0, b.local.static_public);
-	struct wg_noise_remote *ba = node_add(&b, 0, a.local.static_public);
+	struct wg_noise_remote *ab = node_add(&a, b.local.static_public);
+	struct wg_noise_remote *ba = node_add(&b, a.local.static_public);
 
 	/* The responder moves on to CREATED_RESPONSE, so a refused message that touched the
 	 * state at all would show in the snapshot. */
@@ -503,7 +434,7 @@ static void generic_initiation(const uint8_t init_priv[WG_KEY_LEN],
 
 static void test_low_order_and_unknown(void)
 {
-	struct node a, b, e;
+	struct fake_host a, b, e;
 	struct wg_msg_initiation init;
 	struct wg_msg_response resp;
 	struct wg_noise_remote *got;
@@ -513,9 +444,9 @@ static void test_low_order_and_unknown(void)
 	node_init(&a, "a", 9);
 	node_init(&b, "b", 10);
 	node_init(&e, "e", 11);
-	struct wg_noise_remote *ab = node_add(&a, 0, b.local.static_public);
-	struct wg_noise_remote *ba = node_add(&b, 0, a.local.static_public);
-	struct wg_noise_remote *eb = node_add(&e, 0, b.local.static_public);
+	struct wg_noise_remote *ab = node_add(&a, b.local.static_public);
+	struct wg_noise_remote *ba = node_add(&b, a.local.static_public);
+	struct wg_noise_remote *eb = node_add(&e, b.local.static_public);
 
 	/* The generic core with WireGuard's prologue speaks the same protocol. */
 	tick(&a, &b, WG_NSEC_PER_SEC);
@@ -550,9 +481,7 @@ static void test_low_order_and_unknown(void)
 
 	/* A peer b knows under a low-order key: the initiation claiming it fails at "ss". */
 	CHECK(hex_decode_fixed(low_order_points[2], lo, sizeof(lo)), "%s", __func__);
-	CHECK(wg_noise_remote_init(&b.remotes[1], &b.local, lo, &b) == WG_ERR_LOW_ORDER, "%s",
-	      __func__);
-	b.used[1] = true;
+	CHECK(fake_host_add(&b, lo, NULL) == WG_ERR_LOW_ORDER, "%s", __func__);
 	generic_initiation(e.priv, lo, b.local.static_public, 51, 1900000000ULL, &init);
 	CHECK(wg_noise_consume_initiation(&b.local, &init, &got) == WG_ERR_LOW_ORDER && !got, "%s",
 	      __func__);
@@ -573,15 +502,15 @@ static void test_low_order_and_unknown(void)
 
 static void test_states(void)
 {
-	struct node a, b;
+	struct fake_host a, b;
 	struct wg_msg_initiation ia, ib;
 	struct wg_msg_response resp;
 	struct wg_noise_remote *got;
 
 	node_init(&a, "a", 12);
 	node_init(&b, "b", 13);
-	struct wg_noise_remote *ab = node_add(&a, 0, b.local.static_public);
-	struct wg_noise_remote *ba = node_add(&b, 0, a.local.static_public);
+	struct wg_noise_remote *ab = node_add(&a, b.local.static_public);
+	struct wg_noise_remote *ba = node_add(&b, a.local.static_public);
 
 	CHECK(wg_noise_create_response(ab, &resp) == WG_ERR_STATE, "%s", __func__);
 	CHECK(wg_noise_begin_session(ab) == WG_ERR_STATE, "%s", __func__);
@@ -627,13 +556,13 @@ static void test_states(void)
 
 static void test_rotation(void)
 {
-	struct node a, b;
+	struct fake_host a, b;
 	struct wg_noise_keypair *kp, *a_keys[4], *b_keys[4];
 
 	node_init(&a, "a", 14);
 	node_init(&b, "b", 15);
-	struct wg_noise_remote *ab = node_add(&a, 0, b.local.static_public);
-	struct wg_noise_remote *ba = node_add(&b, 0, a.local.static_public);
+	struct wg_noise_remote *ab = node_add(&a, b.local.static_public);
+	struct wg_noise_remote *ba = node_add(&b, a.local.static_public);
 
 	for (int i = 0; i < 4; i++) {
 		CHECK(handshake(&a, ab, &b, ba), "handshake %d", i);
@@ -684,7 +613,7 @@ static void test_rotation(void)
 
 static void test_key_change(void)
 {
-	struct node a, b;
+	struct fake_host a, b;
 	struct wg_noise_keypair *kp;
 	struct wg_msg_initiation init;
 	struct wg_noise_remote *got;
@@ -692,8 +621,8 @@ static void test_key_change(void)
 
 	node_init(&a, "a", 16);
 	node_init(&b, "b", 17);
-	struct wg_noise_remote *ab = node_add(&a, 0, b.local.static_public);
-	struct wg_noise_remote *ba = node_add(&b, 0, a.local.static_public);
+	struct wg_noise_remote *ab = node_add(&a, b.local.static_public);
+	struct wg_noise_remote *ba = node_add(&b, a.local.static_public);
 	CHECK(handshake(&a, ab, &b, ba), "%s", __func__);
 	CHECK(send_packet(&a, ab, &b, &kp) == WG_OK, "%s", __func__);
 	memcpy(old_ss, ab->precomputed_static_static, WG_KEY_LEN);
@@ -711,9 +640,7 @@ static void test_key_change(void)
 	      __func__);
 
 	/* Once b learns the new key, the handshake works: a's "ss" used the new key. */
-	b.used[0] = false;
-	wg_noise_remote_destroy(ba);
-	ba = node_add(&b, 0, a.local.static_public);
+	CHECK(fake_host_relearn(&b, ba, a.local.static_public) == WG_OK, "%s", __func__);
 	CHECK(handshake(&a, ab, &b, ba), "%s", __func__);
 	CHECK(send_packet(&a, ab, &b, &kp) == WG_OK, "%s", __func__);
 

@@ -11,107 +11,41 @@
 
 #include "check.h"
 #include "crypto.h"
+#include "fake_host.h"
 #include "index_table.h"
 #include "noise.h"
 #include "tai64n.h"
 #include "transport.h"
 
-struct node {
-	struct wg_index_table *table;
-	struct wg_noise_local local;
-	struct wg_noise_remote peer;
-	uint64_t rng;
-	uint64_t now_ns;
-	uint64_t wall_ns;
-};
-
-static void node_random(void *ctx, void *buf, size_t len)
-{
-	test_rng(&((struct node *)ctx)->rng, buf, len);
-}
-
-static uint64_t node_now(void *ctx)
-{
-	return ((struct node *)ctx)->now_ns;
-}
-
-static void node_tai64n(void *ctx, uint8_t out[WG_TIMESTAMP_LEN])
-{
-	struct node *n = ctx;
-	wg_tai64n_encode(out, n->wall_ns / WG_NSEC_PER_SEC,
-	                 (uint32_t)(n->wall_ns % WG_NSEC_PER_SEC));
-}
-
-static struct wg_noise_remote *node_by_pubkey(void *ctx, const uint8_t pub[WG_KEY_LEN])
-{
-	struct node *n = ctx;
-	return memcmp(n->peer.remote_static, pub, WG_KEY_LEN) == 0 ? &n->peer : NULL;
-}
-
-static void node_init(struct node *n, uint64_t seed)
-{
-	uint8_t priv[WG_KEY_LEN];
-	memset(n, 0, sizeof(*n));
-	n->rng = seed;
-	n->now_ns = 5000 * WG_NSEC_PER_SEC;
-	n->wall_ns = 1700000000ULL * WG_NSEC_PER_SEC;
-	n->table = wg_index_table_new(16);
-	struct wg_noise_upcalls up = {.ctx = n,
-	                              .random = node_random,
-	                              .now = node_now,
-	                              .tai64n = node_tai64n,
-	                              .remote_by_pubkey = node_by_pubkey};
-	CHECK(n->table && wg_noise_local_init(&n->local, n->table, &up) == WG_OK, "%s", __func__);
-	test_rng(&n->rng, priv, sizeof(priv));
-	CHECK(wg_noise_local_set_private(&n->local, priv) == WG_OK, "%s", __func__);
-	wg_memzero(priv, sizeof(priv));
-}
-
-static void node_destroy(struct node *n)
-{
-	wg_noise_remote_destroy(&n->peer);
-	wg_noise_local_destroy(&n->local);
-	wg_index_table_free(n->table);
-}
-
-/* a initiates to b; afterwards a's current and b's next are a matching pair. */
-static bool pair_up(struct node *a, struct node *b)
-{
-	struct wg_msg_initiation init;
-	struct wg_msg_response resp;
-	struct wg_noise_remote *got;
-	bool ok = true;
-	a->wall_ns += WG_NSEC_PER_SEC;
-	a->now_ns += WG_NSEC_PER_SEC;
-	b->now_ns += WG_NSEC_PER_SEC;
-	ok &= wg_noise_create_initiation(&a->peer, &init) == WG_OK;
-	ok &= wg_noise_consume_initiation(&b->local, &init, &got) == WG_OK;
-	ok &= wg_noise_create_response(&b->peer, &resp) == WG_OK;
-	ok &= wg_noise_consume_response(&a->local, &resp, &got) == WG_OK;
-	ok &= wg_noise_begin_session(&a->peer) == WG_OK;
-	ok &= wg_noise_begin_session(&b->peer) == WG_OK;
-	CHECK(ok, "handshake");
-	return ok;
-}
-
-static struct node A, B;
+static struct fake_host A, B;
+static struct wg_noise_remote *A_peer, *B_peer; /* each one's view of the other */
 static uint8_t msg[2048], plain[2048], input[2048];
+
+/* A initiates to B; afterwards A's current and B's next are a matching pair. */
+static bool pair_up(void)
+{
+	fake_host_tick(&A, WG_NSEC_PER_SEC);
+	B.now_ns += WG_NSEC_PER_SEC;
+	enum wg_result r = fake_host_handshake(&A, A_peer, &B);
+	CHECK(r == WG_OK, "handshake: %s", wg_result_str(r));
+	return r == WG_OK;
+}
 
 static void setup(uint64_t seed)
 {
-	node_init(&A, seed);
-	node_init(&B, seed + 1);
-	CHECK(wg_noise_remote_init(&A.peer, &A.local, B.local.static_public, &A) == WG_OK, "%s",
-	      __func__);
-	CHECK(wg_noise_remote_init(&B.peer, &B.local, A.local.static_public, &B) == WG_OK, "%s",
-	      __func__);
-	pair_up(&A, &B);
+	CHECK(fake_host_init(&A, "A", seed) == WG_OK, "%s", __func__);
+	CHECK(fake_host_init(&B, "B", seed + 1) == WG_OK, "%s", __func__);
+	CHECK(!wg_is_zero(A.local.static_public, WG_KEY_LEN), "A has an identity");
+	CHECK(!wg_is_zero(B.local.static_public, WG_KEY_LEN), "B has an identity");
+	CHECK(fake_host_add(&A, B.local.static_public, &A_peer) == WG_OK, "%s", __func__);
+	CHECK(fake_host_add(&B, A.local.static_public, &B_peer) == WG_OK, "%s", __func__);
+	pair_up();
 }
 
 static void teardown(void)
 {
-	node_destroy(&A);
-	node_destroy(&B);
+	fake_host_destroy(&A);
+	fake_host_destroy(&B);
 }
 
 static uint64_t msg_counter(const uint8_t *m)
@@ -138,8 +72,8 @@ static uint32_t msg_index(const uint8_t *m)
 static void test_round_trip(void)
 {
 	setup(1);
-	struct wg_noise_keypair *ka = wg_noise_keypair_current(&A.peer);
-	struct wg_noise_keypair *kb = wg_noise_keypair_next(&B.peer), *kp;
+	struct wg_noise_keypair *ka = wg_noise_keypair_current(A_peer);
+	struct wg_noise_keypair *kb = wg_noise_keypair_next(B_peer), *kp;
 	size_t len_out, plain_len;
 	test_rng(&(uint64_t){3}, input, sizeof(input));
 
@@ -196,12 +130,12 @@ static void test_round_trip(void)
 	CHECK(plain_len == 112 && memcmp(msg + 16, input, 100) == 0, "in place");
 
 	/* The other direction once b is confirmed. */
-	CHECK(wg_transport_seal(wg_noise_keypair_current(&B.peer), input, 10, 1420, msg,
-	                        sizeof(msg), &len_out, B.now_ns) == WG_ERR_NO_KEYPAIR,
+	CHECK(wg_transport_seal(wg_noise_keypair_current(B_peer), input, 10, 1420, msg, sizeof(msg),
+	                        &len_out, B.now_ns) == WG_ERR_NO_KEYPAIR,
 	      "%s", __func__);
-	CHECK(wg_noise_received_with_keypair(&B.peer, kb), "%s", __func__);
-	CHECK(wg_transport_seal(wg_noise_keypair_current(&B.peer), input, 10, 1420, msg,
-	                        sizeof(msg), &len_out, B.now_ns) == WG_OK,
+	CHECK(wg_noise_received_with_keypair(B_peer, kb), "%s", __func__);
+	CHECK(wg_transport_seal(wg_noise_keypair_current(B_peer), input, 10, 1420, msg, sizeof(msg),
+	                        &len_out, B.now_ns) == WG_OK,
 	      "%s", __func__);
 	CHECK(msg_counter(msg) == 0 && msg_index(msg) == ka->local_index, "%s", __func__);
 	CHECK(wg_transport_open(&A.local, msg, len_out, plain, &plain_len, &kp, A.now_ns) ==
@@ -225,7 +159,7 @@ static void test_replay(void)
 	size_t first_len, len_out, plain_len;
 	struct wg_noise_keypair *kp;
 	setup(10);
-	struct wg_noise_keypair *ka = wg_noise_keypair_current(&A.peer);
+	struct wg_noise_keypair *ka = wg_noise_keypair_current(A_peer);
 
 	CHECK(wg_transport_seal(ka, input, 20, 1420, first, sizeof(first), &first_len, A.now_ns) ==
 	          WG_OK,
@@ -285,7 +219,7 @@ static void test_lookup_and_truncation(void)
 	struct wg_noise_keypair *kp;
 	uint8_t copy[128];
 	setup(20);
-	struct wg_noise_keypair *ka = wg_noise_keypair_current(&A.peer);
+	struct wg_noise_keypair *ka = wg_noise_keypair_current(A_peer);
 
 	CHECK(wg_transport_seal(ka, input, 40, 1420, msg, sizeof(msg), &len_out, A.now_ns) == WG_OK,
 	      "%s", __func__);
@@ -318,7 +252,7 @@ static void test_lookup_and_truncation(void)
 	          WG_ERR_UNKNOWN_PEER,
 	      "%s", __func__);
 	struct wg_msg_initiation init;
-	CHECK(wg_noise_create_initiation(&B.peer, &init) == WG_OK, "%s", __func__);
+	CHECK(wg_noise_create_initiation(B_peer, &init) == WG_OK, "%s", __func__);
 	idx = init.sender_index;
 	memcpy(copy + 4, &idx, 4);
 	CHECK(wg_transport_open(&B.local, copy, len_out, plain, &plain_len, &kp, B.now_ns) ==
@@ -363,8 +297,8 @@ static void test_limits(void)
 	struct wg_noise_keypair *kp;
 	uint64_t first;
 	setup(30);
-	struct wg_noise_keypair *ka = wg_noise_keypair_current(&A.peer);
-	struct wg_noise_keypair *kb = wg_noise_keypair_next(&B.peer);
+	struct wg_noise_keypair *ka = wg_noise_keypair_current(A_peer);
+	struct wg_noise_keypair *kb = wg_noise_keypair_next(B_peer);
 	uint64_t birth = ka->birth_ns;
 	const uint64_t s = WG_NSEC_PER_SEC;
 
@@ -387,7 +321,7 @@ static void test_limits(void)
 	CHECK(wg_transport_open(&B.local, msg, len_out, plain, &plain_len, &kp,
 	                        kb->birth_ns + 180 * s) == WG_ERR_EXPIRED,
 	      "%s", __func__);
-	CHECK(wg_noise_received_with_keypair(&B.peer, kb), "%s", __func__);
+	CHECK(wg_noise_received_with_keypair(B_peer, kb), "%s", __func__);
 	CHECK(wg_transport_seal(kb, input, 8, 1420, msg, sizeof(msg), &len_out,
 	                        kb->birth_ns + 120 * s) == WG_OK,
 	      "only the initiator rekeys on age");
@@ -448,8 +382,8 @@ static void test_limits(void)
 
 	/* Bursts. */
 	struct wg_noise_keypair *k2;
-	pair_up(&A, &B);
-	k2 = wg_noise_keypair_current(&A.peer);
+	pair_up();
+	k2 = wg_noise_keypair_current(A_peer);
 	CHECK(wg_noise_keypair_reserve(k2, 0, &first) == WG_ERR_INVALID, "%s", __func__);
 	CHECK(wg_noise_keypair_reserve(k2, WG_NOISE_MAX_RESERVE + 1, &first) == WG_ERR_INVALID,
 	      "%s", __func__);
@@ -468,11 +402,11 @@ static void test_limits(void)
 	CHECK(wg_noise_keypair_reserve(k2, 1, &first) == WG_ERR_EXPIRED, "%s", __func__);
 
 	/* Key change expiry stops sending; receiving continues. */
-	pair_up(&A, &B);
-	struct wg_noise_keypair *k3 = wg_noise_keypair_current(&A.peer);
+	pair_up();
+	struct wg_noise_keypair *k3 = wg_noise_keypair_current(A_peer);
 	CHECK(wg_transport_seal(k3, input, 8, 1420, msg, sizeof(msg), &len_out, A.now_ns) == WG_OK,
 	      "%s", __func__);
-	wg_noise_remote_expire_current(&A.peer);
+	wg_noise_remote_expire_current(A_peer);
 	CHECK(wg_transport_seal(k3, input, 8, 1420, msg + 64, sizeof(msg) - 64, &len_out,
 	                        A.now_ns) == WG_ERR_EXPIRED,
 	      "%s", __func__);
@@ -509,7 +443,7 @@ static void test_concurrent_reserve(void)
 	struct reserver rs[THREADS];
 	uint64_t *all = calloc(THREADS * PER, sizeof(*all));
 	setup(40);
-	struct wg_noise_keypair *ka = wg_noise_keypair_current(&A.peer);
+	struct wg_noise_keypair *ka = wg_noise_keypair_current(A_peer);
 	for (int t = 0; t < THREADS; t++) {
 		rs[t] = (struct reserver){ka, all + t * PER, PER};
 		CHECK(pthread_create(&th[t], NULL, reserve_loop, &rs[t]) == 0, "%s", __func__);

@@ -92,20 +92,3 @@ json_t *vectors_load(int argc, char **argv, const char *file)
 	}
 	return root;
 }
-
-void test_rng(void *ctx, void *buf, size_t len)
-{
-	/* splitmix64: reproducible filler for tests that need "random" bytes. */
-	uint64_t *state = ctx;
-	uint8_t *p = buf;
-	while (len) {
-		uint64_t z = (*state += 0x9e3779b97f4a7c15ULL);
-		z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ULL;
-		z = (z ^ (z >> 27)) * 0x94d049bb133111ebULL;
-		z ^= z >> 31;
-		size_t n = len < sizeof(z) ? len : sizeof(z);
-		memcpy(p, &z, n);
-		p += n;
-		len -= n;
-	}
-}

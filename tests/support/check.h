@@ -10,6 +10,8 @@
 
 #include <jansson.h>
 
+#include "test_rng.h" /* most tests seed their keys from it */
+
 extern unsigned check_failures;
 extern unsigned check_count;
 
@@ -29,8 +31,5 @@ bool hex_decode_fixed(const char *hex, uint8_t *out, size_t len);
 /* Loads a JSON file from the vectors directory given as argv[1]; exits 1 with a message if absent.
  */
 json_t *vectors_load(int argc, char **argv, const char *file);
-
-/* Deterministic RNG for tests: a counter-mode stream from a seed (not for real keys). */
-void test_rng(void *ctx, void *buf, size_t len);
 
 #endif
