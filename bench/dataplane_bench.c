@@ -79,7 +79,7 @@ struct bench_peer {
 	uint64_t last_pos[LAPS]; /* generator position of the last packet under rx[i] */
 };
 
-static struct mg_config cfg;
+static struct mg_dp_addrs addrs; /* gw.addrs: mutable here, no worker runs meanwhile */
 static struct mg_gateway gw;
 static struct mg_worker worker;
 static struct mg_peer **peers;
@@ -362,19 +362,19 @@ static int setup(uint32_t n_peers)
 	                               SOCKET_ID_ANY);
 	if (!pool)
 		return -1;
-	cfg.listen_port = LISTEN;
-	cfg.mtu = MTU;
-	prefix(&cfg.ports[MG_PORT_LAN].ipv4, (uint8_t[]){192, 168, 1, 1}, 24);
-	prefix(&cfg.ports[MG_PORT_MESH].ipv4, mesh4, 24);
-	cfg.ports[MG_PORT_LAN].has_ipv4 = cfg.ports[MG_PORT_MESH].has_ipv4 = true;
-	memcpy(cfg.ports[MG_PORT_MESH].gateway4, router4, 4);
-	cfg.ports[MG_PORT_MESH].has_gateway4 = true;
-	prefix(&cfg.addresses[0], (uint8_t[]){100, 64, 0, 1}, 32);
-	cfg.n_addresses = 1;
-	cfg.n_workers = 1;
-	cfg.idle_backoff = false; /* busy polling, the production default */
+	gw.conf.listen_port = LISTEN;
+	gw.conf.mtu = MTU;
+	prefix(&addrs.ports[MG_PORT_LAN].ipv4, (uint8_t[]){192, 168, 1, 1}, 24);
+	prefix(&addrs.ports[MG_PORT_MESH].ipv4, mesh4, 24);
+	addrs.ports[MG_PORT_LAN].has_ipv4 = addrs.ports[MG_PORT_MESH].has_ipv4 = true;
+	memcpy(addrs.ports[MG_PORT_MESH].gateway4, router4, 4);
+	addrs.ports[MG_PORT_MESH].has_gateway4 = true;
+	prefix(&addrs.addresses[0], (uint8_t[]){100, 64, 0, 1}, 32);
+	addrs.n_addresses = 1;
+	gw.conf.n_workers = 1;
+	gw.conf.idle_backoff = false; /* busy polling, the production default */
 
-	gw.cfg = &cfg;
+	gw.addrs = &addrs;
 	gw.listen_port = LISTEN;
 	gw.mtu = MTU;
 	gw.tsc_hz = rte_get_tsc_hz();
@@ -679,7 +679,7 @@ struct rte_ring *output_ring(enum direction dir)
 
 void set_idle_backoff(bool on)
 {
-	cfg.idle_backoff = on;
+	gw.conf.idle_backoff = on;
 }
 
 void snapshot(struct snap *s, enum direction dir)

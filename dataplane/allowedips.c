@@ -160,8 +160,8 @@ struct mg_allowedips *mg_allowedips_create(uint32_t max_v4, uint32_t max_v6,
 
 	if (opt)
 		o = *opt;
-	if (max_v4 > MAX_PREFIXES || max_v6 > MAX_PREFIXES ||
-	    o.v4_tbl8s > MG_ALLOWEDIPS_MAX_V4_TBL8S || o.v6_tbl8s > MG_ALLOWEDIPS_MAX_V6_TBL8S) {
+	if (max_v4 > MAX_PREFIXES || max_v6 > MAX_PREFIXES || o.v4_tbl8s > MG_MAX_V4_TBL8_GROUPS ||
+	    o.v6_tbl8s > MG_MAX_V6_TBL8_GROUPS) {
 		rte_errno = EINVAL;
 		return NULL;
 	}

@@ -473,7 +473,7 @@ static int send_arp(struct mg_gateway *gw, uint8_t port, uint16_t op,
                     const struct rte_ether_addr *eth_dst, const struct rte_ether_addr *tha,
                     const uint8_t *tip)
 {
-	const struct mg_port_config *pc = &gw->cfg->ports[port];
+	const struct mg_port_addrs *pc = &mg_gateway_addrs(gw)->ports[port];
 	const struct rte_ether_addr *our = &gw->ports[port].mac;
 	uint8_t f[ETH_HLEN + ARP_LEN];
 	uint8_t *a = f + ETH_HLEN;
@@ -497,7 +497,7 @@ void mg_neigh_input_arp(struct mg_gateway *gw, uint8_t port, struct rte_mbuf *m,
 	uint8_t f[ETH_HLEN + ARP_LEN];
 	const uint8_t *a = f + ETH_HLEN;
 	struct rte_ether_addr sha, our;
-	const struct mg_port_config *pc;
+	const struct mg_port_addrs *pc;
 	const uint8_t *sip, *tip;
 	uint16_t op;
 	bool for_us;
@@ -507,7 +507,7 @@ void mg_neigh_input_arp(struct mg_gateway *gw, uint8_t port, struct rte_mbuf *m,
 		n->stats.arp_malformed++;
 		goto out;
 	}
-	pc = &gw->cfg->ports[port];
+	pc = &mg_gateway_addrs(gw)->ports[port];
 	our = gw->ports[port].mac;
 	op = get16(a + 6);
 	memcpy(&sha, a + 8, 6);
@@ -584,7 +584,7 @@ static void v6_multicast_mac(const uint8_t *dst, struct rte_ether_addr *mac)
 
 static bool v6_is_ours(const struct mg_gateway *gw, uint8_t port, const uint8_t *a)
 {
-	const struct mg_port_config *pc = &gw->cfg->ports[port];
+	const struct mg_port_addrs *pc = &mg_gateway_addrs(gw)->ports[port];
 	uint8_t ll[16];
 
 	if (pc->has_ipv6 && memcmp(a, pc->ipv6.addr, 16) == 0)
@@ -627,7 +627,7 @@ static int solicit(struct mg_gateway *gw, uint8_t port, uint8_t family, const ui
                    const struct rte_ether_addr *unicast)
 {
 	static const struct rte_ether_addr zero_mac;
-	const struct mg_port_config *pc = &gw->cfg->ports[port];
+	const struct mg_port_addrs *pc = &mg_gateway_addrs(gw)->ports[port];
 	int rc;
 
 	if (family == 4) {
@@ -828,7 +828,7 @@ int mg_neigh_resolve(struct mg_gateway *gw, uint8_t port, uint8_t family, const 
 
 	if (!valid_family(family, port) || addr == NULL)
 		return -1;
-	if (family == 4 ? (!gw->cfg->ports[port].has_ipv4 || is_v4_unusable(addr))
+	if (family == 4 ? (!mg_gateway_addrs(gw)->ports[port].has_ipv4 || is_v4_unusable(addr))
 	                : (addr[0] == 0xff || v6_is_unspecified(addr)))
 		return -1;
 	i = find(n, port, family, addr);

@@ -166,7 +166,7 @@ static void stage_input(struct mg_control *ctl, struct rte_mbuf *m, const struct
 static bool is_own_addr(const struct mg_control *ctl, uint8_t port, uint8_t family,
                         const uint8_t *addr)
 {
-	if (mg_is_gateway_addr(&ctl->cfg, family, addr))
+	if (mg_is_gateway_addr(mg_gateway_addrs(&ctl->gw), family, addr))
 		return true;
 	if (family != 6 || port >= MG_PORT_COUNT)
 		return false;

@@ -45,6 +45,8 @@ static int health_snapshot(void *vctx, struct mg_status *st)
 	struct mg_control *ctl = h->ctl;
 	struct mg_status_sources src = {
 	    .version = MG_VERSION,
+	    .ifname = ctl->cfg.ifname,
+	    .coordinator_url = ctl->cfg.coord.url,
 	    .start_unix_ns = h->start_unix_ns,
 	    .coord = h->has_coord ? &h->coord : NULL,
 	    .ctl_counters = ctl->ctl_counters,
@@ -117,10 +119,11 @@ static bool echo_target(const struct mg_control *ctl, const struct mg_peer *peer
 		const struct mg_prefix *d = asked ? asked : &peer->allowed_ips[i];
 		if (d->len != (d->family == 4 ? 32 : 128))
 			continue;
-		for (size_t j = 0; j < ctl->cfg.n_addresses; j++)
-			if (ctl->cfg.addresses[j].family == d->family) {
+		const struct mg_dp_addrs *own = mg_gateway_addrs(&ctl->gw);
+		for (size_t j = 0; j < own->n_addresses; j++)
+			if (own->addresses[j].family == d->family) {
 				*dst = *d;
-				*src = ctl->cfg.addresses[j];
+				*src = own->addresses[j];
 				return true;
 			}
 	}

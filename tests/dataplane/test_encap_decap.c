@@ -47,7 +47,7 @@ struct far {
 	struct wg_noise_remote gw; /* its view of the gateway */
 };
 
-static struct mg_config cfg;
+static struct mg_dp_addrs addrs; /* gw.addrs: mutable here, no worker runs meanwhile */
 static struct mg_gateway gw;
 static struct mg_worker w;
 static struct mg_peer *peers[NPEERS];
@@ -79,7 +79,7 @@ static const uint8_t *inner_addr(int family, unsigned peer)
 }
 static const uint8_t *mesh_addr(int family)
 {
-	const struct mg_port_config *pc = &cfg.ports[MG_PORT_MESH];
+	const struct mg_port_addrs *pc = &addrs.ports[MG_PORT_MESH];
 	return family == 4 ? pc->ipv4.addr : pc->ipv6.addr;
 }
 
@@ -362,21 +362,21 @@ static int setup(void)
 		fprintf(stderr, "mbuf pool: %s\n", rte_strerror(rte_errno));
 		return -1;
 	}
-	cfg.listen_port = LISTEN;
-	cfg.mtu = MTU;
-	prefix(&cfg.ports[MG_PORT_LAN].ipv4, 4, (uint8_t[]){192, 168, 1, 1}, 24);
-	prefix(&cfg.ports[MG_PORT_LAN].ipv6, 6, (uint8_t[16]){0xfd, 0, 0, 1, [15] = 1}, 64);
-	prefix(&cfg.ports[MG_PORT_MESH].ipv4, 4, (uint8_t[]){10, 0, 0, 1}, 24);
-	prefix(&cfg.ports[MG_PORT_MESH].ipv6, 6, (uint8_t[16]){0xfd, 0, 0, 0xff, [15] = 1}, 64);
+	gw.conf.listen_port = LISTEN;
+	gw.conf.mtu = MTU;
+	prefix(&addrs.ports[MG_PORT_LAN].ipv4, 4, (uint8_t[]){192, 168, 1, 1}, 24);
+	prefix(&addrs.ports[MG_PORT_LAN].ipv6, 6, (uint8_t[16]){0xfd, 0, 0, 1, [15] = 1}, 64);
+	prefix(&addrs.ports[MG_PORT_MESH].ipv4, 4, (uint8_t[]){10, 0, 0, 1}, 24);
+	prefix(&addrs.ports[MG_PORT_MESH].ipv6, 6, (uint8_t[16]){0xfd, 0, 0, 0xff, [15] = 1}, 64);
 	for (int p = 0; p < MG_PORT_COUNT; p++)
-		cfg.ports[p].has_ipv4 = cfg.ports[p].has_ipv6 = true;
-	memcpy(cfg.ports[MG_PORT_MESH].gateway4, (uint8_t[]){10, 0, 0, 254}, 4);
-	cfg.ports[MG_PORT_MESH].has_gateway4 = true;
-	prefix(&cfg.addresses[0], 4, (uint8_t[]){100, 64, 0, 1}, 32);
-	cfg.n_addresses = 1;
-	cfg.n_workers = 1;
+		addrs.ports[p].has_ipv4 = addrs.ports[p].has_ipv6 = true;
+	memcpy(addrs.ports[MG_PORT_MESH].gateway4, (uint8_t[]){10, 0, 0, 254}, 4);
+	addrs.ports[MG_PORT_MESH].has_gateway4 = true;
+	prefix(&addrs.addresses[0], 4, (uint8_t[]){100, 64, 0, 1}, 32);
+	addrs.n_addresses = 1;
+	gw.conf.n_workers = 1;
 
-	gw.cfg = &cfg;
+	gw.addrs = &addrs;
 	gw.listen_port = LISTEN;
 	gw.mtu = MTU;
 	gw.tsc_hz = rte_get_tsc_hz();
@@ -772,7 +772,7 @@ static void test_punts(void)
 	rte_pktmbuf_free(expect_punt(MG_PUNT_ND, MG_PUNT_NO_PEER, "nd"));
 
 	run1(MG_PORT_LAN, buf,
-	     lan_frame(buf, 4, 0, 64, 64, true, cfg.ports[MG_PORT_LAN].ipv4.addr));
+	     lan_frame(buf, 4, 0, 64, 64, true, addrs.ports[MG_PORT_LAN].ipv4.addr));
 	rte_pktmbuf_free(expect_punt(MG_PUNT_LOCAL, MG_PUNT_NO_PEER, "lan local"));
 
 	static uint8_t init[148] = {1};
@@ -785,8 +785,8 @@ static void test_punts(void)
 		      "handshake source in the meta");
 		rte_pktmbuf_free(m);
 	}
-	len = put_outer(buf, 4, &mesh_mac, &nh_mac[0], ep4[0], 1, cfg.ports[MG_PORT_MESH].ipv4.addr,
-	                LISTEN, 0, 0, init, 8);
+	len = put_outer(buf, 4, &mesh_mac, &nh_mac[0], ep4[0], 1,
+	                addrs.ports[MG_PORT_MESH].ipv4.addr, LISTEN, 0, 0, init, 8);
 	buf[14 + 9] = 1; /* ICMP */
 	cksum4(buf + 14);
 	run1(MG_PORT_MESH, buf, len);
@@ -887,8 +887,8 @@ static void test_bursts(void)
 static void test_loop(void)
 {
 	unsigned lcore = rte_get_next_lcore(-1, 1, 0);
-	cfg.idle_backoff = true;
-	cfg.idle_max_sleep_us = 100;
+	gw.conf.idle_backoff = true;
+	gw.conf.idle_max_sleep_us = 100;
 	for (unsigned i = 0; i < 40; i++)
 		rte_ring_enqueue(rx_ring[MG_PORT_LAN], lan_mbuf(4, 0, 300));
 	atomic_store(&gw.stop, false);

@@ -18,7 +18,7 @@
 
 #define HZ 1000000000ull
 
-static struct mg_config cfg;
+static struct mg_dp_addrs addrs; /* gw.addrs: mutable here, no worker runs meanwhile */
 static struct mg_gateway gw;
 static struct rte_mempool *pool;
 static struct mg_icmp_limiter lim;
@@ -376,15 +376,15 @@ static void test_sources(void)
 	uint64_t before = lim.no_source;
 	r = err_for(f, len, MG_PORT_MESH, MG_ICMP_UNREACHABLE, 0);
 	CHECK(r == NULL && lim.no_source == before + 1, "no IPv4 source");
-	cfg.addresses[0] = (struct mg_prefix){.family = 4, .len = 32, .addr = {100, 64, 0, 1}};
-	cfg.n_addresses = 1;
+	addrs.addresses[0] = (struct mg_prefix){.family = 4, .len = 32, .addr = {100, 64, 0, 1}};
+	addrs.n_addresses = 1;
 	r = err_for(f, len, MG_PORT_MESH, MG_ICMP_UNREACHABLE, 0);
 	CHECK(r != NULL && memcmp(rte_pktmbuf_mtod_offset(r, uint8_t *, 26), overlay, 4) == 0,
 	      "overlay address used");
 	CHECK(r && memcmp(rte_pktmbuf_mtod_offset(r, uint8_t *, 6), &gw.ports[1].mac, 6) == 0,
 	      "from the mesh port's MAC");
 	rte_pktmbuf_free(r);
-	cfg.n_addresses = 0;
+	addrs.n_addresses = 0;
 	len = v6_frame(f, host_ip6, far_ip6, 17, 100);
 	r = err_for(f, len, MG_PORT_MESH, MG_ICMP_UNREACHABLE, 0);
 	CHECK(r != NULL && memcmp(rte_pktmbuf_mtod_offset(r, uint8_t *, 22), ll, 16) == 0,
@@ -462,15 +462,15 @@ int main(int argc, char **argv)
 	(void)argc;
 	(void)argv;
 	snprintf(prefix, sizeof(prefix), "--file-prefix=mg_icmp_%d", (int)getpid());
-	cfg.eal_args[0] = (char *)"--no-huge";
-	cfg.eal_args[1] = (char *)"--in-memory";
-	cfg.eal_args[2] = (char *)"--no-pci";
-	cfg.eal_args[3] = prefix;
-	cfg.eal_args[4] = (char *)"-m";
-	cfg.eal_args[5] = (char *)"64";
-	cfg.eal_args[6] = (char *)"--log-level=error";
-	cfg.n_eal_args = 7;
-	if (mg_eal_init(&cfg, "test_icmp", err, sizeof(err)) != 0) {
+	gw.conf.eal_args[0] = (char *)"--no-huge";
+	gw.conf.eal_args[1] = (char *)"--in-memory";
+	gw.conf.eal_args[2] = (char *)"--no-pci";
+	gw.conf.eal_args[3] = prefix;
+	gw.conf.eal_args[4] = (char *)"-m";
+	gw.conf.eal_args[5] = (char *)"64";
+	gw.conf.eal_args[6] = (char *)"--log-level=error";
+	gw.conf.n_eal_args = 7;
+	if (mg_eal_init(&gw.conf, "test_icmp", err, sizeof(err)) != 0) {
 		fprintf(stderr, "%s\n", err);
 		return 1;
 	}
@@ -478,12 +478,12 @@ int main(int argc, char **argv)
 	                               SOCKET_ID_ANY);
 	if (pool == NULL)
 		return 1;
-	cfg.ports[0].ipv4 = (struct mg_prefix){.family = 4, .len = 24, .addr = {192, 0, 2, 1}};
-	cfg.ports[0].has_ipv4 = true;
-	cfg.ports[0].ipv6 = (struct mg_prefix){.family = 6, .len = 64};
-	memcpy(cfg.ports[0].ipv6.addr, our_ip6, 16);
-	cfg.ports[0].has_ipv6 = true;
-	gw.cfg = &cfg;
+	addrs.ports[0].ipv4 = (struct mg_prefix){.family = 4, .len = 24, .addr = {192, 0, 2, 1}};
+	addrs.ports[0].has_ipv4 = true;
+	addrs.ports[0].ipv6 = (struct mg_prefix){.family = 6, .len = 64};
+	memcpy(addrs.ports[0].ipv6.addr, our_ip6, 16);
+	addrs.ports[0].has_ipv6 = true;
+	gw.addrs = &addrs;
 	for (unsigned p = 0; p < MG_PORT_COUNT; p++) {
 		gw.ports[p].pool = pool;
 		memcpy(&gw.ports[p].mac, our_mac, 6);

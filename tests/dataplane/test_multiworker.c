@@ -62,7 +62,7 @@
 #define ENC_TOTAL  20000
 #define DEADLINE_S 50 /* the whole test; meson's timeout is above it */
 
-static struct mg_config cfg;
+static struct mg_dp_addrs addrs; /* gw.addrs: mutable here, no worker runs meanwhile */
 static struct mg_gateway gw;
 static struct mg_worker workers[NW];
 static unsigned worker_lcore[NW];
@@ -328,19 +328,19 @@ static int setup(void)
 	                               SOCKET_ID_ANY);
 	if (!pool)
 		return -1;
-	cfg.listen_port = LISTEN;
-	cfg.mtu = MTU;
-	prefix(&cfg.ports[MG_PORT_LAN].ipv4, (uint8_t[]){192, 168, 1, 1}, 24);
-	prefix(&cfg.ports[MG_PORT_MESH].ipv4, mesh4, 24);
-	cfg.ports[MG_PORT_LAN].has_ipv4 = cfg.ports[MG_PORT_MESH].has_ipv4 = true;
-	prefix(&cfg.addresses[0], (uint8_t[]){100, 64, 0, 1}, 32);
-	cfg.n_addresses = 1;
-	cfg.n_workers = NW;
-	cfg.rx_fanout = true;
-	cfg.idle_backoff = true; /* four lcores on two CPUs */
-	cfg.idle_max_sleep_us = 200;
+	gw.conf.listen_port = LISTEN;
+	gw.conf.mtu = MTU;
+	prefix(&addrs.ports[MG_PORT_LAN].ipv4, (uint8_t[]){192, 168, 1, 1}, 24);
+	prefix(&addrs.ports[MG_PORT_MESH].ipv4, mesh4, 24);
+	addrs.ports[MG_PORT_LAN].has_ipv4 = addrs.ports[MG_PORT_MESH].has_ipv4 = true;
+	prefix(&addrs.addresses[0], (uint8_t[]){100, 64, 0, 1}, 32);
+	addrs.n_addresses = 1;
+	gw.conf.n_workers = NW;
+	gw.conf.rx_fanout = true;
+	gw.conf.idle_backoff = true; /* four lcores on two CPUs */
+	gw.conf.idle_max_sleep_us = 200;
 
-	gw.cfg = &cfg;
+	gw.addrs = &addrs;
 	gw.listen_port = LISTEN;
 	gw.mtu = MTU;
 	gw.tsc_hz = rte_get_tsc_hz();

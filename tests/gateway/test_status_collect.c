@@ -27,7 +27,9 @@
 #define NSLOTS   4
 #define NWORKERS 2
 
-static struct mg_config cfg;
+/* What the control thread passes in mg_status_sources. */
+static char ifname[16] = "mgtest0";
+static char coord_url[8];
 static struct mg_gateway gw;
 static struct mg_worker workers[NWORKERS];
 static struct mg_peer *_Atomic slots[NSLOTS];
@@ -53,7 +55,7 @@ static int make_port(unsigned p)
 	gw.ports[p].port_id = (uint16_t)id;
 	gw.ports[p].pool = pool;
 	rte_eth_macaddr_get((uint16_t)id, &gw.ports[p].mac);
-	snprintf(cfg.ports[p].devargs, sizeof(cfg.ports[p].devargs), "net_ring_%s", name);
+	snprintf(gw.conf.ports[p].devargs, sizeof(gw.conf.ports[p].devargs), "net_ring_%s", name);
 	return 0;
 }
 
@@ -79,8 +81,6 @@ static struct mg_peer *make_peer(uint32_t slot, uint8_t seed, const char *ep, co
 
 static void setup_gateway(void)
 {
-	snprintf(cfg.ifname, sizeof(cfg.ifname), "mgtest0");
-	gw.cfg = &cfg;
 	gw.peers = slots;
 	gw.max_peers = NSLOTS;
 	gw.listen_port = 51820;
@@ -141,7 +141,8 @@ static const struct mg_status_peer *find(const struct mg_status *st, uint8_t see
 static void test_collect(void)
 {
 	struct mg_status st;
-	struct mg_status_sources src = {.version = "9.9.9", .start_unix_ns = 1};
+	struct mg_status_sources src = {
+	    .version = "9.9.9", .ifname = ifname, .coordinator_url = coord_url, .start_unix_ns = 1};
 	mg_status_init(&st);
 	CHECK(mg_status_collect(&gw, &src, &st) == 0);
 	CHECK(strcmp(st.version, "9.9.9") == 0 && strcmp(st.ifname, "mgtest0") == 0);
@@ -231,19 +232,20 @@ static void test_collect(void)
 	json_decref(pj);
 	mg_status_free(&st);
 
-	cfg.coord.url[0] = 'h';
+	coord_url[0] = 'h';
 	src.coord = NULL;
 	mg_status_init(&st);
 	CHECK(mg_status_collect(&gw, &src, &st) == 0 && st.coord.state == MG_COORD_CONNECTING,
 	      "a coordinator configured but not reporting yet");
 	mg_status_free(&st);
-	cfg.coord.url[0] = '\0';
+	coord_url[0] = '\0';
 }
 
 static void test_memory_and_link(void)
 {
 	struct mg_status st;
-	struct mg_status_sources src = {.version = "x"};
+	struct mg_status_sources src = {
+	    .version = "x", .ifname = ifname, .coordinator_url = coord_url};
 	mg_status_init(&st);
 	CHECK(mg_status_collect(&gw, &src, &st) == 0);
 	uint64_t in_use = st.ports[0].mbufs_in_use, heap = st.heap_allocated_bytes;
