@@ -585,6 +585,21 @@ void mg_allowedips_get_stats(const struct mg_allowedips *t, struct mg_allowedips
 	                    t->log_cap * sizeof(*t->log);
 }
 
+uint32_t mg_allowedips_lookup(const struct mg_allowedips *t, uint8_t family, const uint8_t *addr)
+{
+	uint32_t peer = MG_ALLOWEDIPS_NO_PEER;
+
+	if (family == 4) {
+		uint32_t ip;
+		memcpy(&ip, addr, 4);
+		ip = rte_be_to_cpu_32(ip);
+		mg_allowedips_lookup4_bulk(t, &ip, &peer, 1);
+	} else if (family == 6) {
+		mg_allowedips_lookup6_bulk(t, &addr, &peer, 1);
+	}
+	return peer;
+}
+
 void mg_allowedips_lookup4_bulk(const struct mg_allowedips *t, const uint32_t *ips4,
                                 uint32_t *peers, unsigned n)
 {

@@ -144,6 +144,8 @@ void mg_allowedips_get_stats(const struct mg_allowedips *t, struct mg_allowedips
  * rte_be_to_cpu_32 while gathering). ips6[i] points to 16 bytes in network order, e.g. straight
  * into the packet. peers[i] receives the peer slot or MG_ALLOWEDIPS_NO_PEER. Any n.
  */
+/* One address (family 4 or 6, network order): its peer slot or MG_ALLOWEDIPS_NO_PEER. */
+uint32_t mg_allowedips_lookup(const struct mg_allowedips *t, uint8_t family, const uint8_t *addr);
 void mg_allowedips_lookup4_bulk(const struct mg_allowedips *t, const uint32_t *ips4,
                                 uint32_t *peers, unsigned n);
 void mg_allowedips_lookup6_bulk(const struct mg_allowedips *t, const uint8_t *const *ips6,

@@ -13,6 +13,7 @@
 #include "dataplane.h"
 #include "icmp.h"
 #include "neigh.h"
+#include "pkt.h"
 
 #define ETH_HLEN        14
 #define IP4_HLEN        20
@@ -264,8 +265,7 @@ static void finish_v6(uint8_t *ip, const uint8_t *src, const struct offending *o
                       enum mg_icmp_kind kind, uint32_t mtu, uint16_t quote)
 {
 	uint8_t *icmp = ip + IP6_HLEN;
-	uint32_t len = ICMP_HLEN + quote, sum;
-	uint8_t ph[8] = {0, 0, (uint8_t)(len >> 8), (uint8_t)len, 0, 0, 0, IPPROTO_ICMPV6};
+	uint32_t len = ICMP_HLEN + quote;
 	uint16_t ck;
 
 	memset(ip, 0, IP6_HLEN + ICMP_HLEN);
@@ -282,10 +282,7 @@ static void finish_v6(uint8_t *ip, const uint8_t *src, const struct offending *o
 		put16(icmp + 4, (uint16_t)(m6 >> 16));
 		put16(icmp + 6, (uint16_t)m6);
 	}
-	sum = __rte_raw_cksum(ip + 8, 32, 0);
-	sum = __rte_raw_cksum(ph, sizeof(ph), sum);
-	sum = __rte_raw_cksum(icmp, len, sum);
-	ck = fold(sum);
+	ck = mg_icmp6_cksum(ip + 8, ip + 24, icmp, len);
 	memcpy(icmp + 2, &ck, 2);
 }
 

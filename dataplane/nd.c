@@ -11,6 +11,7 @@
 
 #include "dataplane.h"
 #include "neigh_internal.h"
+#include "pkt.h"
 
 #define FRAME_MAX         1518
 #define IP6_HLEN          40
@@ -19,20 +20,6 @@
 #define ND_OPT_TLLA       2
 #define NA_FLAG_SOLICITED 0x40
 #define NA_FLAG_OVERRIDE  0x20
-
-static uint16_t icmp6_checksum(const uint8_t *src, const uint8_t *dst, const uint8_t *l4,
-                               uint32_t len)
-{
-	uint8_t ph[8] = {
-	    (uint8_t)(len >> 24), (uint8_t)(len >> 16), (uint8_t)(len >> 8), (uint8_t)len, 0, 0, 0,
-	    IPPROTO_ICMPV6};
-	uint32_t sum = __rte_raw_cksum(src, 16, 0);
-
-	sum = __rte_raw_cksum(dst, 16, sum);
-	sum = __rte_raw_cksum(ph, sizeof(ph), sum);
-	sum = __rte_raw_cksum(l4, len, sum);
-	return (uint16_t)~__rte_raw_cksum_reduce(sum);
-}
 
 static bool v6_is_link_local(const uint8_t *a)
 {
@@ -89,7 +76,7 @@ static int send_nd(struct mg_gateway *gw, uint8_t port, uint8_t type, uint8_t fl
 	icmp[24] = type == 135 ? ND_OPT_SLLA : ND_OPT_TLLA;
 	icmp[25] = 1;
 	memcpy(icmp + 26, our, 6);
-	ck = icmp6_checksum(src, dst, icmp, plen);
+	ck = mg_icmp6_cksum(src, dst, icmp, plen);
 	memcpy(icmp + 2, &ck, 2); /* the ones' complement sum is already in memory order */
 	return mg_neigh_send_frame(gw, port, f, sizeof(f));
 }
@@ -132,7 +119,7 @@ static bool nd_parse(const uint8_t *ip, const uint8_t *icmp, uint16_t plen, stru
 	msg->lladdr = NULL;
 	if (ip[7] != 255 || icmp[1] != 0 || plen < ND_HLEN)
 		return false;
-	if (icmp6_checksum(msg->src, msg->dst, icmp, plen) != 0)
+	if (mg_icmp6_cksum(msg->src, msg->dst, icmp, plen) != 0)
 		return false;
 	if (msg->target[0] == 0xff || msg->src[0] == 0xff)
 		return false;

@@ -69,6 +69,19 @@ bool mg_ipv4_hdr_cksum_ok(const uint8_t *p, uint16_t hdr_len)
 	return rte_raw_cksum(p, hdr_len) == 0xffff;
 }
 
+uint16_t mg_icmp6_cksum(const uint8_t *src, const uint8_t *dst, const uint8_t *l4, uint32_t len)
+{
+	uint8_t ph[8] = {
+	    (uint8_t)(len >> 24), (uint8_t)(len >> 16), (uint8_t)(len >> 8), (uint8_t)len, 0, 0, 0,
+	    MG_IPPROTO_ICMPV6};
+	uint32_t sum = __rte_raw_cksum(src, 16, 0);
+
+	sum = __rte_raw_cksum(dst, 16, sum);
+	sum = __rte_raw_cksum(ph, sizeof(ph), sum);
+	sum = __rte_raw_cksum(l4, len, sum);
+	return (uint16_t)~__rte_raw_cksum_reduce(sum);
+}
+
 bool mg_prefix_contains(const struct mg_prefix *p, uint8_t family, const uint8_t *addr)
 {
 	unsigned bits = p->len, width = mg_addr_len(family) * 8;

@@ -99,6 +99,12 @@ static inline rte_be16_t mg_cksum_update16(rte_be16_t cksum, rte_be16_t old_word
 	return rte_cpu_to_be_16((uint16_t)~sum);
 }
 
+/*
+ * The ICMPv6 checksum (RFC 4443 2.3) of len bytes at l4, pseudo-header included, in memory
+ * order: store it with memcpy. Over a message whose checksum field is set, 0 means correct.
+ */
+uint16_t mg_icmp6_cksum(const uint8_t *src, const uint8_t *dst, const uint8_t *l4, uint32_t len);
+
 /* Writes a 14-byte Ethernet header at p; ethertype in host order. */
 void mg_eth_write(uint8_t *p, const struct rte_ether_addr *dst, const struct rte_ether_addr *src,
                   uint16_t ethertype);
