@@ -31,6 +31,7 @@
 #include "neigh.h"
 #include "noise.h"
 #include "punt.h"
+#include "ring_gateway.h"
 #include "timers.h"
 #include "transport.h"
 #include "worker.h"
@@ -56,7 +57,7 @@ static struct far far[NPEERS];
 static uint64_t clock_ns = 1000 * WG_NSEC_PER_SEC;
 static uint64_t gw_rng = 7;
 static struct rte_mempool *pool;
-static struct rte_ring *rx_ring[MG_PORT_COUNT], *tx_ring[MG_PORT_COUNT][2];
+static struct mg_ring_port ring[MG_PORT_COUNT];
 static uint64_t drops_before[MG_DROP_REASON_COUNT];
 
 static const struct rte_ether_addr lan_mac = {{2, 0, 0, 0, 1, 1}}, mesh_mac = {{2, 0, 0, 0, 2, 1}};
@@ -226,7 +227,7 @@ static void run1(enum mg_port_id port, const uint8_t *bytes, size_t len)
 
 static unsigned take(enum mg_port_id port, struct rte_mbuf **out, unsigned max)
 {
-	return rte_ring_dequeue_burst(tx_ring[port][0], (void **)out, max, NULL);
+	return rte_ring_dequeue_burst(ring[port].tx[0], (void **)out, max, NULL);
 }
 
 static void snapshot(void)
@@ -284,33 +285,9 @@ static void set_endpoint(unsigned peer, int family)
 
 static int make_port(enum mg_port_id p, const char *name, const struct rte_ether_addr *mac)
 {
-	char rn[32];
-	snprintf(rn, sizeof(rn), "%s_rx", name);
-	rx_ring[p] = rte_ring_create(rn, 1024, SOCKET_ID_ANY, RING_F_SP_ENQ | RING_F_SC_DEQ);
-	for (int q = 0; q < 2; q++) {
-		snprintf(rn, sizeof(rn), "%s_tx%d", name, q);
-		tx_ring[p][q] =
-		    rte_ring_create(rn, 1024, SOCKET_ID_ANY, RING_F_SP_ENQ | RING_F_SC_DEQ);
-	}
-	int id = rte_eth_from_rings(name, &rx_ring[p], 1, tx_ring[p], 2, SOCKET_ID_ANY);
-	if (id < 0)
+	if (mg_ring_port_create(&ring[p], name, 2, 1024) != 0)
 		return -1;
-	struct rte_eth_conf conf;
-	memset(&conf, 0, sizeof(conf));
-	if (rte_eth_dev_configure((uint16_t)id, 1, 2, &conf) != 0 ||
-	    rte_eth_rx_queue_setup((uint16_t)id, 0, 1024, SOCKET_ID_ANY, NULL, pool) != 0 ||
-	    rte_eth_tx_queue_setup((uint16_t)id, 0, 1024, SOCKET_ID_ANY, NULL) != 0 ||
-	    rte_eth_tx_queue_setup((uint16_t)id, 1, 1024, SOCKET_ID_ANY, NULL) != 0 ||
-	    rte_eth_dev_start((uint16_t)id) != 0)
-		return -1;
-	struct mg_port *port = &gw.ports[p];
-	port->port_id = (uint16_t)id;
-	port->mac = *mac;
-	port->pool = pool;
-	port->n_rxq = 1;
-	port->n_txq = 2;
-	port->control_txq = 1;
-	return 0;
+	return mg_ring_port_attach(&ring[p], &gw, p, pool, 1024, mac);
 }
 
 static void prefix(struct mg_prefix *p, int family, const uint8_t *addr, uint8_t len)
@@ -600,7 +577,7 @@ static void decap_case(int ifam, int ofam, size_t total, const char *what)
 static void expect_icmp(size_t off, uint8_t type, uint8_t code, uint32_t mtu, const char *what)
 {
 	struct rte_mbuf *m = NULL;
-	CHECK(take(MG_PORT_LAN, &m, 1) == 1 && rte_ring_count(tx_ring[MG_PORT_LAN][0]) == 0,
+	CHECK(take(MG_PORT_LAN, &m, 1) == 1 && rte_ring_count(ring[MG_PORT_LAN].tx[0]) == 0,
 	      "%s: one error sent", what);
 	if (!m)
 		return;
@@ -716,7 +693,7 @@ static void test_mesh_drops(void)
 	run1(MG_PORT_MESH, buf, len);
 	run1(MG_PORT_MESH, buf, len);
 	expect_drops(MG_DROP_REPLAY, 1, "replay (first delivered)");
-	CHECK(rte_ring_count(tx_ring[MG_PORT_LAN][0]) == 1, "the original was forwarded");
+	CHECK(rte_ring_count(ring[MG_PORT_LAN].tx[0]) == 1, "the original was forwarded");
 
 	ml = far_seal(0, 4, 100, (uint8_t[]){172, 17, 0, 9}, inner, msg); /* peer 1's range */
 	run1(MG_PORT_MESH, buf, mesh_frame(buf, 4, 0, msg, ml));
@@ -749,7 +726,7 @@ static void test_mesh_drops(void)
 	run1(MG_PORT_MESH, buf, len);
 	CHECK(w.counters.keepalives_rx == ka + 1 && w.peer_counters[0].rx_bytes == rx0 + 32,
 	      "keepalive counted");
-	CHECK(rte_ring_count(tx_ring[MG_PORT_LAN][0]) == 1, "keepalive not forwarded");
+	CHECK(rte_ring_count(ring[MG_PORT_LAN].tx[0]) == 1, "keepalive not forwarded");
 	expect_drops(MG_DROP_REASON_COUNT, 0, "keepalive");
 	flush_rings();
 }
@@ -811,7 +788,7 @@ static void test_confirmation(void)
 	          ev.kind == MG_EVENT_KEY_CONFIRMED && ev.peer_slot == 1 && next &&
 	          ev.local_index == next->local_index,
 	      "key confirmed event");
-	CHECK(rte_ring_count(tx_ring[MG_PORT_LAN][0]) == 1, "its packet is forwarded");
+	CHECK(rte_ring_count(ring[MG_PORT_LAN].tx[0]) == 1, "its packet is forwarded");
 	/* What the control thread does with the event. */
 	CHECK(wg_noise_received_with_keypair(&peers[1]->remote, next), "confirm");
 	expect_drops(MG_DROP_REASON_COUNT, 0, "confirmation");
@@ -890,15 +867,15 @@ static void test_loop(void)
 	gw.conf.idle_backoff = true;
 	gw.conf.idle_max_sleep_us = 100;
 	for (unsigned i = 0; i < 40; i++)
-		rte_ring_enqueue(rx_ring[MG_PORT_LAN], lan_mbuf(4, 0, 300));
+		rte_ring_enqueue(ring[MG_PORT_LAN].rx, lan_mbuf(4, 0, 300));
 	atomic_store(&gw.stop, false);
 	CHECK(rte_eal_remote_launch(mg_worker_main, &w, lcore) == 0, "launch");
 	uint64_t end = rte_get_tsc_cycles() + 5 * rte_get_tsc_hz();
-	while (rte_ring_count(tx_ring[MG_PORT_MESH][0]) < 40 && rte_get_tsc_cycles() < end)
+	while (rte_ring_count(ring[MG_PORT_MESH].tx[0]) < 40 && rte_get_tsc_cycles() < end)
 		rte_pause();
 	atomic_store(&gw.stop, true);
 	CHECK(rte_eal_wait_lcore(lcore) == 0, "worker returned 0");
-	CHECK(rte_ring_count(tx_ring[MG_PORT_MESH][0]) == 40, "loop encrypted all 40");
+	CHECK(rte_ring_count(ring[MG_PORT_MESH].tx[0]) == 40, "loop encrypted all 40");
 	CHECK(w.counters.polls > 0 && w.counters.encrypted >= 40, "loop counters");
 	flush_rings();
 	expect_drops(MG_DROP_REASON_COUNT, 0, "loop");

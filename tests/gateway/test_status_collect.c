@@ -21,6 +21,7 @@
 #include "eal_test_env.h"
 #include "keys.h"
 #include "log.h"
+#include "ring_gateway.h"
 #include "status.h"
 #include "worker.h"
 
@@ -35,26 +36,15 @@ static struct mg_worker workers[NWORKERS];
 static struct mg_peer *_Atomic slots[NSLOTS];
 static struct mg_peer_counters rows[NWORKERS][NSLOTS], ctl_rows[NSLOTS];
 static struct rte_mempool *pool;
-static struct rte_ring *rings[MG_PORT_COUNT];
+static struct mg_ring_port ring[MG_PORT_COUNT];
 
 static int make_port(unsigned p)
 {
 	char name[32];
 	snprintf(name, sizeof(name), "sc_ring%u", p);
-	rings[p] = rte_ring_create(name, 256, SOCKET_ID_ANY, RING_F_SP_ENQ | RING_F_SC_DEQ);
-	if (!rings[p])
+	if (mg_ring_port_create(&ring[p], name, 1, 256) != 0 ||
+	    mg_ring_port_attach(&ring[p], &gw, (enum mg_port_id)p, pool, 128, NULL) != 0)
 		return -1;
-	int id = rte_eth_from_rings(name, &rings[p], 1, &rings[p], 1, SOCKET_ID_ANY);
-	struct rte_eth_conf conf;
-	memset(&conf, 0, sizeof(conf));
-	if (id < 0 || rte_eth_dev_configure((uint16_t)id, 1, 1, &conf) != 0 ||
-	    rte_eth_rx_queue_setup((uint16_t)id, 0, 128, SOCKET_ID_ANY, NULL, pool) != 0 ||
-	    rte_eth_tx_queue_setup((uint16_t)id, 0, 128, SOCKET_ID_ANY, NULL) != 0 ||
-	    rte_eth_dev_start((uint16_t)id) != 0)
-		return -1;
-	gw.ports[p].port_id = (uint16_t)id;
-	gw.ports[p].pool = pool;
-	rte_eth_macaddr_get((uint16_t)id, &gw.ports[p].mac);
 	snprintf(gw.conf.ports[p].devargs, sizeof(gw.conf.ports[p].devargs), "net_ring_%s", name);
 	return 0;
 }
@@ -300,7 +290,7 @@ int main(int argc, char **argv)
 	for (unsigned p = 0; p < 2; p++) {
 		rte_eth_dev_stop(gw.ports[p].port_id);
 		rte_eth_dev_close(gw.ports[p].port_id);
-		rte_ring_free(rings[p]);
+		mg_ring_port_free(&ring[p]);
 	}
 	for (unsigned s = 0; s < NSLOTS; s++) {
 		struct mg_peer *peer = atomic_load(&slots[s]);
