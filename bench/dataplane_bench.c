@@ -60,6 +60,7 @@
 #include "index_table.h"
 #include "neigh.h"
 #include "noise.h"
+#include "ring_gateway.h"
 #include "timers.h"
 #include "transport.h"
 #include "worker.h"
@@ -79,7 +80,7 @@ struct bench_peer {
 	uint64_t last_pos[LAPS]; /* generator position of the last packet under rx[i] */
 };
 
-static struct mg_config cfg;
+static struct mg_dp_addrs addrs; /* gw.addrs: mutable here, no worker runs meanwhile */
 static struct mg_gateway gw;
 static struct mg_worker worker;
 static struct mg_peer **peers;
@@ -87,7 +88,7 @@ static struct mg_peer *_Atomic *peer_slots;
 static struct mg_peer_counters *peer_counters;
 static struct bench_peer *bp;
 struct rte_mempool *pool;
-static struct rte_ring *rx_ring[MG_PORT_COUNT], *tx_ring[MG_PORT_COUNT][2];
+static struct mg_ring_port rport[MG_PORT_COUNT];
 static unsigned worker_lcore;
 static clockid_t worker_clock;
 static atomic_bool worker_clock_ready;
@@ -252,29 +253,9 @@ uint16_t set_lan_port(uint16_t id)
 
 static int make_port(enum mg_port_id p, const char *name, const struct rte_ether_addr *mac)
 {
-	char rn[32];
-	snprintf(rn, sizeof(rn), "%s_rx", name);
-	rx_ring[p] = rte_ring_create(rn, RING_SIZE, SOCKET_ID_ANY, RING_F_SP_ENQ | RING_F_SC_DEQ);
-	for (int q = 0; q < 2; q++) {
-		snprintf(rn, sizeof(rn), "%s_tx%d", name, q);
-		tx_ring[p][q] =
-		    rte_ring_create(rn, RING_SIZE, SOCKET_ID_ANY, RING_F_SP_ENQ | RING_F_SC_DEQ);
-		if (!tx_ring[p][q])
-			return -1;
-	}
-	if (!rx_ring[p])
+	if (mg_ring_port_create(&rport[p], name, 2, RING_SIZE) != 0)
 		return -1;
-	int id = rte_eth_from_rings(name, &rx_ring[p], 1, tx_ring[p], 2, SOCKET_ID_ANY);
-	if (id < 0 || start_port((uint16_t)id) != 0)
-		return -1;
-	struct mg_port *port = &gw.ports[p];
-	port->port_id = (uint16_t)id;
-	port->mac = *mac;
-	port->pool = pool;
-	port->n_rxq = 1;
-	port->n_txq = 2;
-	port->control_txq = 1;
-	return 0;
+	return mg_ring_port_attach(&rport[p], &gw, p, pool, RING_SIZE, mac);
 }
 
 static void prefix(struct mg_prefix *p, const uint8_t *addr, uint8_t len)
@@ -362,19 +343,19 @@ static int setup(uint32_t n_peers)
 	                               SOCKET_ID_ANY);
 	if (!pool)
 		return -1;
-	cfg.listen_port = LISTEN;
-	cfg.mtu = MTU;
-	prefix(&cfg.ports[MG_PORT_LAN].ipv4, (uint8_t[]){192, 168, 1, 1}, 24);
-	prefix(&cfg.ports[MG_PORT_MESH].ipv4, mesh4, 24);
-	cfg.ports[MG_PORT_LAN].has_ipv4 = cfg.ports[MG_PORT_MESH].has_ipv4 = true;
-	memcpy(cfg.ports[MG_PORT_MESH].gateway4, router4, 4);
-	cfg.ports[MG_PORT_MESH].has_gateway4 = true;
-	prefix(&cfg.addresses[0], (uint8_t[]){100, 64, 0, 1}, 32);
-	cfg.n_addresses = 1;
-	cfg.n_workers = 1;
-	cfg.idle_backoff = false; /* busy polling, the production default */
+	gw.conf.listen_port = LISTEN;
+	gw.conf.mtu = MTU;
+	prefix(&addrs.ports[MG_PORT_LAN].ipv4, (uint8_t[]){192, 168, 1, 1}, 24);
+	prefix(&addrs.ports[MG_PORT_MESH].ipv4, mesh4, 24);
+	addrs.ports[MG_PORT_LAN].has_ipv4 = addrs.ports[MG_PORT_MESH].has_ipv4 = true;
+	memcpy(addrs.ports[MG_PORT_MESH].gateway4, router4, 4);
+	addrs.ports[MG_PORT_MESH].has_gateway4 = true;
+	prefix(&addrs.addresses[0], (uint8_t[]){100, 64, 0, 1}, 32);
+	addrs.n_addresses = 1;
+	gw.conf.n_workers = 1;
+	gw.conf.idle_backoff = false; /* busy polling, the production default */
 
-	gw.cfg = &cfg;
+	gw.addrs = &addrs;
 	gw.listen_port = LISTEN;
 	gw.mtu = MTU;
 	gw.tsc_hz = rte_get_tsc_hz();
@@ -589,10 +570,10 @@ unsigned drain(struct rte_ring *ring)
 void drain_all(void)
 {
 	for (int p = 0; p < MG_PORT_COUNT; p++) {
-		while (drain(rx_ring[p]))
+		while (drain(rport[p].rx))
 			;
 		for (int q = 0; q < 2; q++)
-			while (drain(tx_ring[p][q]))
+			while (drain(rport[p].tx[q]))
 				;
 	}
 	struct rte_mbuf *m;
@@ -603,7 +584,7 @@ void drain_all(void)
 /* The generator alone (fill, enqueue, dequeue, free) on its core: it must outrun the worker. */
 static double generator_rate(struct traffic *t, double seconds)
 {
-	struct rte_ring *r = rx_ring[t->dir == ENCRYPT ? MG_PORT_LAN : MG_PORT_MESH];
+	struct rte_ring *r = rport[t->dir == ENCRYPT ? MG_PORT_LAN : MG_PORT_MESH].rx;
 	uint64_t n = 0;
 	reset_peers();
 	t->pos = 0;
@@ -669,17 +650,17 @@ int worker_stop(void)
 
 struct rte_ring *input_ring(enum direction dir)
 {
-	return rx_ring[dir == ENCRYPT ? MG_PORT_LAN : MG_PORT_MESH];
+	return rport[dir == ENCRYPT ? MG_PORT_LAN : MG_PORT_MESH].rx;
 }
 
 struct rte_ring *output_ring(enum direction dir)
 {
-	return tx_ring[dir == ENCRYPT ? MG_PORT_MESH : MG_PORT_LAN][0];
+	return rport[dir == ENCRYPT ? MG_PORT_MESH : MG_PORT_LAN].tx[0];
 }
 
 void set_idle_backoff(bool on)
 {
-	cfg.idle_backoff = on;
+	gw.conf.idle_backoff = on;
 }
 
 void snapshot(struct snap *s, enum direction dir)
@@ -719,15 +700,15 @@ static int run_point(struct traffic *t, struct point *pt)
 	pt->gen_mpps = generator_rate(t, opt.quick ? 0.05 : 0.3) / 1e6;
 	restart_traffic(t);
 	/* Prime the RX ring so the worker never starts on an empty queue. */
-	while (generate(t, rx_ring[in]))
+	while (generate(t, rport[in].rx))
 		;
 	if (worker_start() != 0)
 		return -1;
 	double start = clock_s(CLOCK_MONOTONIC);
 	while (taken <= windows) {
 		for (int i = 0; i < 16; i++) {
-			generate(t, rx_ring[in]);
-			drain(tx_ring[out][0]);
+			generate(t, rport[in].rx);
+			drain(rport[out].tx[0]);
 		}
 		double el = clock_s(CLOCK_MONOTONIC) - start;
 		if (el >= opt.warmup + opt.seconds * taken / windows)

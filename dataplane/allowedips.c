@@ -160,8 +160,8 @@ struct mg_allowedips *mg_allowedips_create(uint32_t max_v4, uint32_t max_v6,
 
 	if (opt)
 		o = *opt;
-	if (max_v4 > MAX_PREFIXES || max_v6 > MAX_PREFIXES ||
-	    o.v4_tbl8s > MG_ALLOWEDIPS_MAX_V4_TBL8S || o.v6_tbl8s > MG_ALLOWEDIPS_MAX_V6_TBL8S) {
+	if (max_v4 > MAX_PREFIXES || max_v6 > MAX_PREFIXES || o.v4_tbl8s > MG_MAX_V4_TBL8_GROUPS ||
+	    o.v6_tbl8s > MG_MAX_V6_TBL8_GROUPS) {
 		rte_errno = EINVAL;
 		return NULL;
 	}
@@ -583,6 +583,21 @@ void mg_allowedips_get_stats(const struct mg_allowedips *t, struct mg_allowedips
 	st->control_bytes = sizeof(*t) + (size_t)t->rule_cap * sizeof(*t->rules) +
 	                    (size_t)t->peer_cap * sizeof(*t->peer_head) +
 	                    t->log_cap * sizeof(*t->log);
+}
+
+uint32_t mg_allowedips_lookup(const struct mg_allowedips *t, uint8_t family, const uint8_t *addr)
+{
+	uint32_t peer = MG_ALLOWEDIPS_NO_PEER;
+
+	if (family == 4) {
+		uint32_t ip;
+		memcpy(&ip, addr, 4);
+		ip = rte_be_to_cpu_32(ip);
+		mg_allowedips_lookup4_bulk(t, &ip, &peer, 1);
+	} else if (family == 6) {
+		mg_allowedips_lookup6_bulk(t, &addr, &peer, 1);
+	}
+	return peer;
 }
 
 void mg_allowedips_lookup4_bulk(const struct mg_allowedips *t, const uint32_t *ips4,

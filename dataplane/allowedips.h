@@ -58,6 +58,8 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "dp_config.h"
+
 struct rte_rcu_qsbr;
 
 /* Lookup result for an address no prefix covers. */
@@ -79,11 +81,10 @@ struct mg_allowedips_options {
 	uint32_t v6_tbl8s;
 };
 
-/* tbl8 group defaults (see Memory above) and the most rte_lpm / rte_lpm6 accept. */
+/* tbl8 group defaults (see Memory above); the most rte_lpm / rte_lpm6 accept is
+ * MG_MAX_V4_TBL8_GROUPS / MG_MAX_V6_TBL8_GROUPS (dp_config.h). */
 #define MG_ALLOWEDIPS_DEFAULT_V4_TBL8S 65536u
 #define MG_ALLOWEDIPS_DEFAULT_V6_TBL8S 131072u
-#define MG_ALLOWEDIPS_MAX_V4_TBL8S     (1u << 24)
-#define MG_ALLOWEDIPS_MAX_V6_TBL8S     (1u << 21)
 
 /* The group counts used when the option is 0: the default, or less when the rule capacity could
  * never use that many. */
@@ -104,7 +105,7 @@ struct mg_allowedips;
 /*
  * max_v4 / max_v6: prefixes per family the table must hold. opt may be NULL (no RCU, SOCKET_ID_ANY,
  * default tbl8 counts). Needs an initialised EAL. Returns NULL with rte_errno set: EINVAL for a
- * capacity over 1<<24 or a tbl8 count over its MG_ALLOWEDIPS_MAX_V*_TBL8S, ENOMEM when the DPDK
+ * capacity over 1<<24 or a tbl8 count over its MG_MAX_V*_TBL8_GROUPS, ENOMEM when the DPDK
  * heap cannot hold the tables.
  */
 struct mg_allowedips *mg_allowedips_create(uint32_t max_v4, uint32_t max_v6,
@@ -143,6 +144,8 @@ void mg_allowedips_get_stats(const struct mg_allowedips *t, struct mg_allowedips
  * rte_be_to_cpu_32 while gathering). ips6[i] points to 16 bytes in network order, e.g. straight
  * into the packet. peers[i] receives the peer slot or MG_ALLOWEDIPS_NO_PEER. Any n.
  */
+/* One address (family 4 or 6, network order): its peer slot or MG_ALLOWEDIPS_NO_PEER. */
+uint32_t mg_allowedips_lookup(const struct mg_allowedips *t, uint8_t family, const uint8_t *addr);
 void mg_allowedips_lookup4_bulk(const struct mg_allowedips *t, const uint32_t *ips4,
                                 uint32_t *peers, unsigned n);
 void mg_allowedips_lookup6_bulk(const struct mg_allowedips *t, const uint8_t *const *ips6,

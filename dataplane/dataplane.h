@@ -3,6 +3,8 @@
  * The gateway context shared by the control thread and the workers. The control thread is the
  * only writer of everything here after start-up; workers read the tables lock-free and report
  * quiescent states to gw->rcu after each burst, so the control thread can free what it replaced.
+ * The data plane's configuration is its own (dp_config.h): nothing here points into the parsed
+ * config file, which the control thread may change at will.
  */
 #ifndef MESHGATE_DATAPLANE_DATAPLANE_H
 #define MESHGATE_DATAPLANE_DATAPLANE_H
@@ -13,8 +15,8 @@
 
 #include <rte_ether.h>
 
-#include "config.h"
 #include "counters.h"
+#include "dp_config.h"
 #include "index_table.h"
 #include "noise.h"
 #include "peer.h"
@@ -78,7 +80,10 @@ struct mg_event {
 };
 
 struct mg_gateway {
-	const struct mg_config *cfg;
+	struct mg_dp_config conf; /* fixed from mg_gateway_init on */
+	/* The addresses the gateway owns. Replaced as a whole (mg_gateway_publish_addrs) and
+	 * retired after a grace period, like peers; read through mg_gateway_addrs. */
+	struct mg_dp_addrs *_Atomic addrs;
 	struct mg_port ports[MG_PORT_COUNT];
 
 	struct mg_worker *workers[MG_MAX_WORKERS];
@@ -114,5 +119,28 @@ static inline struct mg_peer *mg_gateway_peer(const struct mg_gateway *gw, uint3
 		return NULL;
 	return atomic_load_explicit(&gw->peers[slot], memory_order_acquire);
 }
+
+/* The worker's view of the gateway's addresses; valid until its next quiescent state. The
+ * control thread, their only writer, may keep it as long as it likes. */
+static inline const struct mg_dp_addrs *mg_gateway_addrs(const struct mg_gateway *gw)
+{
+	return atomic_load_explicit(&gw->addrs, memory_order_acquire);
+}
+
+/*
+ * Start-up, before the ports and workers: copies conf, takes n_workers, max_peers, the listen
+ * port and the MTU from it, and publishes a copy of addrs. Returns 0 or -ENOMEM.
+ */
+int mg_gateway_init(struct mg_gateway *gw, const struct mg_dp_config *conf,
+                    const struct mg_dp_addrs *addrs);
+/* Frees the published addresses; the workers have stopped. Idempotent. */
+void mg_gateway_fini(struct mg_gateway *gw);
+/*
+ * Control thread: publishes a copy of next (release store) and hands the set it replaces to
+ * *old, to be freed with free() once every worker has passed a quiescent state. Returns 0, or
+ * -ENOMEM with nothing changed.
+ */
+int mg_gateway_publish_addrs(struct mg_gateway *gw, const struct mg_dp_addrs *next,
+                             struct mg_dp_addrs **old);
 
 #endif

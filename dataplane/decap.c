@@ -267,7 +267,7 @@ static void forward(struct mg_worker *w, struct decap_burst *b, unsigned i)
 	rte_pktmbuf_adj(m, (uint16_t)sizeof(struct wg_msg_data));
 	rte_pktmbuf_trim(m, (uint16_t)(m->data_len - l3->total_len));
 
-	if (mg_is_gateway_addr(gw->cfg, l3->family, l3->dst)) {
+	if (mg_is_gateway_addr(mg_gateway_addrs(gw), l3->family, l3->dst)) {
 		mg_worker_punt(w, m, MG_PUNT_LOCAL, MG_PORT_MESH, 0, peer->slot, NULL);
 		return;
 	}
@@ -283,7 +283,8 @@ static void forward(struct mg_worker *w, struct decap_burst *b, unsigned i)
 	if ((d->outer_tclass & MG_ECN_MASK) == MG_ECN_CE && (l3->tclass & MG_ECN_MASK) != 0)
 		mg_ip_set_ce(ip, l3->family);
 
-	if (!mg_neigh_next_hop(&gw->cfg->ports[MG_PORT_LAN], l3->family, l3->dst, nh)) {
+	if (!mg_neigh_next_hop(&mg_gateway_addrs(gw)->ports[MG_PORT_LAN], l3->family, l3->dst,
+	                       nh)) {
 		mg_worker_drop(w, m, MG_DROP_NO_NEIGHBOUR);
 		return;
 	}

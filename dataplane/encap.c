@@ -316,9 +316,8 @@ static void stage(struct mg_worker *w, struct rte_mbuf *m, uint32_t slot)
 	mg_worker_punt(w, m, MG_PUNT_STAGE, MG_PORT_LAN, MG_ETH_HLEN, slot, NULL);
 }
 
-static bool mesh_has_family(const struct mg_config *cfg, uint8_t family)
+static bool mesh_has_family(const struct mg_port_addrs *pc, uint8_t family)
 {
-	const struct mg_port_config *pc = &cfg->ports[MG_PORT_MESH];
 	return family == 4 ? pc->has_ipv4 : family == 6 ? pc->has_ipv6 : false;
 }
 
@@ -336,18 +335,19 @@ static void prepare_group(struct mg_worker *w, struct encap_burst *b, struct gro
 	enum mg_drop_reason why;
 	uint8_t nh[16];
 	uint64_t first;
+	const struct mg_port_addrs *mesh = &mg_gateway_addrs(gw)->ports[MG_PORT_MESH];
 
 	struct wg_noise_keypair *kp = wg_noise_keypair_current(&peer->remote);
 	if (!kp || !atomic_load_explicit(&kp->valid, memory_order_relaxed) ||
 	    age_ns(kp, w->now_ns) >= peer->timers.d.reject_after_time_ns)
 		goto stage_all;
-	if (!mg_endpoint_read(&peer->endpoint, &g->ep) || !mesh_has_family(gw->cfg, g->ep.family)) {
+	if (!mg_endpoint_read(&peer->endpoint, &g->ep) || !mesh_has_family(mesh, g->ep.family)) {
 		for (unsigned i = 0; i < g->n; i++)
 			drop_icmp(w, b->m[members[i]], MG_ICMP_UNREACHABLE, MG_DROP_NO_ENDPOINT);
 		g->n = 0;
 		return;
 	}
-	if (!mg_neigh_next_hop(&gw->cfg->ports[MG_PORT_MESH], g->ep.family, g->ep.addr, nh)) {
+	if (!mg_neigh_next_hop(mesh, g->ep.family, g->ep.addr, nh)) {
 		why = MG_DROP_NO_NEIGHBOUR;
 		goto drop_all;
 	}
@@ -436,7 +436,7 @@ static void finish(struct mg_worker *w, struct encap_burst *b, unsigned j)
 	unsigned p = b->job_pkt[j];
 	struct rte_mbuf *m = b->m[p];
 	struct group *g = &b->groups[b->grp[p]];
-	const struct mg_port_config *mesh = &gw->cfg->ports[MG_PORT_MESH];
+	const struct mg_port_addrs *mesh = &mg_gateway_addrs(gw)->ports[MG_PORT_MESH];
 
 	if (b->status[j] != MG_CRYPTO_OK) {
 		mg_worker_drop(w, m, MG_DROP_CRYPTO);

@@ -13,6 +13,7 @@
 #include "dataplane.h"
 #include "icmp.h"
 #include "neigh.h"
+#include "pkt.h"
 
 #define ETH_HLEN        14
 #define IP4_HLEN        20
@@ -77,7 +78,7 @@ static bool v4_bad_source(const uint8_t *a)
 	return a[0] == 0 || a[0] == 127 || a[0] >= 224;
 }
 
-static bool v4_is_subnet_broadcast(const struct mg_port_config *pc, const uint8_t *a)
+static bool v4_is_subnet_broadcast(const struct mg_port_addrs *pc, const uint8_t *a)
 {
 	uint32_t net, addr, host_mask;
 
@@ -110,7 +111,7 @@ static enum verdict v4_may_answer(const struct mg_gateway *gw, uint8_t port, con
 	memcpy(o->src, ip + 12, 4);
 	memcpy(o->dst, ip + 16, 4);
 	if (v4_bad_source(o->src) || o->dst[0] >= 224 ||
-	    v4_is_subnet_broadcast(&gw->cfg->ports[port], o->dst))
+	    v4_is_subnet_broadcast(&mg_gateway_addrs(gw)->ports[port], o->dst))
 		return NOT_ALLOWED;
 	if (ip[9] == IPPROTO_ICMP) {
 		uint8_t type;
@@ -180,11 +181,11 @@ static enum verdict v6_may_answer(const uint8_t *ip, uint32_t len, enum mg_icmp_
 	return ANSWER;
 }
 
-static const uint8_t *overlay_address(const struct mg_config *cfg, uint8_t family)
+static const uint8_t *overlay_address(const struct mg_dp_addrs *addrs, uint8_t family)
 {
-	for (size_t i = 0; i < cfg->n_addresses; i++)
-		if (cfg->addresses[i].family == family)
-			return cfg->addresses[i].addr;
+	for (size_t i = 0; i < addrs->n_addresses; i++)
+		if (addrs->addresses[i].family == family)
+			return addrs->addresses[i].addr;
 	return NULL;
 }
 
@@ -192,18 +193,19 @@ static const uint8_t *overlay_address(const struct mg_config *cfg, uint8_t famil
 static bool pick_source(const struct mg_gateway *gw, uint8_t port, const struct offending *o,
                         uint8_t *out)
 {
-	const struct mg_port_config *pc = &gw->cfg->ports[port];
+	const struct mg_dp_addrs *addrs = mg_gateway_addrs(gw);
+	const struct mg_port_addrs *pc = &addrs->ports[port];
 	const uint8_t *a;
 
 	if (o->family == 4) {
-		a = pc->has_ipv4 ? pc->ipv4.addr : overlay_address(gw->cfg, 4);
+		a = pc->has_ipv4 ? pc->ipv4.addr : overlay_address(addrs, 4);
 		if (a == NULL)
 			return false;
 		memcpy(out, a, 4);
 		return true;
 	}
 	/* a link-local source can only be answered from our link-local address */
-	a = pc->has_ipv6 ? pc->ipv6.addr : overlay_address(gw->cfg, 6);
+	a = pc->has_ipv6 ? pc->ipv6.addr : overlay_address(addrs, 6);
 	if (a != NULL && !(o->src[0] == 0xfe && (o->src[1] & 0xc0) == 0x80))
 		memcpy(out, a, 16);
 	else
@@ -263,8 +265,7 @@ static void finish_v6(uint8_t *ip, const uint8_t *src, const struct offending *o
                       enum mg_icmp_kind kind, uint32_t mtu, uint16_t quote)
 {
 	uint8_t *icmp = ip + IP6_HLEN;
-	uint32_t len = ICMP_HLEN + quote, sum;
-	uint8_t ph[8] = {0, 0, (uint8_t)(len >> 8), (uint8_t)len, 0, 0, 0, IPPROTO_ICMPV6};
+	uint32_t len = ICMP_HLEN + quote;
 	uint16_t ck;
 
 	memset(ip, 0, IP6_HLEN + ICMP_HLEN);
@@ -281,10 +282,7 @@ static void finish_v6(uint8_t *ip, const uint8_t *src, const struct offending *o
 		put16(icmp + 4, (uint16_t)(m6 >> 16));
 		put16(icmp + 6, (uint16_t)m6);
 	}
-	sum = __rte_raw_cksum(ip + 8, 32, 0);
-	sum = __rte_raw_cksum(ph, sizeof(ph), sum);
-	sum = __rte_raw_cksum(icmp, len, sum);
-	ck = fold(sum);
+	ck = mg_icmp6_cksum(ip + 8, ip + 24, icmp, len);
 	memcpy(icmp + 2, &ck, 2);
 }
 

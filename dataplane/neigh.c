@@ -1,75 +1,33 @@
 /* SPDX-License-Identifier: GPL-2.0-only */
 /*
- * Neighbour table and the ARP / ND protocol handling of the control thread. See neigh.h for the
- * concurrency model: a linear-probing array of slots, each guarded by a sequence counter, written
- * by one thread and read lock-free by the workers. Deleted slots become tombstones, and a
- * tombstone followed by an empty slot is turned back into an empty one, which is safe because an
- * empty slot can never lie inside a probe chain that leads to a live key.
+ * The neighbour table, resolution and aging. See neigh.h for the concurrency model: a
+ * linear-probing array of slots, each guarded by a sequence counter, written by one thread and
+ * read lock-free by the workers. Deleted slots become tombstones, and a tombstone followed by an
+ * empty slot is turned back into an empty one, which is safe because an empty slot can never lie
+ * inside a probe chain that leads to a live key. The protocols that fill it are arp.c and nd.c.
  */
 #include <stdatomic.h>
 #include <stdlib.h>
 #include <string.h>
 
-#include <rte_arp.h>
 #include <rte_ethdev.h>
 #include <rte_hash_crc.h>
-#include <rte_ip.h>
 #include <rte_malloc.h>
 #include <rte_mbuf.h>
 #include <rte_pause.h>
 #include <rte_random.h>
 
 #include "dataplane.h"
-#include "neigh.h"
-#include "pkt.h"
+#include "neigh_internal.h"
 #include "ports.h"
 
 #define PROBE_WINDOW 32 /* a key lives at most this many slots past its home slot */
 #define READ_RETRIES 64 /* a reader gives up (transient miss) if a write lasts longer */
-#define FRAME_MAX    1518
 
 #define KEY_EMPTY 0u
 #define KEY_LIVE  1u
 #define KEY_TOMB  2u
 #define MAC_VALID (1ull << 48)
-
-#define ETH_HLEN          14
-#define ARP_LEN           28
-#define IP6_HLEN          40
-#define ND_HLEN           24 /* ICMPv6 header + reserved/flags + target */
-#define ND_OPT_SLLA       1
-#define ND_OPT_TLLA       2
-#define NA_FLAG_ROUTER    0x80
-#define NA_FLAG_SOLICITED 0x40
-#define NA_FLAG_OVERRIDE  0x20
-
-/* Shared with readers: every field under seq. */
-struct neigh_slot {
-	_Atomic uint32_t seq;
-	_Atomic uint64_t key;     /* tag << 16 | family << 8 | port */
-	_Atomic uint64_t addr[2]; /* the address, zero padded for IPv4 */
-	_Atomic uint64_t mac;     /* 48-bit MAC | MAC_VALID */
-} __rte_cache_aligned;
-
-/* Control thread only. */
-struct neigh_ctl {
-	uint8_t state; /* enum mg_neigh_state */
-	uint8_t probes;
-	uint8_t port, family;
-	uint8_t addr[16];
-	struct rte_ether_addr mac;
-	uint64_t confirmed_ns;
-	uint64_t last_probe_ns;
-};
-
-struct mg_neigh {
-	struct neigh_slot *slots;
-	struct neigh_ctl *ctl;
-	uint32_t mask;
-	uint32_t max;
-	uint32_t seed;
-	struct mg_neigh_stats stats;
-};
 
 /* ---- the table ---- */
 
@@ -206,7 +164,7 @@ static uint32_t slot_tag(const struct mg_neigh *n, uint32_t i)
 }
 
 /* Writer-side search: the slot index of the key, or -1. */
-static int64_t find(const struct mg_neigh *n, uint8_t port, uint8_t family, const uint8_t *addr)
+int64_t mg_neigh_find(const struct mg_neigh *n, uint8_t port, uint8_t family, const uint8_t *addr)
 {
 	uint64_t a[2], key;
 	uint32_t i;
@@ -322,7 +280,7 @@ int mg_neigh_update(struct mg_neigh *n, uint8_t port, uint8_t family, const uint
 	if (n == NULL || !valid_family(family, port) || addr == NULL || mac == NULL ||
 	    !rte_is_valid_assigned_ether_addr(mac))
 		return -1;
-	i = find(n, port, family, addr);
+	i = mg_neigh_find(n, port, family, addr);
 	if (i < 0 && (i = insert(n, port, family, addr)) < 0)
 		return -1;
 	publish_mac(n, (uint32_t)i, mac);
@@ -334,7 +292,7 @@ int mg_neigh_update(struct mg_neigh *n, uint8_t port, uint8_t family, const uint
 
 bool mg_neigh_delete(struct mg_neigh *n, uint8_t port, uint8_t family, const uint8_t *addr)
 {
-	int64_t i = find(n, port, family, addr);
+	int64_t i = mg_neigh_find(n, port, family, addr);
 
 	if (i < 0)
 		return false;
@@ -345,7 +303,7 @@ bool mg_neigh_delete(struct mg_neigh *n, uint8_t port, uint8_t family, const uin
 bool mg_neigh_state_of(const struct mg_neigh *n, uint8_t port, uint8_t family, const uint8_t *addr,
                        enum mg_neigh_state *state)
 {
-	int64_t i = find(n, port, family, addr);
+	int64_t i = mg_neigh_find(n, port, family, addr);
 
 	if (i < 0)
 		return false;
@@ -358,15 +316,10 @@ void mg_neigh_stats(const struct mg_neigh *n, struct mg_neigh_stats *out)
 	*out = n->stats;
 }
 
-/*
- * Learns addr -> mac from the wire. answer: the frame answers our request (ARP reply, solicited
- * NA), which confirms reachability; otherwise the entry is usable but unconfirmed (STALE).
- * create: make an entry if none exists.
- */
-static void learn(struct mg_neigh *n, uint8_t port, uint8_t family, const uint8_t *addr,
-                  const struct rte_ether_addr *mac, uint64_t now_ns, bool answer, bool create)
+void mg_neigh_learn(struct mg_neigh *n, uint8_t port, uint8_t family, const uint8_t *addr,
+                    const struct rte_ether_addr *mac, uint64_t now_ns, bool answer, bool create)
 {
-	int64_t i = find(n, port, family, addr);
+	int64_t i = mg_neigh_find(n, port, family, addr);
 	struct neigh_ctl *c;
 
 	if (i < 0) {
@@ -383,43 +336,17 @@ static void learn(struct mg_neigh *n, uint8_t port, uint8_t family, const uint8_
 	n->stats.learned++;
 }
 
-/* ---- frames ---- */
+/* ---- frames both protocols send ---- */
 
-static uint16_t get16(const uint8_t *p)
-{
-	return (uint16_t)(p[0] << 8 | p[1]);
-}
-
-static void put16(uint8_t *p, uint16_t v)
-{
-	p[0] = (uint8_t)(v >> 8);
-	p[1] = (uint8_t)v;
-}
-
-static uint16_t icmp6_checksum(const uint8_t *src, const uint8_t *dst, const uint8_t *l4,
-                               uint32_t len)
-{
-	uint8_t ph[8] = {
-	    (uint8_t)(len >> 24), (uint8_t)(len >> 16), (uint8_t)(len >> 8), (uint8_t)len, 0, 0, 0,
-	    IPPROTO_ICMPV6};
-	uint32_t sum = __rte_raw_cksum(src, 16, 0);
-
-	sum = __rte_raw_cksum(dst, 16, sum);
-	sum = __rte_raw_cksum(ph, sizeof(ph), sum);
-	sum = __rte_raw_cksum(l4, len, sum);
-	return (uint16_t)~__rte_raw_cksum_reduce(sum);
-}
-
-static void eth_header(uint8_t *f, const struct rte_ether_addr *dst,
-                       const struct rte_ether_addr *src, uint16_t type)
+void mg_neigh_eth_header(uint8_t *f, const struct rte_ether_addr *dst,
+                         const struct rte_ether_addr *src, uint16_t type)
 {
 	memcpy(f, dst, 6);
 	memcpy(f + 6, src, 6);
-	put16(f + 12, type);
+	mg_neigh_put16(f + 12, type);
 }
 
-/* Copies a built frame into a fresh mbuf and queues it on the control TX queue. */
-static int send_frame(struct mg_gateway *gw, uint8_t port, const uint8_t *frame, uint16_t len)
+int mg_neigh_send_frame(struct mg_gateway *gw, uint8_t port, const uint8_t *frame, uint16_t len)
 {
 	struct mg_neigh *n = gw->neigh;
 	struct mg_port *p = &gw->ports[port];
@@ -445,8 +372,7 @@ static int send_frame(struct mg_gateway *gw, uint8_t port, const uint8_t *frame,
 	return 0;
 }
 
-/* Copies the first len bytes of the frame (any segmentation) into buf. */
-static bool copy_frame(const struct rte_mbuf *m, uint8_t *buf, uint32_t len)
+bool mg_neigh_copy_frame(const struct rte_mbuf *m, uint8_t *buf, uint32_t len)
 {
 	const uint8_t *p;
 
@@ -460,359 +386,18 @@ static bool copy_frame(const struct rte_mbuf *m, uint8_t *buf, uint32_t len)
 	return true;
 }
 
-static bool is_v4_unusable(const uint8_t *a)
-{
-	/* 0.0.0.0, multicast, class E and limited broadcast never name a neighbour */
-	return (a[0] == 0 && a[1] == 0 && a[2] == 0 && a[3] == 0) || a[0] >= 224;
-}
-
-static const struct rte_ether_addr bcast_mac = {{0xff, 0xff, 0xff, 0xff, 0xff, 0xff}};
-
-/* ARP request (who-has target) to dst_mac; broadcast when resolving, unicast when probing. */
-static int send_arp(struct mg_gateway *gw, uint8_t port, uint16_t op,
-                    const struct rte_ether_addr *eth_dst, const struct rte_ether_addr *tha,
-                    const uint8_t *tip)
-{
-	const struct mg_port_config *pc = &gw->cfg->ports[port];
-	const struct rte_ether_addr *our = &gw->ports[port].mac;
-	uint8_t f[ETH_HLEN + ARP_LEN];
-	uint8_t *a = f + ETH_HLEN;
-
-	eth_header(f, eth_dst, our, RTE_ETHER_TYPE_ARP);
-	put16(a, RTE_ARP_HRD_ETHER);
-	put16(a + 2, RTE_ETHER_TYPE_IPV4);
-	a[4] = 6;
-	a[5] = 4;
-	put16(a + 6, op);
-	memcpy(a + 8, our, 6);
-	memcpy(a + 14, pc->ipv4.addr, 4);
-	memcpy(a + 18, tha, 6);
-	memcpy(a + 24, tip, 4);
-	return send_frame(gw, port, f, sizeof(f));
-}
-
-void mg_neigh_input_arp(struct mg_gateway *gw, uint8_t port, struct rte_mbuf *m, uint64_t now_ns)
-{
-	struct mg_neigh *n = gw->neigh;
-	uint8_t f[ETH_HLEN + ARP_LEN];
-	const uint8_t *a = f + ETH_HLEN;
-	struct rte_ether_addr sha, our;
-	const struct mg_port_config *pc;
-	const uint8_t *sip, *tip;
-	uint16_t op;
-	bool for_us;
-
-	n->stats.arp_rx++;
-	if (port >= MG_PORT_COUNT || !copy_frame(m, f, sizeof(f))) {
-		n->stats.arp_malformed++;
-		goto out;
-	}
-	pc = &gw->cfg->ports[port];
-	our = gw->ports[port].mac;
-	op = get16(a + 6);
-	memcpy(&sha, a + 8, 6);
-	sip = a + 14;
-	tip = a + 24;
-	if (get16(f + 12) != RTE_ETHER_TYPE_ARP || get16(a) != RTE_ARP_HRD_ETHER ||
-	    get16(a + 2) != RTE_ETHER_TYPE_IPV4 || a[4] != 6 || a[5] != 4 ||
-	    (op != RTE_ARP_OP_REQUEST && op != RTE_ARP_OP_REPLY) ||
-	    !rte_is_valid_assigned_ether_addr(&sha) ||
-	    (is_v4_unusable(sip) &&
-	     !(op == RTE_ARP_OP_REQUEST && memcmp(sip, "\0\0\0\0", 4) == 0))) {
-		n->stats.arp_malformed++;
-		goto out;
-	}
-	/* frames we sent ourselves, or unicast to another station (promiscuous ports) */
-	if (rte_is_same_ether_addr(&sha, &our) ||
-	    (!rte_is_multicast_ether_addr((const struct rte_ether_addr *)f) &&
-	     !rte_is_same_ether_addr((const struct rte_ether_addr *)f, &our))) {
-		n->stats.ignored++;
-		goto out;
-	}
-	for_us = pc->has_ipv4 && memcmp(tip, pc->ipv4.addr, 4) == 0;
-	if (!for_us) {
-		/* gratuitous ARP refreshes an entry we already have, never creates one */
-		if (memcmp(sip, tip, 4) == 0)
-			learn(n, port, 4, sip, &sha, now_ns, false, false);
-		else
-			n->stats.ignored++;
-		goto out;
-	}
-	if (op == RTE_ARP_OP_REQUEST) {
-		uint8_t sip_copy[4];
-
-		memcpy(sip_copy, sip, 4);
-		if (!is_v4_unusable(sip))
-			learn(n, port, 4, sip, &sha, now_ns, false, true);
-		if (send_arp(gw, port, RTE_ARP_OP_REPLY, &sha, &sha, sip_copy) == 0)
-			n->stats.replies_sent++;
-	} else {
-		learn(n, port, 4, sip, &sha, now_ns, true, true);
-	}
-out:
-	rte_pktmbuf_free(m);
-}
-
-/* ---- IPv6 neighbour discovery ---- */
-
-static bool v6_is_unspecified(const uint8_t *a)
-{
-	static const uint8_t zero[16];
-
-	return memcmp(a, zero, 16) == 0;
-}
-
-static bool v6_is_link_local(const uint8_t *a)
-{
-	return a[0] == 0xfe && (a[1] & 0xc0) == 0x80;
-}
-
-static void solicited_node(const uint8_t *target, uint8_t out[16])
-{
-	static const uint8_t prefix[13] = {0xff, 0x02, 0, 0, 0, 0, 0, 0, 0, 0, 0, 1, 0xff};
-
-	memcpy(out, prefix, sizeof(prefix));
-	memcpy(out + 13, target + 13, 3);
-}
-
-static void v6_multicast_mac(const uint8_t *dst, struct rte_ether_addr *mac)
-{
-	mac->addr_bytes[0] = 0x33;
-	mac->addr_bytes[1] = 0x33;
-	memcpy(&mac->addr_bytes[2], dst + 12, 4);
-}
-
-static bool v6_is_ours(const struct mg_gateway *gw, uint8_t port, const uint8_t *a)
-{
-	const struct mg_port_config *pc = &gw->cfg->ports[port];
-	uint8_t ll[16];
-
-	if (pc->has_ipv6 && memcmp(a, pc->ipv6.addr, 16) == 0)
-		return true;
-	mg_neigh_link_local(&gw->ports[port].mac, ll);
-	return memcmp(a, ll, 16) == 0;
-}
-
-/* A neighbour solicitation (type 135) or advertisement (136) with one link-layer option. */
-static int send_nd(struct mg_gateway *gw, uint8_t port, uint8_t type, uint8_t flags,
-                   const struct rte_ether_addr *eth_dst, const uint8_t *src, const uint8_t *dst,
-                   const uint8_t *target)
-{
-	const struct rte_ether_addr *our = &gw->ports[port].mac;
-	uint8_t f[ETH_HLEN + IP6_HLEN + ND_HLEN + 8] = {0};
-	uint8_t *ip = f + ETH_HLEN, *icmp = ip + IP6_HLEN;
-	const uint16_t plen = ND_HLEN + 8;
-	uint16_t ck;
-
-	eth_header(f, eth_dst, our, RTE_ETHER_TYPE_IPV6);
-	ip[0] = 0x60;
-	put16(ip + 4, plen);
-	ip[6] = IPPROTO_ICMPV6;
-	ip[7] = 255;
-	memcpy(ip + 8, src, 16);
-	memcpy(ip + 24, dst, 16);
-	icmp[0] = type;
-	icmp[4] = flags;
-	memcpy(icmp + 8, target, 16);
-	icmp[24] = type == 135 ? ND_OPT_SLLA : ND_OPT_TLLA;
-	icmp[25] = 1;
-	memcpy(icmp + 26, our, 6);
-	ck = icmp6_checksum(src, dst, icmp, plen);
-	memcpy(icmp + 2, &ck, 2); /* the ones' complement sum is already in memory order */
-	return send_frame(gw, port, f, sizeof(f));
-}
+/* ---- resolution and aging ---- */
 
 /* Sends a request for addr: to everyone (broadcast / solicited-node) or unicast to a known MAC. */
 static int solicit(struct mg_gateway *gw, uint8_t port, uint8_t family, const uint8_t *addr,
                    const struct rte_ether_addr *unicast)
 {
-	static const struct rte_ether_addr zero_mac;
-	const struct mg_port_config *pc = &gw->cfg->ports[port];
-	int rc;
-
-	if (family == 4) {
-		rc = send_arp(gw, port, RTE_ARP_OP_REQUEST, unicast ? unicast : &bcast_mac,
-		              &zero_mac, addr);
-	} else {
-		uint8_t src[16], dst[16];
-		struct rte_ether_addr eth_dst;
-
-		if (v6_is_link_local(addr) || !pc->has_ipv6)
-			mg_neigh_link_local(&gw->ports[port].mac, src);
-		else
-			memcpy(src, pc->ipv6.addr, 16);
-		if (unicast) {
-			memcpy(dst, addr, 16);
-			eth_dst = *unicast;
-		} else {
-			solicited_node(addr, dst);
-			v6_multicast_mac(dst, &eth_dst);
-		}
-		rc = send_nd(gw, port, 135, 0, &eth_dst, src, dst, addr);
-	}
+	int rc = family == 4 ? mg_arp_solicit(gw, port, addr, unicast)
+	                     : mg_nd_solicit(gw, port, addr, unicast);
 	if (rc == 0)
 		gw->neigh->stats.requests_sent++;
 	return rc;
 }
-
-struct nd_msg {
-	const uint8_t *src, *dst, *target;
-	uint8_t type, flags;
-	const uint8_t *lladdr; /* SLLA of an NS or TLLA of an NA, NULL if absent */
-};
-
-/* RFC 4861 7.1.1 / 7.1.2 validity checks. Returns false for a malformed message. */
-static bool nd_parse(const uint8_t *ip, const uint8_t *icmp, uint16_t plen, struct nd_msg *msg)
-{
-	msg->src = ip + 8;
-	msg->dst = ip + 24;
-	msg->type = icmp[0];
-	msg->flags = icmp[4];
-	msg->target = icmp + 8;
-	msg->lladdr = NULL;
-	if (ip[7] != 255 || icmp[1] != 0 || plen < ND_HLEN)
-		return false;
-	if (icmp6_checksum(msg->src, msg->dst, icmp, plen) != 0)
-		return false;
-	if (msg->target[0] == 0xff || msg->src[0] == 0xff)
-		return false;
-	for (uint32_t off = ND_HLEN; off < plen;) {
-		const uint8_t *o = icmp + off;
-		uint32_t olen;
-
-		if (plen - off < 2 || o[1] == 0)
-			return false;
-		olen = o[1] * 8u;
-		if (olen > plen - off)
-			return false;
-		if (olen == 8 && ((msg->type == 135 && o[0] == ND_OPT_SLLA) ||
-		                  (msg->type == 136 && o[0] == ND_OPT_TLLA)))
-			msg->lladdr = o + 2;
-		off += olen;
-	}
-	if (msg->lladdr && !rte_is_valid_assigned_ether_addr((const void *)msg->lladdr))
-		return false;
-	if (msg->type == 135 && v6_is_unspecified(msg->src)) {
-		uint8_t sn[16];
-
-		solicited_node(msg->target, sn);
-		if (memcmp(msg->dst, sn, 16) != 0 || msg->lladdr != NULL)
-			return false;
-	}
-	if (msg->type == 136 && msg->dst[0] == 0xff && (msg->flags & NA_FLAG_SOLICITED))
-		return false;
-	return true;
-}
-
-static void nd_solicitation(struct mg_gateway *gw, uint8_t port, const struct nd_msg *msg,
-                            const struct rte_ether_addr *eth_src, uint64_t now_ns)
-{
-	struct mg_neigh *n = gw->neigh;
-	struct rte_ether_addr eth_dst;
-	uint8_t dst[16], target[16];
-	uint8_t flags = NA_FLAG_OVERRIDE;
-
-	if (!v6_is_ours(gw, port, msg->target)) {
-		n->stats.ignored++;
-		return;
-	}
-	memcpy(target, msg->target, 16);
-	if (v6_is_unspecified(msg->src)) {
-		/* someone's DAD probe for our address: defend it to all nodes (RFC 4861 7.2.4) */
-		static const uint8_t all_nodes[16] = {0xff, 0x02, [15] = 1};
-
-		memcpy(dst, all_nodes, 16);
-		v6_multicast_mac(dst, &eth_dst);
-	} else {
-		memcpy(dst, msg->src, 16);
-		if (msg->lladdr) {
-			memcpy(&eth_dst, msg->lladdr, 6);
-			learn(n, port, 6, msg->src, &eth_dst, now_ns, false, true);
-		} else {
-			eth_dst = *eth_src; /* a unicast probe carries no option */
-		}
-		flags |= NA_FLAG_SOLICITED;
-	}
-	if (send_nd(gw, port, 136, flags, &eth_dst, target, dst, target) == 0)
-		n->stats.replies_sent++;
-}
-
-static void nd_advertisement(struct mg_gateway *gw, uint8_t port, const struct nd_msg *msg,
-                             uint64_t now_ns)
-{
-	struct mg_neigh *n = gw->neigh;
-	int64_t i;
-	struct neigh_ctl *c;
-	struct rte_ether_addr mac;
-
-	i = v6_is_ours(gw, port, msg->target) ? -1 : find(n, port, 6, msg->target);
-	if (i < 0) {
-		/* RFC 4861 7.2.5: an advertisement for an address we do not track is dropped */
-		n->stats.ignored++;
-		return;
-	}
-	c = &n->ctl[i];
-	if (msg->lladdr)
-		memcpy(&mac, msg->lladdr, 6);
-	if (c->state == MG_NEIGH_INCOMPLETE
-	        ? msg->lladdr == NULL
-	        : (msg->lladdr && !rte_is_same_ether_addr(&mac, &c->mac) &&
-	           !(msg->flags & NA_FLAG_OVERRIDE))) {
-		n->stats.ignored++;
-		return;
-	}
-	if (msg->lladdr == NULL)
-		mac = c->mac;
-	learn(n, port, 6, msg->target, &mac, now_ns, msg->flags & NA_FLAG_SOLICITED, false);
-}
-
-void mg_neigh_input_nd(struct mg_gateway *gw, uint8_t port, struct rte_mbuf *m, uint64_t now_ns)
-{
-	struct mg_neigh *n = gw->neigh;
-	uint8_t f[FRAME_MAX];
-	const uint8_t *ip = f + ETH_HLEN, *icmp = ip + IP6_HLEN;
-	uint32_t len = rte_pktmbuf_pkt_len(m) < FRAME_MAX ? rte_pktmbuf_pkt_len(m) : FRAME_MAX;
-	struct rte_ether_addr eth_src;
-	const struct rte_ether_addr *our;
-	struct nd_msg msg;
-	uint16_t plen;
-
-	n->stats.nd_rx++;
-	if (port >= MG_PORT_COUNT || len < ETH_HLEN + IP6_HLEN + 4 || !copy_frame(m, f, len) ||
-	    get16(f + 12) != RTE_ETHER_TYPE_IPV6 || ip[0] >> 4 != 6 || ip[6] != IPPROTO_ICMPV6) {
-		n->stats.nd_malformed++;
-		goto out;
-	}
-	plen = get16(ip + 4);
-	if (plen < 4 || ETH_HLEN + IP6_HLEN + (uint32_t)plen > len) {
-		n->stats.nd_malformed++;
-		goto out;
-	}
-	if (icmp[0] != 135 && icmp[0] != 136) {
-		n->stats.ignored++; /* router solicitations, advertisements, redirects */
-		goto out;
-	}
-	if (!nd_parse(ip, icmp, plen, &msg)) {
-		n->stats.nd_malformed++;
-		goto out;
-	}
-	our = &gw->ports[port].mac;
-	memcpy(&eth_src, f + 6, 6);
-	if (rte_is_same_ether_addr(&eth_src, our) || !rte_is_valid_assigned_ether_addr(&eth_src) ||
-	    (!rte_is_multicast_ether_addr((const struct rte_ether_addr *)f) &&
-	     !rte_is_same_ether_addr((const struct rte_ether_addr *)f, our))) {
-		n->stats.ignored++;
-		goto out;
-	}
-	if (msg.type == 135)
-		nd_solicitation(gw, port, &msg, &eth_src, now_ns);
-	else
-		nd_advertisement(gw, port, &msg, now_ns);
-out:
-	rte_pktmbuf_free(m);
-}
-
-/* ---- resolution and aging ---- */
 
 static uint64_t elapsed(uint64_t now, uint64_t then)
 {
@@ -828,10 +413,11 @@ int mg_neigh_resolve(struct mg_gateway *gw, uint8_t port, uint8_t family, const 
 
 	if (!valid_family(family, port) || addr == NULL)
 		return -1;
-	if (family == 4 ? (!gw->cfg->ports[port].has_ipv4 || is_v4_unusable(addr))
-	                : (addr[0] == 0xff || v6_is_unspecified(addr)))
+	if (family == 4
+	        ? (!mg_gateway_addrs(gw)->ports[port].has_ipv4 || mg_neigh_v4_unusable(addr))
+	        : (addr[0] == 0xff || mg_neigh_v6_unspecified(addr)))
 		return -1;
-	i = find(n, port, family, addr);
+	i = mg_neigh_find(n, port, family, addr);
 	if (i >= 0) {
 		c = &n->ctl[i];
 		if (c->state != MG_NEIGH_INCOMPLETE)

@@ -21,7 +21,7 @@
 
 #include <rte_ether.h>
 
-#include "config.h"
+#include "dp_config.h"
 
 struct rte_mbuf;
 struct mg_gateway;
@@ -149,7 +149,7 @@ static inline bool mg_neigh_prefix_contains(const struct mg_prefix *p, const uin
  * port's prefix; fe80::/10 always), else the configured gateway. False when off-link with no
  * gateway. nh_out gets 4 or 16 bytes.
  */
-static inline bool mg_neigh_next_hop(const struct mg_port_config *pc, uint8_t family,
+static inline bool mg_neigh_next_hop(const struct mg_port_addrs *pc, uint8_t family,
                                      const uint8_t *dst, uint8_t *nh_out)
 {
 	if (family == 4) {

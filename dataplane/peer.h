@@ -12,7 +12,7 @@
 #include <stdbool.h>
 #include <stdint.h>
 
-#include "config.h"
+#include "addr.h"
 #include "cookie.h"
 #include "noise.h"
 #include "timers.h"

@@ -69,6 +69,19 @@ bool mg_ipv4_hdr_cksum_ok(const uint8_t *p, uint16_t hdr_len)
 	return rte_raw_cksum(p, hdr_len) == 0xffff;
 }
 
+uint16_t mg_icmp6_cksum(const uint8_t *src, const uint8_t *dst, const uint8_t *l4, uint32_t len)
+{
+	uint8_t ph[8] = {
+	    (uint8_t)(len >> 24), (uint8_t)(len >> 16), (uint8_t)(len >> 8), (uint8_t)len, 0, 0, 0,
+	    MG_IPPROTO_ICMPV6};
+	uint32_t sum = __rte_raw_cksum(src, 16, 0);
+
+	sum = __rte_raw_cksum(dst, 16, sum);
+	sum = __rte_raw_cksum(ph, sizeof(ph), sum);
+	sum = __rte_raw_cksum(l4, len, sum);
+	return (uint16_t)~__rte_raw_cksum_reduce(sum);
+}
+
 bool mg_prefix_contains(const struct mg_prefix *p, uint8_t family, const uint8_t *addr)
 {
 	unsigned bits = p->len, width = mg_addr_len(family) * 8;
@@ -99,7 +112,7 @@ bool mg_addr_is_link_local6(const uint8_t *addr)
 	return addr[0] == 0xfe && (addr[1] & 0xc0) == 0x80;
 }
 
-static const struct mg_prefix *port_prefix(const struct mg_port_config *pc, uint8_t family)
+static const struct mg_prefix *port_prefix(const struct mg_port_addrs *pc, uint8_t family)
 {
 	if (family == 4)
 		return pc->has_ipv4 ? &pc->ipv4 : NULL;
@@ -108,20 +121,20 @@ static const struct mg_prefix *port_prefix(const struct mg_port_config *pc, uint
 	return NULL;
 }
 
-bool mg_port_is_own_addr(const struct mg_port_config *pc, uint8_t family, const uint8_t *addr)
+bool mg_port_is_own_addr(const struct mg_port_addrs *pc, uint8_t family, const uint8_t *addr)
 {
 	const struct mg_prefix *p = port_prefix(pc, family);
 	return p && mg_addr_eq(family, p->addr, addr);
 }
 
-bool mg_is_gateway_addr(const struct mg_config *cfg, uint8_t family, const uint8_t *addr)
+bool mg_is_gateway_addr(const struct mg_dp_addrs *addrs, uint8_t family, const uint8_t *addr)
 {
 	for (unsigned p = 0; p < MG_PORT_COUNT; p++)
-		if (mg_port_is_own_addr(&cfg->ports[p], family, addr))
+		if (mg_port_is_own_addr(&addrs->ports[p], family, addr))
 			return true;
-	for (size_t i = 0; i < cfg->n_addresses; i++)
-		if (cfg->addresses[i].family == family &&
-		    mg_addr_eq(family, cfg->addresses[i].addr, addr))
+	for (size_t i = 0; i < addrs->n_addresses; i++)
+		if (addrs->addresses[i].family == family &&
+		    mg_addr_eq(family, addrs->addresses[i].addr, addr))
 			return true;
 	return false;
 }

@@ -16,7 +16,7 @@
 #include <rte_byteorder.h>
 #include <rte_ether.h>
 
-#include "config.h"
+#include "dp_config.h"
 
 #define MG_ETH_HLEN  14
 #define MG_IPV4_HLEN 20
@@ -69,9 +69,9 @@ bool mg_addr_is_multicast(uint8_t family, const uint8_t *addr);
 bool mg_addr_is_link_local6(const uint8_t *addr);
 
 /* True when addr is the port's own address of that family. */
-bool mg_port_is_own_addr(const struct mg_port_config *pc, uint8_t family, const uint8_t *addr);
+bool mg_port_is_own_addr(const struct mg_port_addrs *pc, uint8_t family, const uint8_t *addr);
 /* True when addr is any address of the gateway: either port's or an interface (overlay) one. */
-bool mg_is_gateway_addr(const struct mg_config *cfg, uint8_t family, const uint8_t *addr);
+bool mg_is_gateway_addr(const struct mg_dp_addrs *addrs, uint8_t family, const uint8_t *addr);
 /*
  * Decrements the TTL / hop limit of the IP header at p in place (IPv4: incremental checksum
  * update, RFC 1624). Returns false, changing nothing, when the packet must not be forwarded
@@ -98,6 +98,12 @@ static inline rte_be16_t mg_cksum_update16(rte_be16_t cksum, rte_be16_t old_word
 	sum = (sum & 0xffff) + (sum >> 16);
 	return rte_cpu_to_be_16((uint16_t)~sum);
 }
+
+/*
+ * The ICMPv6 checksum (RFC 4443 2.3) of len bytes at l4, pseudo-header included, in memory
+ * order: store it with memcpy. Over a message whose checksum field is set, 0 means correct.
+ */
+uint16_t mg_icmp6_cksum(const uint8_t *src, const uint8_t *dst, const uint8_t *l4, uint32_t len);
 
 /* Writes a 14-byte Ethernet header at p; ethertype in host order. */
 void mg_eth_write(uint8_t *p, const struct rte_ether_addr *dst, const struct rte_ether_addr *src,

@@ -73,7 +73,7 @@ static bool arg_chooses_lcores(const char *a)
 	       strncmp(a, "--lcores", 8) == 0;
 }
 
-int mg_eal_init(const struct mg_config *cfg, const char *prog, char *err, size_t errlen)
+int mg_eal_init(const struct mg_dp_config *cfg, const char *prog, char *err, size_t errlen)
 {
 	/* the EAL may keep pointers into argv, so it lives as long as the process */
 	static char *argv[MG_MAX_EAL_ARGS + 6];
@@ -190,8 +190,8 @@ static int find_or_probe(unsigned p, const char *devargs, uint16_t *pid, char *e
 	return 0;
 }
 
-static uint32_t pool_size(const struct mg_config *cfg, unsigned nw, uint16_t n_rxq, uint16_t n_txq,
-                          uint16_t nb_rxd, uint16_t nb_txd)
+static uint32_t pool_size(const struct mg_dp_config *cfg, unsigned nw, uint16_t n_rxq,
+                          uint16_t n_txq, uint16_t nb_rxd, uint16_t nb_txd)
 {
 	uint64_t n;
 
@@ -206,7 +206,7 @@ static uint32_t pool_size(const struct mg_config *cfg, unsigned nw, uint16_t n_r
 /* IPv6 all-nodes and the solicited-node groups of our addresses; the rest is filtered by NIC. */
 static void accept_multicast(struct mg_gateway *gw, unsigned p)
 {
-	const struct mg_port_config *pc = &gw->cfg->ports[p];
+	const struct mg_port_addrs *pc = &mg_gateway_addrs(gw)->ports[p];
 	struct rte_ether_addr mc[MC_ADDRS] = {{{0x33, 0x33, 0, 0, 0, 1}}};
 	uint8_t ll[16];
 	uint32_t n = 1;
@@ -223,8 +223,8 @@ static void accept_multicast(struct mg_gateway *gw, unsigned p)
 
 static int configure(struct mg_gateway *gw, unsigned p, char *err, size_t errlen)
 {
-	const struct mg_config *cfg = gw->cfg;
-	const struct mg_port_config *pc = &cfg->ports[p];
+	const struct mg_dp_config *cfg = &gw->conf;
+	const struct mg_dp_port_config *pc = &cfg->ports[p];
 	struct mg_port *port = &gw->ports[p];
 	const char *devargs = pc->devargs;
 	unsigned nw = gw->n_workers ? gw->n_workers : 1;
@@ -437,7 +437,7 @@ int mg_ports_setup(struct mg_gateway *gw, char *err, size_t errlen)
 {
 	memset(states, 0, sizeof(states));
 	for (unsigned p = 0; p < MG_PORT_COUNT; p++) {
-		const char *devargs = gw->cfg->ports[p].devargs;
+		const char *devargs = gw->conf.ports[p].devargs;
 
 		if (devargs[0] == '\0') {
 			set_err(err, errlen, "port %s: no devargs configured", port_label[p]);

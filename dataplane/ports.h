@@ -11,7 +11,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#include "config.h"
+#include "dp_config.h"
 
 struct mg_gateway;
 struct mg_port;
@@ -35,24 +35,24 @@ struct rte_mbuf;
  * on as --no-shconf, which keeps the same promise: no hugepage or config files.
  * Returns 0, or -1 with err filled.
  */
-int mg_eal_init(const struct mg_config *cfg, const char *prog, char *err, size_t errlen);
+int mg_eal_init(const struct mg_dp_config *cfg, const char *prog, char *err, size_t errlen);
 /* Releases the EAL (after mg_ports_stop) and its runtime directory if it is empty. */
 void mg_eal_fini(void);
 
 /*
- * Brings up gw->ports[MG_PORT_LAN] and [MG_PORT_MESH] from gw->cfg->ports[].devargs:
+ * Brings up gw->ports[MG_PORT_LAN] and [MG_PORT_MESH] from gw->conf.ports[].devargs:
  *  - a PCI address (0000:3b:00.0 or 3b:00.0, optionally ",key=value"): the EAL port, probed now
  *    if the EAL did not already; a vdev string (net_af_packet0,iface=veth0): created unless a port
  *    of that name exists (--vdev in the EAL arguments, or created by the caller, e.g. tests);
  *  - a pool per port on the port's NUMA socket, sized from descriptors, queues and workers
- *    (cfg->mbufs overrides);
+ *    (conf.mbufs overrides);
  *  - one RX queue per worker (fewer when the PMD has fewer: n_rxq < n_workers tells the workers to
  *    fan out; more for af_packet, whose qpairs sockets all receive: n_rxq > n_workers, worker i
  *    polls queues i, i + n_workers, ...) and one TX queue per worker plus control_txq for the
  *    control thread; with only n_workers TX queues the control thread sends through worker 0
  *    (control_tx_ring). A PMD with fewer than n_workers TX queues is refused;
  *  - RSS over IP and UDP when n_rxq > 1 and the PMD hashes; MTU for the outer packet
- *    (cfg->mtu + MG_OUTER_OVERHEAD) where settable; IPv4/UDP checksum and multi-segment TX
+ *    (conf.mtu + MG_OUTER_OVERHEAD) where settable; IPv4/UDP checksum and multi-segment TX
  *    offloads when offered; promiscuous off; IPv6 all-nodes and solicited-node multicast
  *    accepted (or all-multicast where the PMD filters no other way).
  * Uses gw->n_workers (at least 1). Returns 0, or -1 with err naming the port and its devargs;

@@ -36,7 +36,7 @@ static void read_tx_offloads(struct mg_worker *w, enum mg_port_id p)
 
 int mg_worker_init(struct mg_worker *w, struct mg_gateway *gw, unsigned id, unsigned lcore)
 {
-	const struct mg_config *cfg = gw->cfg;
+	const struct mg_dp_config *cfg = &gw->conf;
 	unsigned nw = gw->n_workers;
 	bool any_fanout = false;
 
@@ -210,7 +210,7 @@ static bool is_nd(const struct mg_l3 *l3, const uint8_t *ip)
 static void classify_lan(struct mg_worker *w, struct classified *c, struct rte_mbuf *m,
                          const struct mg_l3 *l3)
 {
-	if (mg_is_gateway_addr(w->gw->cfg, l3->family, l3->dst) ||
+	if (mg_is_gateway_addr(mg_gateway_addrs(w->gw), l3->family, l3->dst) ||
 	    (l3->family == 6 && mg_addr_is_link_local6(l3->dst))) {
 		mg_worker_punt(w, m, MG_PUNT_LOCAL, MG_PORT_LAN, MG_ETH_HLEN, MG_PUNT_NO_PEER,
 		               NULL);
@@ -229,7 +229,7 @@ static void classify_mesh(struct mg_worker *w, struct classified *c, struct rte_
                           const struct mg_l3 *l3, const uint8_t *ip)
 {
 	const struct mg_gateway *gw = w->gw;
-	if (!mg_port_is_own_addr(&gw->cfg->ports[MG_PORT_MESH], l3->family, l3->dst)) {
+	if (!mg_port_is_own_addr(&mg_gateway_addrs(gw)->ports[MG_PORT_MESH], l3->family, l3->dst)) {
 		mg_worker_drop(w, m, MG_DROP_NOT_FOR_US);
 		return;
 	}
@@ -425,7 +425,7 @@ static unsigned send_control(struct mg_worker *w)
 /* Returns true when it slept. */
 static bool idle(struct mg_worker *w)
 {
-	const struct mg_config *cfg = w->gw->cfg;
+	const struct mg_dp_config *cfg = &w->gw->conf;
 	w->counters.empty_polls++;
 	/* Nothing more is coming to batch with: send what waits. */
 	mg_worker_flush(w);

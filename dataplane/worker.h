@@ -6,7 +6,7 @@
  * quiescent state after every loop iteration.
  *
  * Queues. A port with one RX queue per worker is polled by all of them. A port with a single RX
- * queue and cfg->rx_fanout set is polled by worker 0, which hands each burst round-robin to
+ * queue and conf.rx_fanout set is polled by worker 0, which hands each burst round-robin to
  * every worker's input ring (its own included): any worker can decrypt any peer's packets, so
  * one busy peer spreads over every core. Each worker has its own TX queue on each port.
  */

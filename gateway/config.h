@@ -13,26 +13,14 @@
 
 #include "addr.h"
 #include "constants.h"
+/* The data plane's limits (workers, addresses, EAL arguments, tbl8 groups) and port ids; no
+ * DPDK behind it, so the loader still builds without DPDK. */
+#include "dp_config.h"
 #include "node_config.h"
 
-#define MG_MAX_WORKERS   16
-#define MG_MAX_ADDRESSES 8
-#define MG_MAX_EAL_ARGS  32
-/* DPDK's default RTE_MAX_LCORE: lcore ids are below it. */
-#define MG_MAX_LCORE 128
-/*
- * Ranges of limits.ipv4_tbl8_groups and ipv6_tbl8_groups. The maxima are rte_lpm's and
- * rte_lpm6's, as dataplane/allowedips.h's MG_ALLOWEDIPS_MAX_V4_TBL8S / _V6_TBL8S (gateway.c
- * asserts they agree; this header stays free of the data plane for -Ddataplane=false builds).
- */
-#define MG_MIN_TBL8_GROUPS    16u
-#define MG_MAX_V4_TBL8_GROUPS (1u << 24)
-#define MG_MAX_V6_TBL8_GROUPS (1u << 21)
-enum mg_port_id { MG_PORT_LAN = 0, MG_PORT_MESH = 1, MG_PORT_COUNT };
-
 struct mg_port_config {
-	char devargs[MG_PATH_MAX]; /* PCI address or vdev string (net_af_packet0,iface=veth0) */
-	struct mg_prefix ipv4;     /* our address on this port, with its subnet length */
+	char devargs[MG_DEVARGS_MAX]; /* PCI address or vdev string (net_af_packet0,iface=veth0) */
+	struct mg_prefix ipv4;        /* our address on this port, with its subnet length */
 	struct mg_prefix ipv6;
 	bool has_ipv4, has_ipv6;
 	uint8_t gateway4[4]; /* default next hop for off-subnet destinations */

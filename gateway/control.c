@@ -33,10 +33,6 @@
 #include "ports.h"
 #include "punt.h"
 
-/* The config loader range-checks limits.ipv*_tbl8_groups without the data plane's header. */
-_Static_assert(MG_MAX_V4_TBL8_GROUPS == MG_ALLOWEDIPS_MAX_V4_TBL8S, "IPv4 tbl8 group limit");
-_Static_assert(MG_MAX_V6_TBL8_GROUPS == MG_ALLOWEDIPS_MAX_V6_TBL8S, "IPv6 tbl8 group limit");
-
 #define PUNT_RING_SIZE  4096
 #define EVENT_RING_SIZE 1024
 /* ARP/ND entries: both ports' next hops and LAN hosts. */
@@ -107,6 +103,21 @@ void mg_control_reclaim(struct mg_control *ctl, bool all)
 	ctl->n_deferred -= done;
 }
 
+static void addrs_free(struct mg_control *ctl, void *ptr)
+{
+	(void)ctl;
+	free(ptr);
+}
+
+int mg_control_set_addrs(struct mg_control *ctl, const struct mg_dp_addrs *next)
+{
+	struct mg_dp_addrs *old;
+	int rc = mg_gateway_publish_addrs(&ctl->gw, next, &old);
+	if (rc == 0)
+		mg_control_defer(ctl, addrs_free, old);
+	return rc;
+}
+
 /* ---- Noise upcalls ---- */
 
 static uint64_t upcall_now(void *ctx)
@@ -144,6 +155,48 @@ static void rng(void *ctx, void *buf, size_t len)
 }
 
 /* ---- bring-up ---- */
+
+/* What the data plane needs from the config file, in its own terms. */
+static void dp_config_from(const struct mg_config *cfg, struct mg_dp_config *dc,
+                           struct mg_dp_addrs *da)
+{
+	memset(dc, 0, sizeof(*dc));
+	memset(da, 0, sizeof(*da));
+	for (unsigned p = 0; p < MG_PORT_COUNT; p++) {
+		const struct mg_port_config *pc = &cfg->ports[p];
+		struct mg_port_addrs *pa = &da->ports[p];
+		memcpy(dc->ports[p].devargs, pc->devargs, sizeof(dc->ports[p].devargs));
+		dc->ports[p].rx_desc = pc->rx_desc;
+		dc->ports[p].tx_desc = pc->tx_desc;
+		pa->ipv4 = pc->ipv4;
+		pa->ipv6 = pc->ipv6;
+		pa->has_ipv4 = pc->has_ipv4;
+		pa->has_ipv6 = pc->has_ipv6;
+		memcpy(pa->gateway4, pc->gateway4, sizeof(pa->gateway4));
+		memcpy(pa->gateway6, pc->gateway6, sizeof(pa->gateway6));
+		pa->has_gateway4 = pc->has_gateway4;
+		pa->has_gateway6 = pc->has_gateway6;
+	}
+	memcpy(da->addresses, cfg->addresses, cfg->n_addresses * sizeof(da->addresses[0]));
+	da->n_addresses = cfg->n_addresses;
+
+	dc->control_lcore = cfg->control_lcore;
+	memcpy(dc->worker_lcores, cfg->worker_lcores, sizeof(dc->worker_lcores));
+	dc->n_workers = cfg->n_workers;
+	for (size_t i = 0; i < cfg->n_eal_args; i++)
+		dc->eal_args[i] = cfg->eal_args[i];
+	dc->n_eal_args = cfg->n_eal_args;
+	dc->listen_port = cfg->listen_port;
+	dc->mtu = cfg->mtu;
+	dc->idle_backoff = cfg->idle_backoff;
+	dc->idle_max_sleep_us = cfg->idle_max_sleep_us;
+	dc->rx_fanout = cfg->rx_fanout;
+	dc->mbufs = cfg->mbufs;
+	dc->max_peers = cfg->max_peers;
+	dc->max_prefixes = cfg->max_prefixes;
+	dc->ipv4_tbl8_groups = cfg->ipv4_tbl8_groups;
+	dc->ipv6_tbl8_groups = cfg->ipv6_tbl8_groups;
+}
 
 static int fail(char *err, size_t errlen, const char *fmt, const char *detail)
 {
@@ -337,24 +390,25 @@ int mg_control_up(struct mg_control *ctl, struct mg_config *cfg, const char *pro
 {
 	struct mg_gateway *gw = &ctl->gw;
 
+	struct mg_dp_config dc;
+	struct mg_dp_addrs da;
+
 	ctl->cfg = *cfg;
 	memset(cfg, 0, sizeof(*cfg));
-	gw->cfg = &ctl->cfg;
-	ctl->n_cfg_addresses = ctl->cfg.n_addresses;
 	mg_netmap_state_init(&ctl->netmap);
 	int level = mg_log_level_parse(ctl->cfg.log_level);
 	mg_log_set_level(level < 0 ? MG_LOG_INFO : (enum mg_log_level)level);
-	gw->n_workers = (unsigned)ctl->cfg.n_workers;
-	gw->max_peers = ctl->cfg.max_peers;
-	gw->listen_port = ctl->cfg.listen_port;
-	gw->mtu = ctl->cfg.mtu;
+	/* The eal_args pointers stay valid: ctl->cfg owns the strings until mg_control_down. */
+	dp_config_from(&ctl->cfg, &dc, &da);
+	if (mg_gateway_init(gw, &dc, &da) != 0)
+		return fail(err, errlen, "%s", "no memory for the data plane's state");
 
 	if (wg_crypto_init() != WG_OK)
 		return fail(err, errlen, "%s", "cannot initialise the crypto libraries");
 	if (gw->max_peers == 0 || gw->max_peers > MG_ALLOWEDIPS_MAX_PEER)
 		return fail(err, errlen, "%s", "limits.max_peers out of range");
 	if (!ctl->test || !ctl->test->eal_ready) {
-		if (mg_eal_init(&ctl->cfg, prog, err, errlen) != 0)
+		if (mg_eal_init(&gw->conf, prog, err, errlen) != 0)
 			return -1;
 		ctl->eal_up = true;
 	}
@@ -456,6 +510,7 @@ void mg_control_down(struct mg_control *ctl)
 		mg_eal_fini();
 		ctl->eal_up = false;
 	}
+	mg_gateway_fini(gw);
 	mg_config_free(&ctl->cfg);
 }
 

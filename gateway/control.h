@@ -21,7 +21,6 @@
 #include "cookie.h"
 #include "netmap_apply.h"
 #include "ratelimiter.h"
-/* dataplane/gateway.h: included through worker.h, which sits beside it (same file name). */
 #include "worker.h"
 
 struct rte_hash;
@@ -93,7 +92,9 @@ struct mg_control_test_hooks {
 struct mg_control {
 	struct mg_gateway gw;                     /* first: the workers' view */
 	const struct mg_control_test_hooks *test; /* set before mg_control_up; NULL normally */
-	struct mg_config cfg;                     /* owned; gw.cfg points here */
+	/* Owned, as loaded (the UAPI changes listen_port); the workers never read it: the data
+	 * plane has its own copy of what it needs (gw.conf, gw.addrs). */
+	struct mg_config cfg;
 
 	struct mg_worker *worker_mem[MG_MAX_WORKERS];
 	struct wg_timer_durations durations; /* the protocol timers, scaled for tests */
@@ -120,7 +121,6 @@ struct mg_control {
 	struct mg_coord_client *coord;
 	struct mg_netmap_state netmap;
 	uint64_t last_coord_tick_ns;
-	size_t n_cfg_addresses; /* cfg.addresses from the file; the coordinator's follow them */
 	uint64_t last_under_load_ns; /* handshake load is sticky for a second, as the kernel's */
 	uint64_t last_housekeeping_ns;
 	uint16_t ip_id;
@@ -168,6 +168,9 @@ void mg_control_coord_stop(struct mg_control *ctl);
 void mg_control_defer(struct mg_control *ctl, void (*fn)(struct mg_control *, void *), void *ptr);
 /* Runs what is due. all: the workers are stopped, free everything now. */
 void mg_control_reclaim(struct mg_control *ctl, bool all);
+/* Replaces the data plane's address set with next; the old one is freed after a grace period.
+ * Returns 0 or -ENOMEM (nothing changed). */
+int mg_control_set_addrs(struct mg_control *ctl, const struct mg_dp_addrs *next);
 
 /* One pass of the control loop's work (control_loop.c); returns how much work it found. */
 unsigned mg_control_poll(struct mg_control *ctl, uint64_t now_ns);

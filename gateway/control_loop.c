@@ -16,6 +16,7 @@
 #include <rte_ring_elem.h>
 
 #include "device.h"
+#include "echo.h"
 #include "handshake.h"
 #include "health.h"
 #include "index_table.h"
@@ -32,12 +33,6 @@
 #define EVENT_BURST     32
 #define HOUSEKEEPING_NS (100ull * 1000 * 1000)
 #define IDLE_WAIT_MS    1
-
-#define ICMP_ECHO_REQUEST   8
-#define ICMP_ECHO_REPLY     0
-#define ICMPV6_ECHO_REQUEST 128
-#define ICMPV6_ECHO_REPLY   129
-#define REPLY_TTL           64
 
 /* ---- timers ---- */
 
@@ -163,73 +158,6 @@ static void stage_input(struct mg_control *ctl, struct rte_mbuf *m, const struct
 		mg_hs_maybe_initiate(ctl, peer, now_ns);
 }
 
-static bool is_own_addr(const struct mg_control *ctl, uint8_t port, uint8_t family,
-                        const uint8_t *addr)
-{
-	if (mg_is_gateway_addr(&ctl->cfg, family, addr))
-		return true;
-	if (family != 6 || port >= MG_PORT_COUNT)
-		return false;
-	uint8_t ll[16];
-	mg_neigh_link_local(&ctl->gw.ports[port].mac, ll);
-	return memcmp(ll, addr, 16) == 0;
-}
-
-/*
- * Turns an echo request at ip into its reply in place: addresses swapped, fresh TTL, type
- * changed, checksums updated incrementally (the swap leaves both sums unchanged). False when
- * the packet is not an echo request to one of our addresses.
- */
-static bool echo_reply_in_place(const struct mg_control *ctl, uint8_t port, uint8_t *ip,
-                                uint32_t avail, uint32_t *ip_len)
-{
-	struct mg_l3 l3;
-	uint8_t tmp[16];
-	if (mg_pkt_parse_ip(ip, avail, &l3) != 0 || l3.fragment || l3.total_len < l3.hdr_len + 8 ||
-	    !is_own_addr(ctl, port, l3.family, l3.dst))
-		return false;
-	uint8_t *icmp = ip + l3.hdr_len;
-	unsigned alen = mg_addr_len(l3.family);
-	uint8_t *src = ip + (l3.family == 4 ? 12 : 8), *dst = src + alen;
-	rte_be16_t *cksum = (rte_be16_t *)(icmp + 2);
-	if (l3.family == 4) {
-		if (l3.proto != MG_IPPROTO_ICMP || icmp[0] != ICMP_ECHO_REQUEST || icmp[1] != 0)
-			return false;
-		rte_be16_t *ip_cksum = (rte_be16_t *)(ip + 10);
-		rte_be16_t old_ttl = rte_cpu_to_be_16((uint16_t)(ip[8] << 8 | ip[9]));
-		ip[8] = REPLY_TTL;
-		*ip_cksum = mg_cksum_update16(*ip_cksum, old_ttl,
-		                              rte_cpu_to_be_16((uint16_t)(ip[8] << 8 | ip[9])));
-		icmp[0] = ICMP_ECHO_REPLY;
-		*cksum = mg_cksum_update16(*cksum, rte_cpu_to_be_16(ICMP_ECHO_REQUEST << 8),
-		                           rte_cpu_to_be_16(ICMP_ECHO_REPLY << 8));
-	} else {
-		if (l3.proto != MG_IPPROTO_ICMPV6 || icmp[0] != ICMPV6_ECHO_REQUEST || icmp[1] != 0)
-			return false;
-		ip[7] = REPLY_TTL;
-		icmp[0] = ICMPV6_ECHO_REPLY;
-		*cksum = mg_cksum_update16(*cksum, rte_cpu_to_be_16(ICMPV6_ECHO_REQUEST << 8),
-		                           rte_cpu_to_be_16(ICMPV6_ECHO_REPLY << 8));
-	}
-	memcpy(tmp, src, alen);
-	memcpy(src, dst, alen);
-	memcpy(dst, tmp, alen);
-	*ip_len = l3.total_len;
-	return true;
-}
-
-static bool is_echo_reply_to_us(const struct mg_control *ctl, uint8_t port, const uint8_t *ip,
-                                uint32_t avail)
-{
-	struct mg_l3 l3;
-	if (mg_pkt_parse_ip(ip, avail, &l3) != 0 || l3.fragment || l3.total_len < l3.hdr_len + 8 ||
-	    !is_own_addr(ctl, port, l3.family, l3.dst))
-		return false;
-	uint8_t type = ip[l3.hdr_len];
-	return l3.family == 4 ? l3.proto == MG_IPPROTO_ICMP && type == ICMP_ECHO_REPLY
-	                      : l3.proto == MG_IPPROTO_ICMPV6 && type == ICMPV6_ECHO_REPLY;
-}
-
 static void local_input(struct mg_control *ctl, struct rte_mbuf *m, const struct mg_punt_meta *meta,
                         uint64_t now_ns)
 {
@@ -240,8 +168,8 @@ static void local_input(struct mg_control *ctl, struct rte_mbuf *m, const struct
 	if (port >= MG_PORT_COUNT || meta->l3_offset >= len)
 		goto drop;
 	uint8_t *ip = rte_pktmbuf_mtod_offset(m, uint8_t *, meta->l3_offset);
-	if (!echo_reply_in_place(ctl, port, ip, len - meta->l3_offset, &ip_len)) {
-		if (!is_echo_reply_to_us(ctl, port, ip, len - meta->l3_offset))
+	if (!mg_echo_reply_in_place(gw, port, ip, len - meta->l3_offset, &ip_len)) {
+		if (!mg_echo_is_reply_to_us(gw, port, ip, len - meta->l3_offset))
 			goto drop;
 		/* An answer to meshctl ping's probe: its arrival already timed the round trip. */
 		ctl->stats.echo_replies_rx++;

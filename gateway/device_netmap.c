@@ -87,37 +87,36 @@ static int sink_remove(void *ctx, const struct mg_netmap_peer *p)
 	return 0;
 }
 
-static bool has_address(const struct mg_config *cfg, size_t n, const struct mg_prefix *a)
+static bool has_address(const struct mg_config *cfg, const struct mg_prefix *a)
 {
-	for (size_t i = 0; i < n; i++)
+	for (size_t i = 0; i < cfg->n_addresses; i++)
 		if (cfg->addresses[i].family == a->family && cfg->addresses[i].len == a->len &&
 		    memcmp(cfg->addresses[i].addr, a->addr, 16) == 0)
 			return true;
 	return false;
 }
 
-/*
- * The node's overlay addresses follow the configured ones. Workers read the list to tell
- * packets for the gateway itself: the count shrinks before entries change and grows after, so
- * a reader racing an update at worst misjudges one packet's destination once.
- */
+/* The node's overlay addresses follow the configured ones (cfg stays as the file said). */
 static int sink_set_self(void *ctx, const struct mg_netmap_self *old,
                          const struct mg_netmap_self *s)
 {
 	struct mg_control *ctl = ctx;
-	struct mg_config *cfg = &ctl->cfg;
-	struct mg_prefix next[MG_MAX_ADDRESSES];
-	size_t n = ctl->n_cfg_addresses;
+	const struct mg_config *cfg = &ctl->cfg;
+	struct mg_dp_addrs next = *mg_gateway_addrs(&ctl->gw);
+	size_t n = cfg->n_addresses;
 	(void)old;
 
-	memcpy(next, cfg->addresses, n * sizeof(next[0]));
+	memcpy(next.addresses, cfg->addresses, n * sizeof(next.addresses[0]));
 	for (size_t i = 0; i < s->n_addresses && n < MG_MAX_ADDRESSES; i++)
-		if (!has_address(cfg, ctl->n_cfg_addresses, &s->addresses[i]))
-			next[n++] = s->addresses[i];
-	__atomic_store_n(&cfg->n_addresses, ctl->n_cfg_addresses, __ATOMIC_RELEASE);
-	memcpy(&cfg->addresses[ctl->n_cfg_addresses], &next[ctl->n_cfg_addresses],
-	       (n - ctl->n_cfg_addresses) * sizeof(next[0]));
-	__atomic_store_n(&cfg->n_addresses, n, __ATOMIC_RELEASE);
+		if (!has_address(cfg, &s->addresses[i]))
+			next.addresses[n++] = s->addresses[i];
+	next.n_addresses = n;
+	int rc = mg_control_set_addrs(ctl, &next);
+	if (rc != 0) {
+		mg_log(MG_LOG_WARNING, "overlay addresses from the coordinator not applied",
+		       "error", strerror(-rc), NULL);
+		return rc;
+	}
 
 	char key[WG_KEY_B64_SIZE];
 	wg_key_to_base64(key, s->public_key);
@@ -125,9 +124,9 @@ static int sink_set_self(void *ctx, const struct mg_netmap_self *old,
 	mg_log_begin(&l, MG_LOG_INFO, "overlay addresses from the coordinator");
 	mg_log_str(&l, "node", s->name);
 	mg_log_str(&l, "key", key);
-	for (size_t i = ctl->n_cfg_addresses; i < n; i++) {
+	for (size_t i = cfg->n_addresses; i < n; i++) {
 		char text[MG_PREFIX_STRLEN];
-		mg_prefix_format(&cfg->addresses[i], text, sizeof(text));
+		mg_prefix_format(&next.addresses[i], text, sizeof(text));
 		mg_log_str(&l, "address", text);
 	}
 	mg_log_end(&l);

@@ -33,9 +33,8 @@
 
 /* ---- frames out ---- */
 
-static const struct mg_prefix *mesh_source(const struct mg_config *cfg, uint8_t family)
+static const struct mg_prefix *mesh_source(const struct mg_port_addrs *pc, uint8_t family)
 {
-	const struct mg_port_config *pc = &cfg->ports[MG_PORT_MESH];
 	if (family == 4 && pc->has_ipv4)
 		return &pc->ipv4;
 	if (family == 6 && pc->has_ipv6)
@@ -79,8 +78,8 @@ int mg_hs_frame_send(struct mg_control *ctl, struct rte_mbuf *m, const struct mg
                      uint16_t payload_len, uint8_t tclass, uint32_t peer_slot, uint64_t now_ns)
 {
 	struct mg_gateway *gw = &ctl->gw;
-	const struct mg_port_config *pc = &gw->cfg->ports[MG_PORT_MESH];
-	const struct mg_prefix *src = mesh_source(gw->cfg, dst->family);
+	const struct mg_port_addrs *pc = &mg_gateway_addrs(gw)->ports[MG_PORT_MESH];
+	const struct mg_prefix *src = mesh_source(pc, dst->family);
 	uint8_t nh[16];
 
 	if (!src || !mg_neigh_next_hop(pc, dst->family, dst->addr, nh)) {
@@ -264,8 +263,9 @@ static bool endpoint_ready(struct mg_control *ctl, struct mg_peer *peer, uint64_
 	struct mg_sockaddr ep;
 	struct rte_ether_addr mac;
 	uint8_t nh[16];
-	if (!mg_endpoint_read(&peer->endpoint, &ep) || !mesh_source(gw->cfg, ep.family) ||
-	    !mg_neigh_next_hop(&gw->cfg->ports[MG_PORT_MESH], ep.family, ep.addr, nh))
+	const struct mg_port_addrs *mesh = &mg_gateway_addrs(gw)->ports[MG_PORT_MESH];
+	if (!mg_endpoint_read(&peer->endpoint, &ep) || !mesh_source(mesh, ep.family) ||
+	    !mg_neigh_next_hop(mesh, ep.family, ep.addr, nh))
 		return false;
 	if (mg_neigh_lookup(gw->neigh, MG_PORT_MESH, ep.family, nh, &mac))
 		return true;

@@ -9,9 +9,9 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include <rte_ip.h>
-
+#include "allowedips.h"
 #include "device.h"
+#include "echo.h"
 #include "control.h"
 #include "handshake.h"
 #include "health.h"
@@ -45,6 +45,8 @@ static int health_snapshot(void *vctx, struct mg_status *st)
 	struct mg_control *ctl = h->ctl;
 	struct mg_status_sources src = {
 	    .version = MG_VERSION,
+	    .ifname = ctl->cfg.ifname,
+	    .coordinator_url = ctl->cfg.coord.url,
 	    .start_unix_ns = h->start_unix_ns,
 	    .coord = h->has_coord ? &h->coord : NULL,
 	    .ctl_counters = ctl->ctl_counters,
@@ -90,22 +92,11 @@ static int health_snapshot(void *vctx, struct mg_status *st)
 
 /* ---- ping ---- */
 
+/* The peer the data plane would send a packet for a to: the allowed-IPs table's answer. */
 static struct mg_peer *peer_by_addr(struct mg_control *ctl, const struct mg_prefix *a)
 {
-	struct mg_peer *best = NULL;
-	int best_len = -1;
-	for (uint32_t slot = 0; slot < ctl->slot_high; slot++) {
-		struct mg_peer *peer = mg_gateway_peer(&ctl->gw, slot);
-		for (size_t i = 0; peer && i < peer->n_allowed_ips; i++) {
-			const struct mg_prefix *p = &peer->allowed_ips[i];
-			if (p->family == a->family && p->len > best_len &&
-			    mg_prefix_contains(p, a->family, a->addr)) {
-				best = peer;
-				best_len = p->len;
-			}
-		}
-	}
-	return best;
+	uint32_t slot = mg_allowedips_lookup(ctl->gw.allowedips, a->family, a->addr);
+	return slot == MG_ALLOWEDIPS_NO_PEER ? NULL : mg_gateway_peer(&ctl->gw, slot);
 }
 
 /* The overlay address to ping: the one asked for, else the peer's first host route for which
@@ -117,73 +108,15 @@ static bool echo_target(const struct mg_control *ctl, const struct mg_peer *peer
 		const struct mg_prefix *d = asked ? asked : &peer->allowed_ips[i];
 		if (d->len != (d->family == 4 ? 32 : 128))
 			continue;
-		for (size_t j = 0; j < ctl->cfg.n_addresses; j++)
-			if (ctl->cfg.addresses[j].family == d->family) {
+		const struct mg_dp_addrs *own = mg_gateway_addrs(&ctl->gw);
+		for (size_t j = 0; j < own->n_addresses; j++)
+			if (own->addresses[j].family == d->family) {
 				*dst = *d;
-				*src = ctl->cfg.addresses[j];
+				*src = own->addresses[j];
 				return true;
 			}
 	}
 	return false;
-}
-
-static uint16_t raw_cksum(const uint8_t *p, size_t len, uint32_t sum)
-{
-	for (size_t i = 0; i + 1 < len; i += 2)
-		sum += (uint32_t)(p[i] << 8 | p[i + 1]);
-	if (len & 1)
-		sum += (uint32_t)p[len - 1] << 8;
-	while (sum >> 16)
-		sum = (sum & 0xffff) + (sum >> 16);
-	return (uint16_t)~sum;
-}
-
-/* An ICMP or ICMPv6 echo request from src to dst; returns its length. */
-static size_t build_echo(uint8_t *pkt, const struct mg_prefix *src, const struct mg_prefix *dst,
-                         uint16_t id, uint16_t seq)
-{
-	bool v4 = dst->family == 4;
-	size_t hl = v4 ? 20 : 40, total = hl + ECHO_LEN;
-	uint8_t *icmp = pkt + hl;
-	memset(pkt, 0, total);
-	icmp[0] = v4 ? 8 : 128;
-	icmp[4] = (uint8_t)(id >> 8);
-	icmp[5] = (uint8_t)id;
-	icmp[6] = (uint8_t)(seq >> 8);
-	icmp[7] = (uint8_t)seq;
-	memcpy(icmp + 8, ECHO_PAYLOAD, sizeof(ECHO_PAYLOAD) - 1);
-	if (v4) {
-		pkt[0] = 0x45;
-		pkt[2] = (uint8_t)(total >> 8);
-		pkt[3] = (uint8_t)total;
-		pkt[6] = 0x40; /* DF */
-		pkt[8] = 64;
-		pkt[9] = 1;
-		memcpy(pkt + 12, src->addr, 4);
-		memcpy(pkt + 16, dst->addr, 4);
-		uint16_t c = raw_cksum(pkt, 20, 0);
-		pkt[10] = (uint8_t)(c >> 8);
-		pkt[11] = (uint8_t)c;
-		c = raw_cksum(icmp, ECHO_LEN, 0);
-		icmp[2] = (uint8_t)(c >> 8);
-		icmp[3] = (uint8_t)c;
-	} else {
-		pkt[0] = 0x60;
-		pkt[4] = (uint8_t)(ECHO_LEN >> 8);
-		pkt[5] = (uint8_t)ECHO_LEN;
-		pkt[6] = 58;
-		pkt[7] = 64;
-		memcpy(pkt + 8, src->addr, 16);
-		memcpy(pkt + 24, dst->addr, 16);
-		/* Pseudo-header: both addresses, the upper-layer length and next header. */
-		uint32_t sum = ECHO_LEN + 58;
-		for (size_t i = 8; i < 40; i += 2)
-			sum += (uint32_t)(pkt[i] << 8 | pkt[i + 1]);
-		uint16_t c = raw_cksum(icmp, ECHO_LEN, sum);
-		icmp[2] = (uint8_t)(c >> 8);
-		icmp[3] = (uint8_t)c;
-	}
-	return total;
 }
 
 static int health_ping_start(void *vctx, const char *arg, struct mg_health_ping *p, char *err,
@@ -234,9 +167,10 @@ static int health_ping_start(void *vctx, const char *arg, struct mg_health_ping 
 	mg_hs_send_keepalive(ctl, peer, now);
 	snprintf(p->probe, sizeof(p->probe), "keepalive");
 	if (echo_target(ctl, peer, by_addr ? &asked : NULL, &dst, &src)) {
-		uint8_t pkt[40 + ECHO_LEN];
-		size_t len =
-		    build_echo(pkt, &src, &dst, (uint16_t)(0x4d47 ^ p->slot), ++h->echo_seq);
+		uint8_t pkt[MG_ECHO_IP_HLEN_MAX + ECHO_LEN];
+		size_t len = mg_echo_request_build(pkt, dst.family, src.addr, dst.addr,
+		                                   (uint16_t)(0x4d47 ^ p->slot), ++h->echo_seq,
+		                                   ECHO_PAYLOAD, sizeof(ECHO_PAYLOAD) - 1);
 		if (mg_hs_send_data(ctl, peer, pkt, len, now) == 0)
 			snprintf(p->probe, sizeof(p->probe), "keepalive+echo");
 	}

@@ -157,6 +157,8 @@ struct mg_gateway;
 struct mg_peer_counters;
 struct mg_status_sources {
 	const char *version;
+	const char *ifname;          /* NULL: none */
+	const char *coordinator_url; /* NULL or "": standalone */
 	uint64_t start_unix_ns;
 	const struct mg_status_coord *coord; /* NULL: standalone, or not started */
 	/* Per-slot counters the control thread keeps itself (handshake bytes); NULL: none. */

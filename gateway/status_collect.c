@@ -19,7 +19,7 @@
 #include "log.h"
 #include "peer.h"
 #include "status.h"
-#include "worker.h" /* dataplane/gateway.h, beside it */
+#include "worker.h"
 
 static const char *const port_names[MG_PORT_COUNT] = {"lan", "mesh"};
 
@@ -40,8 +40,7 @@ static void collect_ports(const struct mg_gateway *gw, struct mg_status *st)
 		p->port_id = mp->port_id;
 		snprintf(p->mac, sizeof(p->mac), RTE_ETHER_ADDR_PRT_FMT,
 		         RTE_ETHER_ADDR_BYTES(&mp->mac));
-		if (gw->cfg)
-			snprintf(p->devargs, sizeof(p->devargs), "%s", gw->cfg->ports[i].devargs);
+		snprintf(p->devargs, sizeof(p->devargs), "%s", gw->conf.ports[i].devargs);
 		if (rte_eth_dev_is_valid_port(mp->port_id)) {
 			struct rte_eth_link link;
 			memset(&link, 0, sizeof(link));
@@ -176,13 +175,13 @@ static void collect_memory(struct mg_status *st)
 int mg_status_collect(const struct mg_gateway *gw, const struct mg_status_sources *src,
                       struct mg_status *st)
 {
-	const struct mg_config *cfg = gw->cfg;
 	snprintf(st->version, sizeof(st->version), "%s",
 	         src->version && *src->version ? src->version : "unknown");
-	if (cfg) {
-		snprintf(st->ifname, sizeof(st->ifname), "%s", cfg->ifname);
-		snprintf(st->coordinator_url, sizeof(st->coordinator_url), "%s", cfg->coord.url);
-	}
+	if (src->ifname)
+		snprintf(st->ifname, sizeof(st->ifname), "%s", src->ifname);
+	if (src->coordinator_url)
+		snprintf(st->coordinator_url, sizeof(st->coordinator_url), "%s",
+		         src->coordinator_url);
 	snprintf(st->log_level, sizeof(st->log_level), "%s", mg_log_level_name(mg_log_get_level()));
 	st->now_unix_ns = wall_ns();
 	st->start_unix_ns = src->start_unix_ns;

@@ -31,6 +31,7 @@
 #include "neigh.h"
 #include "noise.h"
 #include "punt.h"
+#include "ring_gateway.h"
 #include "timers.h"
 #include "transport.h"
 #include "worker.h"
@@ -47,7 +48,7 @@ struct far {
 	struct wg_noise_remote gw; /* its view of the gateway */
 };
 
-static struct mg_config cfg;
+static struct mg_dp_addrs addrs; /* gw.addrs: mutable here, no worker runs meanwhile */
 static struct mg_gateway gw;
 static struct mg_worker w;
 static struct mg_peer *peers[NPEERS];
@@ -56,7 +57,7 @@ static struct far far[NPEERS];
 static uint64_t clock_ns = 1000 * WG_NSEC_PER_SEC;
 static uint64_t gw_rng = 7;
 static struct rte_mempool *pool;
-static struct rte_ring *rx_ring[MG_PORT_COUNT], *tx_ring[MG_PORT_COUNT][2];
+static struct mg_ring_port ring[MG_PORT_COUNT];
 static uint64_t drops_before[MG_DROP_REASON_COUNT];
 
 static const struct rte_ether_addr lan_mac = {{2, 0, 0, 0, 1, 1}}, mesh_mac = {{2, 0, 0, 0, 2, 1}};
@@ -79,7 +80,7 @@ static const uint8_t *inner_addr(int family, unsigned peer)
 }
 static const uint8_t *mesh_addr(int family)
 {
-	const struct mg_port_config *pc = &cfg.ports[MG_PORT_MESH];
+	const struct mg_port_addrs *pc = &addrs.ports[MG_PORT_MESH];
 	return family == 4 ? pc->ipv4.addr : pc->ipv6.addr;
 }
 
@@ -226,7 +227,7 @@ static void run1(enum mg_port_id port, const uint8_t *bytes, size_t len)
 
 static unsigned take(enum mg_port_id port, struct rte_mbuf **out, unsigned max)
 {
-	return rte_ring_dequeue_burst(tx_ring[port][0], (void **)out, max, NULL);
+	return rte_ring_dequeue_burst(ring[port].tx[0], (void **)out, max, NULL);
 }
 
 static void snapshot(void)
@@ -284,33 +285,9 @@ static void set_endpoint(unsigned peer, int family)
 
 static int make_port(enum mg_port_id p, const char *name, const struct rte_ether_addr *mac)
 {
-	char rn[32];
-	snprintf(rn, sizeof(rn), "%s_rx", name);
-	rx_ring[p] = rte_ring_create(rn, 1024, SOCKET_ID_ANY, RING_F_SP_ENQ | RING_F_SC_DEQ);
-	for (int q = 0; q < 2; q++) {
-		snprintf(rn, sizeof(rn), "%s_tx%d", name, q);
-		tx_ring[p][q] =
-		    rte_ring_create(rn, 1024, SOCKET_ID_ANY, RING_F_SP_ENQ | RING_F_SC_DEQ);
-	}
-	int id = rte_eth_from_rings(name, &rx_ring[p], 1, tx_ring[p], 2, SOCKET_ID_ANY);
-	if (id < 0)
+	if (mg_ring_port_create(&ring[p], name, 2, 1024) != 0)
 		return -1;
-	struct rte_eth_conf conf;
-	memset(&conf, 0, sizeof(conf));
-	if (rte_eth_dev_configure((uint16_t)id, 1, 2, &conf) != 0 ||
-	    rte_eth_rx_queue_setup((uint16_t)id, 0, 1024, SOCKET_ID_ANY, NULL, pool) != 0 ||
-	    rte_eth_tx_queue_setup((uint16_t)id, 0, 1024, SOCKET_ID_ANY, NULL) != 0 ||
-	    rte_eth_tx_queue_setup((uint16_t)id, 1, 1024, SOCKET_ID_ANY, NULL) != 0 ||
-	    rte_eth_dev_start((uint16_t)id) != 0)
-		return -1;
-	struct mg_port *port = &gw.ports[p];
-	port->port_id = (uint16_t)id;
-	port->mac = *mac;
-	port->pool = pool;
-	port->n_rxq = 1;
-	port->n_txq = 2;
-	port->control_txq = 1;
-	return 0;
+	return mg_ring_port_attach(&ring[p], &gw, p, pool, 1024, mac);
 }
 
 static void prefix(struct mg_prefix *p, int family, const uint8_t *addr, uint8_t len)
@@ -362,21 +339,21 @@ static int setup(void)
 		fprintf(stderr, "mbuf pool: %s\n", rte_strerror(rte_errno));
 		return -1;
 	}
-	cfg.listen_port = LISTEN;
-	cfg.mtu = MTU;
-	prefix(&cfg.ports[MG_PORT_LAN].ipv4, 4, (uint8_t[]){192, 168, 1, 1}, 24);
-	prefix(&cfg.ports[MG_PORT_LAN].ipv6, 6, (uint8_t[16]){0xfd, 0, 0, 1, [15] = 1}, 64);
-	prefix(&cfg.ports[MG_PORT_MESH].ipv4, 4, (uint8_t[]){10, 0, 0, 1}, 24);
-	prefix(&cfg.ports[MG_PORT_MESH].ipv6, 6, (uint8_t[16]){0xfd, 0, 0, 0xff, [15] = 1}, 64);
+	gw.conf.listen_port = LISTEN;
+	gw.conf.mtu = MTU;
+	prefix(&addrs.ports[MG_PORT_LAN].ipv4, 4, (uint8_t[]){192, 168, 1, 1}, 24);
+	prefix(&addrs.ports[MG_PORT_LAN].ipv6, 6, (uint8_t[16]){0xfd, 0, 0, 1, [15] = 1}, 64);
+	prefix(&addrs.ports[MG_PORT_MESH].ipv4, 4, (uint8_t[]){10, 0, 0, 1}, 24);
+	prefix(&addrs.ports[MG_PORT_MESH].ipv6, 6, (uint8_t[16]){0xfd, 0, 0, 0xff, [15] = 1}, 64);
 	for (int p = 0; p < MG_PORT_COUNT; p++)
-		cfg.ports[p].has_ipv4 = cfg.ports[p].has_ipv6 = true;
-	memcpy(cfg.ports[MG_PORT_MESH].gateway4, (uint8_t[]){10, 0, 0, 254}, 4);
-	cfg.ports[MG_PORT_MESH].has_gateway4 = true;
-	prefix(&cfg.addresses[0], 4, (uint8_t[]){100, 64, 0, 1}, 32);
-	cfg.n_addresses = 1;
-	cfg.n_workers = 1;
+		addrs.ports[p].has_ipv4 = addrs.ports[p].has_ipv6 = true;
+	memcpy(addrs.ports[MG_PORT_MESH].gateway4, (uint8_t[]){10, 0, 0, 254}, 4);
+	addrs.ports[MG_PORT_MESH].has_gateway4 = true;
+	prefix(&addrs.addresses[0], 4, (uint8_t[]){100, 64, 0, 1}, 32);
+	addrs.n_addresses = 1;
+	gw.conf.n_workers = 1;
 
-	gw.cfg = &cfg;
+	gw.addrs = &addrs;
 	gw.listen_port = LISTEN;
 	gw.mtu = MTU;
 	gw.tsc_hz = rte_get_tsc_hz();
@@ -600,7 +577,7 @@ static void decap_case(int ifam, int ofam, size_t total, const char *what)
 static void expect_icmp(size_t off, uint8_t type, uint8_t code, uint32_t mtu, const char *what)
 {
 	struct rte_mbuf *m = NULL;
-	CHECK(take(MG_PORT_LAN, &m, 1) == 1 && rte_ring_count(tx_ring[MG_PORT_LAN][0]) == 0,
+	CHECK(take(MG_PORT_LAN, &m, 1) == 1 && rte_ring_count(ring[MG_PORT_LAN].tx[0]) == 0,
 	      "%s: one error sent", what);
 	if (!m)
 		return;
@@ -716,7 +693,7 @@ static void test_mesh_drops(void)
 	run1(MG_PORT_MESH, buf, len);
 	run1(MG_PORT_MESH, buf, len);
 	expect_drops(MG_DROP_REPLAY, 1, "replay (first delivered)");
-	CHECK(rte_ring_count(tx_ring[MG_PORT_LAN][0]) == 1, "the original was forwarded");
+	CHECK(rte_ring_count(ring[MG_PORT_LAN].tx[0]) == 1, "the original was forwarded");
 
 	ml = far_seal(0, 4, 100, (uint8_t[]){172, 17, 0, 9}, inner, msg); /* peer 1's range */
 	run1(MG_PORT_MESH, buf, mesh_frame(buf, 4, 0, msg, ml));
@@ -749,7 +726,7 @@ static void test_mesh_drops(void)
 	run1(MG_PORT_MESH, buf, len);
 	CHECK(w.counters.keepalives_rx == ka + 1 && w.peer_counters[0].rx_bytes == rx0 + 32,
 	      "keepalive counted");
-	CHECK(rte_ring_count(tx_ring[MG_PORT_LAN][0]) == 1, "keepalive not forwarded");
+	CHECK(rte_ring_count(ring[MG_PORT_LAN].tx[0]) == 1, "keepalive not forwarded");
 	expect_drops(MG_DROP_REASON_COUNT, 0, "keepalive");
 	flush_rings();
 }
@@ -772,7 +749,7 @@ static void test_punts(void)
 	rte_pktmbuf_free(expect_punt(MG_PUNT_ND, MG_PUNT_NO_PEER, "nd"));
 
 	run1(MG_PORT_LAN, buf,
-	     lan_frame(buf, 4, 0, 64, 64, true, cfg.ports[MG_PORT_LAN].ipv4.addr));
+	     lan_frame(buf, 4, 0, 64, 64, true, addrs.ports[MG_PORT_LAN].ipv4.addr));
 	rte_pktmbuf_free(expect_punt(MG_PUNT_LOCAL, MG_PUNT_NO_PEER, "lan local"));
 
 	static uint8_t init[148] = {1};
@@ -785,8 +762,8 @@ static void test_punts(void)
 		      "handshake source in the meta");
 		rte_pktmbuf_free(m);
 	}
-	len = put_outer(buf, 4, &mesh_mac, &nh_mac[0], ep4[0], 1, cfg.ports[MG_PORT_MESH].ipv4.addr,
-	                LISTEN, 0, 0, init, 8);
+	len = put_outer(buf, 4, &mesh_mac, &nh_mac[0], ep4[0], 1,
+	                addrs.ports[MG_PORT_MESH].ipv4.addr, LISTEN, 0, 0, init, 8);
 	buf[14 + 9] = 1; /* ICMP */
 	cksum4(buf + 14);
 	run1(MG_PORT_MESH, buf, len);
@@ -811,7 +788,7 @@ static void test_confirmation(void)
 	          ev.kind == MG_EVENT_KEY_CONFIRMED && ev.peer_slot == 1 && next &&
 	          ev.local_index == next->local_index,
 	      "key confirmed event");
-	CHECK(rte_ring_count(tx_ring[MG_PORT_LAN][0]) == 1, "its packet is forwarded");
+	CHECK(rte_ring_count(ring[MG_PORT_LAN].tx[0]) == 1, "its packet is forwarded");
 	/* What the control thread does with the event. */
 	CHECK(wg_noise_received_with_keypair(&peers[1]->remote, next), "confirm");
 	expect_drops(MG_DROP_REASON_COUNT, 0, "confirmation");
@@ -887,18 +864,18 @@ static void test_bursts(void)
 static void test_loop(void)
 {
 	unsigned lcore = rte_get_next_lcore(-1, 1, 0);
-	cfg.idle_backoff = true;
-	cfg.idle_max_sleep_us = 100;
+	gw.conf.idle_backoff = true;
+	gw.conf.idle_max_sleep_us = 100;
 	for (unsigned i = 0; i < 40; i++)
-		rte_ring_enqueue(rx_ring[MG_PORT_LAN], lan_mbuf(4, 0, 300));
+		rte_ring_enqueue(ring[MG_PORT_LAN].rx, lan_mbuf(4, 0, 300));
 	atomic_store(&gw.stop, false);
 	CHECK(rte_eal_remote_launch(mg_worker_main, &w, lcore) == 0, "launch");
 	uint64_t end = rte_get_tsc_cycles() + 5 * rte_get_tsc_hz();
-	while (rte_ring_count(tx_ring[MG_PORT_MESH][0]) < 40 && rte_get_tsc_cycles() < end)
+	while (rte_ring_count(ring[MG_PORT_MESH].tx[0]) < 40 && rte_get_tsc_cycles() < end)
 		rte_pause();
 	atomic_store(&gw.stop, true);
 	CHECK(rte_eal_wait_lcore(lcore) == 0, "worker returned 0");
-	CHECK(rte_ring_count(tx_ring[MG_PORT_MESH][0]) == 40, "loop encrypted all 40");
+	CHECK(rte_ring_count(ring[MG_PORT_MESH].tx[0]) == 40, "loop encrypted all 40");
 	CHECK(w.counters.polls > 0 && w.counters.encrypted >= 40, "loop counters");
 	flush_rings();
 	expect_drops(MG_DROP_REASON_COUNT, 0, "loop");

@@ -9,16 +9,19 @@
 #include <unistd.h>
 
 #include <rte_eal.h>
+#include <rte_ip.h>
 #include <rte_mbuf.h>
 
 #include "check.h"
 #include "dataplane.h"
+#include "echo.h"
 #include "icmp.h"
+#include "pkt.h"
 #include "ports.h"
 
 #define HZ 1000000000ull
 
-static struct mg_config cfg;
+static struct mg_dp_addrs addrs; /* gw.addrs: mutable here, no worker runs meanwhile */
 static struct mg_gateway gw;
 static struct rte_mempool *pool;
 static struct mg_icmp_limiter lim;
@@ -376,15 +379,15 @@ static void test_sources(void)
 	uint64_t before = lim.no_source;
 	r = err_for(f, len, MG_PORT_MESH, MG_ICMP_UNREACHABLE, 0);
 	CHECK(r == NULL && lim.no_source == before + 1, "no IPv4 source");
-	cfg.addresses[0] = (struct mg_prefix){.family = 4, .len = 32, .addr = {100, 64, 0, 1}};
-	cfg.n_addresses = 1;
+	addrs.addresses[0] = (struct mg_prefix){.family = 4, .len = 32, .addr = {100, 64, 0, 1}};
+	addrs.n_addresses = 1;
 	r = err_for(f, len, MG_PORT_MESH, MG_ICMP_UNREACHABLE, 0);
 	CHECK(r != NULL && memcmp(rte_pktmbuf_mtod_offset(r, uint8_t *, 26), overlay, 4) == 0,
 	      "overlay address used");
 	CHECK(r && memcmp(rte_pktmbuf_mtod_offset(r, uint8_t *, 6), &gw.ports[1].mac, 6) == 0,
 	      "from the mesh port's MAC");
 	rte_pktmbuf_free(r);
-	cfg.n_addresses = 0;
+	addrs.n_addresses = 0;
 	len = v6_frame(f, host_ip6, far_ip6, 17, 100);
 	r = err_for(f, len, MG_PORT_MESH, MG_ICMP_UNREACHABLE, 0);
 	CHECK(r != NULL && memcmp(rte_pktmbuf_mtod_offset(r, uint8_t *, 22), ll, 16) == 0,
@@ -454,6 +457,58 @@ static void test_rate_limit(void)
 	mg_icmp_limiter_init(&lim, MG_ICMP_RATE_PER_S, MG_ICMP_BURST, HZ);
 }
 
+/* Echo for the gateway's own addresses (echo.c): a request built here is answered in place with
+ * correct checksums, and the answer is recognised as a reply to us once turned around. */
+static void test_echo(void)
+{
+	static const uint8_t host4[4] = {192, 0, 2, 7};
+	static const uint8_t host6[16] = {0x20, 0x01, 0x0d, 0xb8, [15] = 7};
+	const uint8_t *our4 = addrs.ports[0].ipv4.addr;
+	uint8_t pkt[MG_ECHO_IP_HLEN_MAX + 8 + 4], orig[sizeof(pkt)];
+	uint32_t len;
+
+	for (int family = 4; family <= 6; family += 2) {
+		const uint8_t *host = family == 4 ? host4 : host6,
+		              *us = family == 4 ? our4 : our_ip6;
+		size_t n =
+		    mg_echo_request_build(pkt, (uint8_t)family, host, us, 0x1234, 7, "ping", 4);
+		size_t hl = family == 4 ? 20 : 40;
+		CHECK(n == hl + 12, "request length %zu", n);
+		if (family == 4)
+			CHECK(rte_raw_cksum(pkt, 20) == 0xffff &&
+			          rte_raw_cksum(pkt + 20, 12) == 0xffff,
+			      "v4 request checksums");
+		else
+			CHECK(mg_icmp6_cksum(host, us, pkt + 40, 12) == 0, "v6 request checksum");
+		CHECK(!mg_echo_is_reply_to_us(&gw, 0, pkt, (uint32_t)n), "a request is no reply");
+		memcpy(orig, pkt, n);
+		CHECK(mg_echo_reply_in_place(&gw, 0, pkt, (uint32_t)n, &len) && len == n,
+		      "answered");
+		CHECK(pkt[hl] == (family == 4 ? 0 : 129) && pkt[hl + 1] == 0, "reply type");
+		CHECK(memcmp(pkt + hl + 4, orig + hl + 4, 8) == 0, "id, sequence and data kept");
+		if (family == 4)
+			CHECK(memcmp(pkt + 12, our4, 4) == 0 && memcmp(pkt + 16, host4, 4) == 0 &&
+			          rte_raw_cksum(pkt, 20) == 0xffff &&
+			          rte_raw_cksum(pkt + 20, 12) == 0xffff,
+			      "v4 reply from us, checksums correct");
+		else
+			CHECK(memcmp(pkt + 8, our_ip6, 16) == 0 &&
+			          mg_icmp6_cksum(our_ip6, host6, pkt + 40, 12) == 0,
+			      "v6 reply from us, checksum correct");
+		/* Our own request to a host comes back as a reply to us. */
+		n = mg_echo_request_build(pkt, (uint8_t)family, us, host, 1, 1, "ping", 4);
+		CHECK(!mg_echo_reply_in_place(&gw, 0, pkt, (uint32_t)n, &len),
+		      "not a request to us");
+		pkt[hl] = family == 4 ? 0 : 129;
+		uint8_t tmp[16];
+		unsigned al = family == 4 ? 4 : 16, so = family == 4 ? 12 : 8;
+		memcpy(tmp, pkt + so, al);
+		memcpy(pkt + so, pkt + so + al, al);
+		memcpy(pkt + so + al, tmp, al);
+		CHECK(mg_echo_is_reply_to_us(&gw, 0, pkt, (uint32_t)n), "reply to us");
+	}
+}
+
 int main(int argc, char **argv)
 {
 	char err[256], prefix[64];
@@ -462,15 +517,15 @@ int main(int argc, char **argv)
 	(void)argc;
 	(void)argv;
 	snprintf(prefix, sizeof(prefix), "--file-prefix=mg_icmp_%d", (int)getpid());
-	cfg.eal_args[0] = (char *)"--no-huge";
-	cfg.eal_args[1] = (char *)"--in-memory";
-	cfg.eal_args[2] = (char *)"--no-pci";
-	cfg.eal_args[3] = prefix;
-	cfg.eal_args[4] = (char *)"-m";
-	cfg.eal_args[5] = (char *)"64";
-	cfg.eal_args[6] = (char *)"--log-level=error";
-	cfg.n_eal_args = 7;
-	if (mg_eal_init(&cfg, "test_icmp", err, sizeof(err)) != 0) {
+	gw.conf.eal_args[0] = (char *)"--no-huge";
+	gw.conf.eal_args[1] = (char *)"--in-memory";
+	gw.conf.eal_args[2] = (char *)"--no-pci";
+	gw.conf.eal_args[3] = prefix;
+	gw.conf.eal_args[4] = (char *)"-m";
+	gw.conf.eal_args[5] = (char *)"64";
+	gw.conf.eal_args[6] = (char *)"--log-level=error";
+	gw.conf.n_eal_args = 7;
+	if (mg_eal_init(&gw.conf, "test_icmp", err, sizeof(err)) != 0) {
 		fprintf(stderr, "%s\n", err);
 		return 1;
 	}
@@ -478,12 +533,12 @@ int main(int argc, char **argv)
 	                               SOCKET_ID_ANY);
 	if (pool == NULL)
 		return 1;
-	cfg.ports[0].ipv4 = (struct mg_prefix){.family = 4, .len = 24, .addr = {192, 0, 2, 1}};
-	cfg.ports[0].has_ipv4 = true;
-	cfg.ports[0].ipv6 = (struct mg_prefix){.family = 6, .len = 64};
-	memcpy(cfg.ports[0].ipv6.addr, our_ip6, 16);
-	cfg.ports[0].has_ipv6 = true;
-	gw.cfg = &cfg;
+	addrs.ports[0].ipv4 = (struct mg_prefix){.family = 4, .len = 24, .addr = {192, 0, 2, 1}};
+	addrs.ports[0].has_ipv4 = true;
+	addrs.ports[0].ipv6 = (struct mg_prefix){.family = 6, .len = 64};
+	memcpy(addrs.ports[0].ipv6.addr, our_ip6, 16);
+	addrs.ports[0].has_ipv6 = true;
+	gw.addrs = &addrs;
 	for (unsigned p = 0; p < MG_PORT_COUNT; p++) {
 		gw.ports[p].pool = pool;
 		memcpy(&gw.ports[p].mac, our_mac, 6);
@@ -496,6 +551,7 @@ int main(int argc, char **argv)
 	test_rules();
 	test_sources();
 	test_rate_limit();
+	test_echo();
 	CHECK(rte_mempool_avail_count(pool) == avail, "no mbuf leaked");
 	rte_mempool_free(pool);
 	mg_eal_fini();

@@ -41,6 +41,7 @@
 #include "index_table.h"
 #include "neigh.h"
 #include "noise.h"
+#include "ring_gateway.h"
 #include "timers.h"
 #include "transport.h"
 #include "worker.h"
@@ -62,7 +63,7 @@
 #define ENC_TOTAL  20000
 #define DEADLINE_S 50 /* the whole test; meson's timeout is above it */
 
-static struct mg_config cfg;
+static struct mg_dp_addrs addrs; /* gw.addrs: mutable here, no worker runs meanwhile */
 static struct mg_gateway gw;
 static struct mg_worker workers[NW];
 static unsigned worker_lcore[NW];
@@ -75,7 +76,7 @@ static struct wg_index_table *far_table;
 static struct wg_noise_local far_local;
 static struct wg_noise_remote far_remote; /* the far node's view of the gateway */
 static struct rte_mempool *pool;
-static struct rte_ring *rx_ring[MG_PORT_COUNT], *tx_ring[MG_PORT_COUNT][NW + 1];
+static struct mg_ring_port ring[MG_PORT_COUNT];
 static uint64_t deadline_tsc;
 static unsigned control_tx; /* frames a worker put on the control thread's TX queue */
 
@@ -218,42 +219,12 @@ static void shuffle(uint32_t *a, unsigned n, uint64_t *rng)
 
 /* ---- set-up ---- */
 
+/* One RX queue, a TX queue per worker and one for the control thread. */
 static int make_port(enum mg_port_id p, const char *name, const struct rte_ether_addr *mac)
 {
-	char rn[32];
-	snprintf(rn, sizeof(rn), "%s_rx", name);
-	rx_ring[p] = rte_ring_create(rn, RING_SIZE, SOCKET_ID_ANY, RING_F_SP_ENQ | RING_F_SC_DEQ);
-	for (unsigned q = 0; q <= NW; q++) {
-		snprintf(rn, sizeof(rn), "%s_tx%u", name, q);
-		tx_ring[p][q] =
-		    rte_ring_create(rn, RING_SIZE, SOCKET_ID_ANY, RING_F_SP_ENQ | RING_F_SC_DEQ);
-		if (!tx_ring[p][q])
-			return -1;
-	}
-	if (!rx_ring[p])
+	if (mg_ring_port_create(&ring[p], name, NW + 1, RING_SIZE) != 0)
 		return -1;
-	/* One RX queue, a TX queue per worker and one for the control thread. */
-	int id = rte_eth_from_rings(name, &rx_ring[p], 1, tx_ring[p], NW + 1, SOCKET_ID_ANY);
-	if (id < 0)
-		return -1;
-	struct rte_eth_conf conf;
-	memset(&conf, 0, sizeof(conf));
-	if (rte_eth_dev_configure((uint16_t)id, 1, NW + 1, &conf) != 0 ||
-	    rte_eth_rx_queue_setup((uint16_t)id, 0, RING_SIZE, SOCKET_ID_ANY, NULL, pool) != 0)
-		return -1;
-	for (uint16_t q = 0; q <= NW; q++)
-		if (rte_eth_tx_queue_setup((uint16_t)id, q, RING_SIZE, SOCKET_ID_ANY, NULL) != 0)
-			return -1;
-	if (rte_eth_dev_start((uint16_t)id) != 0)
-		return -1;
-	struct mg_port *port = &gw.ports[p];
-	port->port_id = (uint16_t)id;
-	port->mac = *mac;
-	port->pool = pool;
-	port->n_rxq = 1;
-	port->n_txq = NW + 1;
-	port->control_txq = NW;
-	return 0;
+	return mg_ring_port_attach(&ring[p], &gw, p, pool, RING_SIZE, mac);
 }
 
 static void prefix(struct mg_prefix *p, const uint8_t *addr, uint8_t len)
@@ -328,19 +299,19 @@ static int setup(void)
 	                               SOCKET_ID_ANY);
 	if (!pool)
 		return -1;
-	cfg.listen_port = LISTEN;
-	cfg.mtu = MTU;
-	prefix(&cfg.ports[MG_PORT_LAN].ipv4, (uint8_t[]){192, 168, 1, 1}, 24);
-	prefix(&cfg.ports[MG_PORT_MESH].ipv4, mesh4, 24);
-	cfg.ports[MG_PORT_LAN].has_ipv4 = cfg.ports[MG_PORT_MESH].has_ipv4 = true;
-	prefix(&cfg.addresses[0], (uint8_t[]){100, 64, 0, 1}, 32);
-	cfg.n_addresses = 1;
-	cfg.n_workers = NW;
-	cfg.rx_fanout = true;
-	cfg.idle_backoff = true; /* four lcores on two CPUs */
-	cfg.idle_max_sleep_us = 200;
+	gw.conf.listen_port = LISTEN;
+	gw.conf.mtu = MTU;
+	prefix(&addrs.ports[MG_PORT_LAN].ipv4, (uint8_t[]){192, 168, 1, 1}, 24);
+	prefix(&addrs.ports[MG_PORT_MESH].ipv4, mesh4, 24);
+	addrs.ports[MG_PORT_LAN].has_ipv4 = addrs.ports[MG_PORT_MESH].has_ipv4 = true;
+	prefix(&addrs.addresses[0], (uint8_t[]){100, 64, 0, 1}, 32);
+	addrs.n_addresses = 1;
+	gw.conf.n_workers = NW;
+	gw.conf.rx_fanout = true;
+	gw.conf.idle_backoff = true; /* four lcores on two CPUs */
+	gw.conf.idle_max_sleep_us = 200;
 
-	gw.cfg = &cfg;
+	gw.addrs = &addrs;
 	gw.listen_port = LISTEN;
 	gw.mtu = MTU;
 	gw.tsc_hz = rte_get_tsc_hz();
@@ -409,13 +380,13 @@ static unsigned drain(enum mg_port_id port, void (*fn)(struct rte_mbuf *m))
 	struct rte_mbuf *m[64];
 	unsigned n, total = 0;
 	for (unsigned q = 0; q < NW; q++)
-		while ((n = rte_ring_dequeue_burst(tx_ring[port][q], (void **)m, 64, NULL))) {
+		while ((n = rte_ring_dequeue_burst(ring[port].tx[q], (void **)m, 64, NULL))) {
 			for (unsigned i = 0; i < n; i++)
 				fn(m[i]);
 			rte_pktmbuf_free_bulk(m, n);
 			total += n;
 		}
-	control_tx += rte_ring_count(tx_ring[port][NW]);
+	control_tx += rte_ring_count(ring[port].tx[NW]);
 	return total;
 }
 
@@ -501,7 +472,7 @@ static uint64_t inject_mesh(const uint32_t *list, unsigned n)
 		m[i] = mbuf_of(MG_PORT_MESH, frame, len);
 		bytes += len;
 	}
-	CHECK(rte_ring_enqueue_bulk(rx_ring[MG_PORT_MESH], (void **)m, n, NULL) == n,
+	CHECK(rte_ring_enqueue_bulk(ring[MG_PORT_MESH].rx, (void **)m, n, NULL) == n,
 	      "wave fits the RX ring");
 	return bytes;
 }
@@ -667,7 +638,7 @@ static void inject_lan(uint32_t first, unsigned n)
 		len += put_inner(frame + len, host4, far_inner4, first + i, 97, 64);
 		m[i] = mbuf_of(MG_PORT_LAN, frame, len);
 	}
-	CHECK(rte_ring_enqueue_bulk(rx_ring[MG_PORT_LAN], (void **)m, n, NULL) == n,
+	CHECK(rte_ring_enqueue_bulk(ring[MG_PORT_LAN].rx, (void **)m, n, NULL) == n,
 	      "wave fits the RX ring");
 }
 

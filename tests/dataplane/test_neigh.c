@@ -27,7 +27,7 @@
 
 #define SEC 1000000000ull
 
-static struct mg_config cfg;
+static struct mg_dp_addrs addrs; /* gw.addrs: mutable here, no worker runs meanwhile */
 static struct mg_gateway gw;
 static struct rte_ring *tx_ring[MG_PORT_COUNT]; /* the control TX queue of each port */
 static uint64_t rng_state = 42;
@@ -203,11 +203,11 @@ static void pick_lcores(void)
 		if (!CPU_ISSET(c, &set))
 			continue;
 		if (found++ == 0)
-			cfg.control_lcore = (unsigned)c;
+			gw.conf.control_lcore = (unsigned)c;
 		else
-			cfg.worker_lcores[0] = (unsigned)c;
+			gw.conf.worker_lcores[0] = (unsigned)c;
 	}
-	cfg.n_workers = found >= 2 ? 1 : 0;
+	gw.conf.n_workers = found >= 2 ? 1 : 0;
 }
 
 static void setup(void)
@@ -227,11 +227,11 @@ static void setup(void)
 	eal[4] = (char *)"-m";
 	eal[5] = (char *)"256";
 	eal[6] = (char *)"--log-level=error";
-	cfg.n_eal_args = 7;
-	for (size_t i = 0; i < cfg.n_eal_args; i++)
-		cfg.eal_args[i] = eal[i];
-	cfg.mtu = 1420;
-	if (mg_eal_init(&cfg, "test_neigh", err, sizeof(err)) != 0) {
+	gw.conf.n_eal_args = 7;
+	for (size_t i = 0; i < gw.conf.n_eal_args; i++)
+		gw.conf.eal_args[i] = eal[i];
+	gw.conf.mtu = 1420;
+	if (mg_eal_init(&gw.conf, "test_neigh", err, sizeof(err)) != 0) {
 		fprintf(stderr, "%s\n", err);
 		exit(1);
 	}
@@ -247,25 +247,27 @@ static void setup(void)
 		/* the ring PMD names the port "net_ring_" + the name given */
 		if (rte_eth_from_rings(names[p] + strlen("net_ring_"), &rx[p], 1, tx[p], 2, 0) < 0)
 			abort();
-		snprintf(cfg.ports[p].devargs, sizeof(cfg.ports[p].devargs), "%s", names[p]);
+		snprintf(gw.conf.ports[p].devargs, sizeof(gw.conf.ports[p].devargs), "%s",
+		         names[p]);
 		tx_ring[p] = tx[p][1];
 	}
-	cfg.ports[0].ipv4 = (struct mg_prefix){.family = 4, .len = 24, .addr = {192, 0, 2, 1}};
-	cfg.ports[0].has_ipv4 = true;
-	cfg.ports[0].ipv6 = (struct mg_prefix){.family = 6, .len = 64};
-	memcpy(cfg.ports[0].ipv6.addr, our_ip6, 16);
-	cfg.ports[0].has_ipv6 = true;
-	cfg.ports[1].ipv4 = (struct mg_prefix){.family = 4, .len = 24, .addr = {198, 51, 100, 1}};
-	cfg.ports[1].has_ipv4 = true;
-	gw.cfg = &cfg;
+	addrs.ports[0].ipv4 = (struct mg_prefix){.family = 4, .len = 24, .addr = {192, 0, 2, 1}};
+	addrs.ports[0].has_ipv4 = true;
+	addrs.ports[0].ipv6 = (struct mg_prefix){.family = 6, .len = 64};
+	memcpy(addrs.ports[0].ipv6.addr, our_ip6, 16);
+	addrs.ports[0].has_ipv6 = true;
+	addrs.ports[1].ipv4 = (struct mg_prefix){.family = 4, .len = 24, .addr = {198, 51, 100, 1}};
+	addrs.ports[1].has_ipv4 = true;
+	gw.addrs = &addrs;
 	gw.n_workers = 1;
 
 	/* a missing device is refused with its name in the message */
-	snprintf(cfg.ports[1].devargs, sizeof(cfg.ports[1].devargs), "net_nosuchdriver0,x=1");
+	snprintf(gw.conf.ports[1].devargs, sizeof(gw.conf.ports[1].devargs),
+	         "net_nosuchdriver0,x=1");
 	CHECK(mg_ports_setup(&gw, err, sizeof(err)) != 0);
 	CHECK(strstr(err, "mesh") && strstr(err, "net_nosuchdriver0,x=1"), "%s", err);
 	CHECK(gw.ports[0].pool == NULL, "failed setup released the lan pool");
-	snprintf(cfg.ports[1].devargs, sizeof(cfg.ports[1].devargs), "%s", names[1]);
+	snprintf(gw.conf.ports[1].devargs, sizeof(gw.conf.ports[1].devargs), "%s", names[1]);
 
 	if (mg_ports_setup(&gw, err, sizeof(err)) != 0) {
 		fprintf(stderr, "ports: %s\n", err);
@@ -641,9 +643,9 @@ static void test_resolve_and_age(void)
 	mg_neigh_delete(gw.neigh, MG_PORT_LAN, 4, ip20);
 
 	/* no IPv4 address on the port: cannot resolve IPv4 there */
-	cfg.ports[0].has_ipv4 = false;
+	addrs.ports[0].has_ipv4 = false;
 	CHECK(mg_neigh_resolve(&gw, MG_PORT_LAN, 4, ip21, t) == -1);
-	cfg.ports[0].has_ipv4 = true;
+	addrs.ports[0].has_ipv4 = true;
 }
 
 static void test_table(void)
@@ -687,13 +689,13 @@ static void test_table(void)
 
 	/* next hops */
 	uint8_t nh[16], d[4] = {192, 0, 2, 77}, off[4] = {8, 8, 8, 8};
-	CHECK(mg_neigh_next_hop(&cfg.ports[0], 4, d, nh) && memcmp(nh, d, 4) == 0, "on-link");
-	CHECK(!mg_neigh_next_hop(&cfg.ports[0], 4, off, nh), "off-link without gateway");
-	cfg.ports[0].has_gateway4 = true;
-	memcpy(cfg.ports[0].gateway4, (uint8_t[]){192, 0, 2, 254}, 4);
-	CHECK(mg_neigh_next_hop(&cfg.ports[0], 4, off, nh) && nh[3] == 254, "via gateway");
-	cfg.ports[0].has_gateway4 = false;
-	CHECK(mg_neigh_next_hop(&cfg.ports[0], 6, host_ll6, nh) && memcmp(nh, host_ll6, 16) == 0);
+	CHECK(mg_neigh_next_hop(&addrs.ports[0], 4, d, nh) && memcmp(nh, d, 4) == 0, "on-link");
+	CHECK(!mg_neigh_next_hop(&addrs.ports[0], 4, off, nh), "off-link without gateway");
+	addrs.ports[0].has_gateway4 = true;
+	memcpy(addrs.ports[0].gateway4, (uint8_t[]){192, 0, 2, 254}, 4);
+	CHECK(mg_neigh_next_hop(&addrs.ports[0], 4, off, nh) && nh[3] == 254, "via gateway");
+	addrs.ports[0].has_gateway4 = false;
+	CHECK(mg_neigh_next_hop(&addrs.ports[0], 6, host_ll6, nh) && memcmp(nh, host_ll6, 16) == 0);
 }
 
 /* ---- one writer, lock-free readers ---- */

@@ -19,6 +19,7 @@
 #include "eal_test_env.h"
 #include "neigh.h"
 #include "punt.h"
+#include "ring_gateway.h"
 #include "tai64n.h"
 #include "transport.h"
 
@@ -33,7 +34,7 @@ const uint8_t h_host4[4] = {192, 168, 1, 10};
 struct rte_ether_addr h_lan_mac, h_mesh_mac;
 const struct rte_ether_addr h_host_mac = {{2, 0, 0, 0, 1, 0x10}};
 
-static struct rte_ring *rx_ring[MG_PORT_COUNT], *tx_ring[MG_PORT_COUNT][NTXQ];
+static struct mg_ring_port ring[MG_PORT_COUNT];
 static struct mg_control_test_hooks hooks;
 
 /* ---- clocks ---- */
@@ -61,7 +62,7 @@ static void collect(void)
 	for (unsigned p = 0; p < MG_PORT_COUNT; p++)
 		for (unsigned q = 0; q < NTXQ; q++) {
 			unsigned n;
-			while ((n = rte_ring_dequeue_burst(tx_ring[p][q], (void **)m, 64, NULL))) {
+			while ((n = rte_ring_dequeue_burst(ring[p].tx[q], (void **)m, 64, NULL))) {
 				for (unsigned i = 0; i < n; i++) {
 					if (H.n_wire == H_WIRE_MAX || m[i]->pkt_len > H_FRAME_MAX) {
 						H.wire_lost++;
@@ -476,23 +477,10 @@ void h_neigh_refresh(void)
 	mg_neigh_update(gw->neigh, MG_PORT_LAN, 4, h_host4, &h_host_mac, H.now);
 }
 
+/* The ring PMD cannot change its MAC: the gateway reads whatever it has. */
 static int make_port(enum mg_port_id p, const char *name)
 {
-	char rn[32];
-	snprintf(rn, sizeof(rn), "%s_rx", name);
-	rx_ring[p] = rte_ring_create(rn, RING_SIZE, SOCKET_ID_ANY, RING_F_SP_ENQ | RING_F_SC_DEQ);
-	if (!rx_ring[p])
-		return -1;
-	for (unsigned q = 0; q < NTXQ; q++) {
-		snprintf(rn, sizeof(rn), "%s_tx%u", name, q);
-		tx_ring[p][q] =
-		    rte_ring_create(rn, RING_SIZE, SOCKET_ID_ANY, RING_F_SP_ENQ | RING_F_SC_DEQ);
-		if (!tx_ring[p][q])
-			return -1;
-	}
-	/* The ring PMD cannot change its MAC: the gateway reads whatever it has. */
-	return rte_eth_from_rings(name, &rx_ring[p], 1, tx_ring[p], NTXQ, SOCKET_ID_ANY) < 0 ? -1
-	                                                                                     : 0;
+	return mg_ring_port_create(&ring[p], name, NTXQ, RING_SIZE);
 }
 
 static void set_prefix(struct mg_prefix *p, const uint8_t a[4], uint8_t len)
@@ -600,11 +588,8 @@ void h_teardown(void)
 		free(H.ctl);
 		H.ctl = NULL;
 	}
-	for (unsigned p = 0; p < MG_PORT_COUNT; p++) {
-		rte_ring_free(rx_ring[p]);
-		for (unsigned q = 0; q < NTXQ; q++)
-			rte_ring_free(tx_ring[p][q]);
-	}
+	for (unsigned p = 0; p < MG_PORT_COUNT; p++)
+		mg_ring_port_free(&ring[p]);
 	for (unsigned i = 0; i < FAR_COUNT; i++)
 		far_fini(&H.far[i]);
 	free(H.wire);

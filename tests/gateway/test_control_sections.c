@@ -508,7 +508,7 @@ void test_netmap_sink(void)
 	/* A delta narrows its prefixes and names our overlay address. */
 	struct wg_noise_keypair *kp = wg_noise_keypair_current(&pe->remote);
 	uint64_t no_route = drops(MG_DROP_NO_ROUTE);
-	size_t n_addr = ctl->cfg.n_addresses;
+	size_t n_addr = mg_gateway_addrs(&ctl->gw)->n_addresses;
 	mp.n_map_allowed_ips = 1;
 	u = (struct mg_netmap_update){
 	    .kind = MG_NETMAP_DELTA, .seq = 2, .peers = &mp, .n_peers = 1, .has_self = true};
@@ -526,7 +526,8 @@ void test_netmap_sink(void)
 	      "the kept prefix still routes, no new handshake");
 	h_lan_send(extra_host, 3);
 	CHECK(drops(MG_DROP_NO_ROUTE) == no_route + 1, "the dropped one no longer does");
-	CHECK(ctl->cfg.n_addresses == n_addr + 1 && ctl->cfg.addresses[n_addr].addr[3] == 9,
+	const struct mg_dp_addrs *own = mg_gateway_addrs(&ctl->gw);
+	CHECK(own->n_addresses == n_addr + 1 && own->addresses[n_addr].addr[3] == 9,
 	      "the coordinator's overlay address joined the configured ones");
 
 	/* A delta removes it. */

@@ -21,39 +21,31 @@
 #include "eal_test_env.h"
 #include "keys.h"
 #include "log.h"
+#include "ring_gateway.h"
 #include "status.h"
 #include "worker.h"
 
 #define NSLOTS   4
 #define NWORKERS 2
 
-static struct mg_config cfg;
+/* What the control thread passes in mg_status_sources. */
+static char ifname[16] = "mgtest0";
+static char coord_url[8];
 static struct mg_gateway gw;
 static struct mg_worker workers[NWORKERS];
 static struct mg_peer *_Atomic slots[NSLOTS];
 static struct mg_peer_counters rows[NWORKERS][NSLOTS], ctl_rows[NSLOTS];
 static struct rte_mempool *pool;
-static struct rte_ring *rings[MG_PORT_COUNT];
+static struct mg_ring_port ring[MG_PORT_COUNT];
 
 static int make_port(unsigned p)
 {
 	char name[32];
 	snprintf(name, sizeof(name), "sc_ring%u", p);
-	rings[p] = rte_ring_create(name, 256, SOCKET_ID_ANY, RING_F_SP_ENQ | RING_F_SC_DEQ);
-	if (!rings[p])
+	if (mg_ring_port_create(&ring[p], name, 1, 256) != 0 ||
+	    mg_ring_port_attach(&ring[p], &gw, (enum mg_port_id)p, pool, 128, NULL) != 0)
 		return -1;
-	int id = rte_eth_from_rings(name, &rings[p], 1, &rings[p], 1, SOCKET_ID_ANY);
-	struct rte_eth_conf conf;
-	memset(&conf, 0, sizeof(conf));
-	if (id < 0 || rte_eth_dev_configure((uint16_t)id, 1, 1, &conf) != 0 ||
-	    rte_eth_rx_queue_setup((uint16_t)id, 0, 128, SOCKET_ID_ANY, NULL, pool) != 0 ||
-	    rte_eth_tx_queue_setup((uint16_t)id, 0, 128, SOCKET_ID_ANY, NULL) != 0 ||
-	    rte_eth_dev_start((uint16_t)id) != 0)
-		return -1;
-	gw.ports[p].port_id = (uint16_t)id;
-	gw.ports[p].pool = pool;
-	rte_eth_macaddr_get((uint16_t)id, &gw.ports[p].mac);
-	snprintf(cfg.ports[p].devargs, sizeof(cfg.ports[p].devargs), "net_ring_%s", name);
+	snprintf(gw.conf.ports[p].devargs, sizeof(gw.conf.ports[p].devargs), "net_ring_%s", name);
 	return 0;
 }
 
@@ -79,8 +71,6 @@ static struct mg_peer *make_peer(uint32_t slot, uint8_t seed, const char *ep, co
 
 static void setup_gateway(void)
 {
-	snprintf(cfg.ifname, sizeof(cfg.ifname), "mgtest0");
-	gw.cfg = &cfg;
 	gw.peers = slots;
 	gw.max_peers = NSLOTS;
 	gw.listen_port = 51820;
@@ -141,7 +131,8 @@ static const struct mg_status_peer *find(const struct mg_status *st, uint8_t see
 static void test_collect(void)
 {
 	struct mg_status st;
-	struct mg_status_sources src = {.version = "9.9.9", .start_unix_ns = 1};
+	struct mg_status_sources src = {
+	    .version = "9.9.9", .ifname = ifname, .coordinator_url = coord_url, .start_unix_ns = 1};
 	mg_status_init(&st);
 	CHECK(mg_status_collect(&gw, &src, &st) == 0);
 	CHECK(strcmp(st.version, "9.9.9") == 0 && strcmp(st.ifname, "mgtest0") == 0);
@@ -231,19 +222,20 @@ static void test_collect(void)
 	json_decref(pj);
 	mg_status_free(&st);
 
-	cfg.coord.url[0] = 'h';
+	coord_url[0] = 'h';
 	src.coord = NULL;
 	mg_status_init(&st);
 	CHECK(mg_status_collect(&gw, &src, &st) == 0 && st.coord.state == MG_COORD_CONNECTING,
 	      "a coordinator configured but not reporting yet");
 	mg_status_free(&st);
-	cfg.coord.url[0] = '\0';
+	coord_url[0] = '\0';
 }
 
 static void test_memory_and_link(void)
 {
 	struct mg_status st;
-	struct mg_status_sources src = {.version = "x"};
+	struct mg_status_sources src = {
+	    .version = "x", .ifname = ifname, .coordinator_url = coord_url};
 	mg_status_init(&st);
 	CHECK(mg_status_collect(&gw, &src, &st) == 0);
 	uint64_t in_use = st.ports[0].mbufs_in_use, heap = st.heap_allocated_bytes;
@@ -298,7 +290,7 @@ int main(int argc, char **argv)
 	for (unsigned p = 0; p < 2; p++) {
 		rte_eth_dev_stop(gw.ports[p].port_id);
 		rte_eth_dev_close(gw.ports[p].port_id);
-		rte_ring_free(rings[p]);
+		mg_ring_port_free(&ring[p]);
 	}
 	for (unsigned s = 0; s < NSLOTS; s++) {
 		struct mg_peer *peer = atomic_load(&slots[s]);

@@ -14,7 +14,7 @@ copy() {
 	rm -rf "$tmp/tree"
 	mkdir -p "$tmp/tree"
 	for d in base wg uapi node agent dataplane gateway coord cli relay; do
-		[ -d "$root/$d" ] && cp -r "$root/$d" "$tmp/tree/$d"
+		if [ -d "$root/$d" ]; then cp -r "$root/$d" "$tmp/tree/$d"; fi
 	done
 }
 

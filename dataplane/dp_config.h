@@ -1,0 +1,84 @@
+/* SPDX-License-Identifier: GPL-2.0-only */
+/*
+ * The data plane's own description of itself: what it was started with (struct mg_dp_config,
+ * fixed for the life of the gateway) and the addresses it answers for (struct mg_dp_addrs,
+ * replaced as a whole and republished under RCU when the coordinator assigns new ones).
+ *
+ * The gateway builds both from its YAML config; tests and the benchmark fill them directly. The
+ * limits here are the data plane's, so the config loader range-checks against them. No DPDK
+ * header on purpose: the config loader includes this one and builds without DPDK (fuzz suite).
+ */
+#ifndef MESHGATE_DATAPLANE_DP_CONFIG_H
+#define MESHGATE_DATAPLANE_DP_CONFIG_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "addr.h"
+
+#define MG_MAX_WORKERS   16
+#define MG_MAX_ADDRESSES 8
+#define MG_MAX_EAL_ARGS  32
+/* DPDK's default RTE_MAX_LCORE: lcore ids are below it. */
+#define MG_MAX_LCORE 128
+/* A PCI address or a vdev string with its arguments. */
+#define MG_DEVARGS_MAX 256
+/*
+ * tbl8 groups of the allowed-IPs table (allowedips.h): the maxima are rte_lpm's and rte_lpm6's;
+ * below the minimum a table cannot hold even a few long prefixes.
+ */
+#define MG_MIN_TBL8_GROUPS    16u
+#define MG_MAX_V4_TBL8_GROUPS (1u << 24)
+#define MG_MAX_V6_TBL8_GROUPS (1u << 21)
+
+enum mg_port_id { MG_PORT_LAN = 0, MG_PORT_MESH = 1, MG_PORT_COUNT };
+
+/* A port's own addresses and default next hops: read per packet, so part of struct mg_dp_addrs. */
+struct mg_port_addrs {
+	struct mg_prefix ipv4; /* our address on this port, with its subnet length */
+	struct mg_prefix ipv6;
+	bool has_ipv4, has_ipv6;
+	uint8_t gateway4[4]; /* default next hop for off-subnet destinations */
+	uint8_t gateway6[16];
+	bool has_gateway4, has_gateway6;
+};
+
+/* Every address the gateway owns. Immutable once published (mg_gateway_addrs in dataplane.h). */
+struct mg_dp_addrs {
+	struct mg_port_addrs ports[MG_PORT_COUNT];
+	/* interface (overlay) addresses: configured ones first, then the coordinator's */
+	struct mg_prefix addresses[MG_MAX_ADDRESSES];
+	size_t n_addresses;
+};
+
+struct mg_dp_port_config {
+	char devargs[MG_DEVARGS_MAX]; /* PCI address or vdev string (net_af_packet0,iface=veth0) */
+	uint16_t rx_desc, tx_desc;    /* 0: PMD default */
+};
+
+struct mg_dp_config {
+	struct mg_dp_port_config ports[MG_PORT_COUNT];
+
+	/* lcores and EAL; eal_args point at the caller's strings, read only by mg_eal_init */
+	unsigned control_lcore;
+	unsigned worker_lcores[MG_MAX_WORKERS];
+	size_t n_workers;
+	const char *eal_args[MG_MAX_EAL_ARGS];
+	size_t n_eal_args;
+
+	uint16_t listen_port;       /* at start; the live one is struct mg_gateway.listen_port */
+	uint16_t mtu;               /* inner MTU; 0: 1420 */
+	bool idle_backoff;          /* adaptive sleep after empty polls; busy poll when false */
+	uint32_t idle_max_sleep_us; /* upper bound of one back-off sleep; 0: 1000 */
+	bool rx_fanout;             /* spread one RX queue's bursts over every worker */
+
+	/* sizing */
+	uint32_t mbufs;            /* per port; 0: derived from descriptors and workers */
+	uint32_t max_peers;        /* peer slots */
+	uint32_t max_prefixes;     /* allowed-IPs prefixes per family */
+	uint32_t ipv4_tbl8_groups; /* 0: the allowed-IPs table's default for max_prefixes */
+	uint32_t ipv6_tbl8_groups;
+};
+
+#endif
