@@ -9,6 +9,8 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <netdb.h>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
 #include <poll.h>
 #include <stdarg.h>
 #include <stdio.h>
@@ -168,6 +170,7 @@ static int tcp_connect(struct mg_relay_client *c, const struct mg_relay_client_c
 				continue;
 			}
 		}
+		setsockopt(c->fd, IPPROTO_TCP, TCP_NODELAY, &(int){1}, sizeof(int));
 		if (connect(c->fd, a->ai_addr, a->ai_addrlen) == 0 ||
 		    (errno == EINPROGRESS && wait_fd(c->fd, POLLOUT, deadline) > 0 &&
 		     getsockopt(c->fd, SOL_SOCKET, SO_ERROR, &soerr, &sl) == 0 && soerr == 0))

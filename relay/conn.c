@@ -8,6 +8,7 @@
  */
 #include <arpa/inet.h>
 #include <netinet/in.h>
+#include <netinet/tcp.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
@@ -571,6 +572,8 @@ void relay_conn_accept(struct relay_server *s, int fd, const struct sockaddr *sa
 		close(fd);
 		return;
 	}
+	/* Packets are latency-sensitive and every frame is written whole: no Nagle delay. */
+	setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &(int){1}, sizeof(int));
 	c = calloc(1, sizeof(*c));
 	ssl = c ? SSL_new(s->tls) : NULL;
 	if (!ssl || (keytab_put(&s->per_ip, ip, (void *)(n + 1), &err), err)) {

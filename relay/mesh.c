@@ -9,6 +9,7 @@
  */
 #include <arpa/inet.h>
 #include <netinet/in.h>
+#include <netinet/tcp.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -297,8 +298,11 @@ static void link_dial(struct relay_mesh_link *l)
 	l->st = ML_CONNECTING;
 	l->deadline = relay_now_ms() + s->cfg->handshake_timeout_ms;
 	l->last_rx = relay_now_ms();
-	if (bufferevent_socket_connect(l->bev, (struct sockaddr *)&ss, (int)len) != 0)
+	if (bufferevent_socket_connect(l->bev, (struct sockaddr *)&ss, (int)len) != 0) {
 		link_down(l, "connect failed");
+		return;
+	}
+	setsockopt(bufferevent_getfd(l->bev), IPPROTO_TCP, TCP_NODELAY, &(int){1}, sizeof(int));
 }
 
 static void retry_cb(evutil_socket_t fd, short what, void *arg)

@@ -154,7 +154,7 @@ void rf_relay_start(struct rf_relay *r, const char *name, uint16_t port, const c
 	f = fopen(cfg, "w");
 	CHECK(f, "cannot write %s", cfg);
 	fprintf(f,
-	        "listen: 127.0.0.1:%u\nmetrics_listen: 127.0.0.1:%u\nname: %s\nlog_level: info\n"
+	        "listen: 127.0.0.1:%u\nmetrics_listen: 127.0.0.1:%u\nname: %s\n"
 	        "tls:\n  cert_file: %s/cert.pem\n  key_file: %s/key.pem\n%s",
 	        r->port, r->mport, name, dir, dir, extra ? extra : "");
 	fclose(f);
