@@ -245,6 +245,9 @@ static void link_eventcb(struct bufferevent *bev, short events, void *arg)
 	}
 	if (!(events & (BEV_EVENT_EOF | BEV_EVENT_ERROR | BEV_EVENT_TIMEOUT)))
 		return;
+	if ((events & BEV_EVENT_ERROR) && EVUTIL_SOCKET_ERROR())
+		snprintf(why, sizeof(why), "%s",
+		         evutil_socket_error_to_string(EVUTIL_SOCKET_ERROR()));
 	while ((e = bufferevent_get_openssl_error(bev)))
 		ERR_error_string_n(e, why, sizeof(why));
 	link_down(l, why);

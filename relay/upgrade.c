@@ -122,12 +122,12 @@ int relay_upgrade_parse_request(const char *buf, size_t len, struct relay_upgrad
 	struct hdr_seen h = {0};
 
 	memset(res, 0, sizeof(*res));
-	if (memchr(buf, '\0', len))
-		return fail(res, 400, "NUL byte in the request");
 	/* Refuse early what can never become a valid request line. */
 	if (len > 0 && memcmp(buf, line, len < 4 ? len : 4) != 0)
 		return fail(res, 405, "only GET is served");
 	end = find_end(buf, len < RELAY_UPGRADE_MAX ? len : RELAY_UPGRADE_MAX);
+	if (memchr(buf, '\0', end ? (size_t)(end - buf) : len))
+		return fail(res, 400, "NUL byte in the request");
 	if (!end)
 		return len >= RELAY_UPGRADE_MAX ? fail(res, 431, "request header too large") : 0;
 	if ((size_t)(end - buf) + 2 < sizeof(line) - 1 || memcmp(buf, "GET /relay ", 11) != 0)
@@ -152,9 +152,10 @@ int relay_upgrade_parse_response(const char *buf, size_t len, struct relay_upgra
 	int st = 0;
 
 	memset(res, 0, sizeof(*res));
-	if (memchr(buf, '\0', len))
-		return fail(res, 0, "NUL byte in the response");
 	end = find_end(buf, len < RELAY_UPGRADE_MAX ? len : RELAY_UPGRADE_MAX);
+	/* Frames may follow the header at once: only the header must be text. */
+	if (memchr(buf, '\0', end ? (size_t)(end - buf) : len))
+		return fail(res, 0, "NUL byte in the response");
 	if (!end)
 		return len >= RELAY_UPGRADE_MAX ? fail(res, 0, "response header too large") : 0;
 	eol = memchr(buf, '\r', (size_t)(end - buf) + 1);
