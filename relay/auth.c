@@ -1,6 +1,7 @@
 // SPDX-License-Identifier: GPL-2.0-only
 #include "auth.h"
 
+#include <stdbool.h>
 #include <string.h>
 
 #include <sodium.h>
@@ -15,6 +16,19 @@ static void proof_msg(uint8_t m[RELAY_PROOF_MSG_LEN], const uint8_t *challenge,
 	memcpy(m + CTX_LEN + RELAY_CHALLENGE_LEN, exporter, RELAY_EXPORTER_LEN);
 }
 
+/* u < 2^255 - 19, little-endian. */
+static bool canonical_key(const uint8_t k[32])
+{
+	if (k[31] & 0x80)
+		return false;
+	if (k[31] != 0x7f || k[0] < 0xed)
+		return true;
+	for (int i = 1; i < 31; i++)
+		if (k[i] != 0xff)
+			return true;
+	return false;
+}
+
 int relay_proof_verify(const struct relay_auth_input *in, const uint8_t *body, size_t len,
                        uint8_t node_pub[RELAY_KEY_LEN], const char **why)
 {
@@ -27,6 +41,12 @@ int relay_proof_verify(const struct relay_auth_input *in, const uint8_t *body, s
 		return -1;
 	}
 	memcpy(node_pub, body, RELAY_KEY_LEN);
+	/* X25519 ignores the top bit and reduces mod p, so one private key would answer for
+	 * several encodings of its public key; only the canonical one (as wg prints) may log in. */
+	if (!canonical_key(node_pub)) {
+		*why = "the node key is not a canonical X25519 public key";
+		return -1;
+	}
 	if (sodium_is_zero(node_pub, RELAY_KEY_LEN) ||
 	    crypto_box_beforenm(shared, node_pub, in->relay_sk) != 0) {
 		*why = "the node key is not a usable X25519 public key";
