@@ -1,6 +1,6 @@
 /* SPDX-License-Identifier: GPL-2.0-only */
 /*
- * meshgate-relay's YAML config (conf/relay.yaml is the annotated example). Errors name the file,
+ * meshgate-relay's YAML config (docs/relay-protocol.md shows an annotated one). Errors name the file,
  * the line, the key and what was expected.
  */
 #ifndef MESHGATE_RELAY_CONFIG_H
