@@ -37,6 +37,10 @@ limits:
   max_clients: 30000
   max_clients_per_ip: 30000
   queue_bytes: 1048576
+  # relay_load connects its idle clients one after another before it reads anything: the
+  # first ones must not time out while the last ones connect.
+  keepalive_seconds: 1800
+  idle_timeout_seconds: 3600
 YAML
 
 start() {
