@@ -148,7 +148,8 @@ static void test_garbage(void)
 	junk[3] = 0;
 	junk[4] = RELAY_PROOF_BODY_LEN;
 	randombytes_buf(junk + 5, RELAY_PROOF_BODY_LEN);
-	expect_error(junk, sizeof(junk), RELAY_E_BAD_PROOF, "proof");
+	junk[5 + 31] &= 0x7f; /* a canonical key, so the box itself is what fails */
+	expect_error(junk, sizeof(junk), RELAY_E_BAD_PROOF, "does not open");
 
 	expect_http("GET /other HTTP/1.1\r\n\r\n", "HTTP/1.1 404", "GET /relay");
 	expect_http("POST /relay HTTP/1.1\r\n\r\n", "HTTP/1.1 405", "only GET");
