@@ -21,7 +21,7 @@ if [ "$deps" = 1 ]; then
 fi
 
 # Unit and component suites are rebuilt with sanitizers; netns/e2e run real daemons and stay plain.
-sanitized_suites=(wg node dataplane gateway coord)
+sanitized_suites=(wg node dataplane gateway coord relay)
 
 results=()
 run_build() { # name, meson setup args...
