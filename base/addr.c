@@ -234,3 +234,24 @@ void mg_sockaddr_format(const struct mg_sockaddr *a, char *buf, size_t len)
 	else
 		snprintf(buf, len, "%s:%u", addr, a->port);
 }
+
+bool mg_prefix_has_addr(const struct mg_prefix *p, uint8_t family, const uint8_t *addr)
+{
+	unsigned bits = p->len, width = (family == 4 ? 4u : family == 6 ? 16u : 0u) * 8;
+	if (p->family != family || bits > width)
+		return false;
+	unsigned whole = bits / 8, rest = bits % 8;
+	if (memcmp(p->addr, addr, whole) != 0)
+		return false;
+	if (rest) {
+		uint8_t mask = (uint8_t)(0xff << (8 - rest));
+		if ((p->addr[whole] & mask) != (addr[whole] & mask))
+			return false;
+	}
+	return true;
+}
+
+bool mg_prefix_contains(const struct mg_prefix *outer, const struct mg_prefix *inner)
+{
+	return inner->len >= outer->len && mg_prefix_has_addr(outer, inner->family, inner->addr);
+}

@@ -56,6 +56,10 @@ int mg_prefix_parse(const char *s, struct mg_prefix *out);
 int mg_sockaddr_parse(const char *s, struct mg_sockaddr *out);
 /* Clears the host bits (what wg does with allowed IPs such as 10.0.0.1/8). */
 void mg_prefix_mask(struct mg_prefix *p);
+/* True when addr (of family) lies inside prefix p (which must be of the same family). */
+bool mg_prefix_has_addr(const struct mg_prefix *p, uint8_t family, const uint8_t *addr);
+/* True when inner lies entirely within outer (same family, outer no longer, same leading bits). */
+bool mg_prefix_contains(const struct mg_prefix *outer, const struct mg_prefix *inner);
 /* True when the host bits are not all zero. */
 bool mg_prefix_has_host_bits(const struct mg_prefix *p);
 /*

@@ -75,13 +75,13 @@ bool endpoint_routable(const char *s, char *why, size_t whylen)
 	return !v4_bad(a, why, whylen);
 }
 
-bool prefix_overlaps(const struct ip_prefix *a, const struct ip_prefix *b)
+bool prefix_overlaps(const struct mg_prefix *a, const struct mg_prefix *b)
 {
-	return prefix_contains(a, b) || prefix_contains(b, a);
+	return mg_prefix_contains(a, b) || mg_prefix_contains(b, a);
 }
 
-bool route_hits_overlay(const struct ip_prefix *route, const struct ip_prefix *v4,
-                        const struct ip_prefix *v6)
+bool route_hits_overlay(const struct mg_prefix *route, const struct mg_prefix *v4,
+                        const struct mg_prefix *v6)
 {
 	return route->len != 0 && (prefix_overlaps(route, v4) || prefix_overlaps(route, v6));
 }

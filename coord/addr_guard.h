@@ -18,13 +18,13 @@
  */
 bool endpoint_routable(const char *s, char *why, size_t whylen);
 /* True when route and the overlay prefix share any address (either contains the other). */
-bool prefix_overlaps(const struct ip_prefix *a, const struct ip_prefix *b);
+bool prefix_overlaps(const struct mg_prefix *a, const struct mg_prefix *b);
 /*
  * True when route overlaps either overlay prefix: such a route could carry another node's
  * address. The exit routes (/0) are the one exception: they contain the overlay, but every node
  * reaches an overlay address through its owner's more specific /32 or /128.
  */
-bool route_hits_overlay(const struct ip_prefix *route, const struct ip_prefix *v4,
-                        const struct ip_prefix *v6);
+bool route_hits_overlay(const struct mg_prefix *route, const struct mg_prefix *v4,
+                        const struct mg_prefix *v6);
 
 #endif

@@ -122,7 +122,7 @@ static void node_routes(struct http_req *r, struct http_reply *o, int64_t id)
 	json_t *e;
 	json_array_foreach(list, i, e)
 	{
-		struct ip_prefix p;
+		struct mg_prefix p;
 		char err[160], canon[64];
 		const char *str = json_string_value(e);
 		if (str == NULL || strlen(str) > 60 ||
@@ -131,7 +131,7 @@ static void node_routes(struct http_req *r, struct http_reply *o, int64_t id)
 			            str ? err : "expected a string");
 			goto done;
 		}
-		prefix_format(&p, canon, sizeof(canon));
+		mg_prefix_format(&p, canon, sizeof(canon));
 		if (coord_route_hits_overlay(c, canon)) {
 			reply_error(o, 400, "route_overlaps_overlay",
 			            "'approved[%zu]': %s overlaps the overlay ranges, where every "

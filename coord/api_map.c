@@ -63,7 +63,7 @@ static bool string_list(const struct coord *c, json_t *v, const char *field, siz
 	{
 		const char *s = json_string_value(e);
 		char err[160], canon[64];
-		struct ip_prefix p;
+		struct mg_prefix p;
 		if (s == NULL || strlen(s) > 60) {
 			reply_error(o, 400, "bad_field", "'%s[%zu]' must be a short string", field,
 			            i);
@@ -88,7 +88,7 @@ static bool string_list(const struct coord *c, json_t *v, const char *field, siz
 				reply_error(o, 400, "bad_route", "'routes[%zu]': %s", i, err);
 				goto fail;
 			}
-			prefix_format(&p, canon, sizeof(canon));
+			mg_prefix_format(&p, canon, sizeof(canon));
 			if (coord_route_hits_overlay(c, canon)) {
 				reply_error(
 				    o, 400, "route_overlaps_overlay",

@@ -158,22 +158,22 @@ static bool parse_listen(struct cfg_ctx *x, const struct ynode *v, struct coord_
 }
 
 static bool parse_prefix(struct cfg_ctx *x, const struct ynode *v, const char *key, int family,
-                         struct ip_prefix *out)
+                         struct mg_prefix *out)
 {
 	char perr[160];
-	struct ip_prefix p;
+	struct mg_prefix p;
 	if (v->type != Y_SCALAR || !prefix_parse(v->scalar, &p, false, perr, sizeof(perr)) ||
 	    p.family != family)
 		return fail(x, v->line, key,
 		            family == 4 ? "an IPv4 prefix inside 100.64.0.0/10"
 		                        : "an IPv6 ULA prefix inside fc00::/7",
 		            v);
-	struct ip_prefix cgnat, ula;
+	struct mg_prefix cgnat, ula;
 	prefix_parse("100.64.0.0/10", &cgnat, false, perr, sizeof(perr));
 	prefix_parse("fc00::/7", &ula, false, perr, sizeof(perr));
-	if (family == 4 && (!prefix_contains(&cgnat, &p) || p.len > 24))
+	if (family == 4 && (!mg_prefix_contains(&cgnat, &p) || p.len > 24))
 		return fail(x, v->line, key, "an IPv4 prefix inside 100.64.0.0/10, /10 to /24", v);
-	if (family == 6 && (!prefix_contains(&ula, &p) || p.len > 112))
+	if (family == 6 && (!mg_prefix_contains(&ula, &p) || p.len > 112))
 		return fail(x, v->line, key, "an IPv6 prefix inside fc00::/7, at most /112", v);
 	*out = p;
 	return true;

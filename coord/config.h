@@ -17,8 +17,8 @@ struct coord_config {
 	bool allow_plain_http; /* plain HTTP on a non-loopback address */
 	char *store_url;
 	bool sqlite_sync_full;
-	struct ip_prefix prefix_v4;
-	struct ip_prefix prefix_v6;
+	struct mg_prefix prefix_v4;
+	struct mg_prefix prefix_v6;
 	char *policy_file;
 	char *server_key_file; /* default: meshgate-coord-server.key next to the config file */
 	int log_level;

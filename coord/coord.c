@@ -94,7 +94,7 @@ static void node_identity(const struct node_info *n, struct identity *id, const 
 
 bool coord_route_hits_overlay(const struct coord *c, const char *route)
 {
-	struct ip_prefix p;
+	struct mg_prefix p;
 	char err[128];
 	return route == NULL || !prefix_parse(route, &p, false, err, sizeof(err)) ||
 	       route_hits_overlay(&p, &c->cfg.prefix_v4, &c->cfg.prefix_v6);
@@ -131,7 +131,7 @@ json_t *coord_approved_routes(struct coord *c, const struct node_info *n, json_t
 	}
 	json_array_foreach(advertised, i, r)
 	{
-		struct ip_prefix p;
+		struct mg_prefix p;
 		char err[128];
 		if (coord_route_hits_overlay(c, json_string_value(r)) || json_list_has(out, r) ||
 		    !prefix_parse(json_string_value(r), &p, false, err, sizeof(err)))

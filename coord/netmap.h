@@ -88,7 +88,7 @@ struct netmap_batch {
 };
 
 struct netmap_config {
-	struct ip_prefix prefix_v4, prefix_v6;
+	struct mg_prefix prefix_v4, prefix_v6;
 	size_t queue_limit;
 	session_wake_fn wake;
 };

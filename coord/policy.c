@@ -556,12 +556,12 @@ bool policy_rule_dst_matches(const struct policy *p, size_t rule, const struct i
 	return false;
 }
 
-bool policy_route_auto_approved(const struct policy *p, const struct ip_prefix *route,
+bool policy_route_auto_approved(const struct policy *p, const struct mg_prefix *route,
                                 const struct identity *id)
 {
 	for (size_t i = 0; i < p->napprovers; i++) {
 		const struct policy_approver *a = &p->approvers[i];
-		if (!prefix_contains(&a->prefix, route) || (a->exit_only && route->len != 0))
+		if (!mg_prefix_contains(&a->prefix, route) || (a->exit_only && route->len != 0))
 			continue;
 		for (size_t j = 0; j < a->nsel; j++)
 			if (policy_sel_matches(p, &a->sel[j], id))

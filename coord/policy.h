@@ -42,7 +42,7 @@ struct policy_group {
 };
 
 struct policy_approver {
-	struct ip_prefix prefix;
+	struct mg_prefix prefix;
 	bool exit_only; /* from exitNode: approves the /0 routes only, nothing inside them */
 	struct policy_sel *sel;
 	size_t nsel;
@@ -87,7 +87,7 @@ bool policy_sel_matches(const struct policy *p, const struct policy_sel *s,
 bool policy_rule_src_matches(const struct policy *p, size_t rule, const struct identity *id);
 bool policy_rule_dst_matches(const struct policy *p, size_t rule, const struct identity *id);
 /* True when some auto-approver covering route lists a selector that id matches. */
-bool policy_route_auto_approved(const struct policy *p, const struct ip_prefix *route,
+bool policy_route_auto_approved(const struct policy *p, const struct mg_prefix *route,
                                 const struct identity *id);
 /* True when any part of the policy names this user (a user it names may not be deleted). */
 bool policy_mentions_user(const struct policy *p, const char *user);

@@ -142,69 +142,33 @@ int64_t parse_duration(const char *s)
 	return (int64_t)(v * mult);
 }
 
-bool prefix_parse(const char *s, struct ip_prefix *p, bool allow_host_bits, char *err,
+bool prefix_parse(const char *s, struct mg_prefix *p, bool allow_host_bits, char *err,
                   size_t errlen)
 {
 	char buf[64];
 	const char *slash = strchr(s, '/');
+	struct mg_prefix addr;
+
 	if (slash == NULL || (size_t)(slash - s) >= sizeof(buf)) {
 		snprintf(err, errlen, "'%.64s' is not a prefix (expected address/length)", s);
 		return false;
 	}
 	memcpy(buf, s, (size_t)(slash - s));
 	buf[slash - s] = '\0';
-	memset(p, 0, sizeof(*p));
-	int maxlen;
-	if (inet_pton(AF_INET, buf, p->addr) == 1) {
-		p->family = 4;
-		maxlen = 32;
-	} else if (inet_pton(AF_INET6, buf, p->addr) == 1) {
-		p->family = 6;
-		maxlen = 128;
-	} else {
+	if (mg_prefix_parse(buf, &addr) != 0) {
 		snprintf(err, errlen, "'%.64s': '%s' is not an IPv4 or IPv6 address", s, buf);
 		return false;
 	}
-	char *end;
-	errno = 0;
-	long len = strtol(slash + 1, &end, 10);
-	if (slash[1] == '\0' || *end != '\0' || errno != 0 || len < 0 || len > maxlen) {
-		snprintf(err, errlen, "'%.64s': prefix length must be 0..%d", s, maxlen);
+	if (mg_prefix_parse(s, p) != 0) {
+		snprintf(err, errlen, "'%.64s': prefix length must be 0..%d", s,
+		         addr.family == 4 ? 32 : 128);
 		return false;
 	}
-	p->len = (int)len;
-	int bytes = maxlen / 8;
-	bool host_bits = false;
-	for (int i = 0; i < bytes; i++) {
-		int keep = p->len - i * 8;
-		uint8_t mask = keep >= 8 ? 0xff : keep <= 0 ? 0 : (uint8_t)(0xff << (8 - keep));
-		if (p->addr[i] & (uint8_t)~mask)
-			host_bits = true;
-		p->addr[i] &= mask;
-	}
-	if (host_bits && !allow_host_bits) {
+	if (mg_prefix_has_host_bits(p) && !allow_host_bits) {
 		snprintf(err, errlen, "'%.64s' has host bits set", s);
 		return false;
 	}
-	return true;
-}
-
-void prefix_format(const struct ip_prefix *p, char *out, size_t outlen)
-{
-	char a[INET6_ADDRSTRLEN];
-	inet_ntop(p->family == 4 ? AF_INET : AF_INET6, p->addr, a, sizeof(a));
-	snprintf(out, outlen, "%s/%d", a, p->len);
-}
-
-bool prefix_contains(const struct ip_prefix *outer, const struct ip_prefix *inner)
-{
-	if (outer->family != inner->family || inner->len < outer->len)
-		return false;
-	for (int bit = 0; bit < outer->len; bit++) {
-		uint8_t m = (uint8_t)(0x80 >> (bit % 8));
-		if ((outer->addr[bit / 8] & m) != (inner->addr[bit / 8] & m))
-			return false;
-	}
+	mg_prefix_mask(p);
 	return true;
 }
 

@@ -7,6 +7,8 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "addr.h"
+
 #define COORD_HASH_LEN     32
 #define TOKEN_PREFIX_LEN   12 /* hex characters that name a token in listings and lookups */
 #define TOKEN_MAX_LEN      96
@@ -40,18 +42,12 @@ double now_mono(void);
 /* "90d", "12h", "30m", "45s" or a plain number of seconds; -1 when malformed. */
 int64_t parse_duration(const char *s);
 
-/* An IPv4 or IPv6 prefix in canonical form. */
-struct ip_prefix {
-	int family; /* 4 or 6 */
-	uint8_t addr[16];
-	int len;
-};
-/* Parses "a.b.c.d/n" or "x::y/n". Host bits must be zero unless allow_host_bits. */
-bool prefix_parse(const char *s, struct ip_prefix *p, bool allow_host_bits, char *err,
+/*
+ * Parses "a.b.c.d/n" or "x::y/n" (the length is required) into the canonical form, host bits
+ * cleared. Host bits must be zero unless allow_host_bits. err says what is wrong.
+ */
+bool prefix_parse(const char *s, struct mg_prefix *p, bool allow_host_bits, char *err,
                   size_t errlen);
-void prefix_format(const struct ip_prefix *p, char *out, size_t outlen);
-/* True when inner lies entirely within outer. */
-bool prefix_contains(const struct ip_prefix *outer, const struct ip_prefix *inner);
 /* Validates "ipv4:port" or "[ipv6]:port". */
 bool endpoint_valid(const char *s);
 /* Lower-case DNS label: [a-z0-9-]{1,63}, no leading or trailing '-'. */

@@ -82,22 +82,6 @@ uint16_t mg_icmp6_cksum(const uint8_t *src, const uint8_t *dst, const uint8_t *l
 	return (uint16_t)~__rte_raw_cksum_reduce(sum);
 }
 
-bool mg_prefix_contains(const struct mg_prefix *p, uint8_t family, const uint8_t *addr)
-{
-	unsigned bits = p->len, width = mg_addr_len(family) * 8;
-	if (p->family != family || bits > width)
-		return false;
-	unsigned whole = bits / 8, rest = bits % 8;
-	if (memcmp(p->addr, addr, whole) != 0)
-		return false;
-	if (rest) {
-		uint8_t mask = (uint8_t)(0xff << (8 - rest));
-		if ((p->addr[whole] & mask) != (addr[whole] & mask))
-			return false;
-	}
-	return true;
-}
-
 bool mg_addr_is_multicast(uint8_t family, const uint8_t *addr)
 {
 	if (family == 4) {

@@ -61,8 +61,6 @@ static inline unsigned mg_addr_len(uint8_t family)
 	return family == 4 ? 4 : family == 6 ? 16 : 0;
 }
 
-/* True when addr (of family) lies inside prefix p (which must be of the same family). */
-bool mg_prefix_contains(const struct mg_prefix *p, uint8_t family, const uint8_t *addr);
 /* Multicast or limited broadcast: never routed through the tunnel, never answered by ICMP. */
 bool mg_addr_is_multicast(uint8_t family, const uint8_t *addr);
 /* IPv6 link-local unicast (fe80::/10): never routed off the link. */

@@ -43,7 +43,7 @@ static bool all_zero(const void *p, size_t n)
 	return true;
 }
 
-static bool prefix_clean(const struct ip_prefix *p)
+static bool prefix_clean(const struct mg_prefix *p)
 {
 	int bytes = p->family == 4 ? 4 : 16;
 	for (int i = 0; i < bytes; i++) {
