@@ -3,6 +3,7 @@
 #include "config_yaml.h"
 
 #include <errno.h>
+#include <stdlib.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <string.h>
@@ -353,23 +354,77 @@ static int yaml_error(struct cfg_loader *ld, const yaml_parser_t *parser)
 	return -1;
 }
 
-int cfg_load_file(struct cfg_loader *ld, yaml_document_t *doc)
+/*
+ * Refuses what no meshgate file needs and what makes a small file expensive to read: anchors
+ * and aliases (a few lines can expand exponentially in whoever walks the tree), and nesting
+ * deeper than CFG_MAX_DEPTH (recursive readers). One pass over the events, before the loader.
+ */
+static int prescan(struct cfg_loader *ld, const char *text, size_t len)
+{
+	yaml_parser_t parser;
+	yaml_event_t ev;
+	int depth = 0, ret = -1;
+
+	if (!yaml_parser_initialize(&parser)) {
+		snprintf(ld->err, ld->errlen, "%s: out of memory", ld->file);
+		return -1;
+	}
+	yaml_parser_set_input_string(&parser, (const unsigned char *)text, len);
+	for (;;) {
+		if (!yaml_parser_parse(&parser, &ev)) {
+			yaml_error(ld, &parser);
+			goto out;
+		}
+		yaml_event_type_t t = ev.type;
+		unsigned long line = (unsigned long)ev.start_mark.line + 1;
+		const yaml_char_t *anchor =
+		    t == YAML_SCALAR_EVENT           ? ev.data.scalar.anchor
+		    : t == YAML_SEQUENCE_START_EVENT ? ev.data.sequence_start.anchor
+		    : t == YAML_MAPPING_START_EVENT  ? ev.data.mapping_start.anchor
+		                                     : NULL;
+		yaml_event_delete(&ev);
+		if (t == YAML_ALIAS_EVENT || anchor) {
+			snprintf(
+			    ld->err, ld->errlen,
+			    "%s:%lu: YAML anchors and aliases are not accepted here; write the "
+			    "value out",
+			    ld->file, line);
+			goto out;
+		}
+		if (t == YAML_SEQUENCE_START_EVENT || t == YAML_MAPPING_START_EVENT) {
+			if (++depth > CFG_MAX_DEPTH) {
+				snprintf(ld->err, ld->errlen,
+				         "%s:%lu: nested deeper than %d levels", ld->file, line,
+				         CFG_MAX_DEPTH);
+				goto out;
+			}
+		} else if (t == YAML_SEQUENCE_END_EVENT || t == YAML_MAPPING_END_EVENT) {
+			depth--;
+		} else if (t == YAML_STREAM_END_EVENT) {
+			ret = 0;
+			goto out;
+		}
+	}
+out:
+	yaml_parser_delete(&parser);
+	if (ret)
+		ld->failed = true;
+	return ret;
+}
+
+int cfg_load_buffer(struct cfg_loader *ld, const char *text, size_t len, yaml_document_t *doc)
 {
 	yaml_parser_t parser;
 	yaml_document_t extra;
 	int ret = -1;
-	FILE *f = fopen(ld->file, "r");
 
-	if (!f) {
-		snprintf(ld->err, ld->errlen, "%s: cannot open: %s", ld->file, strerror(errno));
+	if (prescan(ld, text, len) != 0)
 		return -1;
-	}
 	if (!yaml_parser_initialize(&parser)) {
 		snprintf(ld->err, ld->errlen, "%s: out of memory", ld->file);
-		fclose(f);
 		return -1;
 	}
-	yaml_parser_set_input_file(&parser, f);
+	yaml_parser_set_input_string(&parser, (const unsigned char *)text, len);
 	if (!yaml_parser_load(&parser, doc)) {
 		yaml_error(ld, &parser);
 		goto out;
@@ -401,6 +456,33 @@ int cfg_load_file(struct cfg_loader *ld, yaml_document_t *doc)
 	ret = 0;
 out:
 	yaml_parser_delete(&parser);
+	return ret;
+}
+
+int cfg_load_file(struct cfg_loader *ld, yaml_document_t *doc)
+{
+	FILE *f = fopen(ld->file, "rb");
+	char *text;
+	size_t n;
+	int ret;
+
+	if (!f) {
+		snprintf(ld->err, ld->errlen, "%s: cannot open: %s", ld->file, strerror(errno));
+		return -1;
+	}
+	text = malloc(CFG_MAX_FILE + 1);
+	n = text ? fread(text, 1, CFG_MAX_FILE + 1, f) : 0;
+	if (!text || ferror(f) || n > CFG_MAX_FILE) {
+		snprintf(ld->err, ld->errlen, "%s: %s", ld->file,
+		         !text       ? "out of memory"
+		         : ferror(f) ? "cannot read"
+		                     : "larger than " CFG_MAX_FILE_TEXT);
+		fclose(f);
+		free(text);
+		return -1;
+	}
 	fclose(f);
+	ret = cfg_load_buffer(ld, text, n, doc);
+	free(text);
 	return ret;
 }

@@ -29,11 +29,21 @@ struct cfg_loader {
 	bool failed;
 };
 
+/* Nesting deeper than this is refused before any reader recurses into it. */
+#define CFG_MAX_DEPTH 32
+/* The largest file read: a gateway with 100,000 static prefixes needs a few MiB. */
+#define CFG_MAX_FILE      (64u << 20)
+#define CFG_MAX_FILE_TEXT "64 MiB"
+
 /*
  * Opens and parses ld->file, which must hold exactly one YAML document; sets ld->doc. The
- * caller deletes doc. Errors ("FILE:LINE: YAML syntax error: ...") go to ld->err.
+ * caller deletes doc. Errors ("FILE:LINE: YAML syntax error: ...") go to ld->err. Anchors and
+ * aliases are refused (a few lines could expand exponentially), and so is nesting deeper
+ * than CFG_MAX_DEPTH.
  */
 int cfg_load_file(struct cfg_loader *ld, yaml_document_t *doc);
+/* The same for text in memory (an uploaded policy); ld->file names it in messages. */
+int cfg_load_buffer(struct cfg_loader *ld, const char *text, size_t len, yaml_document_t *doc);
 
 /* The 1-based line a node starts on. */
 unsigned long cfg_line(const yaml_node_t *node);

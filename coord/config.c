@@ -8,7 +8,7 @@
 #include <string.h>
 
 #include "log.h"
-#include "yaml_tree.h"
+#include "config_yaml.h"
 
 void config_defaults(struct coord_config *c)
 {
@@ -59,316 +59,294 @@ bool host_is_loopback(const char *host)
 	return inet_pton(AF_INET6, host, a) == 1 && memcmp(a, v6_loop, 16) == 0;
 }
 
-struct cfg_ctx {
-	const char *path;
-	char *err;
-	size_t errlen;
-};
-
-static bool fail(struct cfg_ctx *x, int line, const char *key, const char *expected,
-                 const struct ynode *got)
+static struct coord_config *cc(const struct cfg_loader *ld)
 {
-	snprintf(x->err, x->errlen, "%s:%d: key '%s': expected %s%s%s%s", x->path, line, key,
-	         expected, got && got->type == Y_SCALAR ? ", got '" : "",
-	         got && got->type == Y_SCALAR ? got->scalar : "",
-	         got && got->type == Y_SCALAR ? "'" : "");
-	return false;
+	return ld->owner;
 }
 
-static bool get_string(struct cfg_ctx *x, const struct ynode *v, const char *key, char **out)
+/* A non-empty string, copied into *out (replacing what was there). */
+static int get_string(struct cfg_loader *ld, const yaml_node_t *v, const char *key, char **out)
 {
-	if (v->type != Y_SCALAR || v->scalar[0] == '\0')
-		return fail(x, v->line, key, "a non-empty string", NULL);
-	char *s = strdup(v->scalar);
-	if (s == NULL)
-		return fail(x, v->line, key, "memory", NULL);
+	const char *s = cfg_scalar(ld, v, key, "a non-empty string");
+	char *copy;
+
+	if (!s)
+		return -1;
+	if (!(copy = strdup(s)))
+		return cfg_fail(ld, v, key, "out of memory");
 	free(*out);
-	*out = s;
-	return true;
+	*out = copy;
+	return 0;
 }
 
-static bool get_int(struct cfg_ctx *x, const struct ynode *v, const char *key, long long min,
-                    long long max, long long *out)
+static int get_duration(struct cfg_loader *ld, const yaml_node_t *v, const char *key, int64_t min,
+                        int64_t *out)
 {
-	if (v->type != Y_SCALAR)
-		return fail(x, v->line, key, "an integer", NULL);
-	char *end;
-	errno = 0;
-	long long n = strtoll(v->scalar, &end, 10);
-	if (errno != 0 || *end != '\0' || end == v->scalar || n < min || n > max) {
-		char what[96];
-		snprintf(what, sizeof(what), "an integer in %lld..%lld", min, max);
-		return fail(x, v->line, key, what, v);
-	}
-	*out = n;
-	return true;
-}
+	const char *s = cfg_scalar(ld, v, key, "a duration such as 30s, 15m, 12h or 90d");
+	int64_t d = s ? parse_duration(s) : -1;
 
-static bool get_duration(struct cfg_ctx *x, const struct ynode *v, const char *key, int64_t *out)
-{
-	int64_t d = v->type == Y_SCALAR ? parse_duration(v->scalar) : -1;
+	if (!s)
+		return -1;
 	if (d < 0)
-		return fail(x, v->line, key, "a duration such as 30s, 15m, 12h or 90d", v);
+		return cfg_fail(ld, v, key,
+		                "expected a duration such as 30s, 15m, 12h or 90d, got '%s'", s);
+	if (d < min)
+		return cfg_fail(ld, v, key, "expected at least %llds, got '%s'", (long long)min, s);
 	*out = d;
-	return true;
+	return 0;
 }
 
-static bool get_bool(struct cfg_ctx *x, const struct ynode *v, const char *key, bool *out)
+static int get_size(struct cfg_loader *ld, const yaml_node_t *v, const char *key, unsigned long min,
+                    unsigned long max, size_t *out)
 {
-	if (v->type == Y_SCALAR && strcmp(v->scalar, "true") == 0)
-		*out = true;
-	else if (v->type == Y_SCALAR && strcmp(v->scalar, "false") == 0)
-		*out = false;
-	else
-		return fail(x, v->line, key, "true or false", v);
-	return true;
+	unsigned long n;
+
+	if (cfg_uint(ld, v, key, min, max, &n) != 0)
+		return -1;
+	*out = (size_t)n;
+	return 0;
 }
 
-static bool parse_listen(struct cfg_ctx *x, const struct ynode *v, struct coord_config *c)
+/* "host:port" or "[v6]:port"; a bare IPv6 host before the last ':' is accepted too (":::80"). */
+static int parse_listen(struct cfg_loader *ld, const yaml_node_t *v)
 {
-	if (v->type != Y_SCALAR)
-		return fail(x, v->line, "listen", "host:port", NULL);
-	const char *s = v->scalar, *colon;
-	char host[64];
+	const char *s = cfg_scalar(ld, v, "listen", "host:port"), *colon;
+	char host[64], *end;
+	uint8_t a[16];
+	long port;
+
+	if (!s)
+		return -1;
 	if (s[0] == '[') {
 		const char *close = strchr(s, ']');
 		if (close == NULL || close[1] != ':' || (size_t)(close - s - 1) >= sizeof(host))
-			return fail(x, v->line, "listen", "host:port or [v6]:port", v);
+			return cfg_fail(ld, v, "listen",
+			                "expected host:port or [v6]:port, got '%s'", s);
 		memcpy(host, s + 1, (size_t)(close - s - 1));
 		host[close - s - 1] = '\0';
 		colon = close + 1;
 	} else {
 		colon = strrchr(s, ':');
 		if (colon == NULL || (size_t)(colon - s) >= sizeof(host))
-			return fail(x, v->line, "listen", "host:port", v);
+			return cfg_fail(ld, v, "listen", "expected host:port, got '%s'", s);
 		memcpy(host, s, (size_t)(colon - s));
 		host[colon - s] = '\0';
 	}
-	uint8_t a[16];
 	if (inet_pton(AF_INET, host, a) != 1 && inet_pton(AF_INET6, host, a) != 1)
-		return fail(x, v->line, "listen", "a numeric IPv4 or IPv6 address and a port", v);
-	char *end;
+		return cfg_fail(ld, v, "listen",
+		                "expected a numeric IPv4 or IPv6 address and a port, got '%s'", s);
 	errno = 0;
-	long port = strtol(colon + 1, &end, 10);
-	if (errno != 0 || *end != '\0' || port < 0 || port > 65535 || colon[1] == '\0')
-		return fail(x, v->line, "listen", "a port in 0..65535", v);
-	snprintf(c->listen_host, sizeof(c->listen_host), "%s", host);
-	c->listen_port = (int)port;
-	return true;
+	port = strtol(colon + 1, &end, 10);
+	if (errno != 0 || *end != '\0' || port < 0 || port > 65535 || colon[1] == '\0' ||
+	    colon[1] == '+' || colon[1] == '-' || colon[1] == ' ')
+		return cfg_fail(ld, v, "listen", "expected a port in 0..65535, got '%s'", s);
+	snprintf(cc(ld)->listen_host, sizeof(cc(ld)->listen_host), "%s", host);
+	cc(ld)->listen_port = (int)port;
+	return 0;
 }
 
-static bool parse_prefix(struct cfg_ctx *x, const struct ynode *v, const char *key, int family,
-                         struct mg_prefix *out)
+static int parse_prefix(struct cfg_loader *ld, const yaml_node_t *v, const char *key, int family,
+                        struct mg_prefix *out)
 {
 	char perr[160];
-	struct mg_prefix p;
-	if (v->type != Y_SCALAR || !prefix_parse(v->scalar, &p, false, perr, sizeof(perr)) ||
-	    p.family != family)
-		return fail(x, v->line, key,
-		            family == 4 ? "an IPv4 prefix inside 100.64.0.0/10"
-		                        : "an IPv6 ULA prefix inside fc00::/7",
-		            v);
-	struct mg_prefix cgnat, ula;
+	struct mg_prefix p, cgnat, ula;
+	const char *s = cfg_scalar(ld, v, key, "a prefix");
+
+	if (!s)
+		return -1;
+	if (!prefix_parse(s, &p, false, perr, sizeof(perr)) || p.family != family)
+		return cfg_fail(ld, v, key, "expected %s, got '%s'",
+		                family == 4 ? "an IPv4 prefix inside 100.64.0.0/10"
+		                            : "an IPv6 ULA prefix inside fc00::/7",
+		                s);
 	prefix_parse("100.64.0.0/10", &cgnat, false, perr, sizeof(perr));
 	prefix_parse("fc00::/7", &ula, false, perr, sizeof(perr));
 	if (family == 4 && (!mg_prefix_contains(&cgnat, &p) || p.len > 24))
-		return fail(x, v->line, key, "an IPv4 prefix inside 100.64.0.0/10, /10 to /24", v);
+		return cfg_fail(
+		    ld, v, key,
+		    "expected an IPv4 prefix inside 100.64.0.0/10, /10 to /24, got '%s'", s);
 	if (family == 6 && (!mg_prefix_contains(&ula, &p) || p.len > 112))
-		return fail(x, v->line, key, "an IPv6 prefix inside fc00::/7, at most /112", v);
+		return cfg_fail(ld, v, key,
+		                "expected an IPv6 prefix inside fc00::/7, at most /112, got '%s'",
+		                s);
 	*out = p;
-	return true;
+	return 0;
 }
 
-static bool apply_key(struct cfg_ctx *x, struct coord_config *c, const char *key, int key_line,
-                      const struct ynode *v)
+static int load_tls(struct cfg_loader *ld, const yaml_node_t *v)
 {
-	long long n;
-	if (strcmp(key, "listen") == 0)
-		return parse_listen(x, v, c);
-	if (strcmp(key, "store") == 0)
-		return get_string(x, v, key, &c->store_url);
-	if (strcmp(key, "policy_file") == 0)
-		return get_string(x, v, key, &c->policy_file);
-	if (strcmp(key, "server_key_file") == 0)
-		return get_string(x, v, key, &c->server_key_file);
-	if (strcmp(key, "replica_name") == 0)
-		return get_string(x, v, key, &c->replica_name);
-	if (strcmp(key, "allow_plain_http") == 0)
-		return get_bool(x, v, key, &c->allow_plain_http);
+	static const char *const keys[] = {"cert", "key", NULL};
+	yaml_node_t *n;
+
+	if (cfg_check_keys(ld, v, "tls", keys) != 0)
+		return -1;
+	if ((n = cfg_lookup(ld, v, "cert")) && get_string(ld, n, "tls.cert", &cc(ld)->tls_cert))
+		return -1;
+	if ((n = cfg_lookup(ld, v, "key")) && get_string(ld, n, "tls.key", &cc(ld)->tls_key))
+		return -1;
+	if ((cc(ld)->tls_cert == NULL) != (cc(ld)->tls_key == NULL))
+		return cfg_fail(ld, v, "tls", "expected both cert and key");
+	return 0;
+}
+
+static int load_prefixes(struct cfg_loader *ld, const yaml_node_t *v)
+{
+	static const char *const keys[] = {"v4", "v6", NULL};
+	yaml_node_t *n;
+
+	if (cfg_check_keys(ld, v, "prefixes", keys) != 0)
+		return -1;
+	if ((n = cfg_lookup(ld, v, "v4")) &&
+	    parse_prefix(ld, n, "prefixes.v4", 4, &cc(ld)->prefix_v4) != 0)
+		return -1;
+	if ((n = cfg_lookup(ld, v, "v6")) &&
+	    parse_prefix(ld, n, "prefixes.v6", 6, &cc(ld)->prefix_v6) != 0)
+		return -1;
+	return 0;
+}
+
+static int load_choice(struct cfg_loader *ld, const yaml_node_t *v, const char *key)
+{
+	struct coord_config *c = cc(ld);
+	const char *s;
+
 	if (strcmp(key, "log_level") == 0) {
-		int lvl = v->type == Y_SCALAR ? mg_log_level_parse(v->scalar) : -1;
-		if (lvl < 0)
-			return fail(x, v->line, key, "error, warning, notice, info or debug", v);
+		int lvl;
+
+		if (!(s = cfg_scalar(ld, v, key, "a log level")))
+			return -1;
+		if ((lvl = mg_log_level_parse(s)) < 0)
+			return cfg_fail(ld, v, key,
+			                "expected error, warning, notice, info or debug, got '%s'",
+			                s);
 		c->log_level = lvl;
-		return true;
+		return 0;
 	}
-	if (strcmp(key, "sqlite_synchronous") == 0) {
-		if (v->type == Y_SCALAR && strcmp(v->scalar, "full") == 0)
-			c->sqlite_sync_full = true;
-		else if (v->type == Y_SCALAR && strcmp(v->scalar, "normal") == 0)
-			c->sqlite_sync_full = false;
-		else
-			return fail(x, v->line, key, "full or normal", v);
-		return true;
-	}
-	if (strcmp(key, "node_key_expiry") == 0)
-		return get_duration(x, v, key, &c->node_key_expiry);
-	if (strcmp(key, "ephemeral_grace") == 0)
-		return get_duration(x, v, key, &c->ephemeral_grace);
-	if (strcmp(key, "heartbeat") == 0) {
-		if (!get_duration(x, v, key, &c->heartbeat))
-			return false;
-		if (c->heartbeat < 1)
-			return fail(x, v->line, key, "at least 1s", v);
-		return true;
-	}
-	if (strcmp(key, "challenge_ttl") == 0)
-		return get_duration(x, v, key, &c->challenge_ttl);
-	if (strcmp(key, "connection_timeout") == 0) {
-		if (!get_duration(x, v, key, &c->connection_timeout))
-			return false;
-		if (c->connection_timeout < 1)
-			return fail(x, v->line, key, "at least 1s", v);
-		return true;
-	}
-	if (strcmp(key, "threads") == 0) {
-		if (!get_int(x, v, key, 1, 64, &n))
-			return false;
-		c->threads = (unsigned)n;
-		return true;
-	}
-	if (strcmp(key, "max_connections") == 0) {
-		if (!get_int(x, v, key, 16, 1000000, &n))
-			return false;
-		c->max_connections = (unsigned)n;
-		return true;
-	}
-	if (strcmp(key, "max_connections_per_ip") == 0) {
-		if (!get_int(x, v, key, 0, 1000000, &n))
-			return false;
-		c->max_connections_per_ip = (int)n;
-		return true;
-	}
-	if (strcmp(key, "max_buffered_bytes") == 0) {
-		if (!get_int(x, v, key, 65536, 1LL << 34, &n))
-			return false;
-		c->max_buffered_bytes = (size_t)n;
-		return true;
-	}
-	if (strcmp(key, "request_timeout") == 0) {
-		if (!get_duration(x, v, key, &c->request_timeout))
-			return false;
-		if (c->request_timeout < 1)
-			return fail(x, v->line, key, "at least 1s", v);
-		return true;
-	}
-	if (strcmp(key, "max_body") == 0) {
-		if (!get_int(x, v, key, 1024, 64 * 1024 * 1024, &n))
-			return false;
-		c->max_body = (size_t)n;
-		return true;
-	}
-	if (strcmp(key, "max_policy_body") == 0) {
-		if (!get_int(x, v, key, 1024, 64 * 1024 * 1024, &n))
-			return false;
-		c->max_policy_body = (size_t)n;
-		return true;
-	}
-	if (strcmp(key, "stream_queue_limit") == 0) {
-		if (!get_int(x, v, key, 65536, 1LL << 32, &n))
-			return false;
-		c->stream_queue_limit = (size_t)n;
-		return true;
-	}
-	if (strcmp(key, "tls") == 0) {
-		if (v->type != Y_MAP)
-			return fail(x, v->line, key, "a mapping with cert and key", v);
-		for (size_t i = 0; i < v->n; i++) {
-			if (strcmp(v->keys[i], "cert") == 0) {
-				if (!get_string(x, v->items[i], "tls.cert", &c->tls_cert))
-					return false;
-			} else if (strcmp(v->keys[i], "key") == 0) {
-				if (!get_string(x, v->items[i], "tls.key", &c->tls_key))
-					return false;
-			} else {
-				return fail(x, v->key_lines[i], v->keys[i], "one of cert, key",
-				            NULL);
-			}
-		}
-		return true;
-	}
-	if (strcmp(key, "prefixes") == 0) {
-		if (v->type != Y_MAP)
-			return fail(x, v->line, key, "a mapping with v4 and v6", v);
-		for (size_t i = 0; i < v->n; i++) {
-			if (strcmp(v->keys[i], "v4") == 0) {
-				if (!parse_prefix(x, v->items[i], "prefixes.v4", 4, &c->prefix_v4))
-					return false;
-			} else if (strcmp(v->keys[i], "v6") == 0) {
-				if (!parse_prefix(x, v->items[i], "prefixes.v6", 6, &c->prefix_v6))
-					return false;
-			} else {
-				return fail(x, v->key_lines[i], v->keys[i], "one of v4, v6", NULL);
-			}
-		}
-		return true;
-	}
-	return fail(x, key_line, key,
-	            "a known key (listen, tls, allow_plain_http, store, sqlite_synchronous, "
-	            "prefixes, policy_file, log_level, replica_name, node_key_expiry, "
-	            "ephemeral_grace, heartbeat, challenge_ttl, connection_timeout, threads, "
-	            "max_connections, max_connections_per_ip, max_buffered_bytes, "
-	            "request_timeout, max_body, max_policy_body, stream_queue_limit, "
-	            "server_key_file)",
-	            NULL);
+	if (!(s = cfg_scalar(ld, v, key, "full or normal")))
+		return -1;
+	if (strcmp(s, "full") != 0 && strcmp(s, "normal") != 0)
+		return cfg_fail(ld, v, key, "expected full or normal, got '%s'", s);
+	c->sqlite_sync_full = s[0] == 'f';
+	return 0;
 }
 
-static char *read_file(const char *path, size_t max, size_t *len, char *err, size_t errlen)
+static int load_root(struct cfg_loader *ld, const yaml_node_t *root)
 {
-	FILE *f = fopen(path, "rb");
-	if (f == NULL) {
-		snprintf(err, errlen, "%s: %s", path, strerror(errno));
-		return NULL;
+	static const char *const keys[] = {"listen",
+	                                   "tls",
+	                                   "allow_plain_http",
+	                                   "store",
+	                                   "sqlite_synchronous",
+	                                   "prefixes",
+	                                   "policy_file",
+	                                   "log_level",
+	                                   "replica_name",
+	                                   "node_key_expiry",
+	                                   "ephemeral_grace",
+	                                   "heartbeat",
+	                                   "challenge_ttl",
+	                                   "connection_timeout",
+	                                   "threads",
+	                                   "max_connections",
+	                                   "max_connections_per_ip",
+	                                   "max_buffered_bytes",
+	                                   "request_timeout",
+	                                   "max_body",
+	                                   "max_policy_body",
+	                                   "stream_queue_limit",
+	                                   "server_key_file",
+	                                   NULL};
+	struct coord_config *c = cc(ld);
+	unsigned long n;
+	yaml_node_t *v;
+
+	if (cfg_check_keys(ld, root, "", keys) != 0)
+		return -1;
+	if ((v = cfg_lookup(ld, root, "listen")) && parse_listen(ld, v) != 0)
+		return -1;
+	if ((v = cfg_lookup(ld, root, "tls")) && load_tls(ld, v) != 0)
+		return -1;
+	if ((v = cfg_lookup(ld, root, "allow_plain_http")) &&
+	    cfg_bool(ld, v, "allow_plain_http", &c->allow_plain_http) != 0)
+		return -1;
+	if ((v = cfg_lookup(ld, root, "store")) && get_string(ld, v, "store", &c->store_url))
+		return -1;
+	if ((v = cfg_lookup(ld, root, "sqlite_synchronous")) &&
+	    load_choice(ld, v, "sqlite_synchronous") != 0)
+		return -1;
+	if ((v = cfg_lookup(ld, root, "prefixes")) && load_prefixes(ld, v) != 0)
+		return -1;
+	if ((v = cfg_lookup(ld, root, "policy_file")) &&
+	    get_string(ld, v, "policy_file", &c->policy_file))
+		return -1;
+	if ((v = cfg_lookup(ld, root, "server_key_file")) &&
+	    get_string(ld, v, "server_key_file", &c->server_key_file))
+		return -1;
+	if ((v = cfg_lookup(ld, root, "log_level")) && load_choice(ld, v, "log_level") != 0)
+		return -1;
+	if ((v = cfg_lookup(ld, root, "replica_name")) &&
+	    get_string(ld, v, "replica_name", &c->replica_name))
+		return -1;
+	if (((v = cfg_lookup(ld, root, "node_key_expiry")) &&
+	     get_duration(ld, v, "node_key_expiry", 0, &c->node_key_expiry)) ||
+	    ((v = cfg_lookup(ld, root, "ephemeral_grace")) &&
+	     get_duration(ld, v, "ephemeral_grace", 0, &c->ephemeral_grace)) ||
+	    ((v = cfg_lookup(ld, root, "heartbeat")) &&
+	     get_duration(ld, v, "heartbeat", 1, &c->heartbeat)) ||
+	    ((v = cfg_lookup(ld, root, "challenge_ttl")) &&
+	     get_duration(ld, v, "challenge_ttl", 0, &c->challenge_ttl)) ||
+	    ((v = cfg_lookup(ld, root, "connection_timeout")) &&
+	     get_duration(ld, v, "connection_timeout", 1, &c->connection_timeout)) ||
+	    ((v = cfg_lookup(ld, root, "request_timeout")) &&
+	     get_duration(ld, v, "request_timeout", 1, &c->request_timeout)))
+		return -1;
+	if ((v = cfg_lookup(ld, root, "threads"))) {
+		if (cfg_uint(ld, v, "threads", 1, 64, &n) != 0)
+			return -1;
+		c->threads = (unsigned)n;
 	}
-	char *buf = malloc(max + 1);
-	size_t n = buf ? fread(buf, 1, max + 1, f) : 0;
-	fclose(f);
-	if (buf == NULL || n > max) {
-		snprintf(err, errlen, "%s: larger than %zu bytes", path, max);
-		free(buf);
-		return NULL;
+	if ((v = cfg_lookup(ld, root, "max_connections"))) {
+		if (cfg_uint(ld, v, "max_connections", 16, 1000000, &n) != 0)
+			return -1;
+		c->max_connections = (unsigned)n;
 	}
-	buf[n] = '\0';
-	*len = n;
-	return buf;
+	if ((v = cfg_lookup(ld, root, "max_connections_per_ip"))) {
+		if (cfg_uint(ld, v, "max_connections_per_ip", 0, 1000000, &n) != 0)
+			return -1;
+		c->max_connections_per_ip = (int)n;
+	}
+	if (((v = cfg_lookup(ld, root, "max_buffered_bytes")) &&
+	     get_size(ld, v, "max_buffered_bytes", 65536, 1UL << 34, &c->max_buffered_bytes)) ||
+	    ((v = cfg_lookup(ld, root, "max_body")) &&
+	     get_size(ld, v, "max_body", 1024, 64UL << 20, &c->max_body)) ||
+	    ((v = cfg_lookup(ld, root, "max_policy_body")) &&
+	     get_size(ld, v, "max_policy_body", 1024, 64UL << 20, &c->max_policy_body)) ||
+	    ((v = cfg_lookup(ld, root, "stream_queue_limit")) &&
+	     get_size(ld, v, "stream_queue_limit", 65536, 1UL << 32, &c->stream_queue_limit)))
+		return -1;
+	return 0;
 }
 
 bool config_load(struct coord_config *c, const char *path, char *err, size_t errlen)
 {
-	size_t len;
-	char *text = read_file(path, 1024 * 1024, &len, err, errlen);
-	if (text == NULL)
-		return false;
-	char perr[256];
-	struct ynode *root = ytree_parse(text, len, perr, sizeof(perr));
-	free(text);
-	if (root == NULL) {
-		snprintf(err, errlen, "%s:%s", path, perr + (strncmp(perr, "line ", 5) ? 0 : 5));
-		return false;
-	}
-	struct cfg_ctx x = {.path = path, .err = err, .errlen = errlen};
-	bool ok = true;
+	char dummy[1];
+	struct cfg_loader ld = {
+	    .file = path,
+	    .owner = c,
+	    .err = err && errlen ? err : dummy,
+	    .errlen = err && errlen ? errlen : sizeof(dummy),
+	};
+	yaml_document_t doc;
+	bool ok;
+
+	ld.err[0] = '\0';
 	/* Unless the file names it, the key file sits next to the config, not in the cwd. */
 	free(c->server_key_file);
 	c->server_key_file = NULL;
-	if (root->type != Y_MAP) {
-		snprintf(err, errlen, "%s:%d: expected a mapping at the top level", path,
-		         root->line);
-		ok = false;
-	}
-	for (size_t i = 0; ok && i < root->n; i++)
-		ok = apply_key(&x, c, root->keys[i], root->key_lines[i], root->items[i]);
-	ytree_free(root);
+	if (cfg_load_file(&ld, &doc) != 0)
+		return false;
+	ok = load_root(&ld, yaml_document_get_root_node(&doc)) == 0;
+	yaml_document_delete(&doc);
 	if (ok && c->server_key_file == NULL) {
 		const char *slash = strrchr(path, '/');
 		int dirlen = slash ? (int)(slash - path) : 1;
@@ -378,10 +356,6 @@ bool config_load(struct coord_config *c, const char *path, char *err, size_t err
 			snprintf(c->server_key_file, n, "%.*s/meshgate-coord-server.key", dirlen,
 			         slash ? path : ".");
 		ok = c->server_key_file != NULL;
-	}
-	if (ok && (c->tls_cert == NULL) != (c->tls_key == NULL)) {
-		snprintf(err, errlen, "%s: key 'tls': expected both cert and key", path);
-		ok = false;
 	}
 	return ok;
 }

@@ -8,7 +8,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "yaml_tree.h"
+#include "yaml_json.h"
 
 #define POLICY_MAX_ITEMS 100000
 
@@ -455,15 +455,9 @@ struct policy *policy_parse(const char *text, size_t len, const char *format,
 		}
 	} else {
 		char yerr[256];
-		struct ynode *y = ytree_parse(text, len, yerr, sizeof(yerr));
-		if (y == NULL) {
-			snprintf(err, errlen, "YAML %s", yerr);
-			return NULL;
-		}
-		root = ytree_to_json(y);
-		ytree_free(y);
+		root = yaml_text_to_json(text, len, yerr, sizeof(yerr));
 		if (root == NULL) {
-			snprintf(err, errlen, "YAML: keys and strings must be UTF-8");
+			snprintf(err, errlen, "YAML %s", yerr);
 			return NULL;
 		}
 	}

@@ -160,6 +160,12 @@ def admin_cases(chk, s):
         (b'{"acls":[], "hosts": {}}', "unknown top-level key"),
         (b'{"groups":{"group:a":["ghost"]},"acls":[]}', "group with unknown user"),
         (b'{"acls":[],"autoApprovers":{"routes":{"10.0.0.1/8":["alice"]}}}', "bad prefix"),
+        # A few lines that would expand exponentially if aliases were followed.
+        (b"a: &a [x, x, x, x, x, x, x, x, x]\nb: &b [*a, *a, *a, *a, *a, *a, *a, *a, *a]\n"
+         b"c: &c [*b, *b, *b, *b, *b, *b, *b, *b, *b]\nacls: [*c, *c, *c, *c, *c, *c]\n",
+         "YAML aliases"),
+        (b"acls: " + b"[" * 40 + b"]" * 40 + b"\n", "YAML nested 40 deep"),
+        (b"acls: []\nacls: []\n", "a duplicate YAML key"),
     ]
     for body, what in policies:
         st, js = s.admin("PUT", "policy", raw=body, content_type="text/plain")
