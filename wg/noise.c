@@ -22,6 +22,7 @@
 
 #include "crypto.h"
 #include "index_table.h"
+#include "keypair_use.h"
 #include "tai64n.h"
 
 /* Non-NULL source for zero-length AEAD and hash inputs. */
@@ -380,12 +381,14 @@ enum wg_result wg_noise_keypair_reserve(struct wg_noise_keypair *kp, uint32_t n,
 	 * how far concurrent failing callers push the counter past the limit (far from wrapping).
 	 */
 	uint64_t f = atomic_fetch_add_explicit(&kp->send_counter, n, memory_order_relaxed);
-	if (f > WG_REJECT_AFTER_MESSAGES - n) {
+	enum wg_keypair_use use =
+	    f > UINT64_MAX - (n - 1) ? WG_KEYPAIR_EXPIRED : wg_keypair_nonce_use(f + n - 1);
+	if (use == WG_KEYPAIR_EXPIRED) {
 		atomic_store_explicit(&kp->valid, false, memory_order_relaxed);
 		return WG_ERR_EXPIRED;
 	}
 	*first = f;
-	return f + n - 1 >= WG_REKEY_AFTER_MESSAGES ? WG_OK_REKEY : WG_OK;
+	return use == WG_KEYPAIR_REKEY ? WG_OK_REKEY : WG_OK;
 }
 
 /* ---- remote ---- */

@@ -336,7 +336,8 @@ static bool far_seal(struct far *x, const uint8_t *plain, size_t len)
 	uint8_t msg[H_FRAME_MAX];
 	size_t ml = 0;
 	struct wg_noise_keypair *kp = wg_noise_keypair_current(&x->remote);
-	if (!kp || wg_transport_seal(kp, plain, len, H_MTU, msg, sizeof(msg), &ml, H.now) != WG_OK)
+	if (!kp ||
+	    wg_transport_seal(kp, plain, len, H_MTU, msg, sizeof(msg), &ml, NULL, H.now) != WG_OK)
 		return false;
 	far_send(x, msg, ml);
 	return true;
@@ -358,7 +359,7 @@ int far_open(struct far *x, const uint8_t *msg, size_t len, uint8_t *plain, size
 {
 	struct wg_noise_keypair *kp = NULL;
 	size_t pl = 0;
-	enum wg_result r = wg_transport_open(&x->local, msg, len, plain, &pl, &kp, H.now);
+	enum wg_result r = wg_transport_open(&x->local, msg, len, plain, &pl, &kp, NULL, H.now);
 	if (r != WG_OK && r != WG_OK_REKEY)
 		return r;
 	if (wg_noise_keypair_awaits_confirmation(kp))

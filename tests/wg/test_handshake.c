@@ -168,10 +168,11 @@ static enum wg_result send_packet(struct node *from, struct wg_noise_remote *fro
 	size_t msg_len = 0, plain_len = 0;
 	struct wg_noise_keypair *kp = wg_noise_keypair_current(from_peer);
 	enum wg_result r = wg_transport_seal(kp, payload, sizeof(payload), 1420, msg, sizeof(msg),
-	                                     &msg_len, from->now_ns);
+	                                     &msg_len, NULL, from->now_ns);
 	if (r != WG_OK)
 		return r;
-	r = wg_transport_open(&to->local, msg, msg_len, plain, &plain_len, kp_out, to->now_ns);
+	r = wg_transport_open(&to->local, msg, msg_len, plain, &plain_len, kp_out, NULL,
+	                      to->now_ns);
 	if (r == WG_OK)
 		CHECK(plain_len == 32 && memcmp(plain, payload, sizeof(payload)) == 0, "%s",
 		      __func__);
