@@ -432,7 +432,7 @@ static int build_decrypt(struct traffic *t)
 			uint8_t *f = t->frames + at * t->frame_stride;
 			unsigned s = size_at(t, i);
 			put_ipv4(inner, s, prefix_host(p, i % PREFIXES), addr_of(host4));
-			if (wg_transport_seal(far, inner, s, MTU, f + 42, MAX_FRAME - 42, &ml,
+			if (wg_transport_seal(far, inner, s, MTU, f + 42, MAX_FRAME - 42, &ml, NULL,
 			                      now_ns(NULL)) != WG_OK) {
 				rc = -EIO;
 				break;

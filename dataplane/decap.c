@@ -10,6 +10,7 @@
 #include "allowedips.h"
 #include "crypto_burst.h"
 #include "index_table.h"
+#include "keypair_use.h"
 #include "neigh.h"
 #include "pkt.h"
 #include "timers.h"
@@ -19,6 +20,7 @@ struct decap_burst {
 	unsigned n;
 	struct mg_decap_pkt *pkt[MG_BURST];
 	struct wg_noise_keypair *kp[MG_BURST];
+	bool rekey[MG_BURST]; /* wg_keypair_may_open said so; acted on once authenticated */
 	struct mg_crypto_job jobs[MG_BURST];
 	enum mg_crypto_status status[MG_BURST];
 	struct mg_l3 inner[MG_BURST];
@@ -29,11 +31,6 @@ struct decap_burst {
 	uint8_t nh_addr[16];
 	struct rte_ether_addr nh_mac;
 };
-
-static uint64_t age_ns(const struct wg_noise_keypair *kp, uint64_t now)
-{
-	return now > kp->birth_ns ? now - kp->birth_ns : 0;
-}
 
 static struct mg_peer *peer_of(const struct wg_noise_keypair *kp)
 {
@@ -83,7 +80,8 @@ static void lookup(struct mg_worker *w, struct decap_burst *b, struct mg_decap_p
 			continue;
 		}
 		struct mg_peer *peer = peer_of(kp);
-		if (age_ns(kp, w->now_ns) >= peer->timers.d.reject_after_time_ns) {
+		enum wg_keypair_use use = wg_keypair_may_open(kp, &peer->timers.d, w->now_ns);
+		if (use == WG_KEYPAIR_EXPIRED) {
 			mg_worker_drop(w, m, MG_DROP_KEY_EXPIRED);
 			continue;
 		}
@@ -104,6 +102,7 @@ static void lookup(struct mg_worker *w, struct decap_burst *b, struct mg_decap_p
 		         .blocks[((j->counter + 1) / WG_REPLAY_BLOCK_BITS) % WG_REPLAY_BLOCKS]);
 		rte_prefetch0_write(&w->peer_counters[peer->slot]);
 		b->kp[b->n] = kp;
+		b->rekey[b->n] = use == WG_KEYPAIR_REKEY;
 		b->pkt[b->n++] = &pkts[i];
 	}
 }
@@ -122,6 +121,7 @@ static void compact(struct decap_burst *b, unsigned *kept, unsigned i)
 	}
 	b->pkt[*kept] = b->pkt[i];
 	b->kp[*kept] = b->kp[i];
+	b->rekey[*kept] = b->rekey[i];
 	b->jobs[*kept] = b->jobs[i];
 	b->inner[*kept] = b->inner[i];
 	(*kept)++;
@@ -156,9 +156,9 @@ static void authenticated(struct mg_worker *w, struct decap_burst *b)
 			                                                     : MG_DROP_WG_INVALID);
 			continue;
 		}
-		/* Only an authenticated counter may move the window. */
-		if (b->jobs[i].counter >= WG_REJECT_AFTER_MESSAGES ||
-		    !wg_replay_check(&kp->recv_replay, b->jobs[i].counter)) {
+		/* Only an authenticated counter may move the window; it also refuses counters
+		 * from WG_REJECT_AFTER_MESSAGES on. */
+		if (!wg_replay_check(&kp->recv_replay, b->jobs[i].counter)) {
 			mg_worker_drop(w, d->m, MG_DROP_REPLAY);
 			continue;
 		}
@@ -175,8 +175,7 @@ static void authenticated(struct mg_worker *w, struct decap_burst *b)
 		if (!mg_endpoint_read(&peer->endpoint, &cur) || !same_endpoint(&cur, &d->src))
 			mg_endpoint_try_write(&peer->endpoint, &d->src);
 		atomic_store_explicit(&peer->last_auth_rx_ns, w->now_ns, memory_order_relaxed);
-		if (wg_timers_rekey_due_on_receive(&peer->timers, kp->is_initiator, kp->birth_ns,
-		                                   w->now_ns))
+		if (b->rekey[i])
 			atomic_fetch_or_explicit(&peer->requests, MG_PEER_WANT_HANDSHAKE,
 			                         memory_order_relaxed);
 		if (plain_len == 0) {

@@ -11,6 +11,7 @@
 #include "allowedips.h"
 #include "crypto_burst.h"
 #include "icmp.h"
+#include "keypair_use.h"
 #include "neigh.h"
 #include "pkt.h"
 #include "timers.h"
@@ -321,11 +322,6 @@ static bool mesh_has_family(const struct mg_port_addrs *pc, uint8_t family)
 	return family == 4 ? pc->has_ipv4 : family == 6 ? pc->has_ipv6 : false;
 }
 
-static uint64_t age_ns(const struct wg_noise_keypair *kp, uint64_t now)
-{
-	return now > kp->birth_ns ? now - kp->birth_ns : 0;
-}
-
 /* Everything one peer's packets need before sealing. Drops or stages the group on failure. */
 static void prepare_group(struct mg_worker *w, struct encap_burst *b, struct group *g)
 {
@@ -338,8 +334,13 @@ static void prepare_group(struct mg_worker *w, struct encap_burst *b, struct gro
 	const struct mg_port_addrs *mesh = &mg_gateway_addrs(gw)->ports[MG_PORT_MESH];
 
 	struct wg_noise_keypair *kp = wg_noise_keypair_current(&peer->remote);
-	if (!kp || !atomic_load_explicit(&kp->valid, memory_order_relaxed) ||
-	    age_ns(kp, w->now_ns) >= peer->timers.d.reject_after_time_ns)
+	/* Asked before reserving, once for the group; the send counter's line is prefetched. */
+	enum wg_keypair_use use =
+	    kp ? wg_keypair_may_seal(kp, &peer->timers.d,
+	                             atomic_load_explicit(&kp->send_counter, memory_order_relaxed),
+	                             w->now_ns)
+	       : WG_KEYPAIR_EXPIRED;
+	if (use == WG_KEYPAIR_EXPIRED)
 		goto stage_all;
 	if (!mg_endpoint_read(&peer->endpoint, &g->ep) || !mesh_has_family(mesh, g->ep.family)) {
 		for (unsigned i = 0; i < g->n; i++)
@@ -374,18 +375,17 @@ static void prepare_group(struct mg_worker *w, struct encap_burst *b, struct gro
 	if (!kept)
 		return;
 
+	/* The reservation applies the same rule to the nonces it actually took. */
 	switch (wg_noise_keypair_reserve(kp, kept, &first)) {
 	case WG_OK:
 		break;
 	case WG_OK_REKEY:
-		atomic_fetch_or_explicit(&peer->requests, MG_PEER_WANT_HANDSHAKE,
-		                         memory_order_relaxed);
+		use = WG_KEYPAIR_REKEY;
 		break;
 	default:
 		goto stage_all;
 	}
-	if (wg_timers_rekey_due_on_send(&peer->timers, kp->is_initiator, kp->birth_ns, first + kept,
-	                                w->now_ns))
+	if (use == WG_KEYPAIR_REKEY)
 		atomic_fetch_or_explicit(&peer->requests, MG_PEER_WANT_HANDSHAKE,
 		                         memory_order_relaxed);
 	g->kp = kp;

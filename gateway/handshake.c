@@ -18,6 +18,7 @@
 #include "cookie.h"
 #include "crypto.h"
 #include "index_table.h"
+#include "keypair_use.h"
 #include "neigh.h"
 #include "noise.h"
 #include "pkt.h"
@@ -178,10 +179,10 @@ static int send_to_peer(struct mg_control *ctl, struct mg_peer *peer, const void
 static struct wg_noise_keypair *usable_keypair(struct mg_peer *peer, uint64_t now_ns)
 {
 	struct wg_noise_keypair *kp = wg_noise_keypair_current(&peer->remote);
-	if (!kp || !atomic_load_explicit(&kp->valid, memory_order_relaxed) ||
-	    wg_timers_keypair_expired(&peer->timers, kp->birth_ns,
-	                              atomic_load_explicit(&kp->send_counter, memory_order_relaxed),
-	                              now_ns))
+	if (!kp ||
+	    wg_keypair_may_seal(kp, &peer->timers.d,
+	                        atomic_load_explicit(&kp->send_counter, memory_order_relaxed),
+	                        now_ns) == WG_KEYPAIR_EXPIRED)
 		return NULL;
 	return kp;
 }
@@ -209,8 +210,8 @@ static int seal_and_send(struct mg_control *ctl, struct mg_peer *peer, struct wg
 		ctl->stats.tx_failed++;
 		return -ENOBUFS;
 	}
-	enum wg_result r =
-	    wg_transport_seal(kp, plain, len, ctl->gw.mtu, payload, cap, &out_len, now_ns);
+	enum wg_result r = wg_transport_seal(kp, plain, len, ctl->gw.mtu, payload, cap, &out_len,
+	                                     &peer->timers.d, now_ns);
 	if (r != WG_OK && r != WG_OK_REKEY) {
 		rte_pktmbuf_free(m);
 		ctl->stats.tx_failed++;

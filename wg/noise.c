@@ -1,14 +1,8 @@
 // SPDX-License-Identifier: GPL-2.0-only
 /*
- * WireGuard's handshake (paper section 5.4) as Noise_IKpsk2: the symmetric-state operations of
- * the Noise spec (section 5.2), the IKpsk2 token sequences built on them, then the WireGuard
- * messages and the generic Noise messages (for the known-answer test) both built on those token
- * sequences, so the vector checks the same code that speaks to peers.
- *
- *   IKpsk2:  <- s
- *            ...
- *            -> e, es, s, ss
- *            <- e, ee, se, psk
+ * WireGuard's handshake (paper section 5.4) as Noise_IKpsk2, built on the token sequences of
+ * noise_symmetric.c: the local identity, the remotes and their handshake state, the WireGuard
+ * messages, and the keypairs a handshake produces with the slots workers read them from.
  *
  * WireGuard's prologue is its identifier string; its message 1 payload is a TAI64N timestamp and
  * its message 2 payload is empty.
@@ -22,217 +16,16 @@
 
 #include "crypto.h"
 #include "index_table.h"
+#include "keypair_use.h"
+#include "noise_symmetric.h"
 #include "tai64n.h"
 
-/* Non-NULL source for zero-length AEAD and hash inputs. */
-static const uint8_t empty_input[1];
-
-/* ---- Noise symmetric state ---- */
-
-static enum wg_result sym_mix_hash(struct wg_noise_symmetric *s, const void *data, size_t len)
-{
-	uint8_t h[WG_HASH_LEN];
-	enum wg_result r = wg_blake2s_2(h, s->h, WG_HASH_LEN, len ? data : empty_input, len);
-	if (r == WG_OK)
-		memcpy(s->h, h, WG_HASH_LEN);
-	wg_memzero(h, sizeof(h));
-	return r;
-}
-
-/* InitializeSymmetric(name) + MixHash(prologue). The name is longer than HASHLEN, so hashed. */
-static enum wg_result sym_initialize(struct wg_noise_symmetric *s, const uint8_t *prologue,
-                                     size_t prologue_len)
-{
-	memset(s, 0, sizeof(*s));
-	enum wg_result r =
-	    wg_blake2s(s->h, WG_HASH_LEN, WG_NOISE_CONSTRUCTION, sizeof(WG_NOISE_CONSTRUCTION) - 1);
-	if (r != WG_OK)
-		return r;
-	memcpy(s->ck, s->h, WG_HASH_LEN);
-	return sym_mix_hash(s, prologue, prologue_len);
-}
-
-/* MixKey: ck, k = HKDF(ck, ikm). */
-static enum wg_result sym_mix_key(struct wg_noise_symmetric *s, const uint8_t *ikm, size_t len)
-{
-	s->n = 0;
-	return wg_kdf(s->ck, s->k, NULL, s->ck, ikm, len);
-}
-
-/*
- * The "e" token's MixKey(e.pub) of the psk modes. Only the chaining key is kept: the key it
- * would yield is always replaced by the DH token that follows before anything is encrypted.
- */
-static enum wg_result sym_mix_ephemeral(struct wg_noise_symmetric *s, const uint8_t pub[WG_KEY_LEN])
-{
-	enum wg_result r = sym_mix_hash(s, pub, WG_KEY_LEN);
-	if (r != WG_OK)
-		return r;
-	return wg_kdf(s->ck, NULL, NULL, s->ck, pub, WG_KEY_LEN);
-}
-
-/* MixKey(DH(priv, pub)); an all-zero DH (low-order point) is refused. */
-static enum wg_result sym_mix_dh(struct wg_noise_symmetric *s, const uint8_t priv[WG_KEY_LEN],
-                                 const uint8_t pub[WG_KEY_LEN])
-{
-	uint8_t dh[WG_KEY_LEN];
-	enum wg_result r = wg_x25519(dh, priv, pub);
-	if (r == WG_OK && wg_is_zero(dh, sizeof(dh)))
-		r = WG_ERR_LOW_ORDER;
-	if (r == WG_OK)
-		r = sym_mix_key(s, dh, sizeof(dh));
-	wg_memzero(dh, sizeof(dh));
-	return r;
-}
-
-/* MixKeyAndHash(psk): ck, t, k = HKDF(ck, psk, 3); MixHash(t). */
-static enum wg_result sym_mix_key_and_hash(struct wg_noise_symmetric *s,
-                                           const uint8_t psk[WG_KEY_LEN])
-{
-	uint8_t t[WG_HASH_LEN];
-	s->n = 0;
-	enum wg_result r = wg_kdf(s->ck, t, s->k, s->ck, psk, WG_KEY_LEN);
-	if (r == WG_OK)
-		r = sym_mix_hash(s, t, sizeof(t));
-	wg_memzero(t, sizeof(t));
-	return r;
-}
-
-/* dst receives len bytes of ciphertext and the tag; the hash absorbs both. */
-static enum wg_result sym_encrypt_and_hash(struct wg_noise_symmetric *s, uint8_t *dst,
-                                           const uint8_t *src, size_t len)
-{
-	enum wg_result r =
-	    wg_aead_seal(dst, len ? src : empty_input, len, s->h, WG_HASH_LEN, s->n, s->k);
-	if (r != WG_OK)
-		return r;
-	s->n++;
-	return sym_mix_hash(s, dst, len + WG_AEAD_TAG_LEN);
-}
-
-/* The hash is computed over the ciphertext before decrypting, so dst may alias src. */
-static enum wg_result sym_decrypt_and_hash(struct wg_noise_symmetric *s, uint8_t *dst,
-                                           const uint8_t *src, size_t len_with_tag)
-{
-	uint8_t next_h[WG_HASH_LEN];
-	enum wg_result r;
-	if (len_with_tag < WG_AEAD_TAG_LEN)
-		return WG_ERR_INVALID;
-	r = wg_blake2s_2(next_h, s->h, WG_HASH_LEN, src, len_with_tag);
-	if (r == WG_OK)
-		r = wg_aead_open(dst, src, len_with_tag, s->h, WG_HASH_LEN, s->n, s->k);
-	if (r == WG_OK) {
-		s->n++;
-		memcpy(s->h, next_h, WG_HASH_LEN);
-	}
-	wg_memzero(next_h, sizeof(next_h));
-	return r;
-}
-
-/* Split: k1 (initiator to responder), k2 (responder to initiator) = HKDF(ck, empty). */
-static enum wg_result sym_split(const uint8_t ck[WG_HASH_LEN], uint8_t k1[WG_KEY_LEN],
-                                uint8_t k2[WG_KEY_LEN])
-{
-	return wg_kdf(k1, k2, NULL, ck, empty_input, 0);
-}
-
-/* ---- IKpsk2 token sequences, shared by the WireGuard and the generic messages ---- */
-
-/* Initialize with the prologue, then the pre-message "<- s": MixHash(responder static). */
-static enum wg_result ik_begin(struct wg_noise_symmetric *s, const uint8_t *prologue,
-                               size_t prologue_len, const uint8_t responder_static[WG_KEY_LEN])
-{
-	enum wg_result r = sym_initialize(s, prologue, prologue_len);
-	if (r != WG_OK)
-		return r;
-	return sym_mix_hash(s, responder_static, WG_KEY_LEN);
-}
-
+/* The WireGuard prologue, then "<- s". */
 static enum wg_result wg_begin(struct wg_noise_symmetric *s,
                                const uint8_t responder_static[WG_KEY_LEN])
 {
-	return ik_begin(s, (const uint8_t *)WG_NOISE_IDENTIFIER, sizeof(WG_NOISE_IDENTIFIER) - 1,
-	                responder_static);
-}
-
-/* Initiator: "-> e, es, s". The caller mixes "ss" and the payload. */
-static enum wg_result ik_write_e_es_s(struct wg_noise_symmetric *s,
-                                      const uint8_t e_priv[WG_KEY_LEN],
-                                      const uint8_t rs[WG_KEY_LEN], const uint8_t s_pub[WG_KEY_LEN],
-                                      uint8_t e_pub_out[WG_KEY_LEN],
-                                      uint8_t enc_static_out[WG_KEY_LEN + WG_AEAD_TAG_LEN])
-{
-	/* e */
-	enum wg_result r = wg_x25519_public(e_pub_out, e_priv);
-	if (r == WG_OK)
-		r = sym_mix_ephemeral(s, e_pub_out);
-	/* es */
-	if (r == WG_OK)
-		r = sym_mix_dh(s, e_priv, rs);
-	/* s */
-	if (r == WG_OK)
-		r = sym_encrypt_and_hash(s, enc_static_out, s_pub, WG_KEY_LEN);
-	return r;
-}
-
-/* Responder: "-> e, es, s" read; rs_out receives the initiator's static key. */
-static enum wg_result ik_read_e_es_s(struct wg_noise_symmetric *s, const uint8_t s_priv[WG_KEY_LEN],
-                                     const uint8_t e_in[WG_KEY_LEN],
-                                     const uint8_t enc_static[WG_KEY_LEN + WG_AEAD_TAG_LEN],
-                                     uint8_t rs_out[WG_KEY_LEN])
-{
-	/* e */
-	enum wg_result r = sym_mix_ephemeral(s, e_in);
-	/* es */
-	if (r == WG_OK)
-		r = sym_mix_dh(s, s_priv, e_in);
-	/* s */
-	if (r == WG_OK)
-		r = sym_decrypt_and_hash(s, rs_out, enc_static, WG_KEY_LEN + WG_AEAD_TAG_LEN);
-	return r;
-}
-
-/* Responder: "<- e, ee, se, psk". The caller encrypts the payload. */
-static enum wg_result
-ik_write_e_ee_se_psk(struct wg_noise_symmetric *s, const uint8_t e_priv[WG_KEY_LEN],
-                     const uint8_t re[WG_KEY_LEN], const uint8_t rs[WG_KEY_LEN],
-                     const uint8_t psk[WG_KEY_LEN], uint8_t e_pub_out[WG_KEY_LEN])
-{
-	/* e */
-	enum wg_result r = wg_x25519_public(e_pub_out, e_priv);
-	if (r == WG_OK)
-		r = sym_mix_ephemeral(s, e_pub_out);
-	/* ee */
-	if (r == WG_OK)
-		r = sym_mix_dh(s, e_priv, re);
-	/* se */
-	if (r == WG_OK)
-		r = sym_mix_dh(s, e_priv, rs);
-	/* psk */
-	if (r == WG_OK)
-		r = sym_mix_key_and_hash(s, psk);
-	return r;
-}
-
-/* Initiator: "<- e, ee, se, psk" read. */
-static enum wg_result ik_read_e_ee_se_psk(struct wg_noise_symmetric *s,
-                                          const uint8_t e_priv[WG_KEY_LEN],
-                                          const uint8_t s_priv[WG_KEY_LEN],
-                                          const uint8_t re[WG_KEY_LEN],
-                                          const uint8_t psk[WG_KEY_LEN])
-{
-	/* e */
-	enum wg_result r = sym_mix_ephemeral(s, re);
-	/* ee */
-	if (r == WG_OK)
-		r = sym_mix_dh(s, e_priv, re);
-	/* se */
-	if (r == WG_OK)
-		r = sym_mix_dh(s, s_priv, re);
-	/* psk */
-	if (r == WG_OK)
-		r = sym_mix_key_and_hash(s, psk);
-	return r;
+	return wg_ik_begin(s, (const uint8_t *)WG_NOISE_IDENTIFIER, sizeof(WG_NOISE_IDENTIFIER) - 1,
+	                   responder_static);
 }
 
 /* ---- upcall defaults ---- */
@@ -380,12 +173,14 @@ enum wg_result wg_noise_keypair_reserve(struct wg_noise_keypair *kp, uint32_t n,
 	 * how far concurrent failing callers push the counter past the limit (far from wrapping).
 	 */
 	uint64_t f = atomic_fetch_add_explicit(&kp->send_counter, n, memory_order_relaxed);
-	if (f > WG_REJECT_AFTER_MESSAGES - n) {
+	enum wg_keypair_use use =
+	    f > UINT64_MAX - (n - 1) ? WG_KEYPAIR_EXPIRED : wg_keypair_nonce_use(f + n - 1);
+	if (use == WG_KEYPAIR_EXPIRED) {
 		atomic_store_explicit(&kp->valid, false, memory_order_relaxed);
 		return WG_ERR_EXPIRED;
 	}
 	*first = f;
-	return f + n - 1 >= WG_REKEY_AFTER_MESSAGES ? WG_OK_REKEY : WG_OK;
+	return use == WG_KEYPAIR_REKEY ? WG_OK_REKEY : WG_OK;
 }
 
 /* ---- remote ---- */
@@ -415,6 +210,7 @@ static enum wg_result handshake_take_index(struct wg_noise_remote *remote, uint3
 	return WG_OK;
 }
 
+/* The "ss" DH depends on the two static keys alone, so it is computed once per key pair. */
 enum wg_result wg_noise_remote_precompute(struct wg_noise_remote *remote)
 {
 	struct wg_noise_local *local = remote->local;
@@ -514,7 +310,12 @@ enum wg_noise_handshake_state wg_noise_remote_handshake_state(const struct wg_no
 	return remote->handshake.state;
 }
 
-/* ---- WireGuard handshake messages ---- */
+/*
+ * ---- WireGuard handshake messages ----
+ *
+ * Message 1 is "-> e, es, s, ss" with the timestamp as payload, message 2 "<- e, ee, se, psk"
+ * with an empty payload; each side keeps hash and chaining key between the two.
+ */
 
 enum wg_result wg_noise_create_initiation(struct wg_noise_remote *remote,
                                           struct wg_msg_initiation *out)
@@ -535,14 +336,15 @@ enum wg_result wg_noise_create_initiation(struct wg_noise_remote *remote,
 	r = wg_begin(&s, remote->remote_static);
 	/* e, es, s */
 	if (r == WG_OK)
-		r = ik_write_e_es_s(&s, e_priv, remote->remote_static, local->static_public,
-		                    out->unencrypted_ephemeral, out->encrypted_static);
+		r = wg_ik_write_e_es_s(&s, e_priv, remote->remote_static, local->static_public,
+		                       out->unencrypted_ephemeral, out->encrypted_static);
 	/* ss */
 	if (r == WG_OK)
-		r = sym_mix_key(&s, ss, WG_KEY_LEN);
+		r = wg_sym_mix_key(&s, ss, WG_KEY_LEN);
 	/* payload: {timestamp} */
 	if (r == WG_OK)
-		r = sym_encrypt_and_hash(&s, out->encrypted_timestamp, timestamp, WG_TIMESTAMP_LEN);
+		r = wg_sym_encrypt_and_hash(&s, out->encrypted_timestamp, timestamp,
+		                            WG_TIMESTAMP_LEN);
 	if (r == WG_OK)
 		r = handshake_take_index(remote, &index);
 	if (r != WG_OK)
@@ -585,8 +387,8 @@ enum wg_result wg_noise_consume_initiation(struct wg_noise_local *local,
 	r = wg_begin(&s, local->static_public);
 	/* e, es, s */
 	if (r == WG_OK)
-		r = ik_read_e_es_s(&s, local->static_private, in->unencrypted_ephemeral,
-		                   in->encrypted_static, initiator_static);
+		r = wg_ik_read_e_es_s(&s, local->static_private, in->unencrypted_ephemeral,
+		                      in->encrypted_static, initiator_static);
 	if (r != WG_OK)
 		goto out;
 	if (local->upcalls.remote_by_pubkey)
@@ -598,11 +400,11 @@ enum wg_result wg_noise_consume_initiation(struct wg_noise_local *local,
 	/* ss */
 	r = remote_static_static(remote, &ss);
 	if (r == WG_OK)
-		r = sym_mix_key(&s, ss, WG_KEY_LEN);
+		r = wg_sym_mix_key(&s, ss, WG_KEY_LEN);
 	/* payload: {timestamp} */
 	if (r == WG_OK)
-		r = sym_decrypt_and_hash(&s, timestamp, in->encrypted_timestamp,
-		                         WG_TIMESTAMP_LEN + WG_AEAD_TAG_LEN);
+		r = wg_sym_decrypt_and_hash(&s, timestamp, in->encrypted_timestamp,
+		                            WG_TIMESTAMP_LEN + WG_AEAD_TAG_LEN);
 	if (r != WG_OK)
 		goto out;
 
@@ -655,11 +457,11 @@ enum wg_result wg_noise_create_response(struct wg_noise_remote *remote, struct w
 	memcpy(s.ck, hs->chaining_key, WG_HASH_LEN);
 
 	/* e, ee, se, psk */
-	r = ik_write_e_ee_se_psk(&s, e_priv, hs->remote_ephemeral, remote->remote_static,
-	                         remote->psk, out->unencrypted_ephemeral);
+	r = wg_ik_write_e_ee_se_psk(&s, e_priv, hs->remote_ephemeral, remote->remote_static,
+	                            remote->psk, out->unencrypted_ephemeral);
 	/* payload: {} */
 	if (r == WG_OK)
-		r = sym_encrypt_and_hash(&s, out->encrypted_nothing, NULL, 0);
+		r = wg_sym_encrypt_and_hash(&s, out->encrypted_nothing, NULL, 0);
 	if (r == WG_OK)
 		r = handshake_take_index(remote, &index);
 	if (r != WG_OK)
@@ -703,11 +505,11 @@ enum wg_result wg_noise_consume_response(struct wg_noise_local *local,
 	memcpy(s.h, hs->hash, WG_HASH_LEN);
 	memcpy(s.ck, hs->chaining_key, WG_HASH_LEN);
 	/* e, ee, se, psk */
-	r = ik_read_e_ee_se_psk(&s, hs->ephemeral_private, local->static_private,
-	                        in->unencrypted_ephemeral, remote->psk);
+	r = wg_ik_read_e_ee_se_psk(&s, hs->ephemeral_private, local->static_private,
+	                           in->unencrypted_ephemeral, remote->psk);
 	/* payload: {} */
 	if (r == WG_OK)
-		r = sym_decrypt_and_hash(&s, nothing, in->encrypted_nothing, WG_AEAD_TAG_LEN);
+		r = wg_sym_decrypt_and_hash(&s, nothing, in->encrypted_nothing, WG_AEAD_TAG_LEN);
 	if (r != WG_OK)
 		goto out;
 
@@ -751,7 +553,8 @@ enum wg_result wg_noise_begin_session(struct wg_noise_remote *remote)
 		goto out;
 	}
 	memset(kp, 0, size);
-	r = sym_split(hs->chaining_key, k1, k2);
+	/* Split() */
+	r = wg_sym_split(hs->chaining_key, k1, k2);
 	if (r != WG_OK)
 		goto out;
 	memcpy(kp->send_key, initiator ? k1 : k2, WG_KEY_LEN);
@@ -807,127 +610,4 @@ bool wg_noise_received_with_keypair(struct wg_noise_remote *remote, struct wg_no
 	slot_store(&remote->next, NULL);
 	keypair_release(remote->local, old_previous);
 	return true;
-}
-
-/* ---- generic IKpsk2 (known-answer tests) ---- */
-
-enum wg_result wg_ikpsk2_init(struct wg_ikpsk2 *hs, bool is_initiator, const uint8_t *prologue,
-                              size_t prologue_len, const uint8_t s_priv[WG_KEY_LEN],
-                              const uint8_t rs[WG_KEY_LEN], const uint8_t psk[WG_KEY_LEN])
-{
-	enum wg_result r;
-	memset(hs, 0, sizeof(*hs));
-	if (is_initiator && !rs)
-		return WG_ERR_INVALID;
-	r = wg_crypto_init();
-	if (r != WG_OK)
-		return r;
-	hs->is_initiator = is_initiator;
-	memcpy(hs->s_priv, s_priv, WG_KEY_LEN);
-	r = wg_x25519_public(hs->s_pub, s_priv);
-	if (r != WG_OK)
-		return r;
-	if (psk)
-		memcpy(hs->psk, psk, WG_KEY_LEN);
-	if (is_initiator)
-		memcpy(hs->rs, rs, WG_KEY_LEN);
-	return ik_begin(&hs->sym, prologue, prologue_len, is_initiator ? hs->rs : hs->s_pub);
-}
-
-enum wg_result wg_ikpsk2_write_msg1(struct wg_ikpsk2 *hs, const uint8_t e_priv[WG_KEY_LEN],
-                                    const uint8_t *payload, size_t payload_len, uint8_t *out,
-                                    size_t out_cap, size_t *out_len)
-{
-	enum wg_result r;
-	if (!hs->is_initiator)
-		return WG_ERR_STATE;
-	if (out_cap < WG_IKPSK2_MSG1_OVERHEAD || out_cap - WG_IKPSK2_MSG1_OVERHEAD < payload_len)
-		return WG_ERR_INVALID;
-	memcpy(hs->e_priv, e_priv, WG_KEY_LEN);
-	/* e, es, s */
-	r = ik_write_e_es_s(&hs->sym, hs->e_priv, hs->rs, hs->s_pub, hs->e_pub, out + WG_KEY_LEN);
-	memcpy(out, hs->e_pub, WG_KEY_LEN);
-	/* ss */
-	if (r == WG_OK)
-		r = sym_mix_dh(&hs->sym, hs->s_priv, hs->rs);
-	if (r == WG_OK)
-		r = sym_encrypt_and_hash(&hs->sym, out + 2 * WG_KEY_LEN + WG_AEAD_TAG_LEN, payload,
-		                         payload_len);
-	if (r == WG_OK)
-		*out_len = WG_IKPSK2_MSG1_OVERHEAD + payload_len;
-	return r;
-}
-
-enum wg_result wg_ikpsk2_read_msg1(struct wg_ikpsk2 *hs, const uint8_t *msg, size_t len,
-                                   uint8_t *payload_out, size_t *payload_len)
-{
-	enum wg_result r;
-	if (hs->is_initiator)
-		return WG_ERR_STATE;
-	if (len < WG_IKPSK2_MSG1_OVERHEAD)
-		return WG_ERR_INVALID;
-	/* e, es, s */
-	memcpy(hs->re, msg, WG_KEY_LEN);
-	r = ik_read_e_es_s(&hs->sym, hs->s_priv, hs->re, msg + WG_KEY_LEN, hs->rs);
-	/* ss */
-	if (r == WG_OK)
-		r = sym_mix_dh(&hs->sym, hs->s_priv, hs->rs);
-	if (r == WG_OK)
-		r = sym_decrypt_and_hash(&hs->sym, payload_out,
-		                         msg + 2 * WG_KEY_LEN + WG_AEAD_TAG_LEN,
-		                         len - 2 * WG_KEY_LEN - WG_AEAD_TAG_LEN);
-	if (r == WG_OK)
-		*payload_len = len - WG_IKPSK2_MSG1_OVERHEAD;
-	return r;
-}
-
-enum wg_result wg_ikpsk2_write_msg2(struct wg_ikpsk2 *hs, const uint8_t e_priv[WG_KEY_LEN],
-                                    const uint8_t *payload, size_t payload_len, uint8_t *out,
-                                    size_t out_cap, size_t *out_len)
-{
-	enum wg_result r;
-	if (hs->is_initiator)
-		return WG_ERR_STATE;
-	if (out_cap < WG_IKPSK2_MSG2_OVERHEAD || out_cap - WG_IKPSK2_MSG2_OVERHEAD < payload_len)
-		return WG_ERR_INVALID;
-	memcpy(hs->e_priv, e_priv, WG_KEY_LEN);
-	/* e, ee, se, psk */
-	r = ik_write_e_ee_se_psk(&hs->sym, hs->e_priv, hs->re, hs->rs, hs->psk, hs->e_pub);
-	memcpy(out, hs->e_pub, WG_KEY_LEN);
-	if (r == WG_OK)
-		r = sym_encrypt_and_hash(&hs->sym, out + WG_KEY_LEN, payload, payload_len);
-	if (r == WG_OK)
-		*out_len = WG_IKPSK2_MSG2_OVERHEAD + payload_len;
-	return r;
-}
-
-enum wg_result wg_ikpsk2_read_msg2(struct wg_ikpsk2 *hs, const uint8_t *msg, size_t len,
-                                   uint8_t *payload_out, size_t *payload_len)
-{
-	enum wg_result r;
-	if (!hs->is_initiator)
-		return WG_ERR_STATE;
-	if (len < WG_IKPSK2_MSG2_OVERHEAD)
-		return WG_ERR_INVALID;
-	/* e, ee, se, psk */
-	memcpy(hs->re, msg, WG_KEY_LEN);
-	r = ik_read_e_ee_se_psk(&hs->sym, hs->e_priv, hs->s_priv, hs->re, hs->psk);
-	if (r == WG_OK)
-		r = sym_decrypt_and_hash(&hs->sym, payload_out, msg + WG_KEY_LEN, len - WG_KEY_LEN);
-	if (r == WG_OK)
-		*payload_len = len - WG_IKPSK2_MSG2_OVERHEAD;
-	return r;
-}
-
-enum wg_result wg_ikpsk2_split(struct wg_ikpsk2 *hs, uint8_t send_key[WG_KEY_LEN],
-                               uint8_t recv_key[WG_KEY_LEN])
-{
-	if (hs->is_initiator)
-		return sym_split(hs->sym.ck, send_key, recv_key);
-	return sym_split(hs->sym.ck, recv_key, send_key);
-}
-
-void wg_ikpsk2_destroy(struct wg_ikpsk2 *hs)
-{
-	wg_memzero(hs, sizeof(*hs));
 }

@@ -259,41 +259,10 @@ uint32_t wg_timers_tick(struct wg_timers *t, uint64_t now_ns)
 	}
 }
 
-/* The kernel's wg_birthdate_has_expired: at least `age` has passed since birth. */
-static bool aged(uint64_t birth_ns, uint64_t now_ns, uint64_t age_ns)
+bool wg_timers_lastminute_handshake(struct wg_timers *t, bool rekey_due)
 {
-	return now_ns >= birth_ns && now_ns - birth_ns >= age_ns;
-}
-
-bool wg_timers_rekey_due_on_send(const struct wg_timers *t, bool is_initiator,
-                                 uint64_t keypair_birth_ns, uint64_t send_counter, uint64_t now_ns)
-{
-	/* Strictly more than REKEY_AFTER_MESSAGES, as the kernel's keep_key_fresh. */
-	return send_counter > WG_REKEY_AFTER_MESSAGES ||
-	       (is_initiator && aged(keypair_birth_ns, now_ns, t->d.rekey_after_time_ns));
-}
-
-bool wg_timers_rekey_due_on_receive(const struct wg_timers *t, bool is_initiator,
-                                    uint64_t keypair_birth_ns, uint64_t now_ns)
-{
-	uint64_t margin = t->d.keepalive_timeout_ns + t->d.rekey_timeout_ns;
-	uint64_t age = t->d.reject_after_time_ns > margin ? t->d.reject_after_time_ns - margin : 0;
-	return is_initiator && aged(keypair_birth_ns, now_ns, age);
-}
-
-bool wg_timers_lastminute_handshake(struct wg_timers *t, bool is_initiator,
-                                    uint64_t keypair_birth_ns, uint64_t now_ns)
-{
-	if (t->sent_lastminute_handshake ||
-	    !wg_timers_rekey_due_on_receive(t, is_initiator, keypair_birth_ns, now_ns))
+	if (t->sent_lastminute_handshake || !rekey_due)
 		return false;
 	t->sent_lastminute_handshake = true;
 	return true;
-}
-
-bool wg_timers_keypair_expired(const struct wg_timers *t, uint64_t keypair_birth_ns,
-                               uint64_t counter, uint64_t now_ns)
-{
-	return counter >= WG_REJECT_AFTER_MESSAGES ||
-	       aged(keypair_birth_ns, now_ns, t->d.reject_after_time_ns);
 }

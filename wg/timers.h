@@ -15,7 +15,10 @@
 
 #include "constants.h"
 
-/* The protocol durations, in the struct so tests (and a test-only knob) can shorten them. */
+/*
+ * The protocol durations, in the struct so tests (and a test-only knob) can shorten them. The
+ * keypair rule (wg/keypair_use.h) takes the same struct, so timers and key use scale together.
+ */
 struct wg_timer_durations {
 	uint64_t rekey_after_time_ns;    /* 120 s: initiator rekeys a keypair this old */
 	uint64_t reject_after_time_ns;   /* 180 s: keypair unusable; 3x: zero all key material */
@@ -104,18 +107,11 @@ uint64_t wg_timers_next_deadline(const struct wg_timers *t);
  */
 bool wg_timers_may_send_initiation(struct wg_timers *t, uint64_t now_ns, bool is_retry);
 
-/* Key freshness rules (send.c, receive.c), as pure functions of their inputs. */
-/* Sending side: send_counter is the keypair's next nonce. */
-bool wg_timers_rekey_due_on_send(const struct wg_timers *t, bool is_initiator,
-                                 uint64_t keypair_birth_ns, uint64_t send_counter, uint64_t now_ns);
-/* Receiving side: the initiator refreshes a key that is close to expiry (165 s). */
-bool wg_timers_rekey_due_on_receive(const struct wg_timers *t, bool is_initiator,
-                                    uint64_t keypair_birth_ns, uint64_t now_ns);
-/* True once per handshake when wg_timers_rekey_due_on_receive holds (the kernel's last minute). */
-bool wg_timers_lastminute_handshake(struct wg_timers *t, bool is_initiator,
-                                    uint64_t keypair_birth_ns, uint64_t now_ns);
-/* A keypair too old or with its counter exhausted must not be used in either direction. */
-bool wg_timers_keypair_expired(const struct wg_timers *t, uint64_t keypair_birth_ns,
-                               uint64_t counter, uint64_t now_ns);
+/*
+ * The kernel's last-minute handshake: true once per handshake when rekey_due, which is
+ * wg_keypair_may_open (wg/keypair_use.h) answering WG_KEYPAIR_REKEY for a received packet.
+ * Whether a keypair may be used at all is decided there, from these durations.
+ */
+bool wg_timers_lastminute_handshake(struct wg_timers *t, bool rekey_due);
 
 #endif

@@ -7,15 +7,16 @@
 
 #include "crypto.h"
 #include "index_table.h"
+#include "keypair_use.h"
 
-/* The receiving initiator starts a new handshake this long before the keypair dies, so that a
- * quiet initiator still rekeys in time (kernel: REJECT - KEEPALIVE - REKEY_TIMEOUT). */
-#define RECV_REKEY_AGE_S (WG_REJECT_AFTER_TIME_S - WG_KEEPALIVE_TIMEOUT_S - WG_REKEY_TIMEOUT_S)
-
-static uint64_t keypair_age_ns(const struct wg_noise_keypair *kp, uint64_t now)
+/* NULL durations: the protocol's. */
+static const struct wg_timer_durations *durations_or_default(const struct wg_timer_durations *d,
+                                                             struct wg_timer_durations *def)
 {
-	/* A clock that reads before the birth (injected in tests) counts as age zero. */
-	return now > kp->birth_ns ? now - kp->birth_ns : 0;
+	if (d)
+		return d;
+	wg_timer_durations_default(def);
+	return def;
 }
 
 enum wg_message_type wg_transport_classify(const uint8_t *msg, size_t len)
@@ -48,8 +49,9 @@ size_t wg_transport_sealed_len(size_t len, size_t mtu)
 
 enum wg_result wg_transport_seal(struct wg_noise_keypair *kp, const uint8_t *plain, size_t len,
                                  size_t mtu, uint8_t *out, size_t out_cap, size_t *out_len,
-                                 uint64_t now)
+                                 const struct wg_timer_durations *d, uint64_t now)
 {
+	struct wg_timer_durations def;
 	struct wg_msg_data hdr;
 	size_t padded = wg_padded_len(len, mtu);
 	uint64_t counter;
@@ -59,17 +61,19 @@ enum wg_result wg_transport_seal(struct wg_noise_keypair *kp, const uint8_t *pla
 		return WG_ERR_NO_KEYPAIR;
 	if (padded < len || out_cap < wg_transport_sealed_len(len, mtu))
 		return WG_ERR_INVALID;
-	if (!atomic_load_explicit(&kp->valid, memory_order_relaxed))
-		return WG_ERR_EXPIRED;
-	uint64_t age = keypair_age_ns(kp, now);
-	if (age >= WG_REJECT_AFTER_TIME_S * WG_NSEC_PER_SEC) {
+	/* Asked before reserving, so a refused message takes no nonce. */
+	enum wg_keypair_use use =
+	    wg_keypair_may_seal(kp, durations_or_default(d, &def),
+	                        atomic_load_explicit(&kp->send_counter, memory_order_relaxed), now);
+	if (use == WG_KEYPAIR_EXPIRED) {
+		/* Stays refused even if an injected clock later reads younger. */
 		atomic_store_explicit(&kp->valid, false, memory_order_relaxed);
 		return WG_ERR_EXPIRED;
 	}
 	status = wg_noise_keypair_reserve(kp, 1, &counter);
 	if (status != WG_OK && status != WG_OK_REKEY)
 		return status;
-	if (kp->is_initiator && age >= WG_REKEY_AFTER_TIME_S * WG_NSEC_PER_SEC)
+	if (use == WG_KEYPAIR_REKEY)
 		status = WG_OK_REKEY;
 
 	uint8_t *body = out + sizeof(hdr);
@@ -89,8 +93,10 @@ enum wg_result wg_transport_seal(struct wg_noise_keypair *kp, const uint8_t *pla
 
 enum wg_result wg_transport_open(struct wg_noise_local *local, const uint8_t *msg, size_t len,
                                  uint8_t *plain_out, size_t *plain_len,
-                                 struct wg_noise_keypair **kp_out, uint64_t now)
+                                 struct wg_noise_keypair **kp_out,
+                                 const struct wg_timer_durations *d, uint64_t now)
 {
+	struct wg_timer_durations def;
 	struct wg_msg_data hdr;
 	struct wg_noise_keypair *kp;
 	enum wg_result r;
@@ -104,8 +110,8 @@ enum wg_result wg_transport_open(struct wg_noise_local *local, const uint8_t *ms
 	kp = wg_index_table_lookup(local->index_table, le32toh(hdr.key_idx), WG_INDEX_KEYPAIR);
 	if (!kp)
 		return WG_ERR_UNKNOWN_PEER;
-	uint64_t age = keypair_age_ns(kp, now);
-	if (age >= WG_REJECT_AFTER_TIME_S * WG_NSEC_PER_SEC)
+	enum wg_keypair_use use = wg_keypair_may_open(kp, durations_or_default(d, &def), now);
+	if (use == WG_KEYPAIR_EXPIRED)
 		return WG_ERR_EXPIRED;
 
 	uint64_t counter = le64toh(hdr.counter);
@@ -113,16 +119,15 @@ enum wg_result wg_transport_open(struct wg_noise_local *local, const uint8_t *ms
 	r = wg_aead_open(plain_out, msg + sizeof(hdr), sealed, NULL, 0, counter, kp->recv_key);
 	if (r != WG_OK)
 		return r;
-	/* Only an authenticated counter may move the window. */
-	if (counter >= WG_REJECT_AFTER_MESSAGES || !wg_replay_check(&kp->recv_replay, counter)) {
+	/* Only an authenticated counter may move the window; it also refuses counters from
+	 * WG_REJECT_AFTER_MESSAGES on. */
+	if (!wg_replay_check(&kp->recv_replay, counter)) {
 		wg_memzero(plain_out, sealed - WG_AEAD_TAG_LEN);
 		return WG_ERR_REPLAY;
 	}
 	*plain_len = sealed - WG_AEAD_TAG_LEN;
 	*kp_out = kp;
-	if (kp->is_initiator && age >= RECV_REKEY_AGE_S * WG_NSEC_PER_SEC)
-		return WG_OK_REKEY;
-	return WG_OK;
+	return use == WG_KEYPAIR_REKEY ? WG_OK_REKEY : WG_OK;
 }
 
 enum wg_result wg_transport_inner_len(const uint8_t *plain, size_t len, size_t *inner_len)

@@ -13,6 +13,7 @@
 #include "messages.h"
 #include "noise.h"
 #include "result.h"
+#include "timers.h"
 
 /*
  * The type of a received datagram, after checking that the 32-bit type field (type byte plus
@@ -28,29 +29,30 @@ size_t wg_transport_sealed_len(size_t len, size_t mtu);
  * Seals plain (len bytes; 0 is a keepalive) into a complete data message at out: header,
  * receiver index kp->remote_index, the next counter, the plaintext zero-padded with
  * wg_padded_len(len, mtu) (mtu 0: no cap), tag. plain may overlap out. *out_len is set on
- * success. WG_OK; WG_OK_REKEY (sent, and a new handshake is due: counter past
- * WG_REKEY_AFTER_MESSAGES, or the initiator's keypair older than WG_REKEY_AFTER_TIME_S);
- * WG_ERR_NO_KEYPAIR (kp NULL); WG_ERR_EXPIRED (invalidated, older than WG_REJECT_AFTER_TIME_S,
- * or counter exhausted); WG_ERR_INVALID (out_cap too small); WG_ERR_CRYPTO. now: monotonic ns.
+ * success. Whether kp may seal is wg_keypair_may_seal's answer for durations d (the peer's
+ * timers'; NULL: the protocol's): WG_OK; WG_OK_REKEY (sent, and a new handshake is due);
+ * WG_ERR_EXPIRED (nothing sent, and kp stays invalidated). Also WG_ERR_NO_KEYPAIR (kp NULL),
+ * WG_ERR_INVALID (out_cap too small), WG_ERR_CRYPTO. now: monotonic ns.
  */
 enum wg_result wg_transport_seal(struct wg_noise_keypair *kp, const uint8_t *plain, size_t len,
                                  size_t mtu, uint8_t *out, size_t out_cap, size_t *out_len,
-                                 uint64_t now);
+                                 const struct wg_timer_durations *d, uint64_t now);
 
 /*
  * Opens a data message. plain_out holds len - WG_DATA_OVERHEAD bytes and may be msg + 16 (in
  * place). Checks in order: length and type (WG_ERR_INVALID), receiver index to a keypair in
- * local's index table (WG_ERR_UNKNOWN_PEER), keypair age (WG_ERR_EXPIRED), the tag
- * (WG_ERR_AUTH), then the counter against the replay window (WG_ERR_REPLAY). On success
- * *plain_len includes the padding (see wg_transport_inner_len) and *kp_out is the keypair: the
- * caller then calls wg_noise_received_with_keypair (through the control thread if
+ * local's index table (WG_ERR_UNKNOWN_PEER), wg_keypair_may_open for durations d (NULL: the
+ * protocol's; WG_ERR_EXPIRED), the tag (WG_ERR_AUTH), then the counter against the replay
+ * window (WG_ERR_REPLAY). On success *plain_len includes the padding (see
+ * wg_transport_inner_len) and *kp_out is the keypair: the caller then calls
+ * wg_noise_received_with_keypair (through the control thread if
  * wg_noise_keypair_awaits_confirmation) and feeds the timers. Returns WG_OK, or WG_OK_REKEY when
- * we initiated this keypair and it is old enough (REJECT_AFTER_TIME - KEEPALIVE_TIMEOUT -
- * REKEY_TIMEOUT) that a new handshake should start now: both mean the packet is good.
+ * may_open said a new handshake should start now: both mean the packet is good.
  */
 enum wg_result wg_transport_open(struct wg_noise_local *local, const uint8_t *msg, size_t len,
                                  uint8_t *plain_out, size_t *plain_len,
-                                 struct wg_noise_keypair **kp_out, uint64_t now);
+                                 struct wg_noise_keypair **kp_out,
+                                 const struct wg_timer_durations *d, uint64_t now);
 
 /*
  * The real length of a decrypted, padded payload: 0 for a keepalive (len 0), else the IPv4 total

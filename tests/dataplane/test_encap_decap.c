@@ -473,7 +473,8 @@ static size_t far_seal(unsigned peer, int family, size_t total, const uint8_t *s
 	size_t ml = 0;
 	const uint8_t *s = src_override ? src_override : inner_addr(family, peer);
 	put_ip(inner, family, s, family == 4 ? host4 : host6, total, 64, true, 253);
-	CHECK(wg_transport_seal(far_kp(peer), inner, total, MTU, msg, 2048, &ml, clock_ns) == WG_OK,
+	CHECK(wg_transport_seal(far_kp(peer), inner, total, MTU, msg, 2048, &ml, NULL, clock_ns) ==
+	          WG_OK,
 	      "far seal");
 	return ml;
 }
@@ -488,7 +489,7 @@ static void check_sealed(struct rte_mbuf *m, unsigned peer, int ofam, const uint
 	size_t ml = 0, pl = 0;
 	uint64_t saved = atomic_load(&kp->send_counter);
 	atomic_store(&kp->send_counter, counter);
-	CHECK(wg_transport_seal(kp, exp, len, MTU, msg, sizeof(msg), &ml, clock_ns) == WG_OK,
+	CHECK(wg_transport_seal(kp, exp, len, MTU, msg, sizeof(msg), &ml, NULL, clock_ns) == WG_OK,
 	      "%s: reference seal", what);
 	atomic_store(&kp->send_counter, saved);
 	const uint8_t *frame = rte_pktmbuf_mtod(m, const uint8_t *);
@@ -502,7 +503,7 @@ static void check_sealed(struct rte_mbuf *m, unsigned peer, int ofam, const uint
 	      "%s: frame differs from the reference (len %u, want %zu)", what, m->pkt_len, wl);
 	struct wg_noise_keypair *got = NULL;
 	enum wg_result r = wg_transport_open(&far[peer].local, frame + 14 + hl + 8, ml, plain, &pl,
-	                                     &got, clock_ns);
+	                                     &got, NULL, clock_ns);
 	CHECK((r == WG_OK || r == WG_OK_REKEY) && pl >= len && memcmp(plain, exp, len) == 0,
 	      "%s: far node opens it: %s", what, wg_result_str(r));
 	if (got && got->remote)
@@ -651,7 +652,7 @@ static void test_fragmentation(void)
 		struct wg_noise_keypair *kp = NULL;
 		const uint8_t *msg = rte_pktmbuf_mtod(out[i], uint8_t *) + 42;
 		CHECK(wg_transport_open(&far[0].local, msg, out[i]->pkt_len - 42, plain, &pl, &kp,
-		                        clock_ns) == WG_OK,
+		                        NULL, clock_ns) == WG_OK,
 		      "fragment %u opens", i);
 		size_t tl = (size_t)plain[2] << 8 | plain[3];
 		uint16_t fo = (uint16_t)(plain[6] << 8 | plain[7]);
@@ -701,11 +702,12 @@ static void test_mesh_drops(void)
 
 	static const uint8_t junk[32] = {0x00, 1, 2, 3};
 	size_t jl = 0;
-	wg_transport_seal(far_kp(0), junk, sizeof(junk), MTU, msg, sizeof(msg), &jl, clock_ns);
+	wg_transport_seal(far_kp(0), junk, sizeof(junk), MTU, msg, sizeof(msg), &jl, NULL,
+	                  clock_ns);
 	run1(MG_PORT_MESH, buf, mesh_frame(buf, 4, 0, msg, jl));
 	put_ip(inner, 4, (uint8_t[]){172, 16, 0, 5}, host4, 100, 64, true, 253);
 	inner[3] = 200; /* claims more than it carries */
-	wg_transport_seal(far_kp(0), inner, 100, MTU, msg, sizeof(msg), &jl, clock_ns);
+	wg_transport_seal(far_kp(0), inner, 100, MTU, msg, sizeof(msg), &jl, NULL, clock_ns);
 	run1(MG_PORT_MESH, buf, mesh_frame(buf, 4, 0, msg, jl));
 	expect_drops(MG_DROP_INNER_INVALID, 2, "inner invalid");
 
@@ -721,7 +723,7 @@ static void test_mesh_drops(void)
 	mg_neigh_update(gw.neigh, MG_PORT_LAN, 4, host4, &host_mac, clock_ns);
 
 	uint64_t ka = w.counters.keepalives_rx, rx0 = w.peer_counters[0].rx_bytes;
-	wg_transport_seal(far_kp(0), NULL, 0, MTU, msg, sizeof(msg), &ml, clock_ns);
+	wg_transport_seal(far_kp(0), NULL, 0, MTU, msg, sizeof(msg), &ml, NULL, clock_ns);
 	len = mesh_frame(buf, 4, 0, msg, ml);
 	run1(MG_PORT_MESH, buf, len);
 	CHECK(w.counters.keepalives_rx == ka + 1 && w.peer_counters[0].rx_bytes == rx0 + 32,

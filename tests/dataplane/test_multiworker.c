@@ -419,7 +419,7 @@ static void seal_all(void)
 		size_t len = put_inner(inner, far_inner4, host4, s, 131, 64), ml = 0;
 		sealed_msg[s].off = (uint32_t)(s * stride);
 		bad += wg_transport_seal(kp, inner, len, MTU, msgs + sealed_msg[s].off, stride, &ml,
-		                         clock_ns) != WG_OK;
+		                         NULL, clock_ns) != WG_OK;
 		sealed_msg[s].len = (uint16_t)ml;
 	}
 	CHECK(bad == 0, "reference seal of %u messages: %u failed", UNIQUE, bad);
@@ -656,7 +656,7 @@ static void open_all(void)
 		size_t pl = 0, il = 0;
 		uint32_t seq;
 		enum wg_result r = wg_transport_open(&far_local, enc_msgs + c * enc_stride,
-		                                     enc_len[c], plain, &pl, &kp, clock_ns);
+		                                     enc_len[c], plain, &pl, &kp, NULL, clock_ns);
 		if ((r != WG_OK && r != WG_OK_REKEY) ||
 		    wg_transport_inner_len(plain, pl, &il) != WG_OK || il < 24) {
 			if (bad++ < 5)

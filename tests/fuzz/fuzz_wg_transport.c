@@ -121,7 +121,7 @@ static int seal(struct fake_host *sender, const uint8_t *plain, size_t len, cons
 	if (counter)
 		atomic_store(&kp->send_counter, *counter);
 	g->counter = atomic_load(&kp->send_counter);
-	r = wg_transport_seal(kp, plain, len, 0, g->bytes, sizeof(g->bytes), &g->len,
+	r = wg_transport_seal(kp, plain, len, 0, g->bytes, sizeof(g->bytes), &g->len, NULL,
 	                      sender->now_ns);
 	if (r != WG_OK)
 		return -1;
@@ -315,7 +315,7 @@ static enum wg_result open_checked(struct fake_host *x, const uint8_t *d, size_t
 	memset(plain, FILL_BYTE, cap);
 	*plain_len = SENTINEL_LEN;
 	*kp = &kp_after[0]; /* any non-NULL value: open must overwrite it */
-	r = wg_transport_open(&x->local, d, len, plain, plain_len, kp, now);
+	r = wg_transport_open(&x->local, d, len, plain, plain_len, kp, NULL, now);
 	FUZZ_CHECK(open_result_documented(r), "%s: open returned %d (%s)", x->name, (int)r,
 	           wg_result_str(r));
 	if (r != WG_OK && r != WG_OK_REKEY) {
@@ -364,7 +364,7 @@ static void after_accept(struct fake_host *x, const struct genuine *g, const uin
 	/* In place, as the data path does it. */
 	memcpy(copy, d, len);
 	r = wg_transport_open(&x->local, copy, len, copy + sizeof(struct wg_msg_data), &plain_len,
-	                      &kp, birth_ns + WG_NSEC_PER_SEC);
+	                      &kp, NULL, birth_ns + WG_NSEC_PER_SEC);
 	FUZZ_CHECK(r == WG_OK && plain_len == g->plain_len &&
 	               memcmp(copy + sizeof(struct wg_msg_data), g->plain, g->plain_len) == 0,
 	           "%s: in-place open gave %s", x->name, wg_result_str(r));

@@ -515,7 +515,7 @@ static bool send_data(struct tool *t, const uint8_t *inner, size_t len, const ch
 	size_t out_len;
 	struct wg_noise_keypair *kp = wg_noise_keypair_current(&t->remote);
 	enum wg_result r =
-	    wg_transport_seal(kp, inner, len, TOOL_MTU, out, sizeof(out), &out_len, now_ns());
+	    wg_transport_seal(kp, inner, len, TOOL_MTU, out, sizeof(out), &out_len, NULL, now_ns());
 	if (r != WG_OK && r != WG_OK_REKEY)
 		return errorf("sealing the %s: %s", what, wg_result_str(r));
 	return udp_send(t, out, out_len, what);
@@ -600,7 +600,8 @@ static bool handle_data(struct tool *t, uint8_t *msg, size_t len, const struct s
 	struct wg_noise_keypair *kp = NULL;
 	struct echo_msg m;
 	const char *bad;
-	enum wg_result r = wg_transport_open(&t->local, msg, len, plain, &plain_len, &kp, now_ns());
+	enum wg_result r =
+	    wg_transport_open(&t->local, msg, len, plain, &plain_len, &kp, NULL, now_ns());
 
 	if (r != WG_OK && r != WG_OK_REKEY)
 		return dropf(t, "data message: %s", wg_result_str(r));

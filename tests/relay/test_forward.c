@@ -63,7 +63,7 @@ static size_t seal_wireguard(uint8_t key[32], uint8_t *out, size_t cap)
 	kp.is_initiator = true;
 	atomic_store(&kp.valid, true);
 	memcpy(plain + 28, marker, sizeof(marker));
-	CHECK(wg_transport_seal(&kp, plain, sizeof(plain), 0, out, cap, &len, now) == WG_OK);
+	CHECK(wg_transport_seal(&kp, plain, sizeof(plain), 0, out, cap, &len, NULL, now) == WG_OK);
 	return len;
 }
 

@@ -245,7 +245,7 @@ enum wg_result fake_host_seal(struct fake_host *h, struct wg_noise_remote *r, co
 	struct wg_noise_keypair *kp = wg_noise_keypair_current(r);
 	if (!kp)
 		return WG_ERR_NO_KEYPAIR;
-	return wg_transport_seal(kp, plain, len, mtu, out, cap, out_len, fake_host_now(h));
+	return wg_transport_seal(kp, plain, len, mtu, out, cap, out_len, NULL, fake_host_now(h));
 }
 
 enum wg_result fake_host_open(struct fake_host *h, const uint8_t *msg, size_t len, uint8_t *plain,
@@ -253,7 +253,7 @@ enum wg_result fake_host_open(struct fake_host *h, const uint8_t *msg, size_t le
 {
 	struct wg_noise_keypair *kp = NULL;
 	enum wg_result r =
-	    wg_transport_open(&h->local, msg, len, plain, plain_len, &kp, fake_host_now(h));
+	    wg_transport_open(&h->local, msg, len, plain, plain_len, &kp, NULL, fake_host_now(h));
 	if (kp_out)
 		*kp_out = kp;
 	if (r != WG_OK && r != WG_OK_REKEY)

@@ -13,6 +13,7 @@
 #include "check.h"
 #include "crypto.h"
 #include "fake_host.h"
+#include "ikpsk2.h"
 #include "index_table.h"
 #include "noise.h"
 #include "tai64n.h"
@@ -99,10 +100,11 @@ static enum wg_result send_packet(struct fake_host *from, struct wg_noise_remote
 	size_t msg_len = 0, plain_len = 0;
 	struct wg_noise_keypair *kp = wg_noise_keypair_current(from_peer);
 	enum wg_result r = wg_transport_seal(kp, payload, sizeof(payload), 1420, msg, sizeof(msg),
-	                                     &msg_len, from->now_ns);
+	                                     &msg_len, NULL, from->now_ns);
 	if (r != WG_OK)
 		return r;
-	r = wg_transport_open(&to->local, msg, msg_len, plain, &plain_len, kp_out, to->now_ns);
+	r = wg_transport_open(&to->local, msg, msg_len, plain, &plain_len, kp_out, NULL,
+	                      to->now_ns);
 	if (r == WG_OK)
 		CHECK(plain_len == 32 && memcmp(plain, payload, sizeof(payload)) == 0, "%s",
 		      __func__);
@@ -412,24 +414,24 @@ static void generic_initiation(const uint8_t init_priv[WG_KEY_LEN],
                                const uint8_t resp_pub[WG_KEY_LEN], uint64_t seed, uint64_t unix_sec,
                                struct wg_msg_initiation *out)
 {
-	struct wg_ikpsk2 hs;
+	struct ikpsk2 hs;
 	uint8_t e[WG_KEY_LEN], ts[WG_TIMESTAMP_LEN], body[256];
 	size_t len = 0;
 	memset(out, 0, sizeof(*out));
 	test_rng(&seed, e, sizeof(e));
 	wg_tai64n_encode(ts, unix_sec, 0);
-	CHECK(wg_ikpsk2_init(&hs, true, (const uint8_t *)WG_NOISE_IDENTIFIER,
-	                     strlen(WG_NOISE_IDENTIFIER), init_priv, resp_pub, NULL) == WG_OK,
+	CHECK(ikpsk2_init(&hs, true, (const uint8_t *)WG_NOISE_IDENTIFIER,
+	                  strlen(WG_NOISE_IDENTIFIER), init_priv, resp_pub, NULL) == WG_OK,
 	      "%s", __func__);
 	if (static_pub_claim)
 		memcpy(hs.s_pub, static_pub_claim, WG_KEY_LEN);
-	CHECK(wg_ikpsk2_write_msg1(&hs, e, ts, sizeof(ts), body, sizeof(body), &len) == WG_OK, "%s",
+	CHECK(ikpsk2_write_msg1(&hs, e, ts, sizeof(ts), body, sizeof(body), &len) == WG_OK, "%s",
 	      __func__);
 	CHECK(len == 108, "%s", __func__);
 	out->header.type = htole32(WG_MSG_HANDSHAKE_INITIATION);
 	out->sender_index = htole32(0x01020304);
 	memcpy(out->unencrypted_ephemeral, body, len);
-	wg_ikpsk2_destroy(&hs);
+	ikpsk2_destroy(&hs);
 }
 
 static void test_low_order_and_unknown(void)

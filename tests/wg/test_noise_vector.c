@@ -10,6 +10,7 @@
 
 #include "check.h"
 #include "crypto.h"
+#include "ikpsk2.h"
 #include "noise.h"
 
 struct blob {
@@ -41,7 +42,7 @@ static bool key_ok(struct blob b)
 
 static void run_vector(size_t vi, json_t *v)
 {
-	struct wg_ikpsk2 ini, res;
+	struct ikpsk2 ini, res;
 	uint8_t out[1024], payload[1024], resp_static_pub[WG_KEY_LEN], init_static_pub[WG_KEY_LEN];
 	uint8_t i_send[WG_KEY_LEN], i_recv[WG_KEY_LEN], r_send[WG_KEY_LEN], r_recv[WG_KEY_LEN];
 	size_t out_len = 0, payload_len = 0;
@@ -80,21 +81,21 @@ static void run_vector(size_t vi, json_t *v)
 	CHECK(memcmp(resp_static_pub, init_rs.p, WG_KEY_LEN) == 0, "init_remote_static");
 	CHECK(wg_x25519_public(init_static_pub, init_static.p) == WG_OK, "%s", __func__);
 
-	CHECK(wg_ikpsk2_init(&ini, true, prologue.p, prologue.n, init_static.p, init_rs.p, psk.p) ==
+	CHECK(ikpsk2_init(&ini, true, prologue.p, prologue.n, init_static.p, init_rs.p, psk.p) ==
 	          WG_OK,
 	      "%s", __func__);
-	CHECK(wg_ikpsk2_init(&res, false, resp_prologue.p, resp_prologue.n, resp_static.p, NULL,
-	                     resp_psk.p) == WG_OK,
+	CHECK(ikpsk2_init(&res, false, resp_prologue.p, resp_prologue.n, resp_static.p, NULL,
+	                  resp_psk.p) == WG_OK,
 	      "%s", __func__);
 
 	/* Message 1: -> e, es, s, ss + payload. */
 	struct blob p0 = message_field(messages, 0, "payload");
 	struct blob c0 = message_field(messages, 0, "ciphertext");
-	r = wg_ikpsk2_write_msg1(&ini, init_eph.p, p0.p, p0.n, out, sizeof(out), &out_len);
+	r = ikpsk2_write_msg1(&ini, init_eph.p, p0.p, p0.n, out, sizeof(out), &out_len);
 	CHECK(r == WG_OK, "write_msg1: %s", wg_result_str(r));
 	CHECK(out_len == c0.n && memcmp(out, c0.p, c0.n) == 0, "message 1 bytes (len %zu vs %zu)",
 	      out_len, c0.n);
-	r = wg_ikpsk2_read_msg1(&res, c0.p, c0.n, payload, &payload_len);
+	r = ikpsk2_read_msg1(&res, c0.p, c0.n, payload, &payload_len);
 	CHECK(r == WG_OK, "read_msg1: %s", wg_result_str(r));
 	CHECK(payload_len == p0.n && memcmp(payload, p0.p, p0.n) == 0, "message 1 payload");
 	CHECK(memcmp(res.rs, init_static_pub, WG_KEY_LEN) == 0,
@@ -104,28 +105,28 @@ static void run_vector(size_t vi, json_t *v)
 	/* Message 2: <- e, ee, se, psk + payload. */
 	struct blob p1 = message_field(messages, 1, "payload");
 	struct blob c1 = message_field(messages, 1, "ciphertext");
-	r = wg_ikpsk2_write_msg2(&res, resp_eph.p, p1.p, p1.n, out, sizeof(out), &out_len);
+	r = ikpsk2_write_msg2(&res, resp_eph.p, p1.p, p1.n, out, sizeof(out), &out_len);
 	CHECK(r == WG_OK, "write_msg2: %s", wg_result_str(r));
 	CHECK(out_len == c1.n && memcmp(out, c1.p, c1.n) == 0, "message 2 bytes");
 	/* A flipped bit anywhere in message 2 must not authenticate (on a copy of the state). */
 	for (size_t i = 0; i < c1.n; i++) {
-		struct wg_ikpsk2 copy = ini;
+		struct ikpsk2 copy = ini;
 		uint8_t bad[1024];
 		memcpy(bad, c1.p, c1.n);
 		bad[i] ^= 0x01;
-		CHECK(wg_ikpsk2_read_msg2(&copy, bad, c1.n, payload, &payload_len) != WG_OK,
+		CHECK(ikpsk2_read_msg2(&copy, bad, c1.n, payload, &payload_len) != WG_OK,
 		      "tampered message 2 byte %zu accepted", i);
-		wg_ikpsk2_destroy(&copy);
+		ikpsk2_destroy(&copy);
 	}
-	r = wg_ikpsk2_read_msg2(&ini, c1.p, c1.n, payload, &payload_len);
+	r = ikpsk2_read_msg2(&ini, c1.p, c1.n, payload, &payload_len);
 	CHECK(r == WG_OK, "read_msg2: %s", wg_result_str(r));
 	CHECK(payload_len == p1.n && memcmp(payload, p1.p, p1.n) == 0, "message 2 payload");
 
 	CHECK(memcmp(ini.sym.h, hash.p, WG_HASH_LEN) == 0, "initiator handshake hash");
 	CHECK(memcmp(res.sym.h, hash.p, WG_HASH_LEN) == 0, "responder handshake hash");
 
-	CHECK(wg_ikpsk2_split(&ini, i_send, i_recv) == WG_OK, "%s", __func__);
-	CHECK(wg_ikpsk2_split(&res, r_send, r_recv) == WG_OK, "%s", __func__);
+	CHECK(ikpsk2_split(&ini, i_send, i_recv) == WG_OK, "%s", __func__);
+	CHECK(ikpsk2_split(&res, r_send, r_recv) == WG_OK, "%s", __func__);
 	CHECK(memcmp(i_send, r_recv, WG_KEY_LEN) == 0, "k1 agrees");
 	CHECK(memcmp(i_recv, r_send, WG_KEY_LEN) == 0, "k2 agrees");
 	CHECK(memcmp(i_send, i_recv, WG_KEY_LEN) != 0, "k1 != k2");
@@ -156,22 +157,22 @@ static void run_vector(size_t vi, json_t *v)
 
 	/* A different prologue gives a different message 1 (the prologue is really mixed in). */
 	{
-		struct wg_ikpsk2 other;
+		struct ikpsk2 other;
 		static const uint8_t other_prologue[] = "John Galt?";
-		CHECK(wg_ikpsk2_init(&other, true, other_prologue, sizeof(other_prologue) - 1,
-		                     init_static.p, init_rs.p, psk.p) == WG_OK,
+		CHECK(ikpsk2_init(&other, true, other_prologue, sizeof(other_prologue) - 1,
+		                  init_static.p, init_rs.p, psk.p) == WG_OK,
 		      "%s", __func__);
-		CHECK(wg_ikpsk2_write_msg1(&other, init_eph.p, p0.p, p0.n, out, sizeof(out),
-		                           &out_len) == WG_OK,
+		CHECK(ikpsk2_write_msg1(&other, init_eph.p, p0.p, p0.n, out, sizeof(out),
+		                        &out_len) == WG_OK,
 		      "%s", __func__);
 		CHECK(memcmp(out, c0.p, WG_KEY_LEN) == 0, "same ephemeral");
 		CHECK(memcmp(out + WG_KEY_LEN, c0.p + WG_KEY_LEN, c0.n - WG_KEY_LEN) != 0,
 		      "prologue changes the ciphertext");
-		wg_ikpsk2_destroy(&other);
+		ikpsk2_destroy(&other);
 	}
 
-	wg_ikpsk2_destroy(&ini);
-	wg_ikpsk2_destroy(&res);
+	ikpsk2_destroy(&ini);
+	ikpsk2_destroy(&res);
 	free(p0.p);
 	free(c0.p);
 	free(p1.p);

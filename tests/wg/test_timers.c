@@ -1,12 +1,13 @@
 // SPDX-License-Identifier: GPL-2.0-only
 /*
  * The timer state machine, driven by an injected clock through every transition of the Linux
- * module's timers.c, plus the key-freshness rules of send.c and receive.c.
+ * module's timers.c, and the keypair rule (wg/keypair_use.h) reading the timers' durations.
  */
 #include <string.h>
 
 #include "check.h"
 #include "constants.h"
+#include "keypair_use.h"
 #include "timers.h"
 
 #define SEC        WG_NSEC_PER_SEC
@@ -194,40 +195,27 @@ static void zero_keys_after_session(void)
 	CHECK(wg_timers_tick(&t, T0 + 640 * SEC) == WG_TIMER_ZERO_KEYS, "zero keys");
 }
 
-static void key_freshness(void)
+/* Whether a keypair may be used is tests/wg/test_keypair_use.c; the timers keep the last minute. */
+static void lastminute_handshake(void)
 {
 	struct wg_timers t;
 	wg_timers_init(&t, NULL, NULL, NULL);
+	struct wg_noise_keypair kp = {.birth_ns = T0, .is_initiator = true};
+	atomic_init(&kp.valid, true);
 	const uint64_t born = T0;
 
-	CHECK(!wg_timers_rekey_due_on_send(&t, true, born, 1, born + 120 * SEC - 1), "119.9 s");
-	CHECK(wg_timers_rekey_due_on_send(&t, true, born, 1, born + 120 * SEC), "initiator, 120 s");
-	CHECK(!wg_timers_rekey_due_on_send(&t, false, born, 1, born + 179 * SEC),
-	      "the responder does not rekey by time");
-	CHECK(!wg_timers_rekey_due_on_send(&t, false, born, WG_REKEY_AFTER_MESSAGES, born),
-	      "2^60 messages: not yet");
-	CHECK(wg_timers_rekey_due_on_send(&t, false, born, WG_REKEY_AFTER_MESSAGES + 1, born),
-	      "past 2^60 messages: responder too");
-	CHECK(wg_timers_rekey_due_on_send(&t, true, born, WG_REKEY_AFTER_MESSAGES + 1, born),
-	      "past 2^60 messages: initiator");
-	CHECK(!wg_timers_rekey_due_on_send(&t, true, born, 0, born - SEC),
-	      "a clock before the birth is not an age");
-
-	CHECK(!wg_timers_keypair_expired(&t, born, 0, born + 180 * SEC - 1), "179.9 s");
-	CHECK(wg_timers_keypair_expired(&t, born, 0, born + 180 * SEC), "180 s");
-	CHECK(!wg_timers_keypair_expired(&t, born, WG_REJECT_AFTER_MESSAGES - 1, born), "counter");
-	CHECK(wg_timers_keypair_expired(&t, born, WG_REJECT_AFTER_MESSAGES, born),
-	      "counter exhausted");
-
-	CHECK(!wg_timers_rekey_due_on_receive(&t, true, born, born + 165 * SEC - 1), "164.9 s");
-	CHECK(wg_timers_rekey_due_on_receive(&t, true, born, born + 165 * SEC), "165 s");
-	CHECK(!wg_timers_rekey_due_on_receive(&t, false, born, born + 170 * SEC), "responder");
-
-	CHECK(!wg_timers_lastminute_handshake(&t, true, born, born + 160 * SEC), "too early");
-	CHECK(wg_timers_lastminute_handshake(&t, true, born, born + 166 * SEC), "last minute");
-	CHECK(!wg_timers_lastminute_handshake(&t, true, born, born + 167 * SEC), "only once");
+	CHECK(!wg_timers_lastminute_handshake(
+	          &t, wg_keypair_may_open(&kp, &t.d, born + 160 * SEC) == WG_KEYPAIR_REKEY),
+	      "too early");
+	CHECK(wg_timers_lastminute_handshake(&t, wg_keypair_may_open(&kp, &t.d, born + 166 * SEC) ==
+	                                             WG_KEYPAIR_REKEY),
+	      "last minute");
+	CHECK(!wg_timers_lastminute_handshake(
+	          &t, wg_keypair_may_open(&kp, &t.d, born + 167 * SEC) == WG_KEYPAIR_REKEY),
+	      "only once");
 	wg_timers_handshake_complete(&t, 1);
-	CHECK(wg_timers_lastminute_handshake(&t, true, born, born + 168 * SEC),
+	CHECK(wg_timers_lastminute_handshake(&t, wg_keypair_may_open(&kp, &t.d, born + 168 * SEC) ==
+	                                             WG_KEYPAIR_REKEY),
 	      "again after a completed handshake");
 }
 
@@ -332,9 +320,16 @@ static void shortened_durations(void)
 	CHECK(sends == WG_MAX_TIMER_HANDSHAKES + 2 && bad_gap == 0,
 	      "scaled: %u initiations, %u bad gaps", sends, bad_gap);
 	CHECK(t.zero_key_material_at == now + 540 * MSEC, "scaled: zero keys at 540 ms");
-	CHECK(wg_timers_rekey_due_on_send(&t, true, T0, 0, T0 + 120 * MSEC), "scaled rekey");
-	CHECK(wg_timers_rekey_due_on_receive(&t, true, T0, T0 + 165 * MSEC), "scaled receive");
-	CHECK(wg_timers_keypair_expired(&t, T0, 0, T0 + 180 * MSEC), "scaled expiry");
+	/* The keypair rule reads the same durations. */
+	struct wg_noise_keypair kp = {.birth_ns = T0, .is_initiator = true};
+	atomic_init(&kp.valid, true);
+	CHECK(wg_keypair_may_seal(&kp, &t.d, 0, T0 + 120 * MSEC) == WG_KEYPAIR_REKEY,
+	      "scaled rekey");
+	CHECK(wg_keypair_may_open(&kp, &t.d, T0 + 165 * MSEC) == WG_KEYPAIR_REKEY,
+	      "scaled receive");
+	CHECK(wg_keypair_may_seal(&kp, &t.d, 0, T0 + 180 * MSEC) == WG_KEYPAIR_EXPIRED &&
+	          wg_keypair_may_open(&kp, &t.d, T0 + 180 * MSEC) == WG_KEYPAIR_EXPIRED,
+	      "scaled expiry");
 	CHECK(wg_timers_set_persistent_keepalive(&t, 2), "persistent on");
 	wg_timers_any_authenticated_packet_traversal(&t, T0);
 	CHECK(t.persistent_keepalive_at == T0 + 2 * MSEC, "scaled persistent unit");
@@ -346,7 +341,8 @@ static void shortened_durations(void)
 	wg_timers_init(&t, &d, NULL, NULL);
 	wg_timers_data_received(&t, T0);
 	CHECK(t.send_keepalive_at == T0 + 300 * MSEC, "custom keepalive timeout");
-	CHECK(wg_timers_rekey_due_on_send(&t, true, T0, 0, T0 + 2 * SEC), "custom rekey time");
+	CHECK(wg_keypair_may_seal(&kp, &t.d, 0, T0 + 2 * SEC) == WG_KEYPAIR_REKEY,
+	      "custom rekey time");
 }
 
 int main(int argc, char **argv)
@@ -360,7 +356,7 @@ int main(int argc, char **argv)
 	new_handshake_after_unanswered_send();
 	persistent_keepalive();
 	zero_keys_after_session();
-	key_freshness();
+	lastminute_handshake();
 	initiation_spacing();
 	expiry_order_within_one_tick();
 	stop_and_reset();

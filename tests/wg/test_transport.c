@@ -13,8 +13,10 @@
 #include "crypto.h"
 #include "fake_host.h"
 #include "index_table.h"
+#include "keypair_use.h"
 #include "noise.h"
 #include "tai64n.h"
+#include "timers.h"
 #include "transport.h"
 
 static struct fake_host A, B;
@@ -79,8 +81,8 @@ static void test_round_trip(void)
 
 	for (size_t len = 0; len <= 1500; len++) {
 		size_t padded = wg_padded_len(len, 1500);
-		enum wg_result r =
-		    wg_transport_seal(ka, input, len, 1500, msg, sizeof(msg), &len_out, A.now_ns);
+		enum wg_result r = wg_transport_seal(ka, input, len, 1500, msg, sizeof(msg),
+		                                     &len_out, NULL, A.now_ns);
 		CHECK(r == WG_OK, "seal %zu: %s", len, wg_result_str(r));
 		CHECK(padded >= len && (padded % 16 == 0 || padded == 1500) && padded - len < 16,
 		      "%s", __func__);
@@ -92,7 +94,8 @@ static void test_round_trip(void)
 		CHECK(msg_counter(msg) == len, "counter %llu for packet %zu",
 		      (unsigned long long)msg_counter(msg), len);
 		CHECK(wg_transport_classify(msg, len_out) == WG_MSG_DATA, "%s", __func__);
-		r = wg_transport_open(&B.local, msg, len_out, plain, &plain_len, &kp, B.now_ns);
+		r = wg_transport_open(&B.local, msg, len_out, plain, &plain_len, &kp, NULL,
+		                      B.now_ns);
 		CHECK(r == WG_OK && kp == kb, "open %zu: %s", len, wg_result_str(r));
 		CHECK(plain_len == padded && memcmp(plain, input, len) == 0, "payload %zu", len);
 		CHECK(wg_is_zero(plain + len, padded - len), "zero padding at %zu", len);
@@ -100,19 +103,22 @@ static void test_round_trip(void)
 	CHECK(atomic_load(&ka->send_counter) == 1501, "%s", __func__);
 
 	/* The MTU caps the padding; without one (0) it always rounds up. */
-	CHECK(wg_transport_seal(ka, input, 1419, 1420, msg, sizeof(msg), &len_out, A.now_ns) ==
-	          WG_OK,
+	CHECK(wg_transport_seal(ka, input, 1419, 1420, msg, sizeof(msg), &len_out, NULL,
+	                        A.now_ns) == WG_OK,
 	      "%s", __func__);
 	CHECK(len_out == 16 + 1420 + 16, "%s", __func__);
-	CHECK(wg_transport_seal(ka, input, 1419, 0, msg, sizeof(msg), &len_out, A.now_ns) == WG_OK,
+	CHECK(wg_transport_seal(ka, input, 1419, 0, msg, sizeof(msg), &len_out, NULL, A.now_ns) ==
+	          WG_OK,
 	      "%s", __func__);
 	CHECK(len_out == 16 + 1424 + 16, "%s", __func__);
 
 	/* Keepalive: 32 bytes on the wire, nothing inside. */
-	CHECK(wg_transport_seal(ka, NULL, 0, 1420, msg, sizeof(msg), &len_out, A.now_ns) == WG_OK,
+	CHECK(wg_transport_seal(ka, NULL, 0, 1420, msg, sizeof(msg), &len_out, NULL, A.now_ns) ==
+	          WG_OK,
 	      "%s", __func__);
 	CHECK(len_out == WG_DATA_MIN_LEN, "%s", __func__);
-	CHECK(wg_transport_open(&B.local, msg, len_out, plain, &plain_len, &kp, B.now_ns) == WG_OK,
+	CHECK(wg_transport_open(&B.local, msg, len_out, plain, &plain_len, &kp, NULL, B.now_ns) ==
+	          WG_OK,
 	      "%s", __func__);
 	size_t inner = 99;
 	CHECK(plain_len == 0 && wg_transport_inner_len(plain, plain_len, &inner) == WG_OK &&
@@ -121,34 +127,34 @@ static void test_round_trip(void)
 
 	/* In place: seal from the body slot, open into the body. */
 	memcpy(msg + 16, input, 100);
-	CHECK(wg_transport_seal(ka, msg + 16, 100, 1420, msg, sizeof(msg), &len_out, A.now_ns) ==
-	          WG_OK,
+	CHECK(wg_transport_seal(ka, msg + 16, 100, 1420, msg, sizeof(msg), &len_out, NULL,
+	                        A.now_ns) == WG_OK,
 	      "%s", __func__);
-	CHECK(wg_transport_open(&B.local, msg, len_out, msg + 16, &plain_len, &kp, B.now_ns) ==
-	          WG_OK,
+	CHECK(wg_transport_open(&B.local, msg, len_out, msg + 16, &plain_len, &kp, NULL,
+	                        B.now_ns) == WG_OK,
 	      "%s", __func__);
 	CHECK(plain_len == 112 && memcmp(msg + 16, input, 100) == 0, "in place");
 
 	/* The other direction once b is confirmed. */
 	CHECK(wg_transport_seal(wg_noise_keypair_current(B_peer), input, 10, 1420, msg, sizeof(msg),
-	                        &len_out, B.now_ns) == WG_ERR_NO_KEYPAIR,
+	                        &len_out, NULL, B.now_ns) == WG_ERR_NO_KEYPAIR,
 	      "%s", __func__);
 	CHECK(wg_noise_received_with_keypair(B_peer, kb), "%s", __func__);
 	CHECK(wg_transport_seal(wg_noise_keypair_current(B_peer), input, 10, 1420, msg, sizeof(msg),
-	                        &len_out, B.now_ns) == WG_OK,
+	                        &len_out, NULL, B.now_ns) == WG_OK,
 	      "%s", __func__);
 	CHECK(msg_counter(msg) == 0 && msg_index(msg) == ka->local_index, "%s", __func__);
-	CHECK(wg_transport_open(&A.local, msg, len_out, plain, &plain_len, &kp, A.now_ns) ==
+	CHECK(wg_transport_open(&A.local, msg, len_out, plain, &plain_len, &kp, NULL, A.now_ns) ==
 	              WG_OK &&
 	          kp == ka && plain_len == 16 && memcmp(plain, input, 10) == 0,
 	      "%s", __func__);
 
 	/* Output buffer too small, no keypair. */
-	CHECK(wg_transport_seal(ka, input, 100, 1420, msg, 16 + 112 + 15, &len_out, A.now_ns) ==
-	          WG_ERR_INVALID,
+	CHECK(wg_transport_seal(ka, input, 100, 1420, msg, 16 + 112 + 15, &len_out, NULL,
+	                        A.now_ns) == WG_ERR_INVALID,
 	      "%s", __func__);
-	CHECK(wg_transport_seal(NULL, input, 100, 1420, msg, sizeof(msg), &len_out, A.now_ns) ==
-	          WG_ERR_NO_KEYPAIR,
+	CHECK(wg_transport_seal(NULL, input, 100, 1420, msg, sizeof(msg), &len_out, NULL,
+	                        A.now_ns) == WG_ERR_NO_KEYPAIR,
 	      "%s", __func__);
 	teardown();
 }
@@ -161,21 +167,21 @@ static void test_replay(void)
 	setup(10);
 	struct wg_noise_keypair *ka = wg_noise_keypair_current(A_peer);
 
-	CHECK(wg_transport_seal(ka, input, 20, 1420, first, sizeof(first), &first_len, A.now_ns) ==
-	          WG_OK,
+	CHECK(wg_transport_seal(ka, input, 20, 1420, first, sizeof(first), &first_len, NULL,
+	                        A.now_ns) == WG_OK,
 	      "%s", __func__);
-	CHECK(wg_transport_open(&B.local, first, first_len, plain, &plain_len, &kp, B.now_ns) ==
-	          WG_OK,
+	CHECK(wg_transport_open(&B.local, first, first_len, plain, &plain_len, &kp, NULL,
+	                        B.now_ns) == WG_OK,
 	      "%s", __func__);
-	CHECK(wg_transport_open(&B.local, first, first_len, plain, &plain_len, &kp, B.now_ns) ==
-	              WG_ERR_REPLAY &&
+	CHECK(wg_transport_open(&B.local, first, first_len, plain, &plain_len, &kp, NULL,
+	                        B.now_ns) == WG_ERR_REPLAY &&
 	          kp == NULL,
 	      "%s", __func__);
 	/* A tampered replay never reaches the window: the tag fails first. */
 	for (size_t i = 8; i < first_len; i++) {
 		memcpy(copy, first, first_len);
 		copy[i] ^= 0x04;
-		CHECK(wg_transport_open(&B.local, copy, first_len, plain, &plain_len, &kp,
+		CHECK(wg_transport_open(&B.local, copy, first_len, plain, &plain_len, &kp, NULL,
 		                        B.now_ns) == WG_ERR_AUTH,
 		      "tampered byte %zu", i);
 	}
@@ -185,30 +191,30 @@ static void test_replay(void)
 	size_t held_len[3];
 	for (int i = 0; i < 3; i++)
 		CHECK(wg_transport_seal(ka, input, 20, 1420, held[i], sizeof(held[i]), &held_len[i],
-		                        A.now_ns) == WG_OK,
+		                        NULL, A.now_ns) == WG_OK,
 		      "%s", __func__);
 	for (int i = 2; i >= 0; i--)
 		CHECK(wg_transport_open(&B.local, held[i], held_len[i], plain, &plain_len, &kp,
-		                        B.now_ns) == WG_OK,
+		                        NULL, B.now_ns) == WG_OK,
 		      "out of order %d", i);
-	CHECK(wg_transport_open(&B.local, held[1], held_len[1], plain, &plain_len, &kp, B.now_ns) ==
-	          WG_ERR_REPLAY,
+	CHECK(wg_transport_open(&B.local, held[1], held_len[1], plain, &plain_len, &kp, NULL,
+	                        B.now_ns) == WG_ERR_REPLAY,
 	      "%s", __func__);
 
 	/* Hold one back, move the window past it, and it is refused as too old. */
-	CHECK(wg_transport_seal(ka, input, 20, 1420, held[0], sizeof(held[0]), &held_len[0],
+	CHECK(wg_transport_seal(ka, input, 20, 1420, held[0], sizeof(held[0]), &held_len[0], NULL,
 	                        A.now_ns) == WG_OK,
 	      "%s", __func__);
 	for (int i = 0; i < WG_REPLAY_BITS_TOTAL + 10; i++) {
-		CHECK(wg_transport_seal(ka, input, 0, 1420, msg, sizeof(msg), &len_out, A.now_ns) ==
-		          WG_OK,
+		CHECK(wg_transport_seal(ka, input, 0, 1420, msg, sizeof(msg), &len_out, NULL,
+		                        A.now_ns) == WG_OK,
 		      "%s", __func__);
-		if (wg_transport_open(&B.local, msg, len_out, plain, &plain_len, &kp, B.now_ns) !=
-		    WG_OK)
+		if (wg_transport_open(&B.local, msg, len_out, plain, &plain_len, &kp, NULL,
+		                      B.now_ns) != WG_OK)
 			CHECK(0, "keepalive %d refused", i);
 	}
-	CHECK(wg_transport_open(&B.local, held[0], held_len[0], plain, &plain_len, &kp, B.now_ns) ==
-	          WG_ERR_REPLAY,
+	CHECK(wg_transport_open(&B.local, held[0], held_len[0], plain, &plain_len, &kp, NULL,
+	                        B.now_ns) == WG_ERR_REPLAY,
 	      "%s", __func__);
 	teardown();
 }
@@ -221,16 +227,17 @@ static void test_lookup_and_truncation(void)
 	setup(20);
 	struct wg_noise_keypair *ka = wg_noise_keypair_current(A_peer);
 
-	CHECK(wg_transport_seal(ka, input, 40, 1420, msg, sizeof(msg), &len_out, A.now_ns) == WG_OK,
+	CHECK(wg_transport_seal(ka, input, 40, 1420, msg, sizeof(msg), &len_out, NULL, A.now_ns) ==
+	          WG_OK,
 	      "%s", __func__);
 	for (size_t n = 0; n < WG_DATA_MIN_LEN; n++) {
-		CHECK(wg_transport_open(&B.local, msg, n, plain, &plain_len, &kp, B.now_ns) ==
+		CHECK(wg_transport_open(&B.local, msg, n, plain, &plain_len, &kp, NULL, B.now_ns) ==
 		          WG_ERR_INVALID,
 		      "truncated to %zu", n);
 		CHECK(wg_transport_classify(msg, n) == WG_MSG_INVALID, "%s", __func__);
 	}
 	for (size_t n = WG_DATA_MIN_LEN; n < len_out; n++)
-		CHECK(wg_transport_open(&B.local, msg, n, plain, &plain_len, &kp, B.now_ns) ==
+		CHECK(wg_transport_open(&B.local, msg, n, plain, &plain_len, &kp, NULL, B.now_ns) ==
 		          WG_ERR_AUTH,
 		      "cut to %zu", n);
 
@@ -238,7 +245,7 @@ static void test_lookup_and_truncation(void)
 	for (int i = 0; i < 4; i++) {
 		memcpy(copy, msg, len_out);
 		copy[i] ^= i ? 0x01 : 0x05;
-		CHECK(wg_transport_open(&B.local, copy, len_out, plain, &plain_len, &kp,
+		CHECK(wg_transport_open(&B.local, copy, len_out, plain, &plain_len, &kp, NULL,
 		                        B.now_ns) == WG_ERR_INVALID,
 		      "type byte %d", i);
 		CHECK(wg_transport_classify(copy, len_out) != WG_MSG_DATA, "%s", __func__);
@@ -248,18 +255,18 @@ static void test_lookup_and_truncation(void)
 	memcpy(copy, msg, len_out);
 	uint32_t idx = htole32(msg_index(msg) ^ 0x00010000);
 	memcpy(copy + 4, &idx, 4);
-	CHECK(wg_transport_open(&B.local, copy, len_out, plain, &plain_len, &kp, B.now_ns) ==
+	CHECK(wg_transport_open(&B.local, copy, len_out, plain, &plain_len, &kp, NULL, B.now_ns) ==
 	          WG_ERR_UNKNOWN_PEER,
 	      "%s", __func__);
 	struct wg_msg_initiation init;
 	CHECK(wg_noise_create_initiation(B_peer, &init) == WG_OK, "%s", __func__);
 	idx = init.sender_index;
 	memcpy(copy + 4, &idx, 4);
-	CHECK(wg_transport_open(&B.local, copy, len_out, plain, &plain_len, &kp, B.now_ns) ==
+	CHECK(wg_transport_open(&B.local, copy, len_out, plain, &plain_len, &kp, NULL, B.now_ns) ==
 	          WG_ERR_UNKNOWN_PEER,
 	      "handshake index is not a keypair");
 	/* The wrong side's table. */
-	CHECK(wg_transport_open(&A.local, msg, len_out, plain, &plain_len, &kp, A.now_ns) ==
+	CHECK(wg_transport_open(&A.local, msg, len_out, plain, &plain_len, &kp, NULL, A.now_ns) ==
 	          WG_ERR_UNKNOWN_PEER,
 	      "%s", __func__);
 
@@ -269,11 +276,12 @@ static void test_lookup_and_truncation(void)
 	memcpy(copy, msg, 16);
 	CHECK(wg_aead_seal(copy + 16, input, 48, NULL, 0, msg_counter(msg), key) == WG_OK, "%s",
 	      __func__);
-	CHECK(wg_transport_open(&B.local, copy, len_out, plain, &plain_len, &kp, B.now_ns) ==
+	CHECK(wg_transport_open(&B.local, copy, len_out, plain, &plain_len, &kp, NULL, B.now_ns) ==
 	          WG_ERR_AUTH,
 	      "%s", __func__);
 	/* The real message was not consumed by any of that. */
-	CHECK(wg_transport_open(&B.local, msg, len_out, plain, &plain_len, &kp, B.now_ns) == WG_OK,
+	CHECK(wg_transport_open(&B.local, msg, len_out, plain, &plain_len, &kp, NULL, B.now_ns) ==
+	          WG_OK,
 	      "%s", __func__);
 
 	/* Classification of the other types is by exact length. */
@@ -303,68 +311,70 @@ static void test_limits(void)
 	const uint64_t s = WG_NSEC_PER_SEC;
 
 	/* Age: rekey at 120 s for the initiator, receive-side rekey at 165 s, dead at 180 s. */
-	CHECK(wg_transport_seal(ka, input, 8, 1420, msg, sizeof(msg), &len_out, birth + 119 * s) ==
-	          WG_OK,
+	CHECK(wg_transport_seal(ka, input, 8, 1420, msg, sizeof(msg), &len_out, NULL,
+	                        birth + 119 * s) == WG_OK,
 	      "%s", __func__);
-	CHECK(wg_transport_open(&B.local, msg, len_out, plain, &plain_len, &kp, kb->birth_ns) ==
-	          WG_OK,
+	CHECK(wg_transport_open(&B.local, msg, len_out, plain, &plain_len, &kp, NULL,
+	                        kb->birth_ns) == WG_OK,
 	      "%s", __func__);
-	CHECK(wg_transport_seal(ka, input, 8, 1420, msg, sizeof(msg), &len_out, birth + 120 * s) ==
-	          WG_OK_REKEY,
+	CHECK(wg_transport_seal(ka, input, 8, 1420, msg, sizeof(msg), &len_out, NULL,
+	                        birth + 120 * s) == WG_OK_REKEY,
 	      "%s", __func__);
-	CHECK(wg_transport_open(&B.local, msg, len_out, plain, &plain_len, &kp,
+	CHECK(wg_transport_open(&B.local, msg, len_out, plain, &plain_len, &kp, NULL,
 	                        kb->birth_ns + 179 * s) == WG_OK,
 	      "responder does not rekey on rx");
-	CHECK(wg_transport_seal(ka, input, 8, 1420, msg, sizeof(msg), &len_out, birth + 10 * s) ==
-	          WG_OK,
+	CHECK(wg_transport_seal(ka, input, 8, 1420, msg, sizeof(msg), &len_out, NULL,
+	                        birth + 10 * s) == WG_OK,
 	      "%s", __func__);
-	CHECK(wg_transport_open(&B.local, msg, len_out, plain, &plain_len, &kp,
+	CHECK(wg_transport_open(&B.local, msg, len_out, plain, &plain_len, &kp, NULL,
 	                        kb->birth_ns + 180 * s) == WG_ERR_EXPIRED,
 	      "%s", __func__);
 	CHECK(wg_noise_received_with_keypair(B_peer, kb), "%s", __func__);
-	CHECK(wg_transport_seal(kb, input, 8, 1420, msg, sizeof(msg), &len_out,
+	CHECK(wg_transport_seal(kb, input, 8, 1420, msg, sizeof(msg), &len_out, NULL,
 	                        kb->birth_ns + 120 * s) == WG_OK,
 	      "only the initiator rekeys on age");
-	CHECK(wg_transport_open(&A.local, msg, len_out, plain, &plain_len, &kp, birth + 164 * s) ==
-	          WG_OK,
+	CHECK(wg_transport_open(&A.local, msg, len_out, plain, &plain_len, &kp, NULL,
+	                        birth + 164 * s) == WG_OK,
 	      "%s", __func__);
-	CHECK(wg_transport_seal(kb, input, 8, 1420, msg, sizeof(msg), &len_out, kb->birth_ns) ==
-	          WG_OK,
+	CHECK(wg_transport_seal(kb, input, 8, 1420, msg, sizeof(msg), &len_out, NULL,
+	                        kb->birth_ns) == WG_OK,
 	      "%s", __func__);
-	CHECK(wg_transport_open(&A.local, msg, len_out, plain, &plain_len, &kp, birth + 165 * s) ==
-	              WG_OK_REKEY &&
+	CHECK(wg_transport_open(&A.local, msg, len_out, plain, &plain_len, &kp, NULL,
+	                        birth + 165 * s) == WG_OK_REKEY &&
 	          kp == ka,
 	      "%s", __func__);
-	CHECK(wg_transport_seal(ka, input, 8, 1420, msg, sizeof(msg), &len_out, birth + 180 * s) ==
-	          WG_ERR_EXPIRED,
+	CHECK(wg_transport_seal(ka, input, 8, 1420, msg, sizeof(msg), &len_out, NULL,
+	                        birth + 180 * s) == WG_ERR_EXPIRED,
 	      "%s", __func__);
 	CHECK(!atomic_load(&ka->valid), "%s", __func__);
-	CHECK(wg_transport_seal(ka, input, 8, 1420, msg, sizeof(msg), &len_out, birth) ==
+	CHECK(wg_transport_seal(ka, input, 8, 1420, msg, sizeof(msg), &len_out, NULL, birth) ==
 	          WG_ERR_EXPIRED,
 	      "stays expired");
 
 	/* Counters: rekey at 2^60, refuse from REJECT_AFTER_MESSAGES. */
 	atomic_store(&kb->send_counter, WG_REKEY_AFTER_MESSAGES - 1);
-	CHECK(wg_transport_seal(kb, input, 8, 1420, msg, sizeof(msg), &len_out, kb->birth_ns) ==
-	          WG_OK,
+	CHECK(wg_transport_seal(kb, input, 8, 1420, msg, sizeof(msg), &len_out, NULL,
+	                        kb->birth_ns) == WG_OK,
 	      "%s", __func__);
 	CHECK(msg_counter(msg) == WG_REKEY_AFTER_MESSAGES - 1, "%s", __func__);
-	CHECK(wg_transport_seal(kb, input, 8, 1420, msg, sizeof(msg), &len_out, kb->birth_ns) ==
-	          WG_OK_REKEY,
+	CHECK(wg_transport_seal(kb, input, 8, 1420, msg, sizeof(msg), &len_out, NULL,
+	                        kb->birth_ns) == WG_OK_REKEY,
 	      "%s", __func__);
 	CHECK(msg_counter(msg) == WG_REKEY_AFTER_MESSAGES, "%s", __func__);
-	CHECK(wg_transport_open(&A.local, msg, len_out, plain, &plain_len, &kp, birth) == WG_OK,
+	CHECK(wg_transport_open(&A.local, msg, len_out, plain, &plain_len, &kp, NULL, birth) ==
+	          WG_OK,
 	      "%s", __func__);
 
 	atomic_store(&kb->send_counter, WG_REJECT_AFTER_MESSAGES - 1);
-	CHECK(wg_transport_seal(kb, input, 8, 1420, msg, sizeof(msg), &len_out, kb->birth_ns) ==
-	          WG_OK_REKEY,
+	CHECK(wg_transport_seal(kb, input, 8, 1420, msg, sizeof(msg), &len_out, NULL,
+	                        kb->birth_ns) == WG_OK_REKEY,
 	      "%s", __func__);
 	CHECK(msg_counter(msg) == WG_REJECT_AFTER_MESSAGES - 1, "%s", __func__);
-	CHECK(wg_transport_open(&A.local, msg, len_out, plain, &plain_len, &kp, birth) == WG_OK,
+	CHECK(wg_transport_open(&A.local, msg, len_out, plain, &plain_len, &kp, NULL, birth) ==
+	          WG_OK,
 	      "last nonce is usable");
-	CHECK(wg_transport_seal(kb, input, 8, 1420, msg, sizeof(msg), &len_out, kb->birth_ns) ==
-	          WG_ERR_EXPIRED,
+	CHECK(wg_transport_seal(kb, input, 8, 1420, msg, sizeof(msg), &len_out, NULL,
+	                        kb->birth_ns) == WG_ERR_EXPIRED,
 	      "%s", __func__);
 	CHECK(!atomic_load(&kb->valid), "%s", __func__);
 
@@ -376,7 +386,7 @@ static void test_limits(void)
 	CHECK(wg_aead_seal(forged + 16, input, 16, NULL, 0, WG_REJECT_AFTER_MESSAGES,
 	                   kb->send_key) == WG_OK,
 	      "%s", __func__);
-	CHECK(wg_transport_open(&A.local, forged, 48, plain, &plain_len, &kp, birth) ==
+	CHECK(wg_transport_open(&A.local, forged, 48, plain, &plain_len, &kp, NULL, birth) ==
 	          WG_ERR_REPLAY,
 	      "%s", __func__);
 
@@ -404,14 +414,93 @@ static void test_limits(void)
 	/* Key change expiry stops sending; receiving continues. */
 	pair_up();
 	struct wg_noise_keypair *k3 = wg_noise_keypair_current(A_peer);
-	CHECK(wg_transport_seal(k3, input, 8, 1420, msg, sizeof(msg), &len_out, A.now_ns) == WG_OK,
+	CHECK(wg_transport_seal(k3, input, 8, 1420, msg, sizeof(msg), &len_out, NULL, A.now_ns) ==
+	          WG_OK,
 	      "%s", __func__);
 	wg_noise_remote_expire_current(A_peer);
-	CHECK(wg_transport_seal(k3, input, 8, 1420, msg + 64, sizeof(msg) - 64, &len_out,
+	CHECK(wg_transport_seal(k3, input, 8, 1420, msg + 64, sizeof(msg) - 64, &len_out, NULL,
 	                        A.now_ns) == WG_ERR_EXPIRED,
 	      "%s", __func__);
-	CHECK(wg_transport_open(&B.local, msg, 48, plain, &plain_len, &kp, B.now_ns) == WG_OK, "%s",
-	      __func__);
+	CHECK(wg_transport_open(&B.local, msg, 48, plain, &plain_len, &kp, NULL, B.now_ns) == WG_OK,
+	      "%s", __func__);
+	teardown();
+}
+
+static enum wg_result result_of(enum wg_keypair_use use)
+{
+	return use == WG_KEYPAIR_OK      ? WG_OK
+	       : use == WG_KEYPAIR_REKEY ? WG_OK_REKEY
+	                                 : WG_ERR_EXPIRED;
+}
+
+/*
+ * With the durations scaled as test.timer_divisor scales them, the transport answers what
+ * wg_keypair_may_seal / may_open answer for the peer's timers, at every probe. It used to keep
+ * the fixed 120/165/180 s while the timers and the data plane used the scaled ones, so the
+ * handshake driver, which asks both about one packet, got two answers.
+ */
+static void test_scaled_durations(void)
+{
+	size_t len_out, plain_len;
+	struct wg_noise_keypair *kp;
+	struct wg_timer_durations d;
+	struct wg_timers t;
+	const uint64_t ms = WG_NSEC_PER_MSEC;
+
+	wg_timer_durations_default(&d);
+	wg_timer_durations_scale(&d, 1000);
+	wg_timers_init(&t, &d, NULL, NULL);
+	setup(50);
+	struct wg_noise_keypair *ka = wg_noise_keypair_current(A_peer);
+	struct wg_noise_keypair *kb = wg_noise_keypair_next(B_peer);
+	const uint64_t birth = ka->birth_ns;
+
+	CHECK(wg_transport_seal(ka, input, 8, 1420, msg, sizeof(msg), &len_out, &t.d,
+	                        birth + 120 * ms - 1) == WG_OK,
+	      "scaled: no rekey before 120 ms");
+	CHECK(wg_transport_seal(ka, input, 8, 1420, msg, sizeof(msg), &len_out, &t.d,
+	                        birth + 120 * ms) == WG_OK_REKEY,
+	      "scaled: the initiator's send asks for a rekey at 120 ms, as the timers do");
+	CHECK(wg_transport_seal(kb, input, 8, 1420, msg, sizeof(msg), &len_out, &t.d,
+	                        kb->birth_ns) == WG_OK,
+	      "%s", __func__);
+	CHECK(wg_transport_open(&A.local, msg, len_out, plain, &plain_len, &kp, &t.d,
+	                        birth + 165 * ms) == WG_OK_REKEY,
+	      "scaled: the initiator's receive asks for a rekey at 165 ms");
+	CHECK(wg_transport_seal(ka, input, 8, 1420, msg, sizeof(msg), &len_out, &t.d,
+	                        birth + 170 * ms) == WG_OK_REKEY,
+	      "%s", __func__);
+	CHECK(wg_transport_open(&B.local, msg, len_out, plain, &plain_len, &kp, &t.d,
+	                        kb->birth_ns + 180 * ms) == WG_ERR_EXPIRED,
+	      "scaled: nothing opens at 180 ms");
+
+	static const uint64_t probes[] = {
+	    0,        1,
+	    119 * ms, 120 * ms - 1,
+	    120 * ms, 120 * ms + 1,
+	    164 * ms, 165 * ms - 1,
+	    165 * ms, 165 * ms + 1,
+	    179 * ms, 180 * ms - 1,
+	    180 * ms, 181 * ms,
+	};
+	unsigned seal_differs = 0, open_differs = 0;
+	for (size_t i = 0; i < sizeof(probes) / sizeof(probes[0]); i++) {
+		uint64_t now = birth + probes[i];
+		CHECK(wg_transport_seal(kb, input, 8, 1420, msg, sizeof(msg), &len_out, &t.d,
+		                        kb->birth_ns) == WG_OK,
+		      "%s", __func__);
+		enum wg_result want = result_of(wg_keypair_may_open(ka, &t.d, now));
+		open_differs += wg_transport_open(&A.local, msg, len_out, plain, &plain_len, &kp,
+		                                  &t.d, now) != want;
+		want = result_of(wg_keypair_may_seal(
+		    ka, &t.d, atomic_load_explicit(&ka->send_counter, memory_order_relaxed), now));
+		seal_differs += wg_transport_seal(ka, input, 8, 1420, msg, sizeof(msg), &len_out,
+		                                  &t.d, now) != want;
+	}
+	CHECK(seal_differs == 0 && open_differs == 0,
+	      "the transport follows the keypair rule: %u seals, %u opens differ", seal_differs,
+	      open_differs);
+	CHECK(!atomic_load(&ka->valid), "expired by the scaled age");
 	teardown();
 }
 
@@ -498,6 +587,7 @@ int main(void)
 	test_replay();
 	test_lookup_and_truncation();
 	test_limits();
+	test_scaled_durations();
 	test_concurrent_reserve();
 	test_inner_len();
 	return check_done("transport");
