@@ -66,10 +66,15 @@ int mg_device_init(struct mg_control *ctl, char *err, size_t errlen)
 	return 0;
 }
 
+static void retire_peer(struct mg_control *ctl, struct mg_peer *peer, bool update_tables);
+
 void mg_device_fini(struct mg_control *ctl)
 {
-	if (ctl->gw.peers)
-		mg_device_remove_all_peers(ctl);
+	for (uint32_t slot = 0; ctl->gw.peers && slot < ctl->slot_high; slot++) {
+		struct mg_peer *peer = mg_gateway_peer(&ctl->gw, slot);
+		if (peer)
+			retire_peer(ctl, peer, false);
+	}
 	/* The workers are gone: nothing can hold a removed peer any more. */
 	mg_control_reclaim(ctl, true);
 	rte_hash_free(ctl->peer_by_key);
@@ -323,7 +328,9 @@ void mg_device_drop_staged(struct mg_control *ctl, struct mg_peer *peer)
 	peer->n_staged = 0;
 }
 
-void mg_device_remove_peer(struct mg_control *ctl, struct mg_peer *peer)
+/* update_tables false: the allowed-IPs table is about to be freed whole (shutdown), so taking
+ * the peer's prefixes out one by one, each with a commit, would only delay the exit. */
+static void retire_peer(struct mg_control *ctl, struct mg_peer *peer, bool update_tables)
 {
 	struct mg_gateway *gw = &ctl->gw;
 	uint32_t slot = peer->slot;
@@ -336,8 +343,10 @@ void mg_device_remove_peer(struct mg_control *ctl, struct mg_peer *peer)
 	atomic_store_explicit(&gw->peers[slot], NULL, memory_order_release);
 	gw->n_peers--;
 	rte_hash_del_key(ctl->peer_by_key, peer->remote.remote_static);
-	clear_prefixes(ctl, peer);
-	mg_allowedips_commit(gw->allowedips);
+	if (update_tables) {
+		clear_prefixes(ctl, peer);
+		mg_allowedips_commit(gw->allowedips);
+	}
 	free(peer->allowed_ips);
 	peer->allowed_ips = NULL;
 	peer->cap_allowed_ips = 0;
@@ -350,6 +359,11 @@ void mg_device_remove_peer(struct mg_control *ctl, struct mg_peer *peer)
 	wg_noise_remote_clear(&peer->remote);
 	wg_cookie_maker_clear(&peer->cookie);
 	mg_control_defer(ctl, peer_free, peer);
+}
+
+void mg_device_remove_peer(struct mg_control *ctl, struct mg_peer *peer)
+{
+	retire_peer(ctl, peer, true);
 }
 
 void mg_device_remove_all_peers(struct mg_control *ctl)
