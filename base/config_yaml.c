@@ -459,29 +459,56 @@ out:
 	return ret;
 }
 
+/* Reads the whole file, growing the buffer as it goes (a config is small; the cap is not). */
+static char *read_all(FILE *f, size_t *len, const char **why)
+{
+	size_t cap = 16384, n = 0;
+	char *buf = malloc(cap), *grown;
+
+	while (buf) {
+		n += fread(buf + n, 1, cap - n, f);
+		if (ferror(f)) {
+			*why = "cannot read";
+			break;
+		}
+		if (n < cap) {
+			*len = n;
+			return buf;
+		}
+		if (cap >= CFG_MAX_FILE) {
+			*why = "larger than " CFG_MAX_FILE_TEXT;
+			break;
+		}
+		grown = realloc(buf, cap * 2);
+		if (!grown)
+			break;
+		buf = grown;
+		cap *= 2;
+	}
+	free(buf);
+	if (!*why)
+		*why = "out of memory";
+	return NULL;
+}
+
 int cfg_load_file(struct cfg_loader *ld, yaml_document_t *doc)
 {
 	FILE *f = fopen(ld->file, "rb");
+	const char *why = NULL;
 	char *text;
-	size_t n;
+	size_t n = 0;
 	int ret;
 
 	if (!f) {
 		snprintf(ld->err, ld->errlen, "%s: cannot open: %s", ld->file, strerror(errno));
 		return -1;
 	}
-	text = malloc(CFG_MAX_FILE + 1);
-	n = text ? fread(text, 1, CFG_MAX_FILE + 1, f) : 0;
-	if (!text || ferror(f) || n > CFG_MAX_FILE) {
-		snprintf(ld->err, ld->errlen, "%s: %s", ld->file,
-		         !text       ? "out of memory"
-		         : ferror(f) ? "cannot read"
-		                     : "larger than " CFG_MAX_FILE_TEXT);
-		fclose(f);
-		free(text);
+	text = read_all(f, &n, &why);
+	fclose(f);
+	if (!text) {
+		snprintf(ld->err, ld->errlen, "%s: %s", ld->file, why);
 		return -1;
 	}
-	fclose(f);
 	ret = cfg_load_buffer(ld, text, n, doc);
 	free(text);
 	return ret;

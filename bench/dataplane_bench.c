@@ -609,7 +609,7 @@ static int worker_prepare(void *arg)
 	int err = 0;
 	struct mg_worker *w = arg;
 	if (!w->crypto)
-		w->crypto = mg_crypto_create(MG_CRYPTO_ISA_AUTO, &err);
+		w->crypto = mg_crypto_create(opt.isa, &err);
 	return w->crypto ? 0 : err ? err : -ENOMEM;
 }
 

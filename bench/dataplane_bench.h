@@ -10,6 +10,7 @@
 #include <time.h>
 
 #include "counters.h"
+#include "crypto_burst.h"
 
 struct rte_mbuf;
 struct rte_mempool;
@@ -39,6 +40,7 @@ enum direction { ENCRYPT, DECRYPT };
 
 struct options {
 	bool quick;
+	enum mg_crypto_isa isa; /* --isa: intel-ipsec-mb's code path, worker and ceiling alike */
 	bool size_on[N_SIZES], dir_on[2], set_on[2]; /* set_on: 1 peer, many peers */
 	bool sizes_given;              /* --sizes: also for testpmd (else --quick: 64 and 1420) */
 	bool gen_builtin, gen_testpmd; /* --generator builtin|testpmd|both */

@@ -74,7 +74,7 @@ int ceiling_main(void *arg)
 {
 	double seconds = *(const double *)arg;
 	int err = 0;
-	struct mg_crypto *c = mg_crypto_create(MG_CRYPTO_ISA_AUTO, &err);
+	struct mg_crypto *c = mg_crypto_create(opt.isa, &err);
 	if (!c)
 		return err ? err : -ENOMEM;
 	snprintf(isa_name, sizeof(isa_name), "%s", mg_crypto_isa_name(c));

@@ -47,9 +47,24 @@ static int parse_generator(const char *v)
 	return opt.gen_builtin || opt.gen_testpmd ? 0 : -1;
 }
 
+/* The ISA is forced for the worker and the ceiling alike: the ratio compares one code path. */
+static int parse_isa(const char *v)
+{
+	static const enum mg_crypto_isa all[] = {MG_CRYPTO_ISA_AUTO, MG_CRYPTO_ISA_SSE,
+	                                         MG_CRYPTO_ISA_AVX, MG_CRYPTO_ISA_AVX2,
+	                                         MG_CRYPTO_ISA_AVX512};
+	for (unsigned k = 0; k < sizeof(all) / sizeof(all[0]); k++)
+		if (!strcmp(v, mg_crypto_isa_str(all[k]))) {
+			opt.isa = all[k];
+			return mg_crypto_isa_supported(all[k]) ? 0 : -1;
+		}
+	return -1;
+}
+
 int parse_args(int argc, char **argv)
 {
-	opt = (struct options){.seconds = 2.0,
+	opt = (struct options){.isa = MG_CRYPTO_ISA_AUTO,
+	                       .seconds = 2.0,
 	                       .warmup = 0.3,
 	                       .peers = 10000,
 	                       .out = "bench/out/dataplane.json",
@@ -85,6 +100,8 @@ int parse_args(int argc, char **argv)
 			;
 		else if (!strcmp(argv[i], "--testpmd"))
 			opt.testpmd = v;
+		else if (!strcmp(argv[i], "--isa") && parse_isa(v) == 0)
+			;
 		else
 			goto usage;
 		i++;
@@ -97,7 +114,8 @@ usage:
 	        "usage: %s [--quick] [--seconds S (> 0)] [--peers N (2..%d)] [--out FILE]\n"
 	        "       [--paths encrypt|decrypt|both] [--sizes 64,128,256,512,1024,1420,imix]\n"
 	        "       [--peer-sets one|many|both] [--generator builtin|testpmd|both]\n"
-	        "       [--testpmd PATH (default: dpdk-testpmd in PATH)]\n",
+	        "       [--testpmd PATH (default: dpdk-testpmd in PATH)]\n"
+	        "       [--isa auto|avx512|avx2|avx|sse (one this CPU has)]\n",
 	        argv[0], MAX_PEERS);
 	return -1;
 }

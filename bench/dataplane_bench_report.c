@@ -83,23 +83,25 @@ int write_json(const struct point *pts, unsigned n)
 	        : opt.gen_builtin ? "both"
 	                          : "testpmd");
 	for (unsigned i = 0; i < N_CEIL_SIZES; i++)
-		fprintf(f,
-		        "%s\n  {\"size\": %u, \"seal_mpps\": %.4f, \"open_mpps\": %.4f, "
-		        "\"seal_median_mpps\": %.4f, \"open_median_mpps\": %.4f}",
-		        i ? "," : "", ceilings[i].size, ceilings[i].seal_mpps,
-		        ceilings[i].open_mpps, ceilings[i].seal_median_mpps,
-		        ceilings[i].open_median_mpps);
+		fprintf(
+		    f,
+		    "%s\n  {\"size\": %u, \"isa\": \"%s\", \"seal_mpps\": %.4f, "
+		    "\"open_mpps\": %.4f, \"seal_median_mpps\": %.4f, \"open_median_mpps\": %.4f}",
+		    i ? "," : "", ceilings[i].size, isa_name, ceilings[i].seal_mpps,
+		    ceilings[i].open_mpps, ceilings[i].seal_median_mpps,
+		    ceilings[i].open_median_mpps);
 	fprintf(f, "],\n \"points\": [");
 	for (unsigned i = 0; i < n; i++) {
 		const struct point *p = &pts[i];
 		fprintf(f,
-		        "%s\n  {\"direction\": \"%s\", \"peers\": %u, \"size\": \"%s\", \"mpps\": "
+		        "%s\n  {\"direction\": \"%s\", \"isa\": \"%s\", \"peers\": %u, \"size\": "
+		        "\"%s\", \"mpps\": "
 		        "%.4f, \"median_mpps\": %.4f, \"median_ratio\": %.3f, \"gbps\": %.3f, "
 		        "\"cpu_mpps\": %.4f, \"wall_mpps\": %.4f, \"wall_best_mpps\": %.4f, "
 		        "\"cpu_share\": %.3f, "
 		        "\"ceiling_mpps\": %.4f, \"ratio\": %.3f, \"generator_mpps\": %.3f, "
 		        "\"worker_idle\": %.4f, \"packets\": %lu, \"drops\": %lu}",
-		        i ? "," : "", p->dir == ENCRYPT ? "encrypt" : "decrypt", p->peers,
+		        i ? "," : "", p->dir == ENCRYPT ? "encrypt" : "decrypt", isa_name, p->peers,
 		        size_name(p->size, sz, sizeof(sz)), p->mpps, p->median_mpps,
 		        p->median_ratio, p->gbps, p->raw_mpps, p->wall_mpps, p->wall_best_mpps,
 		        p->cpu_share, p->ceiling_mpps, p->ratio, p->gen_mpps, p->idle_frac,

@@ -1,5 +1,5 @@
 // SPDX-License-Identifier: GPL-2.0-only
-#include "allowedips.h"
+#include "allowedips_int.h"
 
 #include <errno.h>
 #include <stdbool.h>
@@ -8,64 +8,23 @@
 #include <string.h>
 #include <sys/socket.h>
 
+#include <rte_byteorder.h>
+#include <rte_branch_prediction.h>
 #include <rte_errno.h>
 #include <rte_hash.h>
 #include <rte_hash_crc.h>
-#include <rte_lpm.h>
+#include <rte_fib.h>
 #include <rte_lpm6.h>
 #include <rte_malloc.h>
 #include <rte_memory.h>
 #include <rte_random.h>
 #include <rte_rcu_qsbr.h>
 
-#define NIL          UINT32_MAX
+#define NIL          AI_NIL
 #define MAX_PREFIXES (1u << 24)
 #define LOOKUP_CHUNK RTE_HASH_LOOKUP_BULK_MAX
 
-/* The shadow's exact-match key: family, length and the masked address. */
-struct rule_key {
-	uint8_t v6;
-	uint8_t len;
-	uint8_t pad[2];
-	uint8_t addr[16];
-};
-
-/* One prefix, linked into its peer's list (indices into the rule array). */
-struct rule {
-	uint32_t peer; /* NIL when the slot is free */
-	uint32_t prev, next;
-	struct rule_key key;
-};
-
-struct logged_route {
-	uint8_t addr[16];
-	uint8_t len;
-};
-
-struct mg_allowedips {
-	/* Read by the workers. */
-	struct rte_lpm *lpm;
-	struct rte_hash *v6_hosts;
-	struct rte_lpm6 *v6_active; /* published with release, read with acquire */
-	uint32_t v4_default, v6_default;
-
-	/* Control thread only. */
-	struct rte_lpm6 *v6_standby;
-	bool standby_stale; /* a replay failed: rebuild before the next publish */
-	struct rte_rcu_qsbr *rcu;
-	struct rte_hash *shadow;
-	struct rule *rules;
-	uint32_t rule_cap;
-	uint32_t *peer_head;
-	uint32_t peer_cap, peers_with_prefixes;
-	struct logged_route *log;
-	size_t log_len, log_cap;
-	uint32_t max_v4, max_v6, n_v4, n_v6, n_v6_hosts;
-	uint32_t v4_tbl8s, v6_tbl8s;
-	size_t dpdk_bytes;
-};
-
-static size_t heap_allocated(void)
+size_t ai_heap_allocated(void)
 {
 	size_t total = 0;
 	for (unsigned i = 0; i < rte_socket_count(); i++) {
@@ -116,8 +75,8 @@ uint32_t mg_allowedips_default_v6_tbl8s(uint32_t max_v6)
 	                                              : MG_ALLOWEDIPS_DEFAULT_V6_TBL8S;
 }
 
-static int create_v6(struct mg_allowedips *t, const struct mg_allowedips_options *o, unsigned seq,
-                     uint32_t max_v6)
+static int create_v6_hosts(struct mg_allowedips *t, const struct mg_allowedips_options *o,
+                           unsigned seq, uint32_t max_v6)
 {
 	char name[RTE_HASH_NAMESIZE];
 
@@ -140,15 +99,7 @@ static int create_v6(struct mg_allowedips *t, const struct mg_allowedips_options
 			return -1;
 	}
 
-	struct rte_lpm6_config lc = {
-	    .max_rules = at_least(max_v6, 1),
-	    .number_tbl8s = t->v6_tbl8s,
-	};
-	snprintf(name, sizeof(name), "mgai%u_r6a", seq);
-	t->v6_active = rte_lpm6_create(name, o->socket_id, &lc);
-	snprintf(name, sizeof(name), "mgai%u_r6b", seq);
-	t->v6_standby = rte_lpm6_create(name, o->socket_id, &lc);
-	return t->v6_active && t->v6_standby ? 0 : -1;
+	return 0;
 }
 
 struct mg_allowedips *mg_allowedips_create(uint32_t max_v4, uint32_t max_v6,
@@ -156,7 +107,7 @@ struct mg_allowedips *mg_allowedips_create(uint32_t max_v4, uint32_t max_v6,
 {
 	static unsigned name_seq;
 	struct mg_allowedips_options o = {.rcu = NULL, .socket_id = SOCKET_ID_ANY};
-	char name[RTE_LPM_NAMESIZE];
+	char name[RTE_HASH_NAMESIZE];
 
 	if (opt)
 		o = *opt;
@@ -171,29 +122,20 @@ struct mg_allowedips *mg_allowedips_create(uint32_t max_v4, uint32_t max_v6,
 		return NULL;
 	}
 	t->v4_default = t->v6_default = MG_ALLOWEDIPS_NO_PEER;
+	for (unsigned len = 0; len <= 32; len++)
+		t->v4_top_peer[len] = NIL;
 	t->rcu = o.rcu;
 	t->max_v4 = max_v4;
 	t->max_v6 = max_v6;
 	t->v4_tbl8s = o.v4_tbl8s ? o.v4_tbl8s : mg_allowedips_default_v4_tbl8s(max_v4);
 	t->v6_tbl8s = o.v6_tbl8s ? o.v6_tbl8s : mg_allowedips_default_v6_tbl8s(max_v6);
 
-	size_t heap_before = heap_allocated();
+	size_t heap_before = ai_heap_allocated();
 	unsigned seq = __atomic_fetch_add(&name_seq, 1, __ATOMIC_RELAXED);
 
-	snprintf(name, sizeof(name), "mgai%u_4", seq);
-	struct rte_lpm_config lc = {
-	    .max_rules = at_least(max_v4, 1),
-	    .number_tbl8s = t->v4_tbl8s,
-	};
-	t->lpm = rte_lpm_create(name, o.socket_id, &lc);
-	if (!t->lpm)
-		goto fail;
-	if (o.rcu) {
-		struct rte_lpm_rcu_config rc = {.v = o.rcu, .mode = RTE_LPM_QSBR_MODE_DQ};
-		if (rte_lpm_rcu_qsbr_add(t->lpm, &rc) != 0)
-			goto fail;
-	}
-	if (create_v6(t, &o, seq, max_v6) != 0)
+	t->seq = seq;
+	t->socket_id = o.socket_id;
+	if (ai_routes_create(t) != 0 || create_v6_hosts(t, &o, seq, max_v6) != 0)
 		goto fail;
 
 	snprintf(name, sizeof(name), "mgai%u_s", seq);
@@ -208,7 +150,7 @@ struct mg_allowedips *mg_allowedips_create(uint32_t max_v4, uint32_t max_v6,
 	t->shadow = rte_hash_create(&sp);
 	if (!t->shadow)
 		goto fail;
-	t->dpdk_bytes = heap_allocated() - heap_before;
+	t->dpdk_bytes = ai_heap_allocated() - heap_before;
 
 	t->rule_cap = (uint32_t)rte_hash_max_key_id(t->shadow) + 1;
 	t->rules = malloc((size_t)t->rule_cap * sizeof(*t->rules));
@@ -230,10 +172,8 @@ void mg_allowedips_free(struct mg_allowedips *t)
 {
 	if (!t)
 		return;
-	rte_lpm_free(t->lpm);
+	ai_routes_free(t);
 	rte_hash_free(t->v6_hosts);
-	rte_lpm6_free(t->v6_active);
-	rte_lpm6_free(t->v6_standby);
 	rte_hash_free(t->shadow);
 	free(t->rules);
 	free(t->peer_head);
@@ -265,53 +205,6 @@ static bool make_key(int family, const void *addr, uint8_t len, struct rule_key 
 	return true;
 }
 
-static uint32_t v4_host_order(const uint8_t *a)
-{
-	return (uint32_t)a[0] << 24 | (uint32_t)a[1] << 16 | (uint32_t)a[2] << 8 | a[3];
-}
-
-/* Rebuilds the standby route copy from the shadow. Only needed after a failed replay. */
-static int resync_standby(struct mg_allowedips *t)
-{
-	rte_lpm6_delete_all(t->v6_standby);
-	for (uint32_t i = 0; i < t->rule_cap; i++) {
-		const struct rule *r = &t->rules[i];
-		if (r->peer == NIL || !r->key.v6 || r->key.len == 0 || r->key.len == 128)
-			continue;
-		if (rte_lpm6_add(t->v6_standby, r->key.addr, r->key.len, r->peer))
-			return -EIO;
-	}
-	t->standby_stale = false;
-	return 0;
-}
-
-/* An IPv6 route change goes to the standby copy and the log; commit publishes it. */
-static int route_set(struct mg_allowedips *t, const struct rule_key *k, uint32_t peer)
-{
-	int rc;
-
-	if (t->standby_stale && resync_standby(t) != 0)
-		return -EIO;
-	if (t->log_len == t->log_cap) {
-		size_t cap = t->log_cap ? 2 * t->log_cap : 64;
-		struct logged_route *log = realloc(t->log, cap * sizeof(*log));
-		if (!log)
-			return -ENOMEM;
-		t->log = log;
-		t->log_cap = cap;
-	}
-	if (peer == NIL)
-		rc = rte_lpm6_delete(t->v6_standby, k->addr, k->len);
-	else
-		rc = rte_lpm6_add(t->v6_standby, k->addr, k->len, peer);
-	if (rc)
-		return rc < 0 ? rc : -EIO;
-	memcpy(t->log[t->log_len].addr, k->addr, 16);
-	t->log[t->log_len].len = k->len;
-	t->log_len++;
-	return 0;
-}
-
 static int host_set(struct mg_allowedips *t, const uint8_t addr[16], uint32_t peer)
 {
 	if (peer != NIL) {
@@ -333,27 +226,27 @@ static int host_set(struct mg_allowedips *t, const uint8_t addr[16], uint32_t pe
 }
 
 /* Makes the data-path tables map k to peer, or forget k when peer is NIL. */
-static int table_set(struct mg_allowedips *t, const struct rule_key *k, uint32_t peer)
+static int table_set(struct mg_allowedips *t, const struct rule_key *k, uint32_t peer, bool is_new)
 {
 	if (k->len == 0) {
 		__atomic_store_n(k->v6 ? &t->v6_default : &t->v4_default, peer, __ATOMIC_RELEASE);
 		return 0;
 	}
-	if (!k->v6) {
-		uint32_t ip = v4_host_order(k->addr);
-		if (peer == NIL)
-			return rte_lpm_delete(t->lpm, ip, k->len) < 0 ? -ENOENT : 0;
-		int rc = rte_lpm_add(t->lpm, ip, k->len, peer);
-		if (rc == -ENOSPC && t->rcu) {
-			/* tbl8 groups freed less than a grace period ago are still held. */
-			rte_rcu_qsbr_synchronize(t->rcu, RTE_QSBR_THRID_INVALID);
-			rc = rte_lpm_add(t->lpm, ip, k->len, peer);
-		}
-		return rc < 0 ? rc : 0;
-	}
-	if (k->len == 128)
+	if (k->v6 && k->len == 128)
 		return host_set(t, k->addr, peer);
-	return route_set(t, k, peer);
+	if (ai_v4_top(k)) {
+		uint32_t bit = 1u << (k->len - 1);
+		/* The peer before the bit, the bit before the peer: a reader sees either answer. */
+		if (peer != NIL) {
+			__atomic_store_n(&t->v4_top_peer[k->len], peer, __ATOMIC_RELEASE);
+			__atomic_fetch_or(&t->v4_top_mask, bit, __ATOMIC_RELEASE);
+		} else {
+			__atomic_fetch_and(&t->v4_top_mask, ~bit, __ATOMIC_RELEASE);
+			__atomic_store_n(&t->v4_top_peer[k->len], NIL, __ATOMIC_RELEASE);
+		}
+		return 0;
+	}
+	return ai_route_set(t, k, peer, is_new);
 }
 
 static int reserve_peer(struct mg_allowedips *t, uint32_t peer)
@@ -409,6 +302,8 @@ static void count(struct mg_allowedips *t, const struct rule_key *k, int delta)
 			t->n_v6_hosts += (uint32_t)delta;
 	} else {
 		t->n_v4 += (uint32_t)delta;
+		if (ai_v4_in_copy(k))
+			t->n_v4_routes += (uint32_t)delta;
 	}
 }
 
@@ -429,7 +324,7 @@ int mg_allowedips_insert(struct mg_allowedips *t, int family, const void *addr, 
 		struct rule *r = &t->rules[pos];
 		if (r->peer == peer)
 			return 0;
-		rc = table_set(t, &k, peer);
+		rc = table_set(t, &k, peer, false);
 		if (rc)
 			return rc;
 		peer_unlink(t, (uint32_t)pos);
@@ -440,14 +335,14 @@ int mg_allowedips_insert(struct mg_allowedips *t, int family, const void *addr, 
 
 	if (k.v6 ? t->n_v6 >= t->max_v6 : t->n_v4 >= t->max_v4)
 		return -ENOSPC;
-	rc = table_set(t, &k, peer);
+	rc = table_set(t, &k, peer, true);
 	if (rc)
 		return rc;
 	pos = rte_hash_add_key(t->shadow, &k);
 	if (pos < 0 || (uint32_t)pos >= t->rule_cap) {
 		if (pos >= 0)
 			rte_hash_del_key(t->shadow, &k);
-		table_set(t, &k, NIL);
+		table_set(t, &k, NIL, false);
 		return -ENOSPC;
 	}
 	struct rule *r = &t->rules[pos];
@@ -461,7 +356,7 @@ int mg_allowedips_insert(struct mg_allowedips *t, int family, const void *addr, 
 static int remove_rule(struct mg_allowedips *t, uint32_t i)
 {
 	struct rule *r = &t->rules[i];
-	int rc = table_set(t, &r->key, NIL);
+	int rc = table_set(t, &r->key, NIL, false);
 
 	if (rc)
 		return rc;
@@ -498,42 +393,63 @@ int mg_allowedips_remove_peer(struct mg_allowedips *t, uint32_t peer)
 	return removed;
 }
 
-/* Brings the old copy up to date with what was just published, prefix by prefix. */
-static void replay(struct mg_allowedips *t)
+/* Shortest first, input order kept among equal lengths (so a later duplicate still wins). */
+static size_t *bulk_order(const struct mg_allowedips_entry *e, size_t n)
 {
-	for (size_t i = 0; i < t->log_len && !t->standby_stale; i++) {
-		struct rule_key k = {.v6 = 1, .len = t->log[i].len};
-		memcpy(k.addr, t->log[i].addr, 16);
-		int32_t pos = rte_hash_lookup(t->shadow, &k);
-		int rc;
-		if (pos >= 0)
-			rc = rte_lpm6_add(t->v6_standby, k.addr, k.len, t->rules[pos].peer);
-		else
-			rc = rte_lpm6_delete(t->v6_standby, k.addr, k.len);
-		if (rc && rc != -ENOENT)
-			t->standby_stale = true;
+	size_t at[129] = {0}, total = 0;
+	size_t *order = malloc((n ? n : 1) * sizeof(*order));
+
+	if (!order)
+		return NULL;
+	for (size_t i = 0; i < n; i++)
+		at[e[i].len]++;
+	for (unsigned len = 0; len < 129; len++) {
+		size_t c = at[len];
+		at[len] = total;
+		total += c;
 	}
-	t->log_len = 0;
+	for (size_t i = 0; i < n; i++)
+		order[at[e[i].len]++] = i;
+	return order;
+}
+
+int mg_allowedips_insert_bulk(struct mg_allowedips *t, const struct mg_allowedips_entry *e,
+                              size_t n, size_t *failed)
+{
+	struct rule_key k;
+	uint64_t new_v4 = 0;
+
+	if (!t || (n && !e))
+		return -EINVAL;
+	for (size_t i = 0; i < n; i++) {
+		if (e[i].peer > MG_ALLOWEDIPS_MAX_PEER ||
+		    !make_key(e[i].family, e[i].addr, e[i].len, &k)) {
+			if (failed)
+				*failed = i;
+			return -EINVAL;
+		}
+		new_v4 += ai_v4_in_copy(&k) && rte_hash_lookup(t->shadow, &k) < 0;
+	}
+	size_t *order = bulk_order(e, n);
+	if (!order)
+		return -ENOMEM;
+	/* One rebuild of the standby IPv4 copy at its final size, not one per doubling. A batch
+	 * that does not fit is refused below, prefix by prefix, as single inserts are. */
+	uint64_t room = t->max_v4 - t->n_v4_routes;
+	int rc = ai_routes_reserve_v4(t, (uint32_t)(new_v4 < room ? new_v4 : room));
+	for (size_t j = 0; j < n && rc == 0; j++) {
+		const struct mg_allowedips_entry *x = &e[order[j]];
+		rc = mg_allowedips_insert(t, x->family, x->addr, x->len, x->peer);
+		if (rc && failed)
+			*failed = order[j];
+	}
+	free(order);
+	return rc;
 }
 
 int mg_allowedips_commit(struct mg_allowedips *t)
 {
-	if (!t)
-		return -EINVAL;
-	if (t->standby_stale && resync_standby(t) != 0)
-		return -EIO;
-	if (t->log_len == 0)
-		return 0;
-	struct rte_lpm6 *old = t->v6_active;
-	__atomic_store_n(&t->v6_active, t->v6_standby, __ATOMIC_RELEASE);
-	if (t->rcu)
-		rte_rcu_qsbr_synchronize(t->rcu, RTE_QSBR_THRID_INVALID);
-	t->v6_standby = old;
-	replay(t);
-	/* The publish succeeded either way; a stale standby is rebuilt before it is used. */
-	if (t->standby_stale)
-		resync_standby(t);
-	return 0;
+	return t ? ai_routes_commit(t) : -EINVAL;
 }
 
 int mg_allowedips_get(const struct mg_allowedips *t, int family, const void *addr, uint8_t len,
@@ -600,14 +516,43 @@ uint32_t mg_allowedips_lookup(const struct mg_allowedips *t, uint8_t family, con
 	return peer;
 }
 
+/* The answer for ip when all-ones routes exist: the longest of them covering ip, if it is
+ * longer than the copy's route (v). */
+static uint32_t top_pick(const struct mg_allowedips *t, uint32_t top, uint32_t ip, uint64_t v,
+                         uint32_t peer)
+{
+	unsigned ones = ip == UINT32_MAX ? 32 : (unsigned)__builtin_clz(~ip);
+	uint32_t covering = top & (ones == 32 ? UINT32_MAX : (1u << ones) - 1);
+	unsigned fib_len = v != AI_V4_MISS ? (unsigned)(v >> AI_V4_LEN_SHIFT) : 0;
+
+	if (!covering)
+		return peer;
+	unsigned len = 32 - (unsigned)__builtin_clz(covering);
+	uint32_t p = __atomic_load_n(&t->v4_top_peer[len], __ATOMIC_ACQUIRE);
+	return len > fib_len && p != NIL ? p : peer;
+}
+
 void mg_allowedips_lookup4_bulk(const struct mg_allowedips *t, const uint32_t *ips4,
                                 uint32_t *peers, unsigned n)
 {
 	uint32_t fallback = __atomic_load_n(&t->v4_default, __ATOMIC_ACQUIRE);
+	struct rte_fib *routes = __atomic_load_n(&t->v4_active, __ATOMIC_ACQUIRE);
+	uint64_t nh[LOOKUP_CHUNK];
 
-	rte_lpm_lookup_bulk(t->lpm, ips4, peers, n);
-	for (unsigned i = 0; i < n; i++)
-		peers[i] = (peers[i] & RTE_LPM_LOOKUP_SUCCESS) ? (peers[i] & 0x00ffffff) : fallback;
+	for (unsigned base = 0; base < n; base += LOOKUP_CHUNK) {
+		unsigned c = n - base < LOOKUP_CHUNK ? n - base : LOOKUP_CHUNK;
+		/* It only reads the addresses; its prototype lacks the const. */
+		rte_fib_lookup_bulk(routes, (uint32_t *)(uintptr_t)(ips4 + base), nh, (int)c);
+		uint32_t top = __atomic_load_n(&t->v4_top_mask, __ATOMIC_ACQUIRE);
+		for (unsigned i = 0; i < c; i++) {
+			uint64_t v = nh[i];
+			peers[base + i] =
+			    v != AI_V4_MISS ? (uint32_t)v & MG_ALLOWEDIPS_MAX_PEER : fallback;
+			if (unlikely(top) && (ips4[base + i] >> 31))
+				peers[base + i] =
+				    top_pick(t, top, ips4[base + i], v, peers[base + i]);
+		}
+	}
 }
 
 static void lookup6_chunk(const struct mg_allowedips *t, const uint8_t *const *ips6,

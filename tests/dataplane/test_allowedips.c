@@ -200,6 +200,7 @@ static void kernel_cases(void)
 	ins("128.0.0.0/32", A);
 	ins("192.0.0.0/32", A);
 	ins("255.0.0.0/32", A);
+	CHECK(mg_allowedips_commit(t) == 0, "commit");
 	EXPECT("255.0.0.0", A);
 	CHECK(mg_allowedips_remove_peer(t, A) == 9, "remove_peer(A) removes its 9 prefixes");
 	mg_allowedips_commit(t);
@@ -215,7 +216,7 @@ static void kernel_cases(void)
 	CHECK(mg_allowedips_remove_peer(t, A) == 0, "second remove_peer finds nothing");
 
 	/* Single removals fall back to the next shorter prefix, then to the default. */
-	CHECK(rem("192.168.4.4/32") == 0, "remove /32");
+	CHECK(rem("192.168.4.4/32") == 0 && mg_allowedips_commit(t) == 0, "remove /32");
 	EXPECT("192.168.4.4", C);
 	CHECK(rem("192.168.4.4/32") == -ENOENT, "remove twice");
 	CHECK(rem("0.0.0.0/0") == 0, "remove v4 /0");
@@ -286,7 +287,8 @@ static void edge_cases(void)
 	CHECK(mg_allowedips_insert(t, AF_INET, NULL, 8, A) == -EINVAL, "NULL address");
 	CHECK(mg_allowedips_insert(t, AF_INET, addr, 8, MG_ALLOWEDIPS_MAX_PEER + 1) == -EINVAL,
 	      "peer out of range");
-	CHECK(mg_allowedips_insert(t, AF_INET, addr, 8, MG_ALLOWEDIPS_MAX_PEER) == 0,
+	CHECK(mg_allowedips_insert(t, AF_INET, addr, 8, MG_ALLOWEDIPS_MAX_PEER) == 0 &&
+	          mg_allowedips_commit(t) == 0,
 	      "largest peer slot");
 	EXPECT("10.200.0.1", MG_ALLOWEDIPS_MAX_PEER);
 	CHECK(ins("11.0.0.0/8", B) == 0 && ins("12.0.0.0/8", C) == 0, "fill v4");
@@ -296,12 +298,16 @@ static void edge_cases(void)
 	      "get sees the move");
 	CHECK(ins("2001:db8::/32", A) == 0 && ins("fd00::1/128", B) == 0, "fill v6");
 	CHECK(mg_allowedips_commit(t) == 0, "commit");
-	/* IPv6 route changes wait for commit; hosts and /0 do not. */
+	/* Route changes wait for commit; IPv6 hosts and /0 do not. */
 	CHECK(ins("2001:db8:1::/48", C) == 0, "route");
+	CHECK(ins("12.1.0.0/16", A) == -ENOSPC, "v4 limit (3)");
+	CHECK(ins("12.0.0.0/8", B) == 0, "move a v4 route");
 	EXPECT("2001:db8:1::7", A);
 	EXPECT("fd00::1", B);
+	EXPECT("12.1.2.3", D);
 	mg_allowedips_commit(t);
 	EXPECT("2001:db8:1::7", C);
+	EXPECT("12.1.2.3", B);
 	CHECK(ins("2001:db9::/32", A) == -ENOSPC, "v6 limit");
 	CHECK(mg_allowedips_remove(t, AF_INET, addr, 40) == -EINVAL, "remove bad len");
 	CHECK(mg_allowedips_remove_peer(t, MG_ALLOWEDIPS_MAX_PEER + 1) == -EINVAL, "bad peer");
