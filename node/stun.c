@@ -63,8 +63,13 @@ uint32_t mg_stun_fingerprint(const uint8_t *buf, size_t len)
 
 bool mg_stun_is_stun(const uint8_t *buf, size_t len)
 {
-	return len >= MG_STUN_HDR_LEN && (buf[0] & 0xc0) == 0 && (buf[3] & 3) == 0 &&
-	       get32(buf + 4) == MG_STUN_MAGIC;
+	if (len < MG_STUN_HDR_LEN || (buf[0] & 0xc0) != 0 || get32(buf + 4) != MG_STUN_MAGIC)
+		return false;
+	/* A WireGuard sender index can equal the cookie by chance; its first word (type 1..4,
+	 * three zero bytes) is a STUN type with no method and an empty body, never real. */
+	if (buf[0] >= 1 && buf[0] <= 4 && buf[1] == 0 && buf[2] == 0 && buf[3] == 0)
+		return false;
+	return MG_STUN_HDR_LEN + (size_t)get16(buf + 2) == len;
 }
 
 /*

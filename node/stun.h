@@ -79,10 +79,10 @@ struct mg_stun_msg {
 };
 
 /*
- * True when buf starts like a STUN message: the two top bits zero, the magic cookie at offset
- * 4, a length field that is a multiple of 4. WireGuard messages start with a type 1..4 and
- * three zero bytes, which never carries the cookie; disco starts with "MGdsc". Cheap enough for
- * the data plane's demultiplexer.
+ * True when buf looks like a STUN message: the two top bits zero, the magic cookie at offset
+ * 4, a length field that matches the datagram, and not a WireGuard first word. WireGuard messages
+ * start with a type 1..4 and three zero bytes, which never carries the cookie; disco starts with
+ * "MGdsc". Cheap enough for the data plane's demultiplexer.
  */
 bool mg_stun_is_stun(const uint8_t *buf, size_t len);
 
