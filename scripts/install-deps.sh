@@ -24,8 +24,17 @@ PKGS=(
 	# tests, demo and benchmarks
 	wireguard-tools wireguard-go iproute2 iputils-ping iperf3 iptables conntrack
 	procps psmisc curl jq python3 gnuplot-nox prometheus openssl ethtool
+	# STUN interop: turnserver and turnutils_stunclient (tests/node/stun_*.sh)
+	coturn nftables
 )
 
 export DEBIAN_FRONTEND=noninteractive
 apt-get update -q
 apt-get install -y -q --no-install-recommends "${PKGS[@]}"
+
+# Debian's coturn unit is enabled on install under systemd (only the SysV script honours
+# TURNSERVER_ENABLED in /etc/default/coturn): a system turnserver on 3478 would answer the
+# tests' probes and hold the port. The tests start their own, so keep the service off.
+if [ -d /run/systemd/system ] && systemctl list-unit-files coturn.service >/dev/null 2>&1; then
+	systemctl disable --now coturn.service >/dev/null 2>&1 || true
+fi
