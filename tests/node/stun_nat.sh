@@ -14,7 +14,7 @@ set -euo pipefail
 RELAY="$1"
 PROBE="$2"
 [ "$(id -u)" -eq 0 ] || { echo "SKIP: needs root (namespaces)"; exit 77; }
-for c in ip nft turnserver openssl flock; do
+for c in ip nft turnserver turnutils_natdiscovery openssl flock; do
 	command -v "$c" >/dev/null 2>&1 || { echo "SKIP: $c missing"; exit 77; }
 done
 
@@ -88,7 +88,6 @@ stun-only
 no-cli
 no-tls
 no-dtls
-no-rfc5780
 pidfile=$DIR/turnserver.pid
 log-file=$DIR/turnserver.log
 userdb=$DIR/turndb
@@ -102,13 +101,13 @@ cat >"$DIR/relay.yaml" <<CONF
 listen: 10.99.77.1:4443
 tls: {cert_file: $DIR/cert.pem, key_file: $DIR/key.pem}
 stun:
-  listen: [10.99.77.1:3479, 10.99.77.2:3479]
+  listen: [10.99.77.1:3490, 10.99.77.2:3490]
 CONF
 ip netns exec "$NS_PUB" "$RELAY" -c "$DIR/relay.yaml" >"$DIR/relay.log" 2>&1 &
 PIDS+=($!)
 
 # Servers up? From the public side itself, no NAT involved.
-for port in 3478 3479; do
+for port in 3478 3490; do
 	ok=0
 	for _ in $(seq 50); do
 		if ip netns exec "$NS_PUB" "$PROBE" -t 100 query "10.99.77.1:$port" >/dev/null 2>&1; then
@@ -126,7 +125,7 @@ check() {
 	local want="$1" port out
 	shift
 	nat_rule "$@"
-	for port in 3478 3479; do
+	for port in 3478 3490; do
 		LPORT=$((LPORT + 1))
 		out="$(ip netns exec "$NS_CLI" "$PROBE" -t 2000 -b "192.168.77.2:$LPORT" \
 			detect "10.99.77.1:$port" "10.99.77.2:$port")" || fail "detect: $out"
@@ -135,6 +134,13 @@ check() {
 		grep -q "^mapped1=10.99.77.254:" <<<"$out" || fail "not through the NAT: $out"
 		echo "ok: masquerade $* (server port $port): $want ($(grep mapped <<<"$out" | tr '\n' ' '))"
 	done
+	out="$(ip netns exec "$NS_CLI" timeout 30 turnutils_natdiscovery -m -p 3478 10.99.77.1 2>&1)" ||
+		fail "turnutils_natdiscovery: $out"
+	case "$want" in
+	endpoint_independent) grep -q "NAT with Endpoint Independent Mapping" <<<"$out" ;;
+	*) grep -Eq "NAT with Address (and Port )?Dependent Mapping" <<<"$out" ;;
+	esac || fail "coturn's natdiscovery disagrees with $want: $(grep -A1 '^=====' <<<"$out")"
+	echo "ok: turnutils_natdiscovery agrees: $(grep -m1 'NAT with' <<<"$out")"
 }
 
 check endpoint_independent
