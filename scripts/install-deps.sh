@@ -14,8 +14,8 @@ PKGS=(
 	build-essential pkg-config meson ninja-build clang-format
 	# protocol core
 	libssl-dev libsodium-dev libjansson-dev
-	# relay
-	libevent-dev
+	# relay (zlib: the STUN FINGERPRINT CRC-32, also in node/)
+	libevent-dev zlib1g-dev
 	# gateway
 	libdpdk-dev dpdk dpdk-dev libipsec-mb-dev libyaml-dev libcurl4-openssl-dev libbsd-dev
 	libpcap-dev libbpf-dev libxdp-dev libnuma-dev

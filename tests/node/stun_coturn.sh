@@ -11,10 +11,11 @@ set -euo pipefail
 
 RELAY="$1"
 PROBE="$2"
-for c in turnserver turnutils_stunclient openssl python3 curl; do
+for c in turnserver turnutils_stunclient openssl python3 curl ss; do
 	command -v "$c" >/dev/null 2>&1 || { echo "SKIP: $c missing (scripts/install-deps.sh)"; exit 77; }
 done
 
+PY="$(command -v /usr/bin/python3 || command -v python3)"
 DIR="$(mktemp -d /tmp/meshgate-stun.XXXXXX)"
 PIDS=()
 cleanup() {
@@ -36,14 +37,17 @@ fail() {
 	exit 1
 }
 
-# free_port PROTO: a port nothing is bound to on loopback right now.
+# free_port PROTO: a port nothing listens on right now (TCP or UDP, any address). Plain bash:
+# a python3 per port costs seconds behind version-manager shims.
 free_port() {
-	python3 -c 'import socket,sys
-s=socket.socket(socket.AF_INET, socket.SOCK_DGRAM if sys.argv[1]=="udp" else socket.SOCK_STREAM)
-s.bind(("127.0.0.1",0)); print(s.getsockname()[1])' "$1"
+	local p
+	while :; do
+		p=$((20000 + RANDOM % 40000))
+		ss -Hlntu "( sport = :$p )" | grep -q . || { echo "$p"; return; }
+	done
 }
 
-# wait_udp ADDR PORT: until something answers STUN there (5 s).
+# wait_stun ADDR PORT: until something answers STUN there (5 s).
 wait_stun() {
 	for _ in $(seq 50); do
 		"$PROBE" -t 100 query "$1:$2" >/dev/null 2>&1 && return 0
@@ -57,6 +61,7 @@ TP="$(free_port udp)"
 cat >"$DIR/turnserver.conf" <<CONF
 listening-ip=127.0.0.1
 listening-ip=127.0.0.2
+listening-ip=::1
 listening-port=$TP
 stun-only
 no-cli
@@ -84,18 +89,24 @@ grep -qx "mapping=none" <<<"$out" || fail "no NAT on loopback, got: $out"
 grep -qx "mapped2=127.0.0.1:$LP" <<<"$out" || fail "second coturn address: $out"
 echo "ok: NAT detection against coturn's two addresses: none"
 
+LP="$(free_port udp)"
+out="$("$PROBE" -b "[::1]:$LP" query "[::1]:$TP")" || fail "query coturn over IPv6: $out"
+grep -qx "mapped=\[::1\]:$LP" <<<"$out" || fail "coturn IPv6 mapped address: $out"
+echo "ok: coturn maps node/'s IPv6 client to [::1]:$LP"
+
 # ---- 2. coturn's client against meshgate-relay ----
 openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -days 1 \
 	-subj /CN=localhost -keyout "$DIR/key.pem" -out "$DIR/cert.pem" >/dev/null 2>&1
 RP1="$(free_port udp)"
 RP2="$(free_port udp)"
+RP3="$(free_port udp)"
 MP="$(free_port tcp)"
 cat >"$DIR/relay.yaml" <<CONF
 listen: 127.0.0.1:$(free_port tcp)
 tls: {cert_file: $DIR/cert.pem, key_file: $DIR/key.pem}
 metrics_listen: 127.0.0.1:$MP
 stun:
-  listen: [127.0.0.1:$RP1, 127.0.0.2:$RP2]
+  listen: [127.0.0.1:$RP1, 127.0.0.2:$RP2, "[::1]:$RP3"]
   rate_per_source: 10
   burst_per_source: 20
 CONF
@@ -115,6 +126,15 @@ for target in "127.0.0.1 $RP1" "127.0.0.2 $RP2"; do
 	echo "ok: turnutils_stunclient against meshgate-relay $1:$2: $(grep -m1 reflexive <<<"$out")"
 done
 
+out="$(timeout 10 turnutils_stunclient -p "$RP3" ::1 2>&1)" ||
+	fail "turnutils_stunclient [::1]:$RP3: $out"
+grep -Eq 'UDP reflexive addr: \[?::1\]?:[1-9][0-9]*$' <<<"$out" ||
+	fail "turnutils_stunclient against [::1]:$RP3 said: $out"
+echo "ok: turnutils_stunclient against meshgate-relay [::1]:$RP3: $(grep -m1 reflexive <<<"$out")"
+
+LP="$(free_port udp)"
+out="$("$PROBE" -b "[::1]:$LP" query "[::1]:$RP3")" || fail "query relay over IPv6: $out"
+grep -qx "mapped=\[::1\]:$LP" <<<"$out" || fail "relay IPv6 mapped address: $out"
 LP="$(free_port udp)"
 out="$("$PROBE" -b "127.0.0.1:$LP" query "127.0.0.1:$RP1")" || fail "query relay: $out"
 grep -qx "mapped=127.0.0.1:$LP" <<<"$out" || fail "relay mapped address: $out"
@@ -126,7 +146,7 @@ grep -qx "mapping=none" <<<"$out" || fail "relay detection: $out"
 echo "ok: node/'s client against meshgate-relay (mapped, RESPONSE-ORIGIN, detection)"
 
 # ---- 3. hostile datagrams ----
-python3 - "$RP1" "$RP2" <<'PY' || fail "hostile datagrams"
+"$PY" - "$RP1" "$RP2" <<'PY' || fail "hostile datagrams"
 import os, socket, struct, sys, zlib
 port, port2 = int(sys.argv[1]), int(sys.argv[2])
 MAGIC = 0x2112A442
