@@ -1,6 +1,7 @@
 // SPDX-License-Identifier: GPL-2.0-only
 #include "config.h"
 
+#include <stddef.h>
 #include <stdio.h>
 #include <string.h>
 #include <sys/stat.h>
@@ -28,6 +29,9 @@ static void set_defaults(struct relay_config *c)
 	c->idle_timeout_s = 75;
 	c->queue_bytes = 256 * 1024;
 	c->mesh_queue_bytes = 4 * 1024 * 1024;
+	c->stun_rate_per_source = 10;
+	c->stun_burst_per_source = 20;
+	c->stun_rate_total = 20000;
 }
 
 static int load_endpoint(struct cfg_loader *ld, yaml_node_t *n, const char *path,
@@ -210,6 +214,61 @@ static int load_mesh(struct cfg_loader *ld, yaml_node_t *node)
 	return 0;
 }
 
+/* stun: listen (one address or a list), and its rate limits (docs/nat-traversal.md). */
+static int load_stun(struct cfg_loader *ld, yaml_node_t *node)
+{
+	static const char *const keys[] = {"listen", "rate_per_source", "burst_per_source",
+	                                   "rate_total", NULL};
+	static const struct {
+		const char *key;
+		unsigned long min, max;
+		size_t off;
+	} lim[] = {
+	    {"rate_per_source", 1, 100000, offsetof(struct relay_config, stun_rate_per_source)},
+	    {"burst_per_source", 1, 100000, offsetof(struct relay_config, stun_burst_per_source)},
+	    {"rate_total", 1, 10000000, offsetof(struct relay_config, stun_rate_total)},
+	};
+	struct relay_config *c = rcfg(ld);
+	char ipath[CFG_PATH_LEN];
+	yaml_node_item_t *items;
+	yaml_node_t *n;
+	size_t cnt;
+
+	if (cfg_check_keys(ld, node, "stun", keys) != 0)
+		return -1;
+	if (!(n = cfg_lookup(ld, node, "listen")))
+		return cfg_fail(ld, node, "stun.listen",
+		                "required: the UDP address, like 0.0.0.0:3478, or a list of them");
+	if (n->type != YAML_SEQUENCE_NODE) {
+		if (load_endpoint(ld, n, "stun.listen", &c->stun_listen[0]) != 0)
+			return -1;
+		c->n_stun = 1;
+	} else {
+		if (cfg_list(ld, n, "stun.listen", "UDP addresses", &items, &cnt) != 0)
+			return -1;
+		if (cnt < 1 || cnt > RELAY_STUN_MAX_LISTEN)
+			return cfg_fail(ld, n, "stun.listen", "expected 1 to %d addresses, got %zu",
+			                RELAY_STUN_MAX_LISTEN, cnt);
+		for (size_t i = 0; i < cnt; i++) {
+			cfg_index(ipath, "stun.listen", i);
+			if (load_endpoint(ld, cfg_item(ld, n, items, i), ipath,
+			                  &c->stun_listen[i]) != 0)
+				return -1;
+		}
+		c->n_stun = cnt;
+	}
+	for (size_t i = 0; i < sizeof(lim) / sizeof(lim[0]); i++) {
+		unsigned long v;
+		if (!(n = cfg_lookup(ld, node, lim[i].key)))
+			continue;
+		cfg_join(ipath, "stun", lim[i].key);
+		if (cfg_uint(ld, n, ipath, lim[i].min, lim[i].max, &v) != 0)
+			return -1;
+		*(uint32_t *)((char *)c + lim[i].off) = (uint32_t)v;
+	}
+	return 0;
+}
+
 static int load_log_level(struct cfg_loader *ld, yaml_node_t *node)
 {
 	const char *s = cfg_scalar(ld, node, "log_level", "a log level");
@@ -239,8 +298,8 @@ static int load_test(struct cfg_loader *ld, yaml_node_t *node)
 static int load_root(struct cfg_loader *ld, yaml_node_t *root)
 {
 	static const char *const keys[] = {
-	    "listen", "tls",    "relay_key_file", "metrics_listen", "log_level", "region",
-	    "name",   "limits", "mesh",           "admission",      "test",      NULL};
+	    "listen", "tls",  "relay_key_file", "metrics_listen", "log_level", "region", "name",
+	    "limits", "mesh", "admission",      "test",           "stun",      NULL};
 	struct relay_config *c = rcfg(ld);
 	char kfile[RELAY_PATH_MAX];
 	uint8_t scratch[32];
@@ -292,6 +351,8 @@ static int load_root(struct cfg_loader *ld, yaml_node_t *root)
 		    ld, n, "admission",
 		    "admission through meshgate-coord is not implemented yet; remove this "
 		    "section (the relay then serves every node that proves its key)");
+	if ((n = cfg_lookup(ld, root, "stun")) && load_stun(ld, n) != 0)
+		return -1;
 	if ((n = cfg_lookup(ld, root, "test")) && load_test(ld, n) != 0)
 		return -1;
 	return 0;

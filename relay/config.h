@@ -1,7 +1,7 @@
 /* SPDX-License-Identifier: GPL-2.0-only */
 /*
- * meshgate-relay's YAML config (docs/relay-protocol.md shows an annotated one). Errors name the file,
- * the line, the key and what was expected.
+ * meshgate-relay's YAML config (docs/relay-protocol.md shows an annotated one). Errors name the
+ * file, the line, the key and what was expected.
  */
 #ifndef MESHGATE_RELAY_CONFIG_H
 #define MESHGATE_RELAY_CONFIG_H
@@ -13,9 +13,10 @@
 #include "addr.h"
 #include "proto.h"
 
-#define RELAY_PATH_MAX       256
-#define RELAY_HOST_MAX       256
-#define RELAY_MAX_MESH_PEERS 32
+#define RELAY_PATH_MAX        256
+#define RELAY_HOST_MAX        256
+#define RELAY_MAX_MESH_PEERS  32
+#define RELAY_STUN_MAX_LISTEN 4
 
 struct relay_mesh_peer {
 	char name[RELAY_MESH_NAME_MAX + 1];
@@ -47,6 +48,11 @@ struct relay_config {
 	char mesh_ca_file[RELAY_PATH_MAX];
 	struct relay_mesh_peer peers[RELAY_MAX_MESH_PEERS];
 	size_t n_peers;
+
+	/* STUN Binding on UDP (stun_server.c); n_stun 0: off. */
+	struct mg_sockaddr stun_listen[RELAY_STUN_MAX_LISTEN];
+	size_t n_stun;
+	uint32_t stun_rate_per_source, stun_burst_per_source, stun_rate_total;
 
 	char tap_file[RELAY_PATH_MAX]; /* test.tap_file: every forwarded payload, for inspection */
 	char warnings[1024];

@@ -89,6 +89,7 @@ static void metrics_text(struct relay_server *s, struct evbuffer *b)
 	for (int i = 0; i < RELAY_CLOSE_COUNT; i++)
 		evbuffer_add_printf(b, "meshgate_relay_closed_total{reason=\"%s\"} %llu\n",
 		                    relay_close_name(i), (unsigned long long)m->closes[i]);
+	relay_stun_metrics(s, b);
 }
 
 static void http_cb(struct evhttp_request *req, void *arg)

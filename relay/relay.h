@@ -20,6 +20,7 @@
 
 struct relay_conn;
 struct relay_mesh_link;
+struct relay_stun;
 struct evbuffer;
 
 struct relay_server {
@@ -42,6 +43,7 @@ struct relay_server {
 
 	struct relay_metrics m;
 	struct evhttp *http;
+	struct relay_stun *stun; /* NULL: no stun section */
 	FILE *tap;
 	bool stopping;
 };
@@ -78,6 +80,11 @@ bool relay_mesh_forward(struct relay_server *s, struct relay_mesh_link *l, const
 /* Mesh links that are authenticated and up. */
 unsigned relay_mesh_links_up(const struct relay_server *s);
 void relay_mesh_tick(struct relay_server *s, uint64_t now);
+
+/* stun_server.c: STUN Binding on the stun.listen UDP sockets. */
+int relay_stun_start(struct relay_server *s, char *err, size_t errlen);
+void relay_stun_stop(struct relay_server *s);
+void relay_stun_metrics(struct relay_server *s, struct evbuffer *b);
 
 /* tap.c (test.tap_file) */
 void relay_tap(struct relay_server *s, const uint8_t src[32], const uint8_t dst[32],

@@ -195,6 +195,8 @@ int relay_server_init(struct relay_server *s, struct event_base *base,
 	}
 	if (relay_metrics_start(s, err, errlen) != 0)
 		return -1;
+	if (relay_stun_start(s, err, errlen) != 0)
+		return -1;
 	if (cfg->mesh && relay_mesh_start(s) != 0) {
 		snprintf(err, errlen, "cannot start the mesh links");
 		return -1;
@@ -208,6 +210,7 @@ void relay_server_free(struct relay_server *s)
 	relay_mesh_stop(s);
 	relay_conns_close_all(s);
 	relay_metrics_stop(s);
+	relay_stun_stop(s);
 	if (s->listener)
 		evconnlistener_free(s->listener);
 	if (s->tick)

@@ -14,8 +14,8 @@ PKGS=(
 	build-essential pkg-config meson ninja-build clang-format
 	# protocol core
 	libssl-dev libsodium-dev libjansson-dev
-	# relay
-	libevent-dev
+	# relay (zlib: the STUN FINGERPRINT CRC-32, also in node/)
+	libevent-dev zlib1g-dev
 	# gateway
 	libdpdk-dev dpdk dpdk-dev libipsec-mb-dev libyaml-dev libcurl4-openssl-dev libbsd-dev
 	libpcap-dev libbpf-dev libxdp-dev libnuma-dev
@@ -24,8 +24,17 @@ PKGS=(
 	# tests, demo and benchmarks
 	wireguard-tools wireguard-go iproute2 iputils-ping iperf3 iptables conntrack
 	procps psmisc curl jq python3 gnuplot-nox prometheus openssl ethtool
+	# STUN interop: turnserver and turnutils_stunclient (tests/node/stun_*.sh)
+	coturn nftables
 )
 
 export DEBIAN_FRONTEND=noninteractive
 apt-get update -q
 apt-get install -y -q --no-install-recommends "${PKGS[@]}"
+
+# Debian's coturn unit is enabled on install under systemd (only the SysV script honours
+# TURNSERVER_ENABLED in /etc/default/coturn): a system turnserver on 3478 would answer the
+# tests' probes and hold the port. The tests start their own, so keep the service off.
+if [ -d /run/systemd/system ] && systemctl list-unit-files coturn.service >/dev/null 2>&1; then
+	systemctl disable --now coturn.service >/dev/null 2>&1 || true
+fi
