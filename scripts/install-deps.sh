@@ -22,6 +22,9 @@ PKGS=(
 	# tests, demo and benchmarks
 	wireguard-tools wireguard-go iproute2 iputils-ping iperf3 iptables conntrack
 	procps psmisc curl jq python3 gnuplot-nox prometheus openssl ethtool
+	# docker suite and packaging: Docker engine and compose (v1), the base image from the
+	# mirror, and the .deb (dpkg-dev comes with build-essential)
+	docker.io docker-compose debootstrap
 )
 
 export DEBIAN_FRONTEND=noninteractive
