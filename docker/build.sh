@@ -30,7 +30,7 @@ while [ $# -gt 0 ]; do
 	shift
 done
 [ "${#TARGETS[@]}" -gt 0 ] || TARGETS=(meshgate-coord meshgate)
-[ -z "$DEB_DIR" ] || TARGETS+=(deb)
+[ -z "$DEB_DIR" ] || [[ " ${TARGETS[*]} " == *" deb "* ]] || TARGETS+=(deb)
 
 T0=$SECONDS
 bash "$ROOT/docker/base-image.sh"

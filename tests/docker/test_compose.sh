@@ -26,8 +26,8 @@ build_images meshgate-coord meshgate
 
 PROJECT="" COMPOSE=()
 compose() { timeout 180 "${COMPOSE[@]}" -p "$PROJECT" -f "$COMPOSE_FILE_PATH" "$@"; }
-cid() { compose ps -q "$1"; }
-in() { # SERVICE CMD...
+cid() { compose ps -a -q "$1"; }
+cexec() { # SERVICE CMD...
 	local svc="$1"
 	shift
 	timeout 20 "$DOCKER" exec "${CIDS[$svc]}" "$@"
@@ -75,15 +75,15 @@ within() {
 }
 
 ping_from() { # SERVICE DST: 3 of 3 echoes after a first reply
-	in "$1" ping -n -q -c 1 -W 1 "$2" && in "$1" ping -n -q -c 3 -i 0.2 -W 1 "$2"
+	cexec "$1" ping -n -q -c 1 -W 1 "$2" && cexec "$1" ping -n -q -c 3 -i 0.2 -W 1 "$2"
 }
 healthy() { [ "$("$DOCKER" inspect -f '{{.State.Health.Status}}' "${CIDS[$1]}")" = healthy ]; }
-synced() { in "$1" meshctl status | grep -qi 'synced'; }
+synced() { cexec "$1" meshctl status | grep -qi 'synced'; }
 init_done() {
 	[ "$("$DOCKER" inspect -f '{{.State.Status}} {{.State.ExitCode}}' "${CIDS[mesh-init]}")" = "exited 0" ]
 }
 nodes() {
-	in coord meshgate-coord --server http://127.0.0.1:8080 --api-key-file /var/lib/meshgate/admin.key nodes list
+	cexec coord meshgate-coord --server http://127.0.0.1:8080 --api-key-file /var/lib/meshgate/admin.key nodes list
 }
 three_nodes() {
 	local out
@@ -91,9 +91,11 @@ three_nodes() {
 }
 
 declare -A CIDS=()
+RUN=0
 for c in "${COMPOSES[@]}"; do
 	read -ra COMPOSE <<<"$c"
-	PROJECT=mgtest$$${#CIDS[@]}
+	RUN=$((RUN + 1))
+	PROJECT=mgtest$$x$RUN
 	say "---- $c (project $PROJECT)"
 	t=$SECONDS
 	compose up -d --no-build || { dump; fail "$c up"; }
@@ -114,7 +116,7 @@ for c in "${COMPOSES[@]}"; do
 	within 30 "gw-b meshctl status: synced" synced gw-b
 	within 60 "gw-a and gw-b healthy (HEALTHCHECK)" eval 'healthy gw-a && healthy gw-b && healthy coord'
 	echo "---- meshctl status (gw-a)"
-	in gw-a meshctl status | sed 's/^/  /'
+	cexec gw-a meshctl status | sed 's/^/  /'
 	echo "---- meshgate-coord nodes list"
 	nodes | sed 's/^/  /'
 	t=$SECONDS
