@@ -12,7 +12,9 @@
 #                    `meson setup --prefix=/usr --sysconfdir=/etc --localstatedir=/var`)
 #
 # Runtime dependencies come from dpkg-shlibdeps, plus the DPDK poll-mode drivers that EAL loads
-# as plugins (the virtual ones in Depends, common NICs in Recommends). Needs the build
+# as plugins (the virtual ones in Depends, common NICs in Recommends). wireguard-go and
+# wireguard-tools (for the agent, and `wg` against the gateway) are only Suggests: with
+# recommends, wireguard-tools would pull a kernel image in for its module. Needs the build
 # dependencies (scripts/install-deps.sh) and dpkg-dev. Install the result with
 #   apt-get install ./meshgate_*.deb
 set -euo pipefail
@@ -114,8 +116,8 @@ Architecture: $ARCH
 Maintainer: meshgate <meshgate@localhost>
 Installed-Size: $(du -sk --exclude=DEBIAN "$PKG" | cut -f1)
 Depends: $SHLIBS, $PMDS
-Recommends: wireguard-tools, wireguard-go, $NIC_PMDS
-Suggests: dpdk, postgresql
+Recommends: $NIC_PMDS
+Suggests: wireguard-go, wireguard-tools, dpdk, postgresql
 Section: net
 Priority: optional
 Description: WireGuard mesh VPN with DPDK gateways

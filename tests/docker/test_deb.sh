@@ -20,7 +20,7 @@ NAME=meshgate-deb-test-$$
 on_exit "$DOCKER rm -f $NAME >/dev/null 2>&1"
 t=$SECONDS
 # --network host: apt reaches the mirror without Docker's NAT (see dockerd.sh).
-timeout 600 "$DOCKER" run --rm --name "$NAME" --network host -v "$OUT:/deb:ro" debian:bookworm-slim bash -euxc '
+if ! timeout 600 "$DOCKER" run --rm --name "$NAME" --network host -v "$OUT:/deb:ro" debian:bookworm-slim bash -euxc '
 	export DEBIAN_FRONTEND=noninteractive
 	apt-get update -q >/dev/null
 	cp /deb/meshgate_*.deb /tmp/ && cd /tmp
@@ -41,6 +41,10 @@ timeout 600 "$DOCKER" run --rm --name "$NAME" --network host -v "$OUT:/deb:ro" d
 	systemd-analyze security --offline=yes meshgate-coord.service 2>/dev/null | tail -n 1 || true
 	apt-get remove -y -q meshgate >/dev/null
 	if command -v meshgate; then exit 1; fi
-' || fail "installing ${deb##*/} in a fresh container"
+' >"$OUT/install.log" 2>&1; then
+	tail -n 60 "$OUT/install.log"
+	fail "installing ${deb##*/} in a fresh container"
+fi
+grep -E '^meshgate [0-9]|Overall exposure' "$OUT/install.log" || true
 say "installed and verified in $(elapsed "$t") s"
 say "ok"
