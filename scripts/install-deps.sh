@@ -26,6 +26,9 @@ PKGS=(
 	procps psmisc curl jq python3 gnuplot-nox prometheus openssl ethtool
 	# STUN interop: turnserver and turnutils_stunclient (tests/node/stun_*.sh)
 	coturn nftables
+	# docker suite and packaging: Docker engine and compose (v1), the base image from the
+	# mirror, and the .deb (dpkg-dev comes with build-essential)
+	docker.io docker-compose debootstrap
 )
 
 export DEBIAN_FRONTEND=noninteractive
