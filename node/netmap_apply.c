@@ -371,7 +371,7 @@ static int build_desired(const struct mg_netmap_state *st, int64_t now, struct m
 			continue;
 		if (mg_netmap_peer_copy(&d[n], m) != 0)
 			goto nomem;
-		total += d[n].n_map_allowed_ips;
+		total += d[n].n_map_allowed_ips + d[n].n_addresses;
 		n++;
 	}
 	while (cap < total * 2)
@@ -380,6 +380,24 @@ static int build_desired(const struct mg_netmap_state *st, int64_t now, struct m
 	if (!t->slots)
 		goto nomem;
 	t->mask = cap - 1;
+	/*
+	 * A peer's own addresses belong to it first, whether or not its allowed IPs list them:
+	 * another peer's route to one of them (the order of a delta must not matter) loses.
+	 */
+	for (size_t i = 0; i < n; i++) {
+		for (size_t k = 0; k < d[i].n_addresses; k++) {
+			struct owner_slot *s = owner_find(t, &d[i].addresses[k]);
+
+			if (!s->prefix) {
+				s->prefix = &d[i].addresses[k];
+				s->owner = i;
+			} else if (s->owner != i) {
+				(*conflicts)++;
+				if (better_owner(&d[i], &d[s->owner]))
+					s->owner = i;
+			}
+		}
+	}
 	for (size_t i = 0; i < n; i++) {
 		for (size_t k = 0; k < d[i].n_map_allowed_ips; k++) {
 			struct owner_slot *s = owner_find(t, &d[i].map_allowed_ips[k]);
@@ -387,6 +405,8 @@ static int build_desired(const struct mg_netmap_state *st, int64_t now, struct m
 			if (!s->prefix) {
 				s->prefix = &d[i].map_allowed_ips[k];
 				s->owner = i;
+			} else if (s->owner == i) {
+				continue; /* its own address, claimed above */
 			} else {
 				const struct mg_prefix *q = s->prefix;
 				bool mine = own_address(&d[i], q),

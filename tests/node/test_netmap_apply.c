@@ -534,6 +534,35 @@ static void test_own_addresses(void)
 	free(d);
 }
 
+/*
+ * A route to another peer's own address loses even when that peer does not list the address
+ * in its allowed IPs, and whichever comes first: here the route arrives in the full map and
+ * the owner later in a delta (fuzz_map_stream found the order mattered).
+ */
+static void test_own_address_in_later_delta(void)
+{
+	static const char *const route[] = {"100.64.0.9/32", NULL};
+	struct mg_netmap_state st;
+	struct mg_netmap_update u;
+	struct dev *d = dev_new();
+
+	mg_netmap_state_init(&st);
+	update_init(&u, MG_NETMAP_FULL, 1, 1, 0);
+	make_peer(&u.peers[0], 3, NULL, true, route);
+	CHECK(mg_netmap_apply(&st, &u, NOW, &sink, d) == 0);
+	mg_netmap_update_free(&u);
+	CHECK(dev_has_prefix(d, 3, "100.64.0.9/32"), "nobody owns 100.64.0.9 yet: the route holds");
+	update_init(&u, MG_NETMAP_DELTA, 2, 1, 0);
+	make_peer(&u.peers[0], 9, NULL, false, NULL);
+	u.peers[0].n_map_allowed_ips = 0; /* its own address only, not in its allowed IPs */
+	CHECK(mg_netmap_apply(&st, &u, NOW, &sink, d) == 0);
+	mg_netmap_update_free(&u);
+	CHECK(!dev_has_prefix(d, 3, "100.64.0.9/32"),
+	      "peer 3 loses the route to peer 9's own address once peer 9 exists");
+	mg_netmap_state_free(&st);
+	free(d);
+}
+
 int main(int argc, char **argv)
 {
 	(void)argc;
@@ -542,6 +571,7 @@ int main(int argc, char **argv)
 	test_allowed_ips();
 	test_conflicts_expiry_failures();
 	test_own_addresses();
+	test_own_address_in_later_delta();
 	test_ten_thousand();
 	return check_done("netmap_apply");
 }
