@@ -43,6 +43,8 @@ static struct coord_config make_config(void)
 {
 	struct coord_config cfg;
 	config_defaults(&cfg);
+	free(cfg.store_url);
+	free(cfg.server_key_file);
 	cfg.store_url = strdup("sqlite::memory:");
 	cfg.server_key_file = strdup(key_path);
 	cfg.log_level = 0;
