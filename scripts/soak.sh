@@ -47,7 +47,7 @@ eval "$(declare -f topo_gw_config | sed 's/hostname: \$name"/hostname: $name\nte
 log() { printf '[%s] %s\n' "$(date +%T)" "$*"; }
 
 memory() { # NAME: "rss heap" in bytes from the health socket
-	health_raw "$1" status | jq -r '.memory | "\(.rss_bytes) \(.heap_allocated_bytes)"'
+	health_raw "$1" status | jq -r '(.memory // .data.memory) | "\(.rss_bytes) \(.heap_allocated_bytes)"'
 }
 
 topo_require
