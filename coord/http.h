@@ -11,9 +11,12 @@
 
 #include "coord.h"
 
+struct http_local_request;
+
 struct http_req {
 	struct coord *c;
 	struct MHD_Connection *conn;
+	const struct http_local_request *local; /* instead of conn: http_local.h */
 	const char *method;
 	char *path; /* without the query string */
 	char *body;
@@ -44,6 +47,11 @@ const char *req_query(struct http_req *r, const char *key);
 const char *req_header(struct http_req *r, const char *key);
 /* Rejects unknown keys of a request object; on failure replies 400 and returns false. */
 bool req_keys_known(json_t *obj, const char *const *known, struct http_reply *o);
+
+/* Dispatches r to its handler by method and path (c->lock held). */
+void http_route(struct http_req *r, struct http_reply *o);
+/* A header (without case) or query argument of a request without a connection. */
+const char *http_local_value(const struct http_local_request *l, bool header, const char *key);
 
 /* Handlers: each fills o. Path parameters arrive already split. */
 void api_server_key(struct http_req *r, struct http_reply *o);

@@ -37,11 +37,15 @@ void reply_error(struct http_reply *o, int status, const char *code, const char 
 
 const char *req_query(struct http_req *r, const char *key)
 {
+	if (r->local != NULL)
+		return http_local_value(r->local, false, key);
 	return MHD_lookup_connection_value(r->conn, MHD_GET_ARGUMENT_KIND, key);
 }
 
 const char *req_header(struct http_req *r, const char *key)
 {
+	if (r->local != NULL)
+		return http_local_value(r->local, true, key);
 	return MHD_lookup_connection_value(r->conn, MHD_HEADER_KIND, key);
 }
 
@@ -109,7 +113,7 @@ bool req_admin(struct http_req *r, struct http_reply *o)
 	return true;
 }
 
-static void route(struct http_req *r, struct http_reply *o)
+void http_route(struct http_req *r, struct http_reply *o)
 {
 	const char *p = r->path, *m = r->method;
 	bool get = strcmp(m, "GET") == 0, post = strcmp(m, "POST") == 0;
@@ -287,7 +291,7 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const 
 		reply_error(&o, 413, "body_too_large", "the body exceeds %zu bytes", r->body_limit);
 	} else {
 		pthread_mutex_lock(&c->lock);
-		route(r, &o);
+		http_route(r, &o);
 		netmap_flush(c->nm);
 		pthread_mutex_unlock(&c->lock);
 	}
