@@ -354,6 +354,8 @@ static void self_dirty(struct netmap *nm, struct nm_node *n)
 {
 	if (n->sess != NULL && !n->sess->closed) {
 		n->sess->self_dirty = true;
+		/* The node's routes are its filter's destinations. */
+		n->sess->filter_dirty = true;
 		mark_pending(nm, n->sess);
 	}
 }
@@ -636,14 +638,17 @@ static bool flush_one(struct netmap *nm, struct map_session *s)
 		any = true;
 	}
 	if (s->filter_dirty && n->cls >= 0) {
-		const char *f = nm_class_filter(nm, &nm->classes[n->cls]);
+		char *f = nm_node_filter(nm, n);
 		uint64_t h = nm_hash_str(f);
-		if (h != n->filter_sent) {
+		if (f == NULL) {
+			b.oom = true;
+		} else if (h != n->filter_sent) {
 			sb_str(&b, ",\"filter\":");
 			sb_str(&b, f);
 			n->filter_sent = h;
 			any = true;
 		}
+		free(f);
 	}
 	if (s->self_dirty) {
 		char *self = nm_self_json(nm, n);
