@@ -206,7 +206,9 @@ static int sink_self(void *ctx, const struct mg_netmap_self *old, const struct m
 	return failures ? -EIO : 0;
 }
 
-static const struct mg_netmap_sink agent_sink = {sink_add, sink_update, sink_remove, sink_self};
+/* The filter is recorded but not yet enforced here. */
+static const struct mg_netmap_sink agent_sink = {sink_add, sink_update, sink_remove, sink_self,
+                                                 NULL};
 
 /* ---- the interface ---- */
 
