@@ -354,8 +354,6 @@ static void self_dirty(struct netmap *nm, struct nm_node *n)
 {
 	if (n->sess != NULL && !n->sess->closed) {
 		n->sess->self_dirty = true;
-		/* The node's routes are its filter's destinations. */
-		n->sess->filter_dirty = true;
 		mark_pending(nm, n->sess);
 	}
 }
@@ -460,6 +458,9 @@ bool netmap_upsert(struct netmap *nm, const struct node_info *info)
 	struct node_info copy;
 	if (!node_info_copy(&copy, info))
 		return false;
+	/* The node's routes are its own filter's destinations. */
+	bool routes_changed = !json_equal(n->info.routes_approved, info->routes_approved) ||
+	                      !json_equal(n->info.routes_advertised, info->routes_advertised);
 	bool was_active = n->cls >= 0, now_active = node_active(info, now);
 	if (was_active && (identity_changed || !now_active))
 		deactivate(nm, n);
@@ -480,6 +481,8 @@ bool netmap_upsert(struct netmap *nm, const struct node_info *info)
 	else if (n->cls >= 0 && (old_peer == NULL || strcmp(old_peer, n->peer_json) != 0))
 		tell_viewers(nm, n, false);
 	free(old_peer);
+	if (routes_changed && n->sess != NULL && !n->sess->closed)
+		n->sess->filter_dirty = true;
 	self_dirty(nm, n);
 	return true;
 }
