@@ -3,8 +3,8 @@
  * Packet filter compilation. A class's members share every part of their filter but the
  * destinations, which are each member's own addresses and routes; so the class caches a
  * template whose destination lists are a placeholder byte, and each member's filter is the
- * template with its own list put in. Sources change with class membership (netmap.c marks the
- * templates stale), destinations with the node's routes (its self entry).
+ * template with its own list put in. Sources change with class membership and with the routes
+ * of the members (netmap.c marks the templates stale), destinations with the node's routes.
  */
 #include "filter.h"
 
@@ -63,7 +63,32 @@ static void add_ports(struct sbuf *b, const char *ports, bool *first)
 }
 
 /*
- * One entry per rule whose dst matches class c: the sources' addresses ("*" for everyone), the
+ * A source node's addresses and the routes it carries but the default routes: hosts behind a
+ * subnet router open connections as themselves, while an exit node's /0 would admit anyone.
+ */
+static void node_srcs(const struct netmap *nm, const struct nm_node *n, bool first, struct sbuf *b)
+{
+	char v4[16], v6[48];
+	netmap_addresses(nm, n->info.addr_index, v4, v6);
+	sb_fmt(b, "%s\"%s/32\",\"%s/128\"", first ? "" : ",", v4, v6);
+	json_t *routes = nm_effective_routes(&n->info);
+	size_t i;
+	json_t *r;
+	json_array_foreach(routes, i, r)
+	{
+		const char *p = json_string_value(r);
+		if (strcmp(p, "0.0.0.0/0") == 0 || strcmp(p, "::/0") == 0)
+			continue;
+		sb_str(b, ",\"");
+		sb_str(b, p);
+		sb_str(b, "\"");
+	}
+	json_decref(routes);
+}
+
+/*
+ * One entry per rule whose dst matches class c: the sources' addresses and routes ("*" for
+ * everyone), the
  * placeholder for the member's destinations, the protocol, and the ports of the dst selectors
  * that match c.
  */
@@ -94,11 +119,7 @@ const char *nm_class_filter(struct netmap *nm, struct nm_class *c)
 				if (!((sc->srcmask[r / 64] >> (r % 64)) & 1))
 					continue;
 				for (size_t m = 0; m < sc->n; m++) {
-					char v4[16], v6[48];
-					netmap_addresses(nm, sc->members[m]->info.addr_index, v4,
-					                 v6);
-					sb_fmt(&b, "%s\"%s/32\",\"%s/128\"", first ? "" : ",", v4,
-					       v6);
+					node_srcs(nm, sc->members[m], first, &b);
 					first = false;
 				}
 			}

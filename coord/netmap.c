@@ -458,7 +458,7 @@ bool netmap_upsert(struct netmap *nm, const struct node_info *info)
 	struct node_info copy;
 	if (!node_info_copy(&copy, info))
 		return false;
-	/* The node's routes are its own filter's destinations. */
+	/* The node's routes are its own filter's destinations... */
 	bool routes_changed = !json_equal(n->info.routes_approved, info->routes_approved) ||
 	                      !json_equal(n->info.routes_advertised, info->routes_advertised);
 	bool was_active = n->cls >= 0, now_active = node_active(info, now);
@@ -483,6 +483,9 @@ bool netmap_upsert(struct netmap *nm, const struct node_info *info)
 	free(old_peer);
 	if (routes_changed && n->sess != NULL && !n->sess->closed)
 		n->sess->filter_dirty = true;
+	/* ...and, for the filters that list it as a source, sources. */
+	if (routes_changed && n->cls >= 0)
+		filters_depending_on(nm, n->cls);
 	self_dirty(nm, n);
 	return true;
 }

@@ -1,8 +1,9 @@
 # SPDX-License-Identifier: GPL-2.0-only
-"""The packet filter in the map, over real HTTP: each rule carries sources, destinations (the
-receiving node's own addresses and the routes it carries), a protocol and ports; a policy
-without "proto" means any; approving or withdrawing a route changes the carrying node's filter
-and nobody else's; bad protocols are refused with the element named."""
+"""The packet filter in the map, over real HTTP: each rule carries sources (the allowed nodes'
+addresses and the subnet routes they carry), destinations (the receiving node's own addresses and
+the routes it carries), a protocol and ports; a policy without "proto" means any; approving or
+withdrawing a route changes the filters it belongs in and no other; bad protocols are refused
+with the element named."""
 import sys
 
 from coordlib import Checker, Node, Server, cleanup, main_args, tempdir
@@ -42,6 +43,18 @@ def run(chk, s):
     st, js = s.admin("POST", f"nodes/{b.info['node_id']}/routes", {"approved": []})
     want_b[0]["dst"] = addrs(b)
     c(mb.wait_for(lambda m: m.filter == want_b), f"withdrawn route leaves B's filter: {mb.filter}")
+
+    # a route A carries is a source in B's filter (the hosts behind A), an exit route is not ---
+    ma.close()
+    ma = a.open_map(routes=["10.8.0.0/24", "0.0.0.0/0", "::/0"])
+    st, js = s.admin("POST", f"nodes/{a.info['node_id']}/routes",
+                     {"approved": ["10.8.0.0/24", "0.0.0.0/0", "::/0"]})
+    c(st == 200, f"approve A's routes: {st} {js}")
+    want_b[0]["src"] = addrs(a) + ["10.8.0.0/24"]
+    c(mb.wait_for(lambda m: m.filter == want_b), f"B's filter admits A's subnet: {mb.filter}")
+    st, js = s.admin("POST", f"nodes/{a.info['node_id']}/routes", {"approved": []})
+    want_b[0]["src"] = addrs(a)
+    c(mb.wait_for(lambda m: m.filter == want_b), f"and forgets it when withdrawn: {mb.filter}")
 
     # no proto: any; YAML; icmp --------------------------------------------------------------
     s.set_policy("acls:\n  - action: accept\n    src: [alice]\n    dst: ['bob:80,8000-8100']\n"
