@@ -260,6 +260,15 @@ static void filter_remove(struct agent *a)
 
 	if (!a->nft)
 		return;
+	/* A wireguard-go we only attached to outlives us: without the table its peers would be
+	 * reachable unfiltered, so they go first (a restarted agent adds them back). */
+	if (a->wg_pid <= 0) {
+		struct mg_uapi_set set = {.replace_peers = true};
+
+		if (mg_uapi_client_set(a->sock, &set, err, sizeof(err)) != 0)
+			mg_log(MG_LOG_WARNING, "peers not removed before the filter", "error", err,
+			       NULL);
+	}
 	if (mg_nft_drops(a->nft, &packets, &bytes) == 0) {
 		snprintf(text, sizeof(text), "%" PRIu64, packets);
 		mg_log(MG_LOG_INFO, "packet filter removed", "policy_drops", text, NULL);

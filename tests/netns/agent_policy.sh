@@ -15,7 +15,8 @@
 #   change:    with an iperf3 flow to an allowed port running, a new policy (22 out, 80 in)
 #              lands within 2 s (80 connects, 22 is refused) and the flow finishes untouched.
 #   lifecycle: the table is gone after the agent stops; after SIGKILL it stays, and the
-#              restarted agent replaces it (one table, the current policy), never duplicates it.
+#              restarted agent replaces it (one table, the current policy), never duplicates it;
+#              a wireguard-go the agent only attached to is left without peers when it stops.
 #
 # usage: agent_policy.sh MESHGATE_AGENT MESHGATE_COORD
 set -euo pipefail
@@ -271,5 +272,10 @@ stop_pid "$AGENT_A" 5
 stop_pid "$AGENT_B" 5
 [ "$(tables_named "$NS_A" "$TABLE_A")" -eq 0 ] && [ "$(tables_named "$NS_B" "$TABLE_B")" -eq 0 ] ||
 	fail "tables left after both agents stopped"
+# B's wireguard-go was only attached to, and outlives its agent: without the table it must not
+# keep peers that would be reachable unfiltered.
+peers=$(run_bounded 5 ip netns exec "$NS_B" wg show "$IF_B" peers) || fail "B's wireguard-go is gone"
+[ -z "$peers" ] || fail "B's wireguard-go kept its peers without a filter: $peers"
+log "lifecycle: an attached wireguard-go is left without peers when the table goes"
 stop_pid "$COORD_PID" 5
 log "PASS"
