@@ -9,6 +9,7 @@
 
 #include <errno.h>
 #include <getopt.h>
+#include <inttypes.h>
 #include <net/if.h>
 #include <poll.h>
 #include <signal.h>
@@ -25,6 +26,7 @@
 #include "keys.h"
 #include "log.h"
 #include "netmap_apply.h"
+#include "nft.h"
 #include "rtnl.h"
 #include "uapi_client.h"
 
@@ -40,6 +42,7 @@ struct agent {
 	pid_t wg_pid; /* wireguard-go we started, or -1 */
 	int ifindex;
 	struct mg_rtnl rtnl;
+	struct mg_nft *nft;
 	struct mg_coord_client *cl;
 	struct mg_netmap_state st;
 	uint8_t public_key[WG_KEY_LEN];
@@ -206,7 +209,75 @@ static int sink_self(void *ctx, const struct mg_netmap_self *old, const struct m
 	return failures ? -EIO : 0;
 }
 
-static const struct mg_netmap_sink agent_sink = {sink_add, sink_update, sink_remove, sink_self};
+/* The filter first reaches the kernel here; until it loads, the previous table stays. */
+static int sink_filter(void *ctx, const struct mg_filter *old, const struct mg_filter *f)
+{
+	struct agent *a = ctx;
+	char err[300], count[24];
+
+	(void)old;
+	if (mg_nft_apply(a->nft, f, err, sizeof(err)) != 0) {
+		mg_log(MG_LOG_ERROR, "packet filter not applied; the previous one stays", "error",
+		       err, NULL);
+		return -EIO;
+	}
+	snprintf(count, sizeof(count), "%zu", f->n_rules);
+	mg_log(MG_LOG_INFO, "packet filter applied", "rules", count, NULL);
+	for (size_t i = 0; i < f->n_rules; i++) {
+		char text[512];
+
+		snprintf(count, sizeof(count), "%zu", i);
+		mg_filter_rule_format(&f->rules[i], text, sizeof(text));
+		mg_log(MG_LOG_DEBUG, "filter rule", "index", count, "rule", text, NULL);
+	}
+	return 0;
+}
+
+static const struct mg_netmap_sink agent_sink = {sink_add, sink_update, sink_remove, sink_self,
+                                                 sink_filter};
+
+/*
+ * Before the first map: the empty filter, which admits nothing new. It also replaces whatever
+ * table a killed earlier run left, so a stale policy never outlives the agent that set it.
+ */
+static int filter_init(struct agent *a)
+{
+	static const struct mg_filter none;
+	char err[300];
+
+	a->nft = mg_nft_new(a->cfg.ifname, err, sizeof(err));
+	if (!a->nft || mg_nft_apply(a->nft, &none, err, sizeof(err)) != 0) {
+		mg_log(MG_LOG_ERROR, "cannot enforce the packet filter", "error", err, NULL);
+		return -1;
+	}
+	return 0;
+}
+
+static void filter_remove(struct agent *a)
+{
+	uint64_t packets, bytes;
+	char err[300], text[24];
+
+	if (!a->nft)
+		return;
+	/* A wireguard-go we only attached to outlives us: without the table its peers would be
+	 * reachable unfiltered, so they go first (a restarted agent adds them back). */
+	if (a->wg_pid <= 0) {
+		struct mg_uapi_set set = {.replace_peers = true};
+
+		if (mg_uapi_client_set(a->sock, &set, err, sizeof(err)) != 0)
+			mg_log(MG_LOG_WARNING, "peers not removed before the filter", "error", err,
+			       NULL);
+	}
+	if (mg_nft_drops(a->nft, &packets, &bytes) == 0) {
+		snprintf(text, sizeof(text), "%" PRIu64, packets);
+		mg_log(MG_LOG_INFO, "packet filter removed", "policy_drops", text, NULL);
+	}
+	if (mg_nft_remove(a->nft, err, sizeof(err)) != 0)
+		mg_log(MG_LOG_WARNING, "packet filter not removed", "error", err, NULL);
+	mg_nft_free(a->nft);
+	a->nft = NULL;
+}
 
 /* ---- the interface ---- */
 
@@ -485,7 +556,7 @@ int mg_agent_main(int argc, char **argv)
 		       NULL);
 	else if (start_wireguard_go(&a) != 0)
 		goto out;
-	if (device_init(&a) != 0)
+	if (device_init(&a) != 0 || filter_init(&a) != 0)
 		goto out;
 	memset(&cc, 0, sizeof(cc));
 	cc.coord = a.cfg.coord;
@@ -503,6 +574,7 @@ int mg_agent_main(int argc, char **argv)
 	rc = run(&a, sfd);
 out:
 	mg_coord_client_free(a.cl);
+	filter_remove(&a);
 	if (a.wg_pid > 0) {
 		/* Our wireguard-go takes its interface, peers and routes with it. */
 		kill(a.wg_pid, SIGTERM);

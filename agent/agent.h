@@ -2,8 +2,10 @@
 /*
  * meshgate agent: joins a stock WireGuard host (wireguard-go here, anything with a UAPI socket)
  * to the mesh. It runs the same coordinator client and map diff engine as the gateway, but its
- * sink drives the interface through /var/run/wireguard/<ifname>.sock and sets the overlay
- * addresses and the routes to peers' allowed IPs through rtnetlink.
+ * sink drives the interface through /var/run/wireguard/<ifname>.sock, sets the overlay
+ * addresses and the routes to peers' allowed IPs through rtnetlink, and enforces the map's
+ * packet filter with an nftables table of its own (nft.h), removed when the agent stops (a
+ * wireguard-go it did not start, and which outlives it, loses its peers first).
  *
  * Configuration (one YAML file; conf/agent.yaml is an annotated example):
  *

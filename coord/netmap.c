@@ -458,6 +458,9 @@ bool netmap_upsert(struct netmap *nm, const struct node_info *info)
 	struct node_info copy;
 	if (!node_info_copy(&copy, info))
 		return false;
+	/* The node's routes are its own filter's destinations... */
+	bool routes_changed = !json_equal(n->info.routes_approved, info->routes_approved) ||
+	                      !json_equal(n->info.routes_advertised, info->routes_advertised);
 	bool was_active = n->cls >= 0, now_active = node_active(info, now);
 	if (was_active && (identity_changed || !now_active))
 		deactivate(nm, n);
@@ -478,6 +481,11 @@ bool netmap_upsert(struct netmap *nm, const struct node_info *info)
 	else if (n->cls >= 0 && (old_peer == NULL || strcmp(old_peer, n->peer_json) != 0))
 		tell_viewers(nm, n, false);
 	free(old_peer);
+	if (routes_changed && n->sess != NULL && !n->sess->closed)
+		n->sess->filter_dirty = true;
+	/* ...and, for the filters that list it as a source, sources. */
+	if (routes_changed && n->cls >= 0)
+		filters_depending_on(nm, n->cls);
 	self_dirty(nm, n);
 	return true;
 }
@@ -636,14 +644,17 @@ static bool flush_one(struct netmap *nm, struct map_session *s)
 		any = true;
 	}
 	if (s->filter_dirty && n->cls >= 0) {
-		const char *f = nm_class_filter(nm, &nm->classes[n->cls]);
+		char *f = nm_node_filter(nm, n);
 		uint64_t h = nm_hash_str(f);
-		if (h != n->filter_sent) {
+		if (f == NULL) {
+			b.oom = true;
+		} else if (h != n->filter_sent) {
 			sb_str(&b, ",\"filter\":");
 			sb_str(&b, f);
 			n->filter_sent = h;
 			any = true;
 		}
+		free(f);
 	}
 	if (s->self_dirty) {
 		char *self = nm_self_json(nm, n);

@@ -59,8 +59,12 @@ struct nm_node *nm_find(const struct netmap *nm, int64_t id);
 /* Rebuilds n->peer_json; false when out of memory. */
 bool nm_build_peer_json(const struct netmap *nm, struct nm_node *n);
 char *nm_self_json(const struct netmap *nm, const struct nm_node *n);
-/* The class's filter, rebuilt when stale. */
+/* The class's filter template, rebuilt when stale (filter.c). */
 const char *nm_class_filter(struct netmap *nm, struct nm_class *c);
+/* Node n's packet filter, a JSON array; caller frees; NULL when out of memory (filter.c). */
+char *nm_node_filter(struct netmap *nm, struct nm_node *n);
+/* The routes a node carries: approved by an admin or policy, and currently advertised. */
+json_t *nm_effective_routes(const struct node_info *n);
 void nm_session_push(struct netmap *nm, struct map_session *s, const char *data, size_t len);
 void nm_session_free(struct map_session *s);
 /* Fan-out trace (netmap_trace.c): a session got a line of the current batch / handed it off. */

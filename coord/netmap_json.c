@@ -73,7 +73,7 @@ void netmap_addresses(const struct netmap *nm, int64_t index, char v4[16], char 
 }
 
 /* The routes a node may carry: approved by an admin or policy, and currently advertised. */
-static json_t *effective_routes(const struct node_info *n)
+json_t *nm_effective_routes(const struct node_info *n)
 {
 	json_t *out = json_array();
 	size_t i, j;
@@ -97,7 +97,7 @@ static json_t *node_common(const struct netmap *nm, const struct node_info *n)
 	netmap_addresses(nm, n->addr_index, v4, v6);
 	snprintf(a4, sizeof(a4), "%s/32", v4);
 	snprintf(a6, sizeof(a6), "%s/128", v6);
-	json_t *routes = effective_routes(n);
+	json_t *routes = nm_effective_routes(n);
 	json_t *allowed = json_pack("[ss]", a4, a6);
 	json_array_extend(allowed, routes);
 	return json_pack("{sI ss ss ss s[ss] so so sO sb sI}", "id", (json_int_t)n->id, "name",
@@ -133,80 +133,6 @@ char *nm_self_json(const struct netmap *nm, const struct nm_node *n)
 	char *s = json_dumps(o, JSON_COMPACT);
 	json_decref(o);
 	return s;
-}
-
-static void add_ports(struct sbuf *b, const char *ports, bool *first)
-{
-	const char *p = ports;
-	while (*p) {
-		const char *comma = strchr(p, ',');
-		size_t n = comma ? (size_t)(comma - p) : strlen(p);
-		sb_str(b, *first ? "\"" : ",\"");
-		sb_add(b, p, n);
-		sb_str(b, "\"");
-		*first = false;
-		p += n;
-		if (*p == ',')
-			p++;
-	}
-}
-
-/*
- * The filter a member of class c enforces on traffic to itself: one entry per rule whose dst
- * matches c, with the sources' addresses ("*" for everyone) and the ports.
- */
-const char *nm_class_filter(struct netmap *nm, struct nm_class *c)
-{
-	if (!c->filter_stale && c->filter != NULL)
-		return c->filter;
-	const struct policy *pol = nm->pol;
-	struct identity id = {.user = c->user, .tags = c->tags, .ntags = c->ntags};
-	struct sbuf b = {0};
-	sb_str(&b, "[");
-	bool first_rule = true;
-	for (size_t r = 0; r < pol->nrules; r++) {
-		if (!((c->dstmask[r / 64] >> (r % 64)) & 1))
-			continue;
-		const struct policy_rule *rule = &pol->rules[r];
-		sb_str(&b, first_rule ? "{\"src\":[" : ",{\"src\":[");
-		first_rule = false;
-		bool all = false;
-		for (size_t i = 0; i < rule->nsrc; i++)
-			all |= rule->src[i].kind == SEL_ALL;
-		bool first = true;
-		if (all) {
-			sb_str(&b, "\"*\"");
-		} else {
-			for (size_t k = 0; k < nm->ncls; k++) {
-				struct nm_class *sc = &nm->classes[k];
-				if (!((sc->srcmask[r / 64] >> (r % 64)) & 1))
-					continue;
-				for (size_t m = 0; m < sc->n; m++) {
-					char v4[16], v6[48];
-					netmap_addresses(nm, sc->members[m]->info.addr_index, v4,
-					                 v6);
-					sb_fmt(&b, "%s\"%s/32\",\"%s/128\"", first ? "" : ",", v4,
-					       v6);
-					first = false;
-				}
-			}
-		}
-		sb_str(&b, "],\"ports\":[");
-		first = true;
-		for (size_t d = 0; d < rule->ndst; d++)
-			if (policy_sel_matches(pol, &rule->dst[d].sel, &id))
-				add_ports(&b, rule->dst[d].ports, &first);
-		sb_str(&b, "]}");
-	}
-	sb_str(&b, "]");
-	if (b.oom) {
-		free(b.p);
-		return c->filter ? c->filter : "[]";
-	}
-	free(c->filter);
-	c->filter = b.p;
-	c->filter_stale = false;
-	return c->filter;
 }
 
 void nm_session_push(struct netmap *nm, struct map_session *s, const char *data, size_t len)
@@ -312,9 +238,14 @@ static void full_map(struct netmap *nm, struct nm_node *n, uint64_t seq, struct 
 		}
 	}
 	sb_str(b, "],\"filter\":");
-	const char *filter = n->cls >= 0 ? nm_class_filter(nm, &nm->classes[n->cls]) : "[]";
+	char *filter = nm_node_filter(nm, n);
+	if (filter == NULL) {
+		b->oom = true;
+		return;
+	}
 	sb_str(b, filter);
 	n->filter_sent = nm_hash_str(filter);
+	free(filter);
 	sb_str(b, "}\n");
 }
 

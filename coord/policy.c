@@ -8,6 +8,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "filter.h"
 #include "yaml_json.h"
 
 #define POLICY_MAX_ITEMS 100000
@@ -265,10 +266,15 @@ static bool parse_rule(struct pctx *x, json_t *r, size_t idx, struct policy_rule
 	json_t *v;
 	json_object_foreach(r, key, v)
 	{
-		if (strcmp(key, "action") && strcmp(key, "src") && strcmp(key, "dst"))
-			return perr(x, "%s: unknown key '%.64s' (expected action, src, dst)", where,
-			            key);
+		if (strcmp(key, "action") && strcmp(key, "src") && strcmp(key, "dst") &&
+		    strcmp(key, "proto"))
+			return perr(x, "%s: unknown key '%.64s' (expected action, src, proto, dst)",
+			            where, key);
 	}
+	json_t *proto = json_object_get(r, "proto");
+	if (proto != NULL &&
+	    (!json_is_string(proto) || !filter_proto_parse(json_string_value(proto), &out->proto)))
+		return perr(x, "%s.proto: expected \"tcp\", \"udp\", \"icmp\" or \"any\"", where);
 	json_t *action = json_object_get(r, "action");
 	if (!json_is_string(action) || strcmp(json_string_value(action), "accept") != 0)
 		return perr(x, "%s.action: expected \"accept\"", where);
@@ -311,6 +317,9 @@ static bool parse_rule(struct pctx *x, json_t *r, size_t idx, struct policy_rule
 			            "%s: ports '%.64s' must be '*' or a list of N or N-M in "
 			            "1..65535",
 			            w, colon + 1);
+		if (!filter_proto_has_ports(out->proto) && strcmp(colon + 1, "*") != 0)
+			return perr(x, "%s: proto %s has no ports: write '%.64s:*'", w,
+			            filter_proto_name(out->proto), sel);
 		struct policy_dst *d = &out->dst[out->ndst];
 		if (!sel_parse(x, sel, w, true, &d->sel))
 			return false;

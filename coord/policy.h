@@ -33,6 +33,7 @@ struct policy_rule {
 	size_t nsrc;
 	struct policy_dst *dst;
 	size_t ndst;
+	int proto; /* enum filter_proto (filter.h); absent: any */
 };
 
 struct policy_group {

@@ -12,7 +12,9 @@
 #include <jansson.h>
 
 #include "coord_client.h"
+#include "filter.h"
 #include "keys.h"
+
 static int perr(char *err, size_t errlen, const char *fmt, ...)
     __attribute__((format(printf, 3, 4)));
 static int perr(char *err, size_t errlen, const char *fmt, ...)
@@ -192,6 +194,116 @@ static int parse_seq(json_t *o, uint64_t *seq, char *err, size_t errlen)
 	return 0;
 }
 
+/* An array of strings, each parsed by one (prefix, ports) parser into a growing list. */
+static int parse_rule_prefixes(json_t *v, const char *what, bool required, struct mg_filter_rule *r,
+                               bool dst, char *err, size_t errlen)
+{
+	struct mg_prefix **list = dst ? &r->dst : &r->src;
+	size_t *n = dst ? &r->n_dst : &r->n_src, i, cap;
+	json_t *e;
+	char why[128];
+
+	if (!v && !required) /* an older coordinator: "to this node" */
+		v = json_pack("[s]", "*");
+	else if (!v)
+		return perr(err, errlen, "%s: required", what);
+	else
+		json_incref(v);
+	if (!v || !json_is_array(v) || json_array_size(v) > MG_FILTER_MAX_PREFIXES) {
+		json_decref(v);
+		return perr(err, errlen, "%s: expected an array of at most %d prefixes", what,
+		            MG_FILTER_MAX_PREFIXES);
+	}
+	cap = 2 * json_array_size(v);
+	*list = calloc(cap + 1, sizeof(**list));
+	if (!*list) {
+		json_decref(v);
+		return perr(err, errlen, "%s: out of memory", what);
+	}
+	json_array_foreach(v, i, e)
+	{
+		const char *s = json_string_value(e);
+		size_t got;
+
+		if (!s || mg_filter_parse_prefix(s, *list + *n, &got, why, sizeof(why))) {
+			json_decref(v);
+			return perr(err, errlen, "%s[%zu]: %s", what, i,
+			            s ? why : "expected a string");
+		}
+		*n += got;
+	}
+	json_decref(v);
+	return 0;
+}
+
+static int parse_rule(json_t *o, size_t idx, struct mg_filter_rule *r, char *err, size_t errlen)
+{
+	char what[64], why[128];
+	json_t *v, *e;
+	size_t i;
+
+	snprintf(what, sizeof(what), "filter[%zu]", idx);
+	if (!json_is_object(o))
+		return perr(err, errlen, "%s: expected an object with src, dst, proto, ports",
+		            what);
+	snprintf(what, sizeof(what), "filter[%zu].src", idx);
+	if (parse_rule_prefixes(json_object_get(o, "src"), what, true, r, false, err, errlen))
+		return -1;
+	snprintf(what, sizeof(what), "filter[%zu].dst", idx);
+	if (parse_rule_prefixes(json_object_get(o, "dst"), what, false, r, true, err, errlen))
+		return -1;
+	snprintf(what, sizeof(what), "filter[%zu].proto", idx);
+	if ((v = json_object_get(o, "proto")) &&
+	    (!json_is_string(v) ||
+	     mg_filter_parse_proto(json_string_value(v), &r->proto, why, sizeof(why))))
+		return perr(err, errlen, "%s: %s", what,
+		            json_is_string(v) ? why : "expected a string");
+	snprintf(what, sizeof(what), "filter[%zu].ports", idx);
+	v = json_object_get(o, "ports");
+	if (!json_is_array(v) || json_array_size(v) > MG_FILTER_MAX_PORTS)
+		return perr(err, errlen, "%s: expected an array of at most %d port ranges", what,
+		            MG_FILTER_MAX_PORTS);
+	r->ports = calloc(json_array_size(v) + 1, sizeof(*r->ports));
+	if (!r->ports)
+		return perr(err, errlen, "%s: out of memory", what);
+	json_array_foreach(v, i, e)
+	{
+		const char *s = json_string_value(e);
+
+		if (!s || mg_filter_parse_ports(s, &r->ports[r->n_ports], why, sizeof(why)))
+			return perr(err, errlen, "%s[%zu]: %s", what, i,
+			            s ? why : "expected a string");
+		r->n_ports++;
+	}
+	snprintf(what, sizeof(what), "filter[%zu]", idx);
+	if (mg_filter_rule_normalize(r, why, sizeof(why)))
+		return perr(err, errlen, "%s: %s", what, why);
+	return 0;
+}
+
+/* The whole filter or nothing: a rule that does not parse refuses the line. */
+static int parse_filter(json_t *v, struct mg_netmap_update *u, char *err, size_t errlen)
+{
+	size_t i;
+	json_t *e;
+
+	if (!json_is_array(v) || json_array_size(v) > MG_FILTER_MAX_RULES)
+		return perr(err, errlen, "filter: expected an array of at most %d rules",
+		            MG_FILTER_MAX_RULES);
+	u->has_filter = true;
+	u->filter.rules = calloc(json_array_size(v) + 1, sizeof(*u->filter.rules));
+	if (!u->filter.rules)
+		return perr(err, errlen, "filter: out of memory");
+	json_array_foreach(v, i, e)
+	{
+		/* Counted before parsing, so a half-parsed rule is freed with the update. */
+		u->filter.n_rules++;
+		if (parse_rule(e, i, &u->filter.rules[i], err, errlen))
+			return -1;
+	}
+	return 0;
+}
+
 static int parse_map(json_t *o, bool full, struct mg_netmap_update *u, char *err, size_t errlen)
 {
 	json_t *v, *e;
@@ -206,8 +318,8 @@ static int parse_map(json_t *o, bool full, struct mg_netmap_update *u, char *err
 			return -1;
 		u->has_self = true;
 	}
-	if ((v = json_object_get(o, "filter")) && !json_is_array(v))
-		return perr(err, errlen, "filter: expected an array");
+	if ((v = json_object_get(o, "filter")) && parse_filter(v, u, err, errlen))
+		return -1;
 	if (full)
 		return parse_peer_array(json_object_get(o, "peers"), "peers", u, err, errlen);
 	if ((v = json_object_get(o, "peers_changed")) &&

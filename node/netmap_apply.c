@@ -119,6 +119,7 @@ void mg_netmap_update_free(struct mg_netmap_update *u)
 	free(u->peers);
 	free(u->removed);
 	mg_netmap_self_free(&u->self);
+	mg_filter_free(&u->filter);
 	memset(u, 0, sizeof(*u));
 }
 
@@ -142,6 +143,8 @@ void mg_netmap_state_free(struct mg_netmap_state *st)
 	peers_free(st->peers, st->n_peers);
 	mg_netmap_self_free(&st->map_self);
 	mg_netmap_self_free(&st->self);
+	mg_filter_free(&st->map_filter);
+	mg_filter_free(&st->filter);
 	memset(st, 0, sizeof(*st));
 }
 
@@ -548,6 +551,9 @@ static int reconcile(struct mg_netmap_state *st, int64_t now, const struct mg_ne
 	uint64_t conflicts, expired;
 	int ret;
 
+	ret = mg_netmap_reconcile_filter(st, sink, ctx);
+	if (ret)
+		return ret;
 	ret = build_desired(st, now, &want, &n_want, &t, &conflicts, &expired);
 	if (ret)
 		return ret;
@@ -713,7 +719,8 @@ int mg_netmap_apply(struct mg_netmap_state *st, const struct mg_netmap_update *u
 		ret = copy_sorted(u, &peers);
 		if (ret)
 			return ret;
-		if (u->has_self && (ret = set_map_self(st, &u->self)) != 0) {
+		if ((u->has_self && (ret = set_map_self(st, &u->self)) != 0) ||
+		    (ret = mg_netmap_take_filter(st, u)) != 0) {
 			peers_free(peers, u->n_peers);
 			return ret;
 		}
@@ -728,6 +735,8 @@ int mg_netmap_apply(struct mg_netmap_state *st, const struct mg_netmap_update *u
 		if (ret)
 			return ret;
 		if (u->has_self && (ret = set_map_self(st, &u->self)) != 0)
+			return ret;
+		if ((ret = mg_netmap_take_filter(st, u)) != 0)
 			return ret;
 	} else {
 		return -EINVAL;
@@ -750,6 +759,8 @@ int mg_netmap_clear(struct mg_netmap_state *st, const struct mg_netmap_sink *sin
 	st->n_map_peers = 0;
 	st->has_map = false;
 	st->seq = 0;
+	mg_filter_free(&st->map_filter);
+	st->has_map_filter = true;
 	return reconcile(st, 0, sink, ctx);
 }
 
@@ -760,4 +771,6 @@ void mg_netmap_forget_applied(struct mg_netmap_state *st)
 	st->n_peers = 0;
 	mg_netmap_self_free(&st->self);
 	st->has_self = false;
+	mg_filter_free(&st->filter);
+	st->has_filter = false;
 }

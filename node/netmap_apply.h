@@ -27,6 +27,7 @@
 
 #include "addr.h"
 #include "constants.h"
+#include "filter.h"
 
 #define MG_NETMAP_NAME_LEN      64
 #define MG_NETMAP_MAX_ADDRS     4
@@ -77,6 +78,10 @@ struct mg_netmap_update {
 	/* DELTA only: public keys of peers that left. */
 	uint8_t (*removed)[WG_KEY_LEN];
 	size_t n_removed;
+	/* The packet filter, normalized. FULL without one: the empty filter (a coordinated node
+	 * admits nothing new). DELTA without one: unchanged. */
+	bool has_filter;
+	struct mg_filter filter;
 };
 
 /*
@@ -93,6 +98,12 @@ struct mg_netmap_sink {
 	int (*remove_peer)(void *ctx, const struct mg_netmap_peer *peer);
 	int (*set_self)(void *ctx, const struct mg_netmap_self *old_self,
 	                const struct mg_netmap_self *new_self);
+	/* The filter to enforce from now on (old_filter is NULL before the first). Called before
+	 * any peer operation of the same apply, so a new peer meets the new filter. A failure
+	 * leaves the old filter in force and is retried on the next apply or expire. May be NULL
+	 * (the engine then only records the filter). */
+	int (*set_filter)(void *ctx, const struct mg_filter *old_filter,
+	                  const struct mg_filter *new_filter);
 };
 
 struct mg_netmap_stats {
@@ -101,6 +112,7 @@ struct mg_netmap_stats {
 	uint64_t sink_errors;
 	uint64_t conflicts; /* prefixes claimed by more than one peer, last apply */
 	uint64_t expired;   /* peers dropped because their key expired */
+	uint64_t filter_changes;
 };
 
 /*
@@ -120,6 +132,12 @@ struct mg_netmap_state {
 	struct mg_netmap_self self;
 	struct mg_netmap_peer *peers;
 	size_t n_peers;
+
+	/* The filter as the coordinator last sent it, and the one the sink enforces. */
+	bool has_map_filter;
+	struct mg_filter map_filter;
+	bool has_filter;
+	struct mg_filter filter;
 
 	struct mg_netmap_stats stats;
 };
@@ -147,8 +165,18 @@ int mg_netmap_expire(struct mg_netmap_state *st, int64_t now, const struct mg_ne
  * applied set without calls, so the next apply or expire adds every peer again.
  */
 void mg_netmap_forget_applied(struct mg_netmap_state *st);
-/* Removes every peer (the node was deleted or expired by the coordinator). */
+/* Removes every peer (the node was deleted or expired by the coordinator); the filter becomes
+ * the empty one. */
 int mg_netmap_clear(struct mg_netmap_state *st, const struct mg_netmap_sink *sink, void *ctx);
+
+/*
+ * The filter's part of an apply (netmap_filter.c): take_filter folds u's filter into the
+ * coordinator's view (all or nothing), reconcile_filter hands it to the sink when it differs
+ * from the one in force. Returns 0 or -ENOMEM.
+ */
+int mg_netmap_take_filter(struct mg_netmap_state *st, const struct mg_netmap_update *u);
+int mg_netmap_reconcile_filter(struct mg_netmap_state *st, const struct mg_netmap_sink *sink,
+                               void *ctx);
 
 /* Deep copies and frees of the map types (an update owns its arrays). */
 int mg_netmap_peer_copy(struct mg_netmap_peer *dst, const struct mg_netmap_peer *src);

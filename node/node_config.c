@@ -110,6 +110,11 @@ int cfg_load_coordinator(struct cfg_loader *ld, yaml_node_t *node, struct mg_coo
 	len = strlen(cc->url);
 	while (len > 0 && cc->url[len - 1] == '/')
 		cc->url[--len] = '\0';
+	/* "http://" alone, or slashes only after the scheme, name no server. */
+	if (len <= strlen(cc->url[4] == 's' ? "https://" : "http://"))
+		return cfg_fail(
+		    ld, url, "coordinator.url",
+		    "expected a host after the scheme, like https://coord.example:8443");
 	if (!key)
 		return cfg_fail(ld, node, "coordinator.authkey_file",
 		                "required: the file holding the pre-auth key");

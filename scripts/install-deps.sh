@@ -21,11 +21,13 @@ PKGS=(
 	libpcap-dev libbpf-dev libxdp-dev libnuma-dev
 	# coordinator
 	libmicrohttpd-dev libsqlite3-dev libpq-dev postgresql sqlite3
+	# agent (the packet filter through libnftables; nft for the tests to inspect it)
+	libnftables-dev nftables
 	# tests, demo and benchmarks
 	wireguard-tools wireguard-go iproute2 iputils-ping iperf3 iptables conntrack
-	procps psmisc curl jq python3 gnuplot-nox prometheus openssl ethtool
+	procps psmisc curl jq python3 gnuplot-nox prometheus openssl ethtool socat netcat-openbsd
 	# STUN interop: turnserver and turnutils_stunclient (tests/node/stun_*.sh)
-	coturn nftables
+	coturn
 	# docker suite and packaging: Docker engine and compose (v1), the base image from the
 	# mirror, and the .deb (dpkg-dev comes with build-essential)
 	docker.io docker-compose debootstrap

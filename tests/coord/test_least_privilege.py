@@ -1,7 +1,8 @@
 # SPDX-License-Identifier: GPL-2.0-only
 """Least privilege: under a series of policies (fixed ones and seeded random ones), every node's
 map holds exactly the peers an independent evaluation of the policy allows, every peer ever sent
-is allowed by the policy in force, and each packet filter lists exactly the allowed sources."""
+is allowed by the policy in force, and each packet filter is exactly what the policy grants the
+node: the allowed sources, its own addresses as destinations, the rule's protocol, the ports."""
 import random
 import sys
 
@@ -54,15 +55,43 @@ def filter_sources(pol, me, nodes):
     return out
 
 
+def expected_filter(pol, me, nodes):
+    """Node me's whole filter, rule by rule: sources, its own addresses as destinations (these
+    nodes carry no routes), the rule's protocol and the ports of the selectors naming me."""
+    own = [f"{me.info['addresses']['ipv4']}/32", f"{me.info['addresses']['ipv6']}/128"]
+    out = []
+    for r in pol["acls"]:
+        dsts = [d for d in r["dst"] if matches(pol, d.rsplit(":", 1)[0], me.ident)]
+        if not dsts:
+            continue
+        if "*" in r["src"]:
+            src = ["*"]
+        else:
+            src = sorted(a for n in nodes if any(matches(pol, s, n.ident) for s in r["src"])
+                         for a in (f"{n.info['addresses']['ipv4']}/32",
+                                   f"{n.info['addresses']['ipv6']}/128"))
+        ports = [p for d in dsts for p in d.rsplit(":", 1)[1].split(",")]
+        out.append((src, own, r.get("proto", "any"), ports))
+    return out
+
+
+def got_filter(m):
+    return [(sorted(r["src"]), r["dst"], r["proto"], r["ports"]) for r in (m.filter or [])]
+
+
 def random_policy(rng):
     groups = {"group:g1": rng.sample(USERS, rng.randint(1, 2))}
     pool = ["*"] + USERS + ["group:g1"] + TAGS
     acls = []
     for _ in range(rng.randint(1, 3)):
         src = rng.sample(pool[1:] if rng.random() < 0.8 else pool, rng.randint(1, 2))
-        dst = [f"{d}:{rng.choice(['*', '22', '80,443'])}"
+        proto = rng.choice([None, None, "tcp", "udp", "icmp", "any"])
+        dst = [f"{d}:{'*' if proto == 'icmp' else rng.choice(['*', '22', '80,443'])}"
                for d in rng.sample(pool[1:], rng.randint(1, 2))]
-        acls.append({"action": "accept", "src": src, "dst": dst})
+        acl = {"action": "accept", "src": src, "dst": dst}
+        if proto:
+            acl["proto"] = proto
+        acls.append(acl)
     return {"groups": groups, "tagOwners": {t: ["u1"] for t in TAGS}, "acls": acls}
 
 
@@ -94,6 +123,8 @@ def main():
              "acls": [{"action": "accept", "src": ["group:g1"], "dst": ["tag:db:5432"]},
                       {"action": "accept", "src": ["tag:web"], "dst": ["tag:db:5432"]}]},
             {"acls": [{"action": "accept", "src": ["*"], "dst": ["*:*"]}]},
+            {"acls": [{"action": "accept", "src": ["u2"], "proto": "tcp", "dst": ["u1:22"]},
+                      {"action": "accept", "src": ["u1"], "proto": "icmp", "dst": ["u2:*"]}]},
             {"acls": []},
         ]
         rng = random.Random(4242)
@@ -106,12 +137,15 @@ def main():
                 want = {o.key for o in nodes if o is not n and visible(pol, n.ident, o.ident)}
                 want_src = filter_sources(pol, n.ident, nodes)
                 fsrc = lambda mm: {src for rule in (mm.filter or []) for src in rule["src"]}
-                ok = m.wait_for(lambda mm: set(mm.peers) == want and fsrc(mm) == want_src,
-                                timeout=5)
+                want_f = expected_filter(pol, n, nodes)
+                ok = m.wait_for(lambda mm: set(mm.peers) == want and fsrc(mm) == want_src and
+                                got_filter(mm) == want_f, timeout=5)
                 chk.check(set(m.peers) == want, f"policy {pi}: {n.hostname} sees exactly the "
                           f"allowed peers (got {len(m.peers)}, want {len(want)})")
-                chk.check(ok or set(m.peers) != want,
+                chk.check(fsrc(m) == want_src,
                           f"policy {pi}: {n.hostname}'s filter sources {fsrc(m)} != {want_src}")
+                chk.check(ok or set(m.peers) != want or fsrc(m) != want_src,
+                          f"policy {pi}: {n.hostname}'s filter {got_filter(m)} != {want_f}")
                 m.sent_mark = len(m.lines)
             # nothing sent after convergence may break the policy in force
             for n, m in zip(nodes, streams):

@@ -143,6 +143,34 @@ static void check_update(const struct mg_netmap_update *u)
 	if (u->has_self)
 		for (size_t j = 0; j < u->self.n_routes; j++)
 			FUZZ_CHECK(prefix_valid(&u->self.routes[j]), "invariant");
+	/* A parsed filter is in normal form: valid prefixes without host bits, none inside the
+	 * one before it, port ranges ascending and apart; and the matcher takes it. */
+	FUZZ_CHECK(u->has_filter || u->filter.n_rules == 0, "a filter without has_filter");
+	for (size_t i = 0; i < u->filter.n_rules; i++) {
+		const struct mg_filter_rule *r = &u->filter.rules[i];
+		const struct mg_prefix *lists[2] = {r->src, r->dst};
+		size_t counts[2] = {r->n_src, r->n_dst};
+
+		FUZZ_CHECK(r->proto <= MG_FILTER_ICMP, "invariant");
+		for (int l = 0; l < 2; l++)
+			for (size_t j = 0; j < counts[l]; j++) {
+				FUZZ_CHECK(prefix_valid(&lists[l][j]) &&
+				               !mg_prefix_has_host_bits(&lists[l][j]),
+				           "filter prefix not normal");
+				FUZZ_CHECK(j == 0 ||
+				               mg_prefix_cmp(&lists[l][j - 1], &lists[l][j]) < 0,
+				           "filter prefixes not sorted");
+			}
+		for (size_t j = 1; j < r->n_ports; j++)
+			FUZZ_CHECK(r->ports[j - 1].hi + 1 < r->ports[j].lo, "ports not merged");
+		for (size_t j = 0; j < r->n_ports; j++)
+			FUZZ_CHECK(r->ports[j].lo <= r->ports[j].hi, "invariant");
+	}
+	struct mg_filter_packet pk = {.family = 4, .proto = 6, .dport = 22};
+	(void)mg_filter_match(&u->filter, &pk);
+	pk.family = 6;
+	pk.proto = 58;
+	(void)mg_filter_match(&u->filter, &pk);
 }
 
 static void check_consistent(const struct mg_netmap_state *st, const struct model *m)
@@ -294,6 +322,14 @@ int fuzz_init(void)
 	    "\"100.64.0.1/32\"",
 	    "\"10.1.0.0/16\"",
 	    "\"heartbeat\"",
+	    "\"src\"",
+	    "\"dst\"",
+	    "\"proto\"",
+	    "\"ports\"",
+	    "\"tcp\"",
+	    "\"icmp\"",
+	    "\"*\"",
+	    "\"1-65535\"",
 	    "true",
 	    "null",
 	    "18446744073709551615",
@@ -316,7 +352,10 @@ int fuzz_init(void)
 	    "{\"type\":\"delta\",\"seq\":2,\"peers_changed\":[{\"key\":\"%s\",\"id\":3,"
 	    "\"name\":\"c\",\"addresses\":[\"100.64.0.3/32\"],\"allowed_ips\":"
 	    "[\"100.64.0.3/32\",\"10.2.0.0/16\"],\"endpoints\":[\"[2001:db8::3]:51820\"],"
-	    "\"online\":false,\"key_expiry\":0}]}\n"
+	    "\"online\":false,\"key_expiry\":0}],\"filter\":[{\"src\":[\"100.64.0.2/32\","
+	    "\"10.2.0.0/16\"],\"dst\":[\"100.64.0.1/32\",\"10.1.0.0/16\"],\"proto\":\"tcp\","
+	    "\"ports\":[\"22\",\"8000-8100\"]},{\"src\":[\"*\"],\"proto\":\"icmp\","
+	    "\"ports\":[\"*\"]}]}\n"
 	    "{\"type\":\"heartbeat\"}\n"
 	    "{\"type\":\"delta\",\"seq\":3,\"peers_removed\":[\"%s\"]}\n",
 	    a, b, c, b);

@@ -536,6 +536,8 @@ static void test_runtime_errors(void)
 	EXPECT_ERROR(BASE "metrics: {port: 9586}\n", 6, "metrics.port", "unknown key");
 	EXPECT_ERROR(BASE "coordinator: {url: ftp://x, authkey_file: k}\n", 6, "coordinator.url",
 	             "expected an http:// or https:// URL, got 'ftp://x'");
+	EXPECT_ERROR(BASE "coordinator: {url: 'http:///', authkey_file: k}\n", 6, "coordinator.url",
+	             "expected a host after the scheme");
 	EXPECT_ERROR(BASE "coordinator:\n  url: https://c\n", 7, "coordinator.authkey_file",
 	             "required");
 	EXPECT_ERROR(BASE "coordinator: {url: http://c, authkey_file: k,\n"

@@ -225,7 +225,7 @@ static int rec_self(void *ctx, const struct mg_netmap_self *o, const struct mg_n
 	return 0;
 }
 
-static const struct mg_netmap_sink rec_sink = {rec_add, rec_update, rec_remove, rec_self};
+static const struct mg_netmap_sink rec_sink = {rec_add, rec_update, rec_remove, rec_self, NULL};
 
 struct node {
 	struct mg_coord_client *cl;

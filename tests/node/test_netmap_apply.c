@@ -150,7 +150,7 @@ static int dev_self(void *ctx, const struct mg_netmap_self *old, const struct mg
 	return 0;
 }
 
-static const struct mg_netmap_sink sink = {dev_add, dev_update, dev_remove, dev_self};
+static const struct mg_netmap_sink sink = {dev_add, dev_update, dev_remove, dev_self, NULL};
 
 static void dev_reset_log(struct dev *d)
 {
