@@ -381,5 +381,15 @@ enum mg_nat_rx mg_nat_rx(struct mg_worker *w, struct rte_mbuf *m, const struct m
 void mg_nat_tick(struct mg_worker *w)
 {
 	const struct wg_noise_upcalls *u = &w->gw->local.upcalls;
-	mg_nat_expire(w->gw->nat, w->id, u->now(u->ctx), 64, &w->counters);
+	struct mg_nat *nat = w->gw->nat;
+	struct mg_nat_worker *nw = &nat->w[w->id];
+	uint64_t now = u->now(u->ctx);
+	/* Time-based, so an idle worker polling slowly still sweeps its slice once a second. */
+	uint64_t due = now > nw->last_tick_ns
+	                   ? (uint64_t)nw->count * (now - nw->last_tick_ns) / 1000000000ull
+	                   : 0;
+	nw->last_tick_ns = now;
+	if (due < 64)
+		due = 64;
+	mg_nat_expire(nat, w->id, now, due > 8192 ? 8192 : (unsigned)due, &w->counters);
 }

@@ -46,6 +46,7 @@ struct mg_nat_worker {
 	uint16_t *free_ports;      /* [ext * 3 + proto] stacks of n_ports (host order) */
 	uint32_t *n_free_ports;
 	uint32_t hand; /* expiry scan position in the slice */
+	uint64_t last_tick_ns;
 } __rte_cache_aligned;
 
 struct mg_nat_ext {
