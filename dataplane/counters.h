@@ -8,6 +8,8 @@
 
 #include <stdint.h>
 
+#include "dp_config.h"
+
 /* Every packet the gateway does not forward is counted under exactly one reason. */
 enum mg_drop_reason {
 	MG_DROP_MALFORMED,    /* truncated or invalid Ethernet, IP or UDP header */
@@ -38,9 +40,6 @@ enum mg_drop_reason {
 };
 
 const char *mg_drop_reason_name(enum mg_drop_reason r); /* snake_case, for metrics labels */
-
-/* Mapping protocols of the exit NAT, for counters by protocol. */
-enum mg_nat_proto { MG_NAT_TCP, MG_NAT_UDP, MG_NAT_ICMP, MG_NAT_PROTO_COUNT };
 
 struct mg_nat_counters {
 	uint64_t out, in;     /* packets translated each way */

@@ -46,6 +46,9 @@ enum mg_port_id { MG_PORT_LAN = 0, MG_PORT_MESH = 1, MG_PORT_COUNT };
 #define MG_NAT_TCP_TRANS_TIMEOUT_S 240u
 #define MG_NAT_ICMP_TIMEOUT_S      60u
 
+/* Mapping protocols of the exit NAT, for counters and status by protocol. */
+enum mg_nat_proto { MG_NAT_TCP, MG_NAT_UDP, MG_NAT_ICMP, MG_NAT_PROTO_COUNT };
+
 struct mg_dp_exit_config {
 	bool enabled;
 	uint8_t uplink; /* enum mg_port_id the translated traffic leaves and returns by */

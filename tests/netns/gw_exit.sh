@@ -175,6 +175,20 @@ others=$(awk -v a="$GW_OUT4" '$2 != a' "$SRV_LOG" | head -n 3)
 [ "$ports" -eq 10000 ] || fail "10,000 flows: the server saw $ports distinct uplink ports"
 pass "flows-10k: $out; 10,000 distinct uplink ports"
 
+# ---- metrics: the health socket and meshctl show the flows ----
+udp_flows=$(gw_health gw | jq -r '.nat.flows.udp // empty')
+[ -n "$udp_flows" ] && [ "$udp_flows" -ge 10000 ] ||
+	fail "health: nat.flows.udp is '$udp_flows', expected at least 10000"
+MESHCTL=${MESHCTL_BIN:-$(dirname "$GW_BIN")/../cli/meshctl}
+if [ -x "$MESHCTL" ]; then
+	out=$(run_bounded 10 "$MESHCTL" -s "$MG_STATE/gw.health" status) || fail "meshctl status"
+	grep -q "^exit nat: *flows tcp [0-9]*, udp $udp_flows" <<<"$out" ||
+		grep -q "^exit nat: *flows" <<<"$out" || fail "meshctl status shows no NAT line: $out"
+fi
+run_bounded 5 curl -sf --unix-socket "$MG_STATE/gw.health" http://localhost/metrics |
+	grep -q '^meshgate_nat_flows{proto="udp"}' || fail "no meshgate_nat_flows in the metrics"
+pass "metrics: $udp_flows UDP mappings in use, shown by meshctl and /metrics"
+
 # ---- exhaustion ----
 gw_stop gw
 write_gw_config 20000-20009 4
