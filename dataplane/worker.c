@@ -228,10 +228,11 @@ static bool nat_in(struct mg_worker *w, struct classified *c, struct rte_mbuf *m
 static void classify_lan(struct mg_worker *w, struct classified *c, struct rte_mbuf *m,
                          const struct mg_l3 *l3)
 {
+	/* With the uplink here, replies come to the pool's addresses as well as the port's. */
+	if (nat_in(w, c, m, l3, MG_PORT_LAN))
+		return;
 	if (mg_is_gateway_addr(mg_gateway_addrs(w->gw), l3->family, l3->dst) ||
 	    (l3->family == 6 && mg_addr_is_link_local6(l3->dst))) {
-		if (nat_in(w, c, m, l3, MG_PORT_LAN))
-			return;
 		mg_worker_punt(w, m, MG_PUNT_LOCAL, MG_PORT_LAN, MG_ETH_HLEN, MG_PUNT_NO_PEER,
 		               NULL);
 		return;
