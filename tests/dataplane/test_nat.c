@@ -151,7 +151,8 @@ static unsigned build(uint8_t *p, const struct flow *f, unsigned payload, uint8_
 		} else {
 			l4[12] = (uint8_t)((l4h / 4) << 4);
 			l4[13] = tcp_flags;
-			memcpy(l4 + 20, opts, optlen);
+			if (optlen)
+				memcpy(l4 + 20, opts, optlen);
 		}
 	}
 	if (f->family == 4) {
