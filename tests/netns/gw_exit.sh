@@ -185,8 +185,10 @@ if [ -x "$MESHCTL" ]; then
 	grep -q "^exit nat: *flows tcp [0-9]*, udp $udp_flows" <<<"$out" ||
 		grep -q "^exit nat: *flows" <<<"$out" || fail "meshctl status shows no NAT line: $out"
 fi
-run_bounded 5 curl -sf --unix-socket "$MG_STATE/gw.health" http://localhost/metrics |
-	grep -q '^meshgate_nat_flows{proto="udp"}' || fail "no meshgate_nat_flows in the metrics"
+# Read whole before grep: grep -q stopping early would fail curl (and the pipe) with SIGPIPE.
+metrics=$(run_bounded 5 curl -sf --unix-socket "$MG_STATE/gw.health" http://localhost/metrics) ||
+	fail "GET /metrics"
+grep -q '^meshgate_nat_flows{proto="udp"}' <<<"$metrics" || fail "no meshgate_nat_flows in the metrics"
 pass "metrics: $udp_flows UDP mappings in use, shown by meshctl and /metrics"
 
 # ---- exhaustion ----
