@@ -326,6 +326,17 @@ static void print_status(json_t *d)
 		}
 	}
 	printf("\n");
+	json_t *nat = json_object_get(d, "nat");
+	if (nat) {
+		json_t *f = json_object_get(nat, "flows"),
+		       *af = json_object_get(nat, "allocation_failures");
+		printf("exit nat:     flows tcp %lld, udp %lld, icmp %lld; translated %lld out, "
+		       "%lld in; "
+		       "allocation failures %lld (ports %lld, table %lld); unsupported %lld\n",
+		       jint(f, "tcp"), jint(f, "udp"), jint(f, "icmp"), jint(nat, "translated_out"),
+		       jint(nat, "translated_in"), jint(af, "no_port") + jint(af, "table_full"),
+		       jint(af, "no_port"), jint(af, "table_full"), jint(nat, "unsupported"));
+	}
 	json_t *m = json_object_get(d, "memory");
 	printf("memory:       rss %.1f MiB, DPDK heap %.1f MiB used, %.1f MiB free, mbufs %lld of "
 	       "%lld in use\n",

@@ -25,6 +25,9 @@ static const char *const drop_names[MG_DROP_REASON_COUNT] = {
     [MG_DROP_TTL] = "ttl",
     [MG_DROP_NOMEM] = "nomem",
     [MG_DROP_CRYPTO] = "crypto",
+    [MG_DROP_NAT_NO_PORT] = "nat_no_port",
+    [MG_DROP_NAT_TABLE_FULL] = "nat_table_full",
+    [MG_DROP_NAT_UNSUPPORTED] = "nat_unsupported",
 };
 
 const char *mg_drop_reason_name(enum mg_drop_reason r)

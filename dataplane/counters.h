@@ -8,6 +8,8 @@
 
 #include <stdint.h>
 
+#include "dp_config.h"
+
 /* Every packet the gateway does not forward is counted under exactly one reason. */
 enum mg_drop_reason {
 	MG_DROP_MALFORMED,    /* truncated or invalid Ethernet, IP or UDP header */
@@ -19,22 +21,34 @@ enum mg_drop_reason {
 	MG_DROP_STAGED_FULL,  /* waiting for a handshake and that peer's queue is full */
 	MG_DROP_NO_NEIGHBOUR, /* next hop not resolved yet (resolution started) */
 	MG_DROP_WG_INVALID,   /* WireGuard message of a bad type or length */
-	MG_DROP_UNKNOWN_INDEX, /* receiver index not ours */
-	MG_DROP_KEY_EXPIRED,   /* keypair past REJECT_AFTER_TIME or its message limit */
-	MG_DROP_AUTH,          /* AEAD tag did not verify */
-	MG_DROP_REPLAY,        /* counter replayed or left of the window */
-	MG_DROP_ALLOWED_IPS,   /* decrypted inner source outside the peer's allowed IPs */
-	MG_DROP_INNER_INVALID, /* decrypted payload is not a valid IPv4/IPv6 packet */
-	MG_DROP_PUNT_FULL,     /* ring to the control lcore full */
-	MG_DROP_FANOUT_FULL,   /* ring to another worker full */
-	MG_DROP_TX_FULL,       /* the NIC did not take the packet */
-	MG_DROP_TTL,           /* TTL/hop limit expired */
-	MG_DROP_NOMEM,         /* mbuf allocation failed */
-	MG_DROP_CRYPTO,        /* the crypto library refused a job (should never happen) */
+	MG_DROP_UNKNOWN_INDEX,   /* receiver index not ours */
+	MG_DROP_KEY_EXPIRED,     /* keypair past REJECT_AFTER_TIME or its message limit */
+	MG_DROP_AUTH,            /* AEAD tag did not verify */
+	MG_DROP_REPLAY,          /* counter replayed or left of the window */
+	MG_DROP_ALLOWED_IPS,     /* decrypted inner source outside the peer's allowed IPs */
+	MG_DROP_INNER_INVALID,   /* decrypted payload is not a valid IPv4/IPv6 packet */
+	MG_DROP_PUNT_FULL,       /* ring to the control lcore full */
+	MG_DROP_FANOUT_FULL,     /* ring to another worker full */
+	MG_DROP_TX_FULL,         /* the NIC did not take the packet */
+	MG_DROP_TTL,             /* TTL/hop limit expired */
+	MG_DROP_NOMEM,           /* mbuf allocation failed */
+	MG_DROP_CRYPTO,          /* the crypto library refused a job (should never happen) */
+	MG_DROP_NAT_NO_PORT,     /* exit NAT: this worker's share of the port range is in use */
+	MG_DROP_NAT_TABLE_FULL,  /* exit NAT: no free mapping */
+	MG_DROP_NAT_UNSUPPORTED, /* exit NAT: fragment, protocol or ICMP type it cannot map */
 	MG_DROP_REASON_COUNT
 };
 
 const char *mg_drop_reason_name(enum mg_drop_reason r); /* snake_case, for metrics labels */
+
+struct mg_nat_counters {
+	uint64_t out, in;     /* packets translated each way */
+	uint64_t icmp_errors; /* ICMP errors translated back, quoted header included */
+	uint64_t mss_clamped; /* TCP SYNs whose MSS option was lowered */
+	/* mappings by protocol: created on first use, expired by their owner; in use is the
+	 * difference summed over workers */
+	uint64_t created[MG_NAT_PROTO_COUNT], expired[MG_NAT_PROTO_COUNT];
+};
 
 struct mg_worker_counters {
 	uint64_t rx_packets[2], rx_bytes[2]; /* by port: lan, mesh */
@@ -45,6 +59,7 @@ struct mg_worker_counters {
 	uint64_t drops[MG_DROP_REASON_COUNT];
 	uint64_t polls, empty_polls;
 	uint64_t busy_cycles, total_cycles;
+	struct mg_nat_counters nat;
 } __attribute__((aligned(64)));
 
 /* Per peer and per worker: rows of a [worker][peer slot] array, summed by the control thread. */

@@ -25,6 +25,7 @@ struct rte_mempool;
 struct rte_ring;
 struct rte_rcu_qsbr;
 struct mg_allowedips;
+struct mg_nat;
 struct mg_neigh;
 struct mg_worker;
 
@@ -102,6 +103,7 @@ struct mg_gateway {
 	struct wg_index_table *index;
 	struct mg_allowedips *allowedips;
 	struct mg_neigh *neigh;
+	struct mg_nat *nat; /* exit-node NAT; NULL when conf.exit is off */
 
 	/* [worker][slot] byte and packet counts, summed for wg show and the health socket. */
 	struct mg_peer_counters *peer_counters[MG_MAX_WORKERS];

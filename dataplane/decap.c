@@ -11,6 +11,7 @@
 #include "crypto_burst.h"
 #include "index_table.h"
 #include "keypair_use.h"
+#include "nat.h"
 #include "neigh.h"
 #include "pkt.h"
 #include "timers.h"
@@ -281,6 +282,10 @@ static void forward(struct mg_worker *w, struct decap_burst *b, unsigned i)
 	/* RFC 6040: congestion marked on the outside is carried in if the inside is ECN-capable. */
 	if ((d->outer_tclass & MG_ECN_MASK) == MG_ECN_CE && (l3->tclass & MG_ECN_MASK) != 0)
 		mg_ip_set_ce(ip, l3->family);
+	if (gw->nat && mg_nat_wants(gw->nat, mg_gateway_addrs(gw), l3)) {
+		mg_nat_forward(w, m, l3);
+		return;
+	}
 
 	if (!mg_neigh_next_hop(&mg_gateway_addrs(gw)->ports[MG_PORT_LAN], l3->family, l3->dst,
 	                       nh)) {

@@ -34,6 +34,40 @@
 
 enum mg_port_id { MG_PORT_LAN = 0, MG_PORT_MESH = 1, MG_PORT_COUNT };
 
+/* Exit-node NAT (nat.h). */
+#define MG_NAT_MAX_POOL    16 /* translated IPv4 addresses */
+#define MG_NAT_MAX_EXCLUDE 32 /* destinations never translated: the gateway's own LANs */
+#define MG_NAT_MIN_FLOWS   64u
+#define MG_NAT_MAX_FLOWS   (1u << 24)
+/* RFC 4787 REQ-5 (UDP >= 2 min, 5 min recommended), RFC 5382 REQ-5 (established TCP >= 2 h 4
+ * min, transitory 4 min), RFC 5508 REQ-1 (ICMP query >= 60 s). */
+#define MG_NAT_UDP_TIMEOUT_S       300u
+#define MG_NAT_TCP_EST_TIMEOUT_S   7440u
+#define MG_NAT_TCP_TRANS_TIMEOUT_S 240u
+#define MG_NAT_ICMP_TIMEOUT_S      60u
+
+/* Mapping protocols of the exit NAT, for counters and status by protocol. */
+enum mg_nat_proto { MG_NAT_TCP, MG_NAT_UDP, MG_NAT_ICMP, MG_NAT_PROTO_COUNT };
+
+struct mg_dp_exit_config {
+	bool enabled;
+	uint8_t uplink; /* enum mg_port_id the translated traffic leaves and returns by */
+	/* next hop on the uplink for off-link destinations; unset: the port's gateway */
+	uint8_t next_hop4[4], next_hop6[16];
+	bool has_next_hop4, has_next_hop6;
+	/* translated sources; none: the uplink port's own address of that family */
+	uint8_t pool4[MG_NAT_MAX_POOL][4];
+	size_t n_pool4;
+	uint8_t addr6[16];
+	bool has_addr6;
+	uint16_t port_min, port_max; /* external ports and ICMP identifiers; 0: 1024..65535 */
+	uint32_t max_flows;          /* mappings, all protocols; 0: 65536 */
+	/* seconds; 0: the RFC defaults above */
+	uint32_t udp_timeout, tcp_established_timeout, tcp_transitory_timeout, icmp_timeout;
+	struct mg_prefix exclude[MG_NAT_MAX_EXCLUDE];
+	size_t n_exclude;
+};
+
 /* A port's own addresses and default next hops: read per packet, so part of struct mg_dp_addrs. */
 struct mg_port_addrs {
 	struct mg_prefix ipv4; /* our address on this port, with its subnet length */
@@ -79,6 +113,8 @@ struct mg_dp_config {
 	uint32_t max_prefixes;     /* allowed-IPs prefixes per family */
 	uint32_t ipv4_tbl8_groups; /* 0: the allowed-IPs table's default for max_prefixes */
 	uint32_t ipv6_tbl8_groups;
+
+	struct mg_dp_exit_config exit;
 };
 
 #endif

@@ -15,6 +15,7 @@
 #include "crypto_burst.h"
 #include "decap.h"
 #include "encap.h"
+#include "nat.h"
 #include "pkt.h"
 #include "transport.h"
 
@@ -207,9 +208,29 @@ static bool is_nd(const struct mg_l3 *l3, const uint8_t *ip)
 	return type >= ICMPV6_ND_FIRST && type <= ICMPV6_ND_LAST;
 }
 
+/* Return traffic of the exit NAT arrives on its uplink: translated, it goes to encap. */
+static bool nat_in(struct mg_worker *w, struct classified *c, struct rte_mbuf *m,
+                   const struct mg_l3 *l3, enum mg_port_id port)
+{
+	if (!w->gw->nat || mg_nat_uplink(w->gw->nat) != port)
+		return false;
+	switch (mg_nat_rx(w, m, l3)) {
+	case MG_NAT_RX_PASS:
+		return false;
+	case MG_NAT_RX_ENCAP:
+		c->lan[c->n_lan++] = m;
+		return true;
+	default:
+		return true;
+	}
+}
+
 static void classify_lan(struct mg_worker *w, struct classified *c, struct rte_mbuf *m,
                          const struct mg_l3 *l3)
 {
+	/* With the uplink here, replies come to the pool's addresses as well as the port's. */
+	if (nat_in(w, c, m, l3, MG_PORT_LAN))
+		return;
 	if (mg_is_gateway_addr(mg_gateway_addrs(w->gw), l3->family, l3->dst) ||
 	    (l3->family == 6 && mg_addr_is_link_local6(l3->dst))) {
 		mg_worker_punt(w, m, MG_PUNT_LOCAL, MG_PORT_LAN, MG_ETH_HLEN, MG_PUNT_NO_PEER,
@@ -230,6 +251,8 @@ static void classify_mesh(struct mg_worker *w, struct classified *c, struct rte_
 {
 	const struct mg_gateway *gw = w->gw;
 	if (!mg_port_is_own_addr(&mg_gateway_addrs(gw)->ports[MG_PORT_MESH], l3->family, l3->dst)) {
+		if (nat_in(w, c, m, l3, MG_PORT_MESH))
+			return;
 		mg_worker_drop(w, m, MG_DROP_NOT_FOR_US);
 		return;
 	}
@@ -237,6 +260,8 @@ static void classify_mesh(struct mg_worker *w, struct classified *c, struct rte_
 		/* Echo requests and the like are the control thread's; so are fragments, which
 		 * only it could reassemble (WireGuard senders clear DF, so paths may split them).
 		 */
+		if (nat_in(w, c, m, l3, MG_PORT_MESH))
+			return;
 		mg_worker_punt(w, m, MG_PUNT_LOCAL, MG_PORT_MESH, MG_ETH_HLEN, MG_PUNT_NO_PEER,
 		               NULL);
 		return;
@@ -255,6 +280,8 @@ static void classify_mesh(struct mg_worker *w, struct classified *c, struct rte_
 		return;
 	}
 	if (dport != gw->listen_port) {
+		if (nat_in(w, c, m, l3, MG_PORT_MESH))
+			return;
 		mg_worker_punt(w, m, MG_PUNT_LOCAL, MG_PORT_MESH, MG_ETH_HLEN, MG_PUNT_NO_PEER,
 		               NULL);
 		return;
@@ -503,6 +530,9 @@ int mg_worker_main(void *arg)
 			now = woke;
 		}
 		start = now;
+		/* Mapping expiry, a little at a time and off the packet path. */
+		if (gw->nat && (w->counters.polls & 63) == 0)
+			mg_nat_tick(w);
 		if (gw->rcu)
 			rte_rcu_qsbr_quiescent(gw->rcu, w->id);
 	}

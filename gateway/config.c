@@ -12,6 +12,7 @@
 #include <string.h>
 #include <sys/un.h>
 
+#include "config_exit.h"
 #include "config_peers.h"
 #include "config_yaml.h"
 #include "paths.h"
@@ -579,9 +580,10 @@ static int check_mtu(struct cfg_loader *ld, yaml_node_t *mtu_node)
 
 static int load_root(struct cfg_loader *ld, yaml_node_t *root)
 {
-	static const char *const keys[] = {
-	    "interface", "ports",       "lcores",  "eal",     "idle",      "rx_fanout", "limits",
-	    "peers",     "coordinator", "sockets", "metrics", "log_level", "test",      NULL};
+	static const char *const keys[] = {"interface",   "ports",     "lcores",  "eal",
+	                                   "idle",        "rx_fanout", "limits",  "peers",
+	                                   "coordinator", "sockets",   "metrics", "log_level",
+	                                   "test",        "exit",      NULL};
 	uint8_t own_pub[WG_KEY_LEN];
 	yaml_node_t *n, *mtu_node = NULL;
 
@@ -605,6 +607,8 @@ static int load_root(struct cfg_loader *ld, yaml_node_t *root)
 		return -1;
 	if ((n = cfg_lookup(ld, root, "coordinator")) &&
 	    cfg_load_coordinator(ld, n, &gw_cfg(ld)->coord) != 0)
+		return -1;
+	if ((n = cfg_lookup(ld, root, "exit")) && cfg_load_exit(ld, n) != 0)
 		return -1;
 	if ((n = cfg_lookup(ld, root, "sockets")) && load_sockets(ld, n) != 0)
 		return -1;

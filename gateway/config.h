@@ -76,6 +76,9 @@ struct mg_config {
 	/* coordinated mode (issue 5): coord.url[0] != 0 */
 	struct mg_coord_config coord;
 
+	/* exit: the exit-node NAT, in the data plane's own terms (enabled false when absent) */
+	struct mg_dp_exit_config exit;
+
 	/* local sockets */
 	char uapi_dir[MG_PATH_MAX]; /* default /var/run/wireguard */
 	char health_socket[MG_PATH_MAX];

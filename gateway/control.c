@@ -22,6 +22,7 @@
 #include <rte_ring_elem.h>
 
 #include "allowedips.h"
+#include "nat.h"
 #include "crypto.h"
 #include "crypto_burst.h"
 #include "device.h"
@@ -196,6 +197,13 @@ static void dp_config_from(const struct mg_config *cfg, struct mg_dp_config *dc,
 	dc->max_prefixes = cfg->max_prefixes;
 	dc->ipv4_tbl8_groups = cfg->ipv4_tbl8_groups;
 	dc->ipv6_tbl8_groups = cfg->ipv6_tbl8_groups;
+	dc->exit = cfg->exit;
+	/* The routes this gateway advertises are its LANs: never translated. */
+	for (size_t i = 0; cfg->coord.advertise_routes_set && i < cfg->coord.n_advertise_routes &&
+	                   dc->exit.n_exclude < MG_NAT_MAX_EXCLUDE;
+	     i++)
+		if (cfg->coord.advertise_routes[i].len > 0)
+			dc->exit.exclude[dc->exit.n_exclude++] = cfg->coord.advertise_routes[i];
 }
 
 static int fail(char *err, size_t errlen, const char *fmt, const char *detail)
@@ -305,6 +313,20 @@ static int create_tables(struct mg_control *ctl, char *err, size_t errlen)
 	gw->neigh = mg_neigh_create(NEIGH_ENTRIES, SOCKET_ID_ANY);
 	if (!gw->neigh)
 		return fail(err, errlen, "%s", "cannot create the neighbour table: no memory");
+	if (gw->conf.exit.enabled) {
+		char why[160];
+		gw->nat = mg_nat_create(&gw->conf.exit, mg_gateway_addrs(gw), gw->n_workers,
+		                        gw->mtu, gw->rcu, why, sizeof(why));
+		if (!gw->nat)
+			return fail(err, errlen, "%s", why);
+		struct mg_log_line l;
+		mg_log_begin(&l, MG_LOG_INFO, "exit NAT");
+		mg_log_str(&l, "uplink", gw->conf.exit.uplink == MG_PORT_LAN ? "lan" : "mesh");
+		mg_log_u64(&l, "max_flows",
+		           gw->conf.exit.max_flows ? gw->conf.exit.max_flows : 65536);
+		mg_log_u64(&l, "dpdk_mib", mg_nat_memory(gw->nat) >> 20);
+		mg_log_end(&l);
+	}
 
 	gw->peers =
 	    rte_zmalloc("mg_peers", gw->max_peers * sizeof(*gw->peers), RTE_CACHE_LINE_SIZE);
@@ -478,6 +500,8 @@ void mg_control_down(struct mg_control *ctl)
 	mg_allowedips_free(gw->allowedips);
 	gw->allowedips = NULL;
 	mg_neigh_free(gw->neigh);
+	mg_nat_free(gw->nat);
+	gw->nat = NULL;
 	gw->neigh = NULL;
 	if (gw->index) {
 		wg_noise_local_destroy(&gw->local);

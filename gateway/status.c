@@ -188,6 +188,28 @@ static json_t *worker_json(const struct mg_status_worker *w)
 	return o;
 }
 
+static json_t *nat_json(const struct mg_status_nat *n)
+{
+	static const char *const protos[MG_NAT_PROTO_COUNT] = {"tcp", "udp", "icmp"};
+	json_t *o = json_object(), *flows = json_object(), *created = json_object();
+	for (unsigned p = 0; p < MG_NAT_PROTO_COUNT; p++) {
+		json_object_set_new(flows, protos[p], u64(n->flows[p]));
+		json_object_set_new(created, protos[p], u64(n->created[p]));
+	}
+	json_object_set_new(o, "flows", flows);
+	json_object_set_new(o, "created", created);
+	json_object_set_new(o, "translated_out", u64(n->out));
+	json_object_set_new(o, "translated_in", u64(n->in));
+	json_object_set_new(o, "icmp_errors", u64(n->icmp_errors));
+	json_object_set_new(o, "mss_clamped", u64(n->mss_clamped));
+	json_t *fail = json_object();
+	json_object_set_new(fail, "no_port", u64(n->no_port));
+	json_object_set_new(fail, "table_full", u64(n->table_full));
+	json_object_set_new(o, "allocation_failures", fail);
+	json_object_set_new(o, "unsupported", u64(n->unsupported));
+	return o;
+}
+
 json_t *mg_status_json(const struct mg_status *st)
 {
 	json_t *o = json_object();
@@ -228,6 +250,9 @@ json_t *mg_status_json(const struct mg_status *st)
 	}
 	json_object_set_new(o, "drops", drops);
 	json_object_set_new(o, "drops_total", u64(total));
+
+	if (st->nat.enabled)
+		json_object_set_new(o, "nat", nat_json(&st->nat));
 
 	json_t *control = json_object();
 	for (unsigned i = 0; i < st->n_extra; i++) {
@@ -563,6 +588,36 @@ static void prom_memory(struct sbuf *b, const struct mg_status *st)
 	}
 }
 
+static void prom_nat(struct sbuf *b, const struct mg_status *st)
+{
+	static const char *const protos[MG_NAT_PROTO_COUNT] = {"tcp", "udp", "icmp"};
+	const struct mg_status_nat *n = &st->nat;
+	if (!n->enabled)
+		return;
+	family(b, "meshgate_nat_flows", "gauge", "Exit NAT mappings in use, by protocol.");
+	for (unsigned p = 0; p < MG_NAT_PROTO_COUNT; p++)
+		sample_u64(b, "meshgate_nat_flows", "proto", protos[p], n->flows[p]);
+	family(b, "meshgate_nat_flows_created_total", "counter",
+	       "Exit NAT mappings created, by protocol.");
+	for (unsigned p = 0; p < MG_NAT_PROTO_COUNT; p++)
+		sample_u64(b, "meshgate_nat_flows_created_total", "proto", protos[p],
+		           n->created[p]);
+	family(b, "meshgate_nat_translated_packets_total", "counter",
+	       "Packets the exit NAT translated, by direction.");
+	sample_u64(b, "meshgate_nat_translated_packets_total", "direction", "out", n->out);
+	sample_u64(b, "meshgate_nat_translated_packets_total", "direction", "in", n->in);
+	family(b, "meshgate_nat_allocation_failures_total", "counter",
+	       "New flows the exit NAT could not map (dropped), by reason.");
+	sample_u64(b, "meshgate_nat_allocation_failures_total", "reason", "no_port", n->no_port);
+	sample_u64(b, "meshgate_nat_allocation_failures_total", "reason", "table_full",
+	           n->table_full);
+	family(b, "meshgate_nat_icmp_errors_total", "counter",
+	       "ICMP errors translated, quoted header included.");
+	sample_u64(b, "meshgate_nat_icmp_errors_total", NULL, NULL, n->icmp_errors);
+	family(b, "meshgate_nat_mss_clamped_total", "counter", "TCP SYNs whose MSS was lowered.");
+	sample_u64(b, "meshgate_nat_mss_clamped_total", NULL, NULL, n->mss_clamped);
+}
+
 char *mg_status_prometheus(const struct mg_status *st, size_t *len)
 {
 	struct sbuf b = {.cap = 16384};
@@ -574,6 +629,7 @@ char *mg_status_prometheus(const struct mg_status *st, size_t *len)
 	prom_ports(&b, st);
 	prom_workers(&b, st);
 	prom_peers(&b, st);
+	prom_nat(&b, st);
 	prom_memory(&b, st);
 	if (b.oom) {
 		free(b.p);

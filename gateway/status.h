@@ -85,6 +85,15 @@ struct mg_status_extra {
 	uint64_t value;
 };
 
+/* The exit NAT, summed over the workers (counters.h's struct mg_nat_counters). */
+struct mg_status_nat {
+	bool enabled;
+	uint64_t flows[MG_NAT_PROTO_COUNT]; /* mappings in use: created minus expired */
+	uint64_t created[MG_NAT_PROTO_COUNT];
+	uint64_t out, in, icmp_errors, mss_clamped;
+	uint64_t no_port, table_full, unsupported; /* drops (also in drops by reason) */
+};
+
 struct mg_status {
 	char version[32];
 	char ifname[16];
@@ -110,6 +119,8 @@ struct mg_status {
 	const char *drop_names[MG_STATUS_MAX_DROP_REASONS];
 	uint64_t drops[MG_STATUS_MAX_DROP_REASONS];
 	unsigned n_drop_reasons;
+
+	struct mg_status_nat nat;
 
 	struct mg_status_extra extra[MG_STATUS_MAX_EXTRA];
 	unsigned n_extra;

@@ -104,6 +104,19 @@ static void collect_workers(const struct mg_gateway *gw, struct mg_status *st)
 			o->drops += c->drops[r];
 			drops[r] += c->drops[r];
 		}
+		struct mg_status_nat *n = &st->nat;
+		for (unsigned p = 0; p < MG_NAT_PROTO_COUNT; p++) {
+			n->created[p] += c->nat.created[p];
+			/* another worker's expiry may be counted before this one's creation */
+			n->flows[p] += c->nat.created[p] - c->nat.expired[p];
+		}
+		n->out += c->nat.out;
+		n->in += c->nat.in;
+		n->icmp_errors += c->nat.icmp_errors;
+		n->mss_clamped += c->nat.mss_clamped;
+		n->no_port += c->drops[MG_DROP_NAT_NO_PORT];
+		n->table_full += c->drops[MG_DROP_NAT_TABLE_FULL];
+		n->unsupported += c->drops[MG_DROP_NAT_UNSUPPORTED];
 		o->polls = c->polls;
 		o->empty_polls = c->empty_polls;
 		uint64_t busy = c->busy_cycles, total = c->total_cycles;
@@ -196,6 +209,7 @@ int mg_status_collect(const struct mg_gateway *gw, const struct mg_status_source
 		    st->coordinator_url[0] ? MG_COORD_CONNECTING : MG_COORD_STANDALONE;
 
 	collect_ports(gw, st);
+	st->nat.enabled = gw->nat != NULL;
 	collect_workers(gw, st);
 	collect_memory(st);
 	return collect_peers(gw, src, st);
