@@ -17,14 +17,6 @@ int store_row_int64(void *ctx, int ncols, const char *const *vals)
 	return 1;
 }
 
-int store_row_count(void *ctx, int ncols, const char *const *vals)
-{
-	(void)ncols;
-	(void)vals;
-	(*(int64_t *)ctx)++;
-	return 0;
-}
-
 enum store_status store_exec(struct store *s, const char *sql, const char *const *params,
                              int nparams, store_row_fn fn, void *ctx)
 {

@@ -74,7 +74,6 @@ int store_schema_version(struct store *s);
 
 /* Row helpers for the common single-value case. */
 int store_row_int64(void *ctx, int ncols, const char *const *vals);
-int store_row_count(void *ctx, int ncols, const char *const *vals);
 
 extern const struct store_ops store_sqlite_ops;
 extern const struct store_ops store_pg_ops;

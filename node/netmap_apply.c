@@ -12,141 +12,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-/* ---- prefixes ---- */
-
-int mg_prefix_cmp(const struct mg_prefix *a, const struct mg_prefix *b)
-{
-	int c;
-
-	if (a->family != b->family)
-		return a->family < b->family ? -1 : 1;
-	c = memcmp(a->addr, b->addr, a->family == 4 ? 4 : 16);
-	if (c)
-		return c;
-	return a->len < b->len ? -1 : a->len > b->len;
-}
-
-static int prefix_qcmp(const void *a, const void *b)
-{
-	return mg_prefix_cmp(a, b);
-}
-
-size_t mg_prefix_list_normalize(struct mg_prefix *list, size_t n)
-{
-	size_t out = 0;
-
-	if (n == 0)
-		return 0;
-	for (size_t i = 0; i < n; i++)
-		mg_prefix_mask(&list[i]);
-	qsort(list, n, sizeof(*list), prefix_qcmp);
-	for (size_t i = 0; i < n; i++)
-		if (out == 0 || mg_prefix_cmp(&list[out - 1], &list[i]) != 0)
-			list[out++] = list[i];
-	return out;
-}
-
-static bool prefix_in(const struct mg_prefix *list, size_t n, const struct mg_prefix *p)
-{
-	return n > 0 && bsearch(p, list, n, sizeof(*list), prefix_qcmp) != NULL;
-}
-
-static bool prefix_lists_equal(const struct mg_prefix *a, size_t na, const struct mg_prefix *b,
-                               size_t nb)
-{
-	if (na != nb)
-		return false;
-	for (size_t i = 0; i < na; i++)
-		if (mg_prefix_cmp(&a[i], &b[i]) != 0)
-			return false;
-	return true;
-}
-
-static int prefix_dup(struct mg_prefix **dst, const struct mg_prefix *src, size_t n)
-{
-	*dst = NULL;
-	if (n == 0)
-		return 0;
-	*dst = malloc(n * sizeof(**dst));
-	if (!*dst)
-		return -ENOMEM;
-	memcpy(*dst, src, n * sizeof(**dst));
-	return 0;
-}
-
-/* ---- copies ---- */
-
-void mg_netmap_peer_free(struct mg_netmap_peer *p)
-{
-	free(p->map_allowed_ips);
-	free(p->allowed_ips);
-	memset(p, 0, sizeof(*p));
-}
-
-int mg_netmap_peer_copy(struct mg_netmap_peer *dst, const struct mg_netmap_peer *src)
-{
-	*dst = *src;
-	dst->map_allowed_ips = NULL;
-	dst->allowed_ips = NULL;
-	if (prefix_dup(&dst->map_allowed_ips, src->map_allowed_ips, src->n_map_allowed_ips) ||
-	    prefix_dup(&dst->allowed_ips, src->allowed_ips, src->n_allowed_ips)) {
-		mg_netmap_peer_free(dst);
-		return -ENOMEM;
-	}
-	return 0;
-}
-
-void mg_netmap_self_free(struct mg_netmap_self *s)
-{
-	free(s->routes);
-	memset(s, 0, sizeof(*s));
-}
-
-int mg_netmap_self_copy(struct mg_netmap_self *dst, const struct mg_netmap_self *src)
-{
-	*dst = *src;
-	if (prefix_dup(&dst->routes, src->routes, src->n_routes)) {
-		memset(dst, 0, sizeof(*dst));
-		return -ENOMEM;
-	}
-	return 0;
-}
-
-void mg_netmap_update_free(struct mg_netmap_update *u)
-{
-	for (size_t i = 0; i < u->n_peers; i++)
-		mg_netmap_peer_free(&u->peers[i]);
-	free(u->peers);
-	free(u->removed);
-	mg_netmap_self_free(&u->self);
-	mg_filter_free(&u->filter);
-	memset(u, 0, sizeof(*u));
-}
-
-static void peers_free(struct mg_netmap_peer *peers, size_t n)
-{
-	for (size_t i = 0; i < n; i++)
-		mg_netmap_peer_free(&peers[i]);
-	free(peers);
-}
-
-/* ---- state ---- */
-
-void mg_netmap_state_init(struct mg_netmap_state *st)
-{
-	memset(st, 0, sizeof(*st));
-}
-
-void mg_netmap_state_free(struct mg_netmap_state *st)
-{
-	peers_free(st->map_peers, st->n_map_peers);
-	peers_free(st->peers, st->n_peers);
-	mg_netmap_self_free(&st->map_self);
-	mg_netmap_self_free(&st->self);
-	mg_filter_free(&st->map_filter);
-	mg_filter_free(&st->filter);
-	memset(st, 0, sizeof(*st));
-}
+#include "netmap_internal.h"
 
 static int key_cmp(const void *a, const void *b)
 {
@@ -201,7 +67,7 @@ static int copy_sorted(const struct mg_netmap_update *u, struct mg_netmap_peer *
 		return -ENOMEM;
 	for (size_t i = 0; i < n; i++) {
 		if (mg_netmap_peer_copy(&p[i], &u->peers[i]) != 0) {
-			peers_free(p, i);
+			mg_nm_peers_free(p, i);
 			return -ENOMEM;
 		}
 		/* The engine computes allowed_ips; only the map's grant counts here. */
@@ -214,7 +80,7 @@ static int copy_sorted(const struct mg_netmap_update *u, struct mg_netmap_peer *
 	qsort(p, n, sizeof(*p), peer_qcmp);
 	for (size_t i = 1; i < n; i++) {
 		if (memcmp(p[i - 1].public_key, p[i].public_key, WG_KEY_LEN) == 0) {
-			peers_free(p, n);
+			mg_nm_peers_free(p, n);
 			return -EINVAL;
 		}
 	}
@@ -236,14 +102,14 @@ static int fold_delta(struct mg_netmap_state *st, const struct mg_netmap_update 
 	if (nr) {
 		removed = malloc(nr * WG_KEY_LEN);
 		if (!removed) {
-			peers_free(changed, nc);
+			mg_nm_peers_free(changed, nc);
 			return -ENOMEM;
 		}
 		memcpy(removed, u->removed, nr * WG_KEY_LEN);
 		qsort(removed, nr, WG_KEY_LEN, key_cmp);
 		for (size_t k = 1; k < nr; k++) {
 			if (key_cmp(removed[k - 1], removed[k]) == 0) {
-				peers_free(changed, nc);
+				mg_nm_peers_free(changed, nc);
 				free(removed);
 				return -EINVAL;
 			}
@@ -251,7 +117,7 @@ static int fold_delta(struct mg_netmap_state *st, const struct mg_netmap_update 
 	}
 	merged = calloc(st->n_map_peers + nc + 1, sizeof(*merged));
 	if (!merged) {
-		peers_free(changed, nc);
+		mg_nm_peers_free(changed, nc);
 		free(removed);
 		return -ENOMEM;
 	}
@@ -445,7 +311,7 @@ static int build_desired(const struct mg_netmap_state *st, int64_t now, struct m
 nomem:
 	free(t->slots);
 	t->slots = NULL;
-	peers_free(d, n + 1);
+	mg_nm_peers_free(d, n + 1);
 	return -ENOMEM;
 }
 
@@ -463,10 +329,10 @@ static bool peer_equal(const struct mg_netmap_peer *a, const struct mg_netmap_pe
 	for (size_t i = 0; i < a->n_endpoints; i++)
 		if (memcmp(&a->endpoints[i], &b->endpoints[i], sizeof(a->endpoints[i])) != 0)
 			return false;
-	return prefix_lists_equal(a->allowed_ips, a->n_allowed_ips, b->allowed_ips,
-	                          b->n_allowed_ips) &&
-	       prefix_lists_equal(a->map_allowed_ips, a->n_map_allowed_ips, b->map_allowed_ips,
-	                          b->n_map_allowed_ips);
+	return mg_nm_prefix_lists_equal(a->allowed_ips, a->n_allowed_ips, b->allowed_ips,
+	                                b->n_allowed_ips) &&
+	       mg_nm_prefix_lists_equal(a->map_allowed_ips, a->n_map_allowed_ips,
+	                                b->map_allowed_ips, b->n_map_allowed_ips);
 }
 
 static bool self_equal(const struct mg_netmap_self *a, const struct mg_netmap_self *b)
@@ -478,7 +344,7 @@ static bool self_equal(const struct mg_netmap_self *a, const struct mg_netmap_se
 	for (size_t i = 0; i < a->n_addresses; i++)
 		if (mg_prefix_cmp(&a->addresses[i], &b->addresses[i]) != 0)
 			return false;
-	return prefix_lists_equal(a->routes, a->n_routes, b->routes, b->n_routes);
+	return mg_nm_prefix_lists_equal(a->routes, a->n_routes, b->routes, b->n_routes);
 }
 
 enum op { OP_KEEP, OP_REMOVE, OP_UPDATE, OP_ADD };
@@ -527,8 +393,8 @@ static void shrink_first(struct mg_netmap_state *st, struct merge_row *r,
 		}
 	}
 	for (size_t k = 0; k < r->cur->n_allowed_ips; k++)
-		if (prefix_in(r->want->allowed_ips, r->want->n_allowed_ips,
-		              &r->cur->allowed_ips[k]))
+		if (mg_nm_prefix_in(r->want->allowed_ips, r->want->n_allowed_ips,
+		                    &r->cur->allowed_ips[k]))
 			mid.allowed_ips[keep++] = r->cur->allowed_ips[k];
 	mid.n_allowed_ips = keep;
 	if (sink->update_peer(ctx, r->cur, &mid) != 0) {
@@ -563,7 +429,7 @@ static int reconcile(struct mg_netmap_state *st, int64_t now, const struct mg_ne
 		free(rows);
 		free(next);
 		free(t.slots);
-		peers_free(want, n_want);
+		mg_nm_peers_free(want, n_want);
 		return -ENOMEM;
 	}
 	st->stats.conflicts = conflicts;
@@ -721,10 +587,10 @@ int mg_netmap_apply(struct mg_netmap_state *st, const struct mg_netmap_update *u
 			return ret;
 		if ((u->has_self && (ret = set_map_self(st, &u->self)) != 0) ||
 		    (ret = mg_netmap_take_filter(st, u)) != 0) {
-			peers_free(peers, u->n_peers);
+			mg_nm_peers_free(peers, u->n_peers);
 			return ret;
 		}
-		peers_free(st->map_peers, st->n_map_peers);
+		mg_nm_peers_free(st->map_peers, st->n_map_peers);
 		st->map_peers = peers;
 		st->n_map_peers = u->n_peers;
 		st->has_map = true;
@@ -754,7 +620,7 @@ int mg_netmap_expire(struct mg_netmap_state *st, int64_t now, const struct mg_ne
 
 int mg_netmap_clear(struct mg_netmap_state *st, const struct mg_netmap_sink *sink, void *ctx)
 {
-	peers_free(st->map_peers, st->n_map_peers);
+	mg_nm_peers_free(st->map_peers, st->n_map_peers);
 	st->map_peers = NULL;
 	st->n_map_peers = 0;
 	st->has_map = false;
@@ -766,7 +632,7 @@ int mg_netmap_clear(struct mg_netmap_state *st, const struct mg_netmap_sink *sin
 
 void mg_netmap_forget_applied(struct mg_netmap_state *st)
 {
-	peers_free(st->peers, st->n_peers);
+	mg_nm_peers_free(st->peers, st->n_peers);
 	st->peers = NULL;
 	st->n_peers = 0;
 	mg_netmap_self_free(&st->self);
