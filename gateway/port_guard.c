@@ -24,27 +24,13 @@
 #include <unistd.h>
 
 #include "log.h"
+#include "errbuf.h"
 
 static const char *const kernel_drivers[] = {"net_af_packet", "eth_af_packet", "net_af_xdp"};
 
 /* The guard whose settings exit(3) restores (rte_exit and other exits that skip the caller's
  * own restore). */
 static struct mg_port_guard *active;
-
-static int set_err(char *err, size_t errlen, const char *fmt, ...)
-    __attribute__((format(printf, 3, 4)));
-
-static int set_err(char *err, size_t errlen, const char *fmt, ...)
-{
-	va_list ap;
-
-	if (err && errlen) {
-		va_start(ap, fmt);
-		vsnprintf(err, errlen, fmt, ap);
-		va_end(ap);
-	}
-	return -1;
-}
 
 /* What dev_valid_name() in the kernel accepts; anything else would also escape /proc/sys. */
 static bool valid_ifname(const char *s, size_t len)
@@ -80,24 +66,24 @@ int mg_port_guard_ifname(const char *devargs, char *ifname, size_t len, char *er
 		if (klen < 6 || strncmp(key, "iface=", 6) != 0)
 			continue;
 		if (found)
-			return set_err(err, errlen, "devargs '%s' give iface= twice", devargs);
+			return mg_err(err, errlen, "devargs '%s' give iface= twice", devargs);
 		found = true;
 		if (!valid_ifname(key + 6, klen - 6))
-			return set_err(err, errlen,
-			               "devargs '%s': iface= needs an interface name of 1 to %d "
-			               "bytes without '/', ':' or spaces",
-			               devargs, IF_NAMESIZE - 1);
+			return mg_err(err, errlen,
+			              "devargs '%s': iface= needs an interface name of 1 to %d "
+			              "bytes without '/', ':' or spaces",
+			              devargs, IF_NAMESIZE - 1);
 		if (klen - 6 >= len)
-			return set_err(err, errlen, "devargs '%s': interface name too long",
-			               devargs);
+			return mg_err(err, errlen, "devargs '%s': interface name too long",
+			              devargs);
 		memcpy(ifname, key + 6, klen - 6);
 		ifname[klen - 6] = '\0';
 	}
 	if (!found)
-		return set_err(err, errlen,
-		               "devargs '%s' name no kernel interface (add iface=NAME: the port "
-		               "guard and the PMD both need it)",
-		               devargs);
+		return mg_err(err, errlen,
+		              "devargs '%s' name no kernel interface (add iface=NAME: the port "
+		              "guard and the PMD both need it)",
+		              devargs);
 	return 1;
 }
 
@@ -171,8 +157,8 @@ static int check_addresses(const struct mg_port_guard *g, const struct mg_port_g
 
 	if (!g->fake_addrs) {
 		if (getifaddrs(&own) != 0)
-			return set_err(err, errlen, "port %s: cannot list the addresses of %s: %s",
-			               it->port, it->name, strerror(errno));
+			return mg_err(err, errlen, "port %s: cannot list the addresses of %s: %s",
+			              it->port, it->name, strerror(errno));
 		list = own;
 	}
 	for (const struct ifaddrs *a = list; a && rc == 0; a = a->ifa_next) {
@@ -192,14 +178,14 @@ static int check_addresses(const struct mg_port_guard *g, const struct mg_port_g
 		} else {
 			continue;
 		}
-		rc = set_err(
-		    err, errlen,
-		    "port %s: interface %s holds the address %s, but a gateway port's "
-		    "interface must hold none: the PMD uses the interface's MAC, so the "
-		    "kernel would answer ARP and traffic for %s beside the gateway. Remove "
-		    "it (ip addr flush dev %s) and give the kernel an interface of its own, "
-		    "as a management port",
-		    it->port, it->name, text, text, it->name);
+		rc =
+		    mg_err(err, errlen,
+		           "port %s: interface %s holds the address %s, but a gateway port's "
+		           "interface must hold none: the PMD uses the interface's MAC, so the "
+		           "kernel would answer ARP and traffic for %s beside the gateway. Remove "
+		           "it (ip addr flush dev %s) and give the kernel an interface of its own, "
+		           "as a management port",
+		           it->port, it->name, text, text, it->name);
 	}
 	freeifaddrs(own);
 	return rc;
@@ -214,21 +200,21 @@ static int inspect(const struct mg_port_guard *g, struct mg_port_guard_iface *it
 
 	sysctl_path(g, path, sizeof(path), "ipv4", it->name, NULL);
 	if (stat(path, &st) != 0)
-		return set_err(err, errlen,
-		               "port %s: no interface %s in the gateway's network namespace (%s: "
-		               "%s)",
-		               it->port, it->name, path, strerror(errno));
+		return mg_err(err, errlen,
+		              "port %s: no interface %s in the gateway's network namespace (%s: "
+		              "%s)",
+		              it->port, it->name, path, strerror(errno));
 	sysctl_path(g, path, sizeof(path), "ipv4", it->name, "forwarding");
 	it->forwarding = read_flag(path);
 	if (it->forwarding < 0)
-		return set_err(err, errlen, "port %s: cannot read %s: %s", it->port, path,
-		               strerror(errno));
+		return mg_err(err, errlen, "port %s: cannot read %s: %s", it->port, path,
+		              strerror(errno));
 	/* No net/ipv6 at all: the kernel was booted with ipv6.disable=1, nothing to turn off. */
 	sysctl_path(g, path, sizeof(path), "ipv6", it->name, "disable_ipv6");
 	it->disable_ipv6 = read_flag(path);
 	if (it->disable_ipv6 < 0 && errno != ENOENT)
-		return set_err(err, errlen, "port %s: cannot read %s: %s", it->port, path,
-		               strerror(errno));
+		return mg_err(err, errlen, "port %s: cannot read %s: %s", it->port, path,
+		              strerror(errno));
 	return 0;
 }
 
@@ -240,21 +226,21 @@ static int change(const struct mg_port_guard *g, struct mg_port_guard_iface *it,
 	if (it->forwarding != 0) {
 		sysctl_path(g, path, sizeof(path), "ipv4", it->name, "forwarding");
 		if (write_flag(path, 0) != 0)
-			return set_err(err, errlen,
-			               "port %s: cannot turn off IPv4 forwarding on %s (%s: %s); "
-			               "the kernel would route every frame sent to the port back "
-			               "out. Set it to 0 before starting the gateway",
-			               it->port, it->name, path, strerror(errno));
+			return mg_err(err, errlen,
+			              "port %s: cannot turn off IPv4 forwarding on %s (%s: %s); "
+			              "the kernel would route every frame sent to the port back "
+			              "out. Set it to 0 before starting the gateway",
+			              it->port, it->name, path, strerror(errno));
 		it->set_forwarding = true;
 	}
 	if (it->disable_ipv6 == 0) {
 		sysctl_path(g, path, sizeof(path), "ipv6", it->name, "disable_ipv6");
 		if (write_flag(path, 1) != 0)
-			return set_err(err, errlen,
-			               "port %s: cannot turn off IPv6 on %s (%s: %s); the kernel "
-			               "would claim the gateway's link-local address. Set it to 1 "
-			               "before starting the gateway",
-			               it->port, it->name, path, strerror(errno));
+			return mg_err(err, errlen,
+			              "port %s: cannot turn off IPv6 on %s (%s: %s); the kernel "
+			              "would claim the gateway's link-local address. Set it to 1 "
+			              "before starting the gateway",
+			              it->port, it->name, path, strerror(errno));
 		it->set_disable_ipv6 = true;
 	}
 	return 0;
@@ -323,20 +309,20 @@ int mg_port_guard_apply(struct mg_port_guard *g, const char *const labels[],
 		int rc;
 
 		if (g->n == MG_PORT_GUARD_MAX)
-			return set_err(err, errlen, "port guard: more than %d ports",
-			               MG_PORT_GUARD_MAX);
+			return mg_err(err, errlen, "port guard: more than %d ports",
+			              MG_PORT_GUARD_MAX);
 		rc = mg_port_guard_ifname(devargs[i], it->name, sizeof(it->name), e, sizeof(e));
 		if (rc < 0)
-			return set_err(err, errlen, "port %s: %s", labels[i], e);
+			return mg_err(err, errlen, "port %s: %s", labels[i], e);
 		if (rc == 0)
 			continue;
 		snprintf(it->port, sizeof(it->port), "%s", labels[i]);
 		for (size_t j = 0; j < g->n; j++)
 			if (strcmp(g->ifaces[j].name, it->name) == 0)
-				return set_err(err, errlen,
-				               "ports %s and %s both use interface %s; each port "
-				               "needs its own",
-				               g->ifaces[j].port, it->port, it->name);
+				return mg_err(err, errlen,
+				              "ports %s and %s both use interface %s; each port "
+				              "needs its own",
+				              g->ifaces[j].port, it->port, it->name);
 		g->n++;
 	}
 	/* Everything is checked before anything is changed. */

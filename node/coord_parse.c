@@ -11,30 +11,17 @@
 
 #include <jansson.h>
 
+#include "errbuf.h"
 #include "coord_client.h"
 #include "filter.h"
 #include "keys.h"
-
-static int perr(char *err, size_t errlen, const char *fmt, ...)
-    __attribute__((format(printf, 3, 4)));
-static int perr(char *err, size_t errlen, const char *fmt, ...)
-{
-	va_list ap;
-
-	if (err && errlen) {
-		va_start(ap, fmt);
-		vsnprintf(err, errlen, fmt, ap);
-		va_end(ap);
-	}
-	return -1;
-}
 
 static int parse_key(json_t *v, const char *what, uint8_t key[WG_KEY_LEN], char *err, size_t errlen)
 {
 	const char *s = json_string_value(v);
 
 	if (!s || wg_key_from_base64(key, s, strlen(s), NULL) != WG_KEY_OK)
-		return perr(err, errlen, "%s: expected a base64 WireGuard key", what);
+		return mg_err(err, errlen, "%s: expected a base64 WireGuard key", what);
 	return 0;
 }
 
@@ -51,14 +38,14 @@ static int parse_prefixes(json_t *v, const char *what, size_t max, struct mg_pre
 	if (!v)
 		return 0;
 	if (!json_is_array(v) || (count = json_array_size(v)) > max)
-		return perr(err, errlen, "%s: expected an array of at most %zu prefixes", what,
-		            max);
+		return mg_err(err, errlen, "%s: expected an array of at most %zu prefixes", what,
+		              max);
 	if (count == 0)
 		return 0;
 	if (out) {
 		*out = calloc(count, sizeof(**out));
 		if (!*out)
-			return perr(err, errlen, "%s: out of memory", what);
+			return mg_err(err, errlen, "%s: out of memory", what);
 		fixed = *out;
 	}
 	json_array_foreach(v, i, e)
@@ -70,8 +57,8 @@ static int parse_prefixes(json_t *v, const char *what, size_t max, struct mg_pre
 				free(*out);
 				*out = NULL;
 			}
-			return perr(err, errlen, "%s[%zu]: expected a prefix like 10.0.0.0/8", what,
-			            i);
+			return mg_err(err, errlen, "%s[%zu]: expected a prefix like 10.0.0.0/8",
+			              what, i);
 		}
 	}
 	*n = count;
@@ -87,21 +74,21 @@ static int parse_node_fields(json_t *o, const char *what, uint8_t key[WG_KEY_LEN
 	char path[64];
 
 	if (!json_is_object(o))
-		return perr(err, errlen, "%s: expected an object", what);
+		return mg_err(err, errlen, "%s: expected an object", what);
 	snprintf(path, sizeof(path), "%s.key", what);
 	if (parse_key(json_object_get(o, "key"), path, key, err, errlen))
 		return -1;
 	if ((v = json_object_get(o, "id")) && !json_is_integer(v))
-		return perr(err, errlen, "%s.id: expected an integer", what);
+		return mg_err(err, errlen, "%s.id: expected an integer", what);
 	*id = v ? json_integer_value(v) : 0;
 	if ((v = json_object_get(o, "name"))) {
 		if (!json_is_string(v))
-			return perr(err, errlen, "%s.name: expected a string", what);
+			return mg_err(err, errlen, "%s.name: expected a string", what);
 		snprintf(name, MG_NETMAP_NAME_LEN, "%s", json_string_value(v));
 	}
 	if ((v = json_object_get(o, "key_expiry")) &&
 	    (!json_is_integer(v) || json_integer_value(v) < 0))
-		return perr(err, errlen, "%s.key_expiry: expected unix seconds", what);
+		return mg_err(err, errlen, "%s.key_expiry: expected unix seconds", what);
 	*expiry = v ? json_integer_value(v) : 0;
 	snprintf(path, sizeof(path), "%s.addresses", what);
 	return parse_prefixes(json_object_get(o, "addresses"), path, MG_NETMAP_MAX_ADDRS, addrs,
@@ -120,11 +107,11 @@ static int parse_peer(json_t *o, size_t idx, struct mg_netmap_peer *p, char *err
 	                      &p->n_addresses, &p->key_expiry, err, errlen))
 		return -1;
 	if ((v = json_object_get(o, "online")) && !json_is_boolean(v))
-		return perr(err, errlen, "%s.online: expected true or false", what);
+		return mg_err(err, errlen, "%s.online: expected true or false", what);
 	p->online = v ? json_is_true(v) : true;
 	v = json_object_get(o, "allowed_ips");
 	if (!v)
-		return perr(err, errlen, "%s.allowed_ips: required", what);
+		return mg_err(err, errlen, "%s.allowed_ips: required", what);
 	if (parse_prefixes(v, "allowed_ips", 4096, NULL, &p->map_allowed_ips, &p->n_map_allowed_ips,
 	                   err, errlen))
 		return -1;
@@ -150,7 +137,7 @@ static int parse_peer(json_t *o, size_t idx, struct mg_netmap_peer *p, char *err
 	return 0;
 bad_endpoints:
 	mg_netmap_peer_free(p);
-	return perr(err, errlen, "%s.endpoints: expected an array of strings", what);
+	return mg_err(err, errlen, "%s.endpoints: expected an array of strings", what);
 }
 
 static int parse_self(json_t *o, struct mg_netmap_self *s, char *err, size_t errlen)
@@ -170,11 +157,11 @@ static int parse_peer_array(json_t *arr, const char *what, struct mg_netmap_upda
 	json_t *e;
 
 	if (!json_is_array(arr))
-		return perr(err, errlen, "%s: expected an array", what);
+		return mg_err(err, errlen, "%s: expected an array", what);
 	n = json_array_size(arr);
 	u->peers = calloc(n + 1, sizeof(*u->peers));
 	if (!u->peers)
-		return perr(err, errlen, "%s: out of memory", what);
+		return mg_err(err, errlen, "%s: out of memory", what);
 	json_array_foreach(arr, i, e)
 	{
 		if (parse_peer(e, i, &u->peers[i], err, errlen))
@@ -189,7 +176,7 @@ static int parse_seq(json_t *o, uint64_t *seq, char *err, size_t errlen)
 	json_t *v = json_object_get(o, "seq");
 
 	if (!json_is_integer(v) || json_integer_value(v) < 1)
-		return perr(err, errlen, "seq: expected a positive integer");
+		return mg_err(err, errlen, "seq: expected a positive integer");
 	*seq = (uint64_t)json_integer_value(v);
 	return 0;
 }
@@ -206,19 +193,19 @@ static int parse_rule_prefixes(json_t *v, const char *what, bool required, struc
 	if (!v && !required) /* an older coordinator: "to this node" */
 		v = json_pack("[s]", "*");
 	else if (!v)
-		return perr(err, errlen, "%s: required", what);
+		return mg_err(err, errlen, "%s: required", what);
 	else
 		json_incref(v);
 	if (!v || !json_is_array(v) || json_array_size(v) > MG_FILTER_MAX_PREFIXES) {
 		json_decref(v);
-		return perr(err, errlen, "%s: expected an array of at most %d prefixes", what,
-		            MG_FILTER_MAX_PREFIXES);
+		return mg_err(err, errlen, "%s: expected an array of at most %d prefixes", what,
+		              MG_FILTER_MAX_PREFIXES);
 	}
 	cap = 2 * json_array_size(v);
 	*list = calloc(cap + 1, sizeof(**list));
 	if (!*list) {
 		json_decref(v);
-		return perr(err, errlen, "%s: out of memory", what);
+		return mg_err(err, errlen, "%s: out of memory", what);
 	}
 	json_array_foreach(v, i, e)
 	{
@@ -227,8 +214,8 @@ static int parse_rule_prefixes(json_t *v, const char *what, bool required, struc
 
 		if (!s || mg_filter_parse_prefix(s, *list + *n, &got, why, sizeof(why))) {
 			json_decref(v);
-			return perr(err, errlen, "%s[%zu]: %s", what, i,
-			            s ? why : "expected a string");
+			return mg_err(err, errlen, "%s[%zu]: %s", what, i,
+			              s ? why : "expected a string");
 		}
 		*n += got;
 	}
@@ -244,8 +231,8 @@ static int parse_rule(json_t *o, size_t idx, struct mg_filter_rule *r, char *err
 
 	snprintf(what, sizeof(what), "filter[%zu]", idx);
 	if (!json_is_object(o))
-		return perr(err, errlen, "%s: expected an object with src, dst, proto, ports",
-		            what);
+		return mg_err(err, errlen, "%s: expected an object with src, dst, proto, ports",
+		              what);
 	snprintf(what, sizeof(what), "filter[%zu].src", idx);
 	if (parse_rule_prefixes(json_object_get(o, "src"), what, true, r, false, err, errlen))
 		return -1;
@@ -256,28 +243,28 @@ static int parse_rule(json_t *o, size_t idx, struct mg_filter_rule *r, char *err
 	if ((v = json_object_get(o, "proto")) &&
 	    (!json_is_string(v) ||
 	     mg_filter_parse_proto(json_string_value(v), &r->proto, why, sizeof(why))))
-		return perr(err, errlen, "%s: %s", what,
-		            json_is_string(v) ? why : "expected a string");
+		return mg_err(err, errlen, "%s: %s", what,
+		              json_is_string(v) ? why : "expected a string");
 	snprintf(what, sizeof(what), "filter[%zu].ports", idx);
 	v = json_object_get(o, "ports");
 	if (!json_is_array(v) || json_array_size(v) > MG_FILTER_MAX_PORTS)
-		return perr(err, errlen, "%s: expected an array of at most %d port ranges", what,
-		            MG_FILTER_MAX_PORTS);
+		return mg_err(err, errlen, "%s: expected an array of at most %d port ranges", what,
+		              MG_FILTER_MAX_PORTS);
 	r->ports = calloc(json_array_size(v) + 1, sizeof(*r->ports));
 	if (!r->ports)
-		return perr(err, errlen, "%s: out of memory", what);
+		return mg_err(err, errlen, "%s: out of memory", what);
 	json_array_foreach(v, i, e)
 	{
 		const char *s = json_string_value(e);
 
 		if (!s || mg_filter_parse_ports(s, &r->ports[r->n_ports], why, sizeof(why)))
-			return perr(err, errlen, "%s[%zu]: %s", what, i,
-			            s ? why : "expected a string");
+			return mg_err(err, errlen, "%s[%zu]: %s", what, i,
+			              s ? why : "expected a string");
 		r->n_ports++;
 	}
 	snprintf(what, sizeof(what), "filter[%zu]", idx);
 	if (mg_filter_rule_normalize(r, why, sizeof(why)))
-		return perr(err, errlen, "%s: %s", what, why);
+		return mg_err(err, errlen, "%s: %s", what, why);
 	return 0;
 }
 
@@ -288,12 +275,12 @@ static int parse_filter(json_t *v, struct mg_netmap_update *u, char *err, size_t
 	json_t *e;
 
 	if (!json_is_array(v) || json_array_size(v) > MG_FILTER_MAX_RULES)
-		return perr(err, errlen, "filter: expected an array of at most %d rules",
-		            MG_FILTER_MAX_RULES);
+		return mg_err(err, errlen, "filter: expected an array of at most %d rules",
+		              MG_FILTER_MAX_RULES);
 	u->has_filter = true;
 	u->filter.rules = calloc(json_array_size(v) + 1, sizeof(*u->filter.rules));
 	if (!u->filter.rules)
-		return perr(err, errlen, "filter: out of memory");
+		return mg_err(err, errlen, "filter: out of memory");
 	json_array_foreach(v, i, e)
 	{
 		/* Counted before parsing, so a half-parsed rule is freed with the update. */
@@ -329,10 +316,10 @@ static int parse_map(json_t *o, bool full, struct mg_netmap_update *u, char *err
 	if (!v)
 		return 0;
 	if (!json_is_array(v))
-		return perr(err, errlen, "peers_removed: expected an array of keys");
+		return mg_err(err, errlen, "peers_removed: expected an array of keys");
 	u->removed = calloc(json_array_size(v) + 1, WG_KEY_LEN);
 	if (!u->removed)
-		return perr(err, errlen, "peers_removed: out of memory");
+		return mg_err(err, errlen, "peers_removed: out of memory");
 	json_array_foreach(v, i, e)
 	{
 		if (parse_key(e, "peers_removed[]", u->removed[i], err, errlen))
@@ -354,11 +341,11 @@ int mg_coord_parse_line(const char *line, size_t len, struct mg_netmap_update *o
 	if (type_out && type_len)
 		type_out[0] = '\0';
 	if (!o)
-		return perr(err, errlen, "not JSON: %s at column %d", jerr.text, jerr.column);
+		return mg_err(err, errlen, "not JSON: %s at column %d", jerr.text, jerr.column);
 	type = json_string_value(json_object_get(o, "type"));
 	if (!json_is_object(o) || !type) {
 		json_decref(o);
-		return perr(err, errlen, "expected an object with a string 'type'");
+		return mg_err(err, errlen, "expected an object with a string 'type'");
 	}
 	if (type_out && type_len)
 		snprintf(type_out, type_len, "%s", type);

@@ -4,26 +4,13 @@
  * reference the enforcers are checked against, so it favours being obviously right over speed.
  */
 #include "filter.h"
+#include "errbuf.h"
 
 #include <errno.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-
-static int ferr(char *err, size_t errlen, const char *fmt, ...)
-    __attribute__((format(printf, 3, 4)));
-static int ferr(char *err, size_t errlen, const char *fmt, ...)
-{
-	va_list ap;
-
-	if (err && errlen) {
-		va_start(ap, fmt);
-		vsnprintf(err, errlen, fmt, ap);
-		va_end(ap);
-	}
-	return -1;
-}
 
 /* ---- matching ---- */
 
@@ -107,9 +94,9 @@ int mg_filter_parse_prefix(const char *s, struct mg_prefix out[2], size_t *n, ch
 		return 0;
 	}
 	if (mg_prefix_parse(s, &out[0]) != 0 || !strchr(s, '/'))
-		return ferr(err, errlen, "'%.64s' is not '*' or a prefix like 10.1.0.0/24", s);
+		return mg_err(err, errlen, "'%.64s' is not '*' or a prefix like 10.1.0.0/24", s);
 	if (mg_prefix_has_host_bits(&out[0]))
-		return ferr(err, errlen, "'%.64s' has host bits set", s);
+		return mg_err(err, errlen, "'%.64s' has host bits set", s);
 	*n = 1;
 	return 0;
 }
@@ -142,7 +129,7 @@ int mg_filter_parse_ports(const char *s, struct mg_port_range *out, char *err, s
 	if (p && *p == '-')
 		p = parse_port(p + 1, &out->hi);
 	if (!p || *p != '\0' || out->hi < out->lo)
-		return ferr(err, errlen, "'%.32s' is not '*', N or N-M with N <= M <= 65535", s);
+		return mg_err(err, errlen, "'%.32s' is not '*', N or N-M with N <= M <= 65535", s);
 	return 0;
 }
 
@@ -160,7 +147,7 @@ int mg_filter_parse_proto(const char *s, enum mg_filter_proto *out, char *err, s
 			*out = (enum mg_filter_proto)i;
 			return 0;
 		}
-	return ferr(err, errlen, "'%.32s' is not tcp, udp, icmp or any", s);
+	return mg_err(err, errlen, "'%.32s' is not tcp, udp, icmp or any", s);
 }
 
 const char *mg_filter_proto_name(enum mg_filter_proto p)
@@ -238,7 +225,7 @@ int mg_filter_rule_normalize(struct mg_filter_rule *r, char *err, size_t errlen)
 	r->n_ports = ports_normalize(r->ports, r->n_ports);
 	if (r->proto == MG_FILTER_ICMP &&
 	    !(r->n_ports == 1 && r->ports[0].lo == 0 && r->ports[0].hi == 65535))
-		return ferr(err, errlen, "proto icmp has no ports: expected ports [\"*\"]");
+		return mg_err(err, errlen, "proto icmp has no ports: expected ports [\"*\"]");
 	return 0;
 }
 
