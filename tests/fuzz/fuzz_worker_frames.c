@@ -38,6 +38,7 @@
 #include "crypto.h"
 #include "crypto_burst.h"
 #include "eal_test_env.h"
+#include "fake_host.h"
 #include "fuzz_driver.h"
 #include "index_table.h"
 #include "neigh.h"
@@ -62,10 +63,9 @@ static struct mg_peer *_Atomic peer_slot[1];
 static struct mg_peer_counters peer_counters[1];
 static struct rte_mempool *pool;
 static struct mg_ring_port ring[MG_PORT_COUNT];
-static struct wg_index_table *far_table;
-static struct wg_noise_local far_local;
-static struct wg_noise_remote far_remote;
-static uint64_t clock_ns = 1000 * WG_NSEC_PER_SEC, gw_rng = 21, far_rng = 22;
+static struct fake_host far;               /* the peer on the far side of the mesh */
+static struct wg_noise_remote *far_remote; /* its view of the gateway */
+static uint64_t clock_ns = 1000 * WG_NSEC_PER_SEC, gw_rng = 21;
 static unsigned pool_baseline;
 static const char *last_outcome;
 
@@ -86,11 +86,6 @@ static struct wg_noise_remote *gw_by_pub(void *ctx, const uint8_t pub[WG_KEY_LEN
 {
 	(void)ctx;
 	return memcmp(peer->remote.remote_static, pub, WG_KEY_LEN) == 0 ? &peer->remote : NULL;
-}
-static struct wg_noise_remote *far_by_pub(void *ctx, const uint8_t pub[WG_KEY_LEN])
-{
-	(void)ctx;
-	return memcmp(far_remote.remote_static, pub, WG_KEY_LEN) == 0 ? &far_remote : NULL;
 }
 
 /* ---- frames in exact buffers ---- */
@@ -132,10 +127,10 @@ static void be16(uint8_t *p, size_t v)
 /* The far node seals inner and sends it from its endpoint to the gateway's port. */
 static size_t sealed_frame(uint8_t *f, const uint8_t *inner, size_t len)
 {
-	struct wg_noise_keypair *kp = wg_noise_keypair_current(&far_remote);
+	struct wg_noise_keypair *kp = wg_noise_keypair_current(far_remote);
 	size_t ml = 0;
 	if (kp == NULL)
-		kp = wg_noise_keypair_next(&far_remote);
+		kp = wg_noise_keypair_next(far_remote);
 	FUZZ_CHECK(kp != NULL, "the far node has no keypair");
 	FUZZ_CHECK(wg_transport_seal(kp, inner, len, MTU, f + 42, MAX_FRAME - 42, &ml, NULL,
 	                             clock_ns) == WG_OK,
@@ -291,26 +286,22 @@ static int setup_peer(void)
 	uint8_t priv[WG_KEY_LEN];
 	struct wg_noise_upcalls up = {
 	    .ctx = &gw_rng, .random = test_rng, .now = now_fn, .remote_by_pubkey = gw_by_pub};
-	struct wg_noise_upcalls fup = {
-	    .ctx = &far_rng, .random = test_rng, .now = now_fn, .remote_by_pubkey = far_by_pub};
 	struct wg_msg_initiation m1;
 	struct wg_msg_response m2;
 	struct wg_noise_remote *got = NULL;
 
-	far_table = wg_index_table_new(16);
-	if (!far_table || wg_noise_local_init(&gw.local, gw.index, &up) != WG_OK ||
-	    wg_noise_local_init(&far_local, far_table, &fup) != WG_OK)
+	if (wg_noise_local_init(&gw.local, gw.index, &up) != WG_OK ||
+	    fake_host_init(&far, "far", 22) != WG_OK)
 		return -1;
+	far.clock = &clock_ns;
 	test_rng(&gw_rng, priv, sizeof(priv));
 	enum wg_result r1 = wg_noise_local_set_private(&gw.local, priv);
-	test_rng(&far_rng, priv, sizeof(priv));
-	enum wg_result r2 = wg_noise_local_set_private(&far_local, priv);
 	wg_memzero(priv, sizeof(priv));
 	peer = calloc(1, sizeof(*peer));
-	if (r1 != WG_OK || r2 != WG_OK || !peer ||
-	    wg_noise_remote_init(&peer->remote, &gw.local, far_local.static_public, peer) !=
+	if (r1 != WG_OK || !peer ||
+	    wg_noise_remote_init(&peer->remote, &gw.local, far.local.static_public, peer) !=
 	        WG_OK ||
-	    wg_noise_remote_init(&far_remote, &far_local, gw.local.static_public, NULL) != WG_OK)
+	    fake_host_add(&far, gw.local.static_public, &far_remote) != WG_OK)
 		return -1;
 	wg_timers_init(&peer->timers, NULL, NULL, NULL);
 	struct mg_sockaddr ep = {.family = 4, .port = LISTEN};
@@ -318,11 +309,11 @@ static int setup_peer(void)
 	mg_endpoint_write(&peer->endpoint, &ep);
 	/* The gateway initiates: its keypair is current at once. */
 	if (wg_noise_create_initiation(&peer->remote, &m1) != WG_OK ||
-	    wg_noise_consume_initiation(&far_local, &m1, &got) != WG_OK ||
-	    wg_noise_create_response(&far_remote, &m2) != WG_OK ||
+	    wg_noise_consume_initiation(&far.local, &m1, &got) != WG_OK ||
+	    wg_noise_create_response(far_remote, &m2) != WG_OK ||
 	    wg_noise_consume_response(&gw.local, &m2, &got) != WG_OK ||
 	    wg_noise_begin_session(&peer->remote) != WG_OK ||
-	    wg_noise_begin_session(&far_remote) != WG_OK)
+	    wg_noise_begin_session(far_remote) != WG_OK)
 		return -1;
 	gw.max_peers = 1;
 	gw.peers = peer_slot;
