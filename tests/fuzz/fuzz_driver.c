@@ -435,6 +435,11 @@ int main(int argc, char **argv)
 	       MESHGATE_FUZZ_TARGET, seed_count, token_count, max_len, seed, seconds,
 	       max_iter ? " (or the iteration limit)" : "");
 	fuzz_mutate_seed(seed);
+	/* A seed may be longer than the target's usual inputs (an annotated example config):
+	 * the buffer holds the longest, and mutations may grow inputs that far. */
+	for (size_t i = 0; i < seed_count; i++)
+		if (corpus[i].len > max_len)
+			max_len = corpus[i].len;
 	buf = xmalloc(max_len);
 	for (size_t i = 0; i < seed_count; i++, iter++) {
 		current_iteration = iter;
