@@ -79,7 +79,8 @@ static void dev_store(struct dev_peer *p, const struct mg_netmap_peer *np)
 {
 	memcpy(p->key, np->public_key, WG_KEY_LEN);
 	p->n_ips = np->n_allowed_ips < 16 ? np->n_allowed_ips : 16;
-	memcpy(p->ips, np->allowed_ips, p->n_ips * sizeof(p->ips[0]));
+	if (p->n_ips) /* allowed_ips is NULL when empty */
+		memcpy(p->ips, np->allowed_ips, p->n_ips * sizeof(p->ips[0]));
 	p->endpoint = np->n_endpoints ? np->endpoints[0] : (struct mg_sockaddr){0};
 	p->used = true;
 }

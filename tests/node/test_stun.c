@@ -54,7 +54,8 @@ static size_t craft(uint8_t *out, uint16_t type, const uint8_t *txid, const uint
 	put16(out, type);
 	put32(out + 4, MG_STUN_MAGIC);
 	memcpy(out + 8, txid, 12);
-	memcpy(out + 20, attrs, alen);
+	if (alen) /* attrs may be NULL when there are none */
+		memcpy(out + 20, attrs, alen);
 	put16(out + 2, (uint16_t)(alen + (fp ? 8 : 0)));
 	if (fp) {
 		put16(out + len, MG_STUN_ATTR_FINGERPRINT);
