@@ -5,6 +5,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 
 #include "netmap_internal.h"
 
@@ -156,7 +157,7 @@ bool nm_build_peer_json(const struct netmap *nm, struct nm_node *n)
 bool nm_uses_exit(const struct netmap *nm, const struct nm_node *viewer, const struct nm_node *p)
 {
 	if (viewer->exit_choice[0] == '\0' || viewer->cls < 0 ||
-	    (strcmp(viewer->exit_choice, p->info.name) != 0 &&
+	    (strcasecmp(viewer->exit_choice, p->info.name) != 0 &&
 	     strcmp(viewer->exit_choice, p->info.node_key) != 0))
 		return false;
 	const struct nm_class *c = &nm->classes[viewer->cls];
