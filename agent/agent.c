@@ -298,6 +298,8 @@ static int filter_init(struct agent *a)
 	char err[300];
 
 	a->nft = mg_nft_new(a->cfg.ifname, err, sizeof(err));
+	if (a->nft && a->cfg.coord.use_exit_node[0])
+		mg_nft_set_exit_mark(a->nft, MG_EXIT_FWMARK);
 	if (!a->nft || mg_nft_apply(a->nft, &none, err, sizeof(err)) != 0) {
 		mg_log(MG_LOG_ERROR, "cannot enforce the packet filter", "error", err, NULL);
 		return -1;

@@ -7,6 +7,10 @@
  * table for everything but its default route, so the LAN and the host's other specific routes
  * stay where they are. Peers' endpoints and the coordinator never loop into the tunnel.
  *
+ * Replies to marked packets get the mark back from conntrack (the agent's nftables table,
+ * nft.h), and src_valid_mark makes the reverse-path check honour it: strict rp_filter would
+ * otherwise drop them, their source being routed into the tunnel.
+ *
  * Per address family, on while some peer carries that family's /0 in its allowed IPs (the
  * coordinator sends it only for the exit node this host chose and may use), off otherwise.
  * Off removes every rule and route it added; mg_exit_route_reset also removes what a killed
