@@ -22,7 +22,9 @@
 #             sees gwA's uplink, not gwB
 #   cleared   the policy withdraws ops' grant: host's /0, rules and table route go, the server
 #             sees the host's own address; granted again, they come back
-#   stop      the agent stops with the exit node in use: nothing of it is left
+#   lan       allow_lan_access off: a LAN host is reached through gwA too; the agent stops with
+#             the exit node in use and nothing of it is left; restarted with allow_lan_access
+#             on, the LAN is reached directly while the internet still goes through gwA
 #
 # usage: test_exit.sh [meshgate=PATH] [coord=PATH] [meshctl=PATH] [agent=PATH] [build=DIR]
 set -euo pipefail
@@ -272,8 +274,36 @@ check "host reaches the server through gwA again" \
 	run_bounded 15 ip netns exec "$NS_HOST" python3 "$TOOL" udp "$SRV4" "$SRV_PORT"
 check "the server saw gwA's uplink" test "$(sources)" = "$GWA_MESH "
 
+section "allow_lan_access"
+# A server on host2 (the LAN): without LAN access the host reaches it through gwA too.
+LAN_LOG=$MG_STATE/lan-sources.log
+spawn "$MG_STATE/lan-server.log" ip netns exec "$NS_H2" python3 "$TOOL" server "$LAN_LOG" 7001
+wait_for 10 "the LAN server" sh -c "ip netns exec '$NS_H2' ss -Hltn 'sport = :7001' | grep -q LISTEN"
+lan_sources() { awk '{ print $2 }' "$LAN_LOG" | sort -u | tr '\n' ' '; }
+check "off: the LAN host is reached through gwA" \
+	run_bounded 15 ip netns exec "$NS_HOST" python3 "$TOOL" tcp "$HOST2_IP" 7001
+check "off: the LAN host saw gwA's uplink" test "$(lan_sources)" = "$GWA_MESH "
+
 section "stop"
 stop_pid "$HOST_AGENT_PID" 10
 check "nothing of the exit routing is left" routing_off "$NS_HOST"
 check "src_valid_mark restored" test "$(ip netns exec "$NS_HOST" sysctl -n net.ipv4.conf.all.src_valid_mark)" = 0
+
+section "allow_lan_access: true"
+AGENT_EXTRA="exit_node: gwA
+allow_lan_access: true" agent_spawn host "$NS_HOST" "$IF_HOST" "$HOST_IP:$WG_PORT"
+HOST_AGENT_PID=$AGENT_PID
+check "policy routing in place again" within 20 routing_on "$NS_HOST"
+check "with the main-table rule for the LAN" \
+	eval 'grep -q "lookup main suppress_prefixlength 0" <<<"$(exit_rules "$NS_HOST")"'
+: >"$LAN_LOG"
+mark_log
+check "the LAN host is reached directly" \
+	run_bounded 15 ip netns exec "$NS_HOST" python3 "$TOOL" tcp "$HOST2_IP" 7001
+check "the LAN host saw the host's own address" test "$(lan_sources)" = "$HOST_IP "
+check "the internet still goes through gwA" \
+	run_bounded 15 ip netns exec "$NS_HOST" python3 "$TOOL" tcp "$SRV4" "$SRV_PORT"
+check "the server saw gwA's uplink" test "$(sources)" = "$GWA_MESH "
+stop_pid "$HOST_AGENT_PID" 10
+check "stopped: nothing left" routing_off "$NS_HOST"
 printf '\n%d checks passed\n' "$TOPO_CHECKS_PASSED"
