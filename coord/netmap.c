@@ -545,7 +545,8 @@ static void pend_exit_peers(struct netmap *nm, struct nm_node *n, const char *ch
 	for (size_t i = 0; i < nm->nslots; i++) {
 		struct nm_node *p = nm->slots[i];
 		if (p != NULL && p != n && p->peer_json_exit != NULL &&
-		    (strcasecmp(choice, p->info.name) == 0 || strcmp(choice, p->info.node_key) == 0))
+		    (strcasecmp(choice, p->info.name) == 0 ||
+		     strcmp(choice, p->info.node_key) == 0))
 			pend_changed(nm, n->sess, p->info.id);
 	}
 }
