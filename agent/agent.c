@@ -23,6 +23,7 @@
 
 #include "coord_client.h"
 #include "crypto.h"
+#include "exit_route.h"
 #include "keys.h"
 #include "log.h"
 #include "netmap_apply.h"
@@ -43,6 +44,9 @@ struct agent {
 	int ifindex;
 	struct mg_rtnl rtnl;
 	struct mg_nft *nft;
+	struct mg_exit_route exit;
+	size_t exit_peers[2]; /* peers carrying 0.0.0.0/0, ::/0 */
+	int exit_granted;     /* last logged: -1 not yet, 0 no, 1 yes */
 	struct mg_coord_client *cl;
 	struct mg_netmap_state st;
 	uint8_t public_key[WG_KEY_LEN];
@@ -60,8 +64,8 @@ static void log_key(enum mg_log_level lvl, const char *msg, const uint8_t key[WG
 
 /* ---- routes and addresses ---- */
 
-/* A default route through the tunnel would carry the tunnel's own packets: exit nodes need
- * policy routing, which the agent leaves to the administrator. */
+/* A default route in main would carry the tunnel's own packets: an exit node's /0 goes into
+ * a table of its own behind policy rules instead (exit_route.h). */
 static bool routable(const struct mg_prefix *p)
 {
 	return p->len > 0;
@@ -104,6 +108,51 @@ static int routes_sync(struct agent *a, const struct mg_prefix *old_ips, size_t 
 		if (!in_list(old_ips, n_old, &new_ips[i]))
 			route_change(a, true, &new_ips[i], &failures);
 	return failures ? -EIO : 0;
+}
+
+/* ---- the exit node ---- */
+
+static bool carries_default(const struct mg_netmap_peer *p, int family)
+{
+	for (size_t i = 0; p && i < p->n_allowed_ips; i++)
+		if (p->allowed_ips[i].len == 0 && p->allowed_ips[i].family == family)
+			return true;
+	return false;
+}
+
+/* Counts old out and p in, then routes each family through the tunnel while some peer has its
+ * /0. Only the exit node this host chose gets them from the coordinator. */
+static void exit_sync(struct agent *a, const struct mg_netmap_peer *old,
+                      const struct mg_netmap_peer *p)
+{
+	for (int f = 0; f < 2; f++) {
+		int family = f == 0 ? 4 : 6;
+
+		if (carries_default(old, family) && a->exit_peers[f] > 0)
+			a->exit_peers[f]--;
+		if (carries_default(p, family))
+			a->exit_peers[f]++;
+		mg_exit_route_set(&a->exit, family, a->exit_peers[f] > 0);
+	}
+}
+
+/* Says once per change whether the coordinator granted the exit node this host asked for. */
+static void exit_report(struct agent *a)
+{
+	int granted = a->exit_peers[0] + a->exit_peers[1] > 0;
+
+	if (!a->cfg.coord.use_exit_node[0] || granted == a->exit_granted)
+		return;
+	a->exit_granted = granted;
+	if (granted)
+		mg_log(MG_LOG_NOTICE, "exit node granted", "exit_node", a->cfg.coord.use_exit_node,
+		       NULL);
+	else
+		mg_log(MG_LOG_WARNING,
+		       "exit node not granted: no peer of that name or key carries approved /0 "
+		       "routes for us (offline, not approved, or the policy gives us no "
+		       "autogroup:internet); internet traffic stays on the host's own route",
+		       "exit_node", a->cfg.coord.use_exit_node, NULL);
 }
 
 /* ---- the sink ---- */
@@ -149,6 +198,7 @@ static int sink_add(void *ctx, const struct mg_netmap_peer *p)
 	if (rc)
 		return rc;
 	log_key(MG_LOG_INFO, "peer added", p->public_key, "name", p->name);
+	exit_sync(a, NULL, p);
 	return routes_sync(a, NULL, 0, p->allowed_ips, p->n_allowed_ips);
 }
 
@@ -166,6 +216,7 @@ static int sink_update(void *ctx, const struct mg_netmap_peer *old, const struct
 	rc = routes_sync(a, old->allowed_ips, old->n_allowed_ips, p->allowed_ips, p->n_allowed_ips);
 	if (uapi_peer(a, p, false, ep) != 0)
 		return -EIO;
+	exit_sync(a, old, p);
 	log_key(MG_LOG_DEBUG, "peer updated", p->public_key, "name", p->name);
 	return rc;
 }
@@ -178,6 +229,7 @@ static int sink_remove(void *ctx, const struct mg_netmap_peer *p)
 	if (rc)
 		return rc;
 	log_key(MG_LOG_INFO, "peer removed", p->public_key, "name", p->name);
+	exit_sync(a, p, NULL);
 	return routes_sync(a, p->allowed_ips, p->n_allowed_ips, NULL, 0);
 }
 
@@ -246,11 +298,25 @@ static int filter_init(struct agent *a)
 	char err[300];
 
 	a->nft = mg_nft_new(a->cfg.ifname, err, sizeof(err));
+	if (a->nft && a->cfg.coord.use_exit_node[0])
+		mg_nft_set_exit_mark(a->nft, MG_EXIT_FWMARK);
 	if (!a->nft || mg_nft_apply(a->nft, &none, err, sizeof(err)) != 0) {
 		mg_log(MG_LOG_ERROR, "cannot enforce the packet filter", "error", err, NULL);
 		return -1;
 	}
 	return 0;
+}
+
+/* A wireguard-go we only attached to keeps running: leave it unmarked, as we found it. */
+static void exit_fwmark_clear(struct agent *a)
+{
+	struct mg_uapi_set set = {.has_fwmark = true, .fwmark = 0};
+	char err[200];
+
+	if (a->wg_pid > 0 || !a->cfg.coord.use_exit_node[0] || a->ifindex <= 0)
+		return;
+	if (mg_uapi_client_set(a->sock, &set, err, sizeof(err)) != 0)
+		mg_log(MG_LOG_WARNING, "fwmark not cleared", "error", err, NULL);
 }
 
 static void filter_remove(struct agent *a)
@@ -358,6 +424,9 @@ static int device_init(struct agent *a)
 	memcpy(set.private_key, a->cfg.private_key, WG_KEY_LEN);
 	set.has_listen_port = true;
 	set.listen_port = a->cfg.listen_port;
+	/* Only with an exit node: the mark keeps the tunnel's own packets out of its table. */
+	set.has_fwmark = a->cfg.coord.use_exit_node[0] != '\0';
+	set.fwmark = MG_EXIT_FWMARK;
 	set.replace_peers = true;
 	rc = mg_uapi_client_set(a->sock, &set, err, sizeof(err));
 	wg_memzero(set.private_key, sizeof(set.private_key));
@@ -378,6 +447,10 @@ static int device_init(struct agent *a)
 		for (size_t i = 0; stale[i].family; i++)
 			route_change(a, false, &stale[i], &dummy);
 	free(stale);
+	/* No peer yet, so no exit route; also clears what a killed earlier run left. */
+	mg_exit_route_init(&a->exit, &a->rtnl, a->ifindex, a->cfg.allow_lan_access);
+	mg_exit_route_reset(&a->exit);
+	a->exit_peers[0] = a->exit_peers[1] = 0;
 	return 0;
 }
 
@@ -438,11 +511,13 @@ static void drain(struct agent *a)
 	while ((ev = mg_coord_client_next(a->cl))) {
 		int rc = 0;
 
-		if (ev->kind == MG_COORD_EV_MAP)
+		if (ev->kind == MG_COORD_EV_MAP) {
 			rc = mg_netmap_apply(&a->st, &ev->update, (int64_t)time(NULL), &agent_sink,
 			                     a);
-		else
+			exit_report(a);
+		} else {
 			rc = mg_netmap_clear(&a->st, &agent_sink, a);
+		}
 		if (rc == -EPROTO || rc == -EINVAL)
 			mg_coord_client_resync(a->cl);
 		if (rc)
@@ -518,6 +593,7 @@ int mg_agent_main(int argc, char **argv)
 
 	memset(&a, 0, sizeof(a));
 	a.wg_pid = -1;
+	a.exit_granted = -1;
 	a.rtnl.fd = -1;
 	optind = 1;
 	while ((opt = getopt_long(argc, argv, "c:h", opts, NULL)) != -1) {
@@ -560,6 +636,12 @@ int mg_agent_main(int argc, char **argv)
 		goto out;
 	memset(&cc, 0, sizeof(cc));
 	cc.coord = a.cfg.coord;
+	if (a.cfg.coord.use_exit_node[0]) {
+		cc.coord.fwmark = MG_EXIT_FWMARK;
+		mg_log(MG_LOG_NOTICE, "asking for an exit node", "exit_node",
+		       a.cfg.coord.use_exit_node, "lan_access",
+		       a.cfg.allow_lan_access ? "yes" : "no", NULL);
+	}
 	memcpy(cc.private_key, a.cfg.private_key, WG_KEY_LEN);
 	cc.version = "meshgate-agent " MG_AGENT_VERSION;
 	a.cl = mg_coord_client_new(&cc, err, sizeof(err));
@@ -574,6 +656,10 @@ int mg_agent_main(int argc, char **argv)
 	rc = run(&a, sfd);
 out:
 	mg_coord_client_free(a.cl);
+	/* The host's own default route is back before the tunnel's peers and filter go. */
+	if (a.exit.rtnl)
+		mg_exit_route_reset(&a.exit);
+	exit_fwmark_clear(&a);
 	filter_remove(&a);
 	if (a.wg_pid > 0) {
 		/* Our wireguard-go takes its interface, peers and routes with it. */

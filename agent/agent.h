@@ -24,6 +24,8 @@
  *     advertise_routes: [192.168.10.0/24] # optional
  *     exit_node: false
  *     endpoints: [192.0.2.10:51820]       # optional; default: global addresses:listen_port
+ *   exit_node: dc-gw1                     # optional: send the internet through this peer
+ *   allow_lan_access: false               # with exit_node: keep the LAN off the tunnel
  *   log_level: info
  */
 #ifndef MESHGATE_CONTROL_AGENT_H
@@ -43,7 +45,8 @@ struct mg_agent_config {
 	uint16_t persistent_keepalive;
 	char uapi_dir[MG_PATH_MAX];
 	char wireguard_go[MG_PATH_MAX]; /* empty: attach only */
-	struct mg_coord_config coord;
+	struct mg_coord_config coord;   /* coord.use_exit_node is the top-level exit_node */
+	bool allow_lan_access;
 	char log_level[16];
 	char warnings[1024];
 };

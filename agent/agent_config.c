@@ -81,8 +81,9 @@ static int load_interface(struct cfg_loader *ld, yaml_node_t *node, struct mg_ag
 
 static int load_root(struct cfg_loader *ld, yaml_node_t *root, struct mg_agent_config *cfg)
 {
-	static const char *const keys[] = {"interface",   "wireguard_go", "uapi_dir",
-	                                   "coordinator", "log_level",    NULL};
+	static const char *const keys[] = {
+	    "interface", "wireguard_go", "uapi_dir",         "coordinator",
+	    "log_level", "exit_node",    "allow_lan_access", NULL};
 	static const char *const levels[] = {"error", "warning", "notice", "info", "debug", NULL};
 	yaml_node_t *n;
 
@@ -101,6 +102,20 @@ static int load_root(struct cfg_loader *ld, yaml_node_t *root, struct mg_agent_c
 	if (!n)
 		return cfg_fail(ld, root, "coordinator", "required: url and authkey_file");
 	if (cfg_load_coordinator(ld, n, &cfg->coord) != 0)
+		return -1;
+	if ((n = cfg_lookup(ld, root, "exit_node"))) {
+		char name[sizeof(cfg->coord.use_exit_node)];
+
+		if (cfg_string(ld, n, "exit_node", "a peer's name or key", name, sizeof(name)) != 0)
+			return -1;
+		if (cfg->coord.use_exit_node[0] && strcmp(cfg->coord.use_exit_node, name) != 0)
+			return cfg_fail(ld, n, "exit_node",
+			                "coordinator.use_exit_node already names '%s'",
+			                cfg->coord.use_exit_node);
+		memcpy(cfg->coord.use_exit_node, name, sizeof(name));
+	}
+	if ((n = cfg_lookup(ld, root, "allow_lan_access")) &&
+	    cfg_bool(ld, n, "allow_lan_access", &cfg->allow_lan_access) != 0)
 		return -1;
 	if ((n = cfg_lookup(ld, root, "log_level"))) {
 		const char *s = cfg_scalar(ld, n, "log_level", "a log level");

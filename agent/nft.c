@@ -20,6 +20,7 @@ struct mg_nft {
 	struct nft_ctx *ctx;
 	char table[32]; /* MG_NFT_TABLE_PREFIX and a 15-character interface name */
 	char ifname[16];
+	uint32_t exit_mark; /* 0: no exit-node chains */
 };
 
 /* ---- text ---- */
@@ -283,6 +284,29 @@ int mg_nft_drops(struct mg_nft *n, uint64_t *packets, uint64_t *bytes)
 	return 0;
 }
 
+/*
+ * As wg-quick does: the mark of what this host sends marked (wireguard-go's socket, the
+ * coordinator connections) goes into conntrack, and comes back onto the replies, so that with
+ * src_valid_mark the reverse-path check of a reply looks up the main table, as its request
+ * did, instead of the exit node's table, whose default route would make it look spoofed.
+ */
+static void put_exit_chains(struct text *t, const char *table, uint32_t mark)
+{
+	put(t,
+	    "add chain inet %s exit_premangle { type filter hook prerouting priority mangle; "
+	    "policy accept; }\n"
+	    "add rule inet %s exit_premangle ct mark 0x%x meta mark set ct mark\n"
+	    "add chain inet %s exit_postmangle { type filter hook postrouting priority mangle; "
+	    "policy accept; }\n"
+	    "add rule inet %s exit_postmangle meta mark 0x%x ct mark set meta mark\n",
+	    table, table, mark, table, table, mark);
+}
+
+void mg_nft_set_exit_mark(struct mg_nft *n, uint32_t mark)
+{
+	n->exit_mark = mark;
+}
+
 int mg_nft_apply(struct mg_nft *n, const struct mg_filter *f, char *err, size_t errlen)
 {
 	uint64_t packets = 0, bytes = 0;
@@ -296,6 +320,19 @@ int mg_nft_apply(struct mg_nft *n, const struct mg_filter *f, char *err, size_t 
 	if (!rules) {
 		snprintf(err, errlen, "out of memory");
 		return -1;
+	}
+	if (n->exit_mark) {
+		struct text t = {0};
+
+		put(&t, "%s", rules);
+		put_exit_chains(&t, n->table, n->exit_mark);
+		free(rules);
+		rules = t.p;
+		if (t.oom || !rules) {
+			free(rules);
+			snprintf(err, errlen, "out of memory");
+			return -1;
+		}
 	}
 	rc = run(n, rules);
 	free(rules);

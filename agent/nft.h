@@ -38,6 +38,11 @@ void mg_nft_free(struct mg_nft *n);
  * message, in which case the table in force is unchanged.
  */
 int mg_nft_apply(struct mg_nft *n, const struct mg_filter *f, char *err, size_t errlen);
+/*
+ * With mark (not 0), every later load also carries the exit node's chains: the mark of
+ * outgoing packets is saved in conntrack and restored onto their replies (see exit_route.h).
+ */
+void mg_nft_set_exit_mark(struct mg_nft *n, uint32_t mark);
 /* Deletes the table if it exists. Returns 0 or -1 with err set. */
 int mg_nft_remove(struct mg_nft *n, char *err, size_t errlen);
 /* The drop counter of the table in force; -1 when there is none. */

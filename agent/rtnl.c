@@ -3,6 +3,7 @@
 #include "rtnl.h"
 
 #include <errno.h>
+#include <linux/fib_rules.h>
 #include <linux/if_addr.h>
 #include <linux/netlink.h>
 #include <linux/rtnetlink.h>
@@ -168,6 +169,12 @@ int mg_rtnl_addr(struct mg_rtnl *r, bool add, int ifindex, const struct mg_prefi
 
 int mg_rtnl_route(struct mg_rtnl *r, bool add, int ifindex, const struct mg_prefix *dst)
 {
+	return mg_rtnl_route_table(r, add, ifindex, dst, RT_TABLE_MAIN);
+}
+
+int mg_rtnl_route_table(struct mg_rtnl *r, bool add, int ifindex, const struct mg_prefix *dst,
+                        uint32_t table)
+{
 	struct nl_req q;
 	struct rtmsg *rtm =
 	    req_init(r, &q, add ? RTM_NEWROUTE : RTM_DELROUTE,
@@ -176,13 +183,45 @@ int mg_rtnl_route(struct mg_rtnl *r, bool add, int ifindex, const struct mg_pref
 
 	rtm->rtm_family = af_of(dst);
 	rtm->rtm_dst_len = dst->len;
-	rtm->rtm_table = RT_TABLE_MAIN;
+	/* Tables above 255 exist only as the attribute. */
+	rtm->rtm_table = table < 256 ? (unsigned char)table : RT_TABLE_UNSPEC;
 	rtm->rtm_protocol = MG_RTPROT;
 	rtm->rtm_scope = dst->family == 4 ? RT_SCOPE_LINK : RT_SCOPE_UNIVERSE;
 	rtm->rtm_type = RTN_UNICAST;
 	if (dst->len)
 		req_attr(&q, RTA_DST, dst->addr, dst->family == 4 ? 4 : 16);
 	req_attr(&q, RTA_OIF, &oif, sizeof(oif));
+	req_attr(&q, RTA_TABLE, &table, sizeof(table));
+	return transact(r, &q, NULL, NULL);
+}
+
+int mg_rtnl_rule(struct mg_rtnl *r, bool add, const struct mg_rtnl_rule *rule)
+{
+	struct nl_req q;
+	struct fib_rule_hdr *frh =
+	    req_init(r, &q, add ? RTM_NEWRULE : RTM_DELRULE,
+	             NLM_F_ACK | (add ? NLM_F_CREATE | NLM_F_EXCL : 0), sizeof(*frh));
+	uint8_t proto = MG_RTPROT;
+
+	frh->family = rule->family == 4 ? AF_INET : AF_INET6;
+	frh->action = FR_ACT_TO_TBL;
+	frh->table = rule->table < 256 ? (uint8_t)rule->table : RT_TABLE_UNSPEC;
+	if (rule->not_fwmark)
+		frh->flags |= FIB_RULE_INVERT;
+	req_attr(&q, FRA_PRIORITY, &rule->priority, sizeof(rule->priority));
+	req_attr(&q, FRA_TABLE, &rule->table, sizeof(rule->table));
+	req_attr(&q, FRA_PROTOCOL, &proto, sizeof(proto));
+	if (rule->fwmark) {
+		uint32_t mask = 0xffffffffu;
+
+		req_attr(&q, FRA_FWMARK, &rule->fwmark, sizeof(rule->fwmark));
+		req_attr(&q, FRA_FWMASK, &mask, sizeof(mask));
+	}
+	if (rule->suppress_prefixlen >= 0) {
+		uint32_t v = (uint32_t)rule->suppress_prefixlen;
+
+		req_attr(&q, FRA_SUPPRESS_PREFIXLEN, &v, sizeof(v));
+	}
 	return transact(r, &q, NULL, NULL);
 }
 

@@ -34,6 +34,24 @@ int mg_rtnl_addr(struct mg_rtnl *r, bool add, int ifindex, const struct mg_prefi
 /* Adds (replacing) or deletes a route to dst through the interface (no gateway) in main. */
 int mg_rtnl_route(struct mg_rtnl *r, bool add, int ifindex, const struct mg_prefix *dst);
 
+/* The same in routing table `table` (RT_TABLE_MAIN is 254). */
+int mg_rtnl_route_table(struct mg_rtnl *r, bool add, int ifindex, const struct mg_prefix *dst,
+                        uint32_t table);
+
+/*
+ * A routing policy rule (what `ip rule` does), tagged with protocol MG_RTPROT; a delete matches
+ * only rules with that tag, so the administrator's rules are never touched.
+ */
+struct mg_rtnl_rule {
+	int family; /* 4 or 6 */
+	uint32_t priority;
+	uint32_t table;
+	uint32_t fwmark;        /* 0: any packet */
+	bool not_fwmark;        /* match packets *without* fwmark */
+	int suppress_prefixlen; /* -1: none; 0: ignore the table's default route */
+};
+int mg_rtnl_rule(struct mg_rtnl *r, bool add, const struct mg_rtnl_rule *rule);
+
 /* Calls fn for every address of the system (fn returns non-zero to stop). */
 typedef int (*mg_rtnl_addr_fn)(void *ctx, int ifindex, const struct mg_prefix *addr, uint8_t scope);
 int mg_rtnl_list_addrs(struct mg_rtnl *r, mg_rtnl_addr_fn fn, void *ctx);

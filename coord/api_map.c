@@ -152,7 +152,8 @@ bool api_map_preauth(struct http_req *r, struct http_reply *o)
 
 void api_map(struct http_req *r, struct http_reply *o)
 {
-	static const char *const known[] = {"endpoints", "routes", "version", "stream", NULL};
+	static const char *const known[] = {"endpoints", "routes",    "version",
+	                                    "stream",    "exit_node", NULL};
 	struct coord *c = r->c;
 	json_t *eps = NULL, *routes = NULL, *approved = NULL, *autos = NULL;
 	char *s_eps = NULL, *s_routes = NULL, *s_appr = NULL, *s_auto = NULL;
@@ -170,6 +171,13 @@ void api_map(struct http_req *r, struct http_reply *o)
 	}
 	if (stream != NULL && !json_is_boolean(stream)) {
 		reply_error(o, 400, "bad_field", "'stream' must be true or false");
+		goto out;
+	}
+	json_t *exit = json_object_get(req, "exit_node");
+	if (exit != NULL && !json_is_null(exit) &&
+	    (!json_is_string(exit) || strlen(json_string_value(exit)) >= 64)) {
+		reply_error(o, 400, "bad_field",
+		            "'exit_node' must be a peer's name or key (under 64 bytes), or null");
 		goto out;
 	}
 	bool streaming = stream == NULL || json_is_true(stream);
@@ -196,6 +204,8 @@ void api_map(struct http_req *r, struct http_reply *o)
 	}
 	coord_ephemeral_cancel(c, id);
 	coord_node_changed(c, id);
+	/* The choice belongs to this request: a request without it clears it. */
+	netmap_set_exit_choice(c->nm, id, json_is_string(exit) ? json_string_value(exit) : NULL);
 	if (!streaming) {
 		size_t len;
 		char *map = netmap_full_map(c->nm, id, &len);

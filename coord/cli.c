@@ -243,7 +243,11 @@ void cli_usage(void)
 	        "  apikeys list | create [--expiration 90d] | delete PREFIX\n"
 	        "  nodes list [--user U] | show ID | rename ID NAME | expire ID | delete ID\n"
 	        "  routes list | approve ID PREFIX | unapprove ID PREFIX\n"
-	        "  policy get | set FILE | check FILE     (FILE is JSON or YAML; '-' for stdin)\n");
+	        "  policy get | set FILE | check FILE     (FILE is JSON or YAML; '-' for stdin)\n"
+	        "exit nodes: a node gets a peer's 0.0.0.0/0 and ::/0 only when its map request\n"
+	        "  chose that peer (agent exit_node:, gateway coordinator.use_exit_node:) and a\n"
+	        "  policy rule lets it reach \"autogroup:internet:*\" (or \"*:*\"); approve the\n"
+	        "  exit node's routes with 'routes approve' or autoApprovers.exitNode.\n");
 }
 
 static int bad(const char *what)

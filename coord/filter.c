@@ -86,6 +86,29 @@ static void node_srcs(const struct netmap *nm, const struct nm_node *n, bool fir
 	json_decref(routes);
 }
 
+/* The sources of rule r: "*", or the addresses and routes of every node its src matches. */
+static void rule_srcs(const struct netmap *nm, size_t r, struct sbuf *b)
+{
+	const struct policy_rule *rule = &nm->pol->rules[r];
+	bool all = false;
+	for (size_t i = 0; i < rule->nsrc; i++)
+		all |= rule->src[i].kind == SEL_ALL;
+	if (all) {
+		sb_str(b, "\"*\"");
+		return;
+	}
+	bool first = true;
+	for (size_t k = 0; k < nm->ncls; k++) {
+		const struct nm_class *sc = &nm->classes[k];
+		if (!((sc->srcmask[r / 64] >> (r % 64)) & 1))
+			continue;
+		for (size_t m = 0; m < sc->n; m++) {
+			node_srcs(nm, sc->members[m], first, b);
+			first = false;
+		}
+	}
+}
+
 /*
  * One entry per rule whose dst matches class c: the sources' addresses and routes ("*" for
  * everyone), the
@@ -107,26 +130,10 @@ const char *nm_class_filter(struct netmap *nm, struct nm_class *c)
 		const struct policy_rule *rule = &pol->rules[r];
 		sb_str(&b, first_rule ? "{\"src\":[" : ",{\"src\":[");
 		first_rule = false;
-		bool all = false;
-		for (size_t i = 0; i < rule->nsrc; i++)
-			all |= rule->src[i].kind == SEL_ALL;
-		bool first = true;
-		if (all) {
-			sb_str(&b, "\"*\"");
-		} else {
-			for (size_t k = 0; k < nm->ncls; k++) {
-				struct nm_class *sc = &nm->classes[k];
-				if (!((sc->srcmask[r / 64] >> (r % 64)) & 1))
-					continue;
-				for (size_t m = 0; m < sc->n; m++) {
-					node_srcs(nm, sc->members[m], first, &b);
-					first = false;
-				}
-			}
-		}
+		rule_srcs(nm, r, &b);
 		sb_fmt(&b, "],\"dst\":[%c],\"proto\":\"%s\",\"ports\":[", DST_SLOT,
 		       filter_proto_name(rule->proto));
-		first = true;
+		bool first = true;
 		for (size_t d = 0; d < rule->ndst; d++)
 			if (policy_sel_matches(pol, &rule->dst[d].sel, &id))
 				add_ports(&b, rule->dst[d].ports, &first);
@@ -143,7 +150,10 @@ const char *nm_class_filter(struct netmap *nm, struct nm_class *c)
 	return c->filter;
 }
 
-/* The node's own addresses and the routes it carries (approved and advertised). */
+/*
+ * The node's own addresses and the routes it carries (approved and advertised), but its exit
+ * routes: who may reach the internet through it is a matter of the autogroup:internet rules.
+ */
 static void node_dsts(const struct netmap *nm, const struct nm_node *n, struct sbuf *b)
 {
 	char v4[16], v6[48];
@@ -154,11 +164,56 @@ static void node_dsts(const struct netmap *nm, const struct nm_node *n, struct s
 	json_t *r;
 	json_array_foreach(routes, i, r)
 	{
+		if (nm_route_is_default(json_string_value(r)))
+			continue;
 		sb_str(b, ",\"");
 		sb_str(b, json_string_value(r));
 		sb_str(b, "\"");
 	}
 	json_decref(routes);
+}
+
+/*
+ * On an exit node, one entry per rule that reaches the internet (autogroup:internet or '*'):
+ * its sources may send through the node's /0 routes, on the ports of those dst selectors. The
+ * nodes that use the exit are few, so these are built per call rather than cached.
+ */
+static void exit_entries(const struct netmap *nm, const struct nm_node *n, bool first_rule,
+                         struct sbuf *b)
+{
+	json_t *routes = nm_effective_routes(&n->info);
+	struct sbuf dst = {0};
+	size_t i;
+	json_t *rt;
+	json_array_foreach(routes, i, rt)
+	{
+		if (!nm_route_is_default(json_string_value(rt)))
+			continue;
+		sb_str(&dst, dst.len ? ",\"" : "\"");
+		sb_str(&dst, json_string_value(rt));
+		sb_str(&dst, "\"");
+	}
+	json_decref(routes);
+	const struct policy *pol = nm->pol;
+	for (size_t r = 0; dst.len > 0 && r < pol->nrules; r++) {
+		if (!policy_rule_dst_internet(pol, r))
+			continue;
+		const struct policy_rule *rule = &pol->rules[r];
+		sb_str(b, first_rule ? "{\"src\":[" : ",{\"src\":[");
+		first_rule = false;
+		rule_srcs(nm, r, b);
+		sb_fmt(b, "],\"dst\":[%s],\"proto\":\"%s\",\"ports\":[", dst.p,
+		       filter_proto_name(rule->proto));
+		bool first = true;
+		for (size_t d = 0; d < rule->ndst; d++)
+			if (rule->dst[d].sel.kind == SEL_INTERNET ||
+			    rule->dst[d].sel.kind == SEL_ALL)
+				add_ports(b, rule->dst[d].ports, &first);
+		sb_str(b, "]}");
+	}
+	if (dst.oom)
+		b->oom = true;
+	free(dst.p);
 }
 
 char *nm_node_filter(struct netmap *nm, struct nm_node *n)
@@ -169,7 +224,11 @@ char *nm_node_filter(struct netmap *nm, struct nm_node *n)
 	for (const char *p = tmpl, *slot; *p; p = slot + 1) {
 		slot = strchr(p, DST_SLOT);
 		if (slot == NULL) {
-			sb_str(&out, p);
+			/* The template ends with its closing bracket. */
+			size_t tail = strlen(p);
+			sb_add(&out, p, tail - 1);
+			exit_entries(nm, n, strcmp(tmpl, "[]") == 0, &out);
+			sb_str(&out, "]");
 			break;
 		}
 		sb_add(&out, p, (size_t)(slot - p));

@@ -3,6 +3,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 
 #include "log.h"
 #include "netmap_internal.h"
@@ -287,6 +288,18 @@ static void filters_depending_on(struct netmap *nm, int k)
 			}
 		}
 	}
+	/* Exit nodes list the sources of the internet rules too (filter.c, exit_entries). */
+	bool internet = false;
+	for (size_t r = 0; !internet && r < nm->pol->nrules; r++)
+		internet = ((src->srcmask[r / 64] >> (r % 64)) & 1) &&
+		           policy_rule_dst_internet(nm->pol, r);
+	for (size_t i = 0; internet && i < nm->nslots; i++) {
+		struct nm_node *x = nm->slots[i];
+		if (x != NULL && x->peer_json_exit != NULL && x->sess != NULL && !x->sess->closed) {
+			x->sess->filter_dirty = true;
+			mark_pending(nm, x->sess);
+		}
+	}
 }
 
 /* Tells every session that sees class k about node n (added or changed, or removed). */
@@ -317,7 +330,8 @@ static void activate(struct netmap *nm, struct nm_node *n)
 {
 	int k = class_for(nm, &n->info);
 	if (k < 0) {
-		mg_logf(MG_LOG_ERROR, "netmap: out of memory adding node %lld", (long long)n->info.id);
+		mg_logf(MG_LOG_ERROR, "netmap: out of memory adding node %lld",
+		        (long long)n->info.id);
 		return;
 	}
 	struct nm_class *c = &nm->classes[k];
@@ -381,6 +395,7 @@ static void node_free(struct nm_node *n)
 {
 	node_info_clear(&n->info);
 	free(n->peer_json);
+	free(n->peer_json_exit);
 	free(n);
 }
 
@@ -470,17 +485,22 @@ bool netmap_upsert(struct netmap *nm, const struct node_info *info)
 		netmap_close_node(nm, n->info.id, "{\"type\":\"reconnect\"}\n");
 	node_info_clear(&n->info);
 	n->info = copy;
-	char *old_peer = n->peer_json;
-	n->peer_json = NULL;
+	char *old_peer = n->peer_json, *old_exit = n->peer_json_exit;
+	n->peer_json = n->peer_json_exit = NULL;
 	if (!nm_build_peer_json(nm, n)) {
 		n->peer_json = old_peer;
-		old_peer = NULL;
+		n->peer_json_exit = old_exit;
+		old_peer = old_exit = NULL;
 	}
+	bool exit_changed = (old_exit == NULL) != (n->peer_json_exit == NULL) ||
+	                    (old_exit != NULL && strcmp(old_exit, n->peer_json_exit) != 0);
 	if (now_active && n->cls < 0)
 		activate(nm, n);
-	else if (n->cls >= 0 && (old_peer == NULL || strcmp(old_peer, n->peer_json) != 0))
+	else if (n->cls >= 0 &&
+	         (old_peer == NULL || exit_changed || strcmp(old_peer, n->peer_json) != 0))
 		tell_viewers(nm, n, false);
 	free(old_peer);
+	free(old_exit);
 	if (routes_changed && n->sess != NULL && !n->sess->closed)
 		n->sess->filter_dirty = true;
 	/* ...and, for the filters that list it as a source, sources. */
@@ -517,6 +537,20 @@ void netmap_expire(struct netmap *nm, int64_t now)
 	}
 }
 
+/* Queues the peers matching choice (by name or key) as changed on n's session. */
+static void pend_exit_peers(struct netmap *nm, struct nm_node *n, const char *choice)
+{
+	if (choice[0] == '\0' || n->sess == NULL || n->sess->closed)
+		return;
+	for (size_t i = 0; i < nm->nslots; i++) {
+		struct nm_node *p = nm->slots[i];
+		if (p != NULL && p != n && p->peer_json_exit != NULL &&
+		    (strcasecmp(choice, p->info.name) == 0 ||
+		     strcmp(choice, p->info.node_key) == 0))
+			pend_changed(nm, n->sess, p->info.id);
+	}
+}
+
 void netmap_set_policy(struct netmap *nm, struct policy *policy)
 {
 	size_t words = nm->vis_words, rows = nm->ncls;
@@ -534,7 +568,8 @@ void netmap_set_policy(struct netmap *nm, struct policy *policy)
 		ok = s != NULL && d != NULL;
 	}
 	if (!ok) {
-		mg_logf(MG_LOG_ERROR, "netmap: out of memory applying a policy; keeping the old one");
+		mg_logf(MG_LOG_ERROR,
+		        "netmap: out of memory applying a policy; keeping the old one");
 		free(old);
 		policy_free(policy);
 		return;
@@ -578,9 +613,30 @@ void netmap_set_policy(struct netmap *nm, struct policy *policy)
 				s->filter_dirty = true;
 				mark_pending(nm, s);
 			}
+			/* The policy may have granted or withdrawn its use of an exit node. */
+			pend_exit_peers(nm, ca->members[m], ca->members[m]->exit_choice);
+			if (ca->members[m]->exit_choice[0] != '\0')
+				self_dirty(nm, ca->members[m]);
 		}
 	}
 	free(old);
+}
+
+void netmap_set_exit_choice(struct netmap *nm, int64_t node_id, const char *choice)
+{
+	struct nm_node *n = nm_find(nm, node_id);
+	if (n == NULL)
+		return;
+	if (choice == NULL)
+		choice = "";
+	if (strcmp(n->exit_choice, choice) == 0)
+		return;
+	char old[sizeof(n->exit_choice)];
+	memcpy(old, n->exit_choice, sizeof(old));
+	snprintf(n->exit_choice, sizeof(n->exit_choice), "%s", choice);
+	pend_exit_peers(nm, n, old);
+	pend_exit_peers(nm, n, n->exit_choice);
+	self_dirty(nm, n);
 }
 
 static int cmp_id(const void *a, const void *b)
@@ -637,7 +693,7 @@ static bool flush_one(struct netmap *nm, struct map_session *s)
 		if (p == NULL || p == n || p->cls < 0 || n->cls < 0 || !nm_vis(nm, n->cls, p->cls))
 			continue;
 		sb_str(&b, nch++ ? "," : ",\"peers_changed\":[");
-		sb_str(&b, p->peer_json);
+		sb_str(&b, nm_peer_json_for(nm, n, p));
 	}
 	if (nch) {
 		sb_str(&b, "]");

@@ -110,6 +110,11 @@ void netmap_foreach(const struct netmap *nm, void (*fn)(void *ctx, const struct 
 /* Re-evaluates key expiry at now; nodes whose keys ran out leave their peers' maps. */
 void netmap_expire(struct netmap *nm, int64_t now);
 
+/*
+ * Records the exit node a node asked for in its map request (a peer's name or key; "" or NULL for
+ * none) and queues deltas for the peers whose /0 routes it gains or loses.
+ */
+void netmap_set_exit_choice(struct netmap *nm, int64_t node_id, const char *choice);
 /* Opens a stream for a node (replacing an older one) and queues the full map. */
 struct map_session *netmap_attach(struct netmap *nm, int64_t node_id, void *conn);
 /* Detaches and frees a session (its connection is gone); true when it was the node's current one.

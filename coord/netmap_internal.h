@@ -3,13 +3,17 @@
 #ifndef MESHGATE_COORD_NETMAP_INTERNAL_H
 #define MESHGATE_COORD_NETMAP_INTERNAL_H
 
+#include <string.h>
+
 #include "netmap.h"
 
 struct nm_node {
 	struct node_info info;
 	int cls; /* class index, -1 while the node's key has expired */
 	size_t cls_pos;
-	char *peer_json; /* this node as others see it, cached */
+	char *peer_json;      /* this node as others see it, without its exit routes, cached */
+	char *peer_json_exit; /* the same with its exit routes (/0); NULL when it offers none */
+	char exit_choice[64]; /* name or key of the exit node it asked for; "" for none */
 	struct map_session *sess;
 	uint64_t filter_sent; /* hash of the filter last sent on sess */
 };
@@ -59,6 +63,15 @@ struct nm_node *nm_find(const struct netmap *nm, int64_t id);
 /* Rebuilds n->peer_json; false when out of memory. */
 bool nm_build_peer_json(const struct netmap *nm, struct nm_node *n);
 char *nm_self_json(const struct netmap *nm, const struct nm_node *n);
+/* True when viewer chose p as its exit node and the policy lets viewer use exit nodes. */
+bool nm_uses_exit(const struct netmap *nm, const struct nm_node *viewer, const struct nm_node *p);
+/* Peer p as viewer sees it: with its /0 routes only when viewer uses p as exit node. */
+const char *nm_peer_json_for(const struct netmap *nm, const struct nm_node *viewer,
+                             const struct nm_node *p);
+static inline bool nm_route_is_default(const char *p)
+{
+	return strcmp(p, "0.0.0.0/0") == 0 || strcmp(p, "::/0") == 0;
+}
 /* The class's filter template, rebuilt when stale (filter.c). */
 const char *nm_class_filter(struct netmap *nm, struct nm_class *c);
 /* Node n's packet filter, a JSON array; caller frees; NULL when out of memory (filter.c). */

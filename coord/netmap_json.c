@@ -5,6 +5,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 
 #include "netmap_internal.h"
 
@@ -91,41 +92,101 @@ json_t *nm_effective_routes(const struct node_info *n)
 	return out;
 }
 
-static json_t *node_common(const struct netmap *nm, const struct node_info *n)
+/*
+ * with_exit: keep the /0 routes. Without them, "exit_node": true still tells the viewer that the
+ * node offers them, so it can be chosen.
+ */
+static json_t *node_common(const struct netmap *nm, const struct node_info *n, bool with_exit,
+                           bool *offers_exit)
 {
 	char v4[16], v6[48], a4[24], a6[56];
 	netmap_addresses(nm, n->addr_index, v4, v6);
 	snprintf(a4, sizeof(a4), "%s/32", v4);
 	snprintf(a6, sizeof(a6), "%s/128", v6);
-	json_t *routes = nm_effective_routes(n);
+	json_t *all = nm_effective_routes(n), *routes = json_array();
+	bool exit = false;
+	size_t i;
+	json_t *r;
+	json_array_foreach(all, i, r)
+	{
+		bool dflt = nm_route_is_default(json_string_value(r));
+		exit |= dflt;
+		if (with_exit || !dflt)
+			json_array_append(routes, r);
+	}
+	json_decref(all);
+	if (offers_exit != NULL)
+		*offers_exit = exit;
 	json_t *allowed = json_pack("[ss]", a4, a6);
 	json_array_extend(allowed, routes);
-	return json_pack("{sI ss ss ss s[ss] so so sO sb sI}", "id", (json_int_t)n->id, "name",
+	return json_pack("{sI ss ss ss s[ss] so so sO sb sI sb}", "id", (json_int_t)n->id, "name",
 	                 n->name, "user", n->user, "key", n->node_key, "addresses", a4, a6,
 	                 "allowed_ips", allowed, "routes", routes, "tags", n->tags, "online",
-	                 n->online, "key_expiry", (json_int_t)n->key_expiry);
+	                 n->online, "key_expiry", (json_int_t)n->key_expiry, "exit_node", exit);
+}
+
+static char *peer_dump(const struct netmap *nm, const struct nm_node *n, bool with_exit,
+                       bool *offers_exit)
+{
+	json_t *o = node_common(nm, &n->info, with_exit, offers_exit);
+	if (o == NULL)
+		return NULL;
+	json_object_set(o, "endpoints", n->info.endpoints);
+	char *s = json_dumps(o, JSON_COMPACT);
+	json_decref(o);
+	return s;
 }
 
 bool nm_build_peer_json(const struct netmap *nm, struct nm_node *n)
 {
-	json_t *o = node_common(nm, &n->info);
-	if (o == NULL)
+	bool exit = false;
+	char *s = peer_dump(nm, n, false, &exit);
+	char *x = exit ? peer_dump(nm, n, true, NULL) : NULL;
+	if (s == NULL || (exit && x == NULL)) {
+		free(s);
+		free(x);
 		return false;
-	json_object_set(o, "endpoints", n->info.endpoints);
-	char *s = json_dumps(o, JSON_COMPACT);
-	json_decref(o);
-	if (s == NULL)
-		return false;
+	}
 	free(n->peer_json);
+	free(n->peer_json_exit);
 	n->peer_json = s;
+	n->peer_json_exit = x;
 	return true;
+}
+
+bool nm_uses_exit(const struct netmap *nm, const struct nm_node *viewer, const struct nm_node *p)
+{
+	if (viewer->exit_choice[0] == '\0' || viewer->cls < 0 ||
+	    (strcasecmp(viewer->exit_choice, p->info.name) != 0 &&
+	     strcmp(viewer->exit_choice, p->info.node_key) != 0))
+		return false;
+	const struct nm_class *c = &nm->classes[viewer->cls];
+	struct identity id = {.user = c->user, .tags = c->tags, .ntags = c->ntags};
+	return policy_exit_allowed(nm->pol, &id);
+}
+
+const char *nm_peer_json_for(const struct netmap *nm, const struct nm_node *viewer,
+                             const struct nm_node *p)
+{
+	if (p->peer_json_exit != NULL && nm_uses_exit(nm, viewer, p))
+		return p->peer_json_exit;
+	return p->peer_json;
 }
 
 char *nm_self_json(const struct netmap *nm, const struct nm_node *n)
 {
-	json_t *o = node_common(nm, &n->info);
+	json_t *o = node_common(nm, &n->info, true, NULL);
 	if (o == NULL)
 		return NULL;
+	if (n->exit_choice[0] != '\0') {
+		const struct nm_class *c = n->cls >= 0 ? &nm->classes[n->cls] : NULL;
+		struct identity id = {.user = c ? c->user : NULL,
+		                      .tags = c ? c->tags : NULL,
+		                      .ntags = c ? c->ntags : 0};
+		json_object_set_new(o, "exit_node_chosen", json_string(n->exit_choice));
+		json_object_set_new(o, "exit_node_allowed",
+		                    json_boolean(c != NULL && policy_exit_allowed(nm->pol, &id)));
+	}
 	json_object_set(o, "endpoints", n->info.endpoints);
 	json_object_set(o, "routes_advertised", n->info.routes_advertised);
 	json_object_set(o, "routes_approved", n->info.routes_approved);
@@ -232,7 +293,7 @@ static void full_map(struct netmap *nm, struct nm_node *n, uint64_t seq, struct 
 					continue;
 				if (!first)
 					sb_str(b, ",");
-				sb_str(b, p->peer_json);
+				sb_str(b, nm_peer_json_for(nm, n, p));
 				first = false;
 			}
 		}

@@ -19,6 +19,7 @@ struct pctx {
 	void *ctx;
 	char *err;
 	size_t errlen;
+	bool allow_internet; /* parsing a dst selector */
 };
 
 static bool perr(struct pctx *x, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
@@ -105,6 +106,16 @@ static bool sel_parse(struct pctx *x, const char *s, const char *where, bool all
                       struct policy_sel *out)
 {
 	memset(out, 0, sizeof(*out));
+	if (strncmp(s, "autogroup:", 10) == 0) {
+		/* Only dst selectors come here with allow_internet; see parse_rule. */
+		if (strcmp(s, "autogroup:internet") != 0)
+			return perr(x, "%s: unknown autogroup '%.64s' (only autogroup:internet)",
+			            where, s);
+		if (!x->allow_internet)
+			return perr(x, "%s: autogroup:internet is only a destination", where);
+		out->kind = SEL_INTERNET;
+		return true;
+	}
 	if (strcmp(s, "*") == 0) {
 		if (!allow_all)
 			return perr(x, "%s: '*' is not allowed here", where);
@@ -321,7 +332,10 @@ static bool parse_rule(struct pctx *x, json_t *r, size_t idx, struct policy_rule
 			return perr(x, "%s: proto %s has no ports: write '%.64s:*'", w,
 			            filter_proto_name(out->proto), sel);
 		struct policy_dst *d = &out->dst[out->ndst];
-		if (!sel_parse(x, sel, w, true, &d->sel))
+		x->allow_internet = true;
+		bool ok = sel_parse(x, sel, w, true, &d->sel);
+		x->allow_internet = false;
+		if (!ok)
 			return false;
 		out->ndst++;
 		if ((d->ports = strdup(colon + 1)) == NULL)
@@ -537,6 +551,8 @@ bool policy_sel_matches(const struct policy *p, const struct policy_sel *s,
 			if (strcmp(id->tags[i], s->name) == 0)
 				return true;
 		return false;
+	case SEL_INTERNET:
+		return false;
 	}
 	return false;
 }
@@ -555,6 +571,23 @@ bool policy_rule_dst_matches(const struct policy *p, size_t rule, const struct i
 	const struct policy_rule *r = &p->rules[rule];
 	for (size_t i = 0; i < r->ndst; i++)
 		if (policy_sel_matches(p, &r->dst[i].sel, id))
+			return true;
+	return false;
+}
+
+bool policy_rule_dst_internet(const struct policy *p, size_t rule)
+{
+	const struct policy_rule *r = &p->rules[rule];
+	for (size_t i = 0; i < r->ndst; i++)
+		if (r->dst[i].sel.kind == SEL_INTERNET || r->dst[i].sel.kind == SEL_ALL)
+			return true;
+	return false;
+}
+
+bool policy_exit_allowed(const struct policy *p, const struct identity *id)
+{
+	for (size_t r = 0; r < p->nrules; r++)
+		if (policy_rule_dst_internet(p, r) && policy_rule_src_matches(p, r, id))
 			return true;
 	return false;
 }

@@ -16,7 +16,11 @@
 
 #include "util.h"
 
-enum sel_kind { SEL_ALL, SEL_USER, SEL_GROUP, SEL_TAG };
+/*
+ * SEL_INTERNET is "autogroup:internet", a destination only: the addresses outside the mesh,
+ * reached through an exit node. It matches no node, so it never makes nodes visible to each other.
+ */
+enum sel_kind { SEL_ALL, SEL_USER, SEL_GROUP, SEL_TAG, SEL_INTERNET };
 
 struct policy_sel {
 	enum sel_kind kind;
@@ -87,6 +91,10 @@ bool policy_sel_matches(const struct policy *p, const struct policy_sel *s,
                         const struct identity *id);
 bool policy_rule_src_matches(const struct policy *p, size_t rule, const struct identity *id);
 bool policy_rule_dst_matches(const struct policy *p, size_t rule, const struct identity *id);
+/* True when the rule's destinations include the internet: autogroup:internet or '*'. */
+bool policy_rule_dst_internet(const struct policy *p, size_t rule);
+/* True when some rule lets id reach the internet, i.e. use an exit node. */
+bool policy_exit_allowed(const struct policy *p, const struct identity *id);
 /* True when some auto-approver covering route lists a selector that id matches. */
 bool policy_route_auto_approved(const struct policy *p, const struct mg_prefix *route,
                                 const struct identity *id);

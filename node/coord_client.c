@@ -15,6 +15,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/eventfd.h>
+#include <sys/socket.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -179,6 +180,29 @@ static void body_reset(struct mg_coord_client *c)
 	c->body_len = 0;
 }
 
+/* Marks the coordinator connection so policy routing keeps it out of the tunnel. */
+static int sockopt_mark(void *ctx, curl_socket_t fd, curlsocktype purpose)
+{
+	struct mg_coord_client *c = ctx;
+	uint32_t mark = c->cfg.coord.fwmark;
+
+	(void)purpose;
+	if (setsockopt(fd, SOL_SOCKET, SO_MARK, &mark, sizeof(mark)) != 0) {
+		mg_log(MG_LOG_WARNING, "cannot mark the coordinator connection", "error",
+		       strerror(errno), NULL);
+		return CURL_SOCKOPT_ERROR;
+	}
+	return CURL_SOCKOPT_OK;
+}
+
+static void mark_connections(struct mg_coord_client *c)
+{
+	if (c->cfg.coord.fwmark) {
+		curl_easy_setopt(c->curl, CURLOPT_SOCKOPTFUNCTION, sockopt_mark);
+		curl_easy_setopt(c->curl, CURLOPT_SOCKOPTDATA, c);
+	}
+}
+
 long mg_cc_http_json(struct mg_coord_client *c, const char *method, const char *path, json_t *req,
                      json_t **reply)
 {
@@ -200,6 +224,7 @@ long mg_cc_http_json(struct mg_coord_client *c, const char *method, const char *
 	curl_easy_setopt(c->curl, CURLOPT_NOPROGRESS, 0L);
 	curl_easy_setopt(c->curl, CURLOPT_XFERINFOFUNCTION, xferinfo);
 	curl_easy_setopt(c->curl, CURLOPT_XFERINFODATA, c);
+	mark_connections(c);
 	if (strcmp(method, "POST") == 0) {
 		body = req ? json_dumps(req, JSON_COMPACT) : strdup("{}");
 		if (!body)
@@ -362,7 +387,11 @@ static json_t *report_json(struct mg_coord_client *c)
 		json_array_append_new(routes, json_string(buf));
 	}
 	pthread_mutex_unlock(&c->lock);
-	return json_pack("{so so ss}", "endpoints", eps, "routes", routes, "version", c->version);
+	json_t *o =
+	    json_pack("{so so ss}", "endpoints", eps, "routes", routes, "version", c->version);
+	if (o != NULL && c->cfg.coord.use_exit_node[0])
+		json_object_set_new(o, "exit_node", json_string(c->cfg.coord.use_exit_node));
+	return o;
 }
 
 static enum stream_end run_stream(struct mg_coord_client *c)
@@ -397,6 +426,7 @@ static enum stream_end run_stream(struct mg_coord_client *c)
 	curl_easy_setopt(c->curl, CURLOPT_LOW_SPEED_LIMIT, 1L);
 	curl_easy_setopt(c->curl, CURLOPT_LOW_SPEED_TIME, (long)timeout);
 	curl_easy_setopt(c->curl, CURLOPT_TCP_KEEPALIVE, 1L);
+	mark_connections(c);
 	curl_easy_setopt(c->curl, CURLOPT_HTTPHEADER, hdr);
 	curl_easy_setopt(c->curl, CURLOPT_POSTFIELDS, body);
 	curl_easy_setopt(c->curl, CURLOPT_WRITEFUNCTION, stream_write);

@@ -88,9 +88,9 @@ static int load_endpoints(struct cfg_loader *ld, yaml_node_t *node, struct mg_co
 
 int cfg_load_coordinator(struct cfg_loader *ld, yaml_node_t *node, struct mg_coord_config *cc)
 {
-	static const char *const keys[] = {
-	    "url",       "authkey_file", "state_dir", "hostname", "advertise_routes",
-	    "exit_node", "endpoints",    NULL};
+	static const char *const keys[] = {"url",       "authkey_file",     "state_dir",
+	                                   "hostname",  "advertise_routes", "exit_node",
+	                                   "endpoints", "use_exit_node",    NULL};
 	yaml_node_t *url, *key, *n;
 	size_t len;
 
@@ -136,6 +136,10 @@ int cfg_load_coordinator(struct cfg_loader *ld, yaml_node_t *node, struct mg_coo
 	    cfg_bool(ld, n, "coordinator.exit_node", &cc->exit_node) != 0)
 		return -1;
 	if ((n = cfg_lookup(ld, node, "endpoints")) && load_endpoints(ld, n, cc) != 0)
+		return -1;
+	if ((n = cfg_lookup(ld, node, "use_exit_node")) &&
+	    cfg_string(ld, n, "coordinator.use_exit_node", "a peer's name or key",
+	               cc->use_exit_node, sizeof(cc->use_exit_node)) != 0)
 		return -1;
 	return 0;
 }

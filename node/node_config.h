@@ -35,6 +35,12 @@ struct mg_coord_config {
 	size_t n_advertise_routes;
 	bool advertise_routes_set;
 	bool exit_node; /* also advertise 0.0.0.0/0 and ::/0 */
+	/* The peer (name or key) this node asks to use as exit node; "": none. The coordinator
+	 * sends that peer's /0 routes only to nodes that asked and that the policy allows. */
+	char use_exit_node[64];
+	/* SO_MARK on the coordinator connections, so they bypass a default route through the
+	 * tunnel (the agent's exit-node policy routing); 0: none. Set by the program, not YAML. */
+	uint32_t fwmark;
 	/* Endpoints reported to the coordinator; none: derived (mesh port or local addresses). */
 	struct mg_sockaddr endpoints[MG_MAX_REPORTED_ENDPOINTS];
 	size_t n_endpoints;

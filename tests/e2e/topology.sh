@@ -382,8 +382,8 @@ topo_gateways() {
 # ---- the agent (the stock host; also the reference gateways) ----
 
 # agent_spawn NAME NS IFNAME ENDPOINT [ROUTE...]: writes $MG_STATE/agent-NAME.yaml (key
-# $MG_STATE/NAME.key, pre-auth key authkey-NAME) and starts the agent in NS; it starts
-# wireguard-go itself. Leaves the agent's pid in AGENT_PID. Its log: $AGENT_LOGFILE, else
+# $MG_STATE/NAME.key, pre-auth key authkey-NAME, top-level keys from $AGENT_EXTRA) and starts
+# the agent in NS; it starts wireguard-go itself. Leaves the agent's pid in AGENT_PID. Its log: $AGENT_LOGFILE, else
 # $MG_STATE/agent-NAME.log.
 agent_spawn() {
 	local name="$1" ns="$2" ifname="$3" ep="$4" wggo c c2 st
@@ -398,6 +398,7 @@ agent_spawn() {
 			"$MG_STATE/state-$name" "$name" "$ep"
 		[ $# -eq 0 ] || printf '  advertise_routes: %s\n' "$(yaml_list "$(IFS=,; echo "$*")")"
 		printf 'log_level: info\n'
+		[ -z "${AGENT_EXTRA:-}" ] || printf '%s\n' "$AGENT_EXTRA"
 	} >"$MG_STATE/agent-$name.yaml"
 	mg_file "/var/run/wireguard/$ifname.sock"
 	spawn "${AGENT_LOGFILE:-$MG_STATE/agent-$name.log}" ip netns exec "$ns" "${AGENT_CMD[@]}" --config "$MG_STATE/agent-$name.yaml"

@@ -432,7 +432,8 @@ static void test_coordinator_keys(void)
 	int rc = load(BASE "coordinator:\n  url: http://coord:8080//\n  authkey_file: /k\n"
 	                   "  state_dir: /var/lib/mg\n  hostname: gw1\n"
 	                   "  advertise_routes: [192.168.10.0/24, \"fd00:10::/64\"]\n"
-	                   "  exit_node: true\n  endpoints: [\"192.0.2.1:51820\"]\n",
+	                   "  exit_node: true\n  endpoints: [\"192.0.2.1:51820\"]\n"
+	                   "  use_exit_node: dc1-exit\n",
 	              &cfg, err, sizeof(err));
 
 	CHECK(rc == 0, "%s", err);
@@ -447,10 +448,12 @@ static void test_coordinator_keys(void)
 	mg_prefix_format(&cfg.coord.advertise_routes[1], text, sizeof(text));
 	CHECK(strcmp(text, "fd00:10::/64") == 0, "route %s", text);
 	CHECK(cfg.coord.n_endpoints == 1 && cfg.coord.endpoints[0].port == 51820, "endpoints");
+	CHECK(strcmp(cfg.coord.use_exit_node, "dc1-exit") == 0, "use_exit_node '%s'",
+	      cfg.coord.use_exit_node);
 	mg_config_free(&cfg);
 	rc = load(BASE "coordinator: {url: http://c, authkey_file: k}\n", &cfg, err, sizeof(err));
 	CHECK(rc == 0 && !cfg.coord.advertise_routes_set && !cfg.coord.exit_node &&
-	          cfg.coord.state_dir[0] == '\0',
+	          cfg.coord.state_dir[0] == '\0' && cfg.coord.use_exit_node[0] == '\0',
 	      "defaults: routes unset (the LAN prefixes), no state dir");
 	if (rc == 0)
 		mg_config_free(&cfg);
@@ -651,6 +654,7 @@ static void test_examples(const char *srcroot)
 	char err[1024];
 	struct mg_config cfg;
 	struct mg_agent_config acfg;
+	char yaml[512];
 
 	for (size_t i = 0; i < 2; i++) {
 		if (!write_example(srcroot, names[i]))
@@ -681,6 +685,30 @@ static void test_examples(const char *srcroot)
 	CHECK(strcmp(acfg.ifname, "mg0") == 0 && acfg.persistent_keepalive == 25 &&
 	          strcmp(acfg.coord.url, "https://coord.example:8443") == 0,
 	      "agent contents");
+	CHECK(strcmp(acfg.coord.use_exit_node, "dc1-exit") == 0 && !acfg.allow_lan_access &&
+	          !acfg.coord.exit_node,
+	      "agent exit_node '%s' (the top-level key, not coordinator.exit_node)",
+	      acfg.coord.use_exit_node);
+	mg_agent_config_free(&acfg);
+	/* Two different choices are refused, with the line of the second. */
+	snprintf(yaml, sizeof(yaml),
+	         "interface: {private_key_file: %s/agent.key}\n"
+	         "coordinator: {url: http://c, authkey_file: k, use_exit_node: a}\n"
+	         "exit_node: b\nallow_lan_access: true\n",
+	         dir);
+	write_file(conf_path, yaml, 0600);
+	CHECK(mg_agent_config_load(conf_path, &acfg, err, sizeof(err)) != 0 && strstr(err, ":3:") &&
+	          strstr(err, "use_exit_node already names 'a'"),
+	      "conflicting exit node choices: %s", err);
+	snprintf(yaml, sizeof(yaml),
+	         "interface: {private_key_file: %s/agent.key}\n"
+	         "coordinator: {url: http://c, authkey_file: k}\nexit_node: B\n"
+	         "allow_lan_access: true\n",
+	         dir);
+	write_file(conf_path, yaml, 0600);
+	CHECK(mg_agent_config_load(conf_path, &acfg, err, sizeof(err)) == 0 &&
+	          strcmp(acfg.coord.use_exit_node, "B") == 0 && acfg.allow_lan_access,
+	      "exit_node and allow_lan_access: %s", err);
 	mg_agent_config_free(&acfg);
 }
 

@@ -12,6 +12,8 @@
 #include <string.h>
 #include <unistd.h>
 
+#include <nftables/libnftables.h>
+
 #include "check.h"
 #include "coord_client.h"
 #include "nft.h"
@@ -116,6 +118,23 @@ static char *random_filter(int rules)
 	return buf;
 }
 
+/* The chain as `nft list chain` prints it, or NULL when it does not exist. */
+static char *list_chain(const char *table, const char *chain)
+{
+	struct nft_ctx *ctx = nft_ctx_new(NFT_CTX_DEFAULT);
+	char cmd[160], *out = NULL;
+
+	if (!ctx)
+		return NULL;
+	snprintf(cmd, sizeof(cmd), "list chain inet %s %s", table, chain);
+	nft_ctx_buffer_output(ctx);
+	nft_ctx_buffer_error(ctx);
+	if (nft_run_cmd_from_buffer(ctx, cmd) == 0)
+		out = strdup(nft_ctx_get_output_buffer(ctx));
+	nft_ctx_free(ctx);
+	return out;
+}
+
 static void test_load(void)
 {
 	struct mg_netmap_update u;
@@ -144,6 +163,22 @@ static void test_load(void)
 		}
 		free(text);
 	}
+	/* With an exit node: the mark's chains come with every load, and go with the mark. */
+	mg_nft_set_exit_mark(n, 0xce54);
+	CHECK(mg_nft_apply(n, &none, err, sizeof(err)) == 0, "with the exit chains: %s", err);
+	char *listed = list_chain("meshgate-mgtest0", "exit_premangle");
+	CHECK(listed && strstr(listed, "ct mark 0x0000ce54 meta mark set ct mark"),
+	      "replies get the mark back: %s", listed ? listed : "(no chain)");
+	free(listed);
+	listed = list_chain("meshgate-mgtest0", "exit_postmangle");
+	CHECK(listed && strstr(listed, "meta mark 0x0000ce54 ct mark set meta mark"),
+	      "marked packets save it: %s", listed ? listed : "(no chain)");
+	free(listed);
+	mg_nft_set_exit_mark(n, 0);
+	CHECK(mg_nft_apply(n, &none, err, sizeof(err)) == 0, "without: %s", err);
+	listed = list_chain("meshgate-mgtest0", "exit_premangle");
+	CHECK(listed == NULL, "the exit chains are gone with the mark");
+	free(listed);
 	CHECK(mg_nft_remove(n, err, sizeof(err)) == 0, "%s", err);
 	CHECK(mg_nft_drops(n, &packets, &bytes) == -1, "the table is gone");
 	CHECK(mg_nft_remove(n, err, sizeof(err)) == 0, "removing twice is fine: %s", err);
