@@ -66,9 +66,9 @@ export MESHGATE_VECTORS="$PWD/tests/vectors"
 
 # Plain build: every suite.
 if run_build build; then
-	# The docker suite builds the images, runs the compose mesh and installs the .deb: about
-	# 9 minutes from cold on 2 cores (debootstrap and the whole compile), a few when Docker's
-	# layer cache is warm. MESHGATE_DOCKER_TESTS=0 leaves it out.
+	# The docker suite builds the images, runs the compose mesh and installs the .deb: 7 to 9
+	# minutes from cold on 2 busy cores (debootstrap and the whole compile), under 3 when
+	# Docker's layer cache is warm. MESHGATE_DOCKER_TESTS=0 leaves it out.
 	no_docker=()
 	if [ ${#suites[@]} -eq 0 ] && [ "${MESHGATE_DOCKER_TESTS:-1}" = 0 ]; then
 		no_docker=(--no-suite docker)
