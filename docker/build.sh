@@ -5,9 +5,9 @@
 #
 #   bash docker/build.sh [--tag TAG] [--deb DIR] [TARGET...]
 #
-#   TARGET   meshgate-coord and/or meshgate (default: both); `deb` builds the Debian package
-#            stage only (use with --deb)
-#   --tag    image tag (default latest): meshgate:TAG, meshgate-coord:TAG
+#   TARGET   meshgate-coord, meshgate-relay and/or meshgate (default: all three); `deb` builds
+#            the Debian package stage only (use with --deb)
+#   --tag    image tag (default latest): meshgate:TAG, meshgate-coord:TAG, meshgate-relay:TAG
 #   --deb    also copy the .deb of the same build into DIR
 #
 # First debian:bookworm-slim is made present (docker/base-image.sh: pulled, or built with
@@ -23,13 +23,13 @@ while [ $# -gt 0 ]; do
 	case "$1" in
 	--tag) TAG=$2; shift ;;
 	--deb) DEB_DIR=$(realpath -m "$2"); shift ;;
-	meshgate | meshgate-coord | deb) TARGETS+=("$1") ;;
+	meshgate | meshgate-coord | meshgate-relay | deb) TARGETS+=("$1") ;;
 	-h | --help) sed -n 's/^# \{0,1\}//; 4,17p' "${BASH_SOURCE[0]}"; exit 0 ;;
 	*) echo "build: unknown argument '$1' (try --help)" >&2; exit 2 ;;
 	esac
 	shift
 done
-[ "${#TARGETS[@]}" -gt 0 ] || TARGETS=(meshgate-coord meshgate)
+[ "${#TARGETS[@]}" -gt 0 ] || TARGETS=(meshgate-coord meshgate-relay meshgate)
 [ -z "$DEB_DIR" ] || [[ " ${TARGETS[*]} " == *" deb "* ]] || TARGETS+=(deb)
 
 T0=$SECONDS

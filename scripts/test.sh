@@ -66,10 +66,11 @@ export MESHGATE_VECTORS="$PWD/tests/vectors"
 
 # Plain build: every suite.
 if run_build build; then
-	# The docker suite builds images and a compose mesh (about ten minutes); it runs when asked
-	# for by name (--suite docker) or with MESHGATE_DOCKER_TESTS=1.
+	# The docker suite builds the images, runs the compose mesh and installs the .deb: 7 to 9
+	# minutes from cold on 2 busy cores (debootstrap and the whole compile), under 3 when
+	# Docker's layer cache is warm. MESHGATE_DOCKER_TESTS=0 leaves it out.
 	no_docker=()
-	if [ ${#suites[@]} -eq 0 ] && [ "${MESHGATE_DOCKER_TESTS:-0}" != 1 ]; then
+	if [ ${#suites[@]} -eq 0 ] && [ "${MESHGATE_DOCKER_TESTS:-1}" = 0 ]; then
 		no_docker=(--no-suite docker)
 	fi
 	meson test -C build --print-errorlogs --num-processes 2 "${suites[@]}" "${no_docker[@]}"

@@ -56,7 +56,8 @@ find "$PKG" -depth -type d -empty -delete
 VERSION=$(sed -n "s/^  version : '\([^']*\)'.*/\1/p" "$ROOT/meson.build" | head -n 1)
 ARCH=$(dpkg --print-architecture)
 
-# Runtime libraries, as dpkg-shlibdeps reads them off the binaries.
+# Runtime libraries, as dpkg-shlibdeps reads them off the binaries. netbase too: libnftables
+# resolves the protocol names of the agent's filter through /etc/protocols.
 mkdir -p "$WORK/shl/debian"
 printf 'Source: meshgate\n\nPackage: meshgate\nArchitecture: any\n' >"$WORK/shl/debian/control"
 SHLIBS=$(cd "$WORK/shl" && dpkg-shlibdeps -O "$PKG"/usr/bin/* 2>/dev/null | sed -n 's/^shlibs:Depends=//p')
@@ -94,7 +95,7 @@ cat >"$PKG/DEBIAN/prerm" <<'SCRIPT'
 #!/bin/sh
 set -e
 if [ "$1" = remove ] && [ -d /run/systemd/system ]; then
-	systemctl stop 'meshgate@*.service' meshgate-coord.service meshgate-agent.service >/dev/null 2>&1 || true
+	systemctl stop 'meshgate@*.service' meshgate-coord.service meshgate-agent.service meshgate-relay.service >/dev/null 2>&1 || true
 fi
 SCRIPT
 cat >"$PKG/DEBIAN/postrm" <<'SCRIPT'
@@ -104,7 +105,8 @@ if [ -d /run/systemd/system ]; then
 	systemctl --system daemon-reload >/dev/null || true
 fi
 if [ "$1" = purge ]; then
-	rm -rf /var/lib/meshgate /var/lib/private/meshgate-coord /var/lib/meshgate-coord
+	rm -rf /var/lib/meshgate /var/lib/private/meshgate-coord /var/lib/meshgate-coord \
+		/var/lib/private/meshgate-relay /var/lib/meshgate-relay
 fi
 SCRIPT
 chmod 0755 "$PKG/DEBIAN/postinst" "$PKG/DEBIAN/prerm" "$PKG/DEBIAN/postrm"
@@ -115,7 +117,7 @@ Version: $VERSION
 Architecture: $ARCH
 Maintainer: meshgate <meshgate@localhost>
 Installed-Size: $(du -sk --exclude=DEBIAN "$PKG" | cut -f1)
-Depends: $SHLIBS, $PMDS
+Depends: $SHLIBS, $PMDS, netbase
 Recommends: $NIC_PMDS
 Suggests: wireguard-go, wireguard-tools, dpdk, postgresql
 Section: net
@@ -124,10 +126,12 @@ Description: WireGuard mesh VPN with DPDK gateways
  meshgate joins hosts and LANs into a WireGuard mesh. The gateway (meshgate) forwards
  between a LAN port and a mesh port on DPDK poll-mode cores and batch-encrypts with
  intel-ipsec-mb; meshgate agent joins stock wireguard-go hosts; meshgate-coord is the
- self-hosted coordination server; meshctl reads a gateway's health socket.
+ self-hosted coordination server; meshgate-relay forwards encrypted WireGuard
+ messages between nodes that cannot reach each other, and answers STUN; meshctl
+ reads a gateway's health socket.
  .
  systemd units: meshgate@.service (one per /etc/meshgate/NAME.yaml),
- meshgate-coord.service and meshgate-agent.service.
+ meshgate-coord.service, meshgate-relay.service and meshgate-agent.service.
 CONTROL
 
 mkdir -p "$OUT"

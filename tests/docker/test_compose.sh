@@ -4,8 +4,9 @@
 # docker-compose-mesh: docker/compose.yaml, the demo mesh as containers, with Debian's
 # docker-compose (v1) and with `docker compose` (v2) where that is installed. For each: up,
 # LAN A reaches LAN B both ways, the agent's host reaches both LANs, both gateways are healthy
-# and `meshctl status` says synced, the coordinator lists the three nodes; then down -v, and
-# nothing of the project (container, network, volume) is left.
+# and `meshctl status` says synced, the coordinator lists the three nodes, the relay is healthy
+# and answers TLS on the wan; then down -v, and nothing of the project (container, network,
+# volume) is left.
 # shellcheck source=lib.sh
 source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
 docker_start
@@ -22,7 +23,7 @@ for net in 198.18.0.0/24 198.18.1.0/24 198.18.2.0/24 198.18.3.0/24; do
 	[ -z "$r" ] || fail "this host already routes $net ($r): docker/compose.yaml's networks would shadow it"
 done
 
-build_images meshgate-coord meshgate
+build_images meshgate-coord meshgate-relay meshgate
 
 PROJECT="" COMPOSE=()
 compose() { timeout 180 "${COMPOSE[@]}" -p "$PROJECT" -f "$COMPOSE_FILE_PATH" "$@"; }
@@ -78,12 +79,20 @@ ping_from() { # SERVICE DST: 3 of 3 echoes after a first reply
 	cexec "$1" ping -n -q -c 1 -W 1 "$2" && cexec "$1" ping -n -q -c 3 -i 0.2 -W 1 "$2"
 }
 healthy() { [ "$("$DOCKER" inspect -f '{{.State.Health.Status}}' "${CIDS[$1]}")" = healthy ]; }
-synced() { cexec "$1" meshctl status | grep -qi 'synced'; }
+synced() { # read whole: grep -q quitting early would fail the pipeline under pipefail
+	local out
+	out=$(cexec "$1" meshctl status) && grep -qi 'synced' <<<"$out"
+}
 init_done() {
 	[ "$("$DOCKER" inspect -f '{{.State.Status}} {{.State.ExitCode}}' "${CIDS[mesh-init]}")" = "exited 0" ]
 }
 nodes() {
 	cexec coord meshgate-coord --server http://127.0.0.1:8080 --api-key-file /var/lib/meshgate/admin.key nodes list
+}
+# The relay over TLS from another container on the wan: a request without the upgrade is
+# refused with 426 (docs/relay-protocol.md), which takes TLS and the HTTP parser to say.
+relay_answers() {
+	[ "$(cexec coord curl -sk --max-time 3 -o /dev/null -w '%{http_code}' https://198.18.0.40:8443/relay)" = 426 ]
 }
 three_nodes() {
 	local out
@@ -100,7 +109,7 @@ for c in "${COMPOSES[@]}"; do
 	t=$SECONDS
 	compose up -d --no-build || { dump; fail "$c up"; }
 	CIDS=()
-	for s in coord mesh-init gw-a gw-b host lan-a-host lan-b-host; do
+	for s in coord mesh-init gw-a gw-b host relay lan-a-host lan-b-host; do
 		CIDS[$s]=$(cid "$s")
 		[ -n "${CIDS[$s]}" ] || { dump; fail "$c: no container for $s"; }
 	done
@@ -114,7 +123,9 @@ for c in "${COMPOSES[@]}"; do
 	within 30 "host (agent) → LAN B" ping_from host 198.18.2.2
 	within 30 "gw-a meshctl status: synced" synced gw-a
 	within 30 "gw-b meshctl status: synced" synced gw-b
-	within 60 "gw-a and gw-b healthy (HEALTHCHECK)" eval 'healthy gw-a && healthy gw-b && healthy coord'
+	within 60 "gw-a, gw-b, coord and relay healthy (HEALTHCHECK)" \
+		eval 'healthy gw-a && healthy gw-b && healthy coord && healthy relay'
+	within 30 "the relay answers TLS on the wan (426 without the upgrade)" relay_answers
 	echo "---- meshctl status (gw-a)"
 	cexec gw-a meshctl status | sed 's/^/  /'
 	echo "---- meshgate-coord nodes list"

@@ -4,7 +4,8 @@
 # docker-deb: the Debian package (packaging/deb/build-deb.sh, built in the Dockerfile's deb
 # stage from the same compile as the images), installed with `apt-get install ./meshgate_*.deb`
 # in a fresh debian:bookworm-slim container, which must pull every runtime dependency; then
-# `meshgate --version`, `meshgate-coord --help` and `systemd-analyze verify` on the units.
+# `meshgate --version`, `meshgate-coord --help`, `meshgate-relay --version` and
+# `systemd-analyze verify` on the four units.
 # shellcheck source=lib.sh
 source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
 docker_start
@@ -30,17 +31,23 @@ if ! timeout 600 "$DOCKER" run --rm --name "$NAME" --network host -v "$OUT:/deb:
 	meshgate-coord --help 2>&1 | grep -q "meshgate-coord --config"
 	meshctl --help 2>&1 | grep -q "usage: meshctl"
 	meshgate-agent --help 2>&1 | grep -q "agent --config"
-	ls /etc/meshgate/gateway-site-a.yaml /etc/meshgate/agent.yaml /usr/share/meshgate/coord.yaml
+	meshgate-relay --version | grep -q "^meshgate-relay "
+	meshgate-relay --config /etc/meshgate/relay.yaml --check
+	ls /etc/meshgate/gateway-site-a.yaml /etc/meshgate/agent.yaml /etc/meshgate/relay.yaml /usr/share/meshgate/coord.yaml
 	# systemd only now, for systemd-analyze: the package itself does not need it.
 	apt-get install -y -q --no-install-recommends systemd >/dev/null
 	cp /usr/share/meshgate/coord.yaml /etc/meshgate/coord.yaml
 	cd /lib/systemd/system
-	out=$(systemd-analyze verify meshgate@gw0.service meshgate-coord.service meshgate-agent.service 2>&1) || { echo "$out"; exit 1; }
+	out=$(systemd-analyze verify meshgate@gw0.service meshgate-coord.service meshgate-agent.service \
+		meshgate-relay.service 2>&1) || { echo "$out"; exit 1; }
 	# verify warns without failing: any line naming our units is a finding.
 	if echo "$out" | grep -E "meshgate"; then exit 1; fi
-	systemd-analyze security --offline=yes meshgate-coord.service 2>/dev/null | tail -n 1 || true
+	for u in meshgate-coord meshgate-relay; do
+		systemd-analyze security --offline=yes $u.service 2>/dev/null | tail -n 1 | sed "s/^/$u: /" || true
+	done
 	apt-get remove -y -q meshgate >/dev/null
-	if command -v meshgate; then exit 1; fi
+	hash -r # bash remembers where it found meshgate before
+	if command -v meshgate || [ -e /usr/bin/meshgate-relay ]; then exit 1; fi
 ' >"$OUT/install.log" 2>&1; then
 	tail -n 60 "$OUT/install.log"
 	fail "installing ${deb##*/} in a fresh container"

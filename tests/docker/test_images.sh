@@ -2,9 +2,9 @@
 # SPDX-License-Identifier: GPL-2.0-only
 #
 # docker-images: the base image (pulled, or debootstrapped where no registry answers) and the
-# meshgate and meshgate-coord images, built with docker/build.sh exactly as the README says;
-# then what each image promises: the programs run, the coordinator's user is not root, both
-# have a HEALTHCHECK, and the runtime stages hold no compiler.
+# meshgate, meshgate-coord and meshgate-relay images, built with docker/build.sh exactly as the
+# README says; then what each image promises: the programs run, the coordinator's and the
+# relay's user is not root, each has a HEALTHCHECK, and the runtime stages hold no compiler.
 # shellcheck source=lib.sh
 source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
 command -v debootstrap >/dev/null || skip "no debootstrap (scripts/install-deps.sh)"
@@ -15,14 +15,28 @@ build_images
 say "images built in $(elapsed "$t") s"
 
 run() { timeout 60 "$DOCKER" run --rm --network none "$@"; }
-run meshgate:latest meshgate --version | grep -q '^meshgate ' || fail "meshgate --version in the meshgate image"
-run meshgate:latest meshctl --help 2>&1 | grep -q "usage: meshctl" || fail "meshctl --help in the meshgate image"
-run meshgate:latest meshgate agent --help 2>&1 | grep -q 'agent --config' || fail "meshgate agent --help"
-run meshgate:latest wireguard-go --version | grep -q wireguard-go || fail "wireguard-go in the meshgate image"
-run meshgate-coord:latest meshgate-coord --help 2>&1 | grep -q 'meshgate-coord --config' || fail "meshgate-coord --help"
-user=$(run meshgate-coord:latest id -un)
-[ "$user" = meshgate ] || fail "the coordinator runs as '$user', expected meshgate"
-for image in meshgate meshgate-coord; do
+# says IMAGE PATTERN CMD...: CMD's output (both streams) in IMAGE matches PATTERN. The output is
+# read whole before grep: grep -q quitting early would fail the pipeline under pipefail.
+says() {
+	local image=$1 pattern=$2 out
+	shift 2
+	out=$(run "$image" "$@" 2>&1) || true
+	grep -q -- "$pattern" <<<"$out" || { printf '%s\n' "$out" | tail -n 5 >&2; return 1; }
+}
+says meshgate:latest '^meshgate ' meshgate --version || fail "meshgate --version in the meshgate image"
+says meshgate:latest "usage: meshctl" meshctl --help || fail "meshctl --help in the meshgate image"
+says meshgate:latest 'agent --config' meshgate agent --help || fail "meshgate agent --help"
+says meshgate:latest wireguard-go wireguard-go --version || fail "wireguard-go in the meshgate image"
+says meshgate-coord:latest 'meshgate-coord --config' meshgate-coord --help || fail "meshgate-coord --help"
+says meshgate-relay:latest '^meshgate-relay ' meshgate-relay --version || fail "meshgate-relay --version"
+for image in meshgate-coord meshgate-relay; do
+	user=$(run "$image:latest" id -un)
+	[ "$user" = meshgate ] || fail "$image runs as '$user', expected meshgate"
+done
+# The relay image's own config loads (the compose mesh runs it, with its trial certificate).
+says meshgate-relay:latest ': OK$' meshgate-relay --config /etc/meshgate/relay.yaml --check ||
+	fail "the relay image's own config does not pass --check"
+for image in meshgate meshgate-coord meshgate-relay; do
 	"$DOCKER" image inspect -f '{{json .Config.Healthcheck.Test}}' "$image:latest" | grep -q CMD ||
 		fail "$image has no HEALTHCHECK"
 	if run --entrypoint sh "$image:latest" -c 'command -v cc || command -v meson || ls /usr/include/rte_eal.h' 2>/dev/null; then
