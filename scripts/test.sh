@@ -109,9 +109,7 @@ if [ ${#san_args[@]} -gt 0 ]; then
 	fi
 fi
 
-if [ "$skipped" -gt 0 ]; then
-	echo "$passed passed, $failed failed, $skipped skipped"
-else
-	echo "$passed passed, $failed failed"
-fi
+# CI reads the last line, which is exactly "N passed, N failed"; skips are said the line before.
+[ "$skipped" -gt 0 ] && echo "$skipped skipped (see the meson logs for why)"
+echo "$passed passed, $failed failed"
 [ "$failed" -eq 0 ]
