@@ -196,6 +196,8 @@ void mg_flows_track(struct mg_flows *f, unsigned owner, const struct mg_pkt_tupl
 		touch(&f->o[i], pos, now_ns);
 		return;
 	}
+	if (t->key.proto == MG_IPPROTO_TCP && !t->tcp_syn)
+		return;
 	struct owner *o = &f->o[owner];
 	/* An expired entry of our own is still in the hash: reuse its position. */
 	pos = rte_hash_lookup(o->h, &k);

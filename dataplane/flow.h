@@ -27,11 +27,12 @@
 struct rte_rcu_qsbr;
 struct mg_flows;
 
-/* Idle timeouts, seconds (RFC 5382 REQ-5 for TCP, RFC 4787 REQ-5 for UDP, RFC 5508 for ICMP). */
+/* Idle timeouts, seconds: TCP as RFC 5382 REQ-5 (established), UDP as RFC 4787 REQ-5, ICMP echo
+ * and other protocols as Linux conntrack's defaults. */
 #define MG_FLOW_TCP_TIMEOUT_S   7440u
-#define MG_FLOW_UDP_TIMEOUT_S   300u
-#define MG_FLOW_ICMP_TIMEOUT_S  60u
-#define MG_FLOW_OTHER_TIMEOUT_S 300u
+#define MG_FLOW_UDP_TIMEOUT_S   120u
+#define MG_FLOW_ICMP_TIMEOUT_S  30u
+#define MG_FLOW_OTHER_TIMEOUT_S 600u
 #define MG_FLOW_DEFAULT_MAX     65536u
 #define MG_FLOW_MIN             64u
 #define MG_FLOW_MAX             (1u << 24)
@@ -53,6 +54,7 @@ struct mg_pkt_tuple {
 	bool later_fragment;    /* a fragment other than the first: no ports to look at */
 	bool icmp_error;        /* ICMP / ICMPv6 error quoting a packet at l4_off + 8 */
 	bool echo_request;      /* ICMP / ICMPv6 echo request (key.sport: its identifier) */
+	bool tcp_syn;           /* TCP with SYN and without ACK: a connection's first packet */
 };
 
 /*
@@ -97,7 +99,10 @@ size_t mg_flows_memory(const struct mg_flows *f);
 
 /*
  * Owner side: a packet with tuple t (as it travels) leaves; remember or refresh the flow its
- * replies belong to. Looks in every owner's table before adding to its own.
+ * replies belong to. Looks in every owner's table before adding to its own. Only a packet that
+ * opens a flow creates one: a TCP SYN, an ICMP echo request, any UDP or other packet (they have
+ * no opening packet). TCP segments after the SYN and echo replies only refresh, so a
+ * connection a peer opened is never tracked as this side's.
  */
 void mg_flows_track(struct mg_flows *f, unsigned owner, const struct mg_pkt_tuple *t,
                     uint64_t now_ns, struct mg_flow_counters *c);

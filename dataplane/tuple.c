@@ -26,6 +26,8 @@
 #define ICMP6_ECHO        128
 #define ICMP6_ECHO_REPLY  129
 #define ICMP_HDR_LEN      8
+#define TCP_SYN           0x02
+#define TCP_ACK           0x10
 
 static uint16_t rd16(const uint8_t *p)
 {
@@ -105,6 +107,8 @@ int mg_pkt_tuple(const uint8_t *ip, const struct mg_l3 *l3, struct mg_pkt_tuple 
 		memcpy(&t->key.sport, ip + off, 2);
 		memcpy(&t->key.dport, ip + off + 2, 2);
 		t->l4_off = (uint16_t)off;
+		if (proto == MG_IPPROTO_TCP && off + 14 <= total)
+			t->tcp_syn = (ip[off + 13] & (TCP_SYN | TCP_ACK)) == TCP_SYN;
 	} else if (is_icmp(l3->family, proto) && off + ICMP_HDR_LEN <= total) {
 		uint8_t type = ip[off];
 		t->l4_off = (uint16_t)off;

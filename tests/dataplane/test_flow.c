@@ -20,7 +20,7 @@ static const uint8_t LAN[4] = {192, 168, 1, 10}, PEER[4] = {100, 64, 0, 2};
 static unsigned build4(uint8_t *b, uint8_t proto, const uint8_t *s, const uint8_t *d, uint16_t sp,
                        uint16_t dp, unsigned extra)
 {
-	unsigned len = 20 + 8 + extra;
+	unsigned len = 20 + (proto == MG_IPPROTO_TCP ? 20 : 8) + extra;
 	memset(b, 0, len);
 	b[0] = 0x45;
 	b[2] = (uint8_t)(len >> 8);
@@ -33,6 +33,8 @@ static unsigned build4(uint8_t *b, uint8_t proto, const uint8_t *s, const uint8_
 	b[21] = (uint8_t)sp;
 	b[22] = (uint8_t)(dp >> 8);
 	b[23] = (uint8_t)dp;
+	if (proto == MG_IPPROTO_TCP)
+		b[33] = 0x02;           /* SYN */
 	if (proto == MG_IPPROTO_ICMP) { /* type and code in sp; dp is the echo identifier */
 		b[22] = b[23] = 0;
 		b[24] = (uint8_t)(dp >> 8);
@@ -84,6 +86,19 @@ static void replies(void)
 	/* A new connection from the peer to the LAN host's port is not a reply. */
 	CHECK(!reply_passes(f, MG_IPPROTO_TCP, 40001, 22, now));
 
+	/* A segment after the SYN opens nothing: a connection the peer opened, answered from
+	 * here, is not tracked as this side's. */
+	uint8_t seg[64];
+	struct mg_l3 sl3;
+	struct mg_pkt_tuple st;
+	build4(seg, MG_IPPROTO_TCP, LAN, PEER, 22, 50000, 0);
+	seg[33] = 0x12; /* SYN+ACK */
+	tuple_of(seg, &sl3, &st);
+	CHECK(!st.tcp_syn);
+	mg_flows_track(f, 0, &st, now, &c);
+	CHECK(c.created == 1);
+	CHECK(!reply_passes(f, MG_IPPROTO_TCP, 50000, 22, now));
+
 	/* The same flow seen by another owner is refreshed, not duplicated. */
 	track(f, 1, MG_IPPROTO_TCP, 40000, 22, now + NS, &c);
 	CHECK(c.created == 1);
@@ -100,6 +115,7 @@ static void replies(void)
 	const uint8_t router[4] = {100, 64, 0, 9};
 	unsigned len = build4(b, MG_IPPROTO_ICMP, router, LAN, 3 << 8 | 1, 0, 28);
 	build4(b + 28, MG_IPPROTO_TCP, LAN, PEER, 40000, 22, 0);
+	b[28 + 3] = 48; /* the quote: the IP header and 8 bytes, as RFC 792 asks */
 	struct mg_l3 l3;
 	struct mg_pkt_tuple t;
 	struct mg_flow_key k;
