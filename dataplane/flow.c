@@ -226,6 +226,41 @@ bool mg_flows_lookup(struct mg_flows *f, const struct mg_flow_key *k, uint64_t n
 	return true;
 }
 
+void mg_flows_lookup_bulk(struct mg_flows *f, const struct mg_flow_key *const *keys, unsigned n,
+                          uint64_t now_ns, bool *hit)
+{
+	const void *left[RTE_HASH_LOOKUP_BULK_MAX];
+	unsigned idx[RTE_HASH_LOOKUP_BULK_MAX], m = 0;
+	int32_t pos[RTE_HASH_LOOKUP_BULK_MAX];
+
+	for (unsigned i = 0; i < n && i < RTE_HASH_LOOKUP_BULK_MAX; i++) {
+		hit[i] = false;
+		idx[m] = i;
+		left[m++] = keys[i];
+	}
+	for (unsigned o = 0; o < f->n_owners && m; o++) {
+		struct owner *ow = &f->o[o];
+		unsigned still = 0;
+		rte_hash_lookup_bulk(ow->h, left, m, pos);
+		for (unsigned j = 0; j < m; j++) {
+			const struct mg_flow_key *k = left[j];
+			if (pos[j] >= 0) {
+				uint64_t last = atomic_load_explicit(&ow->last_ns[pos[j]],
+				                                     memory_order_relaxed);
+				if (now_ns < last ||
+				    now_ns - last <= timeout_ns(k->family, k->proto)) {
+					touch(ow, pos[j], now_ns);
+					hit[idx[j]] = true;
+					continue;
+				}
+			}
+			idx[still] = idx[j];
+			left[still++] = k;
+		}
+		m = still;
+	}
+}
+
 void mg_flows_expire(struct mg_flows *f, unsigned owner, uint64_t now_ns, unsigned budget,
                      struct mg_flow_counters *c)
 {

@@ -108,6 +108,9 @@ void mg_flows_track(struct mg_flows *f, unsigned owner, const struct mg_pkt_tupl
                     uint64_t now_ns, struct mg_flow_counters *c);
 /* Any thread: whether k (as an inbound packet carries it) belongs to a live flow; refreshes it. */
 bool mg_flows_lookup(struct mg_flows *f, const struct mg_flow_key *k, uint64_t now_ns);
+/* The same for n <= 64 keys at once (one rte_hash_lookup_bulk per owner): hit[i] set. */
+void mg_flows_lookup_bulk(struct mg_flows *f, const struct mg_flow_key *const *keys, unsigned n,
+                          uint64_t now_ns, bool *hit);
 /* Owner side: checks up to budget of its flows for expiry. */
 void mg_flows_expire(struct mg_flows *f, unsigned owner, uint64_t now_ns, unsigned budget,
                      struct mg_flow_counters *c);

@@ -11,27 +11,35 @@
 /* Flows an owner looks at per tick (every 64 polls). */
 #define EXPIRE_BUDGET 64
 
-/* A packet no rule admits: does a tracked flow own it? */
-static bool tracked(struct mg_worker *w, const uint8_t *ip, const struct mg_l3 *l3,
-                    const struct mg_pkt_tuple *t)
+/* Packets no rule admits (idx[0..n)): does a tracked flow own them? One bulk lookup per owner
+ * table for the lot; ICMP errors then by the flow they quote. */
+static void tracked(struct mg_worker *w, uint8_t *const *ip, const struct mg_l3 *l3,
+                    const struct mg_pkt_tuple *t, const unsigned *idx, unsigned n, bool *pass)
 {
 	struct mg_flows *f = w->gw->flows;
 	struct mg_flow_counters *c = &w->counters.flows;
+	const struct mg_flow_key *keys[MG_BURST];
+	bool hit[MG_BURST];
 
-	if (!f)
-		return false;
-	if (mg_flows_lookup(f, &t->key, w->now_ns)) {
-		c->replies++;
-		return true;
+	if (!f || !n)
+		return;
+	for (unsigned j = 0; j < n; j++)
+		keys[j] = &t[idx[j]].key;
+	mg_flows_lookup_bulk(f, keys, n, w->now_ns, hit);
+	for (unsigned j = 0; j < n; j++) {
+		unsigned i = idx[j];
+		struct mg_flow_key k;
+		if (hit[j]) {
+			c->replies++;
+			pass[i] = true;
+		} else if (t[i].icmp_error &&
+		           mg_flow_key_of_icmp_error(ip[i], &l3[i], &t[i], &k) == 0 &&
+		           mg_flows_lookup(f, &k, w->now_ns)) {
+			c->replies++;
+			c->icmp_errors++;
+			pass[i] = true;
+		}
 	}
-	struct mg_flow_key k;
-	if (t->icmp_error && mg_flow_key_of_icmp_error(ip, l3, t, &k) == 0 &&
-	    mg_flows_lookup(f, &k, w->now_ns)) {
-		c->replies++;
-		c->icmp_errors++;
-		return true;
-	}
-	return false;
 }
 
 void mg_policy_inbound(struct mg_worker *w, const struct mg_acl *acl, uint8_t *const *ip,
@@ -73,9 +81,11 @@ void mg_policy_inbound(struct mg_worker *w, const struct mg_acl *acl, uint8_t *c
 		pass[pos4[i]] = hit4[i];
 	for (unsigned i = 0; i < n6; i++)
 		pass[pos6[i]] = hit6[i];
+	unsigned miss[MG_BURST], n_miss = 0;
 	for (unsigned i = 0; i < n; i++)
 		if (ask[i] && !pass[i])
-			pass[i] = tracked(w, ip[i], &l3[i], &t[i]);
+			miss[n_miss++] = i;
+	tracked(w, ip, l3, t, miss, n_miss, pass);
 }
 
 void mg_policy_outbound(struct mg_worker *w, struct rte_mbuf *const *frames, unsigned n)
