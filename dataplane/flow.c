@@ -8,7 +8,7 @@
 
 #include <rte_common.h>
 #include <rte_hash.h>
-#include <rte_jhash.h>
+#include <rte_hash_crc.h>
 #include <rte_malloc.h>
 #include <rte_random.h>
 #include <rte_rcu_qsbr.h>
@@ -65,7 +65,7 @@ static int owner_init(struct mg_flows *f, unsigned id, uint32_t entries, struct 
 	    .name = name,
 	    .entries = entries,
 	    .key_len = sizeof(struct mg_flow_key),
-	    .hash_func = rte_jhash,
+	    .hash_func = rte_hash_crc,
 	    .hash_func_init_val = f->hash_init,
 	    .socket_id = SOCKET_ID_ANY,
 	    .extra_flag = RTE_HASH_EXTRA_FLAGS_RW_CONCURRENCY_LF | RTE_HASH_EXTRA_FLAGS_EXT_TABLE,
