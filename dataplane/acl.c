@@ -248,6 +248,9 @@ static int build_family(const struct mg_acl_rule *rules, size_t n, uint8_t famil
 	if (rc == 0) {
 		memset(&cfg, 0, sizeof(cfg));
 		cfg.num_categories = 1;
+		/* Past this rte_acl splits the rules over more tries instead of growing one: a
+		 * pathological filter costs classification speed, not unbounded memory. */
+		cfg.max_size = MG_ACL_MAX_BYTES;
 		if (family == 4)
 			defs4(&cfg);
 		else

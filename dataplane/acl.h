@@ -30,6 +30,8 @@ struct mg_pkt_tuple;
 
 /* Expanded rte_acl rules one filter may compile to, both families together. */
 #define MG_ACL_MAX_RULES 262144u
+/* rte_acl's run-time memory per family (its build's max_size). */
+#define MG_ACL_MAX_BYTES (256u << 20)
 
 enum mg_acl_proto { MG_ACL_ANY = 0, MG_ACL_TCP, MG_ACL_UDP, MG_ACL_ICMP };
 
