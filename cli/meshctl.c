@@ -52,7 +52,8 @@ static void usage(FILE *out)
 	fprintf(out,
 	        "usage: meshctl [options] COMMAND\n"
 	        "commands:\n"
-	        "  status        version, uptime, coordinator sync, ports, workers, drops, memory\n"
+	        "  status        version, uptime, coordinator sync, ports, workers, drops, filter, "
+	        "memory\n"
 	        "  peers         each peer: endpoint, latest handshake, transfer, drops\n"
 	        "  routes        allowed IPs and the peer each routes to\n"
 	        "  metrics       Prometheus text metrics\n"
@@ -327,6 +328,13 @@ static void print_status(json_t *d)
 		}
 	}
 	printf("\n");
+	json_t *flt = json_object_get(d, "filter");
+	if (flt && json_is_true(json_object_get(flt, "enabled")))
+		printf("filter:       %lld rules from %s, %lld flows tracked, %lld refused\n",
+		       jint(flt, "rules"), jstr(flt, "source", "?"),
+		       jint(json_object_get(flt, "flows"), "tracked"), jint(flt, "refused"));
+	else if (flt)
+		printf("filter:       none (everything the peers' allowed IPs permit passes)\n");
 	json_t *nat = json_object_get(d, "nat");
 	if (nat) {
 		json_t *f = json_object_get(nat, "flows"),
