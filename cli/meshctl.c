@@ -2,7 +2,7 @@
 /*
  * meshctl: reads a running gateway's health socket (protocol: gateway/health.h).
  *
- *   meshctl [-i IFNAME | -s PATH] [--json] status|peers|routes|metrics
+ *   meshctl [-i IFNAME | -s PATH] [--json] status|peers|routes|metrics|filter
  *   meshctl [-i IFNAME | -s PATH] [--json] [-t SECONDS] [-c COUNT] ping PEER
  *
  * The socket defaults to /var/run/meshgate/<IFNAME>.health, IFNAME to mg0. Output is a table
@@ -52,10 +52,12 @@ static void usage(FILE *out)
 	fprintf(out,
 	        "usage: meshctl [options] COMMAND\n"
 	        "commands:\n"
-	        "  status        version, uptime, coordinator sync, ports, workers, drops, memory\n"
+	        "  status        version, uptime, coordinator sync, ports, workers, drops, filter, "
+	        "memory\n"
 	        "  peers         each peer: endpoint, latest handshake, transfer, drops\n"
 	        "  routes        allowed IPs and the peer each routes to\n"
 	        "  metrics       Prometheus text metrics\n"
+	        "  filter        the packet filter in force, flow tracking, policy drops per peer\n"
 	        "  ping PEER     keepalive round trip to PEER (base64 public key or overlay IP)\n"
 	        "options:\n"
 	        "  -i, --interface IFNAME  socket " MG_HEALTH_DEFAULT_DIR
@@ -326,6 +328,13 @@ static void print_status(json_t *d)
 		}
 	}
 	printf("\n");
+	json_t *flt = json_object_get(d, "filter");
+	if (flt && json_is_true(json_object_get(flt, "enabled")))
+		printf("filter:       %lld rules from %s, %lld flows tracked, %lld refused\n",
+		       jint(flt, "rules"), jstr(flt, "source", "?"),
+		       jint(json_object_get(flt, "flows"), "tracked"), jint(flt, "refused"));
+	else if (flt)
+		printf("filter:       none (everything the peers' allowed IPs permit passes)\n");
 	json_t *nat = json_object_get(d, "nat");
 	if (nat) {
 		json_t *f = json_object_get(nat, "flows"),
@@ -348,8 +357,8 @@ static void print_peers(json_t *d)
 {
 	size_t i, j;
 	json_t *p, *ip;
-	printf("%-44s  %-24s  %-14s %12s %12s %8s  %s\n", "PEER", "ENDPOINT", "HANDSHAKE",
-	       "RX BYTES", "TX BYTES", "DROPS", "ALLOWED IPS");
+	printf("%-44s  %-24s  %-14s %12s %12s %8s %8s  %s\n", "PEER", "ENDPOINT", "HANDSHAKE",
+	       "RX BYTES", "TX BYTES", "DROPS", "POLICY", "ALLOWED IPS");
 	json_array_foreach(json_object_get(d, "peers"), i, p)
 	{
 		char age[48], ips[512] = "";
@@ -363,9 +372,10 @@ static void print_peers(json_t *d)
 				break;
 			off += (size_t)n;
 		}
-		printf("%-44s  %-24s  %-14s %12lld %12lld %8lld  %s\n", jstr(p, "public_key", "?"),
-		       jstr(p, "endpoint", "(none)"), age, jint(p, "rx_bytes"), jint(p, "tx_bytes"),
-		       jint(p, "drops"), off ? ips : "(none)");
+		printf("%-44s  %-24s  %-14s %12lld %12lld %8lld %8lld  %s\n",
+		       jstr(p, "public_key", "?"), jstr(p, "endpoint", "(none)"), age,
+		       jint(p, "rx_bytes"), jint(p, "tx_bytes"), jint(p, "drops"),
+		       jint(p, "policy_drops"), off ? ips : "(none)");
 	}
 }
 
@@ -381,6 +391,38 @@ static void print_routes(json_t *d)
 	}
 }
 
+static void print_filter(json_t *d)
+{
+	size_t i;
+	json_t *v, *fl = json_object_get(d, "flows");
+	if (!json_is_true(json_object_get(d, "enabled"))) {
+		printf("filter:   none (static mode without a filter: everything passes)\n");
+	} else {
+		printf("filter:   %lld rules from %s (rte_acl: %lld IPv4, %lld IPv6), %lld "
+		       "changes, %lld errors\n",
+		       jint(d, "rules"), jstr(d, "source", "?"), jint(d, "acl_rules_ipv4"),
+		       jint(d, "acl_rules_ipv6"), jint(d, "changes"), jint(d, "errors"));
+		if (!jint(d, "rules"))
+			printf("          (empty: admits nothing new; replies to flows opened here "
+			       "pass)\n");
+	}
+	json_array_foreach(json_object_get(d, "rule_text"), i, v)
+	    printf("  %3zu  %s\n", i, json_string_value(v));
+	printf("flows:    %lld tracked, %lld created, %lld expired, %lld not tracked (table "
+	       "full)\n",
+	       jint(fl, "tracked"), jint(fl, "created"), jint(fl, "expired"),
+	       jint(fl, "table_full"));
+	printf("passed:   %lld replies (of which %lld ICMP errors), %lld later fragments\n",
+	       jint(fl, "replies"), jint(fl, "icmp_errors"), jint(fl, "fragments"));
+	printf("refused:  %lld packets (reason policy)\n", jint(d, "refused"));
+	json_array_foreach(json_object_get(d, "peers"), i, v)
+	{
+		if (jint(v, "policy_drops"))
+			printf("  %-44s %12lld\n", jstr(v, "public_key", "?"),
+			       jint(v, "policy_drops"));
+	}
+}
+
 /* ---- commands ---- */
 
 static int cmd_doc(const struct opts *o, const char *cmd)
@@ -393,6 +435,8 @@ static int cmd_doc(const struct opts *o, const char *cmd)
 			print_status(doc);
 		else if (strcmp(cmd, "peers") == 0)
 			print_peers(doc);
+		else if (strcmp(cmd, "filter") == 0)
+			print_filter(doc);
 		else
 			print_routes(doc);
 	}
@@ -530,7 +574,8 @@ int main(int argc, char **argv)
 		return EXIT_USAGE;
 	}
 	const char *cmd = argv[optind++];
-	static const char *const commands[] = {"status", "peers", "routes", "metrics", "ping"};
+	static const char *const commands[] = {"status",  "peers", "routes",
+	                                       "metrics", "ping",  "filter"};
 	bool known = false;
 	for (size_t i = 0; i < sizeof(commands) / sizeof(commands[0]); i++)
 		known |= strcmp(cmd, commands[i]) == 0;
@@ -548,7 +593,8 @@ int main(int argc, char **argv)
 			fprintf(stderr, "meshctl: '%s' takes no arguments\n", cmd);
 		return EXIT_USAGE;
 	}
-	if (strcmp(cmd, "status") == 0 || strcmp(cmd, "peers") == 0 || strcmp(cmd, "routes") == 0)
+	if (strcmp(cmd, "status") == 0 || strcmp(cmd, "peers") == 0 || strcmp(cmd, "routes") == 0 ||
+	    strcmp(cmd, "filter") == 0)
 		return cmd_doc(&o, cmd);
 	if (strcmp(cmd, "metrics") == 0)
 		return cmd_metrics(&o);

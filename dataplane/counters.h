@@ -9,6 +9,7 @@
 #include <stdint.h>
 
 #include "dp_config.h"
+#include "flow.h"
 
 /* Every packet the gateway does not forward is counted under exactly one reason. */
 enum mg_drop_reason {
@@ -36,6 +37,7 @@ enum mg_drop_reason {
 	MG_DROP_NAT_NO_PORT,     /* exit NAT: this worker's share of the port range is in use */
 	MG_DROP_NAT_TABLE_FULL,  /* exit NAT: no free mapping */
 	MG_DROP_NAT_UNSUPPORTED, /* exit NAT: fragment, protocol or ICMP type it cannot map */
+	MG_DROP_POLICY,          /* decrypted: the filter admits it not, no tracked flow owns it */
 	MG_DROP_REASON_COUNT
 };
 
@@ -60,6 +62,7 @@ struct mg_worker_counters {
 	uint64_t polls, empty_polls;
 	uint64_t busy_cycles, total_cycles;
 	struct mg_nat_counters nat;
+	struct mg_flow_counters flows; /* the policy filter's flow tracking */
 } __attribute__((aligned(64)));
 
 /* Per peer and per worker: rows of a [worker][peer slot] array, summed by the control thread. */
@@ -67,6 +70,7 @@ struct mg_peer_counters {
 	uint64_t rx_bytes, tx_bytes; /* whole WireGuard messages, as wg(8) counts them */
 	uint64_t rx_packets, tx_packets;
 	uint64_t drops;
+	uint64_t policy_drops; /* of which the filter refused (MG_DROP_POLICY) */
 };
 
 #endif

@@ -45,3 +45,8 @@ int mg_gateway_publish_addrs(struct mg_gateway *gw, const struct mg_dp_addrs *ne
 	*old = atomic_exchange_explicit(&gw->addrs, a, memory_order_acq_rel);
 	return 0;
 }
+
+struct mg_acl *mg_gateway_publish_acl(struct mg_gateway *gw, struct mg_acl *next)
+{
+	return atomic_exchange_explicit(&gw->acl, next, memory_order_acq_rel);
+}

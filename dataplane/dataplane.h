@@ -24,7 +24,9 @@
 struct rte_mempool;
 struct rte_ring;
 struct rte_rcu_qsbr;
+struct mg_acl;
 struct mg_allowedips;
+struct mg_flows;
 struct mg_nat;
 struct mg_neigh;
 struct mg_worker;
@@ -104,6 +106,10 @@ struct mg_gateway {
 	struct mg_allowedips *allowedips;
 	struct mg_neigh *neigh;
 	struct mg_nat *nat; /* exit-node NAT; NULL when conf.exit is off */
+	/* The packet filter in force (acl.h), replaced whole (mg_gateway_publish_acl) and retired
+	 * after a grace period. NULL: no policy, everything passes and no flow is tracked. */
+	struct mg_acl *_Atomic acl;
+	struct mg_flows *flows; /* its connection tracking (flow.h); owners: workers, control */
 
 	/* [worker][slot] byte and packet counts, summed for wg show and the health socket. */
 	struct mg_peer_counters *peer_counters[MG_MAX_WORKERS];
@@ -128,6 +134,16 @@ static inline const struct mg_dp_addrs *mg_gateway_addrs(const struct mg_gateway
 {
 	return atomic_load_explicit(&gw->addrs, memory_order_acquire);
 }
+
+/* The worker's view of the filter (NULL: no policy); valid until its next quiescent state. */
+static inline const struct mg_acl *mg_gateway_acl(const struct mg_gateway *gw)
+{
+	return atomic_load_explicit(&gw->acl, memory_order_acquire);
+}
+
+/* Control thread: publishes next (may be NULL: no policy) and returns the one it replaces, to
+ * be freed with mg_acl_free once every worker has passed a quiescent state. */
+struct mg_acl *mg_gateway_publish_acl(struct mg_gateway *gw, struct mg_acl *next);
 
 /*
  * Start-up, before the ports and workers: copies conf, takes n_workers, max_peers, the listen

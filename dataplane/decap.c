@@ -7,6 +7,7 @@
 #include <rte_mbuf.h>
 #include <rte_prefetch.h>
 
+#include "acl.h"
 #include "allowedips.h"
 #include "crypto_burst.h"
 #include "index_table.h"
@@ -14,6 +15,7 @@
 #include "nat.h"
 #include "neigh.h"
 #include "pkt.h"
+#include "policy.h"
 #include "timers.h"
 #include "transport.h"
 
@@ -248,6 +250,36 @@ static void source_check(struct mg_worker *w, struct decap_burst *b)
 	b->n = kept;
 }
 
+/* The packet filter, when one is in force: what it refuses is counted for the peer too. */
+static void policy(struct mg_worker *w, struct decap_burst *b)
+{
+	const struct mg_acl *acl = mg_gateway_acl(w->gw);
+	uint8_t *ip[MG_BURST];
+	bool pass[MG_BURST];
+	unsigned kept = 0;
+
+	if (!acl || !b->n)
+		return;
+	for (unsigned i = 0; i < b->n; i++)
+		ip[i] = (uint8_t *)b->jobs[i].dst;
+	mg_policy_inbound(w, acl, ip, b->inner, pass, b->n);
+	for (unsigned i = 0; i < b->n; i++) {
+		if (!pass[i]) {
+			struct mg_peer *peer = peer_of(b->kp[i]);
+			struct mg_peer_counters *pc = &w->peer_counters[peer->slot];
+			/* Received and authenticated: wg(8)'s transfer counts it, as the
+			 * kernel's does before netfilter sees it. */
+			rx_stats(w, peer, b->pkt[i]->m->data_len);
+			pc->drops++;
+			pc->policy_drops++;
+			mg_worker_drop(w, b->pkt[i]->m, MG_DROP_POLICY);
+			continue;
+		}
+		compact(b, &kept, i);
+	}
+	b->n = kept;
+}
+
 /* Strips the outer headers and sends the inner packet to its LAN next hop. */
 static void forward(struct mg_worker *w, struct decap_burst *b, unsigned i)
 {
@@ -329,6 +361,7 @@ void mg_decap_burst(struct mg_worker *w, struct mg_decap_pkt *pkts, unsigned n)
 	authenticated(w, &b);
 	inner_valid(w, &b);
 	source_check(w, &b);
+	policy(w, &b);
 	for (unsigned i = 0; i < b.n; i++)
 		forward(w, &b, i);
 }

@@ -14,6 +14,7 @@
 #include "keypair_use.h"
 #include "neigh.h"
 #include "pkt.h"
+#include "policy.h"
 #include "timers.h"
 #include "transport.h"
 
@@ -498,6 +499,8 @@ void mg_encap_burst(struct mg_worker *w, struct rte_mbuf **frames, unsigned n)
 		return;
 	route(w, &b);
 	group(w, &b);
+	/* Before sealing: a reply may come back before this burst is even sent. */
+	mg_policy_outbound(w, b.m, b.n);
 	for (unsigned g = 0; g < b.n_groups; g++)
 		prepare_group(w, &b, &b.groups[g]);
 	if (!b.n_jobs)

@@ -15,6 +15,7 @@
 #include "crypto_burst.h"
 #include "decap.h"
 #include "encap.h"
+#include "policy.h"
 #include "nat.h"
 #include "pkt.h"
 #include "transport.h"
@@ -533,6 +534,8 @@ int mg_worker_main(void *arg)
 		/* Mapping expiry, a little at a time and off the packet path. */
 		if (gw->nat && (w->counters.polls & 63) == 0)
 			mg_nat_tick(w);
+		if (gw->flows && (w->counters.polls & 63) == 32)
+			mg_policy_tick(w);
 		if (gw->rcu)
 			rte_rcu_qsbr_quiescent(gw->rcu, w->id);
 	}

@@ -13,6 +13,7 @@
 #include <sys/un.h>
 
 #include "config_exit.h"
+#include "config_filter.h"
 #include "config_peers.h"
 #include "config_yaml.h"
 #include "paths.h"
@@ -583,7 +584,7 @@ static int load_root(struct cfg_loader *ld, yaml_node_t *root)
 	static const char *const keys[] = {"interface",   "ports",     "lcores",  "eal",
 	                                   "idle",        "rx_fanout", "limits",  "peers",
 	                                   "coordinator", "sockets",   "metrics", "log_level",
-	                                   "test",        "exit",      NULL};
+	                                   "test",        "exit",      "filter",  NULL};
 	uint8_t own_pub[WG_KEY_LEN];
 	yaml_node_t *n, *mtu_node = NULL;
 
@@ -609,6 +610,8 @@ static int load_root(struct cfg_loader *ld, yaml_node_t *root)
 	    cfg_load_coordinator(ld, n, &gw_cfg(ld)->coord) != 0)
 		return -1;
 	if ((n = cfg_lookup(ld, root, "exit")) && cfg_load_exit(ld, n) != 0)
+		return -1;
+	if ((n = cfg_lookup(ld, root, "filter")) && cfg_load_filter(ld, n) != 0)
 		return -1;
 	if ((n = cfg_lookup(ld, root, "sockets")) && load_sockets(ld, n) != 0)
 		return -1;
@@ -661,6 +664,7 @@ void mg_config_free(struct mg_config *cfg)
 		wg_memzero(cfg->peers[i].preshared_key, WG_KEY_LEN);
 	}
 	free(cfg->peers);
+	mg_filter_free(&cfg->filter);
 	for (size_t i = 0; i < cfg->n_eal_args; i++)
 		free(cfg->eal_args[i]);
 	wg_memzero(cfg->private_key, sizeof(cfg->private_key));

@@ -16,6 +16,7 @@
 /* The data plane's limits (workers, addresses, EAL arguments, tbl8 groups) and port ids; no
  * DPDK behind it, so the loader still builds without DPDK. */
 #include "dp_config.h"
+#include "filter.h"
 #include "node_config.h"
 
 struct mg_port_config {
@@ -78,6 +79,11 @@ struct mg_config {
 
 	/* exit: the exit-node NAT, in the data plane's own terms (enabled false when absent) */
 	struct mg_dp_exit_config exit;
+
+	/* filter: static mode's packet filter (has_filter false: no policy, everything passes).
+	 * Refused with a coordinator, whose map carries the filter. */
+	bool has_filter;
+	struct mg_filter filter;
 
 	/* local sockets */
 	char uapi_dir[MG_PATH_MAX]; /* default /var/run/wireguard */

@@ -22,6 +22,7 @@
 #include <rte_ring_elem.h>
 
 #include "allowedips.h"
+#include "flow.h"
 #include "nat.h"
 #include "crypto.h"
 #include "crypto_burst.h"
@@ -328,6 +329,12 @@ static int create_tables(struct mg_control *ctl, char *err, size_t errlen)
 		mg_log_end(&l);
 	}
 
+	char why[160];
+	/* One owner per worker, and the control thread's own packets as the last. */
+	gw->flows = mg_flows_create(gw->n_workers + 1, 0, gw->rcu, why, sizeof(why));
+	if (!gw->flows)
+		return fail(err, errlen, "%s", why);
+
 	gw->peers =
 	    rte_zmalloc("mg_peers", gw->max_peers * sizeof(*gw->peers), RTE_CACHE_LINE_SIZE);
 	ctl->ctl_counters = calloc(gw->max_peers, sizeof(*ctl->ctl_counters));
@@ -356,6 +363,24 @@ static int add_config_peers(struct mg_control *ctl, char *err, size_t errlen)
 			return -1;
 		}
 	}
+	return 0;
+}
+
+/* Before any peer: a coordinated node admits nothing new until its first map says otherwise;
+ * a static one enforces its config's filter, or none. */
+static int initial_filter(struct mg_control *ctl, char *err, size_t errlen)
+{
+	static const struct mg_filter empty;
+	char why[256];
+	const struct mg_filter *f = ctl->cfg.coord.url[0] ? &empty
+	                            : ctl->cfg.has_filter ? &ctl->cfg.filter
+	                                                  : NULL;
+	if (!f)
+		return 0;
+	if (mg_control_set_filter(ctl, f,
+	                          ctl->cfg.coord.url[0] ? MG_FILTER_COORD : MG_FILTER_CONFIG, why,
+	                          sizeof(why)) != 0)
+		return fail(err, errlen, "%s", why);
 	return 0;
 }
 
@@ -441,7 +466,7 @@ int mg_control_up(struct mg_control *ctl, struct mg_config *cfg, const char *pro
 		return -1;
 	ctl->ports_up = true;
 	if (create_rings(ctl, err, errlen) != 0 || create_tables(ctl, err, errlen) != 0 ||
-	    add_config_peers(ctl, err, errlen) != 0)
+	    initial_filter(ctl, err, errlen) != 0 || add_config_peers(ctl, err, errlen) != 0)
 		return -1;
 	if (mg_control_uapi_start(ctl, err, errlen) != 0)
 		return -1;
@@ -492,6 +517,7 @@ void mg_control_down(struct mg_control *ctl)
 	mg_hs_pending_clear(ctl);
 	mg_device_fini(ctl); /* removes the peers: their keypairs go to the deferred list */
 	mg_control_reclaim(ctl, true);
+	mg_control_filter_fini(ctl);
 	free(ctl->deferred);
 	ctl->deferred = NULL;
 	ctl->n_deferred = ctl->cap_deferred = 0;

@@ -53,6 +53,15 @@ struct mg_ctl_stats {
 	uint64_t echo_replies_rx; /* echo replies to it (answers to meshctl ping's probe) */
 	uint64_t events;          /* events taken from the event ring */
 	uint64_t deferred_freed;  /* objects freed after a grace period */
+	uint64_t filter_changes;  /* packet filters installed */
+	uint64_t filter_errors;   /* filters that could not be compiled (the old one stayed) */
+};
+
+/* Where the filter in force came from (gateway/filter_gw.c). */
+enum mg_filter_source {
+	MG_FILTER_NONE,   /* static mode without a filter: no policy, everything passes */
+	MG_FILTER_CONFIG, /* static mode: the config's filter section */
+	MG_FILTER_COORD,  /* the coordinator's map (empty until the first one) */
 };
 
 /* Something to free once every worker has passed a quiescent state after token. */
@@ -126,9 +135,25 @@ struct mg_control {
 	uint16_t ip_id;
 	uint32_t fwmark; /* accepted and echoed for wg(8); the gateway has no sockets to mark */
 
+	/* The packet filter in force, as rules (what gw.acl was compiled from), for meshctl. */
+	enum mg_filter_source filter_source;
+	struct mg_filter filter;
+	uint64_t filter_installed_ns;      /* wall clock */
+	struct mg_flow_counters ctl_flows; /* flows the control thread's own packets opened */
+
 	bool eal_up, ports_up, workers_launched;
 	struct mg_ctl_stats stats;
 };
+
+/*
+ * Compiles f into rte_acl contexts and publishes them to the workers (gateway/filter_gw.c);
+ * the filter it replaces is freed after a grace period. f == NULL: no policy (static mode
+ * only). On failure the filter in force stays and err says why. Returns 0 or -1.
+ */
+int mg_control_set_filter(struct mg_control *ctl, const struct mg_filter *f,
+                          enum mg_filter_source source, char *err, size_t errlen);
+/* At shutdown, the workers stopped: frees the filter and the flow table. */
+void mg_control_filter_fini(struct mg_control *ctl);
 
 /* Monotonic (the clock of keypair births and the workers' timestamps) and wall nanoseconds. */
 uint64_t mg_mono_ns(void);

@@ -17,6 +17,7 @@
 
 #include "device.h"
 #include "echo.h"
+#include "flow.h"
 #include "handshake.h"
 #include "health.h"
 #include "index_table.h"
@@ -305,6 +306,11 @@ unsigned mg_control_poll(struct mg_control *ctl, uint64_t now_ns)
 	work += mg_control_coord_poll(ctl, now_ns);
 	if (now_ns - ctl->last_housekeeping_ns >= HOUSEKEEPING_NS) {
 		mg_neigh_age(&ctl->gw, now_ns);
+		/* The flows the gateway's own packets opened: the control thread owns that table.
+		 */
+		if (ctl->gw.flows)
+			mg_flows_expire(ctl->gw.flows, mg_flows_owners(ctl->gw.flows) - 1, now_ns,
+			                1024, &ctl->ctl_flows);
 		ctl->last_housekeeping_ns = now_ns;
 	}
 	mg_control_reclaim(ctl, false);

@@ -133,9 +133,19 @@ static int sink_set_self(void *ctx, const struct mg_netmap_self *old,
 	return 0;
 }
 
+/* The map's filter: compiled here, on the control thread, and swapped in whole. */
+static int sink_set_filter(void *ctx, const struct mg_filter *old, const struct mg_filter *f)
+{
+	struct mg_control *ctl = ctx;
+	char err[256];
+	(void)old;
+	return mg_control_set_filter(ctl, f, MG_FILTER_COORD, err, sizeof(err)) == 0 ? 0 : -EINVAL;
+}
+
 const struct mg_netmap_sink mg_device_netmap_sink = {
     .add_peer = sink_add,
     .update_peer = sink_update,
     .remove_peer = sink_remove,
     .set_self = sink_set_self,
+    .set_filter = sink_set_filter,
 };

@@ -22,6 +22,7 @@
 #include "neigh.h"
 #include "noise.h"
 #include "pkt.h"
+#include "policy.h"
 #include "punt.h"
 #include "ratelimiter.h"
 #include "timers.h"
@@ -254,6 +255,8 @@ int mg_hs_send_data(struct mg_control *ctl, struct mg_peer *peer, const uint8_t 
 		return -ENOKEY;
 	if (len > ctl->gw.mtu || mg_pkt_parse_ip(ip, (uint32_t)len, &l3) != 0)
 		return -EMSGSIZE;
+	/* The gateway's own flows (meshctl ping's probe) get their replies past the filter. */
+	mg_policy_track_local(&ctl->gw, ip, (uint32_t)len, now_ns, &ctl->ctl_flows);
 	return seal_and_send(ctl, peer, kp, ip, len, l3.tclass, now_ns);
 }
 

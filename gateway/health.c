@@ -194,6 +194,16 @@ static void answer_doc(struct mg_health_server *s, struct client *c, enum doc_ki
 		reply_json(c, json);
 }
 
+static void answer_filter(struct mg_health_server *s, struct client *c)
+{
+	json_t *o = s->ops.filter ? s->ops.filter(s->ops.ctx) : NULL;
+	if (!o) {
+		reply_error(c, "unavailable", "the packet filter cannot be shown");
+		return;
+	}
+	reply_json(c, o);
+}
+
 static void start_ping(struct mg_health_server *s, struct client *c, json_t *req)
 {
 	json_t *jpeer = json_object_get(req, "peer"), *jt = json_object_get(req, "timeout_ms");
@@ -243,7 +253,7 @@ static void answer_json_request(struct mg_health_server *s, struct client *c)
 	const char *cmd = json_string_value(json_object_get(req, "cmd"));
 	if (!cmd)
 		reply_error(c, "bad_request",
-		            "missing \"cmd\": one of status, peers, routes, metrics, ping");
+		            "missing \"cmd\": one of status, peers, routes, metrics, ping, filter");
 	else if (strcmp(cmd, "status") == 0)
 		answer_doc(s, c, DOC_STATUS);
 	else if (strcmp(cmd, "peers") == 0)
@@ -254,10 +264,13 @@ static void answer_json_request(struct mg_health_server *s, struct client *c)
 		answer_doc(s, c, DOC_METRICS);
 	else if (strcmp(cmd, "ping") == 0)
 		start_ping(s, c, req);
+	else if (strcmp(cmd, "filter") == 0)
+		answer_filter(s, c);
 	else
 		reply_error(
 		    c, "unknown_command",
-		    "unknown command '%.64s': expected status, peers, routes, metrics or ping",
+		    "unknown command '%.64s': expected status, peers, routes, metrics, ping "
+		    "or filter",
 		    cmd);
 	json_decref(req);
 }

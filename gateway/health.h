@@ -34,6 +34,8 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include <jansson.h>
+
 #include "status.h"
 
 #define MG_HEALTH_REQUEST_MAX     4096
@@ -67,6 +69,9 @@ struct mg_health_ops {
 	/* 1 when the answer came (p->rtt_ns, p->via set), 0 while waiting, a negative errno when
 	 * it never will (the peer was removed). */
 	int (*ping_poll)(void *ctx, struct mg_health_ping *p, uint64_t now_ns);
+	/* The packet filter in force, rules and counters, as a new JSON object (meshctl filter).
+	 * NULL: answered "unavailable". */
+	json_t *(*filter)(void *ctx);
 };
 
 struct mg_health_config {

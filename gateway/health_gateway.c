@@ -51,6 +51,14 @@ static int health_snapshot(void *vctx, struct mg_status *st)
 	    .coord = h->has_coord ? &h->coord : NULL,
 	    .ctl_counters = ctl->ctl_counters,
 	    .slot_high = ctl->slot_high,
+	    .filter_source = ctl->filter_source == MG_FILTER_COORD    ? "coordinator"
+	                     : ctl->filter_source == MG_FILTER_CONFIG ? "config"
+	                                                              : NULL,
+	    .filter_rules = ctl->filter.n_rules,
+	    .filter_installed_unix_ns = ctl->filter_installed_ns,
+	    .filter_changes = ctl->stats.filter_changes,
+	    .filter_errors = ctl->stats.filter_errors,
+	    .ctl_flows = &ctl->ctl_flows,
 	};
 	int rc = mg_status_collect(&ctl->gw, &src, st);
 	if (rc != 0)
@@ -88,6 +96,40 @@ static int health_snapshot(void *vctx, struct mg_status *st)
 	mg_status_add_extra(st, "meshgate_peer_slots", "Peer slots available.", false,
 	                    ctl->gw.max_peers);
 	return 0;
+}
+
+/* ---- filter ---- */
+
+static json_t *health_filter(void *vctx)
+{
+	struct mg_control_health *h = vctx;
+	struct mg_control *ctl = h->ctl;
+	struct mg_status st;
+	char line[1024];
+
+	mg_status_init(&st);
+	if (health_snapshot(vctx, &st) != 0) {
+		mg_status_free(&st);
+		return NULL;
+	}
+	json_t *o = mg_status_filter_json(&st);
+	json_t *rules = json_array();
+	for (size_t i = 0; i < ctl->filter.n_rules; i++) {
+		mg_filter_rule_format(&ctl->filter.rules[i], line, sizeof(line));
+		json_array_append_new(rules, json_string(line));
+	}
+	json_object_set_new(o, "rule_text", rules);
+	json_t *peers = json_array();
+	for (size_t i = 0; i < st.n_peers; i++) {
+		json_t *p = json_object();
+		json_object_set_new(p, "public_key", json_string(st.peers[i].public_key));
+		json_object_set_new(p, "policy_drops",
+		                    json_integer((json_int_t)st.peers[i].policy_drops));
+		json_array_append_new(peers, p);
+	}
+	json_object_set_new(o, "peers", peers);
+	mg_status_free(&st);
+	return o;
 }
 
 /* ---- ping ---- */
@@ -221,6 +263,7 @@ int mg_control_health_start(struct mg_control *ctl, const char *metrics_listen,
 	const struct mg_health_ops ops = {
 	    .ctx = h,
 	    .snapshot = health_snapshot,
+	    .filter = health_filter,
 	    .ping_start = health_ping_start,
 	    .ping_poll = health_ping_poll,
 	};

@@ -77,8 +77,12 @@ static int check_config(const char *path)
 		return 1;
 	}
 	print_warnings(path, &cfg);
-	printf("%s: ok (%zu peer%s, %zu worker%s)\n", path, cfg.n_peers,
-	       cfg.n_peers == 1 ? "" : "s", cfg.n_workers, cfg.n_workers == 1 ? "" : "s");
+	char filter[48] = "";
+	if (cfg.has_filter)
+		snprintf(filter, sizeof(filter), ", filter of %zu rule%s", cfg.filter.n_rules,
+		         cfg.filter.n_rules == 1 ? "" : "s");
+	printf("%s: ok (%zu peer%s, %zu worker%s%s)\n", path, cfg.n_peers,
+	       cfg.n_peers == 1 ? "" : "s", cfg.n_workers, cfg.n_workers == 1 ? "" : "s", filter);
 	mg_config_free(&cfg);
 	return 0;
 }

@@ -210,6 +210,30 @@ static json_t *nat_json(const struct mg_status_nat *n)
 	return o;
 }
 
+json_t *mg_status_filter_json(const struct mg_status *st)
+{
+	const struct mg_status_filter *f = &st->filter;
+	json_t *o = json_object(), *fl = json_object();
+	json_object_set_new(o, "enabled", json_boolean(f->enabled));
+	json_object_set_new(o, "source", json_string(f->source));
+	json_object_set_new(o, "rules", u64(f->rules));
+	json_object_set_new(o, "acl_rules_ipv4", u64(f->acl_rules4));
+	json_object_set_new(o, "acl_rules_ipv6", u64(f->acl_rules6));
+	json_object_set_new(o, "installed_unix", u64(f->installed_unix_ns / 1000000000ull));
+	json_object_set_new(o, "changes", u64(f->changes));
+	json_object_set_new(o, "errors", u64(f->errors));
+	json_object_set_new(o, "refused", u64(f->refused));
+	json_object_set_new(fl, "tracked", u64(f->flows));
+	json_object_set_new(fl, "created", u64(f->flows_created));
+	json_object_set_new(fl, "expired", u64(f->flows_expired));
+	json_object_set_new(fl, "table_full", u64(f->flows_full));
+	json_object_set_new(fl, "replies", u64(f->replies));
+	json_object_set_new(fl, "icmp_errors", u64(f->icmp_errors));
+	json_object_set_new(fl, "fragments", u64(f->fragments));
+	json_object_set_new(o, "flows", fl);
+	return o;
+}
+
 json_t *mg_status_json(const struct mg_status *st)
 {
 	json_t *o = json_object();
@@ -253,6 +277,7 @@ json_t *mg_status_json(const struct mg_status *st)
 
 	if (st->nat.enabled)
 		json_object_set_new(o, "nat", nat_json(&st->nat));
+	json_object_set_new(o, "filter", mg_status_filter_json(st));
 
 	json_t *control = json_object();
 	for (unsigned i = 0; i < st->n_extra; i++) {
@@ -298,6 +323,7 @@ static json_t *peer_json(const struct mg_status *st, const struct mg_status_peer
 	json_object_set_new(o, "rx_packets", u64(p->rx_packets));
 	json_object_set_new(o, "tx_packets", u64(p->tx_packets));
 	json_object_set_new(o, "drops", u64(p->drops));
+	json_object_set_new(o, "policy_drops", u64(p->policy_drops));
 	json_object_set_new(o, "persistent_keepalive", json_integer(p->persistent_keepalive));
 	json_t *ips = json_array();
 	for (size_t i = 0; i < p->n_allowed_ips; i++) {
@@ -561,6 +587,9 @@ static void prom_peers(struct sbuf *b, const struct mg_status *st)
 	            "Data packets sent to the peer.", p_->tx_packets);
 	PEER_FAMILY(b, st, "meshgate_peer_dropped_packets_total", "counter",
 	            "Packets to or from the peer that were dropped.", p_->drops);
+	PEER_FAMILY(b, st, "meshgate_peer_policy_dropped_packets_total", "counter",
+	            "Packets from the peer the packet filter refused (reason policy).",
+	            p_->policy_drops);
 	PEER_FAMILY(b, st, "meshgate_peer_allowed_ips", "gauge", "Allowed-IP prefixes of the peer.",
 	            p_->n_allowed_ips);
 	family(b, "meshgate_peer_last_handshake_timestamp_seconds", "gauge",
@@ -618,6 +647,38 @@ static void prom_nat(struct sbuf *b, const struct mg_status *st)
 	sample_u64(b, "meshgate_nat_mss_clamped_total", NULL, NULL, n->mss_clamped);
 }
 
+static void prom_filter(struct sbuf *b, const struct mg_status *st)
+{
+	const struct mg_status_filter *f = &st->filter;
+	family(b, "meshgate_filter_enabled", "gauge",
+	       "1 when a packet filter is in force (0: no policy, everything passes).");
+	sample_u64(b, "meshgate_filter_enabled", NULL, NULL, f->enabled);
+	family(b, "meshgate_filter_rules", "gauge", "Rules of the filter in force.");
+	sample_u64(b, "meshgate_filter_rules", NULL, NULL, f->rules);
+	family(b, "meshgate_filter_acl_rules", "gauge", "rte_acl rules they expand to, by family.");
+	sample_u64(b, "meshgate_filter_acl_rules", "family", "ipv4", f->acl_rules4);
+	sample_u64(b, "meshgate_filter_acl_rules", "family", "ipv6", f->acl_rules6);
+	family(b, "meshgate_filter_changes_total", "counter", "Packet filters installed.");
+	sample_u64(b, "meshgate_filter_changes_total", NULL, NULL, f->changes);
+	family(b, "meshgate_filter_errors_total", "counter",
+	       "Filters that could not be compiled (the old one stayed).");
+	sample_u64(b, "meshgate_filter_errors_total", NULL, NULL, f->errors);
+	family(b, "meshgate_filter_flows", "gauge", "Flows tracked for return traffic.");
+	sample_u64(b, "meshgate_filter_flows", NULL, NULL, f->flows);
+	family(b, "meshgate_filter_flows_created_total", "counter", "Flows this side opened.");
+	sample_u64(b, "meshgate_filter_flows_created_total", NULL, NULL, f->flows_created);
+	family(b, "meshgate_filter_flows_table_full_total", "counter",
+	       "Flows not tracked because the table was full.");
+	sample_u64(b, "meshgate_filter_flows_table_full_total", NULL, NULL, f->flows_full);
+	family(b, "meshgate_filter_tracked_packets_total", "counter",
+	       "Packets no rule admits that passed as part of a tracked flow, by kind.");
+	sample_u64(b, "meshgate_filter_tracked_packets_total", "kind", "reply",
+	           f->replies - f->icmp_errors);
+	sample_u64(b, "meshgate_filter_tracked_packets_total", "kind", "icmp_error",
+	           f->icmp_errors);
+	sample_u64(b, "meshgate_filter_tracked_packets_total", "kind", "fragment", f->fragments);
+}
+
 char *mg_status_prometheus(const struct mg_status *st, size_t *len)
 {
 	struct sbuf b = {.cap = 16384};
@@ -630,6 +691,7 @@ char *mg_status_prometheus(const struct mg_status *st, size_t *len)
 	prom_workers(&b, st);
 	prom_peers(&b, st);
 	prom_nat(&b, st);
+	prom_filter(&b, st);
 	prom_memory(&b, st);
 	if (b.oom) {
 		free(b.p);

@@ -55,6 +55,7 @@ struct mg_status_peer {
 	char endpoint[MG_SOCKADDR_STRLEN]; /* "" when none */
 	uint64_t last_handshake_unix_ns;   /* wall clock; 0 = never */
 	uint64_t rx_bytes, tx_bytes, rx_packets, tx_packets, drops;
+	uint64_t policy_drops; /* of drops: what the packet filter refused from the peer */
 	uint16_t persistent_keepalive;
 	struct mg_prefix *allowed_ips; /* owned by the snapshot */
 	size_t n_allowed_ips;
@@ -94,6 +95,20 @@ struct mg_status_nat {
 	uint64_t no_port, table_full, unsupported; /* drops (also in drops by reason) */
 };
 
+/* The packet filter in force and its flow tracking (dataplane/acl.h, flow.h). */
+struct mg_status_filter {
+	bool enabled;    /* false: no policy (static mode without a filter section) */
+	char source[16]; /* "none", "config" or "coordinator" */
+	uint64_t rules;  /* as the map or config states them */
+	uint64_t acl_rules4, acl_rules6; /* rte_acl rules they expand to */
+	uint64_t installed_unix_ns;
+	uint64_t changes, errors;
+	uint64_t flows; /* tracked now */
+	uint64_t flows_created, flows_expired, flows_full;
+	uint64_t replies, icmp_errors, fragments; /* passed by tracking, not by a rule */
+	uint64_t refused;                         /* drops by reason policy */
+};
+
 struct mg_status {
 	char version[32];
 	char ifname[16];
@@ -121,6 +136,7 @@ struct mg_status {
 	unsigned n_drop_reasons;
 
 	struct mg_status_nat nat;
+	struct mg_status_filter filter;
 
 	struct mg_status_extra extra[MG_STATUS_MAX_EXTRA];
 	unsigned n_extra;
@@ -175,7 +191,14 @@ struct mg_status_sources {
 	/* Per-slot counters the control thread keeps itself (handshake bytes); NULL: none. */
 	const struct mg_peer_counters *ctl_counters;
 	uint32_t slot_high; /* slots >= this are free; 0: scan max_peers */
+	/* The filter's control-side facts (its rules live on the control thread). */
+	const char *filter_source; /* NULL: "none" */
+	size_t filter_rules;
+	uint64_t filter_installed_unix_ns, filter_changes, filter_errors;
+	const struct mg_flow_counters *ctl_flows; /* the control thread's own; NULL: none */
 };
+/* The filter section of the status document (also meshctl filter's base). */
+json_t *mg_status_filter_json(const struct mg_status *st);
 int mg_status_collect(const struct mg_gateway *gw, const struct mg_status_sources *src,
                       struct mg_status *st);
 

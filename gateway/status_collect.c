@@ -19,6 +19,8 @@
 #include "log.h"
 #include "peer.h"
 #include "status.h"
+#include "acl.h"
+#include "flow.h"
 #include "worker.h"
 
 static const char *const port_names[MG_PORT_COUNT] = {"lan", "mesh"};
@@ -80,6 +82,39 @@ static void collect_ports(const struct mg_gateway *gw, struct mg_status *st)
 	st->n_ports = MG_PORT_COUNT;
 }
 
+static void add_flows(struct mg_status_filter *f, const struct mg_flow_counters *c)
+{
+	f->flows_created += c->created;
+	f->flows_expired += c->expired;
+	f->flows_full += c->full;
+	f->replies += c->replies;
+	f->icmp_errors += c->icmp_errors;
+	f->fragments += c->fragments;
+}
+
+static void collect_filter(const struct mg_gateway *gw, const struct mg_status_sources *src,
+                           struct mg_status *st)
+{
+	struct mg_status_filter *f = &st->filter;
+	const struct mg_acl *acl = mg_gateway_acl(gw);
+
+	f->enabled = acl != NULL;
+	snprintf(f->source, sizeof(f->source), "%s",
+	         acl && src->filter_source ? src->filter_source : "none");
+	if (acl) {
+		f->rules = src->filter_rules;
+		f->acl_rules4 = acl->n_rules4;
+		f->acl_rules6 = acl->n_rules6;
+	}
+	f->installed_unix_ns = src->filter_installed_unix_ns;
+	f->changes = src->filter_changes;
+	f->errors = src->filter_errors;
+	if (gw->flows)
+		f->flows = mg_flows_count(gw->flows);
+	if (src->ctl_flows)
+		add_flows(f, src->ctl_flows);
+}
+
 static void collect_workers(const struct mg_gateway *gw, struct mg_status *st)
 {
 	uint64_t drops[MG_DROP_REASON_COUNT] = {0};
@@ -117,6 +152,8 @@ static void collect_workers(const struct mg_gateway *gw, struct mg_status *st)
 		n->no_port += c->drops[MG_DROP_NAT_NO_PORT];
 		n->table_full += c->drops[MG_DROP_NAT_TABLE_FULL];
 		n->unsupported += c->drops[MG_DROP_NAT_UNSUPPORTED];
+		add_flows(&st->filter, &c->flows);
+		st->filter.refused += c->drops[MG_DROP_POLICY];
 		o->polls = c->polls;
 		o->empty_polls = c->empty_polls;
 		uint64_t busy = c->busy_cycles, total = c->total_cycles;
@@ -157,6 +194,7 @@ static int collect_peers(const struct mg_gateway *gw, const struct mg_status_sou
 			p->rx_packets += c->rx_packets;
 			p->tx_packets += c->tx_packets;
 			p->drops += c->drops;
+			p->policy_drops += c->policy_drops;
 		}
 		if (src->ctl_counters) {
 			const struct mg_peer_counters *c = &src->ctl_counters[slot];
@@ -211,6 +249,7 @@ int mg_status_collect(const struct mg_gateway *gw, const struct mg_status_source
 	collect_ports(gw, st);
 	st->nat.enabled = gw->nat != NULL;
 	collect_workers(gw, st);
+	collect_filter(gw, src, st);
 	collect_memory(st);
 	return collect_peers(gw, src, st);
 }

@@ -302,7 +302,12 @@ int fuzz_init(void)
 	                                     "test:\n",
 	                                     "timer_divisor: ",
 	                                     "persistent_keepalive: ",
-	                                     "preshared_key_file: "};
+	                                     "preshared_key_file: ",
+	                                     "filter:\n",
+	                                     "src: ",
+	                                     "dst: ",
+	                                     "proto: ",
+	                                     "\"8000-8100\""};
 	uint64_t rng = 51;
 	uint8_t key[WG_KEY_LEN];
 	char b64[WG_KEY_B64_SIZE + 1], minimal[1024];
@@ -328,6 +333,14 @@ int fuzz_init(void)
 	         "  mesh: {devargs: net_ring1}\n",
 	         key_path);
 	seed("minimal.yaml", minimal);
+	/* The static filter section (gateway-site-a.yaml only documents it, commented out). */
+	char with_filter[2048];
+	snprintf(with_filter, sizeof(with_filter),
+	         "%sfilter:\n  - src: [10.2.0.0/24, \"fd00:2::/64\"]\n    dst: [\"*\"]\n"
+	         "    proto: tcp\n    ports: [\"22\", \"8000-8100\"]\n"
+	         "  - {src: [\"*\"], dst: [10.1.0.5/32], proto: icmp, ports: [\"*\"]}\n",
+	         minimal);
+	seed("filter.yaml", with_filter);
 	examples = add_example_seeds();
 	printf("fuzz_config: %d example configurations from %s/conf\n", examples,
 	       fuzz_source_root());

@@ -9,8 +9,11 @@
  * Input: byte 0 picks the port (bit 0: mesh) and, on the mesh port, whether the rest is a raw
  * frame or an inner packet (bit 1) that the target seals as the far node with a fresh counter
  * and wraps in Ethernet, IPv4 and UDP to the gateway's port, so the decrypted path sees fuzzed
- * plaintext. Each frame sits in an external buffer that ends exactly where the frame ends: a
- * read past it is out of bounds for AddressSanitizer.
+ * plaintext. Bit 2 puts a packet filter in force for the frame (UDP from the peer's prefixes to
+ * the LAN host's port 39585 only, with flow tracking), so the filter's header walk, rte_acl
+ * classification, flow table and ICMP-error quotes see fuzzed packets too. Each frame sits in an
+ * external buffer that ends exactly where the frame ends: a read past it is out of bounds for
+ * AddressSanitizer.
  *
  * Invariants per frame:
  *  - it is counted once as received on its port;
@@ -44,6 +47,8 @@
 #include "neigh.h"
 #include "noise.h"
 #include "ring_gateway.h"
+#include "acl.h"
+#include "flow.h"
 #include "test_rng.h"
 #include "timers.h"
 #include "transport.h"
@@ -68,6 +73,7 @@ static struct wg_noise_remote *far_remote; /* its view of the gateway */
 static uint64_t clock_ns = 1000 * WG_NSEC_PER_SEC, gw_rng = 21;
 static unsigned pool_baseline;
 static const char *last_outcome;
+static struct mg_acl *filter; /* in force for frames with bit 2 of byte 0 */
 
 static const struct rte_ether_addr lan_mac = {{2, 0, 0, 0, 1, 1}}, mesh_mac = {{2, 0, 0, 0, 2, 1}};
 static const struct rte_ether_addr host_mac = {{2, 0, 0, 0, 1, 0x10}};
@@ -212,6 +218,7 @@ int fuzz_one(const uint8_t *data, size_t len)
 	if (len < 1)
 		return 0;
 	bool mesh = data[0] & 1, seal = mesh && (data[0] & 2);
+	atomic_store_explicit(&gw.acl, (data[0] & 4) ? filter : NULL, memory_order_release);
 	size_t flen = len - 1;
 	if (seal) {
 		if (flen > MTU)
@@ -326,6 +333,28 @@ static int setup_peer(void)
 	           : -1;
 }
 
+/* UDP from the far node's prefixes to the LAN host's port 39585 (put_ip4 writes it there). */
+static int setup_filter(void)
+{
+	static struct mg_prefix src[2], dst[2];
+	static const struct mg_acl_ports port = {39585, 39585};
+	char err[128];
+	prefix(&src[0], 4, (uint8_t[]){172, 16, 0, 0}, 16);
+	prefix(&src[1], 6, (uint8_t[16]){0xfd, 0, 0, 0x16}, 64);
+	prefix(&dst[0], 4, host4, 32);
+	prefix(&dst[1], 6, host6, 128);
+	const struct mg_acl_rule r = {.src = src,
+	                              .n_src = 2,
+	                              .dst = dst,
+	                              .n_dst = 2,
+	                              .proto = MG_ACL_UDP,
+	                              .ports = &port,
+	                              .n_ports = 1};
+	filter = mg_acl_build(&r, 1, SOCKET_ID_ANY, err, sizeof(err));
+	gw.flows = mg_flows_create(2, 1024, NULL, err, sizeof(err));
+	return filter && gw.flows ? 0 : -1;
+}
+
 static int setup(void)
 {
 	pool = rte_pktmbuf_pool_create("pool", 2047, 0, 0, MAX_FRAME + HEADROOM, SOCKET_ID_ANY);
@@ -361,7 +390,8 @@ static int setup(void)
 	gw.neigh = mg_neigh_create(16, SOCKET_ID_ANY);
 	gw.rcu = rte_zmalloc("rcu", rte_rcu_qsbr_get_memsize(1), RTE_CACHE_LINE_SIZE);
 	if (!gw.punt_ring || !gw.event_ring || !gw.index || !gw.allowedips || !gw.neigh ||
-	    !gw.rcu || rte_rcu_qsbr_init(gw.rcu, 1) != 0 || setup_peer() != 0)
+	    !gw.rcu || rte_rcu_qsbr_init(gw.rcu, 1) != 0 || setup_peer() != 0 ||
+	    setup_filter() != 0)
 		return -1;
 	if (mg_neigh_update(gw.neigh, MG_PORT_MESH, 4, ep4, &nh_mac, clock_ns) != 0 ||
 	    mg_neigh_update(gw.neigh, MG_PORT_LAN, 4, host4, &host_mac, clock_ns) != 0 ||
@@ -496,6 +526,32 @@ static void add_seeds(void)
 	add("sealed_ttl1", "ttl", 3, f, l);
 	add("sealed_to_gw", "punted", 3, f,
 	    put_ip4(f, (uint8_t[]){172, 16, 0, 9}, (uint8_t[]){100, 64, 0, 1}, 1, 60, 0));
+	/* With the filter: its port passes, the same port over TCP does not; a flow the LAN opens
+	 * lets its reply in, and an ICMP error about it. */
+	l = put_ip4(f, (uint8_t[]){172, 16, 0, 9}, host4, 17, 100, 0);
+	be16(f + 22, 39585);
+	add("filter_udp4", "to the LAN", 7, f, l);
+	l = put_ip6(f, (uint8_t[16]){0xfd, 0, 0, 0x16, [15] = 9}, host6, 17, 100);
+	be16(f + 42, 39585);
+	add("filter_udp6", "to the LAN", 7, f, l);
+	add("filter_tcp4", "policy", 7, f,
+	    put_ip4(f, (uint8_t[]){172, 16, 0, 9}, host4, 6, 100, 0));
+	o = put_eth(f, &lan_mac, &host_mac, 0x0800);
+	l = put_ip4(f + o, host4, dst4, 17, 100, 0x4000);
+	be16(f + o + 20, 5353);
+	be16(f + o + 22, 7000);
+	add("filter_lan_out", "to the mesh", 4, f, o + l);
+	l = put_ip4(f, dst4, host4, 17, 100, 0);
+	be16(f + 20, 7000);
+	be16(f + 22, 5353);
+	add("filter_reply", "to the LAN", 7, f, l);
+	l = put_ip4(f, (uint8_t[]){172, 16, 0, 1}, host4, 1, 56, 0);
+	f[20] = 3; /* destination unreachable, quoting the LAN host's datagram */
+	put_ip4(f + 28, host4, dst4, 17, 100, 0);
+	be16(f + 28 + 20, 5353);
+	be16(f + 28 + 22, 7000);
+	add("filter_icmp_error", "to the LAN", 7, f, l);
+	add("filter_icmp_other", "policy", 7, f, put_ip4(f, dst4, host4, 1, 56, 0));
 }
 
 int fuzz_init(void)

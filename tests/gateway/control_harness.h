@@ -185,5 +185,6 @@ void test_device_changes(void);
 void test_private_key_change(void);
 void test_netmap_sink(void);
 void test_bad_handshakes(void);
+void test_filter_enforced(void);
 
 #endif

@@ -387,6 +387,7 @@ int main(int argc, char **argv)
 	test_under_load();
 	test_device_changes();
 	test_netmap_sink();
+	test_filter_enforced();
 	test_private_key_change();
 	test_bad_handshakes();
 	CHECK(H.wire_lost == 0, "wire log kept every frame (%u lost)", H.wire_lost);

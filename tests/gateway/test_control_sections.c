@@ -9,6 +9,7 @@
 #include <string.h>
 #include <time.h>
 
+#include "acl.h"
 #include "check.h"
 #include "crypto.h"
 #include "control_harness.h"
@@ -497,6 +498,10 @@ void test_netmap_sink(void)
 	      "full map applied");
 	struct mg_peer *pe = h_peer(e);
 	CHECK(pe && ctl->gw.n_peers == peers + 1 && pe->n_allowed_ips == 2, "the map's peer is up");
+	const struct mg_acl *acl = mg_gateway_acl(&ctl->gw);
+	CHECK(acl && acl->n_rules4 == 0 && acl->n_rules6 == 0 &&
+	          ctl->filter_source == MG_FILTER_COORD,
+	      "a full map without a filter puts the empty one in force");
 	if (!pe)
 		return;
 	unsigned mark = H.n_wire;
@@ -537,4 +542,10 @@ void test_netmap_sink(void)
 	CHECK(mg_netmap_apply(&ctl->netmap, &u, time(NULL), &mg_device_netmap_sink, ctl) == 0 &&
 	          !h_peer(e) && ctl->gw.n_peers == peers && ctl->netmap.stats.sink_errors == 0,
 	      "removed by the map, no sink errors");
+
+	/* The sections after this one run as a static gateway: no policy. */
+	char err[256];
+	CHECK(mg_control_set_filter(ctl, NULL, MG_FILTER_NONE, err, sizeof(err)) == 0 &&
+	          !mg_gateway_acl(&ctl->gw),
+	      "back to no filter");
 }

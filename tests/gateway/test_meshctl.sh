@@ -90,18 +90,19 @@ done
 expect_rc 0 "peers table" "$MESHCTL" -s "$sock" peers
 check "peers header" grep -q '^PEER *ENDPOINT *HANDSHAKE' "$dir/out"
 check "one row per peer" test "$(($(wc -l <"$dir/out") - 1))" = "$(raw peers | jq '.peers|length')"
-while IFS=$'\t' read -r key ep rx tx drops ips; do
+while IFS=$'\t' read -r key ep rx tx drops pdrops ips; do
 	row=$(grep -F -- "$key" "$dir/out")
 	check "peer $key row" test -n "$row"
 	read -r -a f <<<"$row"
 	n=${#f[@]}
 	check "peer $key endpoint" test "${f[1]}" = "$ep"
-	check "peer $key rx" test "${f[n - 4]}" = "$rx"
-	check "peer $key tx" test "${f[n - 3]}" = "$tx"
-	check "peer $key drops" test "${f[n - 2]}" = "$drops"
+	check "peer $key rx" test "${f[n - 5]}" = "$rx"
+	check "peer $key tx" test "${f[n - 4]}" = "$tx"
+	check "peer $key drops" test "${f[n - 3]}" = "$drops"
+	check "peer $key policy drops" test "${f[n - 2]}" = "$pdrops"
 	check "peer $key allowed ips" test "${f[n - 1]}" = "$ips"
 done < <(raw peers | jq -r '.peers[] | [.public_key, (.endpoint // "(none)"), .rx_bytes,
-	.tx_bytes, .drops, (.allowed_ips | join(","))] | @tsv')
+	.tx_bytes, .drops, .policy_drops, (.allowed_ips | join(","))] | @tsv')
 check "handshake age" grep -q "1m05s ago" "$dir/out"
 check "never handshaken" grep -q " never " "$dir/out"
 

@@ -1,0 +1,89 @@
+/* SPDX-License-Identifier: GPL-2.0-only */
+/*
+ * The map's packet filter compiled for the workers: two rte_acl contexts (IPv4, IPv6) whose
+ * fields are protocol, source prefix, destination prefix and destination port range. The
+ * control thread builds a new struct mg_acl off the fast path (mg_acl_build) and publishes it
+ * whole (mg_gateway_publish_acl); workers classify each decrypted burst with one
+ * rte_acl_classify call per address family present; what it replaces is freed after an RCU
+ * grace period.
+ *
+ * The rules come in the filter model's shape (node/filter.h, which the data plane may not
+ * include): lists of source and destination prefixes, a protocol and destination port ranges.
+ * mg_acl_build expands each into rte_acl rules so that classification agrees with
+ * mg_filter_match, the plain reference (tests/dataplane/test_acl checks it differentially):
+ *   TCP, UDP: one rule per (src, dst, port range);
+ *   ICMP: protocol 1 on IPv4, 58 on IPv6, any port (the key carries 0);
+ *   any protocol with ports "*" alone: protocol wildcard, every port;
+ *   any protocol with other ports: the TCP and UDP rules for those ports, plus ICMP.
+ * A source and a destination of different families make no rule.
+ */
+#ifndef MESHGATE_DATAPLANE_ACL_H
+#define MESHGATE_DATAPLANE_ACL_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "addr.h"
+
+struct mg_pkt_tuple;
+
+/* Expanded rte_acl rules one filter may compile to, both families together. */
+#define MG_ACL_MAX_RULES 262144u
+/* rte_acl's run-time memory per family (its build's max_size). */
+#define MG_ACL_MAX_BYTES (256u << 20)
+
+enum mg_acl_proto { MG_ACL_ANY = 0, MG_ACL_TCP, MG_ACL_UDP, MG_ACL_ICMP };
+
+struct mg_acl_ports {
+	uint16_t lo, hi; /* inclusive */
+};
+
+/* One rule as the filter model states it (struct mg_filter_rule's fields). */
+struct mg_acl_rule {
+	const struct mg_prefix *src;
+	size_t n_src;
+	const struct mg_prefix *dst;
+	size_t n_dst;
+	enum mg_acl_proto proto;
+	const struct mg_acl_ports *ports;
+	size_t n_ports;
+};
+
+struct rte_acl_ctx;
+
+struct mg_acl {
+	struct rte_acl_ctx *ctx4, *ctx6; /* NULL: no rule of that family (nothing matches) */
+	uint32_t n_rules4, n_rules6;     /* expanded */
+	size_t n_filter_rules;           /* as given */
+};
+
+/*
+ * Compiles rules (may be 0: the filter that admits nothing). socket_id: NUMA socket or
+ * SOCKET_ID_ANY (-1). Returns NULL with a reason in err (too many expanded rules, no memory,
+ * rte_acl refused the build).
+ */
+struct mg_acl *mg_acl_build(const struct mg_acl_rule *rules, size_t n, int socket_id, char *err,
+                            size_t errlen);
+void mg_acl_free(struct mg_acl *acl); /* NULL is fine */
+
+/* What rte_acl reads for one packet: filled by mg_acl_key_fill, network byte order. */
+struct mg_acl_key {
+	uint8_t proto;
+	uint8_t pad[3];
+	uint8_t src[16]; /* IPv4: the first 4 bytes */
+	uint8_t dst[16];
+	uint16_t dport;
+	uint16_t pad2; /* 0: rte_acl reads the port's group as 4 bytes (acl.c) */
+};
+
+void mg_acl_key_fill(struct mg_acl_key *k, const struct mg_pkt_tuple *t);
+
+/*
+ * keys[i] are one family's; match[i] is set true when some rule admits it. One rte_acl_classify
+ * call. Any n.
+ */
+void mg_acl_classify(const struct mg_acl *acl, uint8_t family, const struct mg_acl_key *const *keys,
+                     bool *match, unsigned n);
+
+#endif
