@@ -18,6 +18,7 @@
 #             gwA's endpoint do not loop: the map stream keeps working and so does WireGuard
 #   not chosen  host2 has no /0 and reaches the server from its own address
 #   denied    host3 chose gwA but gets no /0, keeps its own route (the server sees its address)
+#             and when it forces packets into gwA anyway, gwA's filter drops and counts them
 #   branch    LAN B's host reaches the server over IPv4 and IPv6 through gwB and gwA; the server
 #             sees gwA's uplink, not gwB
 #   cleared   the policy withdraws ops' grant: host's /0, rules and table route go, the server
@@ -248,6 +249,27 @@ check "host2 reaches the server on its own route" \
 check "host3 reaches the server on its own route" \
 	run_bounded 15 ip netns exec "$NS_H3" python3 "$TOOL" tcp "$SRV4" "$SRV_PORT"
 check "the server saw their own addresses" test "$(sources)" = "$HOST2_IP $HOST3_IP "
+
+# A denied host that routes into gwA anyway (its own allowed-ips and a route, as a hostile host
+# could) is refused by gwA's filter: nothing reaches the server, every packet is a policy drop.
+PUB_H3=$(wg pubkey <"$MG_STATE/host3.key")
+h3_drops() { health_raw gwA peers | jq -r --arg k "$PUB_H3" '.peers[] | select(.public_key == $k) | .policy_drops'; }
+h3_ips=$(ip netns exec "$NS_H3" wg show "$IF_H3" allowed-ips | awk -v k="$PUB_GWA" '$1 == k { $1 = ""; print }' | tr -s ' ' ',' | sed 's/^,//; s/,$//')
+ip netns exec "$NS_H3" wg set "$IF_H3" peer "$PUB_GWA" allowed-ips "${h3_ips:+$h3_ips,}$SRV4/32" || fail "wg set host3"
+ip -n "$NS_H3" route add "$SRV4/32" dev "$IF_H3" || fail "route on host3"
+d0=$(h3_drops)
+mark_log
+for _ in 1 2 3; do
+	ip netns exec "$NS_H3" ping -c 1 -W 1 "$SRV4" >/dev/null 2>&1 && fail "host3's ping through gwA got an answer"
+done
+run_bounded 8 ip netns exec "$NS_H3" python3 "$TOOL" tcp "$SRV4" "$SRV_PORT" >/dev/null 2>&1 &&
+	fail "host3's TCP connection through gwA was answered"
+check "gwA counted host3's pings to the internet as policy drops" within 5 \
+	eval '[ "$(h3_drops)" -ge "$((d0 + 3))" ]'
+step "gwA's policy drops for host3: $d0 -> $(h3_drops)"
+check "the server saw nothing from host3 through gwA" test -z "$(sources)"
+ip -n "$NS_H3" route del "$SRV4/32" dev "$IF_H3"
+ip netns exec "$NS_H3" wg set "$IF_H3" peer "$PUB_GWA" allowed-ips "$h3_ips"
 
 section "branch: LAN B through gwB and gwA"
 wait_for 30 "gwB to get gwA's 0.0.0.0/0" peer_allows "$NS_GWB" "$IF_GWB" "$PUB_GWA" 0.0.0.0/0
