@@ -32,7 +32,7 @@ while [ $# -gt 0 ]; do
 	--duration) DURATION="$2"; shift ;;
 	--restart-every) RESTART_EVERY="$2"; shift ;;
 	--build-dir) BUILD_DIR=$(realpath -m "$2"); shift ;;
-	-h | --help) sed -n 's/^# \{0,1\}//; 4,15p' "${BASH_SOURCE[0]}"; exit 0 ;;
+	-h | --help) sed -n 's/^# \{0,1\}//; 4,20p' "${BASH_SOURCE[0]}"; exit 0 ;;
 	*) echo "soak: unknown argument '$1'" >&2; exit 2 ;;
 	esac
 	shift
