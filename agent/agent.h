@@ -54,6 +54,9 @@ struct mg_agent_config {
 /* errbuf gets "FILE:LINE: key.path: expected …". Returns 0 or -1. */
 int mg_agent_config_load(const char *path, struct mg_agent_config *cfg, char *errbuf,
                          size_t errlen);
+/* The same for text in memory (the fuzz target: no file per input); name stands for FILE. */
+int mg_agent_config_load_buffer(const char *name, const char *text, size_t len,
+                                struct mg_agent_config *cfg, char *errbuf, size_t errlen);
 /* Zeroes the private key. */
 void mg_agent_config_free(struct mg_agent_config *cfg);
 

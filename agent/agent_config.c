@@ -133,7 +133,9 @@ static int load_root(struct cfg_loader *ld, yaml_node_t *root, struct mg_agent_c
 	return 0;
 }
 
-int mg_agent_config_load(const char *path, struct mg_agent_config *cfg, char *errbuf, size_t errlen)
+/* text NULL: read the file at path; else parse text, with path naming it in messages. */
+static int load_from(const char *path, const char *text, size_t len, struct mg_agent_config *cfg,
+                     char *errbuf, size_t errlen)
 {
 	char dummy[1];
 	struct cfg_loader ld = {
@@ -153,13 +155,24 @@ int mg_agent_config_load(const char *path, struct mg_agent_config *cfg, char *er
 	cfg->listen_port = 51820;
 	snprintf(cfg->uapi_dir, sizeof(cfg->uapi_dir), MG_UAPI_DEFAULT_DIR);
 	snprintf(cfg->log_level, sizeof(cfg->log_level), "info");
-	if (cfg_load_file(&ld, &doc) != 0)
+	if ((text ? cfg_load_buffer(&ld, text, len, &doc) : cfg_load_file(&ld, &doc)) != 0)
 		return -1;
 	ret = load_root(&ld, yaml_document_get_root_node(&doc), cfg);
 	yaml_document_delete(&doc);
 	if (ret != 0)
 		mg_agent_config_free(cfg);
 	return ret;
+}
+
+int mg_agent_config_load(const char *path, struct mg_agent_config *cfg, char *errbuf, size_t errlen)
+{
+	return load_from(path, NULL, 0, cfg, errbuf, errlen);
+}
+
+int mg_agent_config_load_buffer(const char *name, const char *text, size_t len,
+                                struct mg_agent_config *cfg, char *errbuf, size_t errlen)
+{
+	return text ? load_from(name, text, len, cfg, errbuf, errlen) : -1;
 }
 
 void mg_agent_config_free(struct mg_agent_config *cfg)

@@ -327,7 +327,9 @@ static int load_root(struct cfg_loader *ld, const yaml_node_t *root)
 	return 0;
 }
 
-bool config_load(struct coord_config *c, const char *path, char *err, size_t errlen)
+/* text NULL: read the file at path; else parse text, with path naming it in messages. */
+static bool load_from(struct coord_config *c, const char *path, const char *text, size_t len,
+                      char *err, size_t errlen)
 {
 	char dummy[1];
 	struct cfg_loader ld = {
@@ -343,7 +345,7 @@ bool config_load(struct coord_config *c, const char *path, char *err, size_t err
 	/* Unless the file names it, the key file sits next to the config, not in the cwd. */
 	free(c->server_key_file);
 	c->server_key_file = NULL;
-	if (cfg_load_file(&ld, &doc) != 0)
+	if ((text ? cfg_load_buffer(&ld, text, len, &doc) : cfg_load_file(&ld, &doc)) != 0)
 		return false;
 	ok = load_root(&ld, yaml_document_get_root_node(&doc)) == 0;
 	yaml_document_delete(&doc);
@@ -358,4 +360,15 @@ bool config_load(struct coord_config *c, const char *path, char *err, size_t err
 		ok = c->server_key_file != NULL;
 	}
 	return ok;
+}
+
+bool config_load(struct coord_config *c, const char *path, char *err, size_t errlen)
+{
+	return load_from(c, path, NULL, 0, err, errlen);
+}
+
+bool config_load_buffer(struct coord_config *c, const char *name, const char *text, size_t len,
+                        char *err, size_t errlen)
+{
+	return text && load_from(c, name, text, len, err, errlen);
 }

@@ -42,6 +42,10 @@ struct coord_config {
 void config_defaults(struct coord_config *c);
 /* Loads path over the defaults. On failure err says "FILE:LINE: key 'k': expected ...". */
 bool config_load(struct coord_config *c, const char *path, char *err, size_t errlen);
+/* The same for text in memory (the fuzz target: no file per input); name stands for FILE and
+ * places the default key file as the path would. */
+bool config_load_buffer(struct coord_config *c, const char *name, const char *text, size_t len,
+                        char *err, size_t errlen);
 void config_free(struct coord_config *c);
 /* True when host is a loopback address (127.0.0.0/8, ::1) or "localhost". */
 bool host_is_loopback(const char *host);

@@ -626,7 +626,9 @@ static int load_root(struct cfg_loader *ld, yaml_node_t *root)
 	return check_mtu(ld, mtu_node);
 }
 
-int mg_config_load(const char *path, struct mg_config *cfg, char *errbuf, size_t errlen)
+/* text NULL: read the file at path; else parse text, with path naming it in messages. */
+static int load_from(const char *path, const char *text, size_t len, struct mg_config *cfg,
+                     char *errbuf, size_t errlen)
 {
 	char dummy[1];
 	struct cfg_loader ld = {
@@ -644,7 +646,7 @@ int mg_config_load(const char *path, struct mg_config *cfg, char *errbuf, size_t
 	set_defaults(cfg);
 	ld.warnings = cfg->warnings;
 	ld.warnings_len = sizeof(cfg->warnings);
-	if (cfg_load_file(&ld, &doc) != 0)
+	if ((text ? cfg_load_buffer(&ld, text, len, &doc) : cfg_load_file(&ld, &doc)) != 0)
 		return -1;
 	ret = load_root(&ld, yaml_document_get_root_node(&doc));
 	yaml_document_delete(&doc);
@@ -653,6 +655,17 @@ int mg_config_load(const char *path, struct mg_config *cfg, char *errbuf, size_t
 		return -1;
 	}
 	return 0;
+}
+
+int mg_config_load(const char *path, struct mg_config *cfg, char *errbuf, size_t errlen)
+{
+	return load_from(path, NULL, 0, cfg, errbuf, errlen);
+}
+
+int mg_config_load_buffer(const char *name, const char *text, size_t len, struct mg_config *cfg,
+                          char *errbuf, size_t errlen)
+{
+	return text ? load_from(name, text, len, cfg, errbuf, errlen) : -1;
 }
 
 void mg_config_free(struct mg_config *cfg)

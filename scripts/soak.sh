@@ -12,7 +12,12 @@
 # At the end it reports each gateway's RSS and DPDK heap at start (after a warm-up) and end
 # (growth must stay under 1 %), the pings lost outside a window around each coordinator
 # restart (none may be), and every log line at level error. The exit status is 0 when all of
-# that holds. Defaults: 1800 s, a restart every 300 s. Hold `flock /tmp/meshgate-netns.lock` on shared hosts.
+# that holds. Defaults: 1800 s, a restart every 300 s.
+#
+# It holds its namespaces for the whole run, so it does not take /tmp/meshgate-netns.lock (that
+# would stall every other netns test for half an hour). Its names cannot collide with theirs:
+# namespaces are mg-soak<pid>-*, interfaces and UAPI sockets mg?soak<pid>, the DPDK file prefix
+# mg-soak<pid>-*; everything else (addresses, ports, the bridge) lives inside those namespaces.
 set -euo pipefail
 
 ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
@@ -27,7 +32,7 @@ while [ $# -gt 0 ]; do
 	--duration) DURATION="$2"; shift ;;
 	--restart-every) RESTART_EVERY="$2"; shift ;;
 	--build-dir) BUILD_DIR=$(realpath -m "$2"); shift ;;
-	-h | --help) sed -n 's/^# \{0,1\}//; 4,15p' "${BASH_SOURCE[0]}"; exit 0 ;;
+	-h | --help) sed -n 's/^# \{0,1\}//; 4,20p' "${BASH_SOURCE[0]}"; exit 0 ;;
 	*) echo "soak: unknown argument '$1'" >&2; exit 2 ;;
 	esac
 	shift
@@ -40,6 +45,9 @@ TOPO_BUILD_DIR=$BUILD_DIR
 TOPO_FATAL_CHECKS=0
 # shellcheck source=../tests/e2e/topology.sh
 source "$ROOT/tests/e2e/topology.sh"
+# Every name lib.sh and gw_lib.sh derive carries MG_ID: "soak" marks them apart from the tests'
+# plain-pid ids (if_name's 15-byte limit leaves room: mga + soak + 7 digits).
+MG_ID="soak$$"
 
 # The gateways' configs gain the fast timers: a rekey every 10 s instead of every 120 s.
 eval "$(declare -f topo_gw_config | sed 's/hostname: \$name"/hostname: $name\ntest:\n  timer_divisor: 12"/')"

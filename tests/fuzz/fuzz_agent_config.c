@@ -1,8 +1,10 @@
 // SPDX-License-Identifier: GPL-2.0-only
 /*
  * Fuzz target: the agent's YAML configuration (agent/agent.h mg_agent_config_load). Each input
- * is written to a file and loaded. The seeds are conf/agent.yaml, with its key file path
- * pointed at a real key file made at setup, and a minimal file; each must load.
+ * is loaded from memory (mg_agent_config_load_buffer: the file loader's parser, no write per
+ * input); each seed is also written to a file and loaded with mg_agent_config_load. The seeds are
+ * conf/agent.yaml, with its key file path pointed at a real key file made at setup, and a minimal
+ * file; each must load.
  *
  * Invariants per input:
  *  - the loader answers 0 or -1; on -1 the message is "FILE:LINE: ..." with a line inside the
@@ -26,6 +28,8 @@
 
 static char config_path[300], key_path[300];
 static unsigned long cur_lines;
+static const uint8_t *cur_data;
+static size_t cur_len;
 static uint64_t loads_ok;
 
 static void check_loaded(const struct mg_agent_config *cfg)
@@ -62,8 +66,9 @@ static int load_checked(char *err, size_t errlen)
 	int rc;
 
 	memset(err, 'Z', errlen);
-	rc = mg_agent_config_load(config_path, &cfg, err, errlen);
-	FUZZ_CHECK(rc == 0 || rc == -1, "mg_agent_config_load returned %d", rc);
+	rc = mg_agent_config_load_buffer(config_path, (const char *)cur_data, cur_len, &cfg, err,
+	                                 errlen);
+	FUZZ_CHECK(rc == 0 || rc == -1, "mg_agent_config_load_buffer returned %d", rc);
 	FUZZ_CHECK(fuzz_yaml_terminated(err, errlen), "error message not terminated");
 	if (rc == 0) {
 		FUZZ_CHECK(err[0] == '\0', "success with a message: %s", err);
@@ -83,8 +88,8 @@ int fuzz_one(const uint8_t *data, size_t len)
 	char err[512];
 
 	cur_lines = fuzz_yaml_count_lines(data, len);
-	FUZZ_CHECK(fuzz_yaml_write_file(config_path, data, len) == 0, "cannot write %s",
-	           config_path);
+	cur_data = data;
+	cur_len = len;
 	if (load_checked(err, sizeof(err)) == 0) {
 		loads_ok++;
 		fuzz_outcome("agent_config: loaded");
@@ -102,9 +107,16 @@ int fuzz_one(const uint8_t *data, size_t len)
 static void seed(const char *name, const char *text)
 {
 	uint64_t n = loads_ok;
+	struct mg_agent_config cfg;
+	char err[512];
 	fuzz_seed_add(name, text, strlen(text));
 	fuzz_one((const uint8_t *)text, strlen(text));
 	FUZZ_CHECK(loads_ok == n + 1, "seed %s does not load", name);
+	/* The file loader reads into the same parser: it must agree. */
+	FUZZ_CHECK(fuzz_yaml_write_file(config_path, text, strlen(text)) == 0 &&
+	               mg_agent_config_load(config_path, &cfg, err, sizeof(err)) == 0,
+	           "seed %s does not load from a file: %s", name, err);
+	mg_agent_config_free(&cfg);
 }
 
 int fuzz_init(void)

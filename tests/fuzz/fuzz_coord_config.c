@@ -1,8 +1,8 @@
 // SPDX-License-Identifier: GPL-2.0-only
 /*
- * Fuzz target: meshgate-coord's YAML configuration (coord/config.h config_load). Each input is
- * written to a file and loaded over the defaults. The seeds are the coordinator examples in
- * conf/ and a minimal file; each must load.
+ * Fuzz target: meshgate-coord's YAML configuration (coord/config.h config_load_buffer, the file
+ * loader's parser without a file write per input), loaded over the defaults. The seeds are the
+ * coordinator examples in conf/ and a minimal file; each must load, from a file too.
  *
  * Invariants per input:
  *  - on failure the message names the file ("FILE:LINE: ..." or "FILE: ...") and is terminated;
@@ -81,13 +81,11 @@ static void check_loaded(const struct coord_config *c)
 
 int fuzz_one(const uint8_t *data, size_t len)
 {
-	if (!write_input(data, len))
-		return 0;
 	struct coord_config c;
 	char err[512];
 	config_defaults(&c);
 	memset(err, 0x55, sizeof(err));
-	bool ok = config_load(&c, config_path, err, sizeof(err));
+	bool ok = config_load_buffer(&c, config_path, (const char *)data, len, err, sizeof(err));
 	if (ok) {
 		check_loaded(&c);
 		loads_ok++;
@@ -135,10 +133,16 @@ static void add_file_seed(const char *path, const char *name)
 	struct coord_config c;
 	char err[512];
 	config_defaults(&c);
-	/* A seed must load as it is (paths it names are only read when the server starts). */
+	/* A seed must load as it is (paths it names are only read when the server starts), from
+	 * a file as from memory. */
 	if (!write_input((const uint8_t *)buf, n) ||
 	    !config_load(&c, config_path, err, sizeof(err)))
 		fprintf(stderr, "fuzz_coord_config: seed %s does not load: %s\n", name, err);
+	config_free(&c);
+	config_defaults(&c);
+	if (!config_load_buffer(&c, config_path, buf, n, err, sizeof(err)))
+		fprintf(stderr, "fuzz_coord_config: seed %s does not load from memory: %s\n", name,
+		        err);
 	config_free(&c);
 	fuzz_seed_add(name, buf, n);
 }

@@ -258,7 +258,8 @@ mg_reap() {
 	mg_cleanup_state "$state"
 }
 
-# mg_init: state directory, traps and the reaper. Call once, before creating anything.
+# mg_init: state directory, traps and the reaper (which watches this shell's pid, not MG_ID:
+# a script may give MG_ID a prefix). Call once, before creating anything.
 mg_init() {
 	MG_STATE=$(mktemp -d "/tmp/mg-$MG_ID.XXXXXX") || fail "mktemp"
 	trap mg_cleanup EXIT
@@ -266,7 +267,7 @@ mg_init() {
 	trap 'exit 143' TERM
 	# Not a process group leader, so setsid execs in place and $! is the reaper itself.
 	# shellcheck disable=SC2016 # expanded by the reaper's own bash
-	setsid bash -c 'source "$1"; mg_reap "$2" "$3"' mg-reaper "$MG_LIB_PATH" "$MG_ID" \
+	setsid bash -c 'source "$1"; mg_reap "$2" "$3"' mg-reaper "$MG_LIB_PATH" "$$" \
 		"$MG_STATE" </dev/null >/dev/null 2>&1 &
 	MG_REAPER_PID=$!
 }

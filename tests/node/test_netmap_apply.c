@@ -11,6 +11,8 @@
 #include <time.h>
 
 #include "check.h"
+#include "coord_client.h"
+#include "keys.h"
 #include "netmap_apply.h"
 
 #define MAX_DEV_PEERS 10100
@@ -564,6 +566,98 @@ static void test_own_address_in_later_delta(void)
 	free(d);
 }
 
+/* One map-stream peer as the coordinator writes it; allowed is the allowed_ips list's inside. */
+static void peer_json(char *out, size_t cap, unsigned n, bool online, const char *allowed)
+{
+	uint8_t key[WG_KEY_LEN];
+	char b64[WG_KEY_B64_SIZE];
+
+	set_key(key, n);
+	wg_key_to_base64(b64, key);
+	snprintf(out, cap,
+	         "{\"key\":\"%s\",\"id\":%u,\"name\":\"node%u\",\"addresses\":[\"100.64.0.%u/32\"],"
+	         "\"allowed_ips\":[%s],\"endpoints\":[],\"online\":%s,\"key_expiry\":0}",
+	         b64, n, n, n, allowed, online ? "true" : "false");
+}
+
+static void apply_line(struct mg_netmap_state *st, struct dev *d, const char *line)
+{
+	struct mg_netmap_update u;
+	char type[32], err[256];
+
+	CHECK(mg_coord_parse_line(line, strlen(line), &u, type, sizeof(type), err, sizeof(err)) ==
+	          1,
+	      "stream line parses: %s", err);
+	CHECK(mg_netmap_apply(st, &u, NOW, &sink, d) == 0, "stream line applies");
+	mg_netmap_update_free(&u);
+}
+
+/*
+ * fuzz_map_stream's finding, as a stream through the parser: peer b routes peer c's own
+ * address (100.64.0.c/32). Whichever comes first (b's route in the full map and c in a delta,
+ * or the reverse), whether c is online, whether c lists its own address in its allowed IPs,
+ * and whichever key sorts first, b never holds that prefix while c exists.
+ */
+static void test_own_address_stream_orders(void)
+{
+	static const unsigned pairs[2][2] = {{3, 9}, {9, 3}};
+	char self[200], pb[512], pc[512], line[1400], self_b64[WG_KEY_B64_SIZE];
+	uint8_t self_key[WG_KEY_LEN];
+
+	small_dev = true;
+	set_key(self_key, 1);
+	wg_key_to_base64(self_b64, self_key);
+	snprintf(self, sizeof(self),
+	         "\"self\":{\"key\":\"%s\",\"id\":1,\"name\":\"gw\",\"addresses\":"
+	         "[\"100.64.0.1/32\"],\"routes\":[]}",
+	         self_b64);
+	for (int v = 0; v < 16; v++) {
+		unsigned b = pairs[v & 1][0], c = pairs[v & 1][1];
+		bool route_first = v & 2, c_online = v & 4, c_lists = v & 8;
+		char allowed[96], c_addr[32];
+		struct mg_netmap_state st;
+		struct dev *d = dev_new();
+
+		snprintf(c_addr, sizeof(c_addr), "100.64.0.%u/32", c);
+		/* b lists its own address and the route; c its own address or nothing. */
+		snprintf(allowed, sizeof(allowed), "\"100.64.0.%u/32\",\"%s\"", b, c_addr);
+		peer_json(pb, sizeof(pb), b, true, allowed);
+		snprintf(allowed, sizeof(allowed), c_lists ? "\"%s\"" : "", c_addr);
+		peer_json(pc, sizeof(pc), c, c_online, allowed);
+		mg_netmap_state_init(&st);
+		if (route_first) {
+			snprintf(line, sizeof(line),
+			         "{\"type\":\"full\",\"seq\":1,%s,\"peers\":[%s]}", self, pb);
+			apply_line(&st, d, line);
+			CHECK(dev_has_prefix(d, b, c_addr), "case %d: no owner yet, b routes %s", v,
+			      c_addr);
+			snprintf(line, sizeof(line),
+			         "{\"type\":\"delta\",\"seq\":2,\"peers_changed\":[%s]}", pc);
+		} else {
+			snprintf(line, sizeof(line),
+			         "{\"type\":\"full\",\"seq\":1,%s,\"peers\":[%s]}", self, pc);
+			apply_line(&st, d, line);
+			snprintf(line, sizeof(line),
+			         "{\"type\":\"delta\",\"seq\":2,\"peers_changed\":[%s]}", pb);
+		}
+		apply_line(&st, d, line);
+		CHECK(!dev_has_prefix(d, b, c_addr), "case %d: b (%u) lost c's (%u) own address", v,
+		      b, c);
+		CHECK(dev_has_prefix(d, c, c_addr) == c_lists,
+		      "case %d: c holds its own address exactly when it lists it", v);
+		CHECK(d->double_owner == 0 && d->bad_op == 0, "case %d: one owner per prefix", v);
+		/* A full map again in the other order changes nothing. */
+		snprintf(line, sizeof(line), "{\"type\":\"full\",\"seq\":3,%s,\"peers\":[%s,%s]}",
+		         self, route_first ? pc : pb, route_first ? pb : pc);
+		apply_line(&st, d, line);
+		CHECK(!dev_has_prefix(d, b, c_addr),
+		      "case %d: after a full map, b still without it", v);
+		mg_netmap_state_free(&st);
+		free(d);
+	}
+	small_dev = false;
+}
+
 int main(int argc, char **argv)
 {
 	(void)argc;
@@ -573,6 +667,7 @@ int main(int argc, char **argv)
 	test_conflicts_expiry_failures();
 	test_own_addresses();
 	test_own_address_in_later_delta();
+	test_own_address_stream_orders();
 	test_ten_thousand();
 	return check_done("netmap_apply");
 }
