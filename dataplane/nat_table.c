@@ -6,6 +6,7 @@
 
 #include <rte_errno.h>
 #include <rte_hash.h>
+#include <rte_hash_crc.h>
 #include <rte_jhash.h>
 #include <rte_malloc.h>
 #include <rte_rcu_qsbr.h>
@@ -95,7 +96,7 @@ static int worker_init(struct mg_nat *nat, unsigned id, uint32_t per_worker, uin
 	    .name = name,
 	    .entries = per_worker,
 	    .key_len = sizeof(struct mg_nat_key),
-	    .hash_func = rte_jhash,
+	    .hash_func = rte_hash_crc,
 	    .socket_id = SOCKET_ID_ANY,
 	    .extra_flag = RTE_HASH_EXTRA_FLAGS_RW_CONCURRENCY_LF | RTE_HASH_EXTRA_FLAGS_EXT_TABLE,
 	};
@@ -253,17 +254,26 @@ int mg_nat_ext_index(const struct mg_nat *nat, uint8_t family, const uint8_t *ad
 	return -1;
 }
 
-struct mg_nat_map *mg_nat_find(struct mg_nat *nat, unsigned worker, const struct mg_nat_key *key)
+struct mg_nat_map *mg_nat_find_others(struct mg_nat *nat, unsigned worker,
+                                      const struct mg_nat_key *key)
 {
 	void *data;
+	if (nat->n_workers == 1)
+		return NULL;
 	hash_sig_t sig = rte_hash_hash(nat->w[0].h, key);
-	if (rte_hash_lookup_with_hash_data(nat->w[worker].h, key, sig, &data) >= 0)
-		return data;
 	for (unsigned i = 0; i < nat->n_workers; i++)
 		if (i != worker &&
 		    rte_hash_lookup_with_hash_data(nat->w[i].h, key, sig, &data) >= 0)
 			return data;
 	return NULL;
+}
+
+struct mg_nat_map *mg_nat_find(struct mg_nat *nat, unsigned worker, const struct mg_nat_key *key)
+{
+	void *data;
+	if (rte_hash_lookup_data(nat->w[worker].h, key, &data) >= 0)
+		return data;
+	return mg_nat_find_others(nat, worker, key);
 }
 
 static _Atomic uint32_t *inbound_slot(struct mg_nat *nat, unsigned ext, unsigned proto,
