@@ -19,6 +19,8 @@
 #include "timers.h"
 #include "transport.h"
 
+_Static_assert(MG_BURST <= MG_NAT_BURST, "a decrypt burst's NAT packets go in one NAT burst");
+
 struct decap_burst {
 	unsigned n;
 	struct mg_decap_pkt *pkt[MG_BURST];
@@ -33,6 +35,10 @@ struct decap_burst {
 	uint8_t nh_family;
 	uint8_t nh_addr[16];
 	struct rte_ether_addr nh_mac;
+	/* packets for the exit NAT, translated together after the burst's other packets */
+	unsigned n_nat;
+	struct rte_mbuf *nat_m[MG_BURST];
+	struct mg_l3 nat_l3[MG_BURST];
 };
 
 static struct mg_peer *peer_of(const struct wg_noise_keypair *kp)
@@ -315,7 +321,8 @@ static void forward(struct mg_worker *w, struct decap_burst *b, unsigned i)
 	if ((d->outer_tclass & MG_ECN_MASK) == MG_ECN_CE && (l3->tclass & MG_ECN_MASK) != 0)
 		mg_ip_set_ce(ip, l3->family);
 	if (gw->nat && mg_nat_wants(gw->nat, mg_gateway_addrs(gw), l3)) {
-		mg_nat_forward(w, m, l3);
+		b->nat_m[b->n_nat] = m;
+		b->nat_l3[b->n_nat++] = *l3;
 		return;
 	}
 
@@ -354,6 +361,7 @@ void mg_decap_burst(struct mg_worker *w, struct mg_decap_pkt *pkts, unsigned n)
 	struct decap_burst b;
 
 	b.nh_valid = false;
+	b.n_nat = 0;
 	lookup(w, &b, pkts, n);
 	if (!b.n)
 		return;
@@ -364,4 +372,6 @@ void mg_decap_burst(struct mg_worker *w, struct mg_decap_pkt *pkts, unsigned n)
 	policy(w, &b);
 	for (unsigned i = 0; i < b.n; i++)
 		forward(w, &b, i);
+	if (b.n_nat)
+		mg_nat_forward_burst(w, b.nat_m, b.nat_l3, b.n_nat);
 }

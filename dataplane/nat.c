@@ -4,8 +4,10 @@
 
 #include <string.h>
 
+#include <rte_hash.h>
 #include <rte_ip.h>
 #include <rte_mbuf.h>
+#include <rte_prefetch.h>
 
 #include "nat_cksum.h"
 #include "nat_internal.h"
@@ -201,14 +203,19 @@ unsupported:
 	return -1;
 }
 
-int mg_nat_translate_out(struct mg_nat *nat, unsigned worker, uint8_t *ip, const struct mg_l3 *l3,
-                         uint64_t now_ns, struct mg_worker_counters *c, enum mg_drop_reason *why)
+/*
+ * The first half of an outbound translation: the packet's key, or a verdict without one.
+ * Returns 1 with *key and *port_off set (a mapping is needed), 0 done (an ICMP error, already
+ * translated), -1 drop with *why.
+ */
+static int out_key(struct mg_nat *nat, unsigned worker, uint8_t *ip, const struct mg_l3 *l3,
+                   struct mg_nat_key *key, unsigned *port_off, struct mg_worker_counters *c,
+                   enum mg_drop_reason *why)
 {
 	uint8_t fam = l3->family;
-	unsigned alen = mg_addr_len(fam);
 	int proto = proto_of(fam, l3->proto);
 	uint8_t *l4 = ip + l3->hdr_len;
-	unsigned len = l3->total_len - l3->hdr_len, port_off = 0;
+	unsigned len = l3->total_len - l3->hdr_len;
 
 	/* Only the first fragment carries ports; the kernel reassembles, a fast path cannot. */
 	if (proto < 0 || l3->fragment) {
@@ -219,6 +226,7 @@ int mg_nat_translate_out(struct mg_nat *nat, unsigned worker, uint8_t *ip, const
 		*why = MG_DROP_MALFORMED;
 		return -1;
 	}
+	*port_off = 0;
 	if (proto == MG_NAT_ICMP) {
 		if (icmp_is_error(fam, l4[0]))
 			return icmp_error(nat, worker, false, -1, ip, l3, l4, len, c, why) == 1
@@ -228,27 +236,111 @@ int mg_nat_translate_out(struct mg_nat *nat, unsigned worker, uint8_t *ip, const
 			*why = MG_DROP_NAT_UNSUPPORTED;
 			return -1;
 		}
-		port_off = 4;
+		*port_off = 4;
 	}
-	struct mg_nat_key key = {.family = fam, .proto = (uint8_t)proto};
-	memcpy(&key.port, l4 + port_off, 2);
-	memcpy(key.addr, l3->src, alen);
-	struct mg_nat_map *m = mg_nat_find(nat, worker, &key);
-	if (m)
-		mg_nat_touch(m, now_ns);
-	else if (!(m = mg_nat_create_map(nat, worker, &key, now_ns, c, why)))
-		return -1;
-	if (proto == MG_NAT_TCP) {
-		tcp_track(m, l4, false);
-		clamp_mss(nat, fam, l4, len, c);
-	}
+	memset(key, 0, sizeof(*key));
+	key->family = fam;
+	key->proto = (uint8_t)proto;
+	memcpy(&key->port, l4 + *port_off, 2);
+	memcpy(key->addr, l3->src, mg_addr_len(fam));
+	return 1;
+}
+
+/* The second half: the source rewritten to mapping m's external endpoint. */
+static void out_apply(struct mg_nat *nat, struct mg_nat_map *m, uint8_t *ip, const struct mg_l3 *l3,
+                      unsigned port_off, uint64_t now_ns, struct mg_worker_counters *c)
+{
+	uint8_t fam = l3->family;
+	int proto = m->key.proto;
+	uint8_t *l4 = ip + l3->hdr_len;
 	uint8_t *ck = l4 + cksum_off(proto);
 	bool udp = proto == MG_NAT_UDP;
-	mg_nat_rewrite(ip + src_off(fam), nat->ext[m->ext].addr, alen, fam == 4 ? ip + 10 : NULL,
-	               pseudo(fam, proto) ? ck : NULL, udp);
+
+	mg_nat_touch(m, now_ns);
+	if (proto == MG_NAT_TCP) {
+		tcp_track(m, l4, false);
+		clamp_mss(nat, fam, l4, l3->total_len - l3->hdr_len, c);
+	}
+	mg_nat_rewrite(ip + src_off(fam), nat->ext[m->ext].addr, mg_addr_len(fam),
+	               fam == 4 ? ip + 10 : NULL, pseudo(fam, proto) ? ck : NULL, udp);
 	mg_nat_rewrite(l4 + port_off, &m->ext_port, 2, NULL, ck, udp);
 	c->nat.out++;
+}
+
+/* The mapping for key, created (owned by worker) when none exists. */
+static struct mg_nat_map *find_or_create(struct mg_nat *nat, unsigned worker,
+                                         const struct mg_nat_key *key, uint64_t now_ns,
+                                         struct mg_worker_counters *c, enum mg_drop_reason *why)
+{
+	struct mg_nat_map *m = mg_nat_find(nat, worker, key);
+	return m ? m : mg_nat_create_map(nat, worker, key, now_ns, c, why);
+}
+
+int mg_nat_translate_out(struct mg_nat *nat, unsigned worker, uint8_t *ip, const struct mg_l3 *l3,
+                         uint64_t now_ns, struct mg_worker_counters *c, enum mg_drop_reason *why)
+{
+	struct mg_nat_key key;
+	unsigned port_off;
+	int r = out_key(nat, worker, ip, l3, &key, &port_off, c, why);
+	if (r <= 0)
+		return r;
+	struct mg_nat_map *m = find_or_create(nat, worker, &key, now_ns, c, why);
+	if (!m)
+		return -1;
+	out_apply(nat, m, ip, l3, port_off, now_ns, c);
 	return 0;
+}
+
+void mg_nat_translate_out_burst(struct mg_nat *nat, unsigned worker, uint8_t *const ip[],
+                                const struct mg_l3 l3[], unsigned n, uint64_t now_ns,
+                                struct mg_worker_counters *c, int rc[], enum mg_drop_reason why[])
+{
+	struct mg_nat_key keys[MG_NAT_BURST];
+	const void *kp[MG_NAT_BURST];
+	void *data[MG_NAT_BURST];
+	unsigned port_off[MG_NAT_BURST], pos[MG_NAT_BURST], k = 0;
+	unsigned new_of[MG_NAT_BURST], n_new = 0; /* keys[] this burst created a mapping for */
+	uint64_t hits = 0;
+
+	for (unsigned i = 0; i < n; i++) {
+		rc[i] = out_key(nat, worker, ip[i], &l3[i], &keys[k], &port_off[k], c, &why[i]);
+		if (rc[i] == 1) {
+			kp[k] = &keys[k];
+			pos[k++] = i;
+		}
+	}
+	/* One pass over the worker's own hash for the whole burst: its bucket reads overlap
+	 * instead of each packet waiting on its own. */
+	if (k)
+		rte_hash_lookup_bulk_data(nat->w[worker].h, kp, k, &hits, data);
+	for (unsigned j = 0; j < k; j++)
+		if (hits & (1ull << j))
+			rte_prefetch0(data[j]);
+	for (unsigned j = 0; j < k; j++) {
+		unsigned i = pos[j];
+		struct mg_nat_map *m = data[j];
+		if (!(hits & (1ull << j))) {
+			/* Only this worker writes its hash, so the bulk lookup missed nothing but
+			 * what this burst created: an earlier packet of the same new flow. */
+			m = NULL;
+			for (unsigned e = 0; e < n_new && !m; e++)
+				if (memcmp(&keys[new_of[e]], &keys[j], sizeof(keys[j])) == 0)
+					m = data[new_of[e]];
+			if (!m)
+				m = mg_nat_find_others(nat, worker, &keys[j]);
+			if (!m) {
+				m = mg_nat_create_map(nat, worker, &keys[j], now_ns, c, &why[i]);
+				if (!m) {
+					rc[i] = -1;
+					continue;
+				}
+				data[j] = m;
+				new_of[n_new++] = j;
+			}
+		}
+		out_apply(nat, m, ip[i], &l3[i], port_off[j], now_ns, c);
+		rc[i] = 0;
+	}
 }
 
 int mg_nat_translate_in(struct mg_nat *nat, uint8_t *ip, const struct mg_l3 *l3, uint64_t now_ns,
@@ -330,19 +422,14 @@ static bool next_hop(const struct mg_nat *nat, const struct mg_port_addrs *pa, u
 	return mg_neigh_next_hop(pa, fam, dst, nh);
 }
 
-void mg_nat_forward(struct mg_worker *w, struct rte_mbuf *m, const struct mg_l3 *l3)
+/* A translated packet to the uplink's next hop. */
+static void send_up(struct mg_worker *w, struct rte_mbuf *m, const struct mg_l3 *l3)
 {
 	struct mg_gateway *gw = w->gw;
 	struct mg_nat *nat = gw->nat;
-	enum mg_drop_reason why;
-	uint8_t *ip = rte_pktmbuf_mtod(m, uint8_t *);
 	uint8_t fam = l3->family, up = nat->cfg.uplink, nh[16];
 	struct rte_ether_addr mac;
 
-	if (mg_nat_translate_out(nat, w->id, ip, l3, w->now_ns, &w->counters, &why) != 0) {
-		mg_worker_drop(w, m, why);
-		return;
-	}
 	if (!next_hop(nat, &mg_gateway_addrs(gw)->ports[up], fam, l3->dst, nh)) {
 		mg_worker_drop(w, m, MG_DROP_NO_ROUTE);
 		return;
@@ -362,6 +449,24 @@ void mg_nat_forward(struct mg_worker *w, struct rte_mbuf *m, const struct mg_l3 
 	             fam == 4 ? RTE_ETHER_TYPE_IPV4 : RTE_ETHER_TYPE_IPV6);
 	m->ol_flags &= ~RTE_MBUF_F_TX_OFFLOAD_MASK;
 	mg_worker_tx(w, (enum mg_port_id)up, m);
+}
+
+void mg_nat_forward_burst(struct mg_worker *w, struct rte_mbuf *const m[], const struct mg_l3 l3[],
+                          unsigned n)
+{
+	uint8_t *ip[MG_NAT_BURST] = {0}; /* GCC cannot tell n <= MG_NAT_BURST */
+	int rc[MG_NAT_BURST];
+	enum mg_drop_reason why[MG_NAT_BURST];
+
+	for (unsigned i = 0; i < n; i++)
+		ip[i] = rte_pktmbuf_mtod(m[i], uint8_t *);
+	mg_nat_translate_out_burst(w->gw->nat, w->id, ip, l3, n, w->now_ns, &w->counters, rc, why);
+	for (unsigned i = 0; i < n; i++) {
+		if (rc[i] != 0)
+			mg_worker_drop(w, m[i], why[i]);
+		else
+			send_up(w, m[i], &l3[i]);
+	}
 }
 
 enum mg_nat_rx mg_nat_rx(struct mg_worker *w, struct rte_mbuf *m, const struct mg_l3 *l3)

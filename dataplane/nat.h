@@ -71,6 +71,18 @@ bool mg_nat_wants(const struct mg_nat *nat, const struct mg_dp_addrs *addrs,
  */
 int mg_nat_translate_out(struct mg_nat *nat, unsigned worker, uint8_t *ip, const struct mg_l3 *l3,
                          uint64_t now_ns, struct mg_worker_counters *c, enum mg_drop_reason *why);
+/* The most packets one burst call takes (rte_hash's bulk lookup allows 64). */
+#define MG_NAT_BURST 32
+/*
+ * mg_nat_translate_out for n <= MG_NAT_BURST packets at once: one bulk lookup of the worker's
+ * own hash for the whole burst, then the translations; only misses look further (the other
+ * workers' hashes) or insert. rc[i] is what mg_nat_translate_out would return for ip[i], with
+ * why[i] set when it is -1. Packets are translated in order, so two packets of one new flow in
+ * a burst share the mapping the first creates.
+ */
+void mg_nat_translate_out_burst(struct mg_nat *nat, unsigned worker, uint8_t *const ip[],
+                                const struct mg_l3 l3[], unsigned n, uint64_t now_ns,
+                                struct mg_worker_counters *c, int rc[], enum mg_drop_reason why[]);
 /*
  * Return traffic: 1 translated in place (destination now the peer's address), 0 not the NAT's
  * (no mapping: the caller goes on as without NAT), -1 drop with *why.
@@ -87,8 +99,12 @@ void mg_nat_expire(struct mg_nat *nat, unsigned worker, uint64_t now_ns, unsigne
 
 /* ---- worker hooks (decap.c, worker.c) ---- */
 
-/* A decrypted packet m (data at the IP header) that mg_nat_wants: translate, route, send. */
-void mg_nat_forward(struct mg_worker *w, struct rte_mbuf *m, const struct mg_l3 *l3);
+/*
+ * Decrypted packets (data at the IP header, n <= MG_NAT_BURST) that mg_nat_wants, collected
+ * from one decrypt burst: translate as a burst, route, send.
+ */
+void mg_nat_forward_burst(struct mg_worker *w, struct rte_mbuf *const m[], const struct mg_l3 l3[],
+                          unsigned n);
 
 enum mg_nat_rx {
 	MG_NAT_RX_PASS,    /* not the NAT's: handle as without it */

@@ -76,6 +76,9 @@ struct mg_nat {
 
 /* The mapping for key, looked up in worker's own hash first: NULL when none. */
 struct mg_nat_map *mg_nat_find(struct mg_nat *nat, unsigned worker, const struct mg_nat_key *key);
+/* The same, in the other workers' hashes only. */
+struct mg_nat_map *mg_nat_find_others(struct mg_nat *nat, unsigned worker,
+                                      const struct mg_nat_key *key);
 /* A new mapping owned by worker (key not present). NULL with *why. */
 struct mg_nat_map *mg_nat_create_map(struct mg_nat *nat, unsigned worker,
                                      const struct mg_nat_key *key, uint64_t now_ns,

@@ -6,6 +6,7 @@
 
 #include <rte_errno.h>
 #include <rte_hash.h>
+#include <rte_hash_crc.h>
 #include <rte_jhash.h>
 #include <rte_malloc.h>
 #include <rte_rcu_qsbr.h>
@@ -79,6 +80,22 @@ static uint64_t splitmix(uint64_t *s)
 	return z ^ (z >> 31);
 }
 
+_Static_assert(sizeof(struct mg_nat_key) == 20, "key_hash reads 8 + 8 + 4 bytes");
+
+/* CRC32 of the 20-byte key (SSE4.2, several times faster than jhash here); read with memcpy
+ * because keys sit at 2-byte alignment and rte_hash_crc would load them as uint64_t. */
+static uint32_t key_hash(const void *key, uint32_t len, uint32_t init)
+{
+	const uint8_t *p = key;
+	uint64_t a, b;
+	uint32_t c;
+	(void)len;
+	memcpy(&a, p, 8);
+	memcpy(&b, p + 8, 8);
+	memcpy(&c, p + 16, 4);
+	return rte_hash_crc_4byte(c, rte_hash_crc_8byte(b, rte_hash_crc_8byte(a, init)));
+}
+
 static int worker_init(struct mg_nat *nat, unsigned id, uint32_t per_worker, uint64_t seed)
 {
 	struct mg_nat_worker *nw = &nat->w[id];
@@ -95,7 +112,7 @@ static int worker_init(struct mg_nat *nat, unsigned id, uint32_t per_worker, uin
 	    .name = name,
 	    .entries = per_worker,
 	    .key_len = sizeof(struct mg_nat_key),
-	    .hash_func = rte_jhash,
+	    .hash_func = key_hash,
 	    .socket_id = SOCKET_ID_ANY,
 	    .extra_flag = RTE_HASH_EXTRA_FLAGS_RW_CONCURRENCY_LF | RTE_HASH_EXTRA_FLAGS_EXT_TABLE,
 	};
@@ -253,17 +270,26 @@ int mg_nat_ext_index(const struct mg_nat *nat, uint8_t family, const uint8_t *ad
 	return -1;
 }
 
-struct mg_nat_map *mg_nat_find(struct mg_nat *nat, unsigned worker, const struct mg_nat_key *key)
+struct mg_nat_map *mg_nat_find_others(struct mg_nat *nat, unsigned worker,
+                                      const struct mg_nat_key *key)
 {
 	void *data;
+	if (nat->n_workers == 1)
+		return NULL;
 	hash_sig_t sig = rte_hash_hash(nat->w[0].h, key);
-	if (rte_hash_lookup_with_hash_data(nat->w[worker].h, key, sig, &data) >= 0)
-		return data;
 	for (unsigned i = 0; i < nat->n_workers; i++)
 		if (i != worker &&
 		    rte_hash_lookup_with_hash_data(nat->w[i].h, key, sig, &data) >= 0)
 			return data;
 	return NULL;
+}
+
+struct mg_nat_map *mg_nat_find(struct mg_nat *nat, unsigned worker, const struct mg_nat_key *key)
+{
+	void *data;
+	if (rte_hash_lookup_data(nat->w[worker].h, key, &data) >= 0)
+		return data;
+	return mg_nat_find_others(nat, worker, key);
 }
 
 static _Atomic uint32_t *inbound_slot(struct mg_nat *nat, unsigned ext, unsigned proto,

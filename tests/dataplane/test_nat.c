@@ -2,7 +2,8 @@
 /*
  * Exit NAT: translation both ways on random packets with every checksum compared against a full
  * recompute, ICMP errors (quoted header included), the MSS clamp, endpoint-independent mappings,
- * port-range exhaustion and table exhaustion, expiry under an injected clock, RCU deferral.
+ * the burst path against the per-packet one, port-range exhaustion and table exhaustion, expiry
+ * under an injected clock, RCU deferral.
  */
 #include <stdio.h>
 #include <stdlib.h>
@@ -194,6 +195,33 @@ static uint16_t get16(const uint8_t *p)
 	return (uint16_t)(p[0] << 8 | p[1]);
 }
 
+/* A TCP, UDP or echo flow from a mesh address to an internet one, either family. */
+static struct flow random_flow(void)
+{
+	struct flow f = {.family = rnd() % 2 ? 4 : 6};
+	unsigned kind = rnd() % 3;
+	f.proto = kind == 0       ? MG_IPPROTO_TCP
+	          : kind == 1     ? MG_IPPROTO_UDP
+	          : f.family == 4 ? MG_IPPROTO_ICMP
+	                          : MG_IPPROTO_ICMPV6;
+	if (f.family == 4) {
+		uint8_t s[4] = {100, 64, (uint8_t)rnd(), (uint8_t)rnd()};
+		uint8_t d[4] = {93, (uint8_t)rnd(), (uint8_t)rnd(), (uint8_t)(rnd() | 1)};
+		memcpy(f.src, s, 4);
+		memcpy(f.dst, d, 4);
+	} else {
+		f.src[0] = 0xfd;
+		f.dst[0] = 0x26;
+		for (unsigned k = 1; k < 16; k++) {
+			f.src[k] = (uint8_t)rnd();
+			f.dst[k] = (uint8_t)rnd();
+		}
+	}
+	f.sport = (uint16_t)rnd();
+	f.dport = (uint16_t)(rnd() | 1);
+	return f;
+}
+
 /* ---- cases ---- */
 
 static void random_flows(unsigned n)
@@ -202,27 +230,7 @@ static void random_flows(unsigned n)
 	struct mg_worker_counters c;
 	memset(&c, 0, sizeof(c));
 	for (unsigned i = 0; i < n; i++) {
-		struct flow f = {.family = rnd() % 2 ? 4 : 6};
-		unsigned kind = rnd() % 3;
-		f.proto = kind == 0       ? MG_IPPROTO_TCP
-		          : kind == 1     ? MG_IPPROTO_UDP
-		          : f.family == 4 ? MG_IPPROTO_ICMP
-		                          : MG_IPPROTO_ICMPV6;
-		if (f.family == 4) {
-			uint8_t s[4] = {100, 64, (uint8_t)rnd(), (uint8_t)rnd()};
-			uint8_t d[4] = {93, (uint8_t)rnd(), (uint8_t)rnd(), (uint8_t)(rnd() | 1)};
-			memcpy(f.src, s, 4);
-			memcpy(f.dst, d, 4);
-		} else {
-			f.src[0] = 0xfd;
-			f.dst[0] = 0x26;
-			for (unsigned k = 1; k < 16; k++) {
-				f.src[k] = (uint8_t)rnd();
-				f.dst[k] = (uint8_t)rnd();
-			}
-		}
-		f.sport = (uint16_t)rnd();
-		f.dport = (uint16_t)(rnd() | 1);
+		struct flow f = random_flow();
 		uint8_t pkt[2048], orig[2048];
 		unsigned len = build(pkt, &f, rnd() % 600, (uint8_t)(rnd() & 0x18), NULL, 0);
 		bool udp0 = f.proto == MG_IPPROTO_UDP && f.family == 4 && rnd() % 4 == 0;
@@ -278,6 +286,98 @@ static void random_flows(unsigned n)
 	}
 	CHECK(c.nat.out == 2 * n && c.nat.in == n);
 	mg_nat_free(nat);
+}
+
+static uint16_t ext_port_of(const uint8_t *pkt)
+{
+	unsigned hl = pkt[0] >> 4 == 4 ? 20 : 40;
+	uint8_t proto = pkt[0] >> 4 == 4 ? pkt[9] : pkt[6];
+	bool icmp = proto != MG_IPPROTO_TCP && proto != MG_IPPROTO_UDP;
+	return get16(pkt + hl + (icmp ? 4 : 0));
+}
+
+/*
+ * The burst path gives what the per-packet one gives: mappings another worker made are found,
+ * a new flow seen several times in one burst gets one mapping, what cannot be mapped is a drop
+ * with its reason while the rest of the burst goes on, and every checksum is right.
+ */
+static void bursts(unsigned rounds)
+{
+	enum { FLOWS = 12, OLD = 4 };
+	for (unsigned r = 0; r < rounds; r++) {
+		struct mg_nat *nat = make(1024, 65535, 4096, 2, NULL);
+		struct mg_worker_counters c;
+		enum mg_drop_reason why1;
+		struct mg_l3 l3;
+		memset(&c, 0, sizeof(c));
+		struct flow f[FLOWS];
+		uint16_t port[FLOWS] = {0};
+		uint8_t one[2048];
+		for (unsigned k = 0; k < FLOWS; k++) {
+			f[k] = random_flow();
+			f[k].sport = (uint16_t)(1000 + r * FLOWS + k); /* distinct keys */
+		}
+		/* Flows the other worker mapped first. */
+		for (unsigned k = 0; k < OLD; k++) {
+			unsigned len = build(one, &f[k], 20, 0x10, NULL, 0);
+			CHECK(parse(one, len, &l3) == 0);
+			CHECK(mg_nat_translate_out(nat, 1, one, &l3, NS, &c, &why1) == 0);
+			port[k] = ext_port_of(one);
+		}
+		static uint8_t pkts[MG_NAT_BURST][2048];
+		uint8_t *ip[MG_NAT_BURST];
+		struct mg_l3 bl3[MG_NAT_BURST];
+		unsigned fl[MG_NAT_BURST], len[MG_NAT_BURST];
+		int rc[MG_NAT_BURST];
+		enum mg_drop_reason why[MG_NAT_BURST];
+		unsigned bad = FLOWS + rnd() % (MG_NAT_BURST - FLOWS); /* a repeat */
+		for (unsigned j = 0; j < MG_NAT_BURST; j++) {
+			/* every flow at least once, then repeats in a random order */
+			fl[j] = j < FLOWS ? j : rnd() % FLOWS;
+			ip[j] = pkts[j];
+			len[j] = build(pkts[j], &f[fl[j]], rnd() % 200, 0x10, NULL, 0);
+			if (j == bad) {
+				/* GRE: nothing to map */
+				pkts[j][f[fl[j]].family == 4 ? 9 : 6] = 47;
+				if (f[fl[j]].family == 4) {
+					memset(pkts[j] + 10, 0, 2);
+					uint16_t ck =
+					    rte_ipv4_cksum((struct rte_ipv4_hdr *)pkts[j]);
+					memcpy(pkts[j] + 10, &ck, 2);
+				}
+			}
+			CHECK(parse(pkts[j], len[j], &bl3[j]) == 0);
+		}
+		mg_nat_translate_out_burst(nat, 0, ip, bl3, MG_NAT_BURST, 2 * NS, &c, rc, why);
+		for (unsigned j = 0; j < MG_NAT_BURST; j++) {
+			if (j == bad) {
+				CHECK(rc[j] == -1 && why[j] == MG_DROP_NAT_UNSUPPORTED, "bad %u",
+				      rc[j]);
+				continue;
+			}
+			const struct flow *g = &f[fl[j]];
+			CHECK(rc[j] == 0, "burst packet %u: why %d", j, why[j]);
+			CHECK(memcmp(pkts[j] + (g->family == 4 ? 12 : 8),
+			             g->family == 4 ? UP4 : UP6, g->family == 4 ? 4 : 16) == 0);
+			CHECK(cksums_ok(pkts[j], len[j], true), "burst checksum %u", j);
+			uint16_t p = ext_port_of(pkts[j]);
+			if (!port[fl[j]])
+				port[fl[j]] = p;
+			CHECK(port[fl[j]] == p, "burst: flow %u one port (%u, %u)", fl[j],
+			      port[fl[j]], p);
+		}
+		uint64_t created = c.nat.created[0] + c.nat.created[1] + c.nat.created[2];
+		CHECK(created == FLOWS, "one mapping per flow: %llu", (unsigned long long)created);
+		/* The per-packet path agrees, on either worker. */
+		for (unsigned k = 0; k < FLOWS; k++) {
+			unsigned n = build(one, &f[k], 5, 0x10, NULL, 0);
+			CHECK(parse(one, n, &l3) == 0);
+			CHECK(mg_nat_translate_out(nat, k % 2, one, &l3, 3 * NS, &c, &why1) == 0);
+			CHECK(ext_port_of(one) == port[k], "single vs burst, flow %u", k);
+		}
+		CHECK(c.nat.created[0] + c.nat.created[1] + c.nat.created[2] == FLOWS);
+		mg_nat_free(nat);
+	}
 }
 
 /* An ICMP error from a router on the path quotes what we sent; the peer must get its own. */
@@ -541,6 +641,7 @@ int main(int argc, char **argv)
 	if (eal_test_init(argv[0], 2, 512) != 0)
 		return 1;
 	random_flows(20000);
+	bursts(200);
 	icmp_errors();
 	mss_clamp();
 	exhaustion();
