@@ -9,6 +9,8 @@
 
 #include "log.h"
 #include "config_yaml.h"
+#include "relay_map.h"
+#include <sodium.h>
 
 void config_defaults(struct coord_config *c)
 {
@@ -45,6 +47,8 @@ void config_free(struct coord_config *c)
 	free(c->store_url);
 	free(c->policy_file);
 	free(c->replica_name);
+	free(c->relay_map_json);
+	sodium_memzero(c->relay_credential, sizeof(c->relay_credential));
 	memset(c, 0, sizeof(*c));
 }
 
@@ -255,6 +259,8 @@ static int load_root(struct cfg_loader *ld, const yaml_node_t *root)
 	                                   "max_policy_body",
 	                                   "stream_queue_limit",
 	                                   "server_key_file",
+	                                   "relay_map",
+	                                   "relay_credential_file",
 	                                   NULL};
 	struct coord_config *c = cc(ld);
 	unsigned long n;
@@ -324,6 +330,14 @@ static int load_root(struct cfg_loader *ld, const yaml_node_t *root)
 	    ((v = cfg_lookup(ld, root, "stream_queue_limit")) &&
 	     get_size(ld, v, "stream_queue_limit", 65536, 1UL << 32, &c->stream_queue_limit)))
 		return -1;
+	if ((v = cfg_lookup(ld, root, "relay_map")) &&
+	    relay_map_load(ld, v, &c->relay_map_json) != 0)
+		return -1;
+	if ((v = cfg_lookup(ld, root, "relay_credential_file"))) {
+		if (relay_credential_load(ld, v, c->relay_credential) != 0)
+			return -1;
+		c->has_relay_credential = true;
+	}
 	return 0;
 }
 

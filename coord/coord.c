@@ -431,7 +431,8 @@ bool coord_init(struct coord *c, const struct coord_config *cfg, char *err, size
 	struct netmap_config nc = {.prefix_v4 = cfg->prefix_v4,
 	                           .prefix_v6 = cfg->prefix_v6,
 	                           .queue_limit = cfg->stream_queue_limit,
-	                           .wake = http_session_wake};
+	                           .wake = http_session_wake,
+	                           .relay_map_json = cfg->relay_map_json};
 	struct policy *def = policy_default();
 	c->nm = def ? netmap_new(&nc, def) : NULL;
 	if (c->nm == NULL) {
