@@ -27,7 +27,9 @@
 #include "log.h"
 #include "netmap_apply.h"
 #include "nft.h"
+#include "relay_path.h"
 #include "rtnl.h"
+#include "status.h"
 #include "uapi_client.h"
 
 #define WG_GO_WAIT_MS   10000
@@ -47,6 +49,7 @@ struct agent {
 	struct mg_netmap_state st;
 	uint8_t public_key[WG_KEY_LEN];
 	sigset_t old_mask;
+	struct mg_relay_path *rp; /* NULL without a relay: section */
 };
 
 static void log_key(enum mg_log_level lvl, const char *msg, const uint8_t key[WG_KEY_LEN],
@@ -121,7 +124,10 @@ static int uapi_peer(struct agent *a, const struct mg_netmap_peer *p, bool remov
 	memcpy(pc.public_key, p->public_key, WG_KEY_LEN);
 	pc.remove = remove;
 	if (!remove) {
-		if (set_endpoint && p->n_endpoints) {
+		/* A relayed peer keeps its loopback proxy whatever the map says. */
+		if (mg_relay_path_endpoint(a->rp, p->public_key, &pc.endpoint)) {
+			pc.has_endpoint = true;
+		} else if (set_endpoint && p->n_endpoints) {
 			pc.has_endpoint = true;
 			pc.endpoint = p->endpoints[0];
 		}
@@ -149,6 +155,10 @@ static int sink_add(void *ctx, const struct mg_netmap_peer *p)
 	if (rc)
 		return rc;
 	log_key(MG_LOG_INFO, "peer added", p->public_key, "name", p->name);
+	if (a->rp)
+		mg_relay_path_peer_seen(a->rp, p->public_key, p->name,
+		                        p->n_endpoints ? &p->endpoints[0] : NULL,
+		                        (int64_t)time(NULL));
 	return routes_sync(a, NULL, 0, p->allowed_ips, p->n_allowed_ips);
 }
 
@@ -166,6 +176,10 @@ static int sink_update(void *ctx, const struct mg_netmap_peer *old, const struct
 	rc = routes_sync(a, old->allowed_ips, old->n_allowed_ips, p->allowed_ips, p->n_allowed_ips);
 	if (uapi_peer(a, p, false, ep) != 0)
 		return -EIO;
+	if (a->rp)
+		mg_relay_path_peer_seen(a->rp, p->public_key, p->name,
+		                        p->n_endpoints ? &p->endpoints[0] : NULL,
+		                        (int64_t)time(NULL));
 	log_key(MG_LOG_DEBUG, "peer updated", p->public_key, "name", p->name);
 	return rc;
 }
@@ -178,6 +192,8 @@ static int sink_remove(void *ctx, const struct mg_netmap_peer *p)
 	if (rc)
 		return rc;
 	log_key(MG_LOG_INFO, "peer removed", p->public_key, "name", p->name);
+	if (a->rp)
+		mg_relay_path_peer_gone(a->rp, p->public_key);
 	return routes_sync(a, p->allowed_ips, p->n_allowed_ips, NULL, 0);
 }
 
@@ -465,17 +481,72 @@ static void check_child(struct agent *a)
 	mg_netmap_expire(&a->st, (int64_t)time(NULL), &agent_sink, a);
 }
 
+/* The relay path moved a peer: point wireguard-go at its proxy (only the endpoint changes). */
+static void relay_switch(void *ctx, const uint8_t key[32], const struct mg_sockaddr *ep)
+{
+	struct agent *a = ctx;
+	struct mg_uapi_peer_change pc = {.update_only = true, .has_endpoint = true};
+	struct mg_uapi_set set = {.peers = &pc, .n_peers = 1};
+	char err[200];
+
+	memcpy(pc.public_key, key, WG_KEY_LEN);
+	pc.endpoint = *ep;
+	if (mg_uapi_client_set(a->sock, &set, err, sizeof(err)) != 0)
+		log_key(MG_LOG_WARNING, "uapi set failed", key, "error", err);
+}
+
+/* Once a second: the relay connection, what wireguard-go says of each peer, the status file. */
+static void relay_status_tick(struct agent *a, time_t now)
+{
+	struct mg_uapi_client_device dev;
+	struct mg_coord_status cs;
+	char err[160];
+	bool have_dev;
+
+	if (!a->rp && !a->cfg.status_file[0])
+		return;
+	/* A relay with admission on knows us only once we are registered: connect after the
+	 * first map. */
+	if (a->rp && a->st.has_map) {
+		mg_relay_path_tick(a->rp, (int64_t)now);
+		mg_coord_client_set_home_relay(
+		    a->cl, mg_relay_path_home(a->rp) ? mg_relay_path_home(a->rp) : "");
+	}
+	have_dev = mg_uapi_client_get(a->sock, &dev, err, sizeof(err)) == 0;
+	for (size_t i = 0; have_dev && a->rp && i < dev.n_peers; i++)
+		mg_relay_path_observe(a->rp, dev.peers[i].public_key,
+		                      dev.peers[i].last_handshake_sec, (int64_t)now);
+	if (a->cfg.status_file[0]) {
+		int rc;
+
+		mg_coord_client_status(a->cl, &cs);
+		rc = mg_agent_status_write(a->cfg.status_file, &a->st, have_dev ? &dev : NULL,
+		                           a->rp, mg_coord_client_state_name(cs.state));
+		if (rc)
+			mg_log(MG_LOG_WARNING, "status file not written", "path",
+			       a->cfg.status_file, "error", strerror(-rc), NULL);
+	}
+	if (have_dev)
+		mg_uapi_client_device_free(&dev);
+}
+
 static int run(struct agent *a, int sfd)
 {
 	time_t last_tick = 0, last_report = time(NULL);
+	static struct pollfd pfd[3 + MG_RELAY_PATH_MAX_PEERS];
 
 	for (;;) {
-		struct pollfd pfd[2] = {{.fd = sfd, .events = POLLIN},
-		                        {.fd = mg_coord_client_fd(a->cl), .events = POLLIN}};
+		size_t nrp = 0;
 		time_t now;
 
-		if (poll(pfd, 2, 250) < 0 && errno != EINTR)
+		pfd[0] = (struct pollfd){.fd = sfd, .events = POLLIN};
+		pfd[1] = (struct pollfd){.fd = mg_coord_client_fd(a->cl), .events = POLLIN};
+		if (a->rp)
+			nrp = mg_relay_path_pollfds(a->rp, pfd + 2, 1 + MG_RELAY_PATH_MAX_PEERS);
+		if (poll(pfd, 2 + nrp, 250) < 0 && errno != EINTR)
 			return 1;
+		if (a->rp)
+			mg_relay_path_io(a->rp, pfd + 2, nrp);
 		if (pfd[0].revents & POLLIN) {
 			struct signalfd_siginfo si;
 
@@ -491,6 +562,7 @@ static int run(struct agent *a, int sfd)
 			/* Keys expire on our clock too, coordinator or not. */
 			mg_netmap_expire(&a->st, (int64_t)now, &agent_sink, a);
 			check_child(a);
+			relay_status_tick(a, now);
 		}
 		if (now - last_report >= REDISCOVER_SECS) {
 			last_report = now;
@@ -568,12 +640,19 @@ int mg_agent_main(int argc, char **argv)
 		mg_log(MG_LOG_ERROR, "coordinator client", "error", err, NULL);
 		goto out;
 	}
+	if (a.cfg.relay.enabled) {
+		a.rp = mg_relay_path_new(&a.cfg.relay, a.cfg.private_key, relay_switch, &a);
+		if (!a.rp)
+			goto out;
+		mg_relay_path_set_wg_port(a.rp, a.cfg.listen_port);
+	}
 	report(&a);
 	if (mg_coord_client_start(a.cl) != 0)
 		goto out;
 	rc = run(&a, sfd);
 out:
 	mg_coord_client_free(a.cl);
+	mg_relay_path_free(a.rp);
 	filter_remove(&a);
 	if (a.wg_pid > 0) {
 		/* Our wireguard-go takes its interface, peers and routes with it. */

@@ -25,6 +25,8 @@
  *     exit_node: false
  *     endpoints: [192.0.2.10:51820]       # optional; default: global addresses:listen_port
  *   log_level: info
+ *   relay: ...                            # optional: relay_path.h
+ *   status_file: /run/meshgate/agent.json # optional: every peer's path, handshake, bytes
  */
 #ifndef MESHGATE_CONTROL_AGENT_H
 #define MESHGATE_CONTROL_AGENT_H
@@ -33,6 +35,7 @@
 
 #include "node_config.h"
 #include "constants.h"
+#include "relay_path.h"
 
 struct mg_agent_config {
 	char ifname[16];
@@ -44,6 +47,8 @@ struct mg_agent_config {
 	char uapi_dir[MG_PATH_MAX];
 	char wireguard_go[MG_PATH_MAX]; /* empty: attach only */
 	struct mg_coord_config coord;
+	struct mg_relay_path_config relay; /* relay: (relay_path.h); enabled false: none */
+	char status_file[MG_PATH_MAX];      /* empty: none */
 	char log_level[16];
 	char warnings[1024];
 };

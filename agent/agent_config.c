@@ -81,8 +81,8 @@ static int load_interface(struct cfg_loader *ld, yaml_node_t *node, struct mg_ag
 
 static int load_root(struct cfg_loader *ld, yaml_node_t *root, struct mg_agent_config *cfg)
 {
-	static const char *const keys[] = {"interface",   "wireguard_go", "uapi_dir",
-	                                   "coordinator", "log_level",    NULL};
+	static const char *const keys[] = {"interface", "wireguard_go", "uapi_dir",    "coordinator",
+	                                   "log_level", "relay",        "status_file", NULL};
 	static const char *const levels[] = {"error", "warning", "notice", "info", "debug", NULL};
 	yaml_node_t *n;
 
@@ -101,6 +101,12 @@ static int load_root(struct cfg_loader *ld, yaml_node_t *root, struct mg_agent_c
 	if (!n)
 		return cfg_fail(ld, root, "coordinator", "required: url and authkey_file");
 	if (cfg_load_coordinator(ld, n, &cfg->coord) != 0)
+		return -1;
+	if ((n = cfg_lookup(ld, root, "relay")) && mg_relay_path_config_load(ld, n, &cfg->relay) != 0)
+		return -1;
+	if ((n = cfg_lookup(ld, root, "status_file")) &&
+	    cfg_string(ld, n, "status_file", "a file name", cfg->status_file,
+	               sizeof(cfg->status_file)) != 0)
 		return -1;
 	if ((n = cfg_lookup(ld, root, "log_level"))) {
 		const char *s = cfg_scalar(ld, n, "log_level", "a log level");

@@ -16,7 +16,7 @@
 /* How long a relay may keep an answer: known nodes longer, unknown ones briefly so that a
  * node registering right now is admitted soon. */
 #define ADMIT_TTL_KNOWN   60
-#define ADMIT_TTL_UNKNOWN 10
+#define ADMIT_TTL_UNKNOWN 5
 
 bool api_relay_preauth(struct http_req *r, struct http_reply *o)
 {

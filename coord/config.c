@@ -48,6 +48,7 @@ void config_free(struct coord_config *c)
 	free(c->policy_file);
 	free(c->replica_name);
 	free(c->relay_map_json);
+	free(c->relay_credential_file);
 	sodium_memzero(c->relay_credential, sizeof(c->relay_credential));
 	memset(c, 0, sizeof(*c));
 }
@@ -333,11 +334,9 @@ static int load_root(struct cfg_loader *ld, const yaml_node_t *root)
 	if ((v = cfg_lookup(ld, root, "relay_map")) &&
 	    relay_map_load(ld, v, &c->relay_map_json) != 0)
 		return -1;
-	if ((v = cfg_lookup(ld, root, "relay_credential_file"))) {
-		if (relay_credential_load(ld, v, c->relay_credential) != 0)
-			return -1;
-		c->has_relay_credential = true;
-	}
+	if ((v = cfg_lookup(ld, root, "relay_credential_file")) &&
+	    get_string(ld, v, "relay_credential_file", &c->relay_credential_file))
+		return -1;
 	return 0;
 }
 

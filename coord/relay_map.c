@@ -192,22 +192,22 @@ out:
 	return ret;
 }
 
-int relay_credential_load(struct cfg_loader *ld, yaml_node_t *v, uint8_t out[32])
+int relay_credential_read(const char *file, uint8_t out[32], char *err, size_t errlen)
 {
 	struct wg_key_status st;
-	char file[512], msg[WG_KEY_ERRBUF_SIZE];
+	char msg[WG_KEY_ERRBUF_SIZE];
 
-	if (cfg_string(ld, v, "relay_credential_file", "a file name", file, sizeof(file)) != 0)
+	if (wg_key_from_file(file, out, &st) != WG_KEY_OK) {
+		snprintf(err, errlen, "relay_credential_file: %s",
+		         wg_key_error_format(&st, file, msg, sizeof(msg)));
 		return -1;
-	if (wg_key_from_file(file, out, &st) != WG_KEY_OK)
-		return cfg_fail(ld, v, "relay_credential_file", "%s",
-		                wg_key_error_format(&st, file, msg, sizeof(msg)));
-	if (st.loose_permissions) {
-		sodium_memzero(out, 32);
-		return cfg_fail(ld, v, "relay_credential_file",
-		                "%s is readable by group or others; chmod 600 it", file);
 	}
-	if (sodium_is_zero(out, 32))
-		return cfg_fail(ld, v, "relay_credential_file", "%s holds an all-zero key", file);
+	if (st.loose_permissions || sodium_is_zero(out, 32)) {
+		snprintf(err, errlen, "relay_credential_file: %s %s", file,
+		         st.loose_permissions ? "is readable by group or others; chmod 600 it"
+		                              : "holds an all-zero key");
+		sodium_memzero(out, 32);
+		return -1;
+	}
 	return 0;
 }

@@ -16,8 +16,8 @@
 
 /* `relay_map:` -> the JSON object sent as the map's "relay_map" (caller frees *out). */
 int relay_map_load(struct cfg_loader *ld, yaml_node_t *v, char **out);
-/* `relay_credential_file:` -> the 32-byte credential (wg genkey format, mode 0600). */
-int relay_credential_load(struct cfg_loader *ld, yaml_node_t *v, uint8_t out[32]);
+/* Reads relay_credential_file: 32 bytes in wg genkey format, mode 0600. 0, or -1 with err. */
+int relay_credential_read(const char *file, uint8_t out[32], char *err, size_t errlen);
 /* A home relay name as a node may report it: 1..63 of [A-Za-z0-9._-]. */
 bool relay_name_valid(const char *s);
 

@@ -133,7 +133,7 @@ def run(chk, binary, d):
     loose = os.path.join(d, "loose")
     write_secret(loose, 0o644)
     bad_config(chk, binary, d, f"relay_credential_file: {loose}\n",
-               "bad.yaml:3: relay_credential_file: " + loose + " is readable by group")
+               "relay_credential_file: " + loose + " is readable by group or others; chmod 600")
     bad_config(chk, binary, d,
                "relay_map:\n  regions:\n    - code: a\n      relays:\n"
                "        - {name: r1, host: h1}\n        - {name: r1, host: h2}\n",
