@@ -28,7 +28,9 @@
 #include "log.h"
 #include "netmap_apply.h"
 #include "nft.h"
+#include "relay_path.h"
 #include "rtnl.h"
+#include "status.h"
 #include "uapi_client.h"
 
 #define WG_GO_WAIT_MS   10000
@@ -51,6 +53,7 @@ struct agent {
 	struct mg_netmap_state st;
 	uint8_t public_key[WG_KEY_LEN];
 	sigset_t old_mask;
+	struct mg_relay_path *rp; /* NULL without a relay: section */
 };
 
 static void log_key(enum mg_log_level lvl, const char *msg, const uint8_t key[WG_KEY_LEN],
@@ -170,7 +173,10 @@ static int uapi_peer(struct agent *a, const struct mg_netmap_peer *p, bool remov
 	memcpy(pc.public_key, p->public_key, WG_KEY_LEN);
 	pc.remove = remove;
 	if (!remove) {
-		if (set_endpoint && p->n_endpoints) {
+		/* A relayed peer keeps its loopback proxy whatever the map says. */
+		if (mg_relay_path_endpoint(a->rp, p->public_key, &pc.endpoint)) {
+			pc.has_endpoint = true;
+		} else if (set_endpoint && p->n_endpoints) {
 			pc.has_endpoint = true;
 			pc.endpoint = p->endpoints[0];
 		}
@@ -199,6 +205,10 @@ static int sink_add(void *ctx, const struct mg_netmap_peer *p)
 		return rc;
 	log_key(MG_LOG_INFO, "peer added", p->public_key, "name", p->name);
 	exit_sync(a, NULL, p);
+	if (a->rp)
+		mg_relay_path_peer_seen(a->rp, p->public_key, p->name,
+		                        p->n_endpoints ? &p->endpoints[0] : NULL,
+		                        (int64_t)time(NULL));
 	return routes_sync(a, NULL, 0, p->allowed_ips, p->n_allowed_ips);
 }
 
@@ -217,6 +227,10 @@ static int sink_update(void *ctx, const struct mg_netmap_peer *old, const struct
 	if (uapi_peer(a, p, false, ep) != 0)
 		return -EIO;
 	exit_sync(a, old, p);
+	if (a->rp)
+		mg_relay_path_peer_seen(a->rp, p->public_key, p->name,
+		                        p->n_endpoints ? &p->endpoints[0] : NULL,
+		                        (int64_t)time(NULL));
 	log_key(MG_LOG_DEBUG, "peer updated", p->public_key, "name", p->name);
 	return rc;
 }
@@ -230,6 +244,8 @@ static int sink_remove(void *ctx, const struct mg_netmap_peer *p)
 		return rc;
 	log_key(MG_LOG_INFO, "peer removed", p->public_key, "name", p->name);
 	exit_sync(a, p, NULL);
+	if (a->rp)
+		mg_relay_path_peer_gone(a->rp, p->public_key);
 	return routes_sync(a, p->allowed_ips, p->n_allowed_ips, NULL, 0);
 }
 
@@ -540,17 +556,72 @@ static void check_child(struct agent *a)
 	mg_netmap_expire(&a->st, (int64_t)time(NULL), &agent_sink, a);
 }
 
+/* The relay path moved a peer: point wireguard-go at its proxy (only the endpoint changes). */
+static void relay_switch(void *ctx, const uint8_t key[32], const struct mg_sockaddr *ep)
+{
+	struct agent *a = ctx;
+	struct mg_uapi_peer_change pc = {.update_only = true, .has_endpoint = true};
+	struct mg_uapi_set set = {.peers = &pc, .n_peers = 1};
+	char err[200];
+
+	memcpy(pc.public_key, key, WG_KEY_LEN);
+	pc.endpoint = *ep;
+	if (mg_uapi_client_set(a->sock, &set, err, sizeof(err)) != 0)
+		log_key(MG_LOG_WARNING, "uapi set failed", key, "error", err);
+}
+
+/* Once a second: the relay connection, what wireguard-go says of each peer, the status file. */
+static void relay_status_tick(struct agent *a, time_t now)
+{
+	struct mg_uapi_client_device dev;
+	struct mg_coord_status cs;
+	char err[160];
+	bool have_dev;
+
+	if (!a->rp && !a->cfg.status_file[0])
+		return;
+	/* A relay with admission on knows us only once we are registered: connect after the
+	 * first map. */
+	if (a->rp && a->st.has_map) {
+		mg_relay_path_tick(a->rp, (int64_t)now);
+		mg_coord_client_set_home_relay(
+		    a->cl, mg_relay_path_home(a->rp) ? mg_relay_path_home(a->rp) : "");
+	}
+	have_dev = mg_uapi_client_get(a->sock, &dev, err, sizeof(err)) == 0;
+	for (size_t i = 0; have_dev && a->rp && i < dev.n_peers; i++)
+		mg_relay_path_observe(a->rp, dev.peers[i].public_key,
+		                      dev.peers[i].last_handshake_sec, (int64_t)now);
+	if (a->cfg.status_file[0]) {
+		int rc;
+
+		mg_coord_client_status(a->cl, &cs);
+		rc = mg_agent_status_write(a->cfg.status_file, &a->st, have_dev ? &dev : NULL,
+		                           a->rp, mg_coord_client_state_name(cs.state));
+		if (rc)
+			mg_log(MG_LOG_WARNING, "status file not written", "path",
+			       a->cfg.status_file, "error", strerror(-rc), NULL);
+	}
+	if (have_dev)
+		mg_uapi_client_device_free(&dev);
+}
+
 static int run(struct agent *a, int sfd)
 {
 	time_t last_tick = 0, last_report = time(NULL);
+	static struct pollfd pfd[3 + MG_RELAY_PATH_MAX_PEERS];
 
 	for (;;) {
-		struct pollfd pfd[2] = {{.fd = sfd, .events = POLLIN},
-		                        {.fd = mg_coord_client_fd(a->cl), .events = POLLIN}};
+		size_t nrp = 0;
 		time_t now;
 
-		if (poll(pfd, 2, 250) < 0 && errno != EINTR)
+		pfd[0] = (struct pollfd){.fd = sfd, .events = POLLIN};
+		pfd[1] = (struct pollfd){.fd = mg_coord_client_fd(a->cl), .events = POLLIN};
+		if (a->rp)
+			nrp = mg_relay_path_pollfds(a->rp, pfd + 2, 1 + MG_RELAY_PATH_MAX_PEERS);
+		if (poll(pfd, 2 + nrp, 250) < 0 && errno != EINTR)
 			return 1;
+		if (a->rp)
+			mg_relay_path_io(a->rp, pfd + 2, nrp);
 		if (pfd[0].revents & POLLIN) {
 			struct signalfd_siginfo si;
 
@@ -566,6 +637,7 @@ static int run(struct agent *a, int sfd)
 			/* Keys expire on our clock too, coordinator or not. */
 			mg_netmap_expire(&a->st, (int64_t)now, &agent_sink, a);
 			check_child(a);
+			relay_status_tick(a, now);
 		}
 		if (now - last_report >= REDISCOVER_SECS) {
 			last_report = now;
@@ -650,6 +722,16 @@ int mg_agent_main(int argc, char **argv)
 		mg_log(MG_LOG_ERROR, "coordinator client", "error", err, NULL);
 		goto out;
 	}
+	if (a.cfg.relay.enabled) {
+		/* Like the coordinator's, the relay's connection must not loop into an exit node.
+		 */
+		if (a.cfg.coord.use_exit_node[0])
+			a.cfg.relay.fwmark = MG_EXIT_FWMARK;
+		a.rp = mg_relay_path_new(&a.cfg.relay, a.cfg.private_key, relay_switch, &a);
+		if (!a.rp)
+			goto out;
+		mg_relay_path_set_wg_port(a.rp, a.cfg.listen_port);
+	}
 	report(&a);
 	if (mg_coord_client_start(a.cl) != 0)
 		goto out;
@@ -660,6 +742,7 @@ out:
 	if (a.exit.rtnl)
 		mg_exit_route_reset(&a.exit);
 	exit_fwmark_clear(&a);
+	mg_relay_path_free(a.rp);
 	filter_remove(&a);
 	if (a.wg_pid > 0) {
 		/* Our wireguard-go takes its interface, peers and routes with it. */

@@ -27,6 +27,8 @@
  *   exit_node: dc-gw1                     # optional: send the internet through this peer
  *   allow_lan_access: false               # with exit_node: keep the LAN off the tunnel
  *   log_level: info
+ *   relay: ...                            # optional: relay_path.h
+ *   status_file: /run/meshgate/agent.json # optional: every peer's path, handshake, bytes
  */
 #ifndef MESHGATE_CONTROL_AGENT_H
 #define MESHGATE_CONTROL_AGENT_H
@@ -35,6 +37,7 @@
 
 #include "node_config.h"
 #include "constants.h"
+#include "relay_path.h"
 
 struct mg_agent_config {
 	char ifname[16];
@@ -47,6 +50,8 @@ struct mg_agent_config {
 	char wireguard_go[MG_PATH_MAX]; /* empty: attach only */
 	struct mg_coord_config coord;   /* coord.use_exit_node is the top-level exit_node */
 	bool allow_lan_access;
+	struct mg_relay_path_config relay; /* relay: (relay_path.h); enabled false: none */
+	char status_file[MG_PATH_MAX];     /* empty: none */
 	char log_level[16];
 	char warnings[1024];
 };

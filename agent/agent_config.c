@@ -82,8 +82,8 @@ static int load_interface(struct cfg_loader *ld, yaml_node_t *node, struct mg_ag
 static int load_root(struct cfg_loader *ld, yaml_node_t *root, struct mg_agent_config *cfg)
 {
 	static const char *const keys[] = {
-	    "interface", "wireguard_go", "uapi_dir",         "coordinator",
-	    "log_level", "exit_node",    "allow_lan_access", NULL};
+	    "interface", "wireguard_go",     "uapi_dir", "coordinator", "log_level",
+	    "exit_node", "allow_lan_access", "relay",    "status_file", NULL};
 	static const char *const levels[] = {"error", "warning", "notice", "info", "debug", NULL};
 	yaml_node_t *n;
 
@@ -116,6 +116,13 @@ static int load_root(struct cfg_loader *ld, yaml_node_t *root, struct mg_agent_c
 	}
 	if ((n = cfg_lookup(ld, root, "allow_lan_access")) &&
 	    cfg_bool(ld, n, "allow_lan_access", &cfg->allow_lan_access) != 0)
+		return -1;
+	if ((n = cfg_lookup(ld, root, "relay")) &&
+	    mg_relay_path_config_load(ld, n, &cfg->relay) != 0)
+		return -1;
+	if ((n = cfg_lookup(ld, root, "status_file")) &&
+	    cfg_string(ld, n, "status_file", "a file name", cfg->status_file,
+	               sizeof(cfg->status_file)) != 0)
 		return -1;
 	if ((n = cfg_lookup(ld, root, "log_level"))) {
 		const char *s = cfg_scalar(ld, n, "log_level", "a log level");

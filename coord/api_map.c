@@ -13,6 +13,7 @@
 #include "db.h"
 #include "http.h"
 #include "log.h"
+#include "relay_map.h"
 
 #define MAX_ENDPOINTS 32
 #define MAX_ROUTES    256
@@ -152,8 +153,8 @@ bool api_map_preauth(struct http_req *r, struct http_reply *o)
 
 void api_map(struct http_req *r, struct http_reply *o)
 {
-	static const char *const known[] = {"endpoints", "routes",    "version",
-	                                    "stream",    "exit_node", NULL};
+	static const char *const known[] = {"endpoints", "routes",     "version", "stream",
+	                                    "exit_node", "home_relay", NULL};
 	struct coord *c = r->c;
 	json_t *eps = NULL, *routes = NULL, *approved = NULL, *autos = NULL;
 	char *s_eps = NULL, *s_routes = NULL, *s_appr = NULL, *s_auto = NULL;
@@ -180,6 +181,15 @@ void api_map(struct http_req *r, struct http_reply *o)
 		            "'exit_node' must be a peer's name or key (under 64 bytes), or null");
 		goto out;
 	}
+	json_t *home = json_object_get(req, "home_relay");
+	if (home != NULL &&
+	    (!json_is_string(home) ||
+	     (json_string_length(home) > 0 && !relay_name_valid(json_string_value(home))))) {
+		reply_error(
+		    o, 400, "bad_field",
+		    "'home_relay' must be a relay name (1..63 of A-Z a-z 0-9 . _ -) or \"\"");
+		goto out;
+	}
 	bool streaming = stream == NULL || json_is_true(stream);
 	if (!string_list(c, json_object_get(req, "endpoints"), "endpoints", MAX_ENDPOINTS, &eps,
 	                 o) ||
@@ -196,8 +206,9 @@ void api_map(struct http_req *r, struct http_reply *o)
 		goto out;
 	}
 	if (db_node_update_map(c->store, id, s_eps, s_routes, s_appr,
-	                       ver ? json_string_value(ver) : n->version, streaming ? 1 : n->online,
-	                       now_unix()) != STORE_OK ||
+	                       ver ? json_string_value(ver) : n->version,
+	                       home ? json_string_value(home) : n->home_relay,
+	                       streaming ? 1 : n->online, now_unix()) != STORE_OK ||
 	    db_node_set_auto(c->store, id, s_auto) != STORE_OK) {
 		reply_error(o, 500, "store_error", "the store refused the update");
 		goto out;

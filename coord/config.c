@@ -9,6 +9,8 @@
 
 #include "log.h"
 #include "config_yaml.h"
+#include "relay_map.h"
+#include <sodium.h>
 
 void config_defaults(struct coord_config *c)
 {
@@ -45,6 +47,9 @@ void config_free(struct coord_config *c)
 	free(c->store_url);
 	free(c->policy_file);
 	free(c->replica_name);
+	free(c->relay_map_json);
+	free(c->relay_credential_file);
+	sodium_memzero(c->relay_credential, sizeof(c->relay_credential));
 	memset(c, 0, sizeof(*c));
 }
 
@@ -255,6 +260,8 @@ static int load_root(struct cfg_loader *ld, const yaml_node_t *root)
 	                                   "max_policy_body",
 	                                   "stream_queue_limit",
 	                                   "server_key_file",
+	                                   "relay_map",
+	                                   "relay_credential_file",
 	                                   NULL};
 	struct coord_config *c = cc(ld);
 	unsigned long n;
@@ -323,6 +330,12 @@ static int load_root(struct cfg_loader *ld, const yaml_node_t *root)
 	     get_size(ld, v, "max_policy_body", 1024, 64UL << 20, &c->max_policy_body)) ||
 	    ((v = cfg_lookup(ld, root, "stream_queue_limit")) &&
 	     get_size(ld, v, "stream_queue_limit", 65536, 1UL << 32, &c->stream_queue_limit)))
+		return -1;
+	if ((v = cfg_lookup(ld, root, "relay_map")) &&
+	    relay_map_load(ld, v, &c->relay_map_json) != 0)
+		return -1;
+	if ((v = cfg_lookup(ld, root, "relay_credential_file")) &&
+	    get_string(ld, v, "relay_credential_file", &c->relay_credential_file))
 		return -1;
 	return 0;
 }

@@ -36,6 +36,10 @@ struct coord_config {
 	int64_t request_timeout;    /* seconds from the headers to the end of the body */
 	size_t stream_queue_limit;  /* bytes queued for one slow map stream before it is dropped */
 	unsigned threads;
+	char *relay_map_json;        /* relay_map: as sent in maps; NULL: no relays */
+	char *relay_credential_file; /* read at start (coord_init), like server_key_file */
+	bool has_relay_credential;   /* read: relays may ask about node keys */
+	uint8_t relay_credential[32];
 };
 
 /* Defaults for every field; the store is "sqlite:meshgate-coord.db" in the working directory. */

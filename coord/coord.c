@@ -18,6 +18,7 @@
 #include "keys.h"
 #include "log.h"
 #include "policy.h"
+#include "relay_map.h"
 #include "server_key.h"
 
 bool coord_user_exists(void *ctx, const char *name)
@@ -426,12 +427,19 @@ bool coord_init(struct coord *c, const struct coord_config *cfg, char *err, size
 		return false;
 	crypto_scalarmult_base(c->server_pk, c->server_sk);
 	wg_key_to_base64(c->server_pk_b64, c->server_pk);
+	if (cfg->relay_credential_file != NULL) {
+		if (relay_credential_read(cfg->relay_credential_file, c->cfg.relay_credential, err,
+		                          errlen) != 0)
+			return false;
+		c->cfg.has_relay_credential = true;
+	}
 	if (cfg->policy_file != NULL && !load_policy_file(c, err, errlen))
 		return false;
 	struct netmap_config nc = {.prefix_v4 = cfg->prefix_v4,
 	                           .prefix_v6 = cfg->prefix_v6,
 	                           .queue_limit = cfg->stream_queue_limit,
-	                           .wake = http_session_wake};
+	                           .wake = http_session_wake,
+	                           .relay_map_json = cfg->relay_map_json};
 	struct policy *def = policy_default();
 	c->nm = def ? netmap_new(&nc, def) : NULL;
 	if (c->nm == NULL) {

@@ -66,7 +66,8 @@ enum store_status db_node_reregister(struct store *s, int64_t id, const char *na
                                      const char *cred_prefix, const char *cred_hash);
 enum store_status db_node_update_map(struct store *s, int64_t id, const char *endpoints,
                                      const char *advertised, const char *approved,
-                                     const char *version, int online, int64_t now);
+                                     const char *version, const char *home_relay, int online,
+                                     int64_t now);
 enum store_status db_node_set_online(struct store *s, int64_t id, bool online, int64_t now);
 enum store_status db_node_rename(struct store *s, int64_t id, const char *name);
 enum store_status db_node_set_expiry(struct store *s, int64_t id, int64_t expiry);

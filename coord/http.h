@@ -60,6 +60,9 @@ void api_register(struct http_req *r, struct http_reply *o);
 void api_map(struct http_req *r, struct http_reply *o);
 /* Checks a map request's node credential on the headers alone; false with o filled. */
 bool api_map_preauth(struct http_req *r, struct http_reply *o);
+/* Relay admission (api_relay.c): the relay credential on the headers, then the question. */
+bool api_relay_preauth(struct http_req *r, struct http_reply *o);
+void api_relay_admit(struct http_req *r, struct http_reply *o);
 void api_users(struct http_req *r, struct http_reply *o, const char *name);
 void api_apikeys(struct http_req *r, struct http_reply *o, const char *prefix);
 void api_preauthkeys(struct http_req *r, struct http_reply *o, const char *prefix);

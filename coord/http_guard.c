@@ -117,17 +117,21 @@ bool guard_authenticate(struct http_req *r, struct http_reply *o)
 	struct coord *c = r->c;
 	bool admin = strncmp(r->path, "/v1/admin/", 10) == 0;
 	bool map = strcmp(r->path, "/v1/map") == 0 && strcmp(r->method, "POST") == 0;
-	if (!admin && !map)
+	bool relay = strcmp(r->path, "/v1/relay/admit") == 0 && strcmp(r->method, "POST") == 0;
+	if (!admin && !map && !relay)
 		return true;
 	pthread_mutex_lock(&c->lock);
-	bool ok = admin ? req_admin(r, o) : api_map_preauth(r, o);
+	bool ok = admin ? req_admin(r, o) : relay ? api_relay_preauth(r, o) : api_map_preauth(r, o);
 	pthread_mutex_unlock(&c->lock);
 	r->admin_ok = admin && ok;
 	if (!ok) {
 		atomic_fetch_add(&n_auth, 1);
 		o->close = true;
 		json_t *code = json_object_get(o->json, "error");
-		audit_auth_failed(r, admin ? "api_key" : "node_credential",
+		audit_auth_failed(r,
+		                  admin   ? "api_key"
+		                  : relay ? "relay_credential"
+		                          : "node_credential",
 		                  json_string_value(code) ? json_string_value(code) : "-");
 	}
 	return ok;

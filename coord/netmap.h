@@ -33,6 +33,7 @@ struct node_info {
 	json_t *routes_advertised; /* array of prefixes */
 	json_t *routes_approved;   /* array of prefixes (approved by an admin or policy) */
 	char version[65];
+	char home_relay[64]; /* the relay the node reports as its home; "" when none */
 	bool ephemeral;
 	bool online;
 	int64_t key_expiry; /* unix seconds; 0: never */
@@ -91,6 +92,7 @@ struct netmap_config {
 	struct mg_prefix prefix_v4, prefix_v6;
 	size_t queue_limit;
 	session_wake_fn wake;
+	const char *relay_map_json; /* the config's relay map, sent in every full map; or NULL */
 };
 
 struct netmap *netmap_new(const struct netmap_config *cfg, struct policy *policy);

@@ -132,6 +132,8 @@ static char *peer_dump(const struct netmap *nm, const struct nm_node *n, bool wi
 	if (o == NULL)
 		return NULL;
 	json_object_set(o, "endpoints", n->info.endpoints);
+	if (n->info.home_relay[0])
+		json_object_set_new(o, "home_relay", json_string(n->info.home_relay));
 	char *s = json_dumps(o, JSON_COMPACT);
 	json_decref(o);
 	return s;
@@ -191,6 +193,8 @@ char *nm_self_json(const struct netmap *nm, const struct nm_node *n)
 	json_object_set(o, "routes_advertised", n->info.routes_advertised);
 	json_object_set(o, "routes_approved", n->info.routes_approved);
 	json_object_set_new(o, "ephemeral", json_boolean(n->info.ephemeral));
+	if (n->info.home_relay[0])
+		json_object_set_new(o, "home_relay", json_string(n->info.home_relay));
 	char *s = json_dumps(o, JSON_COMPACT);
 	json_decref(o);
 	return s;
@@ -307,6 +311,10 @@ static void full_map(struct netmap *nm, struct nm_node *n, uint64_t seq, struct 
 	sb_str(b, filter);
 	n->filter_sent = nm_hash_str(filter);
 	free(filter);
+	if (nm->cfg.relay_map_json) {
+		sb_str(b, ",\"relay_map\":");
+		sb_str(b, nm->cfg.relay_map_json);
+	}
 	sb_str(b, "}\n");
 }
 

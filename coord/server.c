@@ -128,6 +128,8 @@ void http_route(struct http_req *r, struct http_reply *o)
 		api_register(r, o);
 	} else if (strcmp(p, "/v1/map") == 0 && post) {
 		api_map(r, o);
+	} else if (strcmp(p, "/v1/relay/admit") == 0 && post) {
+		api_relay_admit(r, o);
 	} else if (strncmp(p, "/v1/admin/", 10) == 0) {
 		const char *rest = p + 10;
 		char area[32] = "";

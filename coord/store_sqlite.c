@@ -239,6 +239,8 @@ static const struct store_migration sqlite_migrations[] = {
      "ALTER TABLE server_keys ADD COLUMN public_key TEXT NOT NULL DEFAULT ''"},
     {3, "routes approved by an auto-approver, kept apart from manual approvals",
      "ALTER TABLE nodes ADD COLUMN routes_auto TEXT NOT NULL DEFAULT '[]'"},
+    {4, "the relay each node reports as its home",
+     "ALTER TABLE nodes ADD COLUMN home_relay TEXT NOT NULL DEFAULT ''"},
 };
 
 const struct store_ops store_sqlite_ops = {

@@ -386,12 +386,15 @@ static json_t *report_json(struct mg_coord_client *c)
 		mg_prefix_format(&p, buf, sizeof(buf));
 		json_array_append_new(routes, json_string(buf));
 	}
-	pthread_mutex_unlock(&c->lock);
-	json_t *o =
+	json_t *body =
 	    json_pack("{so so ss}", "endpoints", eps, "routes", routes, "version", c->version);
-	if (o != NULL && c->cfg.coord.use_exit_node[0])
-		json_object_set_new(o, "exit_node", json_string(c->cfg.coord.use_exit_node));
-	return o;
+	/* Only a node that uses a relay says so: older coordinators refuse unknown fields. */
+	if (body && c->has_home_relay)
+		json_object_set_new(body, "home_relay", json_string(c->home_relay));
+	if (body && c->cfg.coord.use_exit_node[0])
+		json_object_set_new(body, "exit_node", json_string(c->cfg.coord.use_exit_node));
+	pthread_mutex_unlock(&c->lock);
+	return body;
 }
 
 static enum stream_end run_stream(struct mg_coord_client *c)
@@ -690,6 +693,19 @@ void mg_coord_client_set_report(struct mg_coord_client *c, const struct mg_socka
 		memcpy(c->cfg.routes, routes, n_routes * sizeof(*routes));
 		c->cfg.n_routes = n_routes;
 	}
+	pthread_mutex_unlock(&c->lock);
+	if (changed && c->started)
+		kick(c);
+}
+
+void mg_coord_client_set_home_relay(struct mg_coord_client *c, const char *name)
+{
+	bool changed;
+
+	pthread_mutex_lock(&c->lock);
+	changed = !c->has_home_relay || strcmp(c->home_relay, name ? name : "") != 0;
+	snprintf(c->home_relay, sizeof(c->home_relay), "%s", name ? name : "");
+	c->has_home_relay = true;
 	pthread_mutex_unlock(&c->lock);
 	if (changed && c->started)
 		kick(c);

@@ -95,6 +95,8 @@ void mg_coord_event_free(struct mg_coord_event *ev);
 void mg_coord_client_set_report(struct mg_coord_client *c, const struct mg_sockaddr *endpoints,
                                 size_t n_endpoints, const struct mg_prefix *routes,
                                 size_t n_routes);
+/* The relay this node is connected to ("" for none), reported as home_relay from now on. */
+void mg_coord_client_set_home_relay(struct mg_coord_client *c, const char *name);
 /* Asks for a fresh full map (the caller lost track, e.g. an apply failed). */
 void mg_coord_client_resync(struct mg_coord_client *c);
 void mg_coord_client_status(struct mg_coord_client *c, struct mg_coord_status *out);

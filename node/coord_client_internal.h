@@ -36,6 +36,8 @@ struct mg_coord_client {
 	uint8_t public_key[WG_KEY_LEN];
 	char public_b64[WG_KEY_B64_SIZE];
 	char cred[CRED_MAX]; /* the node credential; a secret */
+	char home_relay[64]; /* reported in map requests once set (under lock) */
+	bool has_home_relay;
 	bool have_cred;
 
 	pthread_t thread;

@@ -109,6 +109,11 @@ static int parse_peer(json_t *o, size_t idx, struct mg_netmap_peer *p, char *err
 	if ((v = json_object_get(o, "online")) && !json_is_boolean(v))
 		return mg_err(err, errlen, "%s.online: expected true or false", what);
 	p->online = v ? json_is_true(v) : true;
+	if ((v = json_object_get(o, "home_relay"))) {
+		if (!json_is_string(v) || json_string_length(v) >= sizeof(p->home_relay))
+			return mg_err(err, errlen, "%s.home_relay: expected a relay name", what);
+		snprintf(p->home_relay, sizeof(p->home_relay), "%s", json_string_value(v));
+	}
 	v = json_object_get(o, "allowed_ips");
 	if (!v)
 		return mg_err(err, errlen, "%s.allowed_ips: required", what);

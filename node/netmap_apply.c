@@ -320,7 +320,8 @@ nomem:
 static bool peer_equal(const struct mg_netmap_peer *a, const struct mg_netmap_peer *b)
 {
 	if (a->id != b->id || a->online != b->online || a->key_expiry != b->key_expiry ||
-	    strcmp(a->name, b->name) != 0 || a->n_addresses != b->n_addresses ||
+	    strcmp(a->name, b->name) != 0 || strcmp(a->home_relay, b->home_relay) != 0 ||
+	    a->n_addresses != b->n_addresses ||
 	    a->n_endpoints != b->n_endpoints)
 		return false;
 	for (size_t i = 0; i < a->n_addresses; i++)

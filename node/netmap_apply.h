@@ -49,7 +49,8 @@ struct mg_netmap_peer {
 	struct mg_sockaddr endpoints[MG_NETMAP_MAX_ENDPOINTS];
 	size_t n_endpoints;
 	bool online;
-	int64_t key_expiry; /* unix seconds, 0: never */
+	int64_t key_expiry;   /* unix seconds, 0: never */
+	char home_relay[64]; /* the relay the peer is connected to, "" when it reports none */
 };
 
 /* This node as the coordinator sees it. */

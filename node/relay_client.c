@@ -170,6 +170,14 @@ static int tcp_connect(struct mg_relay_client *c, const struct mg_relay_client_c
 				continue;
 			}
 		}
+		if (cfg->fwmark && setsockopt(c->fd, SOL_SOCKET, SO_MARK, &cfg->fwmark,
+		                              sizeof(cfg->fwmark)) != 0) {
+			freeaddrinfo(ai);
+			close(c->fd);
+			c->fd = -1;
+			return fail(c, "cannot mark the relay connection (SO_MARK): %s",
+			            strerror(errno));
+		}
 		setsockopt(c->fd, IPPROTO_TCP, TCP_NODELAY, &(int){1}, sizeof(int));
 		if (connect(c->fd, a->ai_addr, a->ai_addrlen) == 0 ||
 		    (errno == EINPROGRESS && wait_fd(c->fd, POLLOUT, deadline) > 0 &&

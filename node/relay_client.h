@@ -31,6 +31,8 @@ struct mg_relay_client_config {
 	const uint8_t *private_key; /* the node's WireGuard private key (32 bytes) */
 	int timeout_ms;             /* connect, TLS, upgrade and proof; 0: 10 s */
 	size_t queue_bytes;         /* bound of the outgoing queue; 0: 256 KiB */
+	uint32_t fwmark; /* SO_MARK on the TCP socket, so policy routing keeps it out of a tunnel;
+	                    0: none */
 };
 
 enum mg_relay_msg_type {

@@ -295,6 +295,45 @@ static int load_test(struct cfg_loader *ld, yaml_node_t *node)
 	return 0;
 }
 
+/* admission: on by default once a coordinator URL is given. */
+static int load_admission(struct cfg_loader *ld, yaml_node_t *node)
+{
+	static const char *const keys[] = {"coordinator", "credential_file", "ca_file", "enabled",
+	                                   NULL};
+	struct relay_config *c = rcfg(ld);
+	char kfile[RELAY_PATH_MAX];
+	bool enabled = true;
+	yaml_node_t *n;
+
+	if (cfg_check_keys(ld, node, "admission", keys) != 0)
+		return -1;
+	if ((n = cfg_lookup(ld, node, "enabled")) &&
+	    cfg_bool(ld, n, "admission.enabled", &enabled) != 0)
+		return -1;
+	if (!(n = cfg_lookup(ld, node, "coordinator")))
+		return cfg_fail(ld, node, "admission.coordinator",
+		                "required: meshgate-coord's URL, like https://coord.example:8443");
+	if (cfg_string(ld, n, "admission.coordinator", "a URL", c->admit_url,
+	               sizeof(c->admit_url)) != 0)
+		return -1;
+	if (strncmp(c->admit_url, "http://", 7) != 0 && strncmp(c->admit_url, "https://", 8) != 0)
+		return cfg_fail(ld, n, "admission.coordinator",
+		                "expected an http:// or https:// URL, got '%s'", c->admit_url);
+	if (!(n = cfg_lookup(ld, node, "credential_file")))
+		return cfg_fail(ld, node, "admission.credential_file",
+		                "required: the relay credential shared with meshgate-coord "
+		                "(its relay_credential_file; wg genkey format, mode 0600)");
+	if (load_secret_file(ld, n, "admission.credential_file", kfile, sizeof(kfile),
+	                     c->admit_credential) != 0)
+		return -1;
+	if ((n = cfg_lookup(ld, node, "ca_file")) &&
+	    cfg_string(ld, n, "admission.ca_file", "a file name", c->admit_ca_file,
+	               sizeof(c->admit_ca_file)) != 0)
+		return -1;
+	c->admission = enabled;
+	return 0;
+}
+
 static int load_root(struct cfg_loader *ld, yaml_node_t *root)
 {
 	static const char *const keys[] = {
@@ -346,11 +385,8 @@ static int load_root(struct cfg_loader *ld, yaml_node_t *root)
 		return -1;
 	if ((n = cfg_lookup(ld, root, "mesh")) && load_mesh(ld, n) != 0)
 		return -1;
-	if ((n = cfg_lookup(ld, root, "admission")))
-		return cfg_fail(
-		    ld, n, "admission",
-		    "admission through meshgate-coord is not implemented yet; remove this "
-		    "section (the relay then serves every node that proves its key)");
+	if ((n = cfg_lookup(ld, root, "admission")) && load_admission(ld, n) != 0)
+		return -1;
 	if ((n = cfg_lookup(ld, root, "stun")) && load_stun(ld, n) != 0)
 		return -1;
 	if ((n = cfg_lookup(ld, root, "test")) && load_test(ld, n) != 0)
@@ -386,4 +422,5 @@ int relay_config_load(const char *path, struct relay_config *cfg, char *err, siz
 void relay_config_free(struct relay_config *cfg)
 {
 	sodium_memzero(cfg->mesh_key, sizeof(cfg->mesh_key));
+	sodium_memzero(cfg->admit_credential, sizeof(cfg->admit_credential));
 }

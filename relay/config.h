@@ -54,6 +54,12 @@ struct relay_config {
 	size_t n_stun;
 	uint32_t stun_rate_per_source, stun_burst_per_source, stun_rate_total;
 
+	/* admission: ask meshgate-coord whether a node key is known (admit.c). */
+	bool admission;
+	char admit_url[RELAY_HOST_MAX];
+	uint8_t admit_credential[32];
+	char admit_ca_file[RELAY_PATH_MAX];
+
 	char tap_file[RELAY_PATH_MAX]; /* test.tap_file: every forwarded payload, for inspection */
 	char warnings[1024];
 };

@@ -18,6 +18,7 @@
 #include <event2/bufferevent_ssl.h>
 #include <sodium.h>
 
+#include "admit.h"
 #include "auth.h"
 #include "frame.h"
 #include "keys.h"
@@ -28,7 +29,8 @@
 /* How long a connection we refused may take to read our reason. */
 #define CLOSE_GRACE_MS 2000
 
-enum conn_state { CS_UPGRADE, CS_PROOF, CS_NODE, CS_MESH_IN, CS_CLOSING };
+/* CS_ADMIT: the key is proven and the coordinator is being asked about it. */
+enum conn_state { CS_UPGRADE, CS_PROOF, CS_ADMIT, CS_NODE, CS_MESH_IN, CS_CLOSING };
 
 struct relay_conn {
 	struct relay_server *s;
@@ -44,6 +46,7 @@ struct relay_conn {
 	uint8_t key[32];
 	uint8_t challenge[RELAY_CHALLENGE_LEN];
 	char name[RELAY_MESH_NAME_MAX + 1]; /* a peer relay's name */
+	struct relay_admit_req *admit;      /* the question in flight in CS_ADMIT */
 };
 
 static void conn_free(struct relay_conn *c, enum relay_close why);
@@ -108,6 +111,8 @@ static void conn_unregister(struct relay_conn *c, enum relay_close why)
 	if (!c->counted && why < RELAY_CLOSE_COUNT)
 		c->s->m.closes[why]++;
 	c->counted = true;
+	relay_admit_forget(c->admit);
+	c->admit = NULL;
 	if (c->in_local) {
 		keytab_del(&c->s->local, c->key);
 		c->in_local = false;
@@ -221,6 +226,8 @@ static int handle_upgrade(struct relay_conn *c, struct evbuffer *in)
 	return 1;
 }
 
+static void login(struct relay_conn *c);
+
 static void send_welcome(struct relay_conn *c)
 {
 	const struct relay_config *cfg = c->s->cfg;
@@ -244,9 +251,7 @@ static void handle_proof(struct relay_conn *c, const uint8_t *body, uint32_t len
 	struct relay_server *s = c->s;
 	uint8_t exporter[32];
 	struct relay_auth_input in = {s->relay_sk, c->challenge, exporter};
-	struct relay_conn *old;
 	const char *why;
-	int err;
 
 	if (relay_tls_exporter(bufferevent_openssl_get_ssl(c->bev), exporter) != 0) {
 		conn_fail(c, RELAY_E_BAD_PROOF, "TLS exporter unavailable", RELAY_CLOSE_TLS);
@@ -257,6 +262,42 @@ static void handle_proof(struct relay_conn *c, const uint8_t *body, uint32_t len
 		return;
 	}
 	sodium_memzero(c->challenge, sizeof(c->challenge));
+	switch (relay_admit_check(s, c->key, c, &c->admit, &why)) {
+	case 0:
+		conn_fail(c, RELAY_E_NOT_ADMITTED, why, RELAY_CLOSE_NOT_ADMITTED);
+		return;
+	case 2:
+		/* Frames that arrive meanwhile wait in the input buffer, bounded by the
+		 * pre-auth read watermark. */
+		c->state = CS_ADMIT;
+		return;
+	default:
+		break;
+	}
+	login(c);
+}
+
+void relay_conn_admitted(struct relay_conn *c, bool ok, const char *why)
+{
+	c->admit = NULL;
+	if (c->state != CS_ADMIT)
+		return;
+	if (!ok) {
+		conn_fail(c, RELAY_E_NOT_ADMITTED, why, RELAY_CLOSE_NOT_ADMITTED);
+		return;
+	}
+	login(c);
+	if (c->state == CS_NODE)
+		bufferevent_trigger(c->bev, EV_READ, BEV_TRIG_DEFER_CALLBACKS);
+}
+
+/* The proven (and admitted) key becomes reachable here. */
+static void login(struct relay_conn *c)
+{
+	struct relay_server *s = c->s;
+	struct relay_conn *old;
+	int err;
+
 	old = keytab_put(&s->local, c->key, c, &err);
 	if (err) {
 		conn_fail(c, RELAY_E_SERVER_FULL, "out of memory", RELAY_CLOSE_MEMORY);
@@ -486,6 +527,8 @@ static void readcb(struct bufferevent *bev, void *arg)
 				return;
 			continue;
 		}
+		if (c->state == CS_ADMIT)
+			return;
 		if (evbuffer_copyout(in, hdr, sizeof(hdr)) < (ev_ssize_t)sizeof(hdr))
 			return;
 		rc = relay_frame_check(hdr, role_of(c->state), &h, &why);
@@ -644,6 +687,12 @@ void relay_conns_tick(struct relay_server *s, uint64_t now)
 				conn_fail(c, RELAY_E_HANDSHAKE_TIMEOUT,
 				          "no proof before the deadline",
 				          RELAY_CLOSE_HANDSHAKE_TIMEOUT);
+			break;
+		case CS_ADMIT:
+			if (now >= c->deadline)
+				conn_fail(c, RELAY_E_NOT_ADMITTED,
+				          "the coordinator did not answer in time",
+				          RELAY_CLOSE_NOT_ADMITTED);
 			break;
 		case CS_CLOSING:
 			if (now >= c->deadline)

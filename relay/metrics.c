@@ -20,10 +20,10 @@ const char *relay_drop_name(enum relay_drop d)
 const char *relay_close_name(enum relay_close c)
 {
 	static const char *const n[RELAY_CLOSE_COUNT] = {
-	    "per_ip_limit", "server_full",    "tls",         "bad_upgrade",
-	    "bad_proof",    "bad_mesh_proof", "bad_frame",   "handshake_timeout",
-	    "idle_timeout", "replaced",       "peer_closed", "shutdown",
-	    "out_of_memory"};
+	    "per_ip_limit",  "server_full",    "tls",         "bad_upgrade",
+	    "bad_proof",     "bad_mesh_proof", "bad_frame",   "handshake_timeout",
+	    "idle_timeout",  "replaced",       "peer_closed", "shutdown",
+	    "out_of_memory", "not_admitted"};
 	return c < RELAY_CLOSE_COUNT ? n[c] : "?";
 }
 
@@ -89,6 +89,18 @@ static void metrics_text(struct relay_server *s, struct evbuffer *b)
 	for (int i = 0; i < RELAY_CLOSE_COUNT; i++)
 		evbuffer_add_printf(b, "meshgate_relay_closed_total{reason=\"%s\"} %llu\n",
 		                    relay_close_name(i), (unsigned long long)m->closes[i]);
+	evbuffer_add_printf(
+	    b,
+	    "# HELP meshgate_relay_admission_total Coordinator admission questions and answers.\n"
+	    "# TYPE meshgate_relay_admission_total counter\n"
+	    "meshgate_relay_admission_total{result=\"asked\"} %llu\n"
+	    "meshgate_relay_admission_total{result=\"admitted\"} %llu\n"
+	    "meshgate_relay_admission_total{result=\"refused\"} %llu\n"
+	    "meshgate_relay_admission_total{result=\"error\"} %llu\n"
+	    "meshgate_relay_admission_total{result=\"cache_hit\"} %llu\n",
+	    (unsigned long long)m->admit_asked, (unsigned long long)m->admit_ok,
+	    (unsigned long long)m->admit_refused, (unsigned long long)m->admit_errors,
+	    (unsigned long long)m->admit_cache_hits);
 	relay_stun_metrics(s, b);
 }
 

@@ -32,6 +32,7 @@ enum relay_close {
 	RELAY_CLOSE_PEER,     /* the peer closed */
 	RELAY_CLOSE_SHUTDOWN,
 	RELAY_CLOSE_MEMORY,
+	RELAY_CLOSE_NOT_ADMITTED, /* the coordinator does not know the key, or was not reachable */
 	RELAY_CLOSE_COUNT
 };
 
@@ -51,6 +52,8 @@ struct relay_metrics {
 	uint64_t drops[RELAY_DROP_COUNT], drop_bytes[RELAY_DROP_COUNT];
 	uint64_t closes[RELAY_CLOSE_COUNT];
 	uint64_t pings_sent, peer_gone_sent;
+	/* admission: questions to the coordinator and their outcomes, answers from the cache */
+	uint64_t admit_asked, admit_ok, admit_refused, admit_errors, admit_cache_hits;
 };
 
 const char *relay_drop_name(enum relay_drop d);

@@ -43,7 +43,8 @@ struct relay_server {
 
 	struct relay_metrics m;
 	struct evhttp *http;
-	struct relay_stun *stun; /* NULL: no stun section */
+	struct relay_stun *stun;   /* NULL: no stun section */
+	struct relay_admit *admit; /* NULL: every node that proves its key is served */
 	FILE *tap;
 	bool stopping;
 };

@@ -16,6 +16,7 @@
 
 #include "keys.h"
 #include "log.h"
+#include "admit.h"
 #include "relay.h"
 
 #define TICK_MS 250
@@ -197,6 +198,8 @@ int relay_server_init(struct relay_server *s, struct event_base *base,
 		return -1;
 	if (relay_stun_start(s, err, errlen) != 0)
 		return -1;
+	if (relay_admit_init(s, err, errlen) != 0)
+		return -1;
 	if (cfg->mesh && relay_mesh_start(s) != 0) {
 		snprintf(err, errlen, "cannot start the mesh links");
 		return -1;
@@ -209,6 +212,7 @@ void relay_server_free(struct relay_server *s)
 	s->stopping = true;
 	relay_mesh_stop(s);
 	relay_conns_close_all(s);
+	relay_admit_free(s);
 	relay_metrics_stop(s);
 	relay_stun_stop(s);
 	if (s->listener)

@@ -76,7 +76,7 @@ static void check_loaded(const struct coord_config *c)
 	FIELD_CHECK((c->tls_cert == NULL) == (c->tls_key == NULL));
 	FIELD_CHECK(c->store_url != NULL && c->store_url[0] != '\0');
 	FIELD_CHECK(c->server_key_file != NULL && c->server_key_file[0] != '\0');
-	FIELD_CHECK(c->log_level >= 0 && c->log_level <= 3);
+	FIELD_CHECK(c->log_level >= 0 && c->log_level <= 4); /* error .. debug */
 }
 
 int fuzz_one(const uint8_t *data, size_t len)

@@ -1,0 +1,447 @@
+// SPDX-License-Identifier: GPL-2.0-only
+#include "relay_path.h"
+
+#include <arpa/inet.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <netinet/in.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "crypto.h"
+#include "keys.h"
+#include "log.h"
+#include "relay_client.h"
+
+#define RECONNECT_MIN_S 1
+#define RECONNECT_MAX_S 16
+/* Packets moved per descriptor and poll round, so one busy peer cannot starve the rest. */
+#define BATCH 64
+
+struct proxy {
+	uint8_t key[32];
+	char name[64];
+	bool relayed;
+	int fd;        /* loopback UDP socket, connected to wireguard-go's port; -1 if none */
+	uint16_t port; /* its local port */
+	int64_t seen;  /* when the peer appeared with an endpoint */
+	int64_t direct_since; /* handshakes before this were not on the direct path */
+	bool has_endpoint;
+	struct mg_sockaddr direct; /* the map's first endpoint */
+	bool no_endpoint;          /* relayed only because the map gave no endpoint */
+	uint64_t to_relay, from_relay, dropped;
+};
+
+struct mg_relay_path {
+	struct mg_relay_path_config cfg;
+	uint8_t sk[32];
+	mg_relay_path_switch_fn fn;
+	void *ctx;
+	uint16_t wg_port;
+	struct mg_relay_client *rc;
+	void *tls;
+	int64_t next_connect;
+	unsigned backoff;
+	char error[256];
+	uint64_t connects, to_relay_dropped;
+	struct proxy *peers;
+	size_t n, cap;
+};
+
+int mg_relay_path_config_load(struct cfg_loader *ld, yaml_node_t *node,
+                              struct mg_relay_path_config *cfg)
+{
+	static const char *const keys[] = {"name",    "host",           "port",  "server_name",
+	                                   "ca_file", "direct_timeout", "force", NULL};
+	unsigned long v;
+	yaml_node_t *n;
+
+	memset(cfg, 0, sizeof(*cfg));
+	cfg->port = 443;
+	cfg->direct_timeout_s = 5;
+	if (cfg_check_keys(ld, node, "relay", keys) != 0)
+		return -1;
+	if (!(n = cfg_lookup(ld, node, "name")))
+		return cfg_fail(ld, node, "relay.name",
+		                "required: the relay's name in the relay map");
+	if (cfg_string(ld, n, "relay.name", "a relay name", cfg->name, sizeof(cfg->name)) != 0)
+		return -1;
+	for (const char *p = cfg->name; *p; p++)
+		if (!strchr("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789._-",
+		            *p))
+			return cfg_fail(ld, n, "relay.name",
+			                "expected 1..63 of A-Z a-z 0-9 . _ -, got '%s'", cfg->name);
+	if (!(n = cfg_lookup(ld, node, "host")))
+		return cfg_fail(ld, node, "relay.host",
+		                "required: the relay's address or DNS name");
+	if (cfg_string(ld, n, "relay.host", "a host", cfg->host, sizeof(cfg->host)) != 0)
+		return -1;
+	if ((n = cfg_lookup(ld, node, "port"))) {
+		if (cfg_uint(ld, n, "relay.port", 1, 65535, &v) != 0)
+			return -1;
+		cfg->port = (uint16_t)v;
+	}
+	if ((n = cfg_lookup(ld, node, "server_name")) &&
+	    cfg_string(ld, n, "relay.server_name", "a TLS name", cfg->server_name,
+	               sizeof(cfg->server_name)) != 0)
+		return -1;
+	if ((n = cfg_lookup(ld, node, "ca_file")) &&
+	    cfg_string(ld, n, "relay.ca_file", "a file name", cfg->ca_file, sizeof(cfg->ca_file)) !=
+	        0)
+		return -1;
+	if ((n = cfg_lookup(ld, node, "direct_timeout"))) {
+		if (cfg_uint(ld, n, "relay.direct_timeout", 1, 300, &v) != 0)
+			return -1;
+		cfg->direct_timeout_s = (unsigned)v;
+	}
+	if ((n = cfg_lookup(ld, node, "force")) && cfg_bool(ld, n, "relay.force", &cfg->force) != 0)
+		return -1;
+	cfg->enabled = true;
+	return 0;
+}
+
+struct mg_relay_path *mg_relay_path_new(const struct mg_relay_path_config *cfg,
+                                        const uint8_t private_key[32], mg_relay_path_switch_fn fn,
+                                        void *ctx)
+{
+	struct mg_relay_path *rp = calloc(1, sizeof(*rp));
+	char err[256];
+
+	if (!rp)
+		return NULL;
+	rp->cfg = *cfg;
+	memcpy(rp->sk, private_key, 32);
+	rp->fn = fn;
+	rp->ctx = ctx;
+	rp->backoff = RECONNECT_MIN_S;
+	rp->tls = mg_relay_tls_ctx_new(cfg->ca_file[0] ? cfg->ca_file : NULL, err, sizeof(err));
+	if (!rp->tls) {
+		mg_log(MG_LOG_ERROR, "relay: TLS setup failed", "error", err, NULL);
+		wg_memzero(rp->sk, sizeof(rp->sk));
+		free(rp);
+		return NULL;
+	}
+	return rp;
+}
+
+void mg_relay_path_free(struct mg_relay_path *rp)
+{
+	if (!rp)
+		return;
+	for (size_t i = 0; i < rp->n; i++)
+		if (rp->peers[i].fd >= 0)
+			close(rp->peers[i].fd);
+	free(rp->peers);
+	mg_relay_client_close(rp->rc);
+	mg_relay_tls_ctx_free(rp->tls);
+	wg_memzero(rp->sk, sizeof(rp->sk));
+	free(rp);
+}
+
+static struct proxy *find(const struct mg_relay_path *rp, const uint8_t key[32])
+{
+	for (size_t i = 0; i < rp->n; i++)
+		if (memcmp(rp->peers[i].key, key, 32) == 0)
+			return &rp->peers[i];
+	return NULL;
+}
+
+static void log_peer(enum mg_log_level lvl, const char *msg, const struct proxy *p, const char *k,
+                     const char *v)
+{
+	char b64[WG_KEY_B64_SIZE];
+
+	wg_key_to_base64(b64, p->key);
+	mg_log(lvl, msg, "peer", b64, "name", p->name, k, v, NULL);
+}
+
+/* A loopback socket connected to wireguard-go's port: only wireguard-go can feed it. */
+static int proxy_open(struct mg_relay_path *rp, struct proxy *p)
+{
+	struct sockaddr_in a = {.sin_family = AF_INET, .sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
+	socklen_t len = sizeof(a);
+	int fd = socket(AF_INET, SOCK_DGRAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+
+	if (fd < 0)
+		return -errno;
+	if (bind(fd, (struct sockaddr *)&a, sizeof(a)) != 0 ||
+	    getsockname(fd, (struct sockaddr *)&a, &len) != 0)
+		goto fail;
+	p->port = ntohs(a.sin_port);
+	a.sin_port = htons(rp->wg_port);
+	if (connect(fd, (struct sockaddr *)&a, sizeof(a)) != 0)
+		goto fail;
+	p->fd = fd;
+	return 0;
+fail:
+	close(fd);
+	return -errno;
+}
+
+static void to_relay_path(struct mg_relay_path *rp, struct proxy *p, const char *why)
+{
+	struct mg_sockaddr ep = {.family = 4, .addr = {127, 0, 0, 1}};
+	int rc;
+
+	if (p->relayed || rp->wg_port == 0)
+		return;
+	if (p->fd < 0 && (rc = proxy_open(rp, p)) != 0) {
+		log_peer(MG_LOG_WARNING, "relay: cannot open a loopback proxy", p, "error",
+		         strerror(-rc));
+		return;
+	}
+	p->relayed = true;
+	p->no_endpoint = !p->has_endpoint;
+	ep.port = p->port;
+	log_peer(MG_LOG_NOTICE, "peer path: relay", p, "reason", why);
+	rp->fn(rp->ctx, p->key, &ep);
+}
+
+void mg_relay_path_set_wg_port(struct mg_relay_path *rp, uint16_t port)
+{
+	rp->wg_port = port;
+}
+
+void mg_relay_path_peer_seen(struct mg_relay_path *rp, const uint8_t key[32], const char *name,
+                             const struct mg_sockaddr *endpoint, int64_t now)
+{
+	struct proxy *p = find(rp, key);
+
+	if (!p) {
+		if (rp->n == MG_RELAY_PATH_MAX_PEERS)
+			return;
+		if (rp->n == rp->cap) {
+			size_t cap = rp->cap ? 2 * rp->cap : 16;
+			struct proxy *grown = realloc(rp->peers, cap * sizeof(*grown));
+
+			if (!grown)
+				return;
+			rp->peers = grown;
+			rp->cap = cap;
+		}
+		p = &rp->peers[rp->n++];
+		memset(p, 0, sizeof(*p));
+		memcpy(p->key, key, 32);
+		p->fd = -1;
+		p->seen = now;
+		p->direct_since = now;
+	}
+	snprintf(p->name, sizeof(p->name), "%s", name ? name : "");
+	p->has_endpoint = endpoint != NULL;
+	if (endpoint)
+		p->direct = *endpoint;
+	if (rp->cfg.force) {
+		to_relay_path(rp, p, "relay.force");
+	} else if (!endpoint) {
+		to_relay_path(rp, p, "the map gives no endpoint");
+	} else if (p->relayed && p->no_endpoint) {
+		/* The endpoint the peer lacked has arrived: try it, with the clock of a new peer.
+		 */
+		p->relayed = false;
+		p->no_endpoint = false;
+		p->direct_since = now;
+		log_peer(MG_LOG_NOTICE, "peer path: direct", p, "reason",
+		         "the map gives an endpoint");
+		rp->fn(rp->ctx, p->key, &p->direct);
+	}
+}
+
+void mg_relay_path_peer_gone(struct mg_relay_path *rp, const uint8_t key[32])
+{
+	struct proxy *p = find(rp, key);
+
+	if (!p)
+		return;
+	if (p->fd >= 0)
+		close(p->fd);
+	*p = rp->peers[--rp->n];
+}
+
+bool mg_relay_path_endpoint(const struct mg_relay_path *rp, const uint8_t key[32],
+                            struct mg_sockaddr *ep)
+{
+	const struct proxy *p = rp ? find(rp, key) : NULL;
+
+	if (!p || !p->relayed)
+		return false;
+	memset(ep, 0, sizeof(*ep));
+	ep->family = 4;
+	ep->addr[0] = 127;
+	ep->addr[3] = 1;
+	ep->port = p->port;
+	return true;
+}
+
+const char *mg_relay_path_of(const struct mg_relay_path *rp, const uint8_t key[32])
+{
+	const struct proxy *p = rp ? find(rp, key) : NULL;
+
+	return p && p->relayed ? "relay" : "direct";
+}
+
+void mg_relay_path_observe(struct mg_relay_path *rp, const uint8_t key[32],
+                           uint64_t last_handshake_sec, int64_t now)
+{
+	struct proxy *p = find(rp, key);
+
+	if (!p || p->relayed)
+		return;
+	/* The clock runs from when the peer got its endpoint, traffic or not: wireguard-go does
+	 * not count packets its socket failed to send (a local firewall), so "we tried" cannot
+	 * be told from "we had nothing to send". An idle peer thus ends up relayed too, which
+	 * costs nothing until it has traffic. */
+	if (last_handshake_sec != 0 && (int64_t)last_handshake_sec >= p->direct_since)
+		return;
+	if (now - p->direct_since >= (int64_t)rp->cfg.direct_timeout_s)
+		to_relay_path(rp, p, "no direct handshake within relay.direct_timeout");
+}
+
+const char *mg_relay_path_home(const struct mg_relay_path *rp)
+{
+	return rp && rp->rc ? rp->cfg.name : NULL;
+}
+
+static void relay_down(struct mg_relay_path *rp, int64_t now, const char *why)
+{
+	snprintf(rp->error, sizeof(rp->error), "%s", why);
+	mg_log(MG_LOG_WARNING, "relay: connection lost", "relay", rp->cfg.name, "error", why, NULL);
+	mg_relay_client_close(rp->rc);
+	rp->rc = NULL;
+	rp->next_connect = now + RECONNECT_MIN_S;
+	rp->backoff = RECONNECT_MIN_S;
+}
+
+void mg_relay_path_tick(struct mg_relay_path *rp, int64_t now)
+{
+	char err[256];
+
+	if (rp->rc || now < rp->next_connect)
+		return;
+	struct mg_relay_client_config cc = {
+	    .host = rp->cfg.host,
+	    .port = rp->cfg.port,
+	    .server_name = rp->cfg.server_name[0] ? rp->cfg.server_name : NULL,
+	    .tls_ctx = rp->tls,
+	    .private_key = rp->sk,
+	    .timeout_ms = 5000,
+	    .fwmark = rp->cfg.fwmark,
+	};
+	rp->rc = mg_relay_client_connect(&cc, err, sizeof(err));
+	if (!rp->rc) {
+		snprintf(rp->error, sizeof(rp->error), "%s", err);
+		mg_log(MG_LOG_WARNING, "relay: cannot connect", "relay", rp->cfg.name, "error", err,
+		       NULL);
+		rp->next_connect = now + rp->backoff;
+		rp->backoff = rp->backoff * 2 > RECONNECT_MAX_S ? RECONNECT_MAX_S : rp->backoff * 2;
+		return;
+	}
+	rp->error[0] = '\0';
+	rp->backoff = RECONNECT_MIN_S;
+	rp->connects++;
+	mg_log(MG_LOG_NOTICE, "relay: connected", "relay", rp->cfg.name, "host", rp->cfg.host,
+	       NULL);
+}
+
+size_t mg_relay_path_pollfds(struct mg_relay_path *rp, struct pollfd *pfd, size_t max)
+{
+	size_t k = 0;
+
+	if (max == 0)
+		return 0;
+	/* Slot 0 is always the relay (fd -1 while disconnected: poll ignores it). */
+	pfd[k].fd = rp->rc ? mg_relay_client_fd(rp->rc) : -1;
+	pfd[k].events = rp->rc ? mg_relay_client_events(rp->rc) : 0;
+	pfd[k++].revents = 0;
+	for (size_t i = 0; i < rp->n && k < max; i++) {
+		pfd[k].fd = rp->peers[i].fd;
+		pfd[k].events = POLLIN;
+		pfd[k++].revents = 0;
+	}
+	return k;
+}
+
+static void from_relay(struct mg_relay_path *rp, int64_t now)
+{
+	struct mg_relay_msg m;
+	int rc;
+
+	/* Until TLS has nothing buffered: poll cannot see records OpenSSL already read. */
+	while (rp->rc && (rc = mg_relay_client_recv(rp->rc, &m)) != 0) {
+		struct proxy *p;
+
+		if (rc < 0) {
+			relay_down(rp, now, mg_relay_client_error(rp->rc));
+			return;
+		}
+		if (m.type != MG_RELAY_MSG_PACKET)
+			continue;
+		/* A packet from a peer of the map means that peer reaches us through the relay:
+		 * answer the same way. Keys outside the map are dropped. */
+		if (!(p = find(rp, m.key))) {
+			rp->to_relay_dropped++;
+			continue;
+		}
+		if (!p->relayed)
+			to_relay_path(rp, p, "the peer sends through the relay");
+		if (p->fd < 0 || send(p->fd, m.data, m.len, 0) < 0) {
+			p->dropped++;
+			continue;
+		}
+		p->from_relay++;
+	}
+}
+
+void mg_relay_path_io(struct mg_relay_path *rp, const struct pollfd *pfd, size_t n)
+{
+	int64_t now = (int64_t)time(NULL);
+	uint8_t buf[MG_RELAY_MAX_PACKET];
+
+	if (n == 0)
+		return;
+	if (rp->rc && (pfd[0].revents & (POLLIN | POLLERR | POLLHUP)))
+		from_relay(rp, now);
+	/* Proxies: the array may have shrunk or grown since the descriptors were taken. */
+	for (size_t k = 1; k < n; k++) {
+		struct proxy *p = NULL;
+
+		if (!(pfd[k].revents & POLLIN))
+			continue;
+		for (size_t i = 0; i < rp->n; i++)
+			if (rp->peers[i].fd == pfd[k].fd)
+				p = &rp->peers[i];
+		for (int j = 0; p && j < BATCH; j++) {
+			ssize_t len = recv(p->fd, buf, sizeof(buf), 0);
+
+			if (len <= 0)
+				break;
+			if (!rp->rc || mg_relay_client_send(rp->rc, p->key, buf, (size_t)len) != 0)
+				p->dropped++;
+			else
+				p->to_relay++;
+		}
+	}
+	if (rp->rc && mg_relay_client_pending(rp->rc) > 0 && mg_relay_client_flush(rp->rc) < 0)
+		relay_down(rp, now, mg_relay_client_error(rp->rc));
+}
+
+void mg_relay_path_status(const struct mg_relay_path *rp, FILE *f)
+{
+	struct mg_relay_client_stats st = {0};
+
+	if (rp->rc)
+		mg_relay_client_get_stats(rp->rc, &st);
+	fprintf(f, "{\"name\":\"%s\",\"host\":\"%s\",\"port\":%u,\"connected\":%s,\"error\":\"",
+	        rp->cfg.name, rp->cfg.host, rp->cfg.port, rp->rc ? "true" : "false");
+	for (const char *c = rp->error; *c; c++)
+		if (*c >= 0x20 && *c < 0x7f && *c != '"' && *c != '\\')
+			fputc(*c, f);
+	fprintf(f,
+	        "\",\"connects\":%llu,\"sent\":%llu,\"received\":%llu,\"dropped_queue_full\":%llu,"
+	        "\"dropped_unknown_peer\":%llu}",
+	        (unsigned long long)rp->connects, (unsigned long long)st.sent,
+	        (unsigned long long)st.received, (unsigned long long)st.dropped_queue_full,
+	        (unsigned long long)rp->to_relay_dropped);
+}

@@ -1,0 +1,93 @@
+/* SPDX-License-Identifier: GPL-2.0-only */
+/*
+ * The agent's relay path. wireguard-go owns its UDP socket, so a peer without a working direct
+ * path gets a loopback UDP proxy: its WireGuard endpoint becomes 127.0.0.1:P, a socket of the
+ * agent, and whatever wireguard-go sends there goes to the home relay as a SEND to that peer's
+ * key (node/relay_client.h); what the relay delivers from that key comes out of the same socket
+ * towards wireguard-go's port, so wireguard-go sees one consistent endpoint. The agent only
+ * moves opaque WireGuard messages: handshakes, replay and allowed IPs stay wireguard-go's.
+ *
+ * A peer goes through the relay when the config says so (relay.force), when the map gives it
+ * no endpoint, when no direct handshake completed within relay.direct_timeout seconds of the
+ * peer getting its endpoint, or when the relay delivers a packet from it (the peer chose the
+ * relay). A peer relayed only for lack of an endpoint tries direct again once it has one.
+ *
+ * Config (agent.yaml):
+ *   relay:
+ *     name: fra-1                  # the home relay's name, reported to the coordinator
+ *     host: fra-1.relay.example    # address or DNS name; port default 443
+ *     port: 443
+ *     server_name: fra-1.relay.example   # default: host
+ *     ca_file: /etc/meshgate/relay-ca.pem  # default: the system's trust store
+ *     direct_timeout: 5            # seconds, 1..300
+ *     force: false                 # true: every peer through the relay
+ *   status_file: /run/meshgate/agent-mg0.json   # top level; the path of every peer
+ */
+#ifndef MESHGATE_AGENT_RELAY_PATH_H
+#define MESHGATE_AGENT_RELAY_PATH_H
+
+#include <poll.h>
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+
+#include "addr.h"
+#include "config_yaml.h"
+
+#define MG_RELAY_PATH_MAX_PEERS 1024
+
+struct mg_relay_path_config {
+	bool enabled;
+	char name[64];
+	char host[256];
+	uint16_t port;
+	char server_name[256];
+	char ca_file[256];
+	unsigned direct_timeout_s;
+	bool force;
+	uint32_t fwmark; /* not from YAML: the agent sets it while it routes into the tunnel */
+};
+
+int mg_relay_path_config_load(struct cfg_loader *ld, yaml_node_t *node,
+                              struct mg_relay_path_config *cfg);
+
+struct mg_relay_path;
+
+/* Called when a peer's path changes: the agent points wireguard-go's endpoint at ep. */
+typedef void (*mg_relay_path_switch_fn)(void *ctx, const uint8_t key[32],
+                                        const struct mg_sockaddr *ep);
+
+struct mg_relay_path *mg_relay_path_new(const struct mg_relay_path_config *cfg,
+                                        const uint8_t private_key[32], mg_relay_path_switch_fn fn,
+                                        void *ctx);
+void mg_relay_path_free(struct mg_relay_path *rp);
+
+/* wireguard-go's UDP port (from UAPI), where proxies deliver. */
+void mg_relay_path_set_wg_port(struct mg_relay_path *rp, uint16_t port);
+/* A peer of the map appeared or changed; endpoint: the map's first one, or NULL. */
+void mg_relay_path_peer_seen(struct mg_relay_path *rp, const uint8_t key[32], const char *name,
+                             const struct mg_sockaddr *endpoint, int64_t now);
+void mg_relay_path_peer_gone(struct mg_relay_path *rp, const uint8_t key[32]);
+/* When the peer is relayed, its proxy endpoint (127.0.0.1:P) into *ep and true. */
+bool mg_relay_path_endpoint(const struct mg_relay_path *rp, const uint8_t key[32],
+                            struct mg_sockaddr *ep);
+/* What wireguard-go says about a peer (once a second): decides direct vs relay. */
+void mg_relay_path_observe(struct mg_relay_path *rp, const uint8_t key[32],
+                           uint64_t last_handshake_sec, int64_t now);
+
+/* The descriptors to poll (the relay connection and every proxy); returns how many. */
+size_t mg_relay_path_pollfds(struct mg_relay_path *rp, struct pollfd *pfd, size_t max);
+/* After poll: moves packets both ways. pfd/n as filled by mg_relay_path_pollfds. */
+void mg_relay_path_io(struct mg_relay_path *rp, const struct pollfd *pfd, size_t n);
+/* Once a second: connects or reconnects to the relay (blocking, bounded by 5 s). */
+void mg_relay_path_tick(struct mg_relay_path *rp, int64_t now);
+/* The relay is connected: the name to report as home relay; NULL while it is not. */
+const char *mg_relay_path_home(const struct mg_relay_path *rp);
+
+/* Writes {"relay":{...},"peers":{"<key>":{...}}} for the status file. */
+void mg_relay_path_status(const struct mg_relay_path *rp, FILE *f);
+/* One peer's path for the status file: "direct" or "relay". */
+const char *mg_relay_path_of(const struct mg_relay_path *rp, const uint8_t key[32]);
+
+#endif
