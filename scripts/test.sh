@@ -66,7 +66,7 @@ export MESHGATE_VECTORS="$PWD/tests/vectors"
 
 # Plain build: every suite.
 if run_build build; then
-	# The docker suite builds the images, runs the compose mesh and installs the .deb: 7 to 9
+	# The docker suite builds the images, runs the compose mesh and installs the .deb: 5 to 9
 	# minutes from cold on 2 busy cores (debootstrap and the whole compile), under 3 when
 	# Docker's layer cache is warm. MESHGATE_DOCKER_TESTS=0 leaves it out.
 	no_docker=()
