@@ -217,6 +217,17 @@ int cfg_list(struct cfg_loader *ld, yaml_node_t *node, const char *path, const c
 	return cfg_fail(ld, node, path, "expected a list of %s, got %s", what, node_kind(node));
 }
 
+int cfg_list_max(struct cfg_loader *ld, yaml_node_t *node, const char *path, const char *what,
+                 size_t max, yaml_node_item_t **items, size_t *count)
+{
+	if (cfg_list(ld, node, path, what, items, count) != 0)
+		return -1;
+	if (*count > max)
+		return cfg_fail(ld, node, path, "expected at most %zu %s, got %zu", max, what,
+		                *count);
+	return 0;
+}
+
 yaml_node_t *cfg_item(struct cfg_loader *ld, yaml_node_t *list, yaml_node_item_t *items, size_t i)
 {
 	return items ? yaml_document_get_node(ld->doc, items[i]) : list;

@@ -73,6 +73,9 @@ yaml_node_t *cfg_lookup(struct cfg_loader *ld, const yaml_node_t *map, const cha
 int cfg_list(struct cfg_loader *ld, yaml_node_t *node, const char *path, const char *what,
              yaml_node_item_t **items, size_t *count);
 yaml_node_t *cfg_item(struct cfg_loader *ld, yaml_node_t *list, yaml_node_item_t *items, size_t i);
+/* cfg_list with a bound: more than max items is "expected at most <max> <what>, got <n>". */
+int cfg_list_max(struct cfg_loader *ld, yaml_node_t *node, const char *path, const char *what,
+                 size_t max, yaml_node_item_t **items, size_t *count);
 
 /* A non-empty scalar's text, or NULL after reporting "expected <what>". */
 const char *cfg_scalar(struct cfg_loader *ld, const yaml_node_t *node, const char *path,

@@ -95,11 +95,8 @@ static int load_addresses(struct cfg_loader *ld, yaml_node_t *node)
 	char ipath[CFG_PATH_LEN];
 	size_t n;
 
-	if (cfg_list(ld, node, path, "addresses", &items, &n) != 0)
+	if (cfg_list_max(ld, node, path, "addresses", MG_MAX_ADDRESSES, &items, &n) != 0)
 		return -1;
-	if (n > MG_MAX_ADDRESSES)
-		return cfg_fail(ld, node, path, "expected at most %d addresses, got %zu",
-		                MG_MAX_ADDRESSES, n);
 	for (size_t i = 0; i < n; i++) {
 		cfg_index(ipath, path, i);
 		if (cfg_prefix(ld, cfg_item(ld, node, items, i), ipath, 0, false,

@@ -104,11 +104,8 @@ static int load_exclude(struct cfg_loader *ld, yaml_node_t *node, struct mg_dp_e
 	yaml_node_item_t *items;
 	char ip[CFG_PATH_LEN];
 	size_t n;
-	if (cfg_list(ld, node, path, "prefixes", &items, &n) != 0)
+	if (cfg_list_max(ld, node, path, "prefixes", MG_NAT_MAX_EXCLUDE, &items, &n) != 0)
 		return -1;
-	if (n > MG_NAT_MAX_EXCLUDE)
-		return cfg_fail(ld, node, path, "expected at most %d prefixes, got %zu",
-		                MG_NAT_MAX_EXCLUDE, n);
 	for (size_t i = 0; i < n; i++) {
 		cfg_index(ip, path, i);
 		if (cfg_prefix(ld, cfg_item(ld, node, items, i), ip, 0, true, &e->exclude[i]) != 0)

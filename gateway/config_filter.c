@@ -30,11 +30,8 @@ static int load_prefixes(struct cfg_loader *ld, yaml_node_t *node, const char *p
 	size_t count;
 	char kp[CFG_PATH_LEN], why[128];
 
-	if (cfg_list(ld, node, path, "a list of prefixes or \"*\"", &items, &count) != 0)
+	if (cfg_list_max(ld, node, path, "prefixes", MG_FILTER_MAX_PREFIXES, &items, &count) != 0)
 		return -1;
-	if (count > MG_FILTER_MAX_PREFIXES)
-		return cfg_fail(ld, node, path, "expected at most %d prefixes, got %zu",
-		                MG_FILTER_MAX_PREFIXES, count);
 	*out = calloc(2 * count + 1, sizeof(**out));
 	if (!*out)
 		return cfg_fail(ld, node, path, "out of memory");
@@ -59,12 +56,8 @@ static int load_ports(struct cfg_loader *ld, yaml_node_t *node, const char *path
 	size_t count;
 	char kp[CFG_PATH_LEN], why[128];
 
-	if (cfg_list(ld, node, path, "a list of ports (\"22\", \"8000-8100\" or \"*\")", &items,
-	             &count) != 0)
+	if (cfg_list_max(ld, node, path, "port ranges", MG_FILTER_MAX_PORTS, &items, &count) != 0)
 		return -1;
-	if (count > MG_FILTER_MAX_PORTS)
-		return cfg_fail(ld, node, path, "expected at most %d port ranges, got %zu",
-		                MG_FILTER_MAX_PORTS, count);
 	r->ports = calloc(count + 1, sizeof(*r->ports));
 	if (!r->ports)
 		return cfg_fail(ld, node, path, "out of memory");
@@ -130,12 +123,8 @@ int cfg_load_filter(struct cfg_loader *ld, yaml_node_t *node)
 		return cfg_fail(
 		    ld, node, "filter",
 		    "only for static mode: with a coordinator, the filter is the map's");
-	if (cfg_list(ld, node, "filter", "a list of rules (src, dst, proto, ports)", &items,
-	             &count) != 0)
+	if (cfg_list_max(ld, node, "filter", "rules", MG_FILTER_MAX_RULES, &items, &count) != 0)
 		return -1;
-	if (count > MG_FILTER_MAX_RULES)
-		return cfg_fail(ld, node, "filter", "expected at most %d rules, got %zu",
-		                MG_FILTER_MAX_RULES, count);
 	cfg->filter.rules = calloc(count + 1, sizeof(*cfg->filter.rules));
 	if (!cfg->filter.rules)
 		return cfg_fail(ld, node, "filter", "out of memory");

@@ -35,11 +35,8 @@ static int load_routes(struct cfg_loader *ld, yaml_node_t *node, struct mg_coord
 	char ipath[CFG_PATH_LEN];
 	size_t n;
 
-	if (cfg_list(ld, node, path, "prefixes", &items, &n) != 0)
+	if (cfg_list_max(ld, node, path, "prefixes", MG_MAX_ADVERTISED_ROUTES, &items, &n) != 0)
 		return -1;
-	if (n > MG_MAX_ADVERTISED_ROUTES)
-		return cfg_fail(ld, node, path, "expected at most %d prefixes, got %zu",
-		                MG_MAX_ADVERTISED_ROUTES, n);
 	for (size_t i = 0; i < n; i++) {
 		yaml_node_t *item = cfg_item(ld, node, items, i);
 		struct mg_prefix *p = &cc->advertise_routes[i];
