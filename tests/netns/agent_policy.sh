@@ -26,6 +26,8 @@ COORD=${2:-}
 HERE=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 # shellcheck source=lib.sh
 source "$HERE/lib.sh"
+# shellcheck source=agent_lib.sh
+source "$HERE/agent_lib.sh"
 
 [ -n "$AGENT" ] && [ -n "$COORD" ] || fail "usage: agent_policy.sh MESHGATE_AGENT MESHGATE_COORD"
 require_root
@@ -64,17 +66,7 @@ store: sqlite:$MG_STATE/coord.db
 log_level: info
 heartbeat: 2s
 EOF
-API_KEY=$("$COORD" --config "$MG_STATE/coord.yaml" apikey create) || fail "apikey create"
-spawn "$MG_STATE/coord.log" ip netns exec "$NS_C" "$COORD" --config "$MG_STATE/coord.yaml"
-COORD_PID=$MG_SPAWNED_PID
-wait_for 20 "meshgate-coord" ip netns exec "$NS_C" curl -sf "$URL/health"
-
-admin() { # METHOD PATH [JSON]
-	local args=(-sS -f -X "$1" -H "Authorization: Bearer $API_KEY" --max-time 10)
-	[ $# -lt 3 ] || args+=(-H 'Content-Type: application/json' --data "$3")
-	run_bounded 15 ip netns exec "$NS_C" curl "${args[@]}" "$URL/v1/admin/$2" ||
-		fail "admin $1 $2"
-}
+coord_start "$NS_C" "$URL"
 policy() { # PORTS...: alice may reach bob on these TCP ports, nothing else
 	local dst
 	dst=$(printf '"bob:%s",' "$@")
@@ -111,18 +103,6 @@ coordinator:
   hostname: node-$1
 log_level: debug
 EOF
-}
-agent_start() { # WHO NS IFNAME: pid in AGENT_PID; its wireguard-go is registered for cleanup
-	local who="$1" ns="$2" ifname="$3" child st
-	mg_file "/var/run/wireguard/$ifname.sock"
-	spawn "$MG_STATE/agent-$who.log" ip netns exec "$ns" "$AGENT" --config "$MG_STATE/agent-$who.yaml"
-	AGENT_PID=$MG_SPAWNED_PID
-	wait_for 15 "agent $who's wireguard-go" test -S "/var/run/wireguard/$ifname.sock"
-	child=$(cat "/proc/$AGENT_PID/task/$AGENT_PID/children" 2>/dev/null || true)
-	for c in $child; do
-		st=$(mg_pid_starttime "$c") || continue
-		mg_register pids "$c $st"
-	done
 }
 agent_config a "$IF_A"
 agent_config b "$IF_B"

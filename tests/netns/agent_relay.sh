@@ -28,6 +28,8 @@ RELAY=${3:-}
 HERE=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 # shellcheck source=lib.sh
 source "$HERE/lib.sh"
+# shellcheck source=agent_lib.sh
+source "$HERE/agent_lib.sh"
 
 [ -n "$AGENT" ] && [ -n "$COORD" ] && [ -n "$RELAY" ] ||
 	fail "usage: agent_relay.sh MESHGATE_AGENT MESHGATE_COORD MESHGATE_RELAY"
@@ -97,17 +99,7 @@ relay_map:
       relays:
         - {name: r1, host: 10.99.0.1, port: 8443, server_name: relay.test}
 EOF
-API_KEY=$("$COORD" --config "$MG_STATE/coord.yaml" apikey create) || fail "apikey create"
-spawn "$MG_STATE/coord.log" ip netns exec "$NS_H" "$COORD" --config "$MG_STATE/coord.yaml"
-COORD_PID=$MG_SPAWNED_PID
-wait_for 20 "meshgate-coord" ip netns exec "$NS_H" curl -sf "$URL/health"
-
-admin() { # METHOD PATH [JSON]
-	local args=(-sS -f -X "$1" -H "Authorization: Bearer $API_KEY" --max-time 10)
-	[ $# -lt 3 ] || args+=(-H 'Content-Type: application/json' --data "$3")
-	run_bounded 15 ip netns exec "$NS_H" curl "${args[@]}" "$URL/v1/admin/$2" ||
-		fail "admin $1 $2"
-}
+coord_start "$NS_H" "$URL"
 admin POST users '{"name":"alice"}' >/dev/null
 admin POST preauthkeys '{"user":"alice","reusable":true,"expiration":"1h"}' |
 	jq -er .key >"$MG_STATE/authkey" || fail "pre-auth key"
@@ -168,18 +160,6 @@ relay:
 status_file: $MG_STATE/status-$1.json
 log_level: info
 EOF
-}
-agent_start() { # WHO NS IFNAME
-	local who="$1" ns="$2" ifname="$3" child st
-	mg_file "/var/run/wireguard/$ifname.sock"
-	spawn "$MG_STATE/agent-$who.log" ip netns exec "$ns" "$AGENT" --config "$MG_STATE/agent-$who.yaml"
-	AGENT_PID=$MG_SPAWNED_PID
-	wait_for 15 "agent $who's wireguard-go" test -S "/var/run/wireguard/$ifname.sock"
-	child=$(cat "/proc/$AGENT_PID/task/$AGENT_PID/children" 2>/dev/null || true)
-	for c in $child; do
-		st=$(mg_pid_starttime "$c") || continue
-		mg_register pids "$c $st"
-	done
 }
 agent_config a "$IF_A" 10.99.0.1
 agent_config b "$IF_B" fd99::1
