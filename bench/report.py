@@ -381,7 +381,7 @@ def report(out_dir):
         md.append("")
         plots.append(plot_e2e(d, out_dir))
     if "handshake" in docs:
-        md += ["## Handshakes (goal: 10,000/s on one core)", ""] + \
+        md += ["## Handshakes (goal: 10,000/s on two cores; sharded_* is the two-responder run)", ""] + \
             figures_table(docs["handshake"]) + [""]
         plots.append(plot_handshake(docs["handshake"], docs.get("handshake_flood"), out_dir))
     if "handshake_flood" in docs:
