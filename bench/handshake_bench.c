@@ -21,15 +21,20 @@
  * bookkeeping cost together.
  *
  * Output: JSON on stdout ({"bench": "handshake", "figures": [...]}), a summary on stderr.
- *   handshake_bench [--peers N] [--seconds S]
+ * With --threads T (> 1), the same handshakes again on T sharded responders at once (see
+ * bench_sharded): per core and total.
+ *
+ *   handshake_bench [--peers N] [--seconds S] [--threads T]
  */
 #include <errno.h>
+#include <pthread.h>
 #include <sched.h>
 #include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
+#include <unistd.h>
 
 #include "cookie.h"
 #include "crypto.h"
@@ -120,7 +125,8 @@ static void rng(void *ctx, void *buf, size_t len)
 	wg_random_bytes(buf, len);
 }
 
-static int setup(struct responder *r, struct fake_host *ins, uint32_t n)
+/* key: the responder's private key, or NULL for a new one. */
+static int setup(struct responder *r, struct fake_host *ins, uint32_t n, const uint8_t *key)
 {
 	uint8_t priv[WG_KEY_LEN], pub[WG_KEY_LEN];
 	int rc = -1;
@@ -140,7 +146,10 @@ static int setup(struct responder *r, struct fake_host *ins, uint32_t n)
 	memset(r->by_key, 0xff, ((size_t)r->key_mask + 1) * sizeof(*r->by_key));
 	const struct wg_noise_upcalls rup = {
 	    .ctx = r, .now = responder_now, .remote_by_pubkey = responder_lookup};
-	wg_key_generate_private(priv, NULL, NULL);
+	if (key)
+		memcpy(priv, key, WG_KEY_LEN);
+	else
+		wg_key_generate_private(priv, NULL, NULL);
 	if (wg_noise_local_init(&r->local, r->index, &rup) != WG_OK ||
 	    wg_noise_local_set_private(&r->local, priv) != WG_OK ||
 	    wg_cookie_checker_init(&r->checker, r->local.static_public, NULL, NULL) != WG_OK)
@@ -164,6 +173,22 @@ static int setup(struct responder *r, struct fake_host *ins, uint32_t n)
 out:
 	wg_memzero(priv, sizeof(priv));
 	return rc;
+}
+
+static void teardown(struct responder *r, struct fake_host *ins, uint32_t n)
+{
+	for (uint32_t i = 0; ins && r->peers && i < n; i++) {
+		if (ins[i].table)
+			fake_host_destroy(&ins[i]);
+		wg_noise_remote_destroy(&r->peers[i]);
+	}
+	wg_noise_local_destroy(&r->local);
+	wg_cookie_checker_clear(&r->checker);
+	wg_ratelimiter_free(r->rl);
+	wg_index_table_free(r->index);
+	free(r->peers);
+	free(r->makers);
+	free(r->by_key);
 }
 
 /* Builds one initiation per initiator; returns the seconds it took. */
@@ -196,20 +221,24 @@ static bool respond(struct responder *r, const struct wg_msg_initiation *msg)
 	return ok;
 }
 
-static int bench_handshakes(struct responder *r, struct fake_host *ins,
-                            struct wg_msg_initiation *msgs, double seconds, double *cpu_us)
-{
-	double spent = 0, made = 0, cpu = 0;
-	uint64_t done = 0, built = 0;
+struct rounds {
+	uint64_t done, built;
+	double spent, made, cpu; /* responder wall and CPU seconds; initiator wall seconds */
+};
 
-	while (spent < seconds) {
+/* Rounds of one initiation per peer until the responder has spent `seconds` on them. */
+static int run_rounds(struct responder *r, struct fake_host *ins, struct wg_msg_initiation *msgs,
+                      double seconds, struct rounds *o)
+{
+	memset(o, 0, sizeof(*o));
+	while (o->spent < seconds) {
 		double t = make_initiations(ins, r->n_peers, msgs);
 		if (t < 0) {
 			fprintf(stderr, "an initiator could not create its initiation\n");
 			return -1;
 		}
-		made += t;
-		built += r->n_peers;
+		o->made += t;
+		o->built += r->n_peers;
 		r->now_ns += 1000000000ull;
 		double t0 = mono_s(), c0 = cpu_s();
 		for (uint32_t i = 0; i < r->n_peers; i++) {
@@ -218,21 +247,31 @@ static int bench_handshakes(struct responder *r, struct fake_host *ins,
 				return -1;
 			}
 		}
-		spent += mono_s() - t0;
-		cpu += cpu_s() - c0;
-		done += r->n_peers;
+		o->spent += mono_s() - t0;
+		o->cpu += cpu_s() - c0;
+		o->done += r->n_peers;
 	}
-	fig("handshakes_per_s", (double)done / spent, "1/s");
-	fig("handshake_us", spent / (double)done * 1e6, "us");
-	fig("handshake_cpu_us", cpu / (double)done * 1e6, "us");
-	fig("initiations_created_per_s", (double)built / made, "1/s");
+	return 0;
+}
+
+static int bench_handshakes(struct responder *r, struct fake_host *ins,
+                            struct wg_msg_initiation *msgs, double seconds, double *cpu_us)
+{
+	struct rounds o;
+
+	if (run_rounds(r, ins, msgs, seconds, &o) != 0)
+		return -1;
+	fig("handshakes_per_s", (double)o.done / o.spent, "1/s");
+	fig("handshake_us", o.spent / (double)o.done * 1e6, "us");
+	fig("handshake_cpu_us", o.cpu / (double)o.done * 1e6, "us");
+	fig("initiations_created_per_s", (double)o.built / o.made, "1/s");
 	fprintf(stderr,
 	        "responder: %.0f handshakes/s (%.1f us each, %.1f us of CPU: mac1, "
 	        "consume_initiation, create_response, macs, begin_session; %u peers); initiator "
 	        "side %.0f/s\n",
-	        (double)done / spent, spent / (double)done * 1e6, cpu / (double)done * 1e6,
-	        r->n_peers, (double)built / made);
-	*cpu_us = cpu / (double)done * 1e6;
+	        (double)o.done / o.spent, o.spent / (double)o.done * 1e6,
+	        o.cpu / (double)o.done * 1e6, r->n_peers, (double)o.built / o.made);
+	*cpu_us = o.cpu / (double)o.done * 1e6;
 	return 0;
 }
 
@@ -417,10 +456,121 @@ static int bench_ratelimited(struct responder *r, struct fake_host *in, double s
 	return 0;
 }
 
+/*
+ * Sharded responders (issue #16): peers split by index over `threads` threads, each pinned to
+ * a CPU of its own and holding everything a handshake touches (index table, peer lookup,
+ * cookie checker, rate limiter, the local static key's precomputation) for its shard only, so
+ * nothing is shared and nothing is locked. All shards share the gateway's one private key.
+ * They set up, wait at a barrier, then run their rounds at the same time; the total is the sum
+ * of the shards' rates. A shard's CPU share (CPU time over wall time while it responds) shows
+ * when the machine did not give it a core of its own.
+ */
+#define MAX_SHARDS 8
+
+struct shard {
+	pthread_t thread;
+	int cpu;
+	uint32_t n;
+	double seconds;
+	const uint8_t *key;
+	pthread_barrier_t *start;
+	struct responder r;
+	struct fake_host *ins;
+	struct wg_msg_initiation *msgs;
+	struct rounds o;
+	int rc;
+};
+
+static void *shard_main(void *arg)
+{
+	struct shard *s = arg;
+	cpu_set_t set;
+
+	CPU_ZERO(&set);
+	CPU_SET(s->cpu, &set);
+	pthread_setaffinity_np(pthread_self(), sizeof(set), &set);
+	s->ins = calloc(s->n, sizeof(*s->ins));
+	s->msgs = calloc(s->n, sizeof(*s->msgs));
+	s->rc = !s->ins || !s->msgs || setup(&s->r, s->ins, s->n, s->key) != 0 ? -1 : 0;
+	pthread_barrier_wait(s->start);
+	if (s->rc == 0)
+		s->rc = run_rounds(&s->r, s->ins, s->msgs, s->seconds, &s->o);
+	teardown(&s->r, s->ins, s->n);
+	free(s->ins);
+	free(s->msgs);
+	return NULL;
+}
+
+static int bench_sharded(unsigned threads, uint32_t peers, double seconds)
+{
+	static const char *const rate_names[MAX_SHARDS] = {
+	    "sharded_core0_handshakes_per_s", "sharded_core1_handshakes_per_s",
+	    "sharded_core2_handshakes_per_s", "sharded_core3_handshakes_per_s",
+	    "sharded_core4_handshakes_per_s", "sharded_core5_handshakes_per_s",
+	    "sharded_core6_handshakes_per_s", "sharded_core7_handshakes_per_s"};
+	struct shard sh[MAX_SHARDS] = {0};
+	pthread_barrier_t start;
+	uint8_t key[WG_KEY_LEN];
+	long ncpu = sysconf(_SC_NPROCESSORS_ONLN);
+	unsigned started = 0;
+	int rc = 0;
+
+	if (threads > (unsigned)(ncpu > 0 ? ncpu : 1))
+		fprintf(stderr, "sharded: %u threads on %ld CPUs: they will share cores\n", threads,
+		        ncpu);
+	wg_key_generate_private(key, NULL, NULL);
+	if (pthread_barrier_init(&start, NULL, threads) != 0)
+		return -1;
+	for (unsigned i = 0; i < threads; i++) {
+		sh[i] = (struct shard){.cpu = (int)(i % (unsigned)(ncpu > 0 ? ncpu : 1)),
+		                       .n = peers / threads + (i < peers % threads),
+		                       .seconds = seconds,
+		                       .key = key,
+		                       .start = &start};
+		if (pthread_create(&sh[i].thread, NULL, shard_main, &sh[i]) != 0)
+			break;
+		started++;
+	}
+	if (started < threads) {
+		/* The barrier waits for all of them: the bench cannot go on. */
+		fprintf(stderr, "sharded: could not start thread %u\n", started);
+		exit(1);
+	}
+	double total = 0, total_cpu = 0;
+	for (unsigned i = 0; i < threads; i++) {
+		pthread_join(sh[i].thread, NULL);
+		if (sh[i].rc != 0) {
+			rc = -1;
+			continue;
+		}
+		double rate = (double)sh[i].o.done / sh[i].o.spent;
+		double by_cpu = (double)sh[i].o.done / sh[i].o.cpu;
+		total += rate;
+		total_cpu += by_cpu;
+		fig(rate_names[i], rate, "1/s");
+		fprintf(stderr,
+		        "sharded: core %d: %.0f handshakes/s (%u peers; %.0f/s per CPU second, CPU "
+		        "share %.0f %%)\n",
+		        sh[i].cpu, rate, sh[i].n, by_cpu, 100.0 * sh[i].o.cpu / sh[i].o.spent);
+	}
+	pthread_barrier_destroy(&start);
+	wg_memzero(key, sizeof(key));
+	if (rc != 0)
+		return rc;
+	fig("sharded_threads", threads, "threads");
+	fig("sharded_handshakes_per_s", total, "1/s");
+	fig("sharded_handshakes_per_cpu_s", total_cpu, "1/s");
+	fprintf(stderr,
+	        "sharded: %u threads, %.0f handshakes/s in total (%.0f/s counting CPU time only)\n",
+	        threads, total, total_cpu);
+	return 0;
+}
+
 int main(int argc, char **argv)
 {
 	uint32_t n = 1024;
 	double seconds = 3;
+	unsigned threads = 1;
 	int rc = 1;
 
 	for (int i = 1; i < argc; i += 2) {
@@ -429,10 +579,15 @@ int main(int argc, char **argv)
 			n = (uint32_t)strtoul(v, NULL, 10);
 		else if (v && !strcmp(argv[i], "--seconds"))
 			seconds = strtod(v, NULL);
+		else if (v && !strcmp(argv[i], "--threads"))
+			threads = (unsigned)strtoul(v, NULL, 10);
 		else
 			n = 0;
-		if (n < 16 || n > 65536 || !(seconds > 0 && seconds < 600)) {
-			fprintf(stderr, "usage: %s [--peers 16..65536] [--seconds S]\n", argv[0]);
+		if (n < 16 || n > 65536 || !(seconds > 0 && seconds < 600) || threads < 1 ||
+		    threads > MAX_SHARDS) {
+			fprintf(stderr,
+			        "usage: %s [--peers 16..65536] [--seconds S] [--threads 1..%d]\n",
+			        argv[0], MAX_SHARDS);
 			return 2;
 		}
 	}
@@ -446,7 +601,7 @@ int main(int argc, char **argv)
 	struct responder r = {0};
 	struct fake_host *ins = calloc(n, sizeof(*ins));
 	struct wg_msg_initiation *msgs = calloc(n, sizeof(*msgs));
-	if (!ins || !msgs || setup(&r, ins, n) != 0) {
+	if (!ins || !msgs || setup(&r, ins, n, NULL) != 0) {
 		fprintf(stderr, "set-up failed (memory or crypto)\n");
 		goto out;
 	}
@@ -455,7 +610,8 @@ int main(int argc, char **argv)
 	    bench_handshakes(&r, ins, msgs, seconds, &handshake_cpu_us) ||
 	    bench_primitives(seconds / 4, x25519_us, handshake_cpu_us) ||
 	    bench_cookie_replies(&r, msgs, seconds / 2) ||
-	    bench_ratelimited(&r, &ins[0], seconds / 2))
+	    bench_ratelimited(&r, &ins[0], seconds / 2) ||
+	    (threads > 1 && bench_sharded(threads, n, seconds)))
 		goto out;
 	printf("{\"bench\": \"handshake\", \"peers\": %u, \"seconds\": %.3f, \"figures\": [", n,
 	       seconds);
@@ -465,18 +621,7 @@ int main(int argc, char **argv)
 	printf("]}\n");
 	rc = 0;
 out:
-	for (uint32_t i = 0; ins && r.peers && i < n; i++) {
-		if (ins[i].table)
-			fake_host_destroy(&ins[i]);
-		wg_noise_remote_destroy(&r.peers[i]);
-	}
-	wg_noise_local_destroy(&r.local);
-	wg_cookie_checker_clear(&r.checker);
-	wg_ratelimiter_free(r.rl);
-	wg_index_table_free(r.index);
-	free(r.peers);
-	free(r.makers);
-	free(r.by_key);
+	teardown(&r, ins, n);
 	free(ins);
 	free(msgs);
 	return rc;
