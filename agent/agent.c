@@ -598,7 +598,8 @@ static void relay_status_tick(struct agent *a, time_t now)
 
 		mg_coord_client_status(a->cl, &cs);
 		rc = mg_agent_status_write(a->cfg.status_file, &a->st, have_dev ? &dev : NULL,
-		                           a->rp, mg_coord_client_state_name(cs.state));
+		                           a->rp, mg_coord_client_state_name(cs.state),
+		                           a->np ? &a->nat : NULL);
 		if (rc)
 			mg_log(MG_LOG_WARNING, "status file not written", "path",
 			       a->cfg.status_file, "error", strerror(-rc), NULL);

@@ -155,7 +155,7 @@ static bool address_is_ours(const struct mg_sockaddr *a)
 
 static void finish_round(struct mg_nat_probe *np)
 {
-	struct mg_nat_probe_result r = {.nat = "unknown"};
+	struct mg_nat_probe_result r = {.nat = "unknown", .rtt_ms = {-1, -1}};
 	size_t answers = 0;
 
 	for (size_t i = 0; i < np->cfg.n_servers; i++) {

@@ -5,7 +5,7 @@
 # behind an nftables NAT learns its public endpoint from meshgate-relay's STUN server on two
 # addresses, and the coordinator shows it with the NAT kind. When the NAT changes (masquerade ->
 # masquerade fully-random, then the conntrack table flushed and the NAT's public address
-# changed) the agent re-reports within a few seconds.
+# changed) the agent re-reports within a few seconds. Its status file shows the same.
 #
 #   mg-<pid>-pub: veth vp 10.99.0.1/24 + 10.99.0.2/24; meshgate-coord :8080, meshgate-relay with
 #                 STUN on 10.99.0.1:3478 and 10.99.0.2:3478
@@ -106,6 +106,7 @@ coordinator:
 stun:
   servers: [10.99.0.1:3478, 10.99.0.2:3478]
   interval: 1
+status_file: $MG_STATE/status-a.json
 log_level: info
 EOF
 agent_start a "$NS_A" "$IF_A"
@@ -132,6 +133,11 @@ expect() {
 
 expect "endpoint-independent NAT" '^easy 10\.99\.0\.254:[0-9]+$'
 first=$(reported)
+# The status file says the same, with each server's round trip.
+nat_status() { jq -er '"\(.nat.kind) \(.nat.endpoints | join(" ")) \(.nat.rtt_ms | map(. >= 0) | all)"' \
+	"$MG_STATE/status-a.json"; }
+status_matches() { [ "$(nat_status 2>/dev/null)" = "$first true" ]; }
+wait_for 5 "the status file shows the mapping" status_matches
 
 nat_rule fully-random
 ip netns exec "$NS_N" conntrack -F >/dev/null 2>&1 || fail "conntrack -F"
