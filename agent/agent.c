@@ -23,6 +23,7 @@
 
 #include "coord_client.h"
 #include "crypto.h"
+#include "disco_sock.h"
 #include "exit_route.h"
 #include "keys.h"
 #include "log.h"
@@ -56,6 +57,7 @@ struct agent {
 	struct mg_relay_path *rp;       /* NULL without a relay: section */
 	struct mg_nat_probe *np;        /* NULL without a stun: section */
 	struct mg_nat_probe_result nat; /* the last probe's, for the log and the coordinator */
+	struct mg_agent_disco *disco;   /* pongs on the probe's socket; NULL without it */
 };
 
 static void log_key(enum mg_log_level lvl, const char *msg, const uint8_t key[WG_KEY_LEN],
@@ -599,7 +601,7 @@ static void relay_status_tick(struct agent *a, time_t now)
 		mg_coord_client_status(a->cl, &cs);
 		rc = mg_agent_status_write(a->cfg.status_file, &a->st, have_dev ? &dev : NULL,
 		                           a->rp, mg_coord_client_state_name(cs.state),
-		                           a->np ? &a->nat : NULL);
+		                           a->np ? &a->nat : NULL, a->disco);
 		if (rc)
 			mg_log(MG_LOG_WARNING, "status file not written", "path",
 			       a->cfg.status_file, "error", strerror(-rc), NULL);
@@ -630,6 +632,16 @@ static void nat_probed(void *ctx, const struct mg_nat_probe_result *r)
 		mg_sockaddr_format(&r->mapped[1], e1, sizeof(e1));
 	mg_log(MG_LOG_NOTICE, "stun mapping", "nat", r->nat, "endpoint", e0, "endpoint2", e1, NULL);
 	mg_coord_client_set_stun(a->cl, r->mapped, r->n_mapped, r->nat);
+}
+
+static void disco_in(void *ctx, const uint8_t *buf, size_t len, const struct mg_sockaddr *from)
+{
+	struct agent *a = ctx;
+	struct timespec ts;
+
+	clock_gettime(CLOCK_REALTIME, &ts);
+	mg_agent_disco_input(a->disco, &a->st, a->np, buf, len, from,
+	                     (uint64_t)ts.tv_sec * 1000 + (uint64_t)ts.tv_nsec / 1000000);
 }
 
 static int64_t now_ms(void)
@@ -678,6 +690,8 @@ static int run(struct agent *a, int sfd)
 			mg_netmap_expire(&a->st, (int64_t)now, &agent_sink, a);
 			check_child(a);
 			relay_status_tick(a, now);
+			if (a->disco)
+				mg_agent_disco_prune(a->disco, &a->st);
 		}
 		if (now - last_report >= REDISCOVER_SECS) {
 			last_report = now;
@@ -780,6 +794,12 @@ int mg_agent_main(int argc, char **argv)
 			mg_log(MG_LOG_ERROR, "stun socket", "error", err, NULL);
 			goto out;
 		}
+		a.disco = mg_agent_disco_new(a.cfg.private_key);
+		if (!a.disco) {
+			mg_log(MG_LOG_ERROR, "disco", "error", "out of memory", NULL);
+			goto out;
+		}
+		mg_nat_probe_set_other(a.np, disco_in, &a);
 	}
 	report(&a);
 	if (mg_coord_client_start(a.cl) != 0)
@@ -793,6 +813,7 @@ out:
 	exit_fwmark_clear(&a);
 	mg_relay_path_free(a.rp);
 	mg_nat_probe_free(a.np);
+	mg_agent_disco_free(a.disco);
 	filter_remove(&a);
 	if (a.wg_pid > 0) {
 		/* Our wireguard-go takes its interface, peers and routes with it. */

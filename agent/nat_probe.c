@@ -28,6 +28,8 @@ struct mg_nat_probe {
 	struct mg_sockaddr mapped[2];
 	int rtt_ms[2];
 	uint64_t refused;
+	mg_nat_probe_other_fn other;
+	void *other_ctx;
 };
 
 int mg_nat_probe_config_load(struct cfg_loader *ld, yaml_node_t *node,
@@ -155,7 +157,8 @@ static bool address_is_ours(const struct mg_sockaddr *a)
 
 static void finish_round(struct mg_nat_probe *np)
 {
-	struct mg_nat_probe_result r = {.nat = "unknown", .rtt_ms = {-1, -1}};
+	struct mg_nat_probe_result r = {
+	    .nat = "unknown", .rtt_ms = {-1, -1}, .local_port = np->local.port};
 	size_t answers = 0;
 
 	for (size_t i = 0; i < np->cfg.n_servers; i++) {
@@ -220,7 +223,10 @@ static void receive(struct mg_nat_probe *np, int64_t now_ms)
 			np->rtt_ms[i] = (int)(now_ms - np->round_start);
 			used = true;
 		}
-		np->refused += !used;
+		if (!used && np->other && !mg_stun_is_stun(buf, (size_t)n))
+			np->other(np->other_ctx, buf, (size_t)n, &src);
+		else
+			np->refused += !used;
 	}
 }
 
@@ -235,4 +241,24 @@ void mg_nat_probe_run(struct mg_nat_probe *np, int64_t now_ms)
 		finish_round(np);
 	if (!np->in_round && now_ms >= np->next_round)
 		send_round(np, now_ms);
+}
+
+void mg_nat_probe_set_other(struct mg_nat_probe *np, mg_nat_probe_other_fn fn, void *ctx)
+{
+	np->other = fn;
+	np->other_ctx = ctx;
+}
+
+int mg_nat_probe_sendto(struct mg_nat_probe *np, const uint8_t *buf, size_t len,
+                        const struct mg_sockaddr *to)
+{
+	struct sockaddr_storage ss;
+	socklen_t sl = mg_sockaddr_to_ss(to, &ss);
+
+	return sendto(np->fd, buf, len, 0, (struct sockaddr *)&ss, sl) < 0 ? -errno : 0;
+}
+
+uint16_t mg_nat_probe_local_port(const struct mg_nat_probe *np)
+{
+	return np->local.port;
 }

@@ -41,8 +41,9 @@ int mg_nat_probe_config_load(struct cfg_loader *ld, yaml_node_t *node,
 struct mg_nat_probe_result {
 	struct mg_sockaddr mapped[2]; /* distinct mapped endpoints, n_mapped of them */
 	size_t n_mapped;
-	const char *nat; /* "none", "easy", "hard" or "unknown" */
-	int rtt_ms[2];   /* per server, -1 when it did not answer */
+	const char *nat;     /* "none", "easy", "hard" or "unknown" */
+	int rtt_ms[2];       /* per server, -1 when it did not answer */
+	uint16_t local_port; /* the socket's own port (disco's too) */
 };
 
 /* Called after each probe round with what it found (changed or not). */
@@ -57,6 +58,15 @@ void mg_nat_probe_free(struct mg_nat_probe *np);
 int mg_nat_probe_fd(const struct mg_nat_probe *np);
 /* Reads what arrived (when readable) and sends the next round when due; now in milliseconds. */
 void mg_nat_probe_run(struct mg_nat_probe *np, int64_t now_ms);
+/* Datagrams on the socket that are not STUN (disco) go to fn from now on. */
+typedef void (*mg_nat_probe_other_fn)(void *ctx, const uint8_t *buf, size_t len,
+                                      const struct mg_sockaddr *from);
+void mg_nat_probe_set_other(struct mg_nat_probe *np, mg_nat_probe_other_fn fn, void *ctx);
+/* Sends from the probe's socket (a disco reply). 0 or -errno. */
+int mg_nat_probe_sendto(struct mg_nat_probe *np, const uint8_t *buf, size_t len,
+                        const struct mg_sockaddr *to);
+/* The socket's own port. */
+uint16_t mg_nat_probe_local_port(const struct mg_nat_probe *np);
 /* Datagrams refused: not STUN, another source, another transaction, a bad response. */
 uint64_t mg_nat_probe_refused(const struct mg_nat_probe *np);
 

@@ -4,11 +4,12 @@
  * temporary file and rename, so a reader never sees half of it. For every peer: its path
  * (direct, or relay and which), its own home relay, the last handshake and the bytes counted by
  * wireguard-go. With STUN configured, what the last probe found: the NAT kind, the public
- * endpoints and each server's round trip.
+ * endpoints, each server's round trip and the socket's port, and the disco counters.
  */
 #ifndef MESHGATE_AGENT_STATUS_H
 #define MESHGATE_AGENT_STATUS_H
 
+#include "disco_sock.h"
 #include "nat_probe.h"
 #include "netmap_apply.h"
 #include "relay_path.h"
@@ -18,6 +19,7 @@
  * a stun: section (its nat NULL before the first probe ends). 0 or -errno. */
 int mg_agent_status_write(const char *path, const struct mg_netmap_state *st,
                           const struct mg_uapi_client_device *dev, const struct mg_relay_path *rp,
-                          const char *coord_state, const struct mg_nat_probe_result *nat);
+                          const char *coord_state, const struct mg_nat_probe_result *nat,
+                          const struct mg_agent_disco *disco);
 
 #endif

@@ -12,20 +12,25 @@
 #   mg-<pid>-nat: veth vo 10.99.0.254/24 (later .253), veth vi 192.168.1.1/24; nftables NAT
 #   mg-<pid>-a:   veth0 192.168.1.2/24, default via the NAT; the agent (stun.interval 1 s)
 #
-# usage: nat_stun_report.sh MESHGATE_AGENT MESHGATE_COORD MESHGATE_RELAY
+# Then disco on the same socket: a ping sealed with peer B's key (B: a second agent, in the
+# public namespace) gets a pong carrying its source; a forged one, the same ping replayed and one
+# from a key outside the map get nothing, and A's status file counts each.
+#
+# usage: nat_stun_report.sh MESHGATE_AGENT MESHGATE_COORD MESHGATE_RELAY DISCO_PROBE
 set -euo pipefail
 
 AGENT=${1:-}
 COORD=${2:-}
 RELAY=${3:-}
+DISCO_PROBE=${4:-}
 HERE=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 # shellcheck source=lib.sh
 source "$HERE/lib.sh"
 # shellcheck source=agent_lib.sh
 source "$HERE/agent_lib.sh"
 
-[ -n "$AGENT" ] && [ -n "$COORD" ] && [ -n "$RELAY" ] ||
-	fail "usage: nat_stun_report.sh MESHGATE_AGENT MESHGATE_COORD MESHGATE_RELAY"
+[ -n "$AGENT" ] && [ -n "$COORD" ] && [ -n "$RELAY" ] && [ -n "$DISCO_PROBE" ] ||
+	fail "usage: nat_stun_report.sh MESHGATE_AGENT MESHGATE_COORD MESHGATE_RELAY DISCO_PROBE"
 require_root
 require_commands wireguard-go wg ip curl jq timeout setsid nft openssl conntrack
 [ -x "$AGENT" ] || skip "meshgate-agent not built: $AGENT"
@@ -37,6 +42,7 @@ NS_P=$(ns_name pub)
 NS_N=$(ns_name nat)
 NS_A=$(ns_name a)
 IF_A=$(if_name mgA)
+IF_B=$(if_name mgB)
 URL="http://10.99.0.1:8080"
 
 ns_add "$NS_P" "$NS_N" "$NS_A"
@@ -76,7 +82,9 @@ coord_start "$NS_P" "$URL"
 admin POST users '{"name":"alice"}' >/dev/null
 admin POST preauthkeys '{"user":"alice","reusable":true,"expiration":"1h"}' |
 	jq -er .key >"$MG_STATE/authkey" || fail "pre-auth key"
-(umask 077 && wg genkey >"$MG_STATE/a.key")
+for who in a b; do
+	(umask 077 && wg genkey >"$MG_STATE/$who.key")
+done
 PUB_A=$(wg pubkey <"$MG_STATE/a.key")
 
 openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:prime256v1 -nodes \
@@ -92,24 +100,29 @@ EOF
 spawn "$MG_STATE/relay.log" ip netns exec "$NS_P" "$RELAY" --config "$MG_STATE/relay.yaml"
 wait_for 10 "meshgate-relay" ip netns exec "$NS_P" curl -sf http://127.0.0.1:9470/health
 
-cat >"$MG_STATE/agent-a.yaml" <<EOF
+agent_config() { # WHO IFNAME [EXTRA YAML]
+	cat >"$MG_STATE/agent-$1.yaml" <<EOF
 interface:
-  name: $IF_A
-  private_key_file: $MG_STATE/a.key
+  name: $2
+  private_key_file: $MG_STATE/$1.key
   listen_port: 51820
 wireguard_go: $(command -v wireguard-go)
 coordinator:
   url: $URL
   authkey_file: $MG_STATE/authkey
-  state_dir: $MG_STATE/state-a
-  hostname: node-a
-stun:
-  servers: [10.99.0.1:3478, 10.99.0.2:3478]
-  interval: 1
-status_file: $MG_STATE/status-a.json
+  state_dir: $MG_STATE/state-$1
+  hostname: node-$1
+status_file: $MG_STATE/status-$1.json
 log_level: info
+${3:-}
 EOF
+}
+agent_config a "$IF_A" "stun:
+  servers: [10.99.0.1:3478, 10.99.0.2:3478]
+  interval: 1"
 agent_start a "$NS_A" "$IF_A"
+agent_config b "$IF_B"
+agent_start b "$NS_P" "$IF_B"
 
 reported() { # the node's "nat stun_endpoints..." as the coordinator stores them
 	admin GET nodes | jq -er --arg k "$PUB_A" \
@@ -149,6 +162,31 @@ nat_rule snat 10.99.0.253
 ip netns exec "$NS_N" conntrack -F >/dev/null 2>&1 || fail "conntrack -F"
 expect "new public address" '^easy 10\.99\.0\.253:[0-9]+$'
 [ "$(reported)" != "$first" ] || fail "the report did not change"
+
+# ---- disco on the same socket ----
+PUB_B=$(wg pubkey <"$MG_STATE/b.key")
+has_b() { run_bounded 5 ip netns exec "$NS_A" wg show "$IF_A" peers | grep -qxF "$PUB_B"; }
+wait_for 20 "A has B as a peer" has_b
+PORT=$(jq -er .nat.port "$MG_STATE/status-a.json") || fail "no port in A's status"
+probe() {
+	run_bounded 10 ip netns exec "$NS_A" "$DISCO_PROBE" "$MG_STATE/b.key" "$PUB_A" \
+		"127.0.0.1:$PORT" "$1"
+}
+out=$(probe ping) || fail "B's ping got no pong: $out"
+[[ "$out" =~ src=127\.0\.0\.1:[0-9]+ ]] || fail "the pong does not carry the ping's source: $out"
+log "ok: disco $out"
+for mode in forged replay stranger; do
+	out=$(probe "$mode") || fail "disco $mode: $out"
+	log "ok: disco $out"
+done
+disco_count() { jq -er ".disco.$1" "$MG_STATE/status-a.json"; }
+counted() {
+	[ "$(disco_count pongs)" -eq 2 ] && [ "$(disco_count refused.forged)" -eq 1 ] &&
+		[ "$(disco_count refused.replay)" -eq 1 ] &&
+		[ "$(disco_count refused.unknown_sender)" -eq 1 ]
+}
+wait_for 5 "A counts 2 pongs, 1 forged, 1 replay, 1 unknown sender" counted
+log "ok: A's disco counters: $(jq -c .disco "$MG_STATE/status-a.json")"
 
 # The agent counted nothing odd and is still streaming.
 kill -0 "$AGENT_PID" || fail "the agent died"
