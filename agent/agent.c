@@ -23,6 +23,7 @@
 
 #include "coord_client.h"
 #include "crypto.h"
+#include "disco_sock.h"
 #include "exit_route.h"
 #include "keys.h"
 #include "log.h"
@@ -53,7 +54,10 @@ struct agent {
 	struct mg_netmap_state st;
 	uint8_t public_key[WG_KEY_LEN];
 	sigset_t old_mask;
-	struct mg_relay_path *rp; /* NULL without a relay: section */
+	struct mg_relay_path *rp;       /* NULL without a relay: section */
+	struct mg_nat_probe *np;        /* NULL without a stun: section */
+	struct mg_nat_probe_result nat; /* the last probe's, for the log and the coordinator */
+	struct mg_agent_disco *disco;   /* pongs on the probe's socket; NULL without it */
 };
 
 static void log_key(enum mg_log_level lvl, const char *msg, const uint8_t key[WG_KEY_LEN],
@@ -596,7 +600,8 @@ static void relay_status_tick(struct agent *a, time_t now)
 
 		mg_coord_client_status(a->cl, &cs);
 		rc = mg_agent_status_write(a->cfg.status_file, &a->st, have_dev ? &dev : NULL,
-		                           a->rp, mg_coord_client_state_name(cs.state));
+		                           a->rp, mg_coord_client_state_name(cs.state),
+		                           a->np ? &a->nat : NULL, a->disco);
 		if (rc)
 			mg_log(MG_LOG_WARNING, "status file not written", "path",
 			       a->cfg.status_file, "error", strerror(-rc), NULL);
@@ -605,10 +610,52 @@ static void relay_status_tick(struct agent *a, time_t now)
 		mg_uapi_client_device_free(&dev);
 }
 
+static bool nat_same(const struct mg_nat_probe_result *x, const struct mg_nat_probe_result *y)
+{
+	return x->nat != NULL && y->nat != NULL && strcmp(x->nat, y->nat) == 0 &&
+	       x->n_mapped == y->n_mapped &&
+	       memcmp(x->mapped, y->mapped, x->n_mapped * sizeof(x->mapped[0])) == 0;
+}
+
+/* A probe round ended: a new mapping or NAT kind goes to the coordinator at once. */
+static void nat_probed(void *ctx, const struct mg_nat_probe_result *r)
+{
+	struct agent *a = ctx;
+	char e0[MG_SOCKADDR_STRLEN] = "", e1[MG_SOCKADDR_STRLEN] = "";
+
+	if (nat_same(&a->nat, r))
+		return;
+	a->nat = *r;
+	if (r->n_mapped > 0)
+		mg_sockaddr_format(&r->mapped[0], e0, sizeof(e0));
+	if (r->n_mapped > 1)
+		mg_sockaddr_format(&r->mapped[1], e1, sizeof(e1));
+	mg_log(MG_LOG_NOTICE, "stun mapping", "nat", r->nat, "endpoint", e0, "endpoint2", e1, NULL);
+	mg_coord_client_set_stun(a->cl, r->mapped, r->n_mapped, r->nat);
+}
+
+static void disco_in(void *ctx, const uint8_t *buf, size_t len, const struct mg_sockaddr *from)
+{
+	struct agent *a = ctx;
+	struct timespec ts;
+
+	clock_gettime(CLOCK_REALTIME, &ts);
+	mg_agent_disco_input(a->disco, &a->st, a->np, buf, len, from,
+	                     (uint64_t)ts.tv_sec * 1000 + (uint64_t)ts.tv_nsec / 1000000);
+}
+
+static int64_t now_ms(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
 static int run(struct agent *a, int sfd)
 {
 	time_t last_tick = 0, last_report = time(NULL);
-	static struct pollfd pfd[3 + MG_RELAY_PATH_MAX_PEERS];
+	static struct pollfd pfd[4 + MG_RELAY_PATH_MAX_PEERS];
 
 	for (;;) {
 		size_t nrp = 0;
@@ -618,10 +665,15 @@ static int run(struct agent *a, int sfd)
 		pfd[1] = (struct pollfd){.fd = mg_coord_client_fd(a->cl), .events = POLLIN};
 		if (a->rp)
 			nrp = mg_relay_path_pollfds(a->rp, pfd + 2, 1 + MG_RELAY_PATH_MAX_PEERS);
-		if (poll(pfd, 2 + nrp, 250) < 0 && errno != EINTR)
+		if (a->np)
+			pfd[2 + nrp] =
+			    (struct pollfd){.fd = mg_nat_probe_fd(a->np), .events = POLLIN};
+		if (poll(pfd, 2 + nrp + (a->np != NULL), 250) < 0 && errno != EINTR)
 			return 1;
 		if (a->rp)
 			mg_relay_path_io(a->rp, pfd + 2, nrp);
+		if (a->np)
+			mg_nat_probe_run(a->np, now_ms());
 		if (pfd[0].revents & POLLIN) {
 			struct signalfd_siginfo si;
 
@@ -638,6 +690,8 @@ static int run(struct agent *a, int sfd)
 			mg_netmap_expire(&a->st, (int64_t)now, &agent_sink, a);
 			check_child(a);
 			relay_status_tick(a, now);
+			if (a->disco)
+				mg_agent_disco_prune(a->disco, &a->st);
 		}
 		if (now - last_report >= REDISCOVER_SECS) {
 			last_report = now;
@@ -732,6 +786,21 @@ int mg_agent_main(int argc, char **argv)
 			goto out;
 		mg_relay_path_set_wg_port(a.rp, a.cfg.listen_port);
 	}
+	if (a.cfg.stun.enabled) {
+		if (a.cfg.coord.use_exit_node[0])
+			a.cfg.stun.fwmark = MG_EXIT_FWMARK;
+		a.np = mg_nat_probe_new(&a.cfg.stun, nat_probed, &a, err, sizeof(err));
+		if (!a.np) {
+			mg_log(MG_LOG_ERROR, "stun socket", "error", err, NULL);
+			goto out;
+		}
+		a.disco = mg_agent_disco_new(a.cfg.private_key);
+		if (!a.disco) {
+			mg_log(MG_LOG_ERROR, "disco", "error", "out of memory", NULL);
+			goto out;
+		}
+		mg_nat_probe_set_other(a.np, disco_in, &a);
+	}
 	report(&a);
 	if (mg_coord_client_start(a.cl) != 0)
 		goto out;
@@ -743,6 +812,8 @@ out:
 		mg_exit_route_reset(&a.exit);
 	exit_fwmark_clear(&a);
 	mg_relay_path_free(a.rp);
+	mg_nat_probe_free(a.np);
+	mg_agent_disco_free(a.disco);
 	filter_remove(&a);
 	if (a.wg_pid > 0) {
 		/* Our wireguard-go takes its interface, peers and routes with it. */

@@ -28,6 +28,7 @@
  *   allow_lan_access: false               # with exit_node: keep the LAN off the tunnel
  *   log_level: info
  *   relay: ...                            # optional: relay_path.h
+ *   stun: ...                             # optional: nat_probe.h
  *   status_file: /run/meshgate/agent.json # optional: every peer's path, handshake, bytes
  */
 #ifndef MESHGATE_CONTROL_AGENT_H
@@ -37,6 +38,7 @@
 
 #include "node_config.h"
 #include "constants.h"
+#include "nat_probe.h"
 #include "relay_path.h"
 
 struct mg_agent_config {
@@ -51,6 +53,7 @@ struct mg_agent_config {
 	struct mg_coord_config coord;   /* coord.use_exit_node is the top-level exit_node */
 	bool allow_lan_access;
 	struct mg_relay_path_config relay; /* relay: (relay_path.h); enabled false: none */
+	struct mg_nat_probe_config stun;   /* stun: (nat_probe.h); enabled false: none */
 	char status_file[MG_PATH_MAX];     /* empty: none */
 	char log_level[16];
 	char warnings[1024];

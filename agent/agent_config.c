@@ -83,7 +83,8 @@ static int load_root(struct cfg_loader *ld, yaml_node_t *root, struct mg_agent_c
 {
 	static const char *const keys[] = {
 	    "interface", "wireguard_go",     "uapi_dir", "coordinator", "log_level",
-	    "exit_node", "allow_lan_access", "relay",    "status_file", NULL};
+	    "exit_node", "allow_lan_access", "relay",    "status_file", "stun",
+	    NULL};
 	static const char *const levels[] = {"error", "warning", "notice", "info", "debug", NULL};
 	yaml_node_t *n;
 
@@ -119,6 +120,8 @@ static int load_root(struct cfg_loader *ld, yaml_node_t *root, struct mg_agent_c
 		return -1;
 	if ((n = cfg_lookup(ld, root, "relay")) &&
 	    mg_relay_path_config_load(ld, n, &cfg->relay) != 0)
+		return -1;
+	if ((n = cfg_lookup(ld, root, "stun")) && mg_nat_probe_config_load(ld, n, &cfg->stun) != 0)
 		return -1;
 	if ((n = cfg_lookup(ld, root, "status_file")) &&
 	    cfg_string(ld, n, "status_file", "a file name", cfg->status_file,

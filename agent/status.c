@@ -30,7 +30,8 @@ static const struct mg_uapi_client_peer *dev_peer(const struct mg_uapi_client_de
 
 int mg_agent_status_write(const char *path, const struct mg_netmap_state *st,
                           const struct mg_uapi_client_device *dev, const struct mg_relay_path *rp,
-                          const char *coord_state)
+                          const char *coord_state, const struct mg_nat_probe_result *nat,
+                          const struct mg_agent_disco *disco)
 {
 	char tmp[4096 + 8], b64[WG_KEY_B64_SIZE], ep[MG_SOCKADDR_STRLEN];
 	FILE *f;
@@ -44,6 +45,23 @@ int mg_agent_status_write(const char *path, const struct mg_netmap_state *st,
 	fputs(",\"relay\":", f);
 	if (rp)
 		mg_relay_path_status(rp, f);
+	else
+		fputs("null", f);
+	fputs(",\"nat\":", f);
+	if (nat) {
+		fprintf(f, "{\"kind\":\"%s\",\"endpoints\":[", nat->nat ? nat->nat : "unknown");
+		for (size_t i = 0; nat->nat && i < nat->n_mapped; i++) {
+			mg_sockaddr_format(&nat->mapped[i], ep, sizeof(ep));
+			fprintf(f, "%s\"%s\"", i ? "," : "", ep);
+		}
+		fprintf(f, "],\"rtt_ms\":[%d,%d],\"port\":%u}", nat->nat ? nat->rtt_ms[0] : -1,
+		        nat->nat ? nat->rtt_ms[1] : -1, (unsigned)nat->local_port);
+	} else {
+		fputs("null", f);
+	}
+	fputs(",\"disco\":", f);
+	if (disco)
+		mg_agent_disco_status(disco, f);
 	else
 		fputs("null", f);
 	fputs(",\"peers\":[", f);

@@ -13,13 +13,21 @@ json_t *node_to_admin_json(struct coord *c, const struct node_info *n)
 	char v4[16], v6[48];
 	netmap_addresses(c->nm, n->addr_index, v4, v6);
 	bool expired = n->key_expiry != 0 && n->key_expiry <= now_unix();
-	return json_pack(
+	json_t *o = json_pack(
 	    "{sI ss ss ss s[ss] sO sO sO sO ss sb sb sb sI sI sI}", "id", (json_int_t)n->id, "name",
 	    n->name, "user", n->user, "node_key", n->node_key, "addresses", v4, v6, "tags", n->tags,
 	    "endpoints", n->endpoints, "routes_advertised", n->routes_advertised, "routes_approved",
 	    n->routes_approved, "version", n->version, "online", n->online, "ephemeral",
 	    n->ephemeral, "expired", expired, "key_expiry", (json_int_t)n->key_expiry, "last_seen",
 	    (json_int_t)n->last_seen, "created_at", (json_int_t)n->created_at);
+	/* What the node learned with STUN: an operator's first look at why a pair is relayed. */
+	if (o != NULL) {
+		json_object_set_new(o, "stun_endpoints",
+		                    n->stun_endpoints ? json_deep_copy(n->stun_endpoints)
+		                                      : json_array());
+		json_object_set_new(o, "nat", json_string(n->nat[0] ? n->nat : "unknown"));
+	}
+	return o;
 }
 
 struct list_ctx {

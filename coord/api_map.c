@@ -1,6 +1,7 @@
 // SPDX-License-Identifier: GPL-2.0-only
 /*
- * POST /v1/map: the node reports endpoints, advertised routes and version; the reply is a
+ * POST /v1/map: the node reports endpoints (local and STUN-discovered), its NAT's mapping,
+ * advertised routes and version; the reply is a
  * stream of newline-delimited JSON (a full map, then deltas and heartbeats). The reader
  * suspends the connection when the queue is empty; the map resumes it when a line is queued.
  */
@@ -15,8 +16,9 @@
 #include "log.h"
 #include "relay_map.h"
 
-#define MAX_ENDPOINTS 32
-#define MAX_ROUTES    256
+#define MAX_ENDPOINTS      32
+#define MAX_STUN_ENDPOINTS 8
+#define MAX_ROUTES         256
 
 static ssize_t map_reader(void *cls, uint64_t pos, char *buf, size_t max)
 {
@@ -44,8 +46,8 @@ static ssize_t map_reader(void *cls, uint64_t pos, char *buf, size_t max)
 }
 
 /* Validates an array of strings with check(); on failure replies 400 naming the element. */
-static bool string_list(const struct coord *c, json_t *v, const char *field, size_t max,
-                        json_t **out, struct http_reply *o)
+static bool string_list(const struct coord *c, json_t *v, const char *field, bool endpoints,
+                        size_t max, json_t **out, struct http_reply *o)
 {
 	*out = NULL;
 	if (v == NULL) {
@@ -70,20 +72,25 @@ static bool string_list(const struct coord *c, json_t *v, const char *field, siz
 			            i);
 			goto fail;
 		}
-		if (strcmp(field, "endpoints") == 0) {
+		if (endpoints) {
 			if (!endpoint_valid(s)) {
-				reply_error(
-				    o, 400, "bad_endpoint",
-				    "'endpoints[%zu]': '%s' is not ipv4:port or [ipv6]:port", i, s);
+				reply_error(o, 400, "bad_endpoint",
+				            "'%s[%zu]': '%s' is not ipv4:port or [ipv6]:port",
+				            field, i, s);
 				goto fail;
 			}
 			if (!endpoint_routable(s, err, sizeof(err))) {
 				reply_error(o, 400, "bad_endpoint",
-				            "'endpoints[%zu]': '%s' is %s; peers cannot use it", i,
+				            "'%s[%zu]': '%s' is %s; peers cannot use it", field, i,
 				            s, err);
 				goto fail;
 			}
-			snprintf(canon, sizeof(canon), "%s", s);
+			/* Stored in one spelling, so a duplicate is seen as one. */
+			if (!endpoint_canonical(s, canon, sizeof(canon))) {
+				reply_error(o, 400, "bad_endpoint", "'%s[%zu]': '%s' is too long",
+				            field, i, s);
+				goto fail;
+			}
 		} else {
 			if (!prefix_parse(s, &p, false, err, sizeof(err))) {
 				reply_error(o, 400, "bad_route", "'routes[%zu]': %s", i, err);
@@ -113,6 +120,17 @@ static bool string_list(const struct coord *c, json_t *v, const char *field, siz
 	return true;
 fail:
 	json_decref(list);
+	return false;
+}
+
+/* The NAT mapping a node reports: "hard" maps by destination, so its peers cannot punch to it
+ * from the endpoint it learned with STUN (docs/nat-traversal.md). */
+static bool nat_kind_known(const char *s)
+{
+	static const char *const kinds[] = {"none", "easy", "hard", "unknown"};
+	for (size_t i = 0; s != NULL && i < sizeof(kinds) / sizeof(kinds[0]); i++)
+		if (strcmp(s, kinds[i]) == 0)
+			return true;
 	return false;
 }
 
@@ -153,11 +171,12 @@ bool api_map_preauth(struct http_req *r, struct http_reply *o)
 
 void api_map(struct http_req *r, struct http_reply *o)
 {
-	static const char *const known[] = {"endpoints", "routes",     "version", "stream",
-	                                    "exit_node", "home_relay", NULL};
+	static const char *const known[] = {"endpoints",      "routes",    "version",
+	                                    "stream",         "exit_node", "home_relay",
+	                                    "stun_endpoints", "nat",       NULL};
 	struct coord *c = r->c;
-	json_t *eps = NULL, *routes = NULL, *approved = NULL, *autos = NULL;
-	char *s_eps = NULL, *s_routes = NULL, *s_appr = NULL, *s_auto = NULL;
+	json_t *eps = NULL, *stun = NULL, *routes = NULL, *approved = NULL, *autos = NULL;
+	char *s_stun = NULL, *s_eps = NULL, *s_routes = NULL, *s_appr = NULL, *s_auto = NULL;
 	char cred_prefix[TOKEN_PREFIX_LEN + 1];
 	int64_t id = map_auth(r, o, cred_prefix);
 	if (id == 0)
@@ -190,25 +209,44 @@ void api_map(struct http_req *r, struct http_reply *o)
 		    "'home_relay' must be a relay name (1..63 of A-Z a-z 0-9 . _ -) or \"\"");
 		goto out;
 	}
+	json_t *nat = json_object_get(req, "nat");
+	if (nat != NULL && !nat_kind_known(json_string_value(nat))) {
+		reply_error(o, 400, "bad_field",
+		            "'nat' must be \"none\", \"easy\", \"hard\" or \"unknown\"");
+		goto out;
+	}
 	bool streaming = stream == NULL || json_is_true(stream);
-	if (!string_list(c, json_object_get(req, "endpoints"), "endpoints", MAX_ENDPOINTS, &eps,
-	                 o) ||
-	    !string_list(c, json_object_get(req, "routes"), "routes", MAX_ROUTES, &routes, o))
+	if (!string_list(c, json_object_get(req, "endpoints"), "endpoints", true, MAX_ENDPOINTS,
+	                 &eps, o) ||
+	    !string_list(c, json_object_get(req, "stun_endpoints"), "stun_endpoints", true,
+	                 MAX_STUN_ENDPOINTS, &stun, o) ||
+	    !string_list(c, json_object_get(req, "routes"), "routes", false, MAX_ROUTES, &routes,
+	                 o))
 		goto out;
 	const struct node_info *n = netmap_node(c->nm, id);
 	approved = coord_approved_routes(c, n, routes, &autos);
 	s_eps = json_dumps(eps, JSON_COMPACT);
+	s_stun = json_dumps(stun, JSON_COMPACT);
 	s_routes = json_dumps(routes, JSON_COMPACT);
 	s_appr = approved ? json_dumps(approved, JSON_COMPACT) : NULL;
 	s_auto = autos ? json_dumps(autos, JSON_COMPACT) : NULL;
-	if (s_eps == NULL || s_routes == NULL || s_appr == NULL || s_auto == NULL) {
+	if (s_eps == NULL || s_stun == NULL || s_routes == NULL || s_appr == NULL ||
+	    s_auto == NULL) {
 		reply_error(o, 500, "internal", "out of memory");
 		goto out;
 	}
-	if (db_node_update_map(c->store, id, s_eps, s_routes, s_appr,
-	                       ver ? json_string_value(ver) : n->version,
-	                       home ? json_string_value(home) : n->home_relay,
-	                       streaming ? 1 : n->online, now_unix()) != STORE_OK ||
+	/* Absent means unknown: every map request replaces what the last one said. */
+	struct db_map_report rep = {
+	    .endpoints = s_eps,
+	    .stun_endpoints = s_stun,
+	    .nat = nat ? json_string_value(nat) : "unknown",
+	    .advertised = s_routes,
+	    .approved = s_appr,
+	    .version = ver ? json_string_value(ver) : n->version,
+	    .home_relay = home ? json_string_value(home) : n->home_relay,
+	    .online = streaming ? 1 : n->online,
+	};
+	if (db_node_update_map(c->store, id, &rep, now_unix()) != STORE_OK ||
 	    db_node_set_auto(c->store, id, s_auto) != STORE_OK) {
 		reply_error(o, 500, "store_error", "the store refused the update");
 		goto out;
@@ -253,11 +291,13 @@ void api_map(struct http_req *r, struct http_reply *o)
 out:
 	json_decref(req);
 	json_decref(eps);
+	json_decref(stun);
 	json_decref(routes);
 	json_decref(approved);
 	json_decref(autos);
 	free(s_auto);
 	free(s_eps);
+	free(s_stun);
 	free(s_routes);
 	free(s_appr);
 }

@@ -64,9 +64,13 @@ enum store_status db_node_insert(struct store *s, const struct node_info *n,
 enum store_status db_node_reregister(struct store *s, int64_t id, const char *name,
                                      const char *tags_json, bool ephemeral, int64_t key_expiry,
                                      const char *cred_prefix, const char *cred_hash);
-enum store_status db_node_update_map(struct store *s, int64_t id, const char *endpoints,
-                                     const char *advertised, const char *approved,
-                                     const char *version, const char *home_relay, int online,
+/* What a map request stores; the lists are compact JSON arrays. */
+struct db_map_report {
+	const char *endpoints, *stun_endpoints, *nat;
+	const char *advertised, *approved, *version, *home_relay;
+	int online;
+};
+enum store_status db_node_update_map(struct store *s, int64_t id, const struct db_map_report *r,
                                      int64_t now);
 enum store_status db_node_set_online(struct store *s, int64_t id, bool online, int64_t now);
 enum store_status db_node_rename(struct store *s, int64_t id, const char *name);

@@ -12,7 +12,8 @@
 #define NODE_COLS                                                                                  \
 	"n.id, n.name, n.user_id, u.name, n.node_key, n.addr_index, n.tags, n.ephemeral, "         \
 	"n.key_expiry, n.endpoints, n.routes_advertised, n.routes_approved, n.version, n.online, " \
-	"n.last_seen, n.created_at, n.home_relay FROM nodes n JOIN users u ON u.id = n.user_id"
+	"n.last_seen, n.created_at, n.home_relay, n.stun_endpoints, n.nat FROM nodes n "           \
+	"JOIN users u ON u.id = n.user_id"
 
 static json_t *json_array_or_empty(const char *s)
 {
@@ -44,6 +45,8 @@ static void parse_node(const char *const *v, struct node_info *n)
 	n->last_seen = strtoll(v[14], NULL, 10);
 	n->created_at = strtoll(v[15], NULL, 10);
 	snprintf(n->home_relay, sizeof(n->home_relay), "%s", v[16] ? v[16] : "");
+	n->stun_endpoints = json_array_or_empty(v[17]);
+	snprintf(n->nat, sizeof(n->nat), "%s", v[18] && v[18][0] ? v[18] : "unknown");
 }
 
 static int row_node(void *ctx, int ncols, const char *const *v)
@@ -220,21 +223,19 @@ enum store_status db_node_reregister(struct store *s, int64_t id, const char *na
 	                  p, 7, NULL, NULL);
 }
 
-enum store_status db_node_update_map(struct store *s, int64_t id, const char *endpoints,
-                                     const char *advertised, const char *approved,
-                                     const char *version, const char *home_relay, int online,
+enum store_status db_node_update_map(struct store *s, int64_t id, const struct db_map_report *r,
                                      int64_t now)
 {
 	char i[24], n[24];
 	I64(i, id);
 	I64(n, now);
-	const char *p[] = {i,       endpoints,          advertised, approved,
-	                   version, online ? "1" : "0", n,          home_relay};
+	const char *p[] = {i, r->endpoints,          r->advertised, r->approved,       r->version,
+	                   n, r->online ? "1" : "0", r->home_relay, r->stun_endpoints, r->nat};
 	return store_exec(s,
 	                  "UPDATE nodes SET endpoints = $2, routes_advertised = $3, "
-	                  "routes_approved = $4, version = $5, online = $6, last_seen = $7, "
-	                  "home_relay = $8 WHERE id = $1",
-	                  p, 8, NULL, NULL);
+	                  "routes_approved = $4, version = $5, last_seen = $6, online = $7, "
+	                  "home_relay = $8, stun_endpoints = $9, nat = $10 WHERE id = $1",
+	                  p, 10, NULL, NULL);
 }
 
 enum store_status db_node_set_online(struct store *s, int64_t id, bool online, int64_t now)

@@ -12,6 +12,7 @@ void node_info_clear(struct node_info *n)
 {
 	json_decref(n->tags);
 	json_decref(n->endpoints);
+	json_decref(n->stun_endpoints);
 	json_decref(n->routes_advertised);
 	json_decref(n->routes_approved);
 	memset(n, 0, sizeof(*n));
@@ -22,9 +23,12 @@ bool node_info_copy(struct node_info *dst, const struct node_info *src)
 	*dst = *src;
 	dst->tags = json_deep_copy(src->tags);
 	dst->endpoints = json_deep_copy(src->endpoints);
+	dst->stun_endpoints =
+	    src->stun_endpoints ? json_deep_copy(src->stun_endpoints) : json_array();
 	dst->routes_advertised = json_deep_copy(src->routes_advertised);
 	dst->routes_approved = json_deep_copy(src->routes_approved);
-	if (!dst->tags || !dst->endpoints || !dst->routes_advertised || !dst->routes_approved) {
+	if (!dst->tags || !dst->endpoints || !dst->stun_endpoints || !dst->routes_advertised ||
+	    !dst->routes_approved) {
 		node_info_clear(dst);
 		return false;
 	}

@@ -29,11 +29,13 @@ struct node_info {
 	char node_key[WG_KEY_B64_SIZE];
 	int64_t addr_index;
 	json_t *tags;              /* sorted array of strings */
-	json_t *endpoints;         /* array of "ip:port" */
+	json_t *endpoints;         /* array of "ip:port": the node's local endpoints */
+	json_t *stun_endpoints;    /* array of "ip:port": as STUN servers saw it */
 	json_t *routes_advertised; /* array of prefixes */
 	json_t *routes_approved;   /* array of prefixes (approved by an admin or policy) */
 	char version[65];
 	char home_relay[64]; /* the relay the node reports as its home; "" when none */
+	char nat[8];         /* "none", "easy", "hard" (maps by destination) or "unknown" */
 	bool ephemeral;
 	bool online;
 	int64_t key_expiry; /* unix seconds; 0: never */

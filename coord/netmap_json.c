@@ -125,6 +125,16 @@ static json_t *node_common(const struct netmap *nm, const struct node_info *n, b
 	                 n->online, "key_expiry", (json_int_t)n->key_expiry, "exit_node", exit);
 }
 
+/* Only what the node reported: an older node's map shows neither, and older nodes parsing a
+ * peer ignore both. */
+static void nm_set_nat_fields(json_t *o, const struct node_info *n)
+{
+	if (n->stun_endpoints != NULL && json_array_size(n->stun_endpoints) > 0)
+		json_object_set(o, "stun_endpoints", n->stun_endpoints);
+	if (n->nat[0] != '\0' && strcmp(n->nat, "unknown") != 0)
+		json_object_set_new(o, "nat", json_string(n->nat));
+}
+
 static char *peer_dump(const struct netmap *nm, const struct nm_node *n, bool with_exit,
                        bool *offers_exit)
 {
@@ -132,6 +142,7 @@ static char *peer_dump(const struct netmap *nm, const struct nm_node *n, bool wi
 	if (o == NULL)
 		return NULL;
 	json_object_set(o, "endpoints", n->info.endpoints);
+	nm_set_nat_fields(o, &n->info);
 	if (n->info.home_relay[0])
 		json_object_set_new(o, "home_relay", json_string(n->info.home_relay));
 	char *s = json_dumps(o, JSON_COMPACT);
@@ -190,6 +201,7 @@ char *nm_self_json(const struct netmap *nm, const struct nm_node *n)
 		                    json_boolean(c != NULL && policy_exit_allowed(nm->pol, &id)));
 	}
 	json_object_set(o, "endpoints", n->info.endpoints);
+	nm_set_nat_fields(o, &n->info);
 	json_object_set(o, "routes_advertised", n->info.routes_advertised);
 	json_object_set(o, "routes_approved", n->info.routes_approved);
 	json_object_set_new(o, "ephemeral", json_boolean(n->info.ephemeral));

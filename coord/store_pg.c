@@ -210,7 +210,7 @@ static void *listener_main(void *arg)
 			PQclear(r);
 			if (!ok) {
 				mg_logf(MG_LOG_WARNING, "postgres listener: cannot listen: %s",
-				         conn ? PQerrorMessage(conn) : err);
+				        conn ? PQerrorMessage(conn) : err);
 				PQfinish(conn);
 				conn = NULL;
 				sleep(1);
@@ -219,7 +219,8 @@ static void *listener_main(void *arg)
 			/* Anything announced while nobody listened is picked up by a full reload.
 			 */
 			if (!first)
-				mg_logf(MG_LOG_WARNING, "postgres listener: reconnected, resynchronising");
+				mg_logf(MG_LOG_WARNING,
+				        "postgres listener: reconnected, resynchronising");
 			im->fn(im->ctx, "* resync 0");
 			first = false;
 		}
@@ -228,7 +229,8 @@ static void *listener_main(void *arg)
 		if (n < 0)
 			continue;
 		if (!PQconsumeInput(conn)) {
-			mg_logf(MG_LOG_WARNING, "postgres listener: connection lost: %s", PQerrorMessage(conn));
+			mg_logf(MG_LOG_WARNING, "postgres listener: connection lost: %s",
+			        PQerrorMessage(conn));
 			PQfinish(conn);
 			conn = NULL;
 			continue;
@@ -264,6 +266,10 @@ static const struct store_migration pg_migrations[] = {
      "ALTER TABLE nodes ADD COLUMN routes_auto TEXT NOT NULL DEFAULT '[]'"},
     {4, "the relay each node reports as its home",
      "ALTER TABLE nodes ADD COLUMN home_relay TEXT NOT NULL DEFAULT ''"},
+    {5, "the endpoints each node learned with STUN",
+     "ALTER TABLE nodes ADD COLUMN stun_endpoints TEXT NOT NULL DEFAULT '[]'"},
+    {6, "the NAT mapping each node reports (none, easy, hard, unknown)",
+     "ALTER TABLE nodes ADD COLUMN nat TEXT NOT NULL DEFAULT 'unknown'"},
 };
 
 const struct store_ops store_pg_ops = {

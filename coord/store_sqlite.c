@@ -241,6 +241,10 @@ static const struct store_migration sqlite_migrations[] = {
      "ALTER TABLE nodes ADD COLUMN routes_auto TEXT NOT NULL DEFAULT '[]'"},
     {4, "the relay each node reports as its home",
      "ALTER TABLE nodes ADD COLUMN home_relay TEXT NOT NULL DEFAULT ''"},
+    {5, "the endpoints each node learned with STUN",
+     "ALTER TABLE nodes ADD COLUMN stun_endpoints TEXT NOT NULL DEFAULT '[]'"},
+    {6, "the NAT mapping each node reports (none, easy, hard, unknown)",
+     "ALTER TABLE nodes ADD COLUMN nat TEXT NOT NULL DEFAULT 'unknown'"},
 };
 
 const struct store_ops store_sqlite_ops = {

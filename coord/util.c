@@ -201,6 +201,25 @@ bool endpoint_valid(const char *s)
 	return colon[1] != '\0' && *end == '\0' && errno == 0 && port > 0 && port < 65536;
 }
 
+bool endpoint_canonical(const char *s, char *out, size_t outlen)
+{
+	if (!endpoint_valid(s))
+		return false;
+	/* endpoint_valid has checked every piece; this only spells them one way. */
+	const char *colon = s[0] == '[' ? strchr(s, ']') + 1 : strrchr(s, ':');
+	char host[64], txt[INET6_ADDRSTRLEN];
+	uint8_t a[16];
+	bool v6 = s[0] == '[';
+	size_t hl = v6 ? (size_t)(colon - s - 2) : (size_t)(colon - s);
+	memcpy(host, v6 ? s + 1 : s, hl);
+	host[hl] = '\0';
+	if (inet_pton(v6 ? AF_INET6 : AF_INET, host, a) != 1 ||
+	    inet_ntop(v6 ? AF_INET6 : AF_INET, a, txt, sizeof(txt)) == NULL)
+		return false;
+	int n = snprintf(out, outlen, v6 ? "[%s]:%ld" : "%s:%ld", txt, strtol(colon + 1, NULL, 10));
+	return n > 0 && (size_t)n < outlen;
+}
+
 bool dns_label_valid(const char *s)
 {
 	size_t n = strlen(s);

@@ -50,6 +50,8 @@ bool prefix_parse(const char *s, struct mg_prefix *p, bool allow_host_bits, char
                   size_t errlen);
 /* Validates "ipv4:port" or "[ipv6]:port". */
 bool endpoint_valid(const char *s);
+/* The one spelling of a valid endpoint ("2001:db8::1", no leading zeros in the port). */
+bool endpoint_canonical(const char *s, char *out, size_t outlen);
 /* Lower-case DNS label: [a-z0-9-]{1,63}, no leading or trailing '-'. */
 bool dns_label_valid(const char *s);
 /* Turns a free-form hostname into a DNS label (at most 63 characters, never empty). */

@@ -388,6 +388,15 @@ static json_t *report_json(struct mg_coord_client *c)
 	}
 	json_t *body =
 	    json_pack("{so so ss}", "endpoints", eps, "routes", routes, "version", c->version);
+	if (body && c->has_stun) {
+		json_t *st = json_array();
+		for (size_t i = 0; i < c->n_stun_eps; i++) {
+			mg_sockaddr_format(&c->stun_eps[i], buf, sizeof(buf));
+			json_array_append_new(st, json_string(buf));
+		}
+		json_object_set_new(body, "stun_endpoints", st);
+		json_object_set_new(body, "nat", json_string(c->nat));
+	}
 	/* Only a node that uses a relay says so: older coordinators refuse unknown fields. */
 	if (body && c->has_home_relay)
 		json_object_set_new(body, "home_relay", json_string(c->home_relay));
@@ -706,6 +715,30 @@ void mg_coord_client_set_home_relay(struct mg_coord_client *c, const char *name)
 	changed = !c->has_home_relay || strcmp(c->home_relay, name ? name : "") != 0;
 	snprintf(c->home_relay, sizeof(c->home_relay), "%s", name ? name : "");
 	c->has_home_relay = true;
+	pthread_mutex_unlock(&c->lock);
+	if (changed && c->started)
+		kick(c);
+}
+
+void mg_coord_client_set_stun(struct mg_coord_client *c, const struct mg_sockaddr *eps, size_t n,
+                              const char *nat)
+{
+	bool changed;
+
+	if (n > MG_NETMAP_MAX_STUN_ENDPOINTS)
+		n = MG_NETMAP_MAX_STUN_ENDPOINTS;
+	if (nat == NULL ||
+	    (strcmp(nat, "none") != 0 && strcmp(nat, "easy") != 0 && strcmp(nat, "hard") != 0))
+		nat = "unknown";
+	pthread_mutex_lock(&c->lock);
+	changed = !c->has_stun || n != c->n_stun_eps || strcmp(nat, c->nat) != 0 ||
+	          memcmp(eps, c->stun_eps, n * sizeof(*eps)) != 0;
+	if (changed) {
+		memcpy(c->stun_eps, eps, n * sizeof(*eps));
+		c->n_stun_eps = n;
+		snprintf(c->nat, sizeof(c->nat), "%s", nat);
+		c->has_stun = true;
+	}
 	pthread_mutex_unlock(&c->lock);
 	if (changed && c->started)
 		kick(c);

@@ -95,6 +95,13 @@ void mg_coord_event_free(struct mg_coord_event *ev);
 void mg_coord_client_set_report(struct mg_coord_client *c, const struct mg_sockaddr *endpoints,
                                 size_t n_endpoints, const struct mg_prefix *routes,
                                 size_t n_routes);
+/*
+ * The endpoints STUN servers saw for this node and its NAT's mapping ("none", "easy", "hard",
+ * "unknown"), reported from now on. A change reopens the stream at once, so peers learn a new
+ * mapping within a round trip to the coordinator.
+ */
+void mg_coord_client_set_stun(struct mg_coord_client *c, const struct mg_sockaddr *eps, size_t n,
+                              const char *nat);
 /* The relay this node is connected to ("" for none), reported as home_relay from now on. */
 void mg_coord_client_set_home_relay(struct mg_coord_client *c, const char *name);
 /* Asks for a fresh full map (the caller lost track, e.g. an apply failed). */

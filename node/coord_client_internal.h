@@ -38,6 +38,11 @@ struct mg_coord_client {
 	char cred[CRED_MAX]; /* the node credential; a secret */
 	char home_relay[64]; /* reported in map requests once set (under lock) */
 	bool has_home_relay;
+	/* STUN's view of this node, reported once set (under lock). */
+	struct mg_sockaddr stun_eps[MG_NETMAP_MAX_STUN_ENDPOINTS];
+	size_t n_stun_eps;
+	char nat[8];
+	bool has_stun;
 	bool have_cred;
 
 	pthread_t thread;

@@ -95,11 +95,35 @@ static int parse_node_fields(json_t *o, const char *what, uint8_t key[WG_KEY_LEN
 	                      NULL, n_addrs, err, errlen);
 }
 
+/* A node may report endpoints we cannot use (a zone, a name): those are skipped. */
+static int parse_endpoints(json_t *v, struct mg_sockaddr *out, size_t max, size_t *n)
+{
+	json_t *e;
+	size_t i;
+
+	if (v && !json_is_array(v))
+		return -1;
+	json_array_foreach(v, i, e)
+	{
+		struct mg_sockaddr sa;
+		bool dup = false;
+
+		if (!json_is_string(e))
+			return -1;
+		if (*n == max || mg_sockaddr_parse(json_string_value(e), &sa) != 0)
+			continue;
+		for (size_t k = 0; k < *n; k++)
+			dup |= memcmp(&out[k], &sa, sizeof(sa)) == 0;
+		if (!dup)
+			out[(*n)++] = sa;
+	}
+	return 0;
+}
+
 static int parse_peer(json_t *o, size_t idx, struct mg_netmap_peer *p, char *err, size_t errlen)
 {
 	char what[48];
-	json_t *v, *e;
-	size_t i;
+	json_t *v;
 
 	memset(p, 0, sizeof(*p));
 	snprintf(what, sizeof(what), "peers[%zu]", idx);
@@ -120,29 +144,19 @@ static int parse_peer(json_t *o, size_t idx, struct mg_netmap_peer *p, char *err
 	if (parse_prefixes(v, "allowed_ips", 4096, NULL, &p->map_allowed_ips, &p->n_map_allowed_ips,
 	                   err, errlen))
 		return -1;
-	v = json_object_get(o, "endpoints");
-	if (v && !json_is_array(v))
-		goto bad_endpoints;
-	/* A node may report endpoints we cannot use (a zone, a name): skip those. */
-	json_array_foreach(v, i, e)
-	{
-		struct mg_sockaddr sa;
-		bool dup = false;
-
-		if (!json_is_string(e))
-			goto bad_endpoints;
-		if (p->n_endpoints == MG_NETMAP_MAX_ENDPOINTS ||
-		    mg_sockaddr_parse(json_string_value(e), &sa) != 0)
-			continue;
-		for (size_t k = 0; k < p->n_endpoints; k++)
-			dup |= memcmp(&p->endpoints[k], &sa, sizeof(sa)) == 0;
-		if (!dup)
-			p->endpoints[p->n_endpoints++] = sa;
+	if ((v = json_object_get(o, "nat")) && !json_is_string(v))
+		return mg_err(err, errlen, "%s.nat: expected a string", what);
+	/* Kinds this node does not know yet count as not hard: probing costs a few pings. */
+	p->nat_hard = v && strcmp(json_string_value(v), "hard") == 0;
+	if (parse_endpoints(json_object_get(o, "endpoints"), p->endpoints, MG_NETMAP_MAX_ENDPOINTS,
+	                    &p->n_endpoints) ||
+	    parse_endpoints(json_object_get(o, "stun_endpoints"), p->stun_endpoints,
+	                    MG_NETMAP_MAX_STUN_ENDPOINTS, &p->n_stun_endpoints)) {
+		mg_netmap_peer_free(p);
+		return mg_err(err, errlen,
+		              "%s.endpoints/stun_endpoints: expected an array of strings", what);
 	}
 	return 0;
-bad_endpoints:
-	mg_netmap_peer_free(p);
-	return mg_err(err, errlen, "%s.endpoints: expected an array of strings", what);
 }
 
 static int parse_self(json_t *o, struct mg_netmap_self *s, char *err, size_t errlen)

@@ -321,14 +321,19 @@ static bool peer_equal(const struct mg_netmap_peer *a, const struct mg_netmap_pe
 {
 	if (a->id != b->id || a->online != b->online || a->key_expiry != b->key_expiry ||
 	    strcmp(a->name, b->name) != 0 || strcmp(a->home_relay, b->home_relay) != 0 ||
-	    a->n_addresses != b->n_addresses ||
-	    a->n_endpoints != b->n_endpoints)
+	    a->n_addresses != b->n_addresses || a->n_endpoints != b->n_endpoints ||
+	    a->n_stun_endpoints != b->n_stun_endpoints || a->nat_hard != b->nat_hard)
 		return false;
 	for (size_t i = 0; i < a->n_addresses; i++)
 		if (mg_prefix_cmp(&a->addresses[i], &b->addresses[i]) != 0)
 			return false;
 	for (size_t i = 0; i < a->n_endpoints; i++)
 		if (memcmp(&a->endpoints[i], &b->endpoints[i], sizeof(a->endpoints[i])) != 0)
+			return false;
+	/* Disco's candidates: a new mapping must reach the path manager. */
+	for (size_t i = 0; i < a->n_stun_endpoints; i++)
+		if (memcmp(&a->stun_endpoints[i], &b->stun_endpoints[i],
+		           sizeof(a->stun_endpoints[i])) != 0)
 			return false;
 	return mg_nm_prefix_lists_equal(a->allowed_ips, a->n_allowed_ips, b->allowed_ips,
 	                                b->n_allowed_ips) &&

@@ -29,9 +29,10 @@
 #include "constants.h"
 #include "filter.h"
 
-#define MG_NETMAP_NAME_LEN      64
-#define MG_NETMAP_MAX_ADDRS     4
-#define MG_NETMAP_MAX_ENDPOINTS 8
+#define MG_NETMAP_NAME_LEN           64
+#define MG_NETMAP_MAX_ADDRS          4
+#define MG_NETMAP_MAX_ENDPOINTS      8
+#define MG_NETMAP_MAX_STUN_ENDPOINTS 8
 
 /* One peer as the map describes it. Lists are sorted and free of duplicates. */
 struct mg_netmap_peer {
@@ -49,8 +50,12 @@ struct mg_netmap_peer {
 	struct mg_sockaddr endpoints[MG_NETMAP_MAX_ENDPOINTS];
 	size_t n_endpoints;
 	bool online;
-	int64_t key_expiry;   /* unix seconds, 0: never */
+	int64_t key_expiry;  /* unix seconds, 0: never */
 	char home_relay[64]; /* the relay the peer is connected to, "" when it reports none */
+	/* Where STUN servers saw the peer: candidates for disco, never used without a pong. */
+	struct mg_sockaddr stun_endpoints[MG_NETMAP_MAX_STUN_ENDPOINTS];
+	size_t n_stun_endpoints;
+	bool nat_hard; /* its NAT maps by destination: its STUN endpoints are only hints */
 };
 
 /* This node as the coordinator sees it. */

@@ -268,7 +268,7 @@ size_t mg_stun_build_request(uint8_t *out, size_t cap, uint8_t txid[MG_STUN_TXID
 
 /* ---- the blocking client ---- */
 
-static socklen_t to_sockaddr(const struct mg_sockaddr *a, struct sockaddr_storage *ss)
+socklen_t mg_sockaddr_to_ss(const struct mg_sockaddr *a, struct sockaddr_storage *ss)
 {
 	memset(ss, 0, sizeof(*ss));
 	if (a->family == 4) {
@@ -285,7 +285,7 @@ static socklen_t to_sockaddr(const struct mg_sockaddr *a, struct sockaddr_storag
 	return sizeof(*s6);
 }
 
-static void from_sockaddr(const struct sockaddr_storage *ss, struct mg_sockaddr *a)
+void mg_sockaddr_from_ss(const struct sockaddr_storage *ss, struct mg_sockaddr *a)
 {
 	memset(a, 0, sizeof(*a));
 	if (ss->ss_family == AF_INET) {
@@ -326,7 +326,7 @@ int mg_stun_query(int fd, const struct mg_sockaddr *server, struct mg_stun_query
 {
 	uint8_t req[MG_STUN_REQUEST_LEN], txid[MG_STUN_TXID_LEN], buf[MG_STUN_MAX_LEN + 1];
 	struct sockaddr_storage dst;
-	socklen_t dlen = to_sockaddr(server, &dst);
+	socklen_t dlen = mg_sockaddr_to_ss(server, &dst);
 	int timeout = q->timeout_ms > 0 ? q->timeout_ms : 3000;
 	int64_t start = now_ms(), deadline = start + timeout, next_tx = start, last_tx = start;
 	int rto = 250;
@@ -382,7 +382,7 @@ int mg_stun_query(int fd, const struct mg_sockaddr *server, struct mg_stun_query
 
 			if (got < 0)
 				break;
-			from_sockaddr(&from, &src);
+			mg_sockaddr_from_ss(&from, &src);
 			if (!same_endpoint(&src, server) || !mg_stun_is_stun(buf, (size_t)got)) {
 				if (q->other)
 					q->other(q->other_arg, buf, (size_t)got, &src);
@@ -427,7 +427,7 @@ int mg_nat_detect(int fd, const struct mg_sockaddr servers[2], int timeout_ms,
 
 	memset(out, 0, sizeof(*out));
 	if (getsockname(fd, (struct sockaddr *)&ss, &sl) == 0)
-		from_sockaddr(&ss, &out->local);
+		mg_sockaddr_from_ss(&ss, &out->local);
 	for (size_t i = 0; i < 16; i++)
 		if (out->local.addr[i])
 			wildcard = false;

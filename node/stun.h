@@ -15,6 +15,8 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include <sys/socket.h>
+
 #include "addr.h"
 
 #define MG_STUN_HDR_LEN     20
@@ -101,6 +103,10 @@ enum mg_stun_result mg_stun_parse_response(const uint8_t *buf, size_t len,
 /* A Binding request with a fresh random transaction id (copied to txid) and a FINGERPRINT.
  * Returns its length (MG_STUN_REQUEST_LEN), or 0 when cap is too small. */
 size_t mg_stun_build_request(uint8_t *out, size_t cap, uint8_t txid[MG_STUN_TXID_LEN]);
+
+/* Between the socket API's addresses and ours (an IPv4-mapped IPv6 address becomes IPv4). */
+socklen_t mg_sockaddr_to_ss(const struct mg_sockaddr *a, struct sockaddr_storage *ss);
+void mg_sockaddr_from_ss(const struct sockaddr_storage *ss, struct mg_sockaddr *a);
 
 /* CRC-32 of buf XOR 0x5354554E (RFC 8489 §14.7). */
 uint32_t mg_stun_fingerprint(const uint8_t *buf, size_t len);

@@ -685,6 +685,9 @@ static void test_examples(const char *srcroot)
 	CHECK(strcmp(acfg.ifname, "mg0") == 0 && acfg.persistent_keepalive == 25 &&
 	          strcmp(acfg.coord.url, "https://coord.example:8443") == 0,
 	      "agent contents");
+	CHECK(acfg.stun.enabled && acfg.stun.n_servers == 2 && acfg.stun.interval_s == 3 &&
+	          acfg.stun.servers[1].port == 3478,
+	      "agent stun servers");
 	CHECK(strcmp(acfg.coord.use_exit_node, "dc1-exit") == 0 && !acfg.allow_lan_access &&
 	          !acfg.coord.exit_node,
 	      "agent exit_node '%s' (the top-level key, not coordinator.exit_node)",
@@ -710,6 +713,24 @@ static void test_examples(const char *srcroot)
 	          strcmp(acfg.coord.use_exit_node, "B") == 0 && acfg.allow_lan_access,
 	      "exit_node and allow_lan_access: %s", err);
 	mg_agent_config_free(&acfg);
+	/* The STUN servers: one socket asks both, so one family. */
+	static const char *const bad_stun[][2] = {
+	    {"{servers: [192.0.2.1:3478, \"[2001:db8::1]:3478\"]}", "one family"},
+	    {"{servers: [192.0.2.1:3478, 192.0.2.2:3478, 192.0.2.3:3478]}", "at most 2"},
+	    {"{servers: [stun.example:3478]}", "numeric ip:port"},
+	    {"{servers: [192.0.2.1:3478], interval: 0}", "stun.interval"},
+	    {"{interval: 3}", "stun.servers"},
+	};
+	for (size_t i = 0; i < sizeof(bad_stun) / sizeof(bad_stun[0]); i++) {
+		snprintf(yaml, sizeof(yaml),
+		         "interface: {private_key_file: %s/agent.key}\n"
+		         "coordinator: {url: http://c, authkey_file: k}\nstun: %s\n",
+		         dir, bad_stun[i][0]);
+		write_file(conf_path, yaml, 0600);
+		CHECK(mg_agent_config_load(conf_path, &acfg, err, sizeof(err)) != 0 &&
+		          strstr(err, ":3:") && strstr(err, bad_stun[i][1]),
+		      "stun %s refused: %s", bad_stun[i][0], err);
+	}
 }
 
 static void test_prefix_parser(void)

@@ -278,6 +278,13 @@ static bool peer_reported(struct node *n, const void *key)
 	return p && p->n_endpoints > 0;
 }
 
+static bool peer_nat_reported(struct node *n, const void *key)
+{
+	const struct mg_netmap_peer *p = mg_netmap_find(&n->st, key);
+
+	return p && p->n_stun_endpoints == 1 && p->stun_endpoints[0].port == 40000 && p->nat_hard;
+}
+
 static bool lacks_peer(struct node *n, const void *key)
 {
 	return mg_netmap_find(&n->st, key) == NULL;
@@ -753,6 +760,13 @@ int main(int argc, char **argv)
 	}
 	pump(&b, 5, has_peer, a.pub);
 	CHECK(has_peer(&b, a.pub), "a in b's map");
+
+	/* b learns its mapping with STUN: a sees it within a stream reconnect. */
+	struct mg_sockaddr stun_ep;
+	mg_sockaddr_parse("198.51.100.20:40000", &stun_ep);
+	mg_coord_client_set_stun(b.cl, &stun_ep, 1, "hard");
+	CHECK(pump(&a, 5, peer_nat_reported, b.pub),
+	      "b's STUN endpoint and hard NAT reach a's map");
 
 	/* The server dies: the last map stays, the client backs off. */
 	server_kill();
