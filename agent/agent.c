@@ -528,6 +528,9 @@ static void drain(struct agent *a)
 		int rc = 0;
 
 		if (ev->kind == MG_COORD_EV_MAP) {
+			if (a->rp && ev->update.has_relay_map)
+				mg_relay_path_set_map(a->rp, ev->update.relays, ev->update.n_relays,
+				                      (int64_t)time(NULL));
 			rc = mg_netmap_apply(&a->st, &ev->update, (int64_t)time(NULL), &agent_sink,
 			                     a);
 			exit_report(a);

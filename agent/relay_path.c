@@ -35,8 +35,18 @@ struct proxy {
 	uint64_t to_relay, from_relay, dropped;
 };
 
+/* A relay the agent may home on: the static one, or one of the map. */
+struct cand {
+	struct mg_netmap_relay r;
+	int connect_ms;     /* last TCP + TLS + proof time; -1: never connected */
+	int64_t skip_until; /* failed: tried again only when no other is left */
+};
+
 struct mg_relay_path {
 	struct mg_relay_path_config cfg;
+	struct cand cands[MG_NETMAP_MAX_RELAYS];
+	size_t n_cands;
+	int home; /* index in cands of the connected relay, -1 */
 	uint8_t sk[32];
 	mg_relay_path_switch_fn fn;
 	void *ctx;
@@ -45,17 +55,28 @@ struct mg_relay_path {
 	void *tls;
 	int64_t next_connect;
 	unsigned backoff;
-	char error[256];
+	char error[400];
 	uint64_t connects, to_relay_dropped;
 	struct proxy *peers;
 	size_t n, cap;
 };
 
+static int check_name(struct cfg_loader *ld, yaml_node_t *n, const char *path, const char *v)
+{
+	for (const char *p = v; *p; p++)
+		if (!strchr("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789._-",
+		            *p))
+			return cfg_fail(ld, n, path,
+			                "expected 1..63 of A-Z a-z 0-9 . _ -, got '%s'", v);
+	return 0;
+}
+
 int mg_relay_path_config_load(struct cfg_loader *ld, yaml_node_t *node,
                               struct mg_relay_path_config *cfg)
 {
-	static const char *const keys[] = {"name",    "host",           "port",  "server_name",
-	                                   "ca_file", "direct_timeout", "force", NULL};
+	static const char *const keys[] = {"name",        "host",    "port",
+	                                   "server_name", "ca_file", "direct_timeout",
+	                                   "force",       "region",  NULL};
 	unsigned long v;
 	yaml_node_t *n;
 
@@ -64,20 +85,27 @@ int mg_relay_path_config_load(struct cfg_loader *ld, yaml_node_t *node,
 	cfg->direct_timeout_s = 5;
 	if (cfg_check_keys(ld, node, "relay", keys) != 0)
 		return -1;
-	if (!(n = cfg_lookup(ld, node, "name")))
-		return cfg_fail(ld, node, "relay.name",
-		                "required: the relay's name in the relay map");
-	if (cfg_string(ld, n, "relay.name", "a relay name", cfg->name, sizeof(cfg->name)) != 0)
+	/* Without host the relays come from the coordinator's relay map; with it, this one
+	 * relay is used whatever the map says (a static override). */
+	if ((n = cfg_lookup(ld, node, "host")) &&
+	    cfg_string(ld, n, "relay.host", "a host", cfg->host, sizeof(cfg->host)) != 0)
 		return -1;
-	for (const char *p = cfg->name; *p; p++)
-		if (!strchr("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789._-",
-		            *p))
-			return cfg_fail(ld, n, "relay.name",
-			                "expected 1..63 of A-Z a-z 0-9 . _ -, got '%s'", cfg->name);
-	if (!(n = cfg_lookup(ld, node, "host")))
-		return cfg_fail(ld, node, "relay.host",
-		                "required: the relay's address or DNS name");
-	if (cfg_string(ld, n, "relay.host", "a host", cfg->host, sizeof(cfg->host)) != 0)
+	n = cfg_lookup(ld, node, "name");
+	if (!n && cfg->host[0])
+		return cfg_fail(ld, node, "relay.name",
+		                "required with relay.host: the relay's name in the relay map");
+	if (n &&
+	    (cfg_string(ld, n, "relay.name", "a relay name", cfg->name, sizeof(cfg->name)) != 0 ||
+	     check_name(ld, n, "relay.name", cfg->name) != 0))
+		return -1;
+	if (n && !cfg->host[0])
+		return cfg_fail(
+		    ld, n, "relay.name",
+		    "only with relay.host; to prefer relays of the map, use relay.region");
+	if ((n = cfg_lookup(ld, node, "region")) &&
+	    (cfg_string(ld, n, "relay.region", "a region code", cfg->region, sizeof(cfg->region)) !=
+	         0 ||
+	     check_name(ld, n, "relay.region", cfg->region) != 0))
 		return -1;
 	if ((n = cfg_lookup(ld, node, "port"))) {
 		if (cfg_uint(ld, n, "relay.port", 1, 65535, &v) != 0)
@@ -117,6 +145,16 @@ struct mg_relay_path *mg_relay_path_new(const struct mg_relay_path_config *cfg,
 	rp->fn = fn;
 	rp->ctx = ctx;
 	rp->backoff = RECONNECT_MIN_S;
+	rp->home = -1;
+	if (cfg->host[0]) {
+		struct cand *c = &rp->cands[rp->n_cands++];
+
+		snprintf(c->r.name, sizeof(c->r.name), "%s", cfg->name);
+		snprintf(c->r.host, sizeof(c->r.host), "%s", cfg->host);
+		snprintf(c->r.server_name, sizeof(c->r.server_name), "%s", cfg->server_name);
+		c->r.port = cfg->port;
+		c->connect_ms = -1;
+	}
 	rp->tls = mg_relay_tls_ctx_new(cfg->ca_file[0] ? cfg->ca_file : NULL, err, sizeof(err));
 	if (!rp->tls) {
 		mg_log(MG_LOG_ERROR, "relay: TLS setup failed", "error", err, NULL);
@@ -301,48 +339,152 @@ void mg_relay_path_observe(struct mg_relay_path *rp, const uint8_t key[32],
 
 const char *mg_relay_path_home(const struct mg_relay_path *rp)
 {
-	return rp && rp->rc ? rp->cfg.name : NULL;
+	return rp && rp->rc && rp->home >= 0 ? rp->cands[rp->home].r.name : NULL;
+}
+
+void mg_relay_path_set_map(struct mg_relay_path *rp, const struct mg_netmap_relay *relays, size_t n,
+                           int64_t now)
+{
+	struct cand next[MG_NETMAP_MAX_RELAYS];
+	int home = -1;
+
+	if (rp->cfg.host[0])
+		return;
+	if (n > MG_NETMAP_MAX_RELAYS)
+		n = MG_NETMAP_MAX_RELAYS;
+	for (size_t i = 0; i < n; i++) {
+		next[i] = (struct cand){.r = relays[i], .connect_ms = -1};
+		if (!next[i].r.server_name[0])
+			snprintf(next[i].r.server_name, sizeof(next[i].r.server_name), "%s",
+			         relays[i].host);
+		/* What was learnt of a relay survives a new map that still lists it. */
+		for (size_t j = 0; j < rp->n_cands; j++) {
+			const struct cand *o = &rp->cands[j];
+
+			if (strcmp(o->r.name, relays[i].name) != 0)
+				continue;
+			next[i].connect_ms = o->connect_ms;
+			next[i].skip_until = o->skip_until;
+			if ((int)j == rp->home && strcmp(o->r.host, relays[i].host) == 0 &&
+			    o->r.port == relays[i].port)
+				home = (int)i;
+		}
+	}
+	if (rp->rc && home < 0) {
+		mg_log(MG_LOG_NOTICE, "relay: the home relay left the relay map", "relay",
+		       rp->cands[rp->home].r.name, NULL);
+		mg_relay_client_close(rp->rc);
+		rp->rc = NULL;
+		rp->next_connect = now;
+	}
+	memcpy(rp->cands, next, n * sizeof(*next));
+	rp->n_cands = n;
+	rp->home = home;
+}
+
+/* The relay to try next: not recently failed, preferred region, fastest, map order. With all
+ * of them failed, the one whose pause ends first. */
+static int pick(const struct mg_relay_path *rp, int64_t now)
+{
+	int best = -1;
+
+	for (size_t i = 0; i < rp->n_cands; i++) {
+		const struct cand *c = &rp->cands[i], *b = best >= 0 ? &rp->cands[best] : NULL;
+		bool c_ok = c->skip_until <= now, b_ok;
+		bool c_pref = rp->cfg.region[0] && strcmp(c->r.region, rp->cfg.region) == 0, b_pref;
+		unsigned c_ms = (unsigned)c->connect_ms, b_ms; /* -1: unmeasured, after all */
+
+		if (!b) {
+			best = (int)i;
+			continue;
+		}
+		b_ok = b->skip_until <= now;
+		b_pref = rp->cfg.region[0] && strcmp(b->r.region, rp->cfg.region) == 0;
+		b_ms = (unsigned)b->connect_ms;
+		if (c_ok != b_ok) {
+			if (c_ok)
+				best = (int)i;
+		} else if (!c_ok) {
+			if (c->skip_until < b->skip_until)
+				best = (int)i;
+		} else if (c_pref != b_pref) {
+			if (c_pref)
+				best = (int)i;
+		} else if (c_ms < b_ms) {
+			best = (int)i;
+		}
+	}
+	return best;
+}
+
+static int64_t now_ms(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
 }
 
 static void relay_down(struct mg_relay_path *rp, int64_t now, const char *why)
 {
 	snprintf(rp->error, sizeof(rp->error), "%s", why);
-	mg_log(MG_LOG_WARNING, "relay: connection lost", "relay", rp->cfg.name, "error", why, NULL);
+	mg_log(MG_LOG_WARNING, "relay: connection lost", "relay", rp->cands[rp->home].r.name,
+	       "error", why, NULL);
 	mg_relay_client_close(rp->rc);
 	rp->rc = NULL;
-	rp->next_connect = now + RECONNECT_MIN_S;
+	/* Another relay of the map at the next tick; this one only when none other is left. */
+	rp->cands[rp->home].skip_until = now + RECONNECT_MAX_S;
+	rp->home = -1;
+	rp->next_connect = now;
 	rp->backoff = RECONNECT_MIN_S;
 }
 
 void mg_relay_path_tick(struct mg_relay_path *rp, int64_t now)
 {
 	char err[256];
+	int64_t t0;
+	int i;
 
-	if (rp->rc || now < rp->next_connect)
+	if (rp->rc || now < rp->next_connect || (i = pick(rp, now)) < 0)
 		return;
+	struct cand *c = &rp->cands[i];
 	struct mg_relay_client_config cc = {
-	    .host = rp->cfg.host,
-	    .port = rp->cfg.port,
-	    .server_name = rp->cfg.server_name[0] ? rp->cfg.server_name : NULL,
+	    .host = c->r.host,
+	    .port = c->r.port,
+	    .server_name = c->r.server_name[0] ? c->r.server_name : NULL,
 	    .tls_ctx = rp->tls,
 	    .private_key = rp->sk,
 	    .timeout_ms = 5000,
 	    .fwmark = rp->cfg.fwmark,
 	};
+	t0 = now_ms();
 	rp->rc = mg_relay_client_connect(&cc, err, sizeof(err));
 	if (!rp->rc) {
-		snprintf(rp->error, sizeof(rp->error), "%s", err);
-		mg_log(MG_LOG_WARNING, "relay: cannot connect", "relay", rp->cfg.name, "error", err,
+		snprintf(rp->error, sizeof(rp->error), "%s: %s", c->r.name, err);
+		mg_log(MG_LOG_WARNING, "relay: cannot connect", "relay", c->r.name, "error", err,
 		       NULL);
-		rp->next_connect = now + rp->backoff;
-		rp->backoff = rp->backoff * 2 > RECONNECT_MAX_S ? RECONNECT_MAX_S : rp->backoff * 2;
+		c->skip_until = now + RECONNECT_MAX_S;
+		/* Straight on to the next relay when there is one; back off when all failed. */
+		i = pick(rp, now);
+		if (i >= 0 && rp->cands[i].skip_until <= now) {
+			rp->next_connect = now;
+		} else {
+			rp->next_connect = now + rp->backoff;
+			rp->backoff =
+			    rp->backoff * 2 > RECONNECT_MAX_S ? RECONNECT_MAX_S : rp->backoff * 2;
+		}
 		return;
 	}
+	c->connect_ms = (int)(now_ms() - t0);
+	c->skip_until = 0;
+	rp->home = i;
 	rp->error[0] = '\0';
 	rp->backoff = RECONNECT_MIN_S;
 	rp->connects++;
-	mg_log(MG_LOG_NOTICE, "relay: connected", "relay", rp->cfg.name, "host", rp->cfg.host,
-	       NULL);
+	char ms[16];
+	snprintf(ms, sizeof(ms), "%d", c->connect_ms);
+	mg_log(MG_LOG_NOTICE, "relay: connected", "relay", c->r.name, "host", c->r.host,
+	       "connect_ms", ms, NULL);
 }
 
 size_t mg_relay_path_pollfds(struct mg_relay_path *rp, struct pollfd *pfd, size_t max)
@@ -433,8 +575,13 @@ void mg_relay_path_status(const struct mg_relay_path *rp, FILE *f)
 
 	if (rp->rc)
 		mg_relay_client_get_stats(rp->rc, &st);
-	fprintf(f, "{\"name\":\"%s\",\"host\":\"%s\",\"port\":%u,\"connected\":%s,\"error\":\"",
-	        rp->cfg.name, rp->cfg.host, rp->cfg.port, rp->rc ? "true" : "false");
+	const struct mg_netmap_relay *h = rp->rc && rp->home >= 0 ? &rp->cands[rp->home].r : NULL;
+
+	fprintf(f,
+	        "{\"name\":\"%s\",\"region\":\"%s\",\"host\":\"%s\",\"port\":%u,"
+	        "\"connected\":%s,\"candidates\":%zu,\"error\":\"",
+	        h ? h->name : "", h ? h->region : "", h ? h->host : "", h ? h->port : 0,
+	        rp->rc ? "true" : "false", rp->n_cands);
 	for (const char *c = rp->error; *c; c++)
 		if (*c >= 0x20 && *c < 0x7f && *c != '"' && *c != '\\')
 			fputc(*c, f);

@@ -14,6 +14,9 @@
  *
  * Config (agent.yaml):
  *   relay:
+ *     region: fra                  # prefer the map's relays of this region
+ *     ca_file: ...                 # trust anchors for the relays' certificates
+ *     # or a static relay instead of the map's:
  *     name: fra-1                  # the home relay's name, reported to the coordinator
  *     host: fra-1.relay.example    # address or DNS name; port default 443
  *     port: 443
@@ -34,13 +37,15 @@
 
 #include "addr.h"
 #include "config_yaml.h"
+#include "netmap_apply.h"
 
 #define MG_RELAY_PATH_MAX_PEERS 1024
 
 struct mg_relay_path_config {
 	bool enabled;
-	char name[64];
-	char host[256];
+	char name[64];   /* with host only */
+	char host[256];  /* "": the relays of the coordinator's relay map */
+	char region[64]; /* map relays of this region first; "": every region alike */
 	uint16_t port;
 	char server_name[256];
 	char ca_file[256];
@@ -63,6 +68,15 @@ struct mg_relay_path *mg_relay_path_new(const struct mg_relay_path_config *cfg,
                                         void *ctx);
 void mg_relay_path_free(struct mg_relay_path *rp);
 
+/*
+ * The relay map of the latest map that carried one. Ignored with relay.host. The home relay is
+ * kept while it stays in the map; otherwise (and after it fails) the next one is picked: the
+ * preferred region's relays first, then the lowest measured connect time (TCP + TLS + proof),
+ * then the map's order. A relay that failed is skipped for a while.
+ */
+void mg_relay_path_set_map(struct mg_relay_path *rp, const struct mg_netmap_relay *relays, size_t n,
+                           int64_t now);
+
 /* wireguard-go's UDP port (from UAPI), where proxies deliver. */
 void mg_relay_path_set_wg_port(struct mg_relay_path *rp, uint16_t port);
 /* A peer of the map appeared or changed; endpoint: the map's first one, or NULL. */
@@ -80,7 +94,8 @@ void mg_relay_path_observe(struct mg_relay_path *rp, const uint8_t key[32],
 size_t mg_relay_path_pollfds(struct mg_relay_path *rp, struct pollfd *pfd, size_t max);
 /* After poll: moves packets both ways. pfd/n as filled by mg_relay_path_pollfds. */
 void mg_relay_path_io(struct mg_relay_path *rp, const struct pollfd *pfd, size_t n);
-/* Once a second: connects or reconnects to the relay (blocking, bounded by 5 s). */
+/* Once a second: connects or reconnects, to the next relay when the home one failed
+ * (blocking, bounded by 5 s). */
 void mg_relay_path_tick(struct mg_relay_path *rp, int64_t now);
 /* The relay is connected: the name to report as home relay; NULL while it is not. */
 const char *mg_relay_path_home(const struct mg_relay_path *rp);
