@@ -5,6 +5,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <netinet/in.h>
+#include <pthread.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
@@ -42,8 +43,27 @@ struct cand {
 	int64_t skip_until; /* failed: tried again only when no other is left */
 };
 
+/*
+ * A connect in progress. mg_relay_client_connect blocks (TCP, TLS, upgrade, key proof; up to
+ * 5 s), so it runs on a thread of its own and the agent's loop keeps moving packets; the thread
+ * writes a byte to done[1] when it is over, and the loop polls done[0] in the relay's slot. The
+ * client is handed over only after the join, so it is never used by two threads at once.
+ */
+struct dial {
+	bool active;
+	pthread_t th;
+	int done[2];
+	char name[64];
+	struct mg_relay_client_config cc;
+	struct mg_netmap_relay r; /* cc points into it */
+	struct mg_relay_client *rc;
+	char err[256];
+	int64_t t0;
+};
+
 struct mg_relay_path {
 	struct mg_relay_path_config cfg;
+	struct dial dial;
 	struct cand cands[MG_NETMAP_MAX_RELAYS];
 	size_t n_cands;
 	int home; /* index in cands of the connected relay, -1 */
@@ -165,10 +185,22 @@ struct mg_relay_path *mg_relay_path_new(const struct mg_relay_path_config *cfg,
 	return rp;
 }
 
+static void dial_join(struct mg_relay_path *rp)
+{
+	pthread_join(rp->dial.th, NULL);
+	close(rp->dial.done[0]);
+	close(rp->dial.done[1]);
+	rp->dial.active = false;
+}
+
 void mg_relay_path_free(struct mg_relay_path *rp)
 {
 	if (!rp)
 		return;
+	if (rp->dial.active) {
+		dial_join(rp);
+		mg_relay_client_close(rp->dial.rc);
+	}
 	for (size_t i = 0; i < rp->n; i++)
 		if (rp->peers[i].fd >= 0)
 			close(rp->peers[i].fd);
@@ -439,31 +471,43 @@ static void relay_down(struct mg_relay_path *rp, int64_t now, const char *why)
 	rp->backoff = RECONNECT_MIN_S;
 }
 
-void mg_relay_path_tick(struct mg_relay_path *rp, int64_t now)
+static void *dial_run(void *arg)
 {
-	char err[256];
-	int64_t t0;
+	struct dial *d = arg;
+	char b = 1;
+
+	d->rc = mg_relay_client_connect(&d->cc, d->err, sizeof(d->err));
+	/* The pipe holds far more than one byte: this write cannot block or fail short. */
+	if (write(d->done[1], &b, 1) != 1)
+		abort();
+	return NULL;
+}
+
+/* The dial is over: the client becomes the home relay's, or the next relay is due. */
+static void dial_finish(struct mg_relay_path *rp, int64_t now)
+{
+	struct dial *d = &rp->dial;
+	struct cand *c = NULL;
+	char ms[16];
 	int i;
 
-	if (rp->rc || now < rp->next_connect || (i = pick(rp, now)) < 0)
+	dial_join(rp);
+	for (size_t k = 0; k < rp->n_cands; k++)
+		if (strcmp(rp->cands[k].r.name, d->name) == 0)
+			c = &rp->cands[k];
+	if (d->rc && !c) {
+		/* The map dropped it while we dialled. */
+		mg_relay_client_close(d->rc);
+		d->rc = NULL;
+		rp->next_connect = now;
 		return;
-	struct cand *c = &rp->cands[i];
-	struct mg_relay_client_config cc = {
-	    .host = c->r.host,
-	    .port = c->r.port,
-	    .server_name = c->r.server_name[0] ? c->r.server_name : NULL,
-	    .tls_ctx = rp->tls,
-	    .private_key = rp->sk,
-	    .timeout_ms = 5000,
-	    .fwmark = rp->cfg.fwmark,
-	};
-	t0 = now_ms();
-	rp->rc = mg_relay_client_connect(&cc, err, sizeof(err));
-	if (!rp->rc) {
-		snprintf(rp->error, sizeof(rp->error), "%s: %s", c->r.name, err);
-		mg_log(MG_LOG_WARNING, "relay: cannot connect", "relay", c->r.name, "error", err,
+	}
+	if (!d->rc) {
+		snprintf(rp->error, sizeof(rp->error), "%s: %s", d->name, d->err);
+		mg_log(MG_LOG_WARNING, "relay: cannot connect", "relay", d->name, "error", d->err,
 		       NULL);
-		c->skip_until = now + RECONNECT_MAX_S;
+		if (c)
+			c->skip_until = now + RECONNECT_MAX_S;
 		/* Straight on to the next relay when there is one; back off when all failed. */
 		i = pick(rp, now);
 		if (i >= 0 && rp->cands[i].skip_until <= now) {
@@ -475,16 +519,53 @@ void mg_relay_path_tick(struct mg_relay_path *rp, int64_t now)
 		}
 		return;
 	}
-	c->connect_ms = (int)(now_ms() - t0);
+	rp->rc = d->rc;
+	d->rc = NULL;
+	c->connect_ms = (int)(now_ms() - d->t0);
 	c->skip_until = 0;
-	rp->home = i;
+	rp->home = (int)(c - rp->cands);
 	rp->error[0] = '\0';
 	rp->backoff = RECONNECT_MIN_S;
 	rp->connects++;
-	char ms[16];
 	snprintf(ms, sizeof(ms), "%d", c->connect_ms);
 	mg_log(MG_LOG_NOTICE, "relay: connected", "relay", c->r.name, "host", c->r.host,
 	       "connect_ms", ms, NULL);
+}
+
+void mg_relay_path_tick(struct mg_relay_path *rp, int64_t now)
+{
+	struct dial *d = &rp->dial;
+	int i, rc;
+
+	if (rp->rc || d->active || now < rp->next_connect || (i = pick(rp, now)) < 0)
+		return;
+	d->r = rp->cands[i].r;
+	snprintf(d->name, sizeof(d->name), "%s", d->r.name);
+	d->cc = (struct mg_relay_client_config){
+	    .host = d->r.host,
+	    .port = d->r.port,
+	    .server_name = d->r.server_name[0] ? d->r.server_name : NULL,
+	    .tls_ctx = rp->tls,
+	    .private_key = rp->sk,
+	    .timeout_ms = 5000,
+	    .fwmark = rp->cfg.fwmark,
+	};
+	d->rc = NULL;
+	d->err[0] = '\0';
+	d->t0 = now_ms();
+	if (pipe2(d->done, O_CLOEXEC | O_NONBLOCK) != 0) {
+		mg_log(MG_LOG_WARNING, "relay: cannot dial", "error", strerror(errno), NULL);
+		rp->next_connect = now + RECONNECT_MIN_S;
+		return;
+	}
+	if ((rc = pthread_create(&d->th, NULL, dial_run, d)) != 0) {
+		mg_log(MG_LOG_WARNING, "relay: cannot dial", "error", strerror(rc), NULL);
+		close(d->done[0]);
+		close(d->done[1]);
+		rp->next_connect = now + RECONNECT_MIN_S;
+		return;
+	}
+	d->active = true;
 }
 
 size_t mg_relay_path_pollfds(struct mg_relay_path *rp, struct pollfd *pfd, size_t max)
@@ -493,9 +574,10 @@ size_t mg_relay_path_pollfds(struct mg_relay_path *rp, struct pollfd *pfd, size_
 
 	if (max == 0)
 		return 0;
-	/* Slot 0 is always the relay (fd -1 while disconnected: poll ignores it). */
-	pfd[k].fd = rp->rc ? mg_relay_client_fd(rp->rc) : -1;
-	pfd[k].events = rp->rc ? mg_relay_client_events(rp->rc) : 0;
+	/* Slot 0 is always the relay, or the end of its dial (fd -1 when neither: poll ignores
+	 * it). */
+	pfd[k].fd = rp->rc ? mg_relay_client_fd(rp->rc) : rp->dial.active ? rp->dial.done[0] : -1;
+	pfd[k].events = rp->rc ? mg_relay_client_events(rp->rc) : POLLIN;
 	pfd[k++].revents = 0;
 	for (size_t i = 0; i < rp->n && k < max; i++) {
 		pfd[k].fd = rp->peers[i].fd;
@@ -543,7 +625,9 @@ void mg_relay_path_io(struct mg_relay_path *rp, const struct pollfd *pfd, size_t
 
 	if (n == 0)
 		return;
-	if (rp->rc && (pfd[0].revents & (POLLIN | POLLERR | POLLHUP)))
+	if (rp->dial.active && pfd[0].fd == rp->dial.done[0] && (pfd[0].revents & POLLIN))
+		dial_finish(rp, now);
+	else if (rp->rc && (pfd[0].revents & (POLLIN | POLLERR | POLLHUP)))
 		from_relay(rp, now);
 	/* Proxies: the array may have shrunk or grown since the descriptors were taken. */
 	for (size_t k = 1; k < n; k++) {
@@ -579,9 +663,9 @@ void mg_relay_path_status(const struct mg_relay_path *rp, FILE *f)
 
 	fprintf(f,
 	        "{\"name\":\"%s\",\"region\":\"%s\",\"host\":\"%s\",\"port\":%u,"
-	        "\"connected\":%s,\"candidates\":%zu,\"error\":\"",
+	        "\"connected\":%s,\"dialling\":\"%s\",\"candidates\":%zu,\"error\":\"",
 	        h ? h->name : "", h ? h->region : "", h ? h->host : "", h ? h->port : 0,
-	        rp->rc ? "true" : "false", rp->n_cands);
+	        rp->rc ? "true" : "false", rp->dial.active ? rp->dial.name : "", rp->n_cands);
 	for (const char *c = rp->error; *c; c++)
 		if (*c >= 0x20 && *c < 0x7f && *c != '"' && *c != '\\')
 			fputc(*c, f);

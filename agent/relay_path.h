@@ -94,8 +94,9 @@ void mg_relay_path_observe(struct mg_relay_path *rp, const uint8_t key[32],
 size_t mg_relay_path_pollfds(struct mg_relay_path *rp, struct pollfd *pfd, size_t max);
 /* After poll: moves packets both ways. pfd/n as filled by mg_relay_path_pollfds. */
 void mg_relay_path_io(struct mg_relay_path *rp, const struct pollfd *pfd, size_t n);
-/* Once a second: connects or reconnects, to the next relay when the home one failed
- * (blocking, bounded by 5 s). */
+/* Once a second: starts a connect (on a thread of its own: TCP, TLS and key proof take up to
+ * 5 s), to the next relay when the home one failed. Its end is seen through the relay's slot
+ * of mg_relay_path_pollfds, and mg_relay_path_io takes the connection over. */
 void mg_relay_path_tick(struct mg_relay_path *rp, int64_t now);
 /* The relay is connected: the name to report as home relay; NULL while it is not. */
 const char *mg_relay_path_home(const struct mg_relay_path *rp);

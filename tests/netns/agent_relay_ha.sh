@@ -9,9 +9,11 @@
 #   mg-<pid>-hub: bridge br0 10.99.0.1/24; meshgate-coord (:8080), relays r1 (:8443, metrics
 #                 :9470) and r2 (:8444, metrics :9471), meshed both ways; map order r1, r2
 #   mg-<pid>-a:   agent A, all UDP dropped on veth0; homes on r1 (the first of the map)
-#   mg-<pid>-b:   agent B, all UDP dropped, and TCP to r1 refused (reset), so it homes on r2
+#   mg-<pid>-b:   agent B, all UDP dropped, and its TCP SYNs to r1 dropped, so it homes on r2
+#                 after its dial to r1 times out
 #
-# Checks: A on r1, B on r2 (their status files and the home relays the map shows); ping A -> B
+# Checks: while B's dial to r1 hangs, B's loop keeps running (its status file, written by the loop
+# once a second, is rewritten at least twice and says it is dialling r1); A on r1, B on r2 (their status files and the home relays the map shows); ping A -> B
 # through r1, the mesh and r2 (r1 counts mesh_out frames); SIGKILL r1; A's ping to B resumes, A's
 # status shows r2, all within 5 s (the measured failover time is printed); iperf3 A -> B after.
 #
@@ -72,7 +74,10 @@ table inet mgfw {
 EOF
 }
 firewall "$NS_A" "8080, 8443, 8444"
-firewall "$NS_B" "8080, 8444"
+firewall "$NS_B" "8080, 8443, 8444"
+# B's SYNs to r1 vanish: its dial there hangs until the 5 s connect timeout.
+ip netns exec "$NS_B" nft add rule inet mgfw out oifname veth0 tcp dport 8443 drop ||
+	fail "blackhole r1 for B"
 
 # ---- the coordinator, with both relays in its map ----
 (umask 077 && wg genkey >"$MG_STATE/relay-credential" && wg genkey >"$MG_STATE/mesh.key")
@@ -172,6 +177,19 @@ AGENT_A=$AGENT_PID
 agent_start b "$NS_B" "$IF_B"
 AGENT_B=$AGENT_PID
 
+dialling() { jq -e '.relay.dialling == "r1"' "$MG_STATE/status-b.json"; }
+wait_for 10 "B dialling r1" dialling
+m0=$(stat -c %.9Y "$MG_STATE/status-b.json")
+rewrites=0
+for _ in $(seq 30); do
+	dialling >/dev/null 2>&1 || break
+	m=$(stat -c %.9Y "$MG_STATE/status-b.json")
+	[ "$m" = "$m0" ] || rewrites=$((rewrites + 1))
+	m0=$m
+	sleep 0.1
+done
+[ "$rewrites" -ge 2 ] || fail "B's status file was rewritten $rewrites times while it dialled r1: the dial blocks the loop"
+log "B's loop ran on while it dialled the silent r1 ($rewrites status rewrites)"
 home_is() { # WHO RELAY: WHO's status file shows it connected to RELAY
 	jq -e --arg r "$2" '.relay.connected and .relay.name == $r' "$MG_STATE/status-$1.json"
 }
