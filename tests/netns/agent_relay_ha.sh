@@ -17,12 +17,13 @@
 # through r1, the mesh and r2 (r1 counts mesh_out frames); SIGKILL r1; A's ping to B resumes, A's
 # status shows r2, all within 5 s (the measured failover time is printed); iperf3 A -> B after.
 #
-# usage: agent_relay_ha.sh MESHGATE_AGENT MESHGATE_COORD MESHGATE_RELAY
+# usage: agent_relay_ha.sh MESHGATE_AGENT MESHGATE_COORD MESHGATE_RELAY MESHCTL
 set -euo pipefail
 
 AGENT=${1:-}
 COORD=${2:-}
 RELAY=${3:-}
+MESHCTL=${4:-}
 HERE=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 # shellcheck source=lib.sh
 source "$HERE/lib.sh"
@@ -36,6 +37,7 @@ require_commands wireguard-go wg ip ping curl jq timeout setsid nft openssl iper
 [ -x "$AGENT" ] || skip "meshgate-agent not built: $AGENT"
 [ -x "$COORD" ] || skip "meshgate-coord not built: $COORD"
 [ -x "$RELAY" ] || skip "meshgate-relay not built: $RELAY"
+[ -x "$MESHCTL" ] || skip "meshctl not built: $MESHCTL"
 mg_init
 
 NS_H=$(ns_name hub)
@@ -223,6 +225,13 @@ wait_for 2 "A's status shows r2" home_is a r2
 ms=$(((t1 - t0) / 1000000))
 log "failover: A moved to r2 and ping A -> B resumed ${ms} ms after r1 was killed"
 [ "$ms" -lt 5000 ] || fail "failover took ${ms} ms (limit 5000)"
+# meshctl on A's host: home relay r2, B's path "relay r2" and its home relay r2.
+"$MESHCTL" agent "$MG_STATE/status-a.json" >"$MG_STATE/meshctl-a.txt" || fail "meshctl agent"
+grep -q '^home relay:  r2 (region test' "$MG_STATE/meshctl-a.txt" ||
+	fail "meshctl agent: no home relay r2: $(cat "$MG_STATE/meshctl-a.txt")"
+awk -v k="$PUB_B" '$1 == k && $3 == "relay" && $4 == "r2" && $5 == "r2" {f = 1} END {exit !f}' \
+	"$MG_STATE/meshctl-a.txt" || fail "meshctl agent: B not via relay r2: $(cat "$MG_STATE/meshctl-a.txt")"
+log "meshctl agent on A: $(grep -F "$PUB_B" "$MG_STATE/meshctl-a.txt" | tr -s ' ')"
 
 spawn "$MG_STATE/iperf-server.log" ip netns exec "$NS_B" iperf3 -s -1 -B "$B4"
 wait_for 5 "iperf3 server" ip netns exec "$NS_B" ss -ltn "sport = :5201"
