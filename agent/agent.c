@@ -205,10 +205,12 @@ static int sink_add(void *ctx, const struct mg_netmap_peer *p)
 		return rc;
 	log_key(MG_LOG_INFO, "peer added", p->public_key, "name", p->name);
 	exit_sync(a, NULL, p);
-	if (a->rp)
+	if (a->rp) {
 		mg_relay_path_peer_seen(a->rp, p->public_key, p->name,
 		                        p->n_endpoints ? &p->endpoints[0] : NULL,
 		                        (int64_t)time(NULL));
+		mg_relay_path_peer_home(a->rp, p->public_key, p->home_relay);
+	}
 	return routes_sync(a, NULL, 0, p->allowed_ips, p->n_allowed_ips);
 }
 
@@ -227,10 +229,12 @@ static int sink_update(void *ctx, const struct mg_netmap_peer *old, const struct
 	if (uapi_peer(a, p, false, ep) != 0)
 		return -EIO;
 	exit_sync(a, old, p);
-	if (a->rp)
+	if (a->rp) {
 		mg_relay_path_peer_seen(a->rp, p->public_key, p->name,
 		                        p->n_endpoints ? &p->endpoints[0] : NULL,
 		                        (int64_t)time(NULL));
+		mg_relay_path_peer_home(a->rp, p->public_key, p->home_relay);
+	}
 	log_key(MG_LOG_DEBUG, "peer updated", p->public_key, "name", p->name);
 	return rc;
 }
@@ -611,7 +615,7 @@ static void relay_status_tick(struct agent *a, time_t now)
 static int run(struct agent *a, int sfd)
 {
 	time_t last_tick = 0, last_report = time(NULL);
-	static struct pollfd pfd[3 + MG_RELAY_PATH_MAX_PEERS];
+	static struct pollfd pfd[2 + MG_RELAY_PATH_MAX_POLLFDS];
 
 	for (;;) {
 		size_t nrp = 0;
@@ -620,7 +624,7 @@ static int run(struct agent *a, int sfd)
 		pfd[0] = (struct pollfd){.fd = sfd, .events = POLLIN};
 		pfd[1] = (struct pollfd){.fd = mg_coord_client_fd(a->cl), .events = POLLIN};
 		if (a->rp)
-			nrp = mg_relay_path_pollfds(a->rp, pfd + 2, 1 + MG_RELAY_PATH_MAX_PEERS);
+			nrp = mg_relay_path_pollfds(a->rp, pfd + 2, MG_RELAY_PATH_MAX_POLLFDS);
 		if (poll(pfd, 2 + nrp, 250) < 0 && errno != EINTR)
 			return 1;
 		if (a->rp)

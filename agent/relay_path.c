@@ -33,6 +33,7 @@ struct proxy {
 	bool has_endpoint;
 	struct mg_sockaddr direct; /* the map's first endpoint */
 	bool no_endpoint;          /* relayed only because the map gave no endpoint */
+	char home_relay[64];       /* the peer's home relay as the map says, "" if none */
 	uint64_t to_relay, from_relay, dropped;
 };
 
@@ -61,9 +62,19 @@ struct dial {
 	int64_t t0;
 };
 
+/* A connection to a relayed peer's home relay when it is not ours (another region's, or one
+ * outside our mesh): SENDs to that peer go there, so they need no mesh between the relays. */
+struct extra {
+	char name[64]; /* "": a free slot */
+	struct mg_relay_client *rc;
+	struct dial dial;
+	int64_t next_try;
+};
+
 struct mg_relay_path {
 	struct mg_relay_path_config cfg;
 	struct dial dial;
+	struct extra extras[MG_RELAY_PATH_MAX_EXTRA];
 	struct cand cands[MG_NETMAP_MAX_RELAYS];
 	size_t n_cands;
 	int home; /* index in cands of the connected relay, -1 */
@@ -185,12 +196,12 @@ struct mg_relay_path *mg_relay_path_new(const struct mg_relay_path_config *cfg,
 	return rp;
 }
 
-static void dial_join(struct mg_relay_path *rp)
+static void dial_join(struct dial *d)
 {
-	pthread_join(rp->dial.th, NULL);
-	close(rp->dial.done[0]);
-	close(rp->dial.done[1]);
-	rp->dial.active = false;
+	pthread_join(d->th, NULL);
+	close(d->done[0]);
+	close(d->done[1]);
+	d->active = false;
 }
 
 void mg_relay_path_free(struct mg_relay_path *rp)
@@ -198,8 +209,15 @@ void mg_relay_path_free(struct mg_relay_path *rp)
 	if (!rp)
 		return;
 	if (rp->dial.active) {
-		dial_join(rp);
+		dial_join(&rp->dial);
 		mg_relay_client_close(rp->dial.rc);
+	}
+	for (size_t i = 0; i < MG_RELAY_PATH_MAX_EXTRA; i++) {
+		if (rp->extras[i].dial.active) {
+			dial_join(&rp->extras[i].dial);
+			mg_relay_client_close(rp->extras[i].dial.rc);
+		}
+		mg_relay_client_close(rp->extras[i].rc);
 	}
 	for (size_t i = 0; i < rp->n; i++)
 		if (rp->peers[i].fd >= 0)
@@ -491,7 +509,7 @@ static void dial_finish(struct mg_relay_path *rp, int64_t now)
 	char ms[16];
 	int i;
 
-	dial_join(rp);
+	dial_join(d);
 	for (size_t k = 0; k < rp->n_cands; k++)
 		if (strcmp(rp->cands[k].r.name, d->name) == 0)
 			c = &rp->cands[k];
@@ -532,14 +550,12 @@ static void dial_finish(struct mg_relay_path *rp, int64_t now)
 	       "connect_ms", ms, NULL);
 }
 
-void mg_relay_path_tick(struct mg_relay_path *rp, int64_t now)
+/* Starts dialling r on a thread; -1 (logged) when no thread could be started. */
+static int dial_start(struct mg_relay_path *rp, struct dial *d, const struct mg_netmap_relay *r)
 {
-	struct dial *d = &rp->dial;
-	int i, rc;
+	int rc;
 
-	if (rp->rc || d->active || now < rp->next_connect || (i = pick(rp, now)) < 0)
-		return;
-	d->r = rp->cands[i].r;
+	d->r = *r;
 	snprintf(d->name, sizeof(d->name), "%s", d->r.name);
 	d->cc = (struct mg_relay_client_config){
 	    .host = d->r.host,
@@ -555,17 +571,116 @@ void mg_relay_path_tick(struct mg_relay_path *rp, int64_t now)
 	d->t0 = now_ms();
 	if (pipe2(d->done, O_CLOEXEC | O_NONBLOCK) != 0) {
 		mg_log(MG_LOG_WARNING, "relay: cannot dial", "error", strerror(errno), NULL);
-		rp->next_connect = now + RECONNECT_MIN_S;
-		return;
+		return -1;
 	}
 	if ((rc = pthread_create(&d->th, NULL, dial_run, d)) != 0) {
 		mg_log(MG_LOG_WARNING, "relay: cannot dial", "error", strerror(rc), NULL);
 		close(d->done[0]);
 		close(d->done[1]);
-		rp->next_connect = now + RECONNECT_MIN_S;
-		return;
+		return -1;
 	}
 	d->active = true;
+	return 0;
+}
+
+static const struct mg_netmap_relay *cand_named(const struct mg_relay_path *rp, const char *name)
+{
+	for (size_t i = 0; i < rp->n_cands; i++)
+		if (strcmp(rp->cands[i].r.name, name) == 0)
+			return &rp->cands[i].r;
+	return NULL;
+}
+
+static struct extra *extra_named(struct mg_relay_path *rp, const char *name)
+{
+	for (size_t i = 0; i < MG_RELAY_PATH_MAX_EXTRA; i++)
+		if (rp->extras[i].name[0] && strcmp(rp->extras[i].name, name) == 0)
+			return &rp->extras[i];
+	return NULL;
+}
+
+static void extra_close(struct extra *x)
+{
+	x->name[0] = '\0'; /* a dial still running is closed when it ends */
+	mg_relay_client_close(x->rc);
+	x->rc = NULL;
+	x->name[0] = '\0';
+}
+
+/* The relays our relayed peers are homed on, when in another region: at most
+ * MG_RELAY_PATH_MAX_EXTRA connections, opened while such a peer exists and closed when none is
+ * left. */
+static void extras_tick(struct mg_relay_path *rp, int64_t now)
+{
+	const char *home = mg_relay_path_home(rp);
+
+	for (size_t i = 0; i < MG_RELAY_PATH_MAX_EXTRA; i++) {
+		struct extra *x = &rp->extras[i];
+		bool needed = false;
+
+		if (!x->name[0])
+			continue;
+		for (size_t j = 0; j < rp->n && !needed; j++)
+			needed =
+			    rp->peers[j].relayed && strcmp(rp->peers[j].home_relay, x->name) == 0;
+		if (!needed || (home && strcmp(home, x->name) == 0) || !cand_named(rp, x->name))
+			extra_close(x);
+	}
+	if (!home)
+		return;
+	for (size_t j = 0; j < rp->n; j++) {
+		const struct proxy *p = &rp->peers[j];
+		const struct mg_netmap_relay *r;
+		struct extra *x;
+
+		/* A relay of our own region reaches the peer through the relay mesh. */
+		if (!p->relayed || !p->home_relay[0] || strcmp(p->home_relay, home) == 0 ||
+		    !(r = cand_named(rp, p->home_relay)) ||
+		    strcmp(r->region, rp->cands[rp->home].r.region) == 0)
+			continue;
+		if (!(x = extra_named(rp, p->home_relay))) {
+			for (size_t i = 0; i < MG_RELAY_PATH_MAX_EXTRA && !x; i++)
+				if (!rp->extras[i].name[0] && !rp->extras[i].dial.active)
+					x = &rp->extras[i];
+			if (!x)
+				continue; /* bounded: the peer goes through our home relay's mesh */
+			snprintf(x->name, sizeof(x->name), "%s", r->name);
+			x->next_try = now;
+		}
+		if (!x->rc && !x->dial.active && now >= x->next_try &&
+		    dial_start(rp, &x->dial, r) != 0)
+			x->next_try = now + RECONNECT_MAX_S;
+	}
+}
+
+static void extra_finish(struct extra *x, int64_t now)
+{
+	dial_join(&x->dial);
+	if (!x->dial.rc) {
+		mg_log(MG_LOG_WARNING, "relay: cannot connect to a peer's home relay", "relay",
+		       x->dial.name, "error", x->dial.err, NULL);
+		x->next_try = now + RECONNECT_MAX_S;
+		return;
+	}
+	x->rc = x->dial.rc;
+	x->dial.rc = NULL;
+	if (!x->name[0]) { /* released while dialling */
+		mg_relay_client_close(x->rc);
+		x->rc = NULL;
+		return;
+	}
+	mg_log(MG_LOG_NOTICE, "relay: connected to a peer's home relay", "relay", x->name, NULL);
+}
+
+void mg_relay_path_tick(struct mg_relay_path *rp, int64_t now)
+{
+	int i;
+
+	extras_tick(rp, now);
+	if (rp->rc || rp->dial.active || now < rp->next_connect || (i = pick(rp, now)) < 0)
+		return;
+	if (dial_start(rp, &rp->dial, &rp->cands[i].r) != 0)
+		rp->next_connect = now + RECONNECT_MIN_S;
 }
 
 size_t mg_relay_path_pollfds(struct mg_relay_path *rp, struct pollfd *pfd, size_t max)
@@ -579,6 +694,17 @@ size_t mg_relay_path_pollfds(struct mg_relay_path *rp, struct pollfd *pfd, size_
 	pfd[k].fd = rp->rc ? mg_relay_client_fd(rp->rc) : rp->dial.active ? rp->dial.done[0] : -1;
 	pfd[k].events = rp->rc ? mg_relay_client_events(rp->rc) : POLLIN;
 	pfd[k++].revents = 0;
+	/* Then one slot per extra connection, used or not, so the proxies start at a fixed
+	 * place. */
+	for (size_t i = 0; i < MG_RELAY_PATH_MAX_EXTRA && k < max; i++) {
+		const struct extra *x = &rp->extras[i];
+
+		pfd[k].fd = x->rc            ? mg_relay_client_fd(x->rc)
+		            : x->dial.active ? x->dial.done[0]
+		                             : -1;
+		pfd[k].events = x->rc ? mg_relay_client_events(x->rc) : POLLIN;
+		pfd[k++].revents = 0;
+	}
 	for (size_t i = 0; i < rp->n && k < max; i++) {
 		pfd[k].fd = rp->peers[i].fd;
 		pfd[k].events = POLLIN;
@@ -587,19 +713,18 @@ size_t mg_relay_path_pollfds(struct mg_relay_path *rp, struct pollfd *pfd, size_
 	return k;
 }
 
-static void from_relay(struct mg_relay_path *rp, int64_t now)
+/* Delivers what rc has; -1 when it broke. */
+static int from_relay(struct mg_relay_path *rp, struct mg_relay_client *rc_)
 {
 	struct mg_relay_msg m;
 	int rc;
 
 	/* Until TLS has nothing buffered: poll cannot see records OpenSSL already read. */
-	while (rp->rc && (rc = mg_relay_client_recv(rp->rc, &m)) != 0) {
+	while ((rc = mg_relay_client_recv(rc_, &m)) != 0) {
 		struct proxy *p;
 
-		if (rc < 0) {
-			relay_down(rp, now, mg_relay_client_error(rp->rc));
-			return;
-		}
+		if (rc < 0)
+			return -1;
 		if (m.type != MG_RELAY_MSG_PACKET)
 			continue;
 		/* A packet from a peer of the map means that peer reaches us through the relay:
@@ -616,6 +741,7 @@ static void from_relay(struct mg_relay_path *rp, int64_t now)
 		}
 		p->from_relay++;
 	}
+	return 0;
 }
 
 void mg_relay_path_io(struct mg_relay_path *rp, const struct pollfd *pfd, size_t n)
@@ -627,10 +753,28 @@ void mg_relay_path_io(struct mg_relay_path *rp, const struct pollfd *pfd, size_t
 		return;
 	if (rp->dial.active && pfd[0].fd == rp->dial.done[0] && (pfd[0].revents & POLLIN))
 		dial_finish(rp, now);
-	else if (rp->rc && (pfd[0].revents & (POLLIN | POLLERR | POLLHUP)))
-		from_relay(rp, now);
+	else if (rp->rc && (pfd[0].revents & (POLLIN | POLLERR | POLLHUP)) &&
+	         from_relay(rp, rp->rc) < 0)
+		relay_down(rp, now, mg_relay_client_error(rp->rc));
+	for (size_t i = 0; i < MG_RELAY_PATH_MAX_EXTRA && 1 + i < n; i++) {
+		struct extra *x = &rp->extras[i];
+		short ev = pfd[1 + i].revents;
+
+		if (x->dial.active && pfd[1 + i].fd == x->dial.done[0] && (ev & POLLIN))
+			extra_finish(x, now);
+		else if (x->rc && pfd[1 + i].fd == mg_relay_client_fd(x->rc) &&
+		         (ev & (POLLIN | POLLERR | POLLHUP)) && from_relay(rp, x->rc) < 0) {
+			mg_log(MG_LOG_WARNING, "relay: lost a peer's home relay", "relay", x->name,
+			       "error", mg_relay_client_error(x->rc), NULL);
+			mg_relay_client_close(x->rc);
+			x->rc = NULL;
+			x->next_try = now + RECONNECT_MIN_S;
+		}
+	}
 	/* Proxies: the array may have shrunk or grown since the descriptors were taken. */
-	for (size_t k = 1; k < n; k++) {
+	for (size_t k = 1 + MG_RELAY_PATH_MAX_EXTRA; k < n; k++) {
+		struct mg_relay_client *out;
+		struct extra *x;
 		struct proxy *p = NULL;
 
 		if (!(pfd[k].revents & POLLIN))
@@ -638,12 +782,16 @@ void mg_relay_path_io(struct mg_relay_path *rp, const struct pollfd *pfd, size_t
 		for (size_t i = 0; i < rp->n; i++)
 			if (rp->peers[i].fd == pfd[k].fd)
 				p = &rp->peers[i];
+		/* To the peer's home relay when we hold a connection there, else through ours
+		 * (and the relay mesh). */
+		x = p && p->home_relay[0] ? extra_named(rp, p->home_relay) : NULL;
+		out = x && x->rc ? x->rc : rp->rc;
 		for (int j = 0; p && j < BATCH; j++) {
 			ssize_t len = recv(p->fd, buf, sizeof(buf), 0);
 
 			if (len <= 0)
 				break;
-			if (!rp->rc || mg_relay_client_send(rp->rc, p->key, buf, (size_t)len) != 0)
+			if (!out || mg_relay_client_send(out, p->key, buf, (size_t)len) != 0)
 				p->dropped++;
 			else
 				p->to_relay++;
@@ -651,6 +799,36 @@ void mg_relay_path_io(struct mg_relay_path *rp, const struct pollfd *pfd, size_t
 	}
 	if (rp->rc && mg_relay_client_pending(rp->rc) > 0 && mg_relay_client_flush(rp->rc) < 0)
 		relay_down(rp, now, mg_relay_client_error(rp->rc));
+	for (size_t i = 0; i < MG_RELAY_PATH_MAX_EXTRA; i++) {
+		struct extra *x = &rp->extras[i];
+
+		if (x->rc && mg_relay_client_pending(x->rc) > 0 &&
+		    mg_relay_client_flush(x->rc) < 0) {
+			mg_relay_client_close(x->rc);
+			x->rc = NULL;
+			x->next_try = now + RECONNECT_MIN_S;
+		}
+	}
+}
+
+const char *mg_relay_path_via(const struct mg_relay_path *rp, const uint8_t key[32])
+{
+	const struct proxy *p = rp ? find(rp, key) : NULL;
+
+	if (!p || !p->relayed)
+		return NULL;
+	for (size_t i = 0; p->home_relay[0] && i < MG_RELAY_PATH_MAX_EXTRA; i++)
+		if (rp->extras[i].rc && strcmp(rp->extras[i].name, p->home_relay) == 0)
+			return rp->extras[i].name;
+	return mg_relay_path_home(rp);
+}
+
+void mg_relay_path_peer_home(struct mg_relay_path *rp, const uint8_t key[32], const char *home)
+{
+	struct proxy *p = find(rp, key);
+
+	if (p)
+		snprintf(p->home_relay, sizeof(p->home_relay), "%s", home ? home : "");
 }
 
 void mg_relay_path_status(const struct mg_relay_path *rp, FILE *f)

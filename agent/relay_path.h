@@ -40,6 +40,10 @@
 #include "netmap_apply.h"
 
 #define MG_RELAY_PATH_MAX_PEERS 1024
+/* Connections to relayed peers' home relays besides ours. */
+#define MG_RELAY_PATH_MAX_EXTRA 3
+/* What mg_relay_path_pollfds may fill. */
+#define MG_RELAY_PATH_MAX_POLLFDS (1 + MG_RELAY_PATH_MAX_EXTRA + MG_RELAY_PATH_MAX_PEERS)
 
 struct mg_relay_path_config {
 	bool enabled;
@@ -82,6 +86,10 @@ void mg_relay_path_set_wg_port(struct mg_relay_path *rp, uint16_t port);
 /* A peer of the map appeared or changed; endpoint: the map's first one, or NULL. */
 void mg_relay_path_peer_seen(struct mg_relay_path *rp, const uint8_t key[32], const char *name,
                              const struct mg_sockaddr *endpoint, int64_t now);
+/* The peer's home relay from the map ("" for none): a relayed peer homed on another relay of
+ * the map is sent to there directly, on one of at most MG_RELAY_PATH_MAX_EXTRA more
+ * connections. */
+void mg_relay_path_peer_home(struct mg_relay_path *rp, const uint8_t key[32], const char *home);
 void mg_relay_path_peer_gone(struct mg_relay_path *rp, const uint8_t key[32]);
 /* When the peer is relayed, its proxy endpoint (127.0.0.1:P) into *ep and true. */
 bool mg_relay_path_endpoint(const struct mg_relay_path *rp, const uint8_t key[32],
@@ -103,6 +111,9 @@ const char *mg_relay_path_home(const struct mg_relay_path *rp);
 
 /* Writes {"relay":{...},"peers":{"<key>":{...}}} for the status file. */
 void mg_relay_path_status(const struct mg_relay_path *rp, FILE *f);
+/* The relay a relayed peer's packets go to (its home relay's connection, or ours); NULL while
+ * none is connected or the peer is direct. */
+const char *mg_relay_path_via(const struct mg_relay_path *rp, const uint8_t key[32]);
 /* One peer's path for the status file: "direct" or "relay". */
 const char *mg_relay_path_of(const struct mg_relay_path *rp, const uint8_t key[32]);
 
