@@ -209,10 +209,12 @@ static int sink_add(void *ctx, const struct mg_netmap_peer *p)
 		return rc;
 	log_key(MG_LOG_INFO, "peer added", p->public_key, "name", p->name);
 	exit_sync(a, NULL, p);
-	if (a->rp)
+	if (a->rp) {
 		mg_relay_path_peer_seen(a->rp, p->public_key, p->name,
 		                        p->n_endpoints ? &p->endpoints[0] : NULL,
 		                        (int64_t)time(NULL));
+		mg_relay_path_peer_home(a->rp, p->public_key, p->home_relay);
+	}
 	return routes_sync(a, NULL, 0, p->allowed_ips, p->n_allowed_ips);
 }
 
@@ -231,10 +233,12 @@ static int sink_update(void *ctx, const struct mg_netmap_peer *old, const struct
 	if (uapi_peer(a, p, false, ep) != 0)
 		return -EIO;
 	exit_sync(a, old, p);
-	if (a->rp)
+	if (a->rp) {
 		mg_relay_path_peer_seen(a->rp, p->public_key, p->name,
 		                        p->n_endpoints ? &p->endpoints[0] : NULL,
 		                        (int64_t)time(NULL));
+		mg_relay_path_peer_home(a->rp, p->public_key, p->home_relay);
+	}
 	log_key(MG_LOG_DEBUG, "peer updated", p->public_key, "name", p->name);
 	return rc;
 }
@@ -532,6 +536,9 @@ static void drain(struct agent *a)
 		int rc = 0;
 
 		if (ev->kind == MG_COORD_EV_MAP) {
+			if (a->rp && ev->update.has_relay_map)
+				mg_relay_path_set_map(a->rp, ev->update.relays, ev->update.n_relays,
+				                      (int64_t)time(NULL));
 			rc = mg_netmap_apply(&a->st, &ev->update, (int64_t)time(NULL), &agent_sink,
 			                     a);
 			exit_report(a);
@@ -655,7 +662,7 @@ static int64_t now_ms(void)
 static int run(struct agent *a, int sfd)
 {
 	time_t last_tick = 0, last_report = time(NULL);
-	static struct pollfd pfd[4 + MG_RELAY_PATH_MAX_PEERS];
+	static struct pollfd pfd[3 + MG_RELAY_PATH_MAX_POLLFDS];
 
 	for (;;) {
 		size_t nrp = 0;
@@ -664,7 +671,7 @@ static int run(struct agent *a, int sfd)
 		pfd[0] = (struct pollfd){.fd = sfd, .events = POLLIN};
 		pfd[1] = (struct pollfd){.fd = mg_coord_client_fd(a->cl), .events = POLLIN};
 		if (a->rp)
-			nrp = mg_relay_path_pollfds(a->rp, pfd + 2, 1 + MG_RELAY_PATH_MAX_PEERS);
+			nrp = mg_relay_path_pollfds(a->rp, pfd + 2, MG_RELAY_PATH_MAX_POLLFDS);
 		if (a->np)
 			pfd[2 + nrp] =
 			    (struct pollfd){.fd = mg_nat_probe_fd(a->np), .events = POLLIN};

@@ -5,6 +5,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <netinet/in.h>
+#include <pthread.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
@@ -32,11 +33,51 @@ struct proxy {
 	bool has_endpoint;
 	struct mg_sockaddr direct; /* the map's first endpoint */
 	bool no_endpoint;          /* relayed only because the map gave no endpoint */
+	char home_relay[64];       /* the peer's home relay as the map says, "" if none */
 	uint64_t to_relay, from_relay, dropped;
+};
+
+/* A relay the agent may home on: the static one, or one of the map. */
+struct cand {
+	struct mg_netmap_relay r;
+	int connect_ms;     /* last TCP + TLS + proof time; -1: never connected */
+	int64_t skip_until; /* failed: tried again only when no other is left */
+};
+
+/*
+ * A connect in progress. mg_relay_client_connect blocks (TCP, TLS, upgrade, key proof; up to
+ * 5 s), so it runs on a thread of its own and the agent's loop keeps moving packets; the thread
+ * writes a byte to done[1] when it is over, and the loop polls done[0] in the relay's slot. The
+ * client is handed over only after the join, so it is never used by two threads at once.
+ */
+struct dial {
+	bool active;
+	pthread_t th;
+	int done[2];
+	char name[64];
+	struct mg_relay_client_config cc;
+	struct mg_netmap_relay r; /* cc points into it */
+	struct mg_relay_client *rc;
+	char err[256];
+	int64_t t0;
+};
+
+/* A connection to a relayed peer's home relay when it is not ours (another region's, or one
+ * outside our mesh): SENDs to that peer go there, so they need no mesh between the relays. */
+struct extra {
+	char name[64]; /* "": a free slot */
+	struct mg_relay_client *rc;
+	struct dial dial;
+	int64_t next_try;
 };
 
 struct mg_relay_path {
 	struct mg_relay_path_config cfg;
+	struct dial dial;
+	struct extra extras[MG_RELAY_PATH_MAX_EXTRA];
+	struct cand cands[MG_NETMAP_MAX_RELAYS];
+	size_t n_cands;
+	int home; /* index in cands of the connected relay, -1 */
 	uint8_t sk[32];
 	mg_relay_path_switch_fn fn;
 	void *ctx;
@@ -45,17 +86,28 @@ struct mg_relay_path {
 	void *tls;
 	int64_t next_connect;
 	unsigned backoff;
-	char error[256];
+	char error[400];
 	uint64_t connects, to_relay_dropped;
 	struct proxy *peers;
 	size_t n, cap;
 };
 
+static int check_name(struct cfg_loader *ld, yaml_node_t *n, const char *path, const char *v)
+{
+	for (const char *p = v; *p; p++)
+		if (!strchr("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789._-",
+		            *p))
+			return cfg_fail(ld, n, path,
+			                "expected 1..63 of A-Z a-z 0-9 . _ -, got '%s'", v);
+	return 0;
+}
+
 int mg_relay_path_config_load(struct cfg_loader *ld, yaml_node_t *node,
                               struct mg_relay_path_config *cfg)
 {
-	static const char *const keys[] = {"name",    "host",           "port",  "server_name",
-	                                   "ca_file", "direct_timeout", "force", NULL};
+	static const char *const keys[] = {"name",        "host",    "port",
+	                                   "server_name", "ca_file", "direct_timeout",
+	                                   "force",       "region",  NULL};
 	unsigned long v;
 	yaml_node_t *n;
 
@@ -64,20 +116,27 @@ int mg_relay_path_config_load(struct cfg_loader *ld, yaml_node_t *node,
 	cfg->direct_timeout_s = 5;
 	if (cfg_check_keys(ld, node, "relay", keys) != 0)
 		return -1;
-	if (!(n = cfg_lookup(ld, node, "name")))
-		return cfg_fail(ld, node, "relay.name",
-		                "required: the relay's name in the relay map");
-	if (cfg_string(ld, n, "relay.name", "a relay name", cfg->name, sizeof(cfg->name)) != 0)
+	/* Without host the relays come from the coordinator's relay map; with it, this one
+	 * relay is used whatever the map says (a static override). */
+	if ((n = cfg_lookup(ld, node, "host")) &&
+	    cfg_string(ld, n, "relay.host", "a host", cfg->host, sizeof(cfg->host)) != 0)
 		return -1;
-	for (const char *p = cfg->name; *p; p++)
-		if (!strchr("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789._-",
-		            *p))
-			return cfg_fail(ld, n, "relay.name",
-			                "expected 1..63 of A-Z a-z 0-9 . _ -, got '%s'", cfg->name);
-	if (!(n = cfg_lookup(ld, node, "host")))
-		return cfg_fail(ld, node, "relay.host",
-		                "required: the relay's address or DNS name");
-	if (cfg_string(ld, n, "relay.host", "a host", cfg->host, sizeof(cfg->host)) != 0)
+	n = cfg_lookup(ld, node, "name");
+	if (!n && cfg->host[0])
+		return cfg_fail(ld, node, "relay.name",
+		                "required with relay.host: the relay's name in the relay map");
+	if (n &&
+	    (cfg_string(ld, n, "relay.name", "a relay name", cfg->name, sizeof(cfg->name)) != 0 ||
+	     check_name(ld, n, "relay.name", cfg->name) != 0))
+		return -1;
+	if (n && !cfg->host[0])
+		return cfg_fail(
+		    ld, n, "relay.name",
+		    "only with relay.host; to prefer relays of the map, use relay.region");
+	if ((n = cfg_lookup(ld, node, "region")) &&
+	    (cfg_string(ld, n, "relay.region", "a region code", cfg->region, sizeof(cfg->region)) !=
+	         0 ||
+	     check_name(ld, n, "relay.region", cfg->region) != 0))
 		return -1;
 	if ((n = cfg_lookup(ld, node, "port"))) {
 		if (cfg_uint(ld, n, "relay.port", 1, 65535, &v) != 0)
@@ -117,6 +176,16 @@ struct mg_relay_path *mg_relay_path_new(const struct mg_relay_path_config *cfg,
 	rp->fn = fn;
 	rp->ctx = ctx;
 	rp->backoff = RECONNECT_MIN_S;
+	rp->home = -1;
+	if (cfg->host[0]) {
+		struct cand *c = &rp->cands[rp->n_cands++];
+
+		snprintf(c->r.name, sizeof(c->r.name), "%s", cfg->name);
+		snprintf(c->r.host, sizeof(c->r.host), "%s", cfg->host);
+		snprintf(c->r.server_name, sizeof(c->r.server_name), "%s", cfg->server_name);
+		c->r.port = cfg->port;
+		c->connect_ms = -1;
+	}
 	rp->tls = mg_relay_tls_ctx_new(cfg->ca_file[0] ? cfg->ca_file : NULL, err, sizeof(err));
 	if (!rp->tls) {
 		mg_log(MG_LOG_ERROR, "relay: TLS setup failed", "error", err, NULL);
@@ -127,10 +196,29 @@ struct mg_relay_path *mg_relay_path_new(const struct mg_relay_path_config *cfg,
 	return rp;
 }
 
+static void dial_join(struct dial *d)
+{
+	pthread_join(d->th, NULL);
+	close(d->done[0]);
+	close(d->done[1]);
+	d->active = false;
+}
+
 void mg_relay_path_free(struct mg_relay_path *rp)
 {
 	if (!rp)
 		return;
+	if (rp->dial.active) {
+		dial_join(&rp->dial);
+		mg_relay_client_close(rp->dial.rc);
+	}
+	for (size_t i = 0; i < MG_RELAY_PATH_MAX_EXTRA; i++) {
+		if (rp->extras[i].dial.active) {
+			dial_join(&rp->extras[i].dial);
+			mg_relay_client_close(rp->extras[i].dial.rc);
+		}
+		mg_relay_client_close(rp->extras[i].rc);
+	}
 	for (size_t i = 0; i < rp->n; i++)
 		if (rp->peers[i].fd >= 0)
 			close(rp->peers[i].fd);
@@ -301,48 +389,298 @@ void mg_relay_path_observe(struct mg_relay_path *rp, const uint8_t key[32],
 
 const char *mg_relay_path_home(const struct mg_relay_path *rp)
 {
-	return rp && rp->rc ? rp->cfg.name : NULL;
+	return rp && rp->rc && rp->home >= 0 ? rp->cands[rp->home].r.name : NULL;
+}
+
+void mg_relay_path_set_map(struct mg_relay_path *rp, const struct mg_netmap_relay *relays, size_t n,
+                           int64_t now)
+{
+	struct cand next[MG_NETMAP_MAX_RELAYS];
+	int home = -1;
+
+	if (rp->cfg.host[0])
+		return;
+	if (n > MG_NETMAP_MAX_RELAYS)
+		n = MG_NETMAP_MAX_RELAYS;
+	for (size_t i = 0; i < n; i++) {
+		next[i] = (struct cand){.r = relays[i], .connect_ms = -1};
+		if (!next[i].r.server_name[0])
+			snprintf(next[i].r.server_name, sizeof(next[i].r.server_name), "%s",
+			         relays[i].host);
+		/* What was learnt of a relay survives a new map that still lists it. */
+		for (size_t j = 0; j < rp->n_cands; j++) {
+			const struct cand *o = &rp->cands[j];
+
+			if (strcmp(o->r.name, relays[i].name) != 0)
+				continue;
+			next[i].connect_ms = o->connect_ms;
+			next[i].skip_until = o->skip_until;
+			if ((int)j == rp->home && strcmp(o->r.host, relays[i].host) == 0 &&
+			    o->r.port == relays[i].port)
+				home = (int)i;
+		}
+	}
+	if (rp->rc && home < 0) {
+		mg_log(MG_LOG_NOTICE, "relay: the home relay left the relay map", "relay",
+		       rp->cands[rp->home].r.name, NULL);
+		mg_relay_client_close(rp->rc);
+		rp->rc = NULL;
+		rp->next_connect = now;
+	}
+	memcpy(rp->cands, next, n * sizeof(*next));
+	rp->n_cands = n;
+	rp->home = home;
+}
+
+/* The relay to try next: not recently failed, preferred region, fastest, map order. With all
+ * of them failed, the one whose pause ends first. */
+static int pick(const struct mg_relay_path *rp, int64_t now)
+{
+	int best = -1;
+
+	for (size_t i = 0; i < rp->n_cands; i++) {
+		const struct cand *c = &rp->cands[i], *b = best >= 0 ? &rp->cands[best] : NULL;
+		bool c_ok = c->skip_until <= now, b_ok;
+		bool c_pref = rp->cfg.region[0] && strcmp(c->r.region, rp->cfg.region) == 0, b_pref;
+		unsigned c_ms = (unsigned)c->connect_ms, b_ms; /* -1: unmeasured, after all */
+
+		if (!b) {
+			best = (int)i;
+			continue;
+		}
+		b_ok = b->skip_until <= now;
+		b_pref = rp->cfg.region[0] && strcmp(b->r.region, rp->cfg.region) == 0;
+		b_ms = (unsigned)b->connect_ms;
+		if (c_ok != b_ok) {
+			if (c_ok)
+				best = (int)i;
+		} else if (!c_ok) {
+			if (c->skip_until < b->skip_until)
+				best = (int)i;
+		} else if (c_pref != b_pref) {
+			if (c_pref)
+				best = (int)i;
+		} else if (c_ms < b_ms) {
+			best = (int)i;
+		}
+	}
+	return best;
+}
+
+static int64_t now_ms(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
 }
 
 static void relay_down(struct mg_relay_path *rp, int64_t now, const char *why)
 {
 	snprintf(rp->error, sizeof(rp->error), "%s", why);
-	mg_log(MG_LOG_WARNING, "relay: connection lost", "relay", rp->cfg.name, "error", why, NULL);
+	mg_log(MG_LOG_WARNING, "relay: connection lost", "relay", rp->cands[rp->home].r.name,
+	       "error", why, NULL);
 	mg_relay_client_close(rp->rc);
 	rp->rc = NULL;
-	rp->next_connect = now + RECONNECT_MIN_S;
+	/* Another relay of the map at the next tick; this one only when none other is left. */
+	rp->cands[rp->home].skip_until = now + RECONNECT_MAX_S;
+	rp->home = -1;
+	rp->next_connect = now;
 	rp->backoff = RECONNECT_MIN_S;
 }
 
-void mg_relay_path_tick(struct mg_relay_path *rp, int64_t now)
+static void *dial_run(void *arg)
 {
-	char err[256];
+	struct dial *d = arg;
+	char b = 1;
 
-	if (rp->rc || now < rp->next_connect)
+	d->rc = mg_relay_client_connect(&d->cc, d->err, sizeof(d->err));
+	/* The pipe holds far more than one byte: this write cannot block or fail short. */
+	if (write(d->done[1], &b, 1) != 1)
+		abort();
+	return NULL;
+}
+
+/* The dial is over: the client becomes the home relay's, or the next relay is due. */
+static void dial_finish(struct mg_relay_path *rp, int64_t now)
+{
+	struct dial *d = &rp->dial;
+	struct cand *c = NULL;
+	char ms[16];
+	int i;
+
+	dial_join(d);
+	for (size_t k = 0; k < rp->n_cands; k++)
+		if (strcmp(rp->cands[k].r.name, d->name) == 0)
+			c = &rp->cands[k];
+	if (d->rc && !c) {
+		/* The map dropped it while we dialled. */
+		mg_relay_client_close(d->rc);
+		d->rc = NULL;
+		rp->next_connect = now;
 		return;
-	struct mg_relay_client_config cc = {
-	    .host = rp->cfg.host,
-	    .port = rp->cfg.port,
-	    .server_name = rp->cfg.server_name[0] ? rp->cfg.server_name : NULL,
+	}
+	if (!d->rc) {
+		snprintf(rp->error, sizeof(rp->error), "%s: %s", d->name, d->err);
+		mg_log(MG_LOG_WARNING, "relay: cannot connect", "relay", d->name, "error", d->err,
+		       NULL);
+		if (c)
+			c->skip_until = now + RECONNECT_MAX_S;
+		/* Straight on to the next relay when there is one; back off when all failed. */
+		i = pick(rp, now);
+		if (i >= 0 && rp->cands[i].skip_until <= now) {
+			rp->next_connect = now;
+		} else {
+			rp->next_connect = now + rp->backoff;
+			rp->backoff =
+			    rp->backoff * 2 > RECONNECT_MAX_S ? RECONNECT_MAX_S : rp->backoff * 2;
+		}
+		return;
+	}
+	rp->rc = d->rc;
+	d->rc = NULL;
+	c->connect_ms = (int)(now_ms() - d->t0);
+	c->skip_until = 0;
+	rp->home = (int)(c - rp->cands);
+	rp->error[0] = '\0';
+	rp->backoff = RECONNECT_MIN_S;
+	rp->connects++;
+	snprintf(ms, sizeof(ms), "%d", c->connect_ms);
+	mg_log(MG_LOG_NOTICE, "relay: connected", "relay", c->r.name, "host", c->r.host,
+	       "connect_ms", ms, NULL);
+}
+
+/* Starts dialling r on a thread; -1 (logged) when no thread could be started. */
+static int dial_start(struct mg_relay_path *rp, struct dial *d, const struct mg_netmap_relay *r)
+{
+	int rc;
+
+	d->r = *r;
+	snprintf(d->name, sizeof(d->name), "%s", d->r.name);
+	d->cc = (struct mg_relay_client_config){
+	    .host = d->r.host,
+	    .port = d->r.port,
+	    .server_name = d->r.server_name[0] ? d->r.server_name : NULL,
 	    .tls_ctx = rp->tls,
 	    .private_key = rp->sk,
 	    .timeout_ms = 5000,
 	    .fwmark = rp->cfg.fwmark,
 	};
-	rp->rc = mg_relay_client_connect(&cc, err, sizeof(err));
-	if (!rp->rc) {
-		snprintf(rp->error, sizeof(rp->error), "%s", err);
-		mg_log(MG_LOG_WARNING, "relay: cannot connect", "relay", rp->cfg.name, "error", err,
-		       NULL);
-		rp->next_connect = now + rp->backoff;
-		rp->backoff = rp->backoff * 2 > RECONNECT_MAX_S ? RECONNECT_MAX_S : rp->backoff * 2;
+	d->rc = NULL;
+	d->err[0] = '\0';
+	d->t0 = now_ms();
+	if (pipe2(d->done, O_CLOEXEC | O_NONBLOCK) != 0) {
+		mg_log(MG_LOG_WARNING, "relay: cannot dial", "error", strerror(errno), NULL);
+		return -1;
+	}
+	if ((rc = pthread_create(&d->th, NULL, dial_run, d)) != 0) {
+		mg_log(MG_LOG_WARNING, "relay: cannot dial", "error", strerror(rc), NULL);
+		close(d->done[0]);
+		close(d->done[1]);
+		return -1;
+	}
+	d->active = true;
+	return 0;
+}
+
+static const struct mg_netmap_relay *cand_named(const struct mg_relay_path *rp, const char *name)
+{
+	for (size_t i = 0; i < rp->n_cands; i++)
+		if (strcmp(rp->cands[i].r.name, name) == 0)
+			return &rp->cands[i].r;
+	return NULL;
+}
+
+static struct extra *extra_named(struct mg_relay_path *rp, const char *name)
+{
+	for (size_t i = 0; i < MG_RELAY_PATH_MAX_EXTRA; i++)
+		if (rp->extras[i].name[0] && strcmp(rp->extras[i].name, name) == 0)
+			return &rp->extras[i];
+	return NULL;
+}
+
+static void extra_close(struct extra *x)
+{
+	x->name[0] = '\0'; /* a dial still running is closed when it ends */
+	mg_relay_client_close(x->rc);
+	x->rc = NULL;
+	x->name[0] = '\0';
+}
+
+/* The relays our relayed peers are homed on, when in another region: at most
+ * MG_RELAY_PATH_MAX_EXTRA connections, opened while such a peer exists and closed when none is
+ * left. */
+static void extras_tick(struct mg_relay_path *rp, int64_t now)
+{
+	const char *home = mg_relay_path_home(rp);
+
+	for (size_t i = 0; i < MG_RELAY_PATH_MAX_EXTRA; i++) {
+		struct extra *x = &rp->extras[i];
+		bool needed = false;
+
+		if (!x->name[0])
+			continue;
+		for (size_t j = 0; j < rp->n && !needed; j++)
+			needed =
+			    rp->peers[j].relayed && strcmp(rp->peers[j].home_relay, x->name) == 0;
+		if (!needed || (home && strcmp(home, x->name) == 0) || !cand_named(rp, x->name))
+			extra_close(x);
+	}
+	if (!home)
+		return;
+	for (size_t j = 0; j < rp->n; j++) {
+		const struct proxy *p = &rp->peers[j];
+		const struct mg_netmap_relay *r;
+		struct extra *x;
+
+		/* A relay of our own region reaches the peer through the relay mesh. */
+		if (!p->relayed || !p->home_relay[0] || strcmp(p->home_relay, home) == 0 ||
+		    !(r = cand_named(rp, p->home_relay)) ||
+		    strcmp(r->region, rp->cands[rp->home].r.region) == 0)
+			continue;
+		if (!(x = extra_named(rp, p->home_relay))) {
+			for (size_t i = 0; i < MG_RELAY_PATH_MAX_EXTRA && !x; i++)
+				if (!rp->extras[i].name[0] && !rp->extras[i].dial.active)
+					x = &rp->extras[i];
+			if (!x)
+				continue; /* bounded: the peer goes through our home relay's mesh */
+			snprintf(x->name, sizeof(x->name), "%s", r->name);
+			x->next_try = now;
+		}
+		if (!x->rc && !x->dial.active && now >= x->next_try &&
+		    dial_start(rp, &x->dial, r) != 0)
+			x->next_try = now + RECONNECT_MAX_S;
+	}
+}
+
+static void extra_finish(struct extra *x, int64_t now)
+{
+	dial_join(&x->dial);
+	if (!x->dial.rc) {
+		mg_log(MG_LOG_WARNING, "relay: cannot connect to a peer's home relay", "relay",
+		       x->dial.name, "error", x->dial.err, NULL);
+		x->next_try = now + RECONNECT_MAX_S;
 		return;
 	}
-	rp->error[0] = '\0';
-	rp->backoff = RECONNECT_MIN_S;
-	rp->connects++;
-	mg_log(MG_LOG_NOTICE, "relay: connected", "relay", rp->cfg.name, "host", rp->cfg.host,
-	       NULL);
+	x->rc = x->dial.rc;
+	x->dial.rc = NULL;
+	if (!x->name[0]) { /* released while dialling */
+		mg_relay_client_close(x->rc);
+		x->rc = NULL;
+		return;
+	}
+	mg_log(MG_LOG_NOTICE, "relay: connected to a peer's home relay", "relay", x->name, NULL);
+}
+
+void mg_relay_path_tick(struct mg_relay_path *rp, int64_t now)
+{
+	int i;
+
+	extras_tick(rp, now);
+	if (rp->rc || rp->dial.active || now < rp->next_connect || (i = pick(rp, now)) < 0)
+		return;
+	if (dial_start(rp, &rp->dial, &rp->cands[i].r) != 0)
+		rp->next_connect = now + RECONNECT_MIN_S;
 }
 
 size_t mg_relay_path_pollfds(struct mg_relay_path *rp, struct pollfd *pfd, size_t max)
@@ -351,10 +689,22 @@ size_t mg_relay_path_pollfds(struct mg_relay_path *rp, struct pollfd *pfd, size_
 
 	if (max == 0)
 		return 0;
-	/* Slot 0 is always the relay (fd -1 while disconnected: poll ignores it). */
-	pfd[k].fd = rp->rc ? mg_relay_client_fd(rp->rc) : -1;
-	pfd[k].events = rp->rc ? mg_relay_client_events(rp->rc) : 0;
+	/* Slot 0 is always the relay, or the end of its dial (fd -1 when neither: poll ignores
+	 * it). */
+	pfd[k].fd = rp->rc ? mg_relay_client_fd(rp->rc) : rp->dial.active ? rp->dial.done[0] : -1;
+	pfd[k].events = rp->rc ? mg_relay_client_events(rp->rc) : POLLIN;
 	pfd[k++].revents = 0;
+	/* Then one slot per extra connection, used or not, so the proxies start at a fixed
+	 * place. */
+	for (size_t i = 0; i < MG_RELAY_PATH_MAX_EXTRA && k < max; i++) {
+		const struct extra *x = &rp->extras[i];
+
+		pfd[k].fd = x->rc            ? mg_relay_client_fd(x->rc)
+		            : x->dial.active ? x->dial.done[0]
+		                             : -1;
+		pfd[k].events = x->rc ? mg_relay_client_events(x->rc) : POLLIN;
+		pfd[k++].revents = 0;
+	}
 	for (size_t i = 0; i < rp->n && k < max; i++) {
 		pfd[k].fd = rp->peers[i].fd;
 		pfd[k].events = POLLIN;
@@ -363,19 +713,18 @@ size_t mg_relay_path_pollfds(struct mg_relay_path *rp, struct pollfd *pfd, size_
 	return k;
 }
 
-static void from_relay(struct mg_relay_path *rp, int64_t now)
+/* Delivers what rc has; -1 when it broke. */
+static int from_relay(struct mg_relay_path *rp, struct mg_relay_client *rc_)
 {
 	struct mg_relay_msg m;
 	int rc;
 
 	/* Until TLS has nothing buffered: poll cannot see records OpenSSL already read. */
-	while (rp->rc && (rc = mg_relay_client_recv(rp->rc, &m)) != 0) {
+	while ((rc = mg_relay_client_recv(rc_, &m)) != 0) {
 		struct proxy *p;
 
-		if (rc < 0) {
-			relay_down(rp, now, mg_relay_client_error(rp->rc));
-			return;
-		}
+		if (rc < 0)
+			return -1;
 		if (m.type != MG_RELAY_MSG_PACKET)
 			continue;
 		/* A packet from a peer of the map means that peer reaches us through the relay:
@@ -392,6 +741,7 @@ static void from_relay(struct mg_relay_path *rp, int64_t now)
 		}
 		p->from_relay++;
 	}
+	return 0;
 }
 
 void mg_relay_path_io(struct mg_relay_path *rp, const struct pollfd *pfd, size_t n)
@@ -401,10 +751,30 @@ void mg_relay_path_io(struct mg_relay_path *rp, const struct pollfd *pfd, size_t
 
 	if (n == 0)
 		return;
-	if (rp->rc && (pfd[0].revents & (POLLIN | POLLERR | POLLHUP)))
-		from_relay(rp, now);
+	if (rp->dial.active && pfd[0].fd == rp->dial.done[0] && (pfd[0].revents & POLLIN))
+		dial_finish(rp, now);
+	else if (rp->rc && (pfd[0].revents & (POLLIN | POLLERR | POLLHUP)) &&
+	         from_relay(rp, rp->rc) < 0)
+		relay_down(rp, now, mg_relay_client_error(rp->rc));
+	for (size_t i = 0; i < MG_RELAY_PATH_MAX_EXTRA && 1 + i < n; i++) {
+		struct extra *x = &rp->extras[i];
+		short ev = pfd[1 + i].revents;
+
+		if (x->dial.active && pfd[1 + i].fd == x->dial.done[0] && (ev & POLLIN))
+			extra_finish(x, now);
+		else if (x->rc && pfd[1 + i].fd == mg_relay_client_fd(x->rc) &&
+		         (ev & (POLLIN | POLLERR | POLLHUP)) && from_relay(rp, x->rc) < 0) {
+			mg_log(MG_LOG_WARNING, "relay: lost a peer's home relay", "relay", x->name,
+			       "error", mg_relay_client_error(x->rc), NULL);
+			mg_relay_client_close(x->rc);
+			x->rc = NULL;
+			x->next_try = now + RECONNECT_MIN_S;
+		}
+	}
 	/* Proxies: the array may have shrunk or grown since the descriptors were taken. */
-	for (size_t k = 1; k < n; k++) {
+	for (size_t k = 1 + MG_RELAY_PATH_MAX_EXTRA; k < n; k++) {
+		struct mg_relay_client *out;
+		struct extra *x;
 		struct proxy *p = NULL;
 
 		if (!(pfd[k].revents & POLLIN))
@@ -412,12 +782,16 @@ void mg_relay_path_io(struct mg_relay_path *rp, const struct pollfd *pfd, size_t
 		for (size_t i = 0; i < rp->n; i++)
 			if (rp->peers[i].fd == pfd[k].fd)
 				p = &rp->peers[i];
+		/* To the peer's home relay when we hold a connection there, else through ours
+		 * (and the relay mesh). */
+		x = p && p->home_relay[0] ? extra_named(rp, p->home_relay) : NULL;
+		out = x && x->rc ? x->rc : rp->rc;
 		for (int j = 0; p && j < BATCH; j++) {
 			ssize_t len = recv(p->fd, buf, sizeof(buf), 0);
 
 			if (len <= 0)
 				break;
-			if (!rp->rc || mg_relay_client_send(rp->rc, p->key, buf, (size_t)len) != 0)
+			if (!out || mg_relay_client_send(out, p->key, buf, (size_t)len) != 0)
 				p->dropped++;
 			else
 				p->to_relay++;
@@ -425,6 +799,36 @@ void mg_relay_path_io(struct mg_relay_path *rp, const struct pollfd *pfd, size_t
 	}
 	if (rp->rc && mg_relay_client_pending(rp->rc) > 0 && mg_relay_client_flush(rp->rc) < 0)
 		relay_down(rp, now, mg_relay_client_error(rp->rc));
+	for (size_t i = 0; i < MG_RELAY_PATH_MAX_EXTRA; i++) {
+		struct extra *x = &rp->extras[i];
+
+		if (x->rc && mg_relay_client_pending(x->rc) > 0 &&
+		    mg_relay_client_flush(x->rc) < 0) {
+			mg_relay_client_close(x->rc);
+			x->rc = NULL;
+			x->next_try = now + RECONNECT_MIN_S;
+		}
+	}
+}
+
+const char *mg_relay_path_via(const struct mg_relay_path *rp, const uint8_t key[32])
+{
+	const struct proxy *p = rp ? find(rp, key) : NULL;
+
+	if (!p || !p->relayed)
+		return NULL;
+	for (size_t i = 0; p->home_relay[0] && i < MG_RELAY_PATH_MAX_EXTRA; i++)
+		if (rp->extras[i].rc && strcmp(rp->extras[i].name, p->home_relay) == 0)
+			return rp->extras[i].name;
+	return mg_relay_path_home(rp);
+}
+
+void mg_relay_path_peer_home(struct mg_relay_path *rp, const uint8_t key[32], const char *home)
+{
+	struct proxy *p = find(rp, key);
+
+	if (p)
+		snprintf(p->home_relay, sizeof(p->home_relay), "%s", home ? home : "");
 }
 
 void mg_relay_path_status(const struct mg_relay_path *rp, FILE *f)
@@ -433,8 +837,13 @@ void mg_relay_path_status(const struct mg_relay_path *rp, FILE *f)
 
 	if (rp->rc)
 		mg_relay_client_get_stats(rp->rc, &st);
-	fprintf(f, "{\"name\":\"%s\",\"host\":\"%s\",\"port\":%u,\"connected\":%s,\"error\":\"",
-	        rp->cfg.name, rp->cfg.host, rp->cfg.port, rp->rc ? "true" : "false");
+	const struct mg_netmap_relay *h = rp->rc && rp->home >= 0 ? &rp->cands[rp->home].r : NULL;
+
+	fprintf(f,
+	        "{\"name\":\"%s\",\"region\":\"%s\",\"host\":\"%s\",\"port\":%u,"
+	        "\"connected\":%s,\"dialling\":\"%s\",\"candidates\":%zu,\"error\":\"",
+	        h ? h->name : "", h ? h->region : "", h ? h->host : "", h ? h->port : 0,
+	        rp->rc ? "true" : "false", rp->dial.active ? rp->dial.name : "", rp->n_cands);
 	for (const char *c = rp->error; *c; c++)
 		if (*c >= 0x20 && *c < 0x7f && *c != '"' && *c != '\\')
 			fputc(*c, f);

@@ -14,6 +14,9 @@
  *
  * Config (agent.yaml):
  *   relay:
+ *     region: fra                  # prefer the map's relays of this region
+ *     ca_file: ...                 # trust anchors for the relays' certificates
+ *     # or a static relay instead of the map's:
  *     name: fra-1                  # the home relay's name, reported to the coordinator
  *     host: fra-1.relay.example    # address or DNS name; port default 443
  *     port: 443
@@ -34,13 +37,19 @@
 
 #include "addr.h"
 #include "config_yaml.h"
+#include "netmap_apply.h"
 
 #define MG_RELAY_PATH_MAX_PEERS 1024
+/* Connections to relayed peers' home relays besides ours. */
+#define MG_RELAY_PATH_MAX_EXTRA 3
+/* What mg_relay_path_pollfds may fill. */
+#define MG_RELAY_PATH_MAX_POLLFDS (1 + MG_RELAY_PATH_MAX_EXTRA + MG_RELAY_PATH_MAX_PEERS)
 
 struct mg_relay_path_config {
 	bool enabled;
-	char name[64];
-	char host[256];
+	char name[64];   /* with host only */
+	char host[256];  /* "": the relays of the coordinator's relay map */
+	char region[64]; /* map relays of this region first; "": every region alike */
 	uint16_t port;
 	char server_name[256];
 	char ca_file[256];
@@ -63,11 +72,24 @@ struct mg_relay_path *mg_relay_path_new(const struct mg_relay_path_config *cfg,
                                         void *ctx);
 void mg_relay_path_free(struct mg_relay_path *rp);
 
+/*
+ * The relay map of the latest map that carried one. Ignored with relay.host. The home relay is
+ * kept while it stays in the map; otherwise (and after it fails) the next one is picked: the
+ * preferred region's relays first, then the lowest measured connect time (TCP + TLS + proof),
+ * then the map's order. A relay that failed is skipped for a while.
+ */
+void mg_relay_path_set_map(struct mg_relay_path *rp, const struct mg_netmap_relay *relays, size_t n,
+                           int64_t now);
+
 /* wireguard-go's UDP port (from UAPI), where proxies deliver. */
 void mg_relay_path_set_wg_port(struct mg_relay_path *rp, uint16_t port);
 /* A peer of the map appeared or changed; endpoint: the map's first one, or NULL. */
 void mg_relay_path_peer_seen(struct mg_relay_path *rp, const uint8_t key[32], const char *name,
                              const struct mg_sockaddr *endpoint, int64_t now);
+/* The peer's home relay from the map ("" for none): a relayed peer homed on another relay of
+ * the map is sent to there directly, on one of at most MG_RELAY_PATH_MAX_EXTRA more
+ * connections. */
+void mg_relay_path_peer_home(struct mg_relay_path *rp, const uint8_t key[32], const char *home);
 void mg_relay_path_peer_gone(struct mg_relay_path *rp, const uint8_t key[32]);
 /* When the peer is relayed, its proxy endpoint (127.0.0.1:P) into *ep and true. */
 bool mg_relay_path_endpoint(const struct mg_relay_path *rp, const uint8_t key[32],
@@ -80,13 +102,18 @@ void mg_relay_path_observe(struct mg_relay_path *rp, const uint8_t key[32],
 size_t mg_relay_path_pollfds(struct mg_relay_path *rp, struct pollfd *pfd, size_t max);
 /* After poll: moves packets both ways. pfd/n as filled by mg_relay_path_pollfds. */
 void mg_relay_path_io(struct mg_relay_path *rp, const struct pollfd *pfd, size_t n);
-/* Once a second: connects or reconnects to the relay (blocking, bounded by 5 s). */
+/* Once a second: starts a connect (on a thread of its own: TCP, TLS and key proof take up to
+ * 5 s), to the next relay when the home one failed. Its end is seen through the relay's slot
+ * of mg_relay_path_pollfds, and mg_relay_path_io takes the connection over. */
 void mg_relay_path_tick(struct mg_relay_path *rp, int64_t now);
 /* The relay is connected: the name to report as home relay; NULL while it is not. */
 const char *mg_relay_path_home(const struct mg_relay_path *rp);
 
 /* Writes {"relay":{...},"peers":{"<key>":{...}}} for the status file. */
 void mg_relay_path_status(const struct mg_relay_path *rp, FILE *f);
+/* The relay a relayed peer's packets go to (its home relay's connection, or ours); NULL while
+ * none is connected or the peer is direct. */
+const char *mg_relay_path_via(const struct mg_relay_path *rp, const uint8_t key[32]);
 /* One peer's path for the status file: "direct" or "relay". */
 const char *mg_relay_path_of(const struct mg_relay_path *rp, const uint8_t key[32]);
 

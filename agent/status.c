@@ -76,7 +76,9 @@ int mg_agent_status_write(const char *path, const struct mg_netmap_state *st,
 		fprintf(f, ",\"path\":\"%s\"", path_name);
 		if (strcmp(path_name, "relay") == 0) {
 			fputs(",\"relay\":", f);
-			put_str(f, mg_relay_path_home(rp) ? mg_relay_path_home(rp) : "");
+			const char *via = mg_relay_path_via(rp, p->public_key);
+
+			put_str(f, via ? via : "");
 		}
 		fputs(",\"home_relay\":", f);
 		put_str(f, p->home_relay);

@@ -27,6 +27,8 @@
 
 #include <jansson.h>
 
+#include "agent_status.h"
+
 #include "paths.h"
 
 #ifndef MG_VERSION
@@ -49,25 +51,28 @@ struct opts {
 
 static void usage(FILE *out)
 {
-	fprintf(out,
-	        "usage: meshctl [options] COMMAND\n"
-	        "commands:\n"
-	        "  status        version, uptime, coordinator sync, ports, workers, drops, filter, "
-	        "memory\n"
-	        "  peers         each peer: endpoint, latest handshake, transfer, drops\n"
-	        "  routes        allowed IPs and the peer each routes to\n"
-	        "  metrics       Prometheus text metrics\n"
-	        "  filter        the packet filter in force, flow tracking, policy drops per peer\n"
-	        "  ping PEER     keepalive round trip to PEER (base64 public key or overlay IP)\n"
-	        "options:\n"
-	        "  -i, --interface IFNAME  socket " MG_HEALTH_DEFAULT_DIR
-	        "/IFNAME.health (default " DEFAULT_IFNAME ")\n"
-	        "  -s, --socket PATH       health socket path (overrides -i)\n"
-	        "  -j, --json              print the gateway's JSON instead of a table\n"
-	        "  -t, --timeout SECONDS   ping: wait this long for an answer (default 5)\n"
-	        "  -c, --count N           ping: send N probes, one a second (default 1)\n"
-	        "  -V, --version, -h, --help\n"
-	        "exit status: 0 ok, 1 request failed, 2 usage error, 3 meshgate not running\n");
+	fprintf(
+	    out,
+	    "usage: meshctl [options] COMMAND\n"
+	    "commands:\n"
+	    "  status        version, uptime, coordinator sync, ports, workers, drops, filter, "
+	    "memory\n"
+	    "  peers         each peer: endpoint, latest handshake, transfer, drops\n"
+	    "  routes        allowed IPs and the peer each routes to\n"
+	    "  metrics       Prometheus text metrics\n"
+	    "  filter        the packet filter in force, flow tracking, policy drops per peer\n"
+	    "  ping PEER     keepalive round trip to PEER (base64 public key or overlay IP)\n"
+	    "  agent [FILE]  an agent host: home relay and each peer's path (direct or relay),\n"
+	    "                from its status file (default /run/meshgate/agent-IFNAME.json)\n"
+	    "options:\n"
+	    "  -i, --interface IFNAME  socket " MG_HEALTH_DEFAULT_DIR
+	    "/IFNAME.health (default " DEFAULT_IFNAME ")\n"
+	    "  -s, --socket PATH       health socket path (overrides -i)\n"
+	    "  -j, --json              print the gateway's JSON instead of a table\n"
+	    "  -t, --timeout SECONDS   ping: wait this long for an answer (default 5)\n"
+	    "  -c, --count N           ping: send N probes, one a second (default 1)\n"
+	    "  -V, --version, -h, --help\n"
+	    "exit status: 0 ok, 1 request failed, 2 usage error, 3 meshgate not running\n");
 }
 
 /* ---- transport ---- */
@@ -574,8 +579,8 @@ int main(int argc, char **argv)
 		return EXIT_USAGE;
 	}
 	const char *cmd = argv[optind++];
-	static const char *const commands[] = {"status",  "peers", "routes",
-	                                       "metrics", "ping",  "filter"};
+	static const char *const commands[] = {"status", "peers",  "routes", "metrics",
+	                                       "ping",   "filter", "agent"};
 	bool known = false;
 	for (size_t i = 0; i < sizeof(commands) / sizeof(commands[0]); i++)
 		known |= strcmp(cmd, commands[i]) == 0;
@@ -583,6 +588,16 @@ int main(int argc, char **argv)
 		fprintf(stderr, "meshctl: unknown command '%s'\n", cmd);
 		usage(stderr);
 		return EXIT_USAGE;
+	}
+	if (strcmp(cmd, "agent") == 0) {
+		char file[64];
+
+		if (argc - optind > 1) {
+			fprintf(stderr, "meshctl: agent takes at most one status file\n");
+			return EXIT_USAGE;
+		}
+		snprintf(file, sizeof(file), "/run/meshgate/agent-%s.json", ifname);
+		return meshctl_agent_status(argc > optind ? argv[optind] : file, o.json);
 	}
 	int want_args = strcmp(cmd, "ping") == 0 ? 1 : 0;
 	if (argc - optind != want_args) {

@@ -310,6 +310,71 @@ static int parse_filter(json_t *v, struct mg_netmap_update *u, char *err, size_t
 	return 0;
 }
 
+static int relay_str(json_t *o, const char *k, bool required, char *dst, size_t len,
+                     const char *what, char *err, size_t errlen)
+{
+	json_t *v = json_object_get(o, k);
+
+	if (!v && !required)
+		return 0;
+	if (!json_is_string(v) || json_string_length(v) == 0 || json_string_length(v) >= len)
+		return mg_err(err, errlen, "%s.%s: expected a string of 1..%zu characters", what, k,
+		              len - 1);
+	snprintf(dst, len, "%s", json_string_value(v));
+	return 0;
+}
+
+/* relay_map: {"regions":[{"code","name","relays":[{"name","host","port","server_name"}]}]} */
+static int parse_relay_map(json_t *v, struct mg_netmap_update *u, char *err, size_t errlen)
+{
+	json_t *regions = json_object_get(v, "regions"), *r, *relays, *e, *port;
+	size_t i, j;
+	char what[96];
+
+	if (!json_is_array(regions))
+		return mg_err(err, errlen, "relay_map.regions: expected an array");
+	u->has_relay_map = true;
+	u->relays = calloc(MG_NETMAP_MAX_RELAYS, sizeof(*u->relays));
+	if (!u->relays)
+		return mg_err(err, errlen, "relay_map: out of memory");
+	json_array_foreach(regions, i, r)
+	{
+		char code[64];
+
+		snprintf(what, sizeof(what), "relay_map.regions[%zu]", i);
+		if (relay_str(r, "code", true, code, sizeof(code), what, err, errlen))
+			return -1;
+		relays = json_object_get(r, "relays");
+		if (!json_is_array(relays))
+			return mg_err(err, errlen, "%s.relays: expected an array", what);
+		json_array_foreach(relays, j, e)
+		{
+			struct mg_netmap_relay *x = &u->relays[u->n_relays];
+			json_int_t pv;
+
+			if (u->n_relays == MG_NETMAP_MAX_RELAYS)
+				return mg_err(err, errlen, "relay_map: more than %d relays",
+				              MG_NETMAP_MAX_RELAYS);
+			snprintf(what, sizeof(what), "relay_map.regions[%zu].relays[%zu]", i, j);
+			if (relay_str(e, "name", true, x->name, sizeof(x->name), what, err,
+			              errlen) ||
+			    relay_str(e, "host", true, x->host, sizeof(x->host), what, err,
+			              errlen) ||
+			    relay_str(e, "server_name", false, x->server_name,
+			              sizeof(x->server_name), what, err, errlen))
+				return -1;
+			port = json_object_get(e, "port");
+			pv = port ? json_integer_value(port) : 443;
+			if ((port && !json_is_integer(port)) || pv < 1 || pv > 65535)
+				return mg_err(err, errlen, "%s.port: expected 1..65535", what);
+			x->port = (uint16_t)pv;
+			snprintf(x->region, sizeof(x->region), "%s", code);
+			u->n_relays++;
+		}
+	}
+	return 0;
+}
+
 static int parse_map(json_t *o, bool full, struct mg_netmap_update *u, char *err, size_t errlen)
 {
 	json_t *v, *e;
@@ -325,6 +390,9 @@ static int parse_map(json_t *o, bool full, struct mg_netmap_update *u, char *err
 		u->has_self = true;
 	}
 	if ((v = json_object_get(o, "filter")) && parse_filter(v, u, err, errlen))
+		return -1;
+	if ((v = json_object_get(o, "relay_map")) && !json_is_null(v) &&
+	    parse_relay_map(v, u, err, errlen))
 		return -1;
 	if (full)
 		return parse_peer_array(json_object_get(o, "peers"), "peers", u, err, errlen);

@@ -72,6 +72,17 @@ struct mg_netmap_self {
 
 enum mg_netmap_update_kind { MG_NETMAP_FULL = 1, MG_NETMAP_DELTA };
 
+#define MG_NETMAP_MAX_RELAYS 64
+
+/* One relay of the map's relay_map (docs/relay-protocol.md), flattened with its region. */
+struct mg_netmap_relay {
+	char region[64];
+	char name[64];
+	char host[256];
+	char server_name[256];
+	uint16_t port;
+};
+
 /* One parsed line of the map stream (coord_client.c builds these). */
 struct mg_netmap_update {
 	enum mg_netmap_update_kind kind;
@@ -88,6 +99,11 @@ struct mg_netmap_update {
 	 * admits nothing new). DELTA without one: unchanged. */
 	bool has_filter;
 	struct mg_filter filter;
+	/* The relay map, when the line carries one (every full map from a coordinator that has
+	 * one configured), in the coordinator's order. */
+	bool has_relay_map;
+	struct mg_netmap_relay *relays;
+	size_t n_relays;
 };
 
 /*

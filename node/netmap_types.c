@@ -115,6 +115,7 @@ void mg_netmap_update_free(struct mg_netmap_update *u)
 	free(u->removed);
 	mg_netmap_self_free(&u->self);
 	mg_filter_free(&u->filter);
+	free(u->relays);
 	memset(u, 0, sizeof(*u));
 }
 

@@ -692,6 +692,9 @@ static void test_examples(const char *srcroot)
 	          !acfg.coord.exit_node,
 	      "agent exit_node '%s' (the top-level key, not coordinator.exit_node)",
 	      acfg.coord.use_exit_node);
+	/* The example's relays come from the coordinator's map, preferring one region. */
+	CHECK(acfg.relay.enabled && strcmp(acfg.relay.region, "fra") == 0 && !acfg.relay.host[0],
+	      "agent relay: region '%s', host '%s'", acfg.relay.region, acfg.relay.host);
 	mg_agent_config_free(&acfg);
 	/* Two different choices are refused, with the line of the second. */
 	snprintf(yaml, sizeof(yaml),

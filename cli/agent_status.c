@@ -1,0 +1,74 @@
+// SPDX-License-Identifier: GPL-2.0-only
+#include "agent_status.h"
+
+#include <stdio.h>
+#include <time.h>
+
+#include <jansson.h>
+
+static const char *str(json_t *o, const char *k)
+{
+	const char *s = json_string_value(json_object_get(o, k));
+
+	return s && *s ? s : "-";
+}
+
+static long long num(json_t *o, const char *k)
+{
+	return (long long)json_integer_value(json_object_get(o, k));
+}
+
+int meshctl_agent_status(const char *path, bool json)
+{
+	json_error_t jerr;
+	json_t *d = json_load_file(path, JSON_REJECT_DUPLICATES, &jerr), *r, *p;
+	size_t i;
+
+	if (!d || !json_is_object(d) || !json_is_array(json_object_get(d, "peers"))) {
+		fprintf(stderr, "meshctl: %s: %s (is status_file set in agent.yaml?)\n", path,
+		        d ? "not an agent status file" : jerr.text);
+		json_decref(d);
+		return 1;
+	}
+	if (json) {
+		json_dumpf(d, stdout, JSON_INDENT(2));
+		putchar('\n');
+		json_decref(d);
+		return 0;
+	}
+	/* The agent rewrites the file every second: an old one means the agent is not running. */
+	printf("written:     %lld s ago\n", (long long)time(NULL) - num(d, "time"));
+	printf("coordinator: %s\n", str(d, "coordinator"));
+	r = json_object_get(d, "relay");
+	if (json_is_object(r)) {
+		if (json_is_true(json_object_get(r, "connected")))
+			printf("home relay:  %s (region %s, %s port %lld)\n", str(r, "name"),
+			       str(r, "region"), str(r, "host"), num(r, "port"));
+		else
+			printf("home relay:  none (dialling %s; last error: %s)\n",
+			       str(r, "dialling"), str(r, "error"));
+	} else {
+		printf("home relay:  no relay: section\n");
+	}
+	printf("%-44s %-16s %-14s %-10s %-22s %10s %12s %12s\n", "PEER", "NAME", "PATH", "HOME",
+	       "ENDPOINT", "HANDSHAKE", "RX", "TX");
+	json_array_foreach(json_object_get(d, "peers"), i, p)
+	{
+		char pathbuf[96];
+		long long hs = num(p, "last_handshake");
+
+		if (json_object_get(p, "relay"))
+			snprintf(pathbuf, sizeof(pathbuf), "relay %s", str(p, "relay"));
+		else
+			snprintf(pathbuf, sizeof(pathbuf), "%s", str(p, "path"));
+		printf("%-44s %-16s %-14s %-10s %-22s ", str(p, "key"), str(p, "name"), pathbuf,
+		       str(p, "home_relay"), str(p, "endpoint"));
+		if (hs)
+			printf("%8llds ", (long long)time(NULL) - hs);
+		else
+			printf("%9s ", "never");
+		printf("%12lld %12lld\n", num(p, "rx_bytes"), num(p, "tx_bytes"));
+	}
+	json_decref(d);
+	return 0;
+}

@@ -1,0 +1,296 @@
+#!/usr/bin/env bash
+# SPDX-License-Identifier: GPL-2.0-only
+#
+# Relay failover for agents (issue 14): the agents take their relays from the coordinator's relay
+# map (no relay.host in agent.yaml), two relays of one region share a mesh key, and nodes homed on
+# different relays meet through the mesh; killing the relay one node is on moves it to the other
+# within 5 s and the traffic resumes.
+#
+#   mg-<pid>-hub: bridge br0 10.99.0.1/24; meshgate-coord (:8080), relays r1 (:8443, metrics
+#                 :9470) and r2 (:8444, metrics :9471), meshed both ways; map order r1, r2
+#   mg-<pid>-a:   agent A, all UDP dropped on veth0; homes on r1 (the first of the map)
+#   mg-<pid>-b:   agent B, all UDP dropped, and its TCP SYNs to r1 dropped, so it homes on r2
+#                 after its dial to r1 times out
+#
+# Checks: while B's dial to r1 hangs, B's loop keeps running (its status file, written by the loop
+# once a second, is rewritten at least twice and says it is dialling r1); A on r1, B on r2 (their status files and the home relays the map shows); ping A -> B
+# through r1, the mesh and r2 (r1 counts mesh_out frames); SIGKILL r1; A's ping to B resumes, A's
+# status shows r2, all within 5 s (the measured failover time is printed); meshctl agent on A shows
+# B via relay r2; C (namespace mg-<pid>-c, region far) homes on r3, which is in no mesh, and A
+# reaches it by connecting to r3 as well; iperf3 A -> B after.
+#
+# usage: agent_relay_ha.sh MESHGATE_AGENT MESHGATE_COORD MESHGATE_RELAY MESHCTL
+set -euo pipefail
+
+AGENT=${1:-}
+COORD=${2:-}
+RELAY=${3:-}
+MESHCTL=${4:-}
+HERE=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
+# shellcheck source=lib.sh
+source "$HERE/lib.sh"
+# shellcheck source=agent_lib.sh
+source "$HERE/agent_lib.sh"
+
+[ -n "$AGENT" ] && [ -n "$COORD" ] && [ -n "$RELAY" ] ||
+	fail "usage: agent_relay_ha.sh MESHGATE_AGENT MESHGATE_COORD MESHGATE_RELAY"
+require_root
+require_commands wireguard-go wg ip ping curl jq timeout setsid nft openssl iperf3
+[ -x "$AGENT" ] || skip "meshgate-agent not built: $AGENT"
+[ -x "$COORD" ] || skip "meshgate-coord not built: $COORD"
+[ -x "$RELAY" ] || skip "meshgate-relay not built: $RELAY"
+[ -x "$MESHCTL" ] || skip "meshctl not built: $MESHCTL"
+mg_init
+
+NS_H=$(ns_name hub)
+NS_A=$(ns_name a)
+NS_B=$(ns_name b)
+NS_C=$(ns_name c)
+IF_A=$(if_name mgA)
+IF_B=$(if_name mgB)
+IF_C=$(if_name mgC)
+URL="http://10.99.0.1:8080"
+
+log "namespaces $NS_H $NS_A $NS_B $NS_C"
+ns_add "$NS_H" "$NS_A" "$NS_B" "$NS_C"
+ip -n "$NS_H" link add br0 type bridge || fail "bridge"
+ip -n "$NS_H" link set br0 up
+addr_add "$NS_H" br0 10.99.0.1/24
+veth_pair "$NS_A" veth0 "$NS_H" va
+veth_pair "$NS_B" veth0 "$NS_H" vb
+ip -n "$NS_H" link set va master br0
+veth_pair "$NS_C" veth0 "$NS_H" vc
+ip -n "$NS_H" link set vb master br0
+ip -n "$NS_H" link set vc master br0
+addr_add "$NS_A" veth0 10.99.0.2/24
+addr_add "$NS_B" veth0 10.99.0.3/24
+addr_add "$NS_C" veth0 10.99.0.4/24
+
+# ---- the firewalls: no UDP; A reaches both relays, B only r2 ----
+firewall() { # NS TCP_PORTS_ALLOWED
+	ip netns exec "$1" nft -f - <<EOF || fail "firewall in $1"
+table inet mgfw {
+	chain out {
+		type filter hook output priority 0; policy accept;
+		oifname "veth0" meta l4proto udp drop
+		oifname "veth0" tcp dport != { $2 } reject with tcp reset
+	}
+	chain in {
+		type filter hook input priority 0; policy accept;
+		iifname "veth0" meta l4proto udp drop
+	}
+}
+EOF
+}
+firewall "$NS_A" "8080, 8443, 8444, 8445"
+firewall "$NS_C" "8080, 8444, 8445"
+firewall "$NS_B" "8080, 8443, 8444"
+# B's SYNs to r1 vanish: its dial there hangs until the 5 s connect timeout.
+ip netns exec "$NS_B" nft add rule inet mgfw out oifname veth0 tcp dport 8443 drop ||
+	fail "blackhole r1 for B"
+
+# ---- the coordinator, with both relays in its map ----
+(umask 077 && wg genkey >"$MG_STATE/relay-credential" && wg genkey >"$MG_STATE/mesh.key")
+cat >"$MG_STATE/coord.yaml" <<EOF
+listen: 10.99.0.1:8080
+allow_plain_http: true
+store: sqlite:$MG_STATE/coord.db
+log_level: info
+heartbeat: 2s
+relay_credential_file: $MG_STATE/relay-credential
+relay_map:
+  regions:
+    - code: test
+      relays:
+        - {name: r1, host: 10.99.0.1, port: 8443, server_name: relay.test}
+        - {name: r2, host: 10.99.0.1, port: 8444, server_name: relay.test}
+    - code: far
+      relays:
+        - {name: r3, host: 10.99.0.1, port: 8445, server_name: relay.test}
+EOF
+coord_start "$NS_H" "$URL"
+admin POST users '{"name":"alice"}' >/dev/null
+admin POST preauthkeys '{"user":"alice","reusable":true,"expiration":"1h"}' |
+	jq -er .key >"$MG_STATE/authkey" || fail "pre-auth key"
+for who in a b c; do
+	(umask 077 && wg genkey >"$MG_STATE/$who.key")
+done
+PUB_A=$(wg pubkey <"$MG_STATE/a.key")
+PUB_B=$(wg pubkey <"$MG_STATE/b.key")
+PUB_C=$(wg pubkey <"$MG_STATE/c.key")
+
+# ---- two meshed relays ----
+openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:prime256v1 -nodes \
+	-keyout "$MG_STATE/relay.key" -out "$MG_STATE/relay.crt" -days 2 -subj /CN=relay.test \
+	-addext "subjectAltName=DNS:relay.test" >/dev/null 2>&1 || fail "relay certificate"
+relay_start() { # NAME PORT METRICS_PORT PEER PEER_PORT
+	cat >"$MG_STATE/$1.yaml" <<EOF
+listen: "10.99.0.1:$2"
+tls:
+  cert_file: $MG_STATE/relay.crt
+  key_file: $MG_STATE/relay.key
+metrics_listen: 127.0.0.1:$3
+name: $1
+region: test
+admission:
+  coordinator: $URL
+  credential_file: $MG_STATE/relay-credential
+mesh:
+  key_file: $MG_STATE/mesh.key
+  ca_file: $MG_STATE/relay.crt
+  peers:
+    - {name: $4, address: "10.99.0.1:$5", server_name: relay.test}
+limits:
+  keepalive_seconds: 1
+EOF
+	spawn "$MG_STATE/$1.log" ip netns exec "$NS_H" "$RELAY" --config "$MG_STATE/$1.yaml"
+	RELAY_PID=$MG_SPAWNED_PID
+	wait_for 10 "meshgate-relay $1" ip netns exec "$NS_H" curl -sf "http://127.0.0.1:$3/health"
+}
+relay_start r1 8443 9470 r2 8444
+R1_PID=$RELAY_PID
+relay_start r2 8444 9471 r1 8443
+R2_PID=$RELAY_PID
+# r3: another region, in no mesh with r1 and r2.
+cat >"$MG_STATE/r3.yaml" <<EOF
+listen: "10.99.0.1:8445"
+tls:
+  cert_file: $MG_STATE/relay.crt
+  key_file: $MG_STATE/relay.key
+metrics_listen: 127.0.0.1:9472
+name: r3
+region: far
+admission:
+  coordinator: $URL
+  credential_file: $MG_STATE/relay-credential
+EOF
+spawn "$MG_STATE/r3.log" ip netns exec "$NS_H" "$RELAY" --config "$MG_STATE/r3.yaml"
+R3_PID=$MG_SPAWNED_PID
+wait_for 10 "meshgate-relay r3" ip netns exec "$NS_H" curl -sf "http://127.0.0.1:9472/health"
+metric() { # METRICS_PORT NAME
+	ip netns exec "$NS_H" curl -sf --max-time 5 "http://127.0.0.1:$1/metrics" |
+		awk -v n="$2" '$1 == n {print $2}'
+}
+meshed() {
+	[ "$(metric 9470 meshgate_relay_mesh_links_up)" = 1 ] &&
+		[ "$(metric 9471 meshgate_relay_mesh_links_up)" = 1 ]
+}
+wait_for 15 "r1 and r2 meshed" meshed
+
+# ---- the agents: relays from the map ----
+WG_GO=$(command -v wireguard-go)
+agent_config() { # WHO IFNAME REGION
+	cat >"$MG_STATE/agent-$1.yaml" <<EOF
+interface:
+  name: $2
+  private_key_file: $MG_STATE/$1.key
+  listen_port: 51820
+  mtu: 1280
+wireguard_go: $WG_GO
+coordinator:
+  url: $URL
+  authkey_file: $MG_STATE/authkey
+  state_dir: $MG_STATE/state-$1
+  hostname: node-$1
+relay:
+  region: $3
+  ca_file: $MG_STATE/relay.crt
+  direct_timeout: 2
+status_file: $MG_STATE/status-$1.json
+log_level: info
+EOF
+}
+agent_config a "$IF_A" test
+agent_config b "$IF_B" test
+agent_config c "$IF_C" far
+agent_start a "$NS_A" "$IF_A"
+AGENT_A=$AGENT_PID
+agent_start b "$NS_B" "$IF_B"
+AGENT_B=$AGENT_PID
+agent_start c "$NS_C" "$IF_C"
+AGENT_C=$AGENT_PID
+
+dialling() { jq -e '.relay.dialling == "r1"' "$MG_STATE/status-b.json"; }
+wait_for 10 "B dialling r1" dialling
+m0=$(stat -c %.9Y "$MG_STATE/status-b.json")
+rewrites=0
+for _ in $(seq 30); do
+	dialling >/dev/null 2>&1 || break
+	m=$(stat -c %.9Y "$MG_STATE/status-b.json")
+	[ "$m" = "$m0" ] || rewrites=$((rewrites + 1))
+	m0=$m
+	sleep 0.1
+done
+[ "$rewrites" -ge 2 ] || fail "B's status file was rewritten $rewrites times while it dialled r1: the dial blocks the loop"
+log "B's loop ran on while it dialled the silent r1 ($rewrites status rewrites)"
+home_is() { # WHO RELAY: WHO's status file shows it connected to RELAY
+	jq -e --arg r "$2" '.relay.connected and .relay.name == $r' "$MG_STATE/status-$1.json"
+}
+wait_for 20 "A homed on r1" home_is a r1
+wait_for 20 "B homed on r2 (r1 refused by its firewall)" home_is b r2
+peer_home_is() { # WHO PEERKEY RELAY: the map shows the peer's home relay as RELAY
+	jq -e --arg k "$2" --arg r "$3" '.peers[] | select(.key == $k) | .home_relay == $r' \
+		"$MG_STATE/status-$1.json"
+}
+wait_for 10 "A sees B's home relay r2" peer_home_is a "$PUB_B" r2
+wait_for 10 "B sees A's home relay r1" peer_home_is b "$PUB_A" r1
+node_addr() { admin GET nodes | jq -er --arg k "$1" ".nodes[] | select(.node_key == \$k) | .addresses[0]"; }
+B4=$(node_addr "$PUB_B")
+log "A on r1, B on r2; B's overlay address $B4"
+
+ping_ok() { run_bounded 5 ip netns exec "$NS_A" ping -c 1 -W 1 "$B4" >/dev/null 2>&1; }
+wait_for 30 "ping A -> B through r1, the mesh and r2" ping_ok
+out=$(metric 9470 'meshgate_relay_frames_forwarded_total{path="mesh_out"}')
+[ "${out:-0}" -gt 0 ] || fail "r1 forwarded no frame into the mesh"
+log "A and B meet through the relay mesh ($out frames r1 -> r2)"
+
+# ---- failover: r1 dies ----
+t0=$(date +%s%N)
+kill -KILL "$R1_PID"
+deadline=$((t0 + 10000000000))
+until ping_ok; do
+	[ "$(date +%s%N)" -lt "$deadline" ] || fail "no ping A -> B within 10 s of killing r1"
+done
+t1=$(date +%s%N)
+wait_for 2 "A's status shows r2" home_is a r2
+ms=$(((t1 - t0) / 1000000))
+log "failover: A moved to r2 and ping A -> B resumed ${ms} ms after r1 was killed"
+[ "$ms" -lt 5000 ] || fail "failover took ${ms} ms (limit 5000)"
+# meshctl on A's host: home relay r2, B's path "relay r2" and its home relay r2.
+"$MESHCTL" agent "$MG_STATE/status-a.json" >"$MG_STATE/meshctl-a.txt" || fail "meshctl agent"
+grep -q '^home relay:  r2 (region test' "$MG_STATE/meshctl-a.txt" ||
+	fail "meshctl agent: no home relay r2: $(cat "$MG_STATE/meshctl-a.txt")"
+awk -v k="$PUB_B" '$1 == k && $3 == "relay" && $4 == "r2" && $5 == "r2" {f = 1} END {exit !f}' \
+	"$MG_STATE/meshctl-a.txt" || fail "meshctl agent: B not via relay r2: $(cat "$MG_STATE/meshctl-a.txt")"
+log "meshctl agent on A: $(grep -F "$PUB_B" "$MG_STATE/meshctl-a.txt" | tr -s ' ')"
+
+# ---- a peer homed in another region: A connects to C's home relay r3 (no mesh to it) ----
+wait_for 20 "C homed on r3 (its region)" home_is c r3
+wait_for 10 "A sees C's home relay r3" peer_home_is a "$PUB_C" r3
+C4=$(node_addr "$PUB_C")
+ping_c() { run_bounded 5 ip netns exec "$NS_A" ping -c 1 -W 1 "$C4" >/dev/null 2>&1; }
+wait_for 30 "ping A -> C through r3" ping_c
+[ "$(metric 9472 'meshgate_relay_frames_forwarded_total{path="local"}')" -gt 0 ] ||
+	fail "r3 forwarded nothing"
+grep -q 'connected to a peer.s home relay.*relay=r3' "$MG_STATE/agent-a.log" ||
+	fail "A did not connect to r3"
+"$MESHCTL" agent "$MG_STATE/status-a.json" >"$MG_STATE/meshctl-a.txt" || fail "meshctl agent"
+awk -v k="$PUB_C" '$1 == k && $3 == "relay" && $4 == "r3" && $5 == "r3" {f = 1} END {exit !f}' \
+	"$MG_STATE/meshctl-a.txt" || fail "meshctl agent: C not via relay r3: $(cat "$MG_STATE/meshctl-a.txt")"
+log "A (home r2) reaches C (home r3, region far, no mesh) on a second connection to r3"
+
+spawn "$MG_STATE/iperf-server.log" ip netns exec "$NS_B" iperf3 -s -1 -B "$B4"
+wait_for 5 "iperf3 server" ip netns exec "$NS_B" ss -ltn "sport = :5201"
+run_bounded 20 ip netns exec "$NS_A" iperf3 -c "$B4" -t 2 -J >"$MG_STATE/iperf.json" ||
+	fail "iperf3 after failover"
+bps=$(jq -er '.end.sum_received.bits_per_second' "$MG_STATE/iperf.json")
+awk -v a="$bps" 'BEGIN {exit !(a > 1e6)}' || fail "iperf3 after failover too slow: $bps bit/s"
+log "iperf3 A -> B via r2 after failover: $(awk -v b="$bps" 'BEGIN {printf "%.0f", b / 1e6}') Mbit/s (shared cores, not a benchmark)"
+
+stop_pid "$AGENT_A" 5
+stop_pid "$AGENT_B" 5
+stop_pid "$AGENT_C" 5
+stop_pid "$R2_PID" 5
+stop_pid "$R3_PID" 5
+stop_pid "$COORD_PID" 5
+log "PASS"
