@@ -223,6 +223,7 @@ cat >"$MG_STATE/sniff.py" <<'EOF'
 import socket, sys
 s = socket.socket(socket.AF_PACKET, socket.SOCK_RAW, socket.htons(3))
 s.bind((sys.argv[1], 0))
+open(sys.argv[2] + ".ready", "w").close()
 with open(sys.argv[2], "wb", buffering=0) as out:
     while True:
         out.write(s.recv(65535))
@@ -235,6 +236,7 @@ import socket, sys
 s = socket.socket(socket.AF_PACKET, socket.SOCK_RAW, socket.htons(3))
 s.bind((sys.argv[1], 0))
 s.settimeout(8)
+print("ready", flush=True)
 marker = bytes.fromhex(sys.argv[2])
 try:
     while True:
@@ -247,7 +249,13 @@ EOF
 ip netns exec "$NS_B" timeout 10 python3 "$MG_STATE/tunnel-sniff.py" "$IF_B" "$MARKER" \
 	>"$MG_STATE/tunnel-seen" 2>&1 &
 SEEN_PID=$!
-sleep 0.5
+# Both sockets bound before the first marker ping: on a loaded machine python can take seconds.
+for _ in $(seq 100); do
+	[ -e "$MG_STATE/hub.cap.ready" ] && grep -qx ready "$MG_STATE/tunnel-seen" && break
+	sleep 0.1
+done
+[ -e "$MG_STATE/hub.cap.ready" ] && grep -qx ready "$MG_STATE/tunnel-seen" ||
+	fail "the captures did not start within 10 s"
 run_bounded 15 ip netns exec "$NS_A" ping -c 5 -i 0.2 -W 2 -p "$MARKER" "$B4" >/dev/null ||
 	fail "marker pings"
 wait "$SEEN_PID" || true
