@@ -17,6 +17,7 @@
 #include "health.h"
 #include "keys.h"
 #include "pkt.h"
+#include "relay_gw.h"
 #include "status.h"
 
 #ifndef MG_VERSION
@@ -59,6 +60,8 @@ static int health_snapshot(void *vctx, struct mg_status *st)
 	    .filter_changes = ctl->stats.filter_changes,
 	    .filter_errors = ctl->stats.filter_errors,
 	    .ctl_flows = &ctl->ctl_flows,
+	    .relay_name = ctl->relay ? ctl->cfg.relay.name : NULL,
+	    .relay_home = mg_relay_gw_home(ctl),
 	};
 	int rc = mg_status_collect(&ctl->gw, &src, st);
 	if (rc != 0)
