@@ -25,7 +25,7 @@
 /* Base64 of a 32-byte key, NUL included. */
 #define MG_STATUS_KEY_B64          45
 #define MG_STATUS_MAX_DROP_REASONS 32
-#define MG_STATUS_MAX_EXTRA        32
+#define MG_STATUS_MAX_EXTRA        48
 
 struct mg_status_port {
 	char name[8]; /* "lan", "mesh" */

@@ -239,6 +239,10 @@ if [ -x "$MESHCTL" ]; then
 	grep -F "$PUB_A" "$MG_STATE/meshctl-peers" | grep -qF relay:r1 ||
 		fail "meshctl peers does not show A on relay:r1: $(cat "$MG_STATE/meshctl-peers")"
 fi
+run_bounded 5 curl -sf --unix-socket "$MG_STATE/gw.health" http://localhost/metrics >"$MG_STATE/gw.metrics" ||
+	fail "gateway /metrics"
+grep -qx 'meshgate_relay_peers 1' "$MG_STATE/gw.metrics" || fail "metrics: meshgate_relay_peers is not 1"
+grep -qx 'meshgate_relay_connected 1' "$MG_STATE/gw.metrics" || fail "metrics: relay not connected"
 jq -er --arg k "$PUB_G" '.peers[] | select(.key == $k) | .path' "$MG_STATE/status-a.json" |
 	grep -qx relay || fail "A's status does not show the gateway relayed"
 log "status: the gateway shows A on relay:r1, A shows the gateway on the relay"
