@@ -176,8 +176,9 @@ static unsigned pump(struct mg_control *ctl, struct mg_relay_gw *rg, uint64_t no
 	unsigned work = 0, n;
 	int rc = 0;
 
-	/* The workers' sealed messages: drained even while down, so the ring never clogs. */
-	while ((n = mg_relay_out_take(&ctl->gw, items, MG_RELAY_BURST)) > 0) {
+	/* The workers' sealed messages: drained even while down, so the ring never clogs; a
+	 * budget per pass, so a flood leaves the timers and the UAPI their turn. */
+	while (work < RECV_BUDGET && (n = mg_relay_out_take(&ctl->gw, items, MG_RELAY_BURST)) > 0) {
 		for (unsigned i = 0; i < n; i++) {
 			struct rte_mbuf *m = items[i].m;
 			struct mg_peer *peer = mg_gateway_peer(&ctl->gw, items[i].slot);
@@ -291,12 +292,24 @@ static void choose_paths(struct mg_control *ctl, struct mg_relay_gw *rg, uint64_
 	}
 }
 
+/* A relay with coordinator admission refuses (and may cache the refusal of) a key the
+ * coordinator does not know yet: the first connection waits for the map stream, as the
+ * agent's does. */
+static bool registered(struct mg_control *ctl, const struct mg_relay_gw *rg)
+{
+	struct mg_coord_status cs;
+	if (!ctl->coord || rg->st.connects)
+		return true;
+	mg_coord_client_status(ctl->coord, &cs);
+	return cs.state == MG_COORD_CLIENT_STREAMING;
+}
+
 unsigned mg_relay_gw_poll(struct mg_control *ctl, uint64_t now_ns)
 {
 	struct mg_relay_gw *rg = rg_of(ctl);
 	if (!rg)
 		return 0;
-	if (!rg->client && now_ns >= rg->next_connect_ns)
+	if (!rg->client && now_ns >= rg->next_connect_ns && registered(ctl, rg))
 		connect_relay(ctl, rg, now_ns);
 	unsigned work = pump(ctl, rg, now_ns);
 	if (rg->client && now_ns - rg->last_path_check_ns >= PATH_CHECK_NS) {
