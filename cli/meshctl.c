@@ -362,8 +362,8 @@ static void print_peers(json_t *d)
 {
 	size_t i, j;
 	json_t *p, *ip;
-	printf("%-44s  %-24s  %-14s %12s %12s %8s %8s  %s\n", "PEER", "ENDPOINT", "HANDSHAKE",
-	       "RX BYTES", "TX BYTES", "DROPS", "POLICY", "ALLOWED IPS");
+	printf("%-44s  %-24s  %-14s  %-14s %12s %12s %8s %8s  %s\n", "PEER", "ENDPOINT", "PATH",
+	       "HANDSHAKE", "RX BYTES", "TX BYTES", "DROPS", "POLICY", "ALLOWED IPS");
 	json_array_foreach(json_object_get(d, "peers"), i, p)
 	{
 		char age[48], ips[512] = "";
@@ -377,10 +377,10 @@ static void print_peers(json_t *d)
 				break;
 			off += (size_t)n;
 		}
-		printf("%-44s  %-24s  %-14s %12lld %12lld %8lld %8lld  %s\n",
-		       jstr(p, "public_key", "?"), jstr(p, "endpoint", "(none)"), age,
-		       jint(p, "rx_bytes"), jint(p, "tx_bytes"), jint(p, "drops"),
-		       jint(p, "policy_drops"), off ? ips : "(none)");
+		printf("%-44s  %-24s  %-14s  %-14s %12lld %12lld %8lld %8lld  %s\n",
+		       jstr(p, "public_key", "?"), jstr(p, "endpoint", "(none)"),
+		       jstr(p, "path", "(none)"), age, jint(p, "rx_bytes"), jint(p, "tx_bytes"),
+		       jint(p, "drops"), jint(p, "policy_drops"), off ? ips : "(none)");
 	}
 }
 

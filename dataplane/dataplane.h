@@ -23,6 +23,7 @@
 
 struct rte_mempool;
 struct rte_ring;
+struct mg_relay_rings;
 struct rte_rcu_qsbr;
 struct mg_acl;
 struct mg_allowedips;
@@ -92,8 +93,9 @@ struct mg_gateway {
 	struct mg_worker *workers[MG_MAX_WORKERS];
 	unsigned n_workers;
 	struct rte_rcu_qsbr *rcu;
-	struct rte_ring *punt_ring;  /* mbufs, multi-producer, single consumer (control) */
-	struct rte_ring *event_ring; /* struct mg_event elements, MP/SC */
+	struct rte_ring *punt_ring;   /* mbufs, multi-producer, single consumer (control) */
+	struct rte_ring *event_ring;  /* struct mg_event elements, MP/SC */
+	struct mg_relay_rings *relay; /* relay_ring.h; NULL while the relay path is off */
 
 	/* Peers by slot; NULL = free. Pointers are published with release stores and retired
 	 * through RCU. */

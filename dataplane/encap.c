@@ -14,6 +14,7 @@
 #include "keypair_use.h"
 #include "neigh.h"
 #include "pkt.h"
+#include "relay_ring.h"
 #include "policy.h"
 #include "timers.h"
 #include "transport.h"
@@ -343,24 +344,28 @@ static void prepare_group(struct mg_worker *w, struct encap_burst *b, struct gro
 	       : WG_KEYPAIR_EXPIRED;
 	if (use == WG_KEYPAIR_EXPIRED)
 		goto stage_all;
-	if (!mg_endpoint_read(&peer->endpoint, &g->ep) || !mesh_has_family(mesh, g->ep.family)) {
+	bool have_ep = mg_endpoint_read(&peer->endpoint, &g->ep);
+	bool relayed = have_ep && g->ep.family == MG_FAMILY_RELAY;
+	if (!relayed && (!have_ep || !mesh_has_family(mesh, g->ep.family))) {
 		for (unsigned i = 0; i < g->n; i++)
 			drop_icmp(w, b->m[members[i]], MG_ICMP_UNREACHABLE, MG_DROP_NO_ENDPOINT);
 		g->n = 0;
 		return;
 	}
-	if (!mg_neigh_next_hop(mesh, g->ep.family, g->ep.addr, nh)) {
+	if (!relayed && !mg_neigh_next_hop(mesh, g->ep.family, g->ep.addr, nh)) {
 		why = MG_DROP_NO_NEIGHBOUR;
 		goto drop_all;
 	}
-	if (!mg_neigh_lookup(gw->neigh, MG_PORT_MESH, g->ep.family, nh, &g->mac)) {
+	if (!relayed && !mg_neigh_lookup(gw->neigh, MG_PORT_MESH, g->ep.family, nh, &g->mac)) {
 		mg_event_resolve(gw, &w->resolve, MG_PORT_MESH, g->ep.family, nh, w->now_tsc,
 		                 &w->counters.events_lost);
 		why = MG_DROP_NO_NEIGHBOUR;
 		goto drop_all;
 	}
 
-	unsigned head = mg_ip_udp_hlen(g->ep.family) + (unsigned)sizeof(struct wg_msg_data);
+	/* A relayed message travels without outer headers: the relay client frames it. */
+	unsigned head =
+	    (relayed ? 0 : mg_ip_udp_hlen(g->ep.family)) + (unsigned)sizeof(struct wg_msg_data);
 	unsigned kept = 0;
 	for (unsigned i = 0; i < g->n; i++) {
 		struct rte_mbuf *m = b->m[members[i]];
@@ -450,6 +455,14 @@ static void finish(struct mg_worker *w, struct encap_burst *b, unsigned j)
 	};
 	uint16_t msg_len = (uint16_t)(m->data_len + sizeof(hdr));
 	uint8_t family = g->ep.family;
+	if (family == MG_FAMILY_RELAY) {
+		memcpy(rte_pktmbuf_prepend(m, sizeof(hdr)), &hdr, sizeof(hdr));
+		g->bytes += msg_len;
+		g->sealed++;
+		w->counters.encrypted++;
+		mg_relay_out(w, m, g->peer->slot);
+		return;
+	}
 	unsigned iphl = mg_ip_udp_hlen(family);
 	uint8_t *frame =
 	    (uint8_t *)rte_pktmbuf_prepend(m, (uint16_t)(MG_ETH_HLEN + iphl + sizeof(hdr)));

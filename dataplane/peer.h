@@ -33,7 +33,8 @@ struct mg_endpoint {
 	struct mg_sockaddr addr;
 };
 
-/* Reads a consistent copy; returns false when no endpoint is set. */
+/* Reads a consistent copy; returns false when no endpoint is set. The family may be
+ * MG_FAMILY_RELAY (relay_ring.h): a peer reached through the relay. */
 bool mg_endpoint_read(const struct mg_endpoint *ep, struct mg_sockaddr *out);
 /* Returns false when another writer holds it (roaming may skip). */
 bool mg_endpoint_try_write(struct mg_endpoint *ep, const struct mg_sockaddr *addr);

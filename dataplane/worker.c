@@ -18,6 +18,7 @@
 #include "policy.h"
 #include "nat.h"
 #include "pkt.h"
+#include "relay_ring.h"
 #include "transport.h"
 
 #define INPUT_RING_SIZE 2048
@@ -503,7 +504,7 @@ int mg_worker_main(void *arg)
 			}
 		}
 		if (w->id == 0)
-			work += send_control(w);
+			work += send_control(w) + mg_relay_in_poll(w);
 		if (w->input) {
 			unsigned n =
 			    rte_ring_sc_dequeue_burst(w->input, (void **)pkts, MG_BURST, NULL);

@@ -13,6 +13,7 @@
 #include <sys/un.h>
 
 #include "config_exit.h"
+#include "config_relay.h"
 #include "config_filter.h"
 #include "config_peers.h"
 #include "config_yaml.h"
@@ -578,10 +579,10 @@ static int check_mtu(struct cfg_loader *ld, yaml_node_t *mtu_node)
 
 static int load_root(struct cfg_loader *ld, yaml_node_t *root)
 {
-	static const char *const keys[] = {"interface",   "ports",     "lcores",  "eal",
-	                                   "idle",        "rx_fanout", "limits",  "peers",
-	                                   "coordinator", "sockets",   "metrics", "log_level",
-	                                   "test",        "exit",      "filter",  NULL};
+	static const char *const keys[] = {
+	    "interface", "ports", "lcores",      "eal",     "idle",    "rx_fanout",
+	    "limits",    "peers", "coordinator", "sockets", "metrics", "log_level",
+	    "test",      "exit",  "filter",      "relay",   NULL};
 	uint8_t own_pub[WG_KEY_LEN];
 	yaml_node_t *n, *mtu_node = NULL;
 
@@ -609,6 +610,8 @@ static int load_root(struct cfg_loader *ld, yaml_node_t *root)
 	if ((n = cfg_lookup(ld, root, "exit")) && cfg_load_exit(ld, n) != 0)
 		return -1;
 	if ((n = cfg_lookup(ld, root, "filter")) && cfg_load_filter(ld, n) != 0)
+		return -1;
+	if ((n = cfg_lookup(ld, root, "relay")) && cfg_load_relay(ld, n, &gw_cfg(ld)->relay) != 0)
 		return -1;
 	if ((n = cfg_lookup(ld, root, "sockets")) && load_sockets(ld, n) != 0)
 		return -1;

@@ -34,6 +34,7 @@
 #include "neigh.h"
 #include "ports.h"
 #include "punt.h"
+#include "relay_gw.h"
 
 #define PUNT_RING_SIZE  4096
 #define EVENT_RING_SIZE 1024
@@ -474,6 +475,9 @@ int mg_control_up(struct mg_control *ctl, struct mg_config *cfg, const char *pro
 		return -1;
 	if (mg_control_coord_start(ctl, err, errlen) != 0)
 		return -1;
+	/* Before the workers: they hand relayed peers' packets to its rings. */
+	if (mg_relay_gw_start(ctl, err, errlen) != 0)
+		return -1;
 	return start_workers(ctl, err, errlen);
 }
 
@@ -515,6 +519,7 @@ void mg_control_down(struct mg_control *ctl)
 		gw->workers[i] = NULL;
 	}
 	mg_hs_pending_clear(ctl);
+	mg_relay_gw_stop(ctl);
 	mg_device_fini(ctl); /* removes the peers: their keypairs go to the deferred list */
 	mg_control_reclaim(ctl, true);
 	mg_control_filter_fini(ctl);

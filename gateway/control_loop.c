@@ -26,6 +26,7 @@
 #include "neigh.h"
 #include "pkt.h"
 #include "punt.h"
+#include "relay_gw.h"
 #include "ports.h"
 
 #define PUNT_BURST 32
@@ -304,6 +305,7 @@ unsigned mg_control_poll(struct mg_control *ctl, uint64_t now_ns)
 	}
 	work += mg_hs_pending_poll(ctl, now_ns);
 	work += mg_control_coord_poll(ctl, now_ns);
+	work += mg_relay_gw_poll(ctl, now_ns);
 	if (now_ns - ctl->last_housekeeping_ns >= HOUSEKEEPING_NS) {
 		mg_neigh_age(&ctl->gw, now_ns);
 		/* The flows the gateway's own packets opened: the control thread owns that table.

@@ -24,6 +24,8 @@
 #include "pkt.h"
 #include "policy.h"
 #include "punt.h"
+#include "relay_gw.h"
+#include "relay_ring.h"
 #include "ratelimiter.h"
 #include "timers.h"
 #include "transport.h"
@@ -84,6 +86,22 @@ int mg_hs_frame_send(struct mg_control *ctl, struct rte_mbuf *m, const struct mg
 	const struct mg_prefix *src = mesh_source(pc, dst->family);
 	uint8_t nh[16];
 
+	if (dst->family == MG_FAMILY_RELAY) {
+		/* The relay frames the message itself: no outer headers. */
+		const uint8_t *payload = rte_pktmbuf_mtod_offset(
+		    m, const uint8_t *, rte_pktmbuf_data_len(m) - payload_len);
+		int rc = mg_relay_gw_send(ctl, dst, payload, payload_len);
+		rte_pktmbuf_free(m);
+		if (rc != 0) {
+			ctl->stats.tx_failed++;
+			return rc;
+		}
+		if (peer_slot < ctl->gw.max_peers && mg_gateway_peer(&ctl->gw, peer_slot)) {
+			ctl->ctl_counters[peer_slot].tx_bytes += payload_len;
+			ctl->ctl_counters[peer_slot].tx_packets++;
+		}
+		return 0;
+	}
 	if (!src || !mg_neigh_next_hop(pc, dst->family, dst->addr, nh)) {
 		rte_pktmbuf_free(m);
 		ctl->stats.tx_failed++;
@@ -268,6 +286,8 @@ static bool endpoint_ready(struct mg_control *ctl, struct mg_peer *peer, uint64_
 	struct rte_ether_addr mac;
 	uint8_t nh[16];
 	const struct mg_port_addrs *mesh = &mg_gateway_addrs(gw)->ports[MG_PORT_MESH];
+	if (mg_endpoint_read(&peer->endpoint, &ep) && ep.family == MG_FAMILY_RELAY)
+		return true;
 	if (!mg_endpoint_read(&peer->endpoint, &ep) || !mesh_source(mesh, ep.family) ||
 	    !mg_neigh_next_hop(mesh, ep.family, ep.addr, nh))
 		return false;
@@ -516,10 +536,25 @@ void mg_hs_input(struct mg_control *ctl, struct rte_mbuf *m, uint64_t now_ns)
 	union hs_msg msg;
 	size_t len = 0;
 
-	if (extract(m, meta, &msg, &len) != 0) {
+	if (extract(m, meta, &msg, &len) != 0)
 		ctl->stats.hs_malformed++;
-		goto out;
+	else
+		mg_hs_input_msg(ctl, msg.raw, len, &src, now_ns);
+	wg_memzero(&msg, sizeof(msg));
+	rte_pktmbuf_free(m);
+}
+
+void mg_hs_input_msg(struct mg_control *ctl, const void *raw, size_t len,
+                     const struct mg_sockaddr *from, uint64_t now_ns)
+{
+	const struct mg_sockaddr src = *from;
+	union hs_msg msg;
+
+	if (len > sizeof(msg.raw)) {
+		ctl->stats.hs_malformed++;
+		return;
 	}
+	memcpy(msg.raw, raw, len);
 	enum wg_message_type type = wg_transport_classify(msg.raw, len);
 	if (type >= WG_MSG_HANDSHAKE_INITIATION && type <= WG_MSG_HANDSHAKE_COOKIE)
 		ctl->stats.hs_rx[type]++;
@@ -537,7 +572,5 @@ void mg_hs_input(struct mg_control *ctl, struct rte_mbuf *m, uint64_t now_ns)
 		ctl->stats.hs_malformed++;
 		break;
 	}
-out:
 	wg_memzero(&msg, sizeof(msg));
-	rte_pktmbuf_free(m);
 }

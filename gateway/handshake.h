@@ -20,6 +20,9 @@ struct rte_mbuf;
 
 /* A MG_PUNT_HANDSHAKE frame from the punt ring; always consumes m. */
 void mg_hs_input(struct mg_control *ctl, struct rte_mbuf *m, uint64_t now_ns);
+/* One handshake or cookie message from src (the relay path's pseudo address, relay_ring.h). */
+void mg_hs_input_msg(struct mg_control *ctl, const void *msg, size_t len,
+                     const struct mg_sockaddr *src, uint64_t now_ns);
 
 /* A current keypair that may still send (valid, young enough, counter left). */
 bool mg_hs_has_usable_keypair(struct mg_peer *peer, uint64_t now_ns);

@@ -17,6 +17,7 @@
 #include "health.h"
 #include "keys.h"
 #include "pkt.h"
+#include "relay_gw.h"
 #include "status.h"
 
 #ifndef MG_VERSION
@@ -36,6 +37,41 @@ struct mg_control_health {
 };
 
 /* ---- snapshot ---- */
+
+/* The relay path's counters (relay_gw.h); only with a relay section. */
+static void add_relay_metrics(struct mg_control *ctl, struct mg_status *st)
+{
+	struct mg_relay_gw_stats r;
+	uint64_t relayed = 0;
+	mg_relay_gw_get_stats(ctl, &r);
+	for (size_t i = 0; i < st->n_peers; i++)
+		relayed += strncmp(st->peers[i].path, "relay:", 6) == 0;
+	mg_status_add_extra(st, "meshgate_relay_connected", "1 while the home relay is connected.",
+	                    false, r.connected);
+	mg_status_add_extra(st, "meshgate_relay_peers", "Peers whose path is the relay.", false,
+	                    relayed);
+	mg_status_add_extra(st, "meshgate_relay_connects_total", "Connections to the home relay.",
+	                    true, r.connects);
+	mg_status_add_extra(st, "meshgate_relay_messages_sent_total",
+	                    "WireGuard messages handed to the relay.", true, r.sent);
+	mg_status_add_extra(st, "meshgate_relay_messages_received_total",
+	                    "WireGuard messages the relay delivered.", true, r.received);
+	mg_status_add_extra(st, "meshgate_relay_dropped_unknown_key_total",
+	                    "Relayed messages from keys that are no peer.", true,
+	                    r.dropped_unknown_key);
+	mg_status_add_extra(st, "meshgate_relay_dropped_malformed_total",
+	                    "Relayed messages that are no WireGuard message.", true,
+	                    r.dropped_malformed);
+	mg_status_add_extra(st, "meshgate_relay_dropped_queue_full_total",
+	                    "Messages the relay connection's queue refused.", true,
+	                    r.dropped_queue_full);
+	mg_status_add_extra(st, "meshgate_relay_dropped_down_total",
+	                    "Messages for the relay while it was not connected.", true,
+	                    r.dropped_down);
+	mg_status_add_extra(st, "meshgate_relay_dropped_in_full_total",
+	                    "Relayed data messages the ring to the worker refused.", true,
+	                    r.dropped_in_full);
+}
 
 #define EXTRA(name, help, field) mg_status_add_extra(st, name, help, true, ctl->stats.field)
 
@@ -59,6 +95,8 @@ static int health_snapshot(void *vctx, struct mg_status *st)
 	    .filter_changes = ctl->stats.filter_changes,
 	    .filter_errors = ctl->stats.filter_errors,
 	    .ctl_flows = &ctl->ctl_flows,
+	    .relay_name = ctl->relay ? ctl->cfg.relay.name : NULL,
+	    .relay_home = mg_relay_gw_home(ctl),
 	};
 	int rc = mg_status_collect(&ctl->gw, &src, st);
 	if (rc != 0)
@@ -95,6 +133,8 @@ static int health_snapshot(void *vctx, struct mg_status *st)
 	      "Packets to the gateway's own addresses not answered.", local_dropped);
 	mg_status_add_extra(st, "meshgate_peer_slots", "Peer slots available.", false,
 	                    ctl->gw.max_peers);
+	if (ctl->relay)
+		add_relay_metrics(ctl, st);
 	return 0;
 }
 

@@ -308,6 +308,7 @@ static json_t *peer_json(const struct mg_status *st, const struct mg_status_peer
 	json_t *o = json_object();
 	json_object_set_new(o, "public_key", json_string(p->public_key));
 	json_object_set_new(o, "endpoint", p->endpoint[0] ? json_string(p->endpoint) : json_null());
+	json_object_set_new(o, "path", p->path[0] ? json_string(p->path) : json_null());
 	json_object_set_new(o, "latest_handshake_unix",
 	                    u64(p->last_handshake_unix_ns / 1000000000ull));
 	if (p->last_handshake_unix_ns)

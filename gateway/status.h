@@ -25,7 +25,7 @@
 /* Base64 of a 32-byte key, NUL included. */
 #define MG_STATUS_KEY_B64          45
 #define MG_STATUS_MAX_DROP_REASONS 32
-#define MG_STATUS_MAX_EXTRA        32
+#define MG_STATUS_MAX_EXTRA        48
 
 struct mg_status_port {
 	char name[8]; /* "lan", "mesh" */
@@ -52,7 +52,8 @@ struct mg_status_worker {
 
 struct mg_status_peer {
 	char public_key[MG_STATUS_KEY_B64];
-	char endpoint[MG_SOCKADDR_STRLEN]; /* "" when none */
+	char endpoint[MG_SOCKADDR_STRLEN]; /* "" when none (or relayed) */
+	char path[80];                     /* "direct", "relay:<relay name>", or "" (no endpoint) */
 	uint64_t last_handshake_unix_ns;   /* wall clock; 0 = never */
 	uint64_t rx_bytes, tx_bytes, rx_packets, tx_packets, drops;
 	uint64_t policy_drops; /* of drops: what the packet filter refused from the peer */
@@ -196,6 +197,8 @@ struct mg_status_sources {
 	size_t filter_rules;
 	uint64_t filter_installed_unix_ns, filter_changes, filter_errors;
 	const struct mg_flow_counters *ctl_flows; /* the control thread's own; NULL: none */
+	const char *relay_name; /* the relay behind relayed peers' endpoints; NULL: no relay path */
+	const char *relay_home; /* that relay while connected, NULL otherwise */
 };
 /* The filter section of the status document (also meshctl filter's base). */
 json_t *mg_status_filter_json(const struct mg_status *st);

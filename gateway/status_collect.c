@@ -17,6 +17,7 @@
 #include "counters.h"
 #include "keys.h"
 #include "log.h"
+#include "relay_ring.h"
 #include "peer.h"
 #include "status.h"
 #include "acl.h"
@@ -181,8 +182,13 @@ static int collect_peers(const struct mg_gateway *gw, const struct mg_status_sou
 			return -ENOMEM;
 		wg_key_to_base64(p->public_key, peer->remote.remote_static);
 		struct mg_sockaddr ep;
-		if (mg_endpoint_read(&peer->endpoint, &ep))
+		if (mg_endpoint_read(&peer->endpoint, &ep) && ep.family == MG_FAMILY_RELAY) {
+			snprintf(p->path, sizeof(p->path), "relay:%s",
+			         src->relay_name ? src->relay_name : "?");
+		} else if (mg_endpoint_read(&peer->endpoint, &ep)) {
 			mg_sockaddr_format(&ep, p->endpoint, sizeof(p->endpoint));
+			snprintf(p->path, sizeof(p->path), "direct");
+		}
 		p->last_handshake_unix_ns = peer->last_handshake_realtime_ns;
 		p->persistent_keepalive = peer->persistent_keepalive;
 		for (unsigned w = 0; w < gw->n_workers; w++) {

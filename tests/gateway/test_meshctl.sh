@@ -88,7 +88,7 @@ done
 # peers table: one row per peer, same key, endpoint and counters (read from the row's end, since
 # the handshake column may be one word or two).
 expect_rc 0 "peers table" "$MESHCTL" -s "$sock" peers
-check "peers header" grep -q '^PEER *ENDPOINT *HANDSHAKE' "$dir/out"
+check "peers header" grep -q '^PEER *ENDPOINT *PATH *HANDSHAKE' "$dir/out"
 check "one row per peer" test "$(($(wc -l <"$dir/out") - 1))" = "$(raw peers | jq '.peers|length')"
 while IFS=$'\t' read -r key ep rx tx drops pdrops ips; do
 	row=$(grep -F -- "$key" "$dir/out")

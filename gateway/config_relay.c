@@ -1,0 +1,55 @@
+// SPDX-License-Identifier: GPL-2.0-only
+#include "config_relay.h"
+
+#include <string.h>
+
+int cfg_load_relay(struct cfg_loader *ld, yaml_node_t *node, struct mg_gw_relay_config *cfg)
+{
+	static const char *const keys[] = {"name",    "host",           "port",  "server_name",
+	                                   "ca_file", "direct_timeout", "force", NULL};
+	unsigned long v;
+	yaml_node_t *n;
+
+	memset(cfg, 0, sizeof(*cfg));
+	cfg->port = 443;
+	cfg->direct_timeout_s = 5;
+	if (cfg_check_keys(ld, node, "relay", keys) != 0)
+		return -1;
+	if (!(n = cfg_lookup(ld, node, "name")))
+		return cfg_fail(ld, node, "relay.name",
+		                "required: the relay's name in the relay map");
+	if (cfg_string(ld, n, "relay.name", "a relay name", cfg->name, sizeof(cfg->name)) != 0)
+		return -1;
+	if (strspn(cfg->name,
+	           "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789._-") !=
+	    strlen(cfg->name))
+		return cfg_fail(ld, n, "relay.name",
+		                "expected 1..63 of A-Z a-z 0-9 . _ -, got '%s'", cfg->name);
+	if (!(n = cfg_lookup(ld, node, "host")))
+		return cfg_fail(ld, node, "relay.host",
+		                "required: the relay's address or DNS name");
+	if (cfg_string(ld, n, "relay.host", "a host", cfg->host, sizeof(cfg->host)) != 0)
+		return -1;
+	if ((n = cfg_lookup(ld, node, "port"))) {
+		if (cfg_uint(ld, n, "relay.port", 1, 65535, &v) != 0)
+			return -1;
+		cfg->port = (uint16_t)v;
+	}
+	if ((n = cfg_lookup(ld, node, "server_name")) &&
+	    cfg_string(ld, n, "relay.server_name", "a TLS name", cfg->server_name,
+	               sizeof(cfg->server_name)) != 0)
+		return -1;
+	if ((n = cfg_lookup(ld, node, "ca_file")) &&
+	    cfg_string(ld, n, "relay.ca_file", "a file name", cfg->ca_file, sizeof(cfg->ca_file)) !=
+	        0)
+		return -1;
+	if ((n = cfg_lookup(ld, node, "direct_timeout"))) {
+		if (cfg_uint(ld, n, "relay.direct_timeout", 1, 300, &v) != 0)
+			return -1;
+		cfg->direct_timeout_s = (unsigned)v;
+	}
+	if ((n = cfg_lookup(ld, node, "force")) && cfg_bool(ld, n, "relay.force", &cfg->force) != 0)
+		return -1;
+	cfg->enabled = true;
+	return 0;
+}

@@ -1,0 +1,49 @@
+/* SPDX-License-Identifier: GPL-2.0-only */
+/*
+ * The gateway's relay path, control lcore side: the connection to the home relay
+ * (node/relay_client.h), the messages between it and the data plane's relay rings
+ * (dataplane/relay_ring.h), and each peer's choice of path.
+ *
+ * A peer is relayed by pointing its endpoint at a pseudo address (mg_relay_addr), so every
+ * sender (workers, the handshake driver) takes the relay path by itself and roaming moves the
+ * peer back: an authenticated packet or handshake from a direct address makes the path direct
+ * again, one from the relay makes it relayed. The gateway relays a peer when relay.force is set
+ * or when no handshake completed within relay.direct_timeout seconds of the first direct
+ * attempt (its direct endpoint is kept to report).
+ *
+ * The connection lives on the control lcore: connecting blocks it for at most
+ * RELAY_CONNECT_TIMEOUT_MS, retried with a doubling back-off while the relay is unreachable.
+ */
+#ifndef MESHGATE_GATEWAY_RELAY_GW_H
+#define MESHGATE_GATEWAY_RELAY_GW_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "addr.h"
+
+struct mg_control;
+
+/* Nothing without cfg.relay; else the rings and the state (the connection comes on poll). */
+int mg_relay_gw_start(struct mg_control *ctl, char *err, size_t errlen);
+/* After the workers stopped. */
+void mg_relay_gw_stop(struct mg_control *ctl);
+/* Each control pass: connection upkeep, both directions, path choice. Returns work done. */
+unsigned mg_relay_gw_poll(struct mg_control *ctl, uint64_t now_ns);
+/* The handshake driver's send for a pseudo address: payload is one WireGuard message. */
+int mg_relay_gw_send(struct mg_control *ctl, const struct mg_sockaddr *dst, const void *payload,
+                     uint16_t len);
+/* For status: the name of the relay behind a pseudo address ("" when not relayed). */
+const char *mg_relay_gw_name(const struct mg_control *ctl, const struct mg_sockaddr *ep);
+/* The home relay's name while connected, NULL otherwise. */
+const char *mg_relay_gw_home(const struct mg_control *ctl);
+
+struct mg_relay_gw_stats {
+	uint64_t connects, disconnects, sent, received, dropped_unknown_key, dropped_malformed,
+	    dropped_queue_full, dropped_down, dropped_in_full, switched_to_relay;
+	bool connected;
+};
+void mg_relay_gw_get_stats(const struct mg_control *ctl, struct mg_relay_gw_stats *st);
+
+#endif

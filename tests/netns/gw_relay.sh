@@ -1,0 +1,314 @@
+#!/usr/bin/env bash
+# SPDX-License-Identifier: GPL-2.0-only
+#
+# The gateway's relay path (issue 14): a meshgate gateway whose mesh port may send no UDP at
+# all and an agent behind a firewall that drops all UDP talk through meshgate-relay over TLS.
+#
+#   mg-<pid>-hub: bridge br0 10.99.0.1/24 + fd99::1/64; meshgate-coord (HTTP :8080) and
+#                 meshgate-relay r1 ([::]:8443, admission through the coordinator). The
+#                 bridge drops every UDP frame to or from the gateway's mesh port.
+#   mg-<pid>-gw:  meshgate, coordinated: DPDK LAN port -> lan, DPDK mesh port 10.99.0.10 on
+#                 br0; a kernel veth mg0 10.99.0.11 on br0 carries its TCP to the coordinator
+#                 and the relay (UDP dropped there too). relay: r1 over IPv4.
+#   mg-<pid>-lan: 192.168.77.2/24 + fd77::2/64 behind the gateway (its advertised routes).
+#   mg-<pid>-a:   agent A, veth0 10.99.0.2/24 + fd99::2/64, firewall as in agent_relay.sh;
+#                 reaches the relay over IPv6.
+#
+# Checks: the gateway tries A directly first (the bridge drops it) and moves A to the relay after
+# relay.direct_timeout; pings and iperf3 between A and the LAN host over IPv4 and IPv6, which means the
+# handshake, data both ways, allowed IPs and the gateway's workers all ran through the relay;
+# the gateway's status shows A on path relay:r1 and meshctl peers prints it; the hub's capture
+# and the relay's record of each payload never hold the plaintext marker A pings to the LAN
+# host, while the LAN host does receive it.
+#
+# usage: gw_relay.sh MESHGATE MESHGATE_AGENT MESHGATE_COORD MESHGATE_RELAY MESHCTL
+set -euo pipefail
+
+GW=${1:-}
+AGENT=${2:-}
+COORD=${3:-}
+RELAY=${4:-}
+MESHCTL=${5:-}
+HERE=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
+# shellcheck source=lib.sh
+source "$HERE/lib.sh"
+# shellcheck source=gw_lib.sh
+source "$HERE/gw_lib.sh"
+# shellcheck source=agent_lib.sh
+source "$HERE/agent_lib.sh"
+
+[ -n "$AGENT" ] && [ -n "$COORD" ] && [ -n "$RELAY" ] ||
+	fail "usage: gw_relay.sh MESHGATE MESHGATE_AGENT MESHGATE_COORD MESHGATE_RELAY MESHCTL"
+gw_is_reference && skip "the relay path is meshgate's own: no reference run"
+gw_setup_binary "$GW"
+gw_require_common
+require_commands curl nft openssl iperf3
+[ -x "$AGENT" ] || skip "meshgate-agent not built: $AGENT"
+[ -x "$COORD" ] || skip "meshgate-coord not built: $COORD"
+[ -x "$RELAY" ] || skip "meshgate-relay not built: $RELAY"
+mg_init
+
+NS_H=$(ns_name hub)
+NS_G=$(ns_name gw)
+NS_L=$(ns_name lan)
+NS_A=$(ns_name a)
+IF_A=$(if_name mgA)
+IF_G=$(if_name mgG)
+URL="http://10.99.0.1:8080"
+MARKER=6d67706c61696e746578746d6b72 # "mgplaintextmkr", the payload pattern of A's pings
+
+# ---- topology ----
+ns_add "$NS_H" "$NS_A" "$NS_L"
+gw_ns_add "$NS_G"
+ip -n "$NS_H" link add br0 type bridge mcast_snooping 0 || fail "bridge"
+ip -n "$NS_H" link set br0 up
+addr_add "$NS_H" br0 10.99.0.1/24
+addr_add "$NS_H" br0 fd99::1/64
+gw_port_link "$NS_G" l0 "$NS_L" veth0
+gw_port_link "$NS_G" m0 "$NS_H" vg
+host_link "$NS_G" mg0 "$NS_H" vm
+host_link "$NS_A" veth0 "$NS_H" va
+for p in vg vm va; do bridge_attach "$NS_H" "$p"; done
+addr_add "$NS_G" mg0 10.99.0.11/24
+addr_add "$NS_A" veth0 10.99.0.2/24
+addr_add "$NS_A" veth0 fd99::2/64
+addr_add "$NS_L" veth0 192.168.77.2/24
+addr_add "$NS_L" veth0 fd77::2/64
+ip -n "$NS_L" route add default via 192.168.77.1 || fail "lan route"
+ip -n "$NS_L" -6 route add default via fd77::1 || fail "lan route6"
+
+# ---- the firewalls: no UDP at all, TCP only to the coordinator and the relay ----
+for ns_if in "$NS_A:veth0" "$NS_G:mg0"; do
+	ns=${ns_if%%:*} ifc=${ns_if#*:}
+	ip netns exec "$ns" nft -f - <<EOF || fail "firewall in $ns"
+table inet mgfw {
+	chain out {
+		type filter hook output priority 0; policy accept;
+		oifname "$ifc" meta l4proto udp counter name udp_out drop
+		oifname "$ifc" tcp dport != { 8080, 8443 } drop
+	}
+	chain in {
+		type filter hook input priority 0; policy accept;
+		iifname "$ifc" meta l4proto udp drop
+	}
+	counter udp_out { }
+}
+EOF
+done
+# The gateway's mesh port is DPDK's: its firewall is the hub's bridge.
+ip netns exec "$NS_H" nft -f - <<EOF || fail "bridge firewall"
+table bridge mgfw {
+	chain gwport {
+		type filter hook forward priority 0; policy accept;
+		iifname "vg" meta l4proto udp counter name gw_udp drop
+		oifname "vg" meta l4proto udp counter name to_gw_udp drop
+	}
+	counter gw_udp { }
+	counter to_gw_udp { }
+}
+EOF
+counter() { # NS FAMILY TABLE NAME
+	ip netns exec "$1" nft -j list counter "$2" "$3" "$4" | jq -er '.nftables[1].counter.packets'
+}
+
+# ---- the coordinator and the relay ----
+(umask 077 && wg genkey >"$MG_STATE/relay-credential")
+cat >"$MG_STATE/coord.yaml" <<EOF
+listen: 10.99.0.1:8080
+allow_plain_http: true
+store: sqlite:$MG_STATE/coord.db
+log_level: info
+heartbeat: 2s
+relay_credential_file: $MG_STATE/relay-credential
+relay_map:
+  regions:
+    - code: test
+      relays:
+        - {name: r1, host: 10.99.0.1, port: 8443, server_name: relay.test}
+EOF
+coord_start "$NS_H" "$URL"
+admin POST users '{"name":"alice"}' >/dev/null
+admin POST preauthkeys '{"user":"alice","reusable":true,"expiration":"1h"}' |
+	jq -er .key >"$MG_STATE/authkey" || fail "pre-auth key"
+(umask 077 && wg genkey >"$MG_STATE/a.key")
+PUB_A=$(wg pubkey <"$MG_STATE/a.key")
+PUB_G=$(gen_key gw)
+
+openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:prime256v1 -nodes \
+	-keyout "$MG_STATE/relay.key" -out "$MG_STATE/relay.crt" -days 2 -subj /CN=relay.test \
+	-addext "subjectAltName=DNS:relay.test" >/dev/null 2>&1 || fail "relay certificate"
+cat >"$MG_STATE/relay.yaml" <<EOF
+listen: "[::]:8443"
+tls:
+  cert_file: $MG_STATE/relay.crt
+  key_file: $MG_STATE/relay.key
+metrics_listen: 127.0.0.1:9470
+name: r1
+region: test
+admission:
+  coordinator: $URL
+  credential_file: $MG_STATE/relay-credential
+test:
+  tap_file: $MG_STATE/relay.tap
+EOF
+spawn "$MG_STATE/relay.log" ip netns exec "$NS_H" "$RELAY" --config "$MG_STATE/relay.yaml"
+RELAY_PID=$MG_SPAWNED_PID
+wait_for 10 "meshgate-relay" ip netns exec "$NS_H" curl -sf http://127.0.0.1:9470/health
+metric() { # NAME: its value on the relay's /metrics
+	ip netns exec "$NS_H" curl -sf --max-time 5 http://127.0.0.1:9470/metrics |
+		awk -v n="$1" '$1 == n {print $2}'
+}
+
+# ---- the gateway ----
+GW_NAME=gw GW_NS=$NS_G GW_IFNAME=$IF_G GW_KEY=$MG_STATE/gw.key
+GW_LAN_IF=l0 GW_LAN4=192.168.77.1/24 GW_LAN6=fd77::1/64
+GW_MESH_IF=m0 GW_MESH4=10.99.0.10/24 GW_MESH6=fd99::10/64
+GW_EXTRA="coordinator:
+  url: $URL
+  authkey_file: $MG_STATE/authkey
+  state_dir: $MG_STATE/state-gw
+  hostname: gw
+relay:
+  name: r1
+  host: 10.99.0.1
+  port: 8443
+  server_name: relay.test
+  ca_file: $MG_STATE/relay.crt
+  direct_timeout: 3"
+gw_write_config "$MG_STATE/gw.yaml"
+gw_start "$MG_STATE/gw.yaml"
+
+# ---- the agent ----
+cat >"$MG_STATE/agent-a.yaml" <<EOF
+interface:
+  name: $IF_A
+  private_key_file: $MG_STATE/a.key
+  listen_port: 51820
+  mtu: 1280
+wireguard_go: $(command -v wireguard-go)
+coordinator:
+  url: $URL
+  authkey_file: $MG_STATE/authkey
+  state_dir: $MG_STATE/state-a
+  hostname: node-a
+relay:
+  name: r1
+  host: "fd99::1"
+  port: 8443
+  server_name: relay.test
+  ca_file: $MG_STATE/relay.crt
+  direct_timeout: 3
+status_file: $MG_STATE/status-a.json
+log_level: info
+EOF
+agent_start a "$NS_A" "$IF_A"
+AGENT_A=$AGENT_PID
+
+node_field() { # PUBKEY JQ_PATH: a field of that node in the coordinator's list
+	admin GET nodes | jq -er --arg k "$1" ".nodes[] | select(.node_key == \$k) | $2"
+}
+wait_for 20 "the gateway registered" node_field "$PUB_G" .id
+GW_ID=$(node_field "$PUB_G" .id)
+admin POST "nodes/$GW_ID/routes" '{"approved": ["192.168.77.0/24", "fd77::/64"]}' >/dev/null
+has_peer() { run_bounded 5 ip netns exec "$NS_A" wg show "$IF_A" allowed-ips | grep -F "$PUB_G" | grep -qF 192.168.77.0/24; }
+wait_for 20 "A has the gateway and its LAN route" has_peer
+wait_for 10 "both nodes admitted by the relay" \
+	test "$(metric 'meshgate_relay_admission_total{result="admitted"}')" -ge 2
+
+lan_ping() { run_bounded 10 ip netns exec "$1" ping -c 2 -i 0.2 -W 2 "$2" >/dev/null 2>&1; }
+A4=$(node_field "$PUB_A" '.addresses[0]')
+A6=$(node_field "$PUB_A" '.addresses[1]')
+# The LAN host speaks first: the gateway starts a direct handshake to A's endpoint from the
+# map, the bridge drops it, and after relay.direct_timeout the gateway moves A to the relay.
+wait_for 40 "ping LAN host -> A ($A4) through the relay" lan_ping "$NS_L" "$A4"
+[ "$(counter "$NS_H" bridge mgfw gw_udp)" -gt 0 ] ||
+	fail "the bridge dropped no UDP from the gateway: was a direct path tried?"
+grep -q 'msg="relay: peer relayed".*why=direct_timeout' "$(gw_log_file gw)" ||
+	fail "the gateway did not log moving A to the relay after the direct timeout"
+wait_for 10 "ping LAN host -> A ($A6)" lan_ping "$NS_L" "$A6"
+wait_for 10 "ping A -> LAN host 192.168.77.2" lan_ping "$NS_A" 192.168.77.2
+wait_for 10 "ping A -> LAN host fd77::2" lan_ping "$NS_A" fd77::2
+log "pings both ways over IPv4 and IPv6 between A and the gateway's LAN, through the relay"
+
+path=$(run_bounded 5 curl -sf --unix-socket "$MG_STATE/gw.health" http://localhost/peers |
+	jq -er --arg k "$PUB_A" '.peers[] | select(.public_key == $k) | .path') || fail "gateway /peers"
+[ "$path" = relay:r1 ] || fail "the gateway's status shows A on path '$path', not relay:r1"
+if [ -x "$MESHCTL" ]; then
+	run_bounded 10 "$MESHCTL" -s "$MG_STATE/gw.health" peers >"$MG_STATE/meshctl-peers" ||
+		fail "meshctl peers"
+	grep -F "$PUB_A" "$MG_STATE/meshctl-peers" | grep -qF relay:r1 ||
+		fail "meshctl peers does not show A on relay:r1: $(cat "$MG_STATE/meshctl-peers")"
+fi
+run_bounded 5 curl -sf --unix-socket "$MG_STATE/gw.health" http://localhost/metrics >"$MG_STATE/gw.metrics" ||
+	fail "gateway /metrics"
+grep -qx 'meshgate_relay_peers 1' "$MG_STATE/gw.metrics" || fail "metrics: meshgate_relay_peers is not 1"
+grep -qx 'meshgate_relay_connected 1' "$MG_STATE/gw.metrics" || fail "metrics: relay not connected"
+jq -er --arg k "$PUB_G" '.peers[] | select(.key == $k) | .path' "$MG_STATE/status-a.json" |
+	grep -qx relay || fail "A's status does not show the gateway relayed"
+log "status: the gateway shows A on relay:r1, A shows the gateway on the relay"
+
+# ---- iperf3 through the relay ----
+iperf_server "$NS_L"
+iperf_run "$NS_A" 192.168.77.2 "$MG_STATE/iperf4.json" -t 2 || fail "iperf3 over IPv4 through the relay"
+iperf_run "$NS_A" fd77::2 "$MG_STATE/iperf6.json" -t 2 || fail "iperf3 over IPv6 through the relay"
+bps4=$(jq -er '.end.sum_received.bits_per_second' "$MG_STATE/iperf4.json")
+bps6=$(jq -er '.end.sum_received.bits_per_second' "$MG_STATE/iperf6.json")
+log "iperf3 A -> LAN through the relay: $(awk -v b="$bps4" 'BEGIN {printf "%.0f", b / 1e6}') Mbit/s" \
+	"IPv4, $(awk -v b="$bps6" 'BEGIN {printf "%.0f", b / 1e6}') Mbit/s IPv6 (2 shared cores, not a benchmark)"
+
+# ---- the plaintext marker never reaches the relay's host ----
+cat >"$MG_STATE/sniff.py" <<'EOF'
+import socket, sys
+s = socket.socket(socket.AF_PACKET, socket.SOCK_RAW, socket.htons(3))
+s.bind((sys.argv[1], 0))
+print("ready", flush=True)
+if sys.argv[2] == "--find":
+    s.settimeout(8)
+    marker = bytes.fromhex(sys.argv[3])
+    try:
+        while True:
+            if marker in s.recv(65535):
+                print("seen", flush=True)
+                break
+    except socket.timeout:
+        pass
+else:
+    with open(sys.argv[2], "wb", buffering=0) as out:
+        while True:
+            out.write(s.recv(65535))
+EOF
+spawn "$MG_STATE/sniff.log" ip netns exec "$NS_H" python3 "$MG_STATE/sniff.py" br0 "$MG_STATE/br0.cap"
+SNIFF_PID=$MG_SPAWNED_PID
+ip netns exec "$NS_L" timeout 10 python3 "$MG_STATE/sniff.py" veth0 --find "$MARKER" \
+	>"$MG_STATE/lan-seen" 2>&1 &
+SEEN_PID=$!
+wait_for 10 "the LAN host's capture" grep -qx ready "$MG_STATE/lan-seen"
+wait_for 10 "the hub's capture" grep -qx ready "$MG_STATE/sniff.log"
+run_bounded 15 ip netns exec "$NS_A" ping -c 5 -i 0.2 -W 2 -p "$MARKER" 192.168.77.2 >/dev/null ||
+	fail "marker pings"
+wait "$SEEN_PID" || true
+grep -qx seen "$MG_STATE/lan-seen" || fail "the LAN host never received the marker: the check would prove nothing"
+stop_pid "$SNIFF_PID" 2
+[ -s "$MG_STATE/br0.cap" ] || fail "the capture on the hub is empty"
+[ -s "$MG_STATE/relay.tap" ] || fail "the relay's tap file is empty"
+python3 - "$MG_STATE/br0.cap" "$MG_STATE/relay.tap" "$MARKER" <<'EOF' || fail "plaintext seen by the relay"
+import sys
+cap, tap, marker = open(sys.argv[1], "rb").read(), open(sys.argv[2], "rb").read(), bytes.fromhex(sys.argv[3])
+assert marker not in cap, "marker in the capture on the relay's host"
+assert marker not in tap, "marker in a payload the relay delivered"
+off = n = 0
+while off < len(tap):
+    plen = int.from_bytes(tap[off + 64:off + 68], "big")
+    p = tap[off + 68:off + 68 + plen]
+    assert len(p) == plen and p[0] in (1, 2, 3, 4) and p[1:4] == b"\0\0\0", f"payload {n} is not WireGuard"
+    off += 68 + plen
+    n += 1
+print(f"{len(cap)} captured bytes and {n} relayed payloads, none with the marker")
+EOF
+log "the marker reached the LAN host; the hub's capture and the relay's payloads never held it"
+
+gw_stop gw
+stop_pid "$AGENT_A" 5
+stop_pid "$RELAY_PID" 5
+stop_pid "$COORD_PID" 5
+log "PASS"
