@@ -16,6 +16,7 @@
 #include <event2/buffer.h>
 #include <event2/bufferevent.h>
 #include <event2/bufferevent_ssl.h>
+#include <event2/bufferevent_struct.h>
 #include <sodium.h>
 
 #include "admit.h"
@@ -544,12 +545,35 @@ static enum relay_role role_of(enum conn_state st)
 	}
 }
 
+static void read_frames(struct relay_conn *c, struct evbuffer *in);
+
+/*
+ * With read-ahead (server.c), OpenSSL may hold whole records that it has read from the socket
+ * but not yet decrypted. libevent 2.1's OpenSSL bufferevent stops reading when SSL_pending()
+ * is 0, which does not count them, and the socket will not wake it for bytes already read:
+ * so whenever frames were taken and records still wait inside OpenSSL, its read handler is
+ * run again in this loop iteration. (A partial record also counts; then that one extra pass
+ * finds the socket empty and stops, and the rest of the record wakes the socket as usual.)
+ */
+static void kick_read_ahead(struct relay_conn *c, struct bufferevent *bev)
+{
+	SSL *ssl = bufferevent_openssl_get_ssl(bev);
+
+	if (c->state != CS_CLOSING && ssl && SSL_has_pending(ssl))
+		event_active(&bev->ev_read, EV_READ, 1);
+}
+
 static void readcb(struct bufferevent *bev, void *arg)
 {
 	struct relay_conn *c = arg;
-	struct evbuffer *in = bufferevent_get_input(bev);
 
 	c->last_rx = relay_now_ms();
+	read_frames(c, bufferevent_get_input(bev));
+	kick_read_ahead(c, bev);
+}
+
+static void read_frames(struct relay_conn *c, struct evbuffer *in)
+{
 	while (c->state != CS_CLOSING) {
 		uint8_t hdr[RELAY_HDR_LEN];
 		struct relay_frame_hdr h;
@@ -583,7 +607,11 @@ static void eventcb(struct bufferevent *bev, short events, void *arg)
 	enum relay_close why = RELAY_CLOSE_PEER;
 	unsigned long e;
 
-	(void)bev;
+	if (events & BEV_EVENT_CONNECTED) {
+		/* The client's first records may have been read ahead with its Finished. */
+		kick_read_ahead(c, bev);
+		return;
+	}
 	if (!(events & (BEV_EVENT_EOF | BEV_EVENT_ERROR | BEV_EVENT_TIMEOUT)))
 		return;
 	while ((e = bufferevent_get_openssl_error(c->bev)))
