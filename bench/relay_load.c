@@ -15,6 +15,7 @@
  */
 #include <getopt.h>
 #include <poll.h>
+#include <sys/resource.h>
 #include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -148,6 +149,15 @@ int main(int argc, char **argv)
 	int connected = 0;
 
 	parse(argc, argv);
+	{
+		/* --mode idle opens 10,000 connections: a login shell's 1024 descriptors are not
+		 * enough, the hard limit usually is. */
+		struct rlimit rl;
+		if (getrlimit(RLIMIT_NOFILE, &rl) == 0 && rl.rlim_cur < rl.rlim_max) {
+			rl.rlim_cur = rl.rlim_max;
+			setrlimit(RLIMIT_NOFILE, &rl);
+		}
+	}
 	pairs = strcmp(opt.mode, "pairs") == 0;
 	flood = strcmp(opt.mode, "flood") == 0;
 	idle = strcmp(opt.mode, "idle") == 0;

@@ -16,6 +16,7 @@
 #include <event2/buffer.h>
 #include <event2/bufferevent.h>
 #include <event2/bufferevent_ssl.h>
+#include <event2/bufferevent_struct.h>
 #include <sodium.h>
 
 #include "admit.h"
@@ -39,6 +40,7 @@ struct relay_conn {
 	struct relay_conn *mprev, *mnext; /* s->mesh_in */
 	uint64_t deadline; /* handshake deadline, or when a closing connection is dropped */
 	uint64_t last_rx, last_ping;
+	size_t out_room; /* free bytes after the output's last chain, as out_append left it */
 	enum conn_state state;
 	bool in_local;  /* s->local maps key to this connection */
 	bool counted;   /* its close reason is counted */
@@ -380,6 +382,35 @@ static void handle_mesh_proof(struct relay_conn *c, const uint8_t *body, uint32_
 	log_conn(MG_LOG_NOTICE, c, "peer relay connected", NULL, NULL);
 }
 
+/*
+ * The OpenSSL bufferevent makes one TLS record, and one write(2), per output chain. Frames are
+ * therefore written into chains of OUT_CHAIN bytes (about one full record) instead of libevent's
+ * default 4 KiB ones: a busy receiver gets ~11 frames of 1420 bytes per record and syscall, not
+ * ~3. Idle connections hold no chain (libevent frees drained ones).
+ */
+#define OUT_CHAIN (16384 - 64) /* the chain header keeps the allocation at 16 KiB */
+
+static int out_append(struct relay_conn *c, const uint8_t hdr[RELAY_HDR_LEN + 32],
+                      struct evbuffer *src_buf, uint32_t plen)
+{
+	struct evbuffer *out = bufferevent_get_output(c->bev);
+	size_t need = RELAY_HDR_LEN + 32 + (size_t)plen;
+	struct evbuffer_iovec v;
+
+	/* out_room is a hint (other frames may have used the tail since): when it is wrong,
+	 * reserve_space just allocates a chain of the frame's size and the hint is reset. */
+	if (c->out_room < need && evbuffer_expand(out, OUT_CHAIN > need ? OUT_CHAIN : need) != 0)
+		return -1;
+	if (evbuffer_reserve_space(out, (ev_ssize_t)need, &v, 1) != 1 || v.iov_len < need)
+		return -1;
+	memcpy(v.iov_base, hdr, RELAY_HDR_LEN + 32);
+	if (evbuffer_remove(src_buf, (uint8_t *)v.iov_base + RELAY_HDR_LEN + 32, plen) != (int)plen)
+		return -1;
+	c->out_room = v.iov_len - need;
+	v.iov_len = need;
+	return evbuffer_commit_space(out, &v, 1);
+}
+
 bool relay_conn_deliver(struct relay_server *s, struct relay_conn *to, const uint8_t src[32],
                         struct evbuffer *src_buf, uint32_t plen)
 {
@@ -396,8 +427,12 @@ bool relay_conn_deliver(struct relay_server *s, struct relay_conn *to, const uin
 		relay_tap(s, src, to->key, src_buf, plen);
 	relay_frame_put(hdr, RELAY_F_RECV, 32 + plen);
 	memcpy(hdr + RELAY_HDR_LEN, src, 32);
-	evbuffer_add(out, hdr, sizeof(hdr));
-	evbuffer_remove_buffer(src_buf, out, plen);
+	if (out_append(to, hdr, src_buf, plen) != 0) {
+		s->m.drops[RELAY_DROP_QUEUE_FULL]++;
+		s->m.drop_bytes[RELAY_DROP_QUEUE_FULL] += plen;
+		evbuffer_drain(src_buf, plen);
+		return false;
+	}
 	return true;
 }
 
@@ -510,12 +545,35 @@ static enum relay_role role_of(enum conn_state st)
 	}
 }
 
+static void read_frames(struct relay_conn *c, struct evbuffer *in);
+
+/*
+ * With read-ahead (server.c), OpenSSL may hold whole records that it has read from the socket
+ * but not yet decrypted. libevent 2.1's OpenSSL bufferevent stops reading when SSL_pending()
+ * is 0, which does not count them, and the socket will not wake it for bytes already read:
+ * so whenever frames were taken and records still wait inside OpenSSL, its read handler is
+ * run again in this loop iteration. (A partial record also counts; then that one extra pass
+ * finds the socket empty and stops, and the rest of the record wakes the socket as usual.)
+ */
+static void kick_read_ahead(struct relay_conn *c, struct bufferevent *bev)
+{
+	SSL *ssl = bufferevent_openssl_get_ssl(bev);
+
+	if (c->state != CS_CLOSING && ssl && SSL_has_pending(ssl))
+		event_active(&bev->ev_read, EV_READ, 1);
+}
+
 static void readcb(struct bufferevent *bev, void *arg)
 {
 	struct relay_conn *c = arg;
-	struct evbuffer *in = bufferevent_get_input(bev);
 
 	c->last_rx = relay_now_ms();
+	read_frames(c, bufferevent_get_input(bev));
+	kick_read_ahead(c, bev);
+}
+
+static void read_frames(struct relay_conn *c, struct evbuffer *in)
+{
 	while (c->state != CS_CLOSING) {
 		uint8_t hdr[RELAY_HDR_LEN];
 		struct relay_frame_hdr h;
@@ -549,7 +607,11 @@ static void eventcb(struct bufferevent *bev, short events, void *arg)
 	enum relay_close why = RELAY_CLOSE_PEER;
 	unsigned long e;
 
-	(void)bev;
+	if (events & BEV_EVENT_CONNECTED) {
+		/* The client's first records may have been read ahead with its Finished. */
+		kick_read_ahead(c, bev);
+		return;
+	}
 	if (!(events & (BEV_EVENT_EOF | BEV_EVENT_ERROR | BEV_EVENT_TIMEOUT)))
 		return;
 	while ((e = bufferevent_get_openssl_error(c->bev)))

@@ -49,6 +49,9 @@ struct relay_server {
 	bool stopping;
 };
 
+/* OpenSSL's read buffer with read-ahead: four full TLS records per read(2). */
+#define RELAY_TLS_READ_BUF (4 * (16384 + 512))
+
 uint64_t relay_now_ms(void);
 
 /* server.c */
