@@ -7,7 +7,8 @@
  * no rule admits) with 1,000 rules in force. Half the packets open new connections a rule
  * admits, half are replies that only a tracked flow (1,024 of them, opened beforehand the way
  * encap opens them) lets in. Side by side with the same loop without a filter, at 64 and
- * 1420 bytes, alternating passes so that machine load hits both alike.
+ * 1420 bytes, in 40 pairs of short passes (the order flipped every pair); the figure is the
+ * median of the pairs' ratios, printed with the machine's idle and steal share over the run.
  *
  *   dataplane_bench_filter [--quick] [--rules N]
  */
@@ -27,12 +28,67 @@
 #define BURST 32
 #define LIVE  1024
 #define NS    1000000000ull
+/* Paired passes per size. */
+#define PASSES 40
 
 static double now_s(void)
 {
 	struct timespec ts;
 	clock_gettime(CLOCK_MONOTONIC, &ts);
 	return (double)ts.tv_sec + (double)ts.tv_nsec * 1e-9;
+}
+
+/* All CPUs' jiffies from /proc/stat: how much of the run the machine was idle or stolen by the
+ * hypervisor, so that a disturbed run shows. */
+struct cpu_times {
+	uint64_t total, idle, steal;
+};
+
+static void cpu_times(struct cpu_times *c)
+{
+	unsigned long long v[8] = {0};
+	FILE *f = fopen("/proc/stat", "r");
+	*c = (struct cpu_times){0, 0, 0};
+	if (!f)
+		return;
+	if (fscanf(f, "cpu %llu %llu %llu %llu %llu %llu %llu %llu", &v[0], &v[1], &v[2], &v[3],
+	           &v[4], &v[5], &v[6], &v[7]) == 8) {
+		for (unsigned i = 0; i < 8; i++)
+			c->total += v[i];
+		c->idle = v[3] + v[4];
+		c->steal = v[7];
+	}
+	fclose(f);
+}
+
+static int cmp_double(const void *a, const void *b)
+{
+	double x = *(const double *)a, y = *(const double *)b;
+	return x < y ? -1 : x > y;
+}
+
+static double median(const double *sorted, unsigned n)
+{
+	return n % 2 ? sorted[n / 2] : (sorted[n / 2 - 1] + sorted[n / 2]) / 2;
+}
+
+/* One decrypted burst through the filter as decap runs it, round r of the packet set. */
+static void filter_burst(struct mg_worker *w, const struct mg_acl *acl, uint8_t (*pkts)[40],
+                         const struct mg_l3 *l3s, unsigned r, uint64_t *passed, uint64_t *refused)
+{
+	uint8_t *ip[BURST];
+	struct mg_l3 l3[BURST];
+	bool ok[BURST];
+	unsigned at = (r * BURST) % (2 * LIVE);
+	for (unsigned j = 0; j < BURST; j++) {
+		ip[j] = pkts[at + j];
+		l3[j] = l3s[at + j];
+	}
+	mg_policy_inbound(w, acl, ip, l3, ok, BURST);
+	for (unsigned j = 0; j < BURST; j++) {
+		*passed += ok[j];
+		*refused += !ok[j];
+	}
 }
 
 /* A TCP header's worth of IPv4 packet (40 bytes) from s:sp to d:dp with flags. */
@@ -149,50 +205,53 @@ int main(int argc, char **argv)
 	uint8_t *buf = aligned_alloc(64, (size_t)BURST * 2048);
 	for (unsigned i = 0; i < BURST * 2048; i++)
 		buf[i] = (uint8_t)i;
+	static struct mg_crypto_job jobs[BURST];
+	static enum mg_crypto_status st[BURST];
 	for (unsigned s = 0; s < 2; s++) {
 		unsigned len = sizes[s];
-		struct mg_crypto_job jobs[BURST];
-		enum mg_crypto_status st[BURST];
-		double secs[2] = {0, 0};
-		uint64_t pk[2] = {0, 0}, passed = 0, refused = 0;
-		/* Alternate short passes: a load spike on the shared machine hits both sides. */
-		for (unsigned pass = 0; pass < 20; pass++) {
-			for (unsigned filtered = 0; filtered < 2; filtered++) {
-				uint64_t base = (uint64_t)pass * rounds;
+		double ratio[PASSES], secs[2] = {0, 0};
+		uint64_t pk = 0, passed = 0, refused = 0;
+		struct cpu_times c0, c1;
+		cpu_times(&c0);
+		/* Short passes in pairs, the order flipped every pair: a load spike on the shared
+		 * machine hits both sides, and the median of the pairs' ratios ignores the pairs
+		 * it hit unevenly. */
+		for (unsigned pass = 0; pass < PASSES; pass++) {
+			double t[2];
+			for (unsigned o = 0; o < 2; o++) {
+				unsigned filtered = o ^ (pass & 1);
+				uint64_t base = ((uint64_t)pass * 2 + o) * rounds;
 				double t0 = now_s();
-				for (unsigned r = 0; r < rounds / 20; r++) {
+				for (unsigned r = 0; r < rounds / PASSES; r++) {
 					for (unsigned j = 0; j < BURST; j++) {
 						uint8_t *m = buf + j * 2048;
 						jobs[j] = (struct mg_crypto_job){
 						    key, base + r * BURST + j, m, m, len, m + len};
 					}
 					mg_crypto_open_burst(cr, jobs, st, BURST);
-					if (filtered) {
-						uint8_t *ip[BURST];
-						struct mg_l3 l3[BURST];
-						bool ok[BURST];
-						unsigned at = (r * BURST) % (2 * LIVE);
-						for (unsigned j = 0; j < BURST; j++) {
-							ip[j] = pkts[at + j];
-							l3[j] = l3s[at + j];
-						}
-						mg_policy_inbound(&w, acl, ip, l3, ok, BURST);
-						for (unsigned j = 0; j < BURST; j++) {
-							passed += ok[j];
-							refused += !ok[j];
-						}
-					}
+					if (filtered)
+						filter_burst(&w, acl, pkts, l3s, r, &passed,
+						             &refused);
 				}
-				secs[filtered] += now_s() - t0;
-				pk[filtered] += (uint64_t)(rounds / 20) * BURST;
+				t[filtered] = now_s() - t0;
+				secs[filtered] += t[filtered];
 			}
+			ratio[pass] = t[0] / t[1];
+			pk += (uint64_t)(rounds / PASSES) * BURST;
 		}
-		double plain = (double)pk[0] / secs[0], with = (double)pk[1] / secs[1];
+		cpu_times(&c1);
+		double plain = (double)pk / secs[0], with = (double)pk / secs[1];
+		uint64_t total = c1.total - c0.total;
+		qsort(ratio, PASSES, sizeof(ratio[0]), cmp_double);
 		printf(
-		    "  %4u B: decrypt %.2f Mpps, decrypt + filter %.2f Mpps: %.1f %% (passed %lu, "
-		    "refused %lu)\n",
-		    len, plain / 1e6, with / 1e6, 100.0 * with / plain, (unsigned long)passed,
-		    (unsigned long)refused);
+		    "  %4u B: decrypt %.2f Mpps, decrypt + filter %.2f Mpps: median of %u paired "
+		    "passes %.1f %% (%.1f .. %.1f), overall %.1f %% (passed %lu, refused %lu); "
+		    "machine idle %.0f %%, steal %.0f %%\n",
+		    len, plain / 1e6, with / 1e6, PASSES, 100.0 * median(ratio, PASSES),
+		    100.0 * ratio[0], 100.0 * ratio[PASSES - 1], 100.0 * with / plain,
+		    (unsigned long)passed, (unsigned long)refused,
+		    total ? 100.0 * (double)(c1.idle - c0.idle) / (double)total : 0.0,
+		    total ? 100.0 * (double)(c1.steal - c0.steal) / (double)total : 0.0);
 		if (refused) {
 			fprintf(stderr, "the filter refused packets it should admit\n");
 			return 1;
