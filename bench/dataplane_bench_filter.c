@@ -11,7 +11,7 @@
  * median of the pairs' ratios. Passes are timed in the thread's CPU time; the share of wall time
  * it got and the machine's idle and steal share over the run are printed with the figures.
  *
- *   dataplane_bench_filter [--quick] [--rules N]
+ *   dataplane_bench_filter [--quick] [--rules N] [--isa auto|avx512|avx2|avx|sse]
  */
 #include <stdio.h>
 #include <stdlib.h>
@@ -156,18 +156,35 @@ int main(int argc, char **argv)
 {
 	bool quick = false;
 	unsigned n_rules = 1000;
+	enum mg_crypto_isa isa = MG_CRYPTO_ISA_AUTO;
 	for (int i = 1; i < argc; i++) {
-		if (strcmp(argv[i], "--quick") == 0)
+		if (strcmp(argv[i], "--quick") == 0) {
 			quick = true;
-		else if (strcmp(argv[i], "--rules") == 0 && i + 1 < argc)
+		} else if (strcmp(argv[i], "--rules") == 0 && i + 1 < argc) {
 			n_rules = (unsigned)strtoul(argv[++i], NULL, 10);
+		} else if (strcmp(argv[i], "--isa") == 0 && i + 1 < argc) {
+			if (mg_crypto_isa_parse(argv[++i], &isa) != 0 ||
+			    !mg_crypto_isa_supported(isa)) {
+				fprintf(stderr,
+				        "--isa %s: not an ISA this CPU has (auto, avx512, avx2, "
+				        "avx, sse)\n",
+				        argv[i]);
+				return 2;
+			}
+		} else {
+			fprintf(
+			    stderr,
+			    "usage: %s [--quick] [--rules N] [--isa auto|avx512|avx2|avx|sse]\n",
+			    argv[0]);
+			return 2;
+		}
 	}
 	if (n_rules < 1 || n_rules > 60000 || eal_test_init(argv[0], 1, 512) != 0)
 		return 1;
 	unsigned rounds = quick ? 20000 : 200000;
 
 	int err = 0;
-	struct mg_crypto *cr = mg_crypto_create(MG_CRYPTO_ISA_AUTO, &err);
+	struct mg_crypto *cr = mg_crypto_create(isa, &err);
 	struct mg_prefix *src = calloc(2 * (size_t)n_rules, sizeof(*src));
 	double tb = now_s();
 	struct mg_acl *acl = rules(n_rules, src);
