@@ -19,6 +19,7 @@
 #include <time.h>
 
 #include "acl.h"
+#include "bench_pairs.h"
 #include "crypto_burst.h"
 #include "eal_test_env.h"
 #include "flow.h"
@@ -26,59 +27,20 @@
 #include "policy.h"
 #include "worker.h"
 
-#define BURST 32
-#define LIVE  1024
-#define NS    1000000000ull
-/* Paired passes per size. */
-#define PASSES 40
+#define BURST  32
+#define LIVE   1024
+#define NS     1000000000ull
+#define PASSES BENCH_PAIRS
 
 static double now_s(void)
 {
-	struct timespec ts;
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (double)ts.tv_sec + (double)ts.tv_nsec * 1e-9;
+	return bench_clock_s(CLOCK_MONOTONIC);
 }
 
 /* The thread's own CPU time: a pass the scheduler preempts is not charged the time it waited. */
 static double cpu_s(void)
 {
-	struct timespec ts;
-	clock_gettime(CLOCK_THREAD_CPUTIME_ID, &ts);
-	return (double)ts.tv_sec + (double)ts.tv_nsec * 1e-9;
-}
-
-/* All CPUs' jiffies from /proc/stat: how much of the run the machine was idle or stolen by the
- * hypervisor, so that a disturbed run shows. */
-struct cpu_times {
-	uint64_t total, idle, steal;
-};
-
-static void cpu_times(struct cpu_times *c)
-{
-	unsigned long long v[8] = {0};
-	FILE *f = fopen("/proc/stat", "r");
-	*c = (struct cpu_times){0, 0, 0};
-	if (!f)
-		return;
-	if (fscanf(f, "cpu %llu %llu %llu %llu %llu %llu %llu %llu", &v[0], &v[1], &v[2], &v[3],
-	           &v[4], &v[5], &v[6], &v[7]) == 8) {
-		for (unsigned i = 0; i < 8; i++)
-			c->total += v[i];
-		c->idle = v[3] + v[4];
-		c->steal = v[7];
-	}
-	fclose(f);
-}
-
-static int cmp_double(const void *a, const void *b)
-{
-	double x = *(const double *)a, y = *(const double *)b;
-	return x < y ? -1 : x > y;
-}
-
-static double median(const double *sorted, unsigned n)
-{
-	return n % 2 ? sorted[n / 2] : (sorted[n / 2 - 1] + sorted[n / 2]) / 2;
+	return bench_clock_s(CLOCK_THREAD_CPUTIME_ID);
 }
 
 /* One decrypted burst through the filter as decap runs it, round r of the packet set. */
@@ -237,16 +199,13 @@ int main(int argc, char **argv)
 		unsigned len = sizes[s];
 		double ratio[PASSES], secs[2] = {0, 0};
 		uint64_t pk = 0, passed = 0, refused = 0;
-		struct cpu_times c0, c1;
-		cpu_times(&c0);
+		struct bench_machine c0, c1;
+		bench_machine_read(&c0);
 		double w0 = now_s();
-		/* Short passes in pairs, the order flipped every pair: a load spike on the shared
-		 * machine hits both sides, and the median of the pairs' ratios ignores the pairs
-		 * it hit unevenly. */
 		for (unsigned pass = 0; pass < PASSES; pass++) {
 			double t[2];
 			for (unsigned o = 0; o < 2; o++) {
-				unsigned filtered = o ^ (pass & 1);
+				unsigned filtered = bench_pair_variant(pass, o);
 				uint64_t base = ((uint64_t)pass * 2 + o) * rounds;
 				double t0 = cpu_s();
 				for (unsigned r = 0; r < rounds / PASSES; r++) {
@@ -266,21 +225,19 @@ int main(int argc, char **argv)
 			ratio[pass] = t[0] / t[1];
 			pk += (uint64_t)(rounds / PASSES) * BURST;
 		}
-		cpu_times(&c1);
+		bench_machine_read(&c1);
 		double wall = now_s() - w0;
 		double plain = (double)pk / secs[0], with = (double)pk / secs[1];
-		uint64_t total = c1.total - c0.total;
-		qsort(ratio, PASSES, sizeof(ratio[0]), cmp_double);
+		double med, lo, hi, idle, steal;
+		bench_ratio_summary(ratio, PASSES, &med, &lo, &hi);
+		bench_machine_share(&c0, &c1, &idle, &steal);
 		printf(
 		    "  %4u B: decrypt %.2f Mpps, decrypt + filter %.2f Mpps: median of %u paired "
 		    "passes %.1f %% (%.1f .. %.1f), overall %.1f %% (passed %lu, refused %lu); "
 		    "on CPU %.0f %% of the wall time, machine idle %.0f %%, steal %.0f %%\n",
-		    len, plain / 1e6, with / 1e6, PASSES, 100.0 * median(ratio, PASSES),
-		    100.0 * ratio[0], 100.0 * ratio[PASSES - 1], 100.0 * with / plain,
-		    (unsigned long)passed, (unsigned long)refused,
-		    100.0 * (secs[0] + secs[1]) / wall,
-		    total ? 100.0 * (double)(c1.idle - c0.idle) / (double)total : 0.0,
-		    total ? 100.0 * (double)(c1.steal - c0.steal) / (double)total : 0.0);
+		    len, plain / 1e6, with / 1e6, PASSES, 100.0 * med, 100.0 * lo, 100.0 * hi,
+		    100.0 * with / plain, (unsigned long)passed, (unsigned long)refused,
+		    100.0 * (secs[0] + secs[1]) / wall, idle, steal);
 		if (refused) {
 			fprintf(stderr, "the filter refused packets it should admit\n");
 			return 1;

@@ -18,8 +18,9 @@ import subprocess
 import sys
 
 EXPECTED = ["crypto_ceiling", "dataplane", "memory", "handshake", "e2e", "handshake_flood"]
-# Figures that may legitimately be zero (counts of things that need not happen).
-MAY_BE_ZERO_UNITS = {"count"}
+# Figures that may legitimately be zero (counts of things that need not happen, and a machine's
+# idle or steal share).
+MAY_BE_ZERO_UNITS = {"count", "percent"}
 # Differences of two measurements: only finite, since noise can push them below zero.
 DERIVED_UNITS = {"us (derived)"}
 
