@@ -24,6 +24,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <time.h>
 
 #include <rte_cycles.h>
 #include <rte_ip.h>
@@ -257,11 +258,15 @@ static int write_filter_json(const struct filter_result *r, unsigned n)
 		fprintf(stderr, "%s: %s\n", opt.out, strerror(errno));
 		return -1;
 	}
+	char date[32];
+	time_t now = time(NULL);
+	strftime(date, sizeof(date), "%Y-%m-%dT%H:%M:%SZ", gmtime(&now));
 	fprintf(f,
-	        "{\"bench\": \"dataplane_filter\", \"isa\": \"%s\", \"rules\": %u, \"pairs\": %u, "
+	        "{\"bench\": \"dataplane_filter\", \"date\": \"%s\", \"isa\": \"%s\", "
+	        "\"rules\": %u, \"pairs\": %u, "
 	        "\"traffic\": \"one peer; half TCP SYNs a rule admits, half replies to %u "
 	        "tracked flows\",\n \"figures\": [",
-	        worker_isa(), opt.rules, BENCH_PAIRS, LIVE);
+	        date, worker_isa(), opt.rules, BENCH_PAIRS, LIVE);
 	for (unsigned i = 0; i < n; i++) {
 		const struct filter_result *x = &r[i];
 		fprintf(
@@ -272,15 +277,16 @@ static int write_filter_json(const struct filter_result *r, unsigned n)
 		    "  {\"name\": \"filter_kept_%u\", \"value\": %.4f, \"unit\": \"ratio\"},\n"
 		    "  {\"name\": \"filter_kept_%u_min\", \"value\": %.4f, \"unit\": \"ratio\"},\n"
 		    "  {\"name\": \"filter_kept_%u_max\", \"value\": %.4f, \"unit\": \"ratio\"},\n"
+		    "  {\"name\": \"pairs_%u\", \"value\": %u, \"unit\": \"pairs\"},\n"
 		    "  {\"name\": \"worker_cpu_share_%u\", \"value\": %.3f, \"unit\": \"ratio\"},\n"
 		    "  {\"name\": \"machine_idle_%u\", \"value\": %.1f, \"unit\": \"percent\"},\n"
 		    "  {\"name\": \"machine_steal_%u\", \"value\": %.1f, \"unit\": \"percent\"},\n"
 		    "  {\"name\": \"forwarded_%u\", \"value\": %lu, \"unit\": \"packets\"},\n"
 		    "  {\"name\": \"tracked_replies_%u\", \"value\": %lu, \"unit\": \"packets\"}",
 		    i ? "," : "", x->size, x->plain_mpps, x->size, x->filtered_mpps, x->size,
-		    x->median, x->size, x->lo, x->size, x->hi, x->size, x->cpu_share, x->size,
-		    x->idle_pct, x->size, x->steal_pct, x->size, (unsigned long)x->forwarded,
-		    x->size, (unsigned long)x->replies);
+		    x->median, x->size, x->lo, x->size, x->hi, x->size, x->pairs, x->size,
+		    x->cpu_share, x->size, x->idle_pct, x->size, x->steal_pct, x->size,
+		    (unsigned long)x->forwarded, x->size, (unsigned long)x->replies);
 	}
 	fprintf(f, "\n]}\n");
 	return fclose(f) == 0 ? 0 : -1;
