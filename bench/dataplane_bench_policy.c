@@ -190,16 +190,18 @@ static int run_size(struct traffic *t, struct mg_acl *acl, struct filter_result 
 {
 	struct mg_gateway *gw = bench_gateway();
 	double pass_s = opt.quick ? 0.01 : 0.2, ratio[BENCH_PAIRS], cpu = 0, wall = 0;
-	double done[2] = {0, 0}, busy_cpu[2] = {0, 0};
+	double done[2] = {0, 0}, cpu_of[2] = {0, 0};
 	struct bench_machine m0, m1;
 
 	res->pairs = 0;
 	restart_traffic(t);
 	sent = forwarded = 0;
 	mg_gateway_publish_acl(gw, acl);
-	while (rte_ring_count(input_ring(DECRYPT)) < RING_SIZE / 2)
-		sent += generate(
-		    t, input_ring(DECRYPT)); /* the worker never starts on an empty queue */
+	/* Primed: the worker never starts on an empty queue. */
+	for (unsigned n = BURST; n && rte_ring_count(input_ring(DECRYPT)) < RING_SIZE / 2;) {
+		n = generate(t, input_ring(DECRYPT));
+		sent += n;
+	}
 	/* Idle polls sleep: the worker's CPU time is then (almost) all bursts, whatever share of
 	 * the machine the generator gets. */
 	set_idle_backoff(true);
@@ -219,7 +221,7 @@ static int run_size(struct traffic *t, struct mg_acl *acl, struct filter_result 
 			rate[filtered] =
 			    b.cpu > a.cpu ? (double)(b.done - a.done) / (b.cpu - a.cpu) : 0;
 			done[filtered] += (double)(b.done - a.done);
-			busy_cpu[filtered] += b.cpu - a.cpu;
+			cpu_of[filtered] += b.cpu - a.cpu;
 			cpu += b.cpu - a.cpu;
 			wall += b.wall - a.wall;
 		}
@@ -236,8 +238,8 @@ static int run_size(struct traffic *t, struct mg_acl *acl, struct filter_result 
 	res->sent = sent;
 	res->forwarded = forwarded;
 	res->replies = worker_counters()->flows.replies;
-	res->plain_mpps = busy_cpu[0] > 0 ? done[0] / busy_cpu[0] / 1e6 : 0;
-	res->filtered_mpps = busy_cpu[1] > 0 ? done[1] / busy_cpu[1] / 1e6 : 0;
+	res->plain_mpps = cpu_of[0] > 0 ? done[0] / cpu_of[0] / 1e6 : 0;
+	res->filtered_mpps = cpu_of[1] > 0 ? done[1] / cpu_of[1] / 1e6 : 0;
 	res->cpu_share = wall > 0 ? cpu / wall : 0;
 	bench_ratio_summary(ratio, res->pairs, &res->median, &res->lo, &res->hi);
 	bench_machine_share(&m0, &m1, &res->idle_pct, &res->steal_pct);
@@ -336,7 +338,8 @@ int filter_points(void)
 		printf(
 		    "  %4u B: decrypt %.3f Mpps, with the filter %.3f Mpps: median of %u/%u paired "
 		    "passes %.1f %% (%.1f .. %.1f); %lu sent, %lu forwarded, %lu passed by "
-		    "tracking, 0 dropped; worker on CPU %.0f %% of the wall time, machine idle "
+		    "tracking, 0 dropped; worker on CPU %.0f %% of the wall time (asleep when its "
+		    "ring is empty), machine idle "
 		    "%.0f %%, steal %.0f %%\n",
 		    x->size, x->plain_mpps, x->filtered_mpps, x->pairs, BENCH_PAIRS,
 		    100 * x->median, 100 * x->lo, 100 * x->hi, (unsigned long)x->sent,
