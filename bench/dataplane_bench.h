@@ -45,6 +45,7 @@ struct options {
 	bool sizes_given;              /* --sizes: also for testpmd (else --quick: 64 and 1420) */
 	bool gen_builtin, gen_testpmd; /* --generator builtin|testpmd|both */
 	bool filter;                   /* --filter: dataplane_bench_policy.c's run only */
+	bool filter_aa;                /* --filter-aa: the same with no filter on either side */
 	unsigned rules;                /* --rules: the filter's rules (default 1,000) */
 	double seconds, warmup;
 	uint32_t peers;

@@ -84,8 +84,9 @@ int parse_args(int argc, char **argv)
 			opt.warmup = 0.05;
 			continue;
 		}
-		if (!strcmp(argv[i], "--filter")) {
+		if (!strcmp(argv[i], "--filter") || !strcmp(argv[i], "--filter-aa")) {
 			opt.filter = true;
+			opt.filter_aa |= !strcmp(argv[i], "--filter-aa");
 			continue;
 		}
 		if (!v)
@@ -129,7 +130,7 @@ usage:
 	        "       [--peer-sets one|many|both] [--generator builtin|testpmd|both]\n"
 	        "       [--testpmd PATH (default: dpdk-testpmd in PATH)]\n"
 	        "       [--isa auto|avx512|avx2|avx|sse (one this CPU has)]\n"
-	        "       [--filter [--rules N (1..peers, default 1000)]]\n",
+	        "       [--filter|--filter-aa [--rules N (1..peers, default 1000)]]\n",
 	        argv[0], MAX_PEERS);
 	return -1;
 }
