@@ -25,10 +25,11 @@
  *
  *   dataplane_bench [--quick] [--seconds S] [--peers N] [--out FILE] [--paths encrypt|decrypt|both]
  *                   [--sizes 64,128,256,512,1024,1420,imix] [--peer-sets one|many|both]
- *                   [--generator builtin|testpmd|both] [--testpmd PATH]
+ *                   [--generator builtin|testpmd|both] [--testpmd PATH] [--filter]
  *
  * --generator testpmd drives the encrypt path from stock dpdk-testpmd over memif instead
- * (dataplane_bench_testpmd.c).
+ * (dataplane_bench_testpmd.c). --filter measures the decrypt path with the packet filter in
+ * force against the same path without one instead (dataplane_bench_policy.c).
  */
 #include <errno.h>
 #include <pthread.h>
@@ -167,7 +168,7 @@ static int layout_prefixes(uint32_t n)
 	return 0;
 }
 
-static uint32_t prefix_host(uint32_t p, unsigned j)
+uint32_t prefix_host(uint32_t p, unsigned j)
 {
 	return prefix_base[p * PREFIXES + j] + 5;
 }
@@ -191,6 +192,26 @@ static void put_ipv4(uint8_t *ip, unsigned total, uint32_t src, uint32_t dst)
 static uint32_t addr_of(const uint8_t a[4])
 {
 	return (uint32_t)a[0] << 24 | (uint32_t)a[1] << 16 | (uint32_t)a[2] << 8 | a[3];
+}
+
+uint32_t lan_host(void)
+{
+	return addr_of(host4);
+}
+
+struct mg_gateway *bench_gateway(void)
+{
+	return &gw;
+}
+
+const char *worker_isa(void)
+{
+	return worker.crypto ? mg_crypto_isa_name(worker.crypto) : "none";
+}
+
+const struct mg_worker_counters *worker_counters(void)
+{
+	return &worker.counters;
 }
 
 /* ---- set-up ---- */
@@ -404,7 +425,7 @@ int build_encrypt(struct traffic *t)
 }
 
 /* Seals every peer's messages with the reference path, as that peer would send them. */
-static int build_decrypt(struct traffic *t)
+int build_decrypt(struct traffic *t)
 {
 	static uint8_t inner[MTU];
 	size_t total = (size_t)t->n_peers * t->msgs_per_peer;
@@ -431,7 +452,10 @@ static int build_decrypt(struct traffic *t)
 			size_t at = (size_t)p * t->msgs_per_peer + i, ml = 0;
 			uint8_t *f = t->frames + at * t->frame_stride;
 			unsigned s = size_at(t, i);
-			put_ipv4(inner, s, prefix_host(p, i % PREFIXES), addr_of(host4));
+			if (t->inner)
+				t->inner(inner, s, p, i);
+			else
+				put_ipv4(inner, s, prefix_host(p, i % PREFIXES), addr_of(host4));
 			if (wg_transport_seal(far, inner, s, MTU, f + 42, MAX_FRAME - 42, &ml, NULL,
 			                      now_ns(NULL)) != WG_OK) {
 				rc = -EIO;
@@ -460,7 +484,7 @@ static int build_decrypt(struct traffic *t)
 	return rc;
 }
 
-static void free_traffic(struct traffic *t)
+void free_traffic(struct traffic *t)
 {
 	free(t->frames);
 	free(t->frame_len);
@@ -548,7 +572,7 @@ void fill_packet(struct traffic *t, struct rte_mbuf *m)
 }
 
 /* One burst into ring; returns how many went in (0: ring full or no mbufs). */
-static unsigned generate(struct traffic *t, struct rte_ring *ring)
+unsigned generate(struct traffic *t, struct rte_ring *ring)
 {
 	struct rte_mbuf *m[BURST];
 	if (rte_ring_free_count(ring) < BURST || rte_pktmbuf_alloc_bulk(pool, m, BURST) != 0)
@@ -676,7 +700,7 @@ void snapshot(struct snap *s, enum direction dir)
 }
 
 /* Worker capacity over [a, b]: packets per CPU-second spent on iterations with packets. */
-static double window_mpps(const struct snap *a, const struct snap *b, double *idle)
+double window_mpps(const struct snap *a, const struct snap *b, double *idle)
 {
 	double cpu = b->cpu - a->cpu;
 	*idle = b->total > a->total
@@ -775,12 +799,19 @@ int main(int argc, char **argv)
 	}
 	double t_setup = clock_s(CLOCK_MONOTONIC);
 	double cs = opt.quick ? 0.1 : 1.0;
-	if (rte_eal_remote_launch(ceiling_main, &cs, worker_lcore) != 0 ||
-	    rte_eal_wait_lcore(worker_lcore) != 0 ||
+	/* --filter compares the worker with itself: no ceiling. */
+	if ((!opt.filter && (rte_eal_remote_launch(ceiling_main, &cs, worker_lcore) != 0 ||
+	                     rte_eal_wait_lcore(worker_lcore) != 0)) ||
 	    rte_eal_remote_launch(worker_prepare, &worker, worker_lcore) != 0 ||
 	    rte_eal_wait_lcore(worker_lcore) != 0) {
 		fprintf(stderr, "ceiling measurement or worker crypto context failed\n");
 		return 1;
+	}
+	if (opt.filter) {
+		int rc = filter_points();
+		mg_worker_fini(&worker);
+		rte_eal_cleanup();
+		return rc ? 1 : 0;
 	}
 	double t_ceiling = clock_s(CLOCK_MONOTONIC), t_build = 0;
 	const uint32_t peer_counts[2] = {1, opt.peers};

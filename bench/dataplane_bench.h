@@ -44,6 +44,9 @@ struct options {
 	bool size_on[N_SIZES], dir_on[2], set_on[2]; /* set_on: 1 peer, many peers */
 	bool sizes_given;              /* --sizes: also for testpmd (else --quick: 64 and 1420) */
 	bool gen_builtin, gen_testpmd; /* --generator builtin|testpmd|both */
+	bool filter;                   /* --filter: dataplane_bench_policy.c's run only */
+	bool filter_aa;                /* --filter-aa: the same with no filter on either side */
+	unsigned rules;                /* --rules: the filter's rules (default 1,000) */
 	double seconds, warmup;
 	uint32_t peers;
 	const char *out, *testpmd; /* testpmd: the dpdk-testpmd to run (PATH is searched) */
@@ -82,6 +85,9 @@ struct traffic {
 	size_t frame_stride;
 	uint64_t lap_waits;
 	bool alone; /* generator_rate: no worker, nothing to wait for */
+	/* decrypt: when set, writes message i of peer p's inner packet (size bytes) instead of the
+	 * default (protocol 253 from the peer's prefixes to the LAN host) */
+	void (*inner)(uint8_t *ip, unsigned size, uint32_t p, uint32_t i);
 };
 
 /* The worker's counters and clocks at one moment of a point. */
@@ -123,6 +129,23 @@ void summarize_point(struct point *pt, const struct snap *snaps, unsigned window
 /* Configures a port as the bench's ports are (1 RX queue from pool, 2 TX queues), starts it. */
 int start_port(uint16_t port_id);
 uint16_t set_lan_port(uint16_t port_id); /* the LAN port the worker polls; returns the old one */
+
+/* dataplane_bench.c: what the filter run drives. */
+struct mg_gateway;
+struct mg_worker_counters;
+uint32_t prefix_host(uint32_t peer, unsigned j); /* a host in peer's j-th prefix (host order) */
+uint32_t lan_host(void);                         /* the LAN host the decrypt path forwards to */
+struct mg_gateway *bench_gateway(void);
+const char *worker_isa(void);
+const struct mg_worker_counters *worker_counters(void);
+int build_decrypt(struct traffic *t); /* seals t's messages (t->inner: the inner packets) */
+void free_traffic(struct traffic *t);
+unsigned generate(struct traffic *t, struct rte_ring *ring); /* one burst; how many went in */
+/* Worker capacity over [a, b]: packets per CPU-second spent on bursts; idle: the rest's share. */
+double window_mpps(const struct snap *a, const struct snap *b, double *idle);
+
+/* dataplane_bench_policy.c: --filter, the decrypt path with and without the packet filter. */
+int filter_points(void);
 
 /* dataplane_bench_options.c */
 int parse_args(int argc, char **argv);

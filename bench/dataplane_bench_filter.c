@@ -7,9 +7,11 @@
  * no rule admits) with 1,000 rules in force. Half the packets open new connections a rule
  * admits, half are replies that only a tracked flow (1,024 of them, opened beforehand the way
  * encap opens them) lets in. Side by side with the same loop without a filter, at 64 and
- * 1420 bytes, alternating passes so that machine load hits both alike.
+ * 1420 bytes, in 40 pairs of short passes (the order flipped every pair); the figure is the
+ * median of the pairs' ratios. Passes are timed in the thread's CPU time; the share of wall time
+ * it got and the machine's idle and steal share over the run are printed with the figures.
  *
- *   dataplane_bench_filter [--quick] [--rules N]
+ *   dataplane_bench_filter [--quick] [--rules N] [--isa auto|avx512|avx2|avx|sse]
  */
 #include <stdio.h>
 #include <stdlib.h>
@@ -17,6 +19,7 @@
 #include <time.h>
 
 #include "acl.h"
+#include "bench_pairs.h"
 #include "crypto_burst.h"
 #include "eal_test_env.h"
 #include "flow.h"
@@ -24,15 +27,39 @@
 #include "policy.h"
 #include "worker.h"
 
-#define BURST 32
-#define LIVE  1024
-#define NS    1000000000ull
+#define BURST  32
+#define LIVE   1024
+#define NS     1000000000ull
+#define PASSES BENCH_PAIRS
 
 static double now_s(void)
 {
-	struct timespec ts;
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (double)ts.tv_sec + (double)ts.tv_nsec * 1e-9;
+	return bench_clock_s(CLOCK_MONOTONIC);
+}
+
+/* The thread's own CPU time: a pass the scheduler preempts is not charged the time it waited. */
+static double cpu_s(void)
+{
+	return bench_clock_s(CLOCK_THREAD_CPUTIME_ID);
+}
+
+/* One decrypted burst through the filter as decap runs it, round r of the packet set. */
+static void filter_burst(struct mg_worker *w, const struct mg_acl *acl, uint8_t (*pkts)[40],
+                         const struct mg_l3 *l3s, unsigned r, uint64_t *passed, uint64_t *refused)
+{
+	uint8_t *ip[BURST];
+	struct mg_l3 l3[BURST];
+	bool ok[BURST];
+	unsigned at = (r * BURST) % (2 * LIVE);
+	for (unsigned j = 0; j < BURST; j++) {
+		ip[j] = pkts[at + j];
+		l3[j] = l3s[at + j];
+	}
+	mg_policy_inbound(w, acl, ip, l3, ok, BURST);
+	for (unsigned j = 0; j < BURST; j++) {
+		*passed += ok[j];
+		*refused += !ok[j];
+	}
 }
 
 /* A TCP header's worth of IPv4 packet (40 bytes) from s:sp to d:dp with flags. */
@@ -91,18 +118,35 @@ int main(int argc, char **argv)
 {
 	bool quick = false;
 	unsigned n_rules = 1000;
+	enum mg_crypto_isa isa = MG_CRYPTO_ISA_AUTO;
 	for (int i = 1; i < argc; i++) {
-		if (strcmp(argv[i], "--quick") == 0)
+		if (strcmp(argv[i], "--quick") == 0) {
 			quick = true;
-		else if (strcmp(argv[i], "--rules") == 0 && i + 1 < argc)
+		} else if (strcmp(argv[i], "--rules") == 0 && i + 1 < argc) {
 			n_rules = (unsigned)strtoul(argv[++i], NULL, 10);
+		} else if (strcmp(argv[i], "--isa") == 0 && i + 1 < argc) {
+			if (mg_crypto_isa_parse(argv[++i], &isa) != 0 ||
+			    !mg_crypto_isa_supported(isa)) {
+				fprintf(stderr,
+				        "--isa %s: not an ISA this CPU has (auto, avx512, avx2, "
+				        "avx, sse)\n",
+				        argv[i]);
+				return 2;
+			}
+		} else {
+			fprintf(
+			    stderr,
+			    "usage: %s [--quick] [--rules N] [--isa auto|avx512|avx2|avx|sse]\n",
+			    argv[0]);
+			return 2;
+		}
 	}
 	if (n_rules < 1 || n_rules > 60000 || eal_test_init(argv[0], 1, 512) != 0)
 		return 1;
 	unsigned rounds = quick ? 20000 : 200000;
 
 	int err = 0;
-	struct mg_crypto *cr = mg_crypto_create(MG_CRYPTO_ISA_AUTO, &err);
+	struct mg_crypto *cr = mg_crypto_create(isa, &err);
 	struct mg_prefix *src = calloc(2 * (size_t)n_rules, sizeof(*src));
 	double tb = now_s();
 	struct mg_acl *acl = rules(n_rules, src);
@@ -149,50 +193,51 @@ int main(int argc, char **argv)
 	uint8_t *buf = aligned_alloc(64, (size_t)BURST * 2048);
 	for (unsigned i = 0; i < BURST * 2048; i++)
 		buf[i] = (uint8_t)i;
+	static struct mg_crypto_job jobs[BURST];
+	static enum mg_crypto_status st[BURST];
 	for (unsigned s = 0; s < 2; s++) {
 		unsigned len = sizes[s];
-		struct mg_crypto_job jobs[BURST];
-		enum mg_crypto_status st[BURST];
-		double secs[2] = {0, 0};
-		uint64_t pk[2] = {0, 0}, passed = 0, refused = 0;
-		/* Alternate short passes: a load spike on the shared machine hits both sides. */
-		for (unsigned pass = 0; pass < 20; pass++) {
-			for (unsigned filtered = 0; filtered < 2; filtered++) {
-				uint64_t base = (uint64_t)pass * rounds;
-				double t0 = now_s();
-				for (unsigned r = 0; r < rounds / 20; r++) {
+		double ratio[PASSES], secs[2] = {0, 0};
+		uint64_t pk = 0, passed = 0, refused = 0;
+		struct bench_machine c0, c1;
+		bench_machine_read(&c0);
+		double w0 = now_s();
+		for (unsigned pass = 0; pass < PASSES; pass++) {
+			double t[2];
+			for (unsigned o = 0; o < 2; o++) {
+				unsigned filtered = bench_pair_variant(pass, o);
+				uint64_t base = ((uint64_t)pass * 2 + o) * rounds;
+				double t0 = cpu_s();
+				for (unsigned r = 0; r < rounds / PASSES; r++) {
 					for (unsigned j = 0; j < BURST; j++) {
 						uint8_t *m = buf + j * 2048;
 						jobs[j] = (struct mg_crypto_job){
 						    key, base + r * BURST + j, m, m, len, m + len};
 					}
 					mg_crypto_open_burst(cr, jobs, st, BURST);
-					if (filtered) {
-						uint8_t *ip[BURST];
-						struct mg_l3 l3[BURST];
-						bool ok[BURST];
-						unsigned at = (r * BURST) % (2 * LIVE);
-						for (unsigned j = 0; j < BURST; j++) {
-							ip[j] = pkts[at + j];
-							l3[j] = l3s[at + j];
-						}
-						mg_policy_inbound(&w, acl, ip, l3, ok, BURST);
-						for (unsigned j = 0; j < BURST; j++) {
-							passed += ok[j];
-							refused += !ok[j];
-						}
-					}
+					if (filtered)
+						filter_burst(&w, acl, pkts, l3s, r, &passed,
+						             &refused);
 				}
-				secs[filtered] += now_s() - t0;
-				pk[filtered] += (uint64_t)(rounds / 20) * BURST;
+				t[filtered] = cpu_s() - t0;
+				secs[filtered] += t[filtered];
 			}
+			ratio[pass] = t[0] / t[1];
+			pk += (uint64_t)(rounds / PASSES) * BURST;
 		}
-		double plain = (double)pk[0] / secs[0], with = (double)pk[1] / secs[1];
+		bench_machine_read(&c1);
+		double wall = now_s() - w0;
+		double plain = (double)pk / secs[0], with = (double)pk / secs[1];
+		double med, lo, hi, idle, steal;
+		bench_ratio_summary(ratio, PASSES, &med, &lo, &hi);
+		bench_machine_share(&c0, &c1, &idle, &steal);
 		printf(
-		    "  %4u B: decrypt %.2f Mpps, decrypt + filter %.2f Mpps: %.1f %% (passed %lu, "
-		    "refused %lu)\n",
-		    len, plain / 1e6, with / 1e6, 100.0 * with / plain, (unsigned long)passed,
-		    (unsigned long)refused);
+		    "  %4u B: decrypt %.2f Mpps, decrypt + filter %.2f Mpps: median of %u paired "
+		    "passes %.1f %% (%.1f .. %.1f), overall %.1f %% (passed %lu, refused %lu); "
+		    "on CPU %.0f %% of the wall time, machine idle %.0f %%, steal %.0f %%\n",
+		    len, plain / 1e6, with / 1e6, PASSES, 100.0 * med, 100.0 * lo, 100.0 * hi,
+		    100.0 * with / plain, (unsigned long)passed, (unsigned long)refused,
+		    100.0 * (secs[0] + secs[1]) / wall, idle, steal);
 		if (refused) {
 			fprintf(stderr, "the filter refused packets it should admit\n");
 			return 1;
@@ -208,7 +253,7 @@ int main(int argc, char **argv)
 		struct mg_l3 l3[BURST];
 		bool ok[BURST];
 		unsigned n = 0;
-		double t0 = now_s();
+		double t0 = cpu_s();
 		for (unsigned r = 0; r < rounds; r++) {
 			unsigned at = (r * BURST) % (2 * LIVE);
 			for (unsigned j = 0; j < BURST; j++) {
@@ -220,7 +265,7 @@ int main(int argc, char **argv)
 			for (unsigned j = 0; j < BURST; j++)
 				n += ok[j];
 		}
-		double ns = (now_s() - t0) * 1e9 / ((double)rounds * BURST);
+		double ns = (cpu_s() - t0) * 1e9 / ((double)rounds * BURST);
 		printf("  filter alone, %s: %.1f ns a packet (%u passed)\n", kinds[kind], ns, n);
 	}
 	free(buf);

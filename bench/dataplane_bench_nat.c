@@ -12,7 +12,7 @@
  *    each flow: a new mapping), the lookup rate (later packets of live flows, random order, out
  *    and in), outbound once one packet at a time and once in bursts of 32.
  *
- *   dataplane_bench_nat [--quick] [--flows N]
+ *   dataplane_bench_nat [--quick] [--flows N] [--isa auto|avx512|avx2|avx|sse]
  */
 #include <stdio.h>
 #include <stdlib.h>
@@ -136,10 +136,10 @@ static void nat_pass(struct mg_nat *nat, bool burst, uint8_t *buf, const uint8_t
 			exit(1);
 }
 
-static void decrypt_vs_nat(unsigned rounds)
+static void decrypt_vs_nat(unsigned rounds, enum mg_crypto_isa isa)
 {
 	int err = 0;
-	struct mg_crypto *cr = mg_crypto_create(MG_CRYPTO_ISA_AUTO, &err);
+	struct mg_crypto *cr = mg_crypto_create(isa, &err);
 	struct mg_nat *nat = make(65536);
 	static const unsigned sizes[] = {64, 1420};
 	static uint8_t key[32] = {1};
@@ -296,17 +296,34 @@ int main(int argc, char **argv)
 {
 	bool quick = false;
 	uint32_t flows = 1000000;
+	enum mg_crypto_isa isa = MG_CRYPTO_ISA_AUTO;
 	for (int i = 1; i < argc; i++) {
-		if (strcmp(argv[i], "--quick") == 0)
+		if (strcmp(argv[i], "--quick") == 0) {
 			quick = true;
-		else if (strcmp(argv[i], "--flows") == 0 && i + 1 < argc)
+		} else if (strcmp(argv[i], "--flows") == 0 && i + 1 < argc) {
 			flows = (uint32_t)strtoul(argv[++i], NULL, 10);
+		} else if (strcmp(argv[i], "--isa") == 0 && i + 1 < argc) {
+			if (mg_crypto_isa_parse(argv[++i], &isa) != 0 ||
+			    !mg_crypto_isa_supported(isa)) {
+				fprintf(stderr,
+				        "--isa %s: not an ISA this CPU has (auto, avx512, avx2, "
+				        "avx, sse)\n",
+				        argv[i]);
+				return 2;
+			}
+		} else {
+			fprintf(
+			    stderr,
+			    "usage: %s [--quick] [--flows N] [--isa auto|avx512|avx2|avx|sse]\n",
+			    argv[0]);
+			return 2;
+		}
 	}
 	if (quick)
 		flows = 100000;
 	if (eal_test_init(argv[0], 1, quick ? 256 : 1024) != 0)
 		return 1;
-	decrypt_vs_nat(quick ? 20000 : 200000);
+	decrypt_vs_nat(quick ? 20000 : 200000, isa);
 	/* DPDK hands out never-used memory without zeroing it (it is known to be zero), so the
 	 * first table would take its page faults inside the timed inserts: one untimed table
 	 * first, so both measured ones reuse memory that is already mapped. */

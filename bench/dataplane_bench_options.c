@@ -69,17 +69,24 @@ int parse_args(int argc, char **argv)
 	                       .peers = 10000,
 	                       .out = "bench/out/dataplane.json",
 	                       .gen_builtin = true,
+	                       .rules = 1000,
 	                       .testpmd = "dpdk-testpmd"};
 	for (unsigned k = 0; k < N_SIZES; k++)
 		opt.size_on[k] = true;
 	opt.dir_on[ENCRYPT] = opt.dir_on[DECRYPT] = true;
 	opt.set_on[0] = opt.set_on[1] = true;
+	const char *out_given = NULL;
 	for (int i = 1; i < argc; i++) {
 		const char *v = i + 1 < argc ? argv[i + 1] : NULL;
 		if (!strcmp(argv[i], "--quick")) {
 			opt.quick = true;
 			opt.seconds = 0.25;
 			opt.warmup = 0.05;
+			continue;
+		}
+		if (!strcmp(argv[i], "--filter") || !strcmp(argv[i], "--filter-aa")) {
+			opt.filter = true;
+			opt.filter_aa |= !strcmp(argv[i], "--filter-aa");
 			continue;
 		}
 		if (!v)
@@ -89,7 +96,7 @@ int parse_args(int argc, char **argv)
 		else if (!strcmp(argv[i], "--peers"))
 			opt.peers = (uint32_t)strtoul(v, NULL, 10);
 		else if (!strcmp(argv[i], "--out"))
-			opt.out = v;
+			opt.out = out_given = v;
 		else if (!strcmp(argv[i], "--peer-sets") && parse_sets(v) == 0)
 			;
 		else if (!strcmp(argv[i], "--paths") && parse_paths(v) == 0)
@@ -98,6 +105,8 @@ int parse_args(int argc, char **argv)
 			opt.sizes_given = true;
 		else if (!strcmp(argv[i], "--generator") && parse_generator(v) == 0)
 			;
+		else if (!strcmp(argv[i], "--rules"))
+			opt.rules = (unsigned)strtoul(v, NULL, 10);
 		else if (!strcmp(argv[i], "--testpmd"))
 			opt.testpmd = v;
 		else if (!strcmp(argv[i], "--isa") && parse_isa(v) == 0)
@@ -108,6 +117,11 @@ int parse_args(int argc, char **argv)
 	}
 	if (opt.seconds <= 0 || opt.peers < 2 || opt.peers > MAX_PEERS)
 		goto usage;
+	if (opt.filter && !out_given)
+		opt.out = "bench/out/dataplane_filter.json";
+	/* The filter's rule i admits peer i's first prefix: every rule has its peer. */
+	if (opt.filter && (opt.rules < 1 || opt.rules > opt.peers || opt.gen_testpmd))
+		goto usage;
 	return 0;
 usage:
 	fprintf(stderr,
@@ -115,7 +129,8 @@ usage:
 	        "       [--paths encrypt|decrypt|both] [--sizes 64,128,256,512,1024,1420,imix]\n"
 	        "       [--peer-sets one|many|both] [--generator builtin|testpmd|both]\n"
 	        "       [--testpmd PATH (default: dpdk-testpmd in PATH)]\n"
-	        "       [--isa auto|avx512|avx2|avx|sse (one this CPU has)]\n",
+	        "       [--isa auto|avx512|avx2|avx|sse (one this CPU has)]\n"
+	        "       [--filter|--filter-aa [--rules N (1..peers, default 1000)]]\n",
 	        argv[0], MAX_PEERS);
 	return -1;
 }

@@ -18,8 +18,9 @@ import subprocess
 import sys
 
 EXPECTED = ["crypto_ceiling", "dataplane", "memory", "handshake", "e2e", "handshake_flood"]
-# Figures that may legitimately be zero (counts of things that need not happen).
-MAY_BE_ZERO_UNITS = {"count"}
+# Figures that may legitimately be zero (counts of things that need not happen, and a machine's
+# idle or steal share).
+MAY_BE_ZERO_UNITS = {"count", "percent"}
 # Differences of two measurements: only finite, since noise can push them below zero.
 DERIVED_UNITS = {"us (derived)"}
 
@@ -383,6 +384,21 @@ def report(out_dir):
                       f"{fig_value(d, t + '_ratio'):.2f}x |")
         md.append("")
         plots.append(plot_e2e(d, out_dir))
+    if "dataplane_filter" in docs:
+        d = docs["dataplane_filter"]
+        md += [f"## Packet filter on the decrypt path, one worker core (goal: 90% kept; "
+               f"{d.get('rules')} rules, crypto {d.get('isa')}, {d.get('date', 'undated')})", "",
+               f"Traffic: {d.get('traffic')}. Median of the paired passes' ratios (range).", "",
+               "| size | without filter Mpps | with filter Mpps | kept | pairs | worker on CPU |",
+               "|---:|---:|---:|---:|---:|---:|"]
+        for size in (64, 1420):
+            def v(name):
+                return fig_value(d, name.format(size))
+            md.append(f"| {size} | {v('decrypt_{}_mpps'):.3f} | {v('decrypt_filter_{}_mpps'):.3f} | "
+                      f"{v('filter_kept_{}') * 100:.1f}% ({v('filter_kept_{}_min') * 100:.0f}–"
+                      f"{v('filter_kept_{}_max') * 100:.0f}%) | {v('pairs_{}'):.0f} | "
+                      f"{v('worker_cpu_share_{}') * 100:.0f}% |")
+        md.append("")
     if "handshake" in docs:
         md += ["## Handshakes (goal: 10,000/s on two cores; sharded_*: two responders at once)",
                ""] + \
@@ -399,7 +415,7 @@ def report(out_dir):
         md += [f"## Memory ({d.get('peers')} peers, {d.get('prefixes')} prefixes, "
                f"{d.get('v6_layout')} IPv6 layout)", ""] + figures_table(d) + [""]
     for name, doc in sorted(docs.items()):
-        if name not in EXPECTED:
+        if name not in EXPECTED and name != "dataplane_filter":
             md += [f"## {name}", ""] + figures_table(doc) + [""]
     plots = [p for p in plots if p]
     if plots:

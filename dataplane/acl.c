@@ -19,16 +19,21 @@
 #include "errbuf.h"
 #include "flow.h"
 
-/* The last group holds the destination port and two bytes nobody reads: rte_acl consumes
- * every input group as 4 bytes, so a group with a lone 2-byte field mismatches (found by
- * test_acl: a port range in one rule hid an ICMP rule); the filler is a 0-65535 range. */
+/* rte_acl reads struct mg_flow_key in place. The last group holds the destination port and
+ * the key's two zero padding bytes: rte_acl consumes every input group as 4 bytes, so a group
+ * with a lone 2-byte field mismatches (found by test_acl: a port range in one rule hid an ICMP
+ * rule); the filler is a 0-65535 range. Only TCP and UDP rules look at the port (ICMP and
+ * protocol-wildcard terms take 0-65535), so the ICMP identifier the key carries in sport, or
+ * any port of another protocol, cannot change a verdict. */
 enum { F4_PROTO, F4_SRC, F4_DST, F4_DPORT, F4_FILL, F4_COUNT };
 enum { F6_PROTO, F6_SRC0, F6_DST0 = F6_SRC0 + 4, F6_DPORT = F6_DST0 + 4, F6_FILL, F6_COUNT };
 
 RTE_ACL_RULE_DEF(acl_rule4, F4_COUNT);
 RTE_ACL_RULE_DEF(acl_rule6, F6_COUNT);
 
-#define KEY_OFF(f) ((uint32_t)offsetof(struct mg_acl_key, f))
+#define KEY_OFF(f) ((uint32_t)offsetof(struct mg_flow_key, f))
+_Static_assert(offsetof(struct mg_flow_key, pad) == offsetof(struct mg_flow_key, dport) + 2,
+               "the port group's filler must follow dport");
 
 static void def(struct rte_acl_field_def *d, uint8_t type, uint8_t size, uint8_t index,
                 uint8_t input, uint32_t offset)
@@ -46,7 +51,7 @@ static void defs4(struct rte_acl_config *cfg)
 	def(&cfg->defs[F4_SRC], RTE_ACL_FIELD_TYPE_MASK, 4, F4_SRC, 1, KEY_OFF(src));
 	def(&cfg->defs[F4_DST], RTE_ACL_FIELD_TYPE_MASK, 4, F4_DST, 2, KEY_OFF(dst));
 	def(&cfg->defs[F4_DPORT], RTE_ACL_FIELD_TYPE_RANGE, 2, F4_DPORT, 3, KEY_OFF(dport));
-	def(&cfg->defs[F4_FILL], RTE_ACL_FIELD_TYPE_RANGE, 2, F4_FILL, 3, KEY_OFF(pad2));
+	def(&cfg->defs[F4_FILL], RTE_ACL_FIELD_TYPE_RANGE, 2, F4_FILL, 3, KEY_OFF(pad));
 	cfg->num_fields = F4_COUNT;
 }
 
@@ -60,7 +65,7 @@ static void defs6(struct rte_acl_config *cfg)
 		    (uint8_t)(5 + i), KEY_OFF(dst) + 4u * i);
 	}
 	def(&cfg->defs[F6_DPORT], RTE_ACL_FIELD_TYPE_RANGE, 2, F6_DPORT, 9, KEY_OFF(dport));
-	def(&cfg->defs[F6_FILL], RTE_ACL_FIELD_TYPE_RANGE, 2, F6_FILL, 9, KEY_OFF(pad2));
+	def(&cfg->defs[F6_FILL], RTE_ACL_FIELD_TYPE_RANGE, 2, F6_FILL, 9, KEY_OFF(pad));
 	cfg->num_fields = F6_COUNT;
 }
 
@@ -301,20 +306,8 @@ void mg_acl_free(struct mg_acl *acl)
 	free(acl);
 }
 
-void mg_acl_key_fill(struct mg_acl_key *k, const struct mg_pkt_tuple *t)
-{
-	k->proto = t->key.proto;
-	k->pad[0] = k->pad[1] = k->pad[2] = 0;
-	k->pad2 = 0;
-	memcpy(k->src, t->key.src, 16);
-	memcpy(k->dst, t->key.dst, 16);
-	/* Only TCP and UDP have ports in the filter's sense (ICMP's identifier is not one). */
-	k->dport =
-	    t->key.proto == MG_IPPROTO_TCP || t->key.proto == MG_IPPROTO_UDP ? t->key.dport : 0;
-}
-
-void mg_acl_classify(const struct mg_acl *acl, uint8_t family, const struct mg_acl_key *const *keys,
-                     bool *match, unsigned n)
+void mg_acl_classify(const struct mg_acl *acl, uint8_t family,
+                     const struct mg_flow_key *const *keys, bool *match, unsigned n)
 {
 	const struct rte_acl_ctx *ctx = family == 4 ? acl->ctx4 : acl->ctx6;
 	uint32_t res[n ? n : 1];

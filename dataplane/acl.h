@@ -26,7 +26,7 @@
 
 #include "addr.h"
 
-struct mg_pkt_tuple;
+struct mg_flow_key;
 
 /* Expanded rte_acl rules one filter may compile to, both families together. */
 #define MG_ACL_MAX_RULES 262144u
@@ -67,23 +67,12 @@ struct mg_acl *mg_acl_build(const struct mg_acl_rule *rules, size_t n, int socke
                             size_t errlen);
 void mg_acl_free(struct mg_acl *acl); /* NULL is fine */
 
-/* What rte_acl reads for one packet: filled by mg_acl_key_fill, network byte order. */
-struct mg_acl_key {
-	uint8_t proto;
-	uint8_t pad[3];
-	uint8_t src[16]; /* IPv4: the first 4 bytes */
-	uint8_t dst[16];
-	uint16_t dport;
-	uint16_t pad2; /* 0: rte_acl reads the port's group as 4 bytes (acl.c) */
-};
-
-void mg_acl_key_fill(struct mg_acl_key *k, const struct mg_pkt_tuple *t);
-
 /*
- * keys[i] are one family's; match[i] is set true when some rule admits it. One rte_acl_classify
- * call. Any n.
+ * keys[i] are one family's 5-tuples as mg_pkt_tuple fills them: rte_acl reads its fields in
+ * place (acl.c), so no per-packet key is built. match[i] is set true when some rule admits it.
+ * One rte_acl_classify call. Any n.
  */
-void mg_acl_classify(const struct mg_acl *acl, uint8_t family, const struct mg_acl_key *const *keys,
-                     bool *match, unsigned n);
+void mg_acl_classify(const struct mg_acl *acl, uint8_t family,
+                     const struct mg_flow_key *const *keys, bool *match, unsigned n);
 
 #endif

@@ -64,6 +64,16 @@ const char *mg_crypto_isa_str(enum mg_crypto_isa isa)
 	return isa_names[isa];
 }
 
+int mg_crypto_isa_parse(const char *s, enum mg_crypto_isa *isa)
+{
+	for (unsigned k = 0; k < sizeof(isa_names) / sizeof(isa_names[0]); k++)
+		if (isa_names[k] && !strcmp(s, isa_names[k])) {
+			*isa = (enum mg_crypto_isa)k;
+			return 0;
+		}
+	return -1;
+}
+
 bool mg_crypto_isa_supported(enum mg_crypto_isa isa)
 {
 	if (isa == MG_CRYPTO_ISA_AUTO)

@@ -64,6 +64,9 @@ enum mg_crypto_isa mg_crypto_best_isa(void);
 /* True when the CPU can run the given ISA (AUTO: when any is usable). */
 bool mg_crypto_isa_supported(enum mg_crypto_isa isa);
 const char *mg_crypto_isa_str(enum mg_crypto_isa isa);
+/* The ISA named s (as mg_crypto_isa_str spells it) into *isa. Returns 0, or -1 for an unknown
+ * name. Whether this CPU has it is mg_crypto_isa_supported's question. */
+int mg_crypto_isa_parse(const char *s, enum mg_crypto_isa *isa);
 
 /*
  * Creates a context on the calling thread (memory is first touched here, so it lands on the

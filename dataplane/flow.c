@@ -230,18 +230,22 @@ void mg_flows_lookup_bulk(struct mg_flows *f, const struct mg_flow_key *const *k
                           uint64_t now_ns, bool *hit)
 {
 	const void *left[RTE_HASH_LOOKUP_BULK_MAX];
+	hash_sig_t sig[RTE_HASH_LOOKUP_BULK_MAX];
 	unsigned idx[RTE_HASH_LOOKUP_BULK_MAX], m = 0;
 	int32_t pos[RTE_HASH_LOOKUP_BULK_MAX];
 
+	/* Every owner's hash shares the seed: one signature per key serves them all, where
+	 * rte_hash_lookup_bulk would hash the keys again in each owner that misses them. */
 	for (unsigned i = 0; i < n && i < RTE_HASH_LOOKUP_BULK_MAX; i++) {
 		hit[i] = false;
 		idx[m] = i;
+		sig[m] = rte_hash_hash(f->o[0].h, keys[i]);
 		left[m++] = keys[i];
 	}
 	for (unsigned o = 0; o < f->n_owners && m; o++) {
 		struct owner *ow = &f->o[o];
 		unsigned still = 0;
-		rte_hash_lookup_bulk(ow->h, left, m, pos);
+		rte_hash_lookup_with_hash_bulk(ow->h, left, sig, m, pos);
 		for (unsigned j = 0; j < m; j++) {
 			const struct mg_flow_key *k = left[j];
 			if (pos[j] >= 0) {
@@ -255,6 +259,7 @@ void mg_flows_lookup_bulk(struct mg_flows *f, const struct mg_flow_key *const *k
 				}
 			}
 			idx[still] = idx[j];
+			sig[still] = sig[j];
 			left[still++] = k;
 		}
 		m = still;

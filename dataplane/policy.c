@@ -46,8 +46,7 @@ void mg_policy_inbound(struct mg_worker *w, const struct mg_acl *acl, uint8_t *c
                        const struct mg_l3 *l3, bool *pass, unsigned n)
 {
 	struct mg_pkt_tuple t[MG_BURST];
-	struct mg_acl_key keys[MG_BURST];
-	const struct mg_acl_key *k4[MG_BURST], *k6[MG_BURST];
+	const struct mg_flow_key *k4[MG_BURST], *k6[MG_BURST];
 	unsigned pos4[MG_BURST], pos6[MG_BURST], n4 = 0, n6 = 0;
 	bool hit4[MG_BURST], hit6[MG_BURST], ask[MG_BURST];
 
@@ -64,13 +63,12 @@ void mg_policy_inbound(struct mg_worker *w, const struct mg_acl *acl, uint8_t *c
 			continue;
 		}
 		ask[i] = true;
-		mg_acl_key_fill(&keys[i], &t[i]);
 		if (l3[i].family == 4) {
 			pos4[n4] = i;
-			k4[n4++] = &keys[i];
+			k4[n4++] = &t[i].key;
 		} else {
 			pos6[n6] = i;
-			k6[n6++] = &keys[i];
+			k6[n6++] = &t[i].key;
 		}
 	}
 	if (n4)

@@ -273,8 +273,7 @@ static void check_burst(const struct mg_acl *acl, const struct mg_filter *f, str
                         unsigned n, uint64_t seed, uint64_t *admitted)
 {
 	struct mg_pkt_tuple t[BURST];
-	struct mg_acl_key keys[BURST];
-	const struct mg_acl_key *k4[BURST], *k6[BURST];
+	const struct mg_flow_key *k4[BURST], *k6[BURST];
 	unsigned pos4[BURST], pos6[BURST], n4 = 0, n6 = 0;
 	bool hit4[BURST], hit6[BURST], got[BURST];
 
@@ -287,13 +286,12 @@ static void check_burst(const struct mg_acl *acl, const struct mg_filter *f, str
 		CHECK(mg_pkt_tuple(g[i].buf, &l3, &t[i]) == 0);
 		CHECK(t[i].key.proto == g[i].ref.proto, "upper layer %u, built %u", t[i].key.proto,
 		      g[i].ref.proto);
-		mg_acl_key_fill(&keys[i], &t[i]);
 		if (g[i].ref.family == 4) {
 			pos4[n4] = i;
-			k4[n4++] = &keys[i];
+			k4[n4++] = &t[i].key;
 		} else {
 			pos6[n6] = i;
-			k6[n6++] = &keys[i];
+			k6[n6++] = &t[i].key;
 		}
 	}
 	mg_acl_classify(acl, 4, k4, hit4, n4);
