@@ -34,3 +34,37 @@ agent_start() {
 		mg_register pids "$c $st"
 	done
 }
+
+# alice_nodes WHO...: user alice with a reusable pre-auth key in $MG_STATE/authkey, and a
+# WireGuard private key for each WHO in $MG_STATE/WHO.key (0600, as the agent requires).
+alice_nodes() {
+	local who
+	admin POST users '{"name":"alice"}' >/dev/null
+	admin POST preauthkeys '{"user":"alice","reusable":true,"expiration":"1h"}' |
+		jq -er .key >"$MG_STATE/authkey" || fail "pre-auth key"
+	for who in "$@"; do
+		(umask 077 && wg genkey >"$MG_STATE/$who.key")
+	done
+}
+
+# relay_cert: a self-signed certificate for relay.test in $MG_STATE/relay.crt and relay.key; the
+# nodes take the certificate as their CA file.
+relay_cert() {
+	openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:prime256v1 -nodes \
+		-keyout "$MG_STATE/relay.key" -out "$MG_STATE/relay.crt" -days 2 -subj /CN=relay.test \
+		-addext "subjectAltName=DNS:relay.test" >/dev/null 2>&1 || fail "relay certificate"
+}
+
+# relay_spawn NS NAME METRICS_PORT: meshgate-relay on $MG_STATE/NAME.yaml in NS, logging to
+# NAME.log, waited for until its health answers; its pid in RELAY_PID.
+relay_spawn() {
+	spawn "$MG_STATE/$2.log" ip netns exec "$1" "$RELAY" --config "$MG_STATE/$2.yaml"
+	RELAY_PID=$MG_SPAWNED_PID
+	wait_for 10 "meshgate-relay $2" ip netns exec "$1" curl -sf "http://127.0.0.1:$3/health"
+}
+
+# relay_metric NS METRICS_PORT NAME: NAME's value on that relay's /metrics (empty if absent).
+relay_metric() {
+	ip netns exec "$1" curl -sf --max-time 5 "http://127.0.0.1:$2/metrics" |
+		awk -v n="$3" '$1 == n {print $2}'
+}

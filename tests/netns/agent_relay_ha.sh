@@ -109,21 +109,14 @@ relay_map:
         - {name: r3, host: 10.99.0.1, port: 8445, server_name: relay.test}
 EOF
 coord_start "$NS_H" "$URL"
-admin POST users '{"name":"alice"}' >/dev/null
-admin POST preauthkeys '{"user":"alice","reusable":true,"expiration":"1h"}' |
-	jq -er .key >"$MG_STATE/authkey" || fail "pre-auth key"
-for who in a b c; do
-	(umask 077 && wg genkey >"$MG_STATE/$who.key")
-done
+alice_nodes a b c
 PUB_A=$(wg pubkey <"$MG_STATE/a.key")
 PUB_B=$(wg pubkey <"$MG_STATE/b.key")
 PUB_C=$(wg pubkey <"$MG_STATE/c.key")
 
 # ---- two meshed relays ----
-openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:prime256v1 -nodes \
-	-keyout "$MG_STATE/relay.key" -out "$MG_STATE/relay.crt" -days 2 -subj /CN=relay.test \
-	-addext "subjectAltName=DNS:relay.test" >/dev/null 2>&1 || fail "relay certificate"
-relay_start() { # NAME PORT METRICS_PORT PEER PEER_PORT
+relay_cert
+meshed_relay() { # NAME PORT METRICS_PORT PEER PEER_PORT
 	cat >"$MG_STATE/$1.yaml" <<EOF
 listen: "10.99.0.1:$2"
 tls:
@@ -143,13 +136,11 @@ mesh:
 limits:
   keepalive_seconds: 1
 EOF
-	spawn "$MG_STATE/$1.log" ip netns exec "$NS_H" "$RELAY" --config "$MG_STATE/$1.yaml"
-	RELAY_PID=$MG_SPAWNED_PID
-	wait_for 10 "meshgate-relay $1" ip netns exec "$NS_H" curl -sf "http://127.0.0.1:$3/health"
+	relay_spawn "$NS_H" "$1" "$3"
 }
-relay_start r1 8443 9470 r2 8444
+meshed_relay r1 8443 9470 r2 8444
 R1_PID=$RELAY_PID
-relay_start r2 8444 9471 r1 8443
+meshed_relay r2 8444 9471 r1 8443
 R2_PID=$RELAY_PID
 # r3: another region, in no mesh with r1 and r2.
 cat >"$MG_STATE/r3.yaml" <<EOF
@@ -164,13 +155,9 @@ admission:
   coordinator: $URL
   credential_file: $MG_STATE/relay-credential
 EOF
-spawn "$MG_STATE/r3.log" ip netns exec "$NS_H" "$RELAY" --config "$MG_STATE/r3.yaml"
-R3_PID=$MG_SPAWNED_PID
-wait_for 10 "meshgate-relay r3" ip netns exec "$NS_H" curl -sf "http://127.0.0.1:9472/health"
-metric() { # METRICS_PORT NAME
-	ip netns exec "$NS_H" curl -sf --max-time 5 "http://127.0.0.1:$1/metrics" |
-		awk -v n="$2" '$1 == n {print $2}'
-}
+relay_spawn "$NS_H" r3 9472
+R3_PID=$RELAY_PID
+metric() { relay_metric "$NS_H" "$@"; } # METRICS_PORT NAME
 meshed() {
 	[ "$(metric 9470 meshgate_relay_mesh_links_up)" = 1 ] &&
 		[ "$(metric 9471 meshgate_relay_mesh_links_up)" = 1 ]

@@ -79,17 +79,10 @@ log_level: info
 heartbeat: 2s
 EOF
 coord_start "$NS_P" "$URL"
-admin POST users '{"name":"alice"}' >/dev/null
-admin POST preauthkeys '{"user":"alice","reusable":true,"expiration":"1h"}' |
-	jq -er .key >"$MG_STATE/authkey" || fail "pre-auth key"
-for who in a b; do
-	(umask 077 && wg genkey >"$MG_STATE/$who.key")
-done
+alice_nodes a b
 PUB_A=$(wg pubkey <"$MG_STATE/a.key")
 
-openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:prime256v1 -nodes \
-	-keyout "$MG_STATE/relay.key" -out "$MG_STATE/relay.crt" -days 2 -subj /CN=relay.test \
-	>/dev/null 2>&1 || fail "relay certificate"
+relay_cert
 cat >"$MG_STATE/relay.yaml" <<EOF
 listen: 10.99.0.1:8443
 tls: {cert_file: $MG_STATE/relay.crt, key_file: $MG_STATE/relay.key}
@@ -97,8 +90,7 @@ metrics_listen: 127.0.0.1:9470
 stun:
   listen: [10.99.0.1:3478, 10.99.0.2:3478]
 EOF
-spawn "$MG_STATE/relay.log" ip netns exec "$NS_P" "$RELAY" --config "$MG_STATE/relay.yaml"
-wait_for 10 "meshgate-relay" ip netns exec "$NS_P" curl -sf http://127.0.0.1:9470/health
+relay_spawn "$NS_P" relay 9470
 
 agent_config() { # WHO IFNAME [EXTRA YAML]
 	cat >"$MG_STATE/agent-$1.yaml" <<EOF
