@@ -3,9 +3,7 @@
 
 #include <arpa/inet.h>
 #include <errno.h>
-#include <fcntl.h>
 #include <netinet/in.h>
-#include <pthread.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
@@ -16,9 +14,12 @@
 #include "keys.h"
 #include "log.h"
 #include "relay_client.h"
+#include "relay_dial.h"
+#include "relay_home.h"
 
-#define RECONNECT_MIN_S 1
-#define RECONNECT_MAX_S 16
+#define RECONNECT_MIN_S    1
+#define RECONNECT_MAX_S    16
+#define CONNECT_TIMEOUT_MS 5000
 /* Packets moved per descriptor and poll round, so one busy peer cannot starve the rest. */
 #define BATCH 64
 
@@ -37,57 +38,24 @@ struct proxy {
 	uint64_t to_relay, from_relay, dropped;
 };
 
-/* A relay the agent may home on: the static one, or one of the map. */
-struct cand {
-	struct mg_netmap_relay r;
-	int connect_ms;     /* last TCP + TLS + proof time; -1: never connected */
-	int64_t skip_until; /* failed: tried again only when no other is left */
-};
-
-/*
- * A connect in progress. mg_relay_client_connect blocks (TCP, TLS, upgrade, key proof; up to
- * 5 s), so it runs on a thread of its own and the agent's loop keeps moving packets; the thread
- * writes a byte to done[1] when it is over, and the loop polls done[0] in the relay's slot. The
- * client is handed over only after the join, so it is never used by two threads at once.
- */
-struct dial {
-	bool active;
-	pthread_t th;
-	int done[2];
-	char name[64];
-	struct mg_relay_client_config cc;
-	struct mg_netmap_relay r; /* cc points into it */
-	struct mg_relay_client *rc;
-	char err[256];
-	int64_t t0;
-};
-
 /* A connection to a relayed peer's home relay when it is not ours (another region's, or one
  * outside our mesh): SENDs to that peer go there, so they need no mesh between the relays. */
 struct extra {
 	char name[64]; /* "": a free slot */
 	struct mg_relay_client *rc;
-	struct dial dial;
+	struct mg_relay_dial dial;
 	int64_t next_try;
 };
 
 struct mg_relay_path {
 	struct mg_relay_path_config cfg;
-	struct dial dial;
+	struct mg_relay_home *home; /* the home relay's choice and connection (node/) */
 	struct extra extras[MG_RELAY_PATH_MAX_EXTRA];
-	struct cand cands[MG_NETMAP_MAX_RELAYS];
-	size_t n_cands;
-	int home; /* index in cands of the connected relay, -1 */
 	uint8_t sk[32];
 	mg_relay_path_switch_fn fn;
 	void *ctx;
 	uint16_t wg_port;
-	struct mg_relay_client *rc;
-	void *tls;
-	int64_t next_connect;
-	unsigned backoff;
-	char error[400];
-	uint64_t connects, to_relay_dropped;
+	uint64_t to_relay_dropped;
 	struct proxy *peers;
 	size_t n, cap;
 };
@@ -175,19 +143,19 @@ struct mg_relay_path *mg_relay_path_new(const struct mg_relay_path_config *cfg,
 	memcpy(rp->sk, private_key, 32);
 	rp->fn = fn;
 	rp->ctx = ctx;
-	rp->backoff = RECONNECT_MIN_S;
-	rp->home = -1;
-	if (cfg->host[0]) {
-		struct cand *c = &rp->cands[rp->n_cands++];
-
-		snprintf(c->r.name, sizeof(c->r.name), "%s", cfg->name);
-		snprintf(c->r.host, sizeof(c->r.host), "%s", cfg->host);
-		snprintf(c->r.server_name, sizeof(c->r.server_name), "%s", cfg->server_name);
-		c->r.port = cfg->port;
-		c->connect_ms = -1;
-	}
-	rp->tls = mg_relay_tls_ctx_new(cfg->ca_file[0] ? cfg->ca_file : NULL, err, sizeof(err));
-	if (!rp->tls) {
+	rp->home = mg_relay_home_new(
+	    &(struct mg_relay_home_config){
+	        .name = cfg->name,
+	        .host = cfg->host,
+	        .server_name = cfg->server_name,
+	        .port = cfg->port,
+	        .region = cfg->region,
+	        .ca_file = cfg->ca_file,
+	        .fwmark = cfg->fwmark,
+	        .timeout_ms = CONNECT_TIMEOUT_MS,
+	    },
+	    private_key, err, sizeof(err));
+	if (!rp->home) {
 		mg_log(MG_LOG_ERROR, "relay: TLS setup failed", "error", err, NULL);
 		wg_memzero(rp->sk, sizeof(rp->sk));
 		free(rp);
@@ -196,25 +164,13 @@ struct mg_relay_path *mg_relay_path_new(const struct mg_relay_path_config *cfg,
 	return rp;
 }
 
-static void dial_join(struct dial *d)
-{
-	pthread_join(d->th, NULL);
-	close(d->done[0]);
-	close(d->done[1]);
-	d->active = false;
-}
-
 void mg_relay_path_free(struct mg_relay_path *rp)
 {
 	if (!rp)
 		return;
-	if (rp->dial.active) {
-		dial_join(&rp->dial);
-		mg_relay_client_close(rp->dial.rc);
-	}
 	for (size_t i = 0; i < MG_RELAY_PATH_MAX_EXTRA; i++) {
 		if (rp->extras[i].dial.active) {
-			dial_join(&rp->extras[i].dial);
+			mg_relay_dial_join(&rp->extras[i].dial);
 			mg_relay_client_close(rp->extras[i].dial.rc);
 		}
 		mg_relay_client_close(rp->extras[i].rc);
@@ -223,8 +179,7 @@ void mg_relay_path_free(struct mg_relay_path *rp)
 		if (rp->peers[i].fd >= 0)
 			close(rp->peers[i].fd);
 	free(rp->peers);
-	mg_relay_client_close(rp->rc);
-	mg_relay_tls_ctx_free(rp->tls);
+	mg_relay_home_free(rp->home);
 	wg_memzero(rp->sk, sizeof(rp->sk));
 	free(rp);
 }
@@ -389,206 +344,20 @@ void mg_relay_path_observe(struct mg_relay_path *rp, const uint8_t key[32],
 
 const char *mg_relay_path_home(const struct mg_relay_path *rp)
 {
-	return rp && rp->rc && rp->home >= 0 ? rp->cands[rp->home].r.name : NULL;
+	const struct mg_netmap_relay *r = rp ? mg_relay_home_relay(rp->home) : NULL;
+
+	return r ? r->name : NULL;
 }
 
 void mg_relay_path_set_map(struct mg_relay_path *rp, const struct mg_netmap_relay *relays, size_t n,
                            int64_t now)
 {
-	struct cand next[MG_NETMAP_MAX_RELAYS];
-	int home = -1;
-
-	if (rp->cfg.host[0])
-		return;
-	if (n > MG_NETMAP_MAX_RELAYS)
-		n = MG_NETMAP_MAX_RELAYS;
-	for (size_t i = 0; i < n; i++) {
-		next[i] = (struct cand){.r = relays[i], .connect_ms = -1};
-		if (!next[i].r.server_name[0])
-			snprintf(next[i].r.server_name, sizeof(next[i].r.server_name), "%s",
-			         relays[i].host);
-		/* What was learnt of a relay survives a new map that still lists it. */
-		for (size_t j = 0; j < rp->n_cands; j++) {
-			const struct cand *o = &rp->cands[j];
-
-			if (strcmp(o->r.name, relays[i].name) != 0)
-				continue;
-			next[i].connect_ms = o->connect_ms;
-			next[i].skip_until = o->skip_until;
-			if ((int)j == rp->home && strcmp(o->r.host, relays[i].host) == 0 &&
-			    o->r.port == relays[i].port)
-				home = (int)i;
-		}
-	}
-	if (rp->rc && home < 0) {
-		mg_log(MG_LOG_NOTICE, "relay: the home relay left the relay map", "relay",
-		       rp->cands[rp->home].r.name, NULL);
-		mg_relay_client_close(rp->rc);
-		rp->rc = NULL;
-		rp->next_connect = now;
-	}
-	memcpy(rp->cands, next, n * sizeof(*next));
-	rp->n_cands = n;
-	rp->home = home;
-}
-
-/* The relay to try next: not recently failed, preferred region, fastest, map order. With all
- * of them failed, the one whose pause ends first. */
-static int pick(const struct mg_relay_path *rp, int64_t now)
-{
-	int best = -1;
-
-	for (size_t i = 0; i < rp->n_cands; i++) {
-		const struct cand *c = &rp->cands[i], *b = best >= 0 ? &rp->cands[best] : NULL;
-		bool c_ok = c->skip_until <= now, b_ok;
-		bool c_pref = rp->cfg.region[0] && strcmp(c->r.region, rp->cfg.region) == 0, b_pref;
-		unsigned c_ms = (unsigned)c->connect_ms, b_ms; /* -1: unmeasured, after all */
-
-		if (!b) {
-			best = (int)i;
-			continue;
-		}
-		b_ok = b->skip_until <= now;
-		b_pref = rp->cfg.region[0] && strcmp(b->r.region, rp->cfg.region) == 0;
-		b_ms = (unsigned)b->connect_ms;
-		if (c_ok != b_ok) {
-			if (c_ok)
-				best = (int)i;
-		} else if (!c_ok) {
-			if (c->skip_until < b->skip_until)
-				best = (int)i;
-		} else if (c_pref != b_pref) {
-			if (c_pref)
-				best = (int)i;
-		} else if (c_ms < b_ms) {
-			best = (int)i;
-		}
-	}
-	return best;
-}
-
-static int64_t now_ms(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
-
-static void relay_down(struct mg_relay_path *rp, int64_t now, const char *why)
-{
-	snprintf(rp->error, sizeof(rp->error), "%s", why);
-	mg_log(MG_LOG_WARNING, "relay: connection lost", "relay", rp->cands[rp->home].r.name,
-	       "error", why, NULL);
-	mg_relay_client_close(rp->rc);
-	rp->rc = NULL;
-	/* Another relay of the map at the next tick; this one only when none other is left. */
-	rp->cands[rp->home].skip_until = now + RECONNECT_MAX_S;
-	rp->home = -1;
-	rp->next_connect = now;
-	rp->backoff = RECONNECT_MIN_S;
-}
-
-static void *dial_run(void *arg)
-{
-	struct dial *d = arg;
-	char b = 1;
-
-	d->rc = mg_relay_client_connect(&d->cc, d->err, sizeof(d->err));
-	/* The pipe holds far more than one byte: this write cannot block or fail short. */
-	if (write(d->done[1], &b, 1) != 1)
-		abort();
-	return NULL;
-}
-
-/* The dial is over: the client becomes the home relay's, or the next relay is due. */
-static void dial_finish(struct mg_relay_path *rp, int64_t now)
-{
-	struct dial *d = &rp->dial;
-	struct cand *c = NULL;
-	char ms[16];
-	int i;
-
-	dial_join(d);
-	for (size_t k = 0; k < rp->n_cands; k++)
-		if (strcmp(rp->cands[k].r.name, d->name) == 0)
-			c = &rp->cands[k];
-	if (d->rc && !c) {
-		/* The map dropped it while we dialled. */
-		mg_relay_client_close(d->rc);
-		d->rc = NULL;
-		rp->next_connect = now;
-		return;
-	}
-	if (!d->rc) {
-		snprintf(rp->error, sizeof(rp->error), "%s: %s", d->name, d->err);
-		mg_log(MG_LOG_WARNING, "relay: cannot connect", "relay", d->name, "error", d->err,
-		       NULL);
-		if (c)
-			c->skip_until = now + RECONNECT_MAX_S;
-		/* Straight on to the next relay when there is one; back off when all failed. */
-		i = pick(rp, now);
-		if (i >= 0 && rp->cands[i].skip_until <= now) {
-			rp->next_connect = now;
-		} else {
-			rp->next_connect = now + rp->backoff;
-			rp->backoff =
-			    rp->backoff * 2 > RECONNECT_MAX_S ? RECONNECT_MAX_S : rp->backoff * 2;
-		}
-		return;
-	}
-	rp->rc = d->rc;
-	d->rc = NULL;
-	c->connect_ms = (int)(now_ms() - d->t0);
-	c->skip_until = 0;
-	rp->home = (int)(c - rp->cands);
-	rp->error[0] = '\0';
-	rp->backoff = RECONNECT_MIN_S;
-	rp->connects++;
-	snprintf(ms, sizeof(ms), "%d", c->connect_ms);
-	mg_log(MG_LOG_NOTICE, "relay: connected", "relay", c->r.name, "host", c->r.host,
-	       "connect_ms", ms, NULL);
-}
-
-/* Starts dialling r on a thread; -1 (logged) when no thread could be started. */
-static int dial_start(struct mg_relay_path *rp, struct dial *d, const struct mg_netmap_relay *r)
-{
-	int rc;
-
-	d->r = *r;
-	snprintf(d->name, sizeof(d->name), "%s", d->r.name);
-	d->cc = (struct mg_relay_client_config){
-	    .host = d->r.host,
-	    .port = d->r.port,
-	    .server_name = d->r.server_name[0] ? d->r.server_name : NULL,
-	    .tls_ctx = rp->tls,
-	    .private_key = rp->sk,
-	    .timeout_ms = 5000,
-	    .fwmark = rp->cfg.fwmark,
-	};
-	d->rc = NULL;
-	d->err[0] = '\0';
-	d->t0 = now_ms();
-	if (pipe2(d->done, O_CLOEXEC | O_NONBLOCK) != 0) {
-		mg_log(MG_LOG_WARNING, "relay: cannot dial", "error", strerror(errno), NULL);
-		return -1;
-	}
-	if ((rc = pthread_create(&d->th, NULL, dial_run, d)) != 0) {
-		mg_log(MG_LOG_WARNING, "relay: cannot dial", "error", strerror(rc), NULL);
-		close(d->done[0]);
-		close(d->done[1]);
-		return -1;
-	}
-	d->active = true;
-	return 0;
+	mg_relay_home_set_map(rp->home, relays, n, now);
 }
 
 static const struct mg_netmap_relay *cand_named(const struct mg_relay_path *rp, const char *name)
 {
-	for (size_t i = 0; i < rp->n_cands; i++)
-		if (strcmp(rp->cands[i].r.name, name) == 0)
-			return &rp->cands[i].r;
-	return NULL;
+	return mg_relay_home_find(rp->home, name);
 }
 
 static struct extra *extra_named(struct mg_relay_path *rp, const char *name)
@@ -636,7 +405,7 @@ static void extras_tick(struct mg_relay_path *rp, int64_t now)
 		/* A relay of our own region reaches the peer through the relay mesh. */
 		if (!p->relayed || !p->home_relay[0] || strcmp(p->home_relay, home) == 0 ||
 		    !(r = cand_named(rp, p->home_relay)) ||
-		    strcmp(r->region, rp->cands[rp->home].r.region) == 0)
+		    strcmp(r->region, mg_relay_home_relay(rp->home)->region) == 0)
 			continue;
 		if (!(x = extra_named(rp, p->home_relay))) {
 			for (size_t i = 0; i < MG_RELAY_PATH_MAX_EXTRA && !x; i++)
@@ -648,14 +417,15 @@ static void extras_tick(struct mg_relay_path *rp, int64_t now)
 			x->next_try = now;
 		}
 		if (!x->rc && !x->dial.active && now >= x->next_try &&
-		    dial_start(rp, &x->dial, r) != 0)
+		    mg_relay_dial_start(&x->dial, r, mg_relay_home_tls(rp->home), rp->sk,
+		                        rp->cfg.fwmark, CONNECT_TIMEOUT_MS) != 0)
 			x->next_try = now + RECONNECT_MAX_S;
 	}
 }
 
 static void extra_finish(struct extra *x, int64_t now)
 {
-	dial_join(&x->dial);
+	mg_relay_dial_join(&x->dial);
 	if (!x->dial.rc) {
 		mg_log(MG_LOG_WARNING, "relay: cannot connect to a peer's home relay", "relay",
 		       x->dial.name, "error", x->dial.err, NULL);
@@ -674,13 +444,8 @@ static void extra_finish(struct extra *x, int64_t now)
 
 void mg_relay_path_tick(struct mg_relay_path *rp, int64_t now)
 {
-	int i;
-
 	extras_tick(rp, now);
-	if (rp->rc || rp->dial.active || now < rp->next_connect || (i = pick(rp, now)) < 0)
-		return;
-	if (dial_start(rp, &rp->dial, &rp->cands[i].r) != 0)
-		rp->next_connect = now + RECONNECT_MIN_S;
+	mg_relay_home_tick(rp->home, now);
 }
 
 size_t mg_relay_path_pollfds(struct mg_relay_path *rp, struct pollfd *pfd, size_t max)
@@ -691,17 +456,17 @@ size_t mg_relay_path_pollfds(struct mg_relay_path *rp, struct pollfd *pfd, size_
 		return 0;
 	/* Slot 0 is always the relay, or the end of its dial (fd -1 when neither: poll ignores
 	 * it). */
-	pfd[k].fd = rp->rc ? mg_relay_client_fd(rp->rc) : rp->dial.active ? rp->dial.done[0] : -1;
-	pfd[k].events = rp->rc ? mg_relay_client_events(rp->rc) : POLLIN;
+	struct mg_relay_client *rc = mg_relay_home_client(rp->home);
+
+	pfd[k].fd = rc ? mg_relay_client_fd(rc) : mg_relay_home_dial_fd(rp->home);
+	pfd[k].events = rc ? mg_relay_client_events(rc) : POLLIN;
 	pfd[k++].revents = 0;
 	/* Then one slot per extra connection, used or not, so the proxies start at a fixed
 	 * place. */
 	for (size_t i = 0; i < MG_RELAY_PATH_MAX_EXTRA && k < max; i++) {
 		const struct extra *x = &rp->extras[i];
 
-		pfd[k].fd = x->rc            ? mg_relay_client_fd(x->rc)
-		            : x->dial.active ? x->dial.done[0]
-		                             : -1;
+		pfd[k].fd = x->rc ? mg_relay_client_fd(x->rc) : mg_relay_dial_fd(&x->dial);
 		pfd[k].events = x->rc ? mg_relay_client_events(x->rc) : POLLIN;
 		pfd[k++].revents = 0;
 	}
@@ -751,16 +516,18 @@ void mg_relay_path_io(struct mg_relay_path *rp, const struct pollfd *pfd, size_t
 
 	if (n == 0)
 		return;
-	if (rp->dial.active && pfd[0].fd == rp->dial.done[0] && (pfd[0].revents & POLLIN))
-		dial_finish(rp, now);
-	else if (rp->rc && (pfd[0].revents & (POLLIN | POLLERR | POLLHUP)) &&
-	         from_relay(rp, rp->rc) < 0)
-		relay_down(rp, now, mg_relay_client_error(rp->rc));
+	struct mg_relay_client *rc = mg_relay_home_client(rp->home);
+
+	if (!rc && pfd[0].fd >= 0 && pfd[0].fd == mg_relay_home_dial_fd(rp->home) &&
+	    (pfd[0].revents & POLLIN))
+		mg_relay_home_finish(rp->home, now);
+	else if (rc && (pfd[0].revents & (POLLIN | POLLERR | POLLHUP)) && from_relay(rp, rc) < 0)
+		mg_relay_home_down(rp->home, now, mg_relay_client_error(rc));
 	for (size_t i = 0; i < MG_RELAY_PATH_MAX_EXTRA && 1 + i < n; i++) {
 		struct extra *x = &rp->extras[i];
 		short ev = pfd[1 + i].revents;
 
-		if (x->dial.active && pfd[1 + i].fd == x->dial.done[0] && (ev & POLLIN))
+		if (x->dial.active && pfd[1 + i].fd == mg_relay_dial_fd(&x->dial) && (ev & POLLIN))
 			extra_finish(x, now);
 		else if (x->rc && pfd[1 + i].fd == mg_relay_client_fd(x->rc) &&
 		         (ev & (POLLIN | POLLERR | POLLHUP)) && from_relay(rp, x->rc) < 0) {
@@ -785,7 +552,7 @@ void mg_relay_path_io(struct mg_relay_path *rp, const struct pollfd *pfd, size_t
 		/* To the peer's home relay when we hold a connection there, else through ours
 		 * (and the relay mesh). */
 		x = p && p->home_relay[0] ? extra_named(rp, p->home_relay) : NULL;
-		out = x && x->rc ? x->rc : rp->rc;
+		out = x && x->rc ? x->rc : mg_relay_home_client(rp->home);
 		for (int j = 0; p && j < BATCH; j++) {
 			ssize_t len = recv(p->fd, buf, sizeof(buf), 0);
 
@@ -797,8 +564,9 @@ void mg_relay_path_io(struct mg_relay_path *rp, const struct pollfd *pfd, size_t
 				p->to_relay++;
 		}
 	}
-	if (rp->rc && mg_relay_client_pending(rp->rc) > 0 && mg_relay_client_flush(rp->rc) < 0)
-		relay_down(rp, now, mg_relay_client_error(rp->rc));
+	if ((rc = mg_relay_home_client(rp->home)) && mg_relay_client_pending(rc) > 0 &&
+	    mg_relay_client_flush(rc) < 0)
+		mg_relay_home_down(rp->home, now, mg_relay_client_error(rc));
 	for (size_t i = 0; i < MG_RELAY_PATH_MAX_EXTRA; i++) {
 		struct extra *x = &rp->extras[i];
 
@@ -834,23 +602,26 @@ void mg_relay_path_peer_home(struct mg_relay_path *rp, const uint8_t key[32], co
 void mg_relay_path_status(const struct mg_relay_path *rp, FILE *f)
 {
 	struct mg_relay_client_stats st = {0};
+	struct mg_relay_client *rc = mg_relay_home_client(rp->home);
+	const struct mg_netmap_relay *h = mg_relay_home_relay(rp->home);
+	struct mg_relay_home_info info;
 
-	if (rp->rc)
-		mg_relay_client_get_stats(rp->rc, &st);
-	const struct mg_netmap_relay *h = rp->rc && rp->home >= 0 ? &rp->cands[rp->home].r : NULL;
+	mg_relay_home_get_info(rp->home, &info);
+	if (rc)
+		mg_relay_client_get_stats(rc, &st);
 
 	fprintf(f,
 	        "{\"name\":\"%s\",\"region\":\"%s\",\"host\":\"%s\",\"port\":%u,"
 	        "\"connected\":%s,\"dialling\":\"%s\",\"candidates\":%zu,\"error\":\"",
 	        h ? h->name : "", h ? h->region : "", h ? h->host : "", h ? h->port : 0,
-	        rp->rc ? "true" : "false", rp->dial.active ? rp->dial.name : "", rp->n_cands);
-	for (const char *c = rp->error; *c; c++)
+	        rc ? "true" : "false", info.dialling, info.candidates);
+	for (const char *c = info.error; *c; c++)
 		if (*c >= 0x20 && *c < 0x7f && *c != '"' && *c != '\\')
 			fputc(*c, f);
 	fprintf(f,
 	        "\",\"connects\":%llu,\"sent\":%llu,\"received\":%llu,\"dropped_queue_full\":%llu,"
 	        "\"dropped_unknown_peer\":%llu}",
-	        (unsigned long long)rp->connects, (unsigned long long)st.sent,
+	        (unsigned long long)info.connects, (unsigned long long)st.sent,
 	        (unsigned long long)st.received, (unsigned long long)st.dropped_queue_full,
 	        (unsigned long long)rp->to_relay_dropped);
 }

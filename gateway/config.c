@@ -613,6 +613,10 @@ static int load_root(struct cfg_loader *ld, yaml_node_t *root)
 		return -1;
 	if ((n = cfg_lookup(ld, root, "relay")) && cfg_load_relay(ld, n, &gw_cfg(ld)->relay) != 0)
 		return -1;
+	if (n && !gw_cfg(ld)->relay.host[0] && !gw_cfg(ld)->coord.url[0])
+		return cfg_fail(
+		    ld, n, "relay.host",
+		    "required without a coordinator (whose relay map names the relays)");
 	if ((n = cfg_lookup(ld, root, "sockets")) && load_sockets(ld, n) != 0)
 		return -1;
 	if (check_socket_paths(ld, n) != 0)

@@ -3,10 +3,19 @@
 
 #include <string.h>
 
+static int check_name(struct cfg_loader *ld, yaml_node_t *n, const char *path, const char *v)
+{
+	if (strspn(v, "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789._-") !=
+	    strlen(v))
+		return cfg_fail(ld, n, path, "expected 1..63 of A-Z a-z 0-9 . _ -, got '%s'", v);
+	return 0;
+}
+
 int cfg_load_relay(struct cfg_loader *ld, yaml_node_t *node, struct mg_gw_relay_config *cfg)
 {
-	static const char *const keys[] = {"name",    "host",           "port",  "server_name",
-	                                   "ca_file", "direct_timeout", "force", NULL};
+	static const char *const keys[] = {"name",        "host",    "port",
+	                                   "server_name", "ca_file", "direct_timeout",
+	                                   "force",       "region",  NULL};
 	unsigned long v;
 	yaml_node_t *n;
 
@@ -15,20 +24,26 @@ int cfg_load_relay(struct cfg_loader *ld, yaml_node_t *node, struct mg_gw_relay_
 	cfg->direct_timeout_s = 5;
 	if (cfg_check_keys(ld, node, "relay", keys) != 0)
 		return -1;
-	if (!(n = cfg_lookup(ld, node, "name")))
-		return cfg_fail(ld, node, "relay.name",
-		                "required: the relay's name in the relay map");
-	if (cfg_string(ld, n, "relay.name", "a relay name", cfg->name, sizeof(cfg->name)) != 0)
+	/* Without host the relays come from the coordinator's relay map (the agent's rule). */
+	if ((n = cfg_lookup(ld, node, "host")) &&
+	    cfg_string(ld, n, "relay.host", "a host", cfg->host, sizeof(cfg->host)) != 0)
 		return -1;
-	if (strspn(cfg->name,
-	           "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789._-") !=
-	    strlen(cfg->name))
-		return cfg_fail(ld, n, "relay.name",
-		                "expected 1..63 of A-Z a-z 0-9 . _ -, got '%s'", cfg->name);
-	if (!(n = cfg_lookup(ld, node, "host")))
-		return cfg_fail(ld, node, "relay.host",
-		                "required: the relay's address or DNS name");
-	if (cfg_string(ld, n, "relay.host", "a host", cfg->host, sizeof(cfg->host)) != 0)
+	n = cfg_lookup(ld, node, "name");
+	if (!n && cfg->host[0])
+		return cfg_fail(ld, node, "relay.name",
+		                "required with relay.host: the relay's name in the relay map");
+	if (n &&
+	    (cfg_string(ld, n, "relay.name", "a relay name", cfg->name, sizeof(cfg->name)) != 0 ||
+	     check_name(ld, n, "relay.name", cfg->name) != 0))
+		return -1;
+	if (n && !cfg->host[0])
+		return cfg_fail(
+		    ld, n, "relay.name",
+		    "only with relay.host; to prefer relays of the map, use relay.region");
+	if ((n = cfg_lookup(ld, node, "region")) &&
+	    (cfg_string(ld, n, "relay.region", "a region code", cfg->region, sizeof(cfg->region)) !=
+	         0 ||
+	     check_name(ld, n, "relay.region", cfg->region) != 0))
 		return -1;
 	if ((n = cfg_lookup(ld, node, "port"))) {
 		if (cfg_uint(ld, n, "relay.port", 1, 65535, &v) != 0)

@@ -95,7 +95,7 @@ static int health_snapshot(void *vctx, struct mg_status *st)
 	    .filter_changes = ctl->stats.filter_changes,
 	    .filter_errors = ctl->stats.filter_errors,
 	    .ctl_flows = &ctl->ctl_flows,
-	    .relay_name = ctl->relay ? ctl->cfg.relay.name : NULL,
+	    .relay_name = mg_relay_gw_relay(ctl),
 	    .relay_home = mg_relay_gw_home(ctl),
 	};
 	int rc = mg_status_collect(&ctl->gw, &src, st);

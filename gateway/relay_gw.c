@@ -16,12 +16,11 @@
 #include "keys.h"
 #include "log.h"
 #include "relay_client.h"
+#include "relay_home.h"
 #include "relay_ring.h"
 #include "transport.h"
 
 #define RELAY_CONNECT_TIMEOUT_MS 3000
-#define BACKOFF_MIN_NS           (1000ull * 1000 * 1000)
-#define BACKOFF_MAX_NS           (30ull * 1000 * 1000 * 1000)
 #define PATH_CHECK_NS            (100ull * 1000 * 1000)
 #define RECV_BUDGET              256
 /* A handshake sent this recently is still being retried (REKEY_TIMEOUT is 5 s). */
@@ -35,9 +34,10 @@ struct peer_path {
 
 struct mg_relay_gw {
 	struct mg_gw_relay_config cfg;
-	void *tls;
-	struct mg_relay_client *client;
-	uint64_t next_connect_ns, backoff_ns, last_path_check_ns;
+	/* The choice of home relay and the connection, made on a thread of its own (node/). */
+	struct mg_relay_home *home;
+	char last_name[64]; /* the home relay last connected, for the status of relayed peers */
+	uint64_t last_path_check_ns;
 	struct peer_path *paths; /* by slot */
 	struct mg_relay_gw_stats st;
 };
@@ -62,15 +62,24 @@ int mg_relay_gw_start(struct mg_control *ctl, char *err, size_t errlen)
 		return -1;
 	}
 	rg->cfg = *cfg;
-	rg->backoff_ns = BACKOFF_MIN_NS;
-	rg->tls = mg_relay_tls_ctx_new(cfg->ca_file[0] ? cfg->ca_file : NULL, err, errlen);
-	if (!rg->tls) {
+	rg->home = mg_relay_home_new(
+	    &(struct mg_relay_home_config){
+	        .name = cfg->name,
+	        .host = cfg->host,
+	        .server_name = cfg->server_name,
+	        .port = cfg->port,
+	        .region = cfg->region,
+	        .ca_file = cfg->ca_file,
+	        .timeout_ms = RELAY_CONNECT_TIMEOUT_MS,
+	    },
+	    ctl->gw.local.static_private, err, errlen);
+	if (!rg->home) {
 		free(rg->paths);
 		free(rg);
 		return -1;
 	}
 	if (mg_relay_rings_create(&ctl->gw) != 0) {
-		mg_relay_tls_ctx_free(rg->tls);
+		mg_relay_home_free(rg->home);
 		free(rg->paths);
 		free(rg);
 		snprintf(err, errlen, "relay: cannot create the relay rings");
@@ -85,9 +94,8 @@ void mg_relay_gw_stop(struct mg_control *ctl)
 	struct mg_relay_gw *rg = rg_of(ctl);
 	if (!rg)
 		return;
-	if (rg->client)
-		mg_relay_client_close(rg->client);
-	mg_relay_tls_ctx_free(rg->tls);
+	/* Waits for a dial under way (bounded by its timeout). */
+	mg_relay_home_free(rg->home);
 	mg_relay_rings_free(&ctl->gw);
 	free(rg->paths);
 	free(rg);
@@ -96,44 +104,29 @@ void mg_relay_gw_stop(struct mg_control *ctl)
 
 /* ---- the connection ---- */
 
-static void connect_relay(struct mg_control *ctl, struct mg_relay_gw *rg, uint64_t now_ns)
+static struct mg_relay_client *client(const struct mg_relay_gw *rg)
 {
-	char err[256];
-	const struct mg_relay_client_config cc = {
-	    .host = rg->cfg.host,
-	    .port = rg->cfg.port,
-	    .server_name = rg->cfg.server_name[0] ? rg->cfg.server_name : NULL,
-	    .tls_ctx = rg->tls,
-	    .private_key = ctl->gw.local.static_private,
-	    .timeout_ms = RELAY_CONNECT_TIMEOUT_MS,
-	};
-	rg->client = mg_relay_client_connect(&cc, err, sizeof(err));
-	if (!rg->client) {
-		mg_log(MG_LOG_WARNING, "relay: connect failed", "relay", rg->cfg.name, "error", err,
-		       NULL);
-		rg->next_connect_ns = now_ns + rg->backoff_ns;
-		rg->backoff_ns =
-		    rg->backoff_ns * 2 > BACKOFF_MAX_NS ? BACKOFF_MAX_NS : rg->backoff_ns * 2;
-		return;
-	}
-	rg->backoff_ns = BACKOFF_MIN_NS;
+	return mg_relay_home_client(rg->home);
+}
+
+static void connected(struct mg_control *ctl, struct mg_relay_gw *rg)
+{
+	const struct mg_netmap_relay *r = mg_relay_home_relay(rg->home);
+
+	snprintf(rg->last_name, sizeof(rg->last_name), "%s", r->name);
 	rg->st.connects++;
-	mg_log(MG_LOG_INFO, "relay: connected", "relay", rg->cfg.name, NULL);
 	/* Peers see it in the map as our home relay. */
 	if (ctl->coord)
-		mg_coord_client_set_home_relay(ctl->coord, rg->cfg.name);
+		mg_coord_client_set_home_relay(ctl->coord, r->name);
 }
 
 static void lost(struct mg_control *ctl, struct mg_relay_gw *rg, uint64_t now_ns)
 {
 	if (ctl->coord)
 		mg_coord_client_set_home_relay(ctl->coord, "");
-	mg_log(MG_LOG_WARNING, "relay: connection lost", "relay", rg->cfg.name, "error",
-	       mg_relay_client_error(rg->client), NULL);
-	mg_relay_client_close(rg->client);
-	rg->client = NULL;
+	mg_relay_home_down(rg->home, (int64_t)(now_ns / NS_PER_S),
+	                   mg_relay_client_error(client(rg)));
 	rg->st.disconnects++;
-	rg->next_connect_ns = now_ns + rg->backoff_ns;
 }
 
 /* A message the relay delivered from key: data to a worker, handshakes to the driver. */
@@ -182,10 +175,10 @@ static unsigned pump(struct mg_control *ctl, struct mg_relay_gw *rg, uint64_t no
 		for (unsigned i = 0; i < n; i++) {
 			struct rte_mbuf *m = items[i].m;
 			struct mg_peer *peer = mg_gateway_peer(&ctl->gw, items[i].slot);
-			if (!rg->client || !peer) {
+			if (!client(rg) || !peer) {
 				rg->st.dropped_down++;
 			} else {
-				int s = mg_relay_client_send(rg->client, peer->remote.remote_static,
+				int s = mg_relay_client_send(client(rg), peer->remote.remote_static,
 				                             rte_pktmbuf_mtod(m, const void *),
 				                             rte_pktmbuf_data_len(m));
 				if (s == 0)
@@ -197,15 +190,15 @@ static unsigned pump(struct mg_control *ctl, struct mg_relay_gw *rg, uint64_t no
 		}
 		work += n;
 	}
-	if (!rg->client)
+	if (!client(rg))
 		return work;
-	struct pollfd pfd = {.fd = mg_relay_client_fd(rg->client),
-	                     .events = mg_relay_client_events(rg->client)};
+	struct mg_relay_client *c = client(rg);
+	struct pollfd pfd = {.fd = mg_relay_client_fd(c), .events = mg_relay_client_events(c)};
 	if (poll(&pfd, 1, 0) < 0)
 		return work;
 	if (pfd.revents & (POLLIN | POLLERR | POLLHUP)) {
 		for (unsigned i = 0; i < RECV_BUDGET; i++) {
-			rc = mg_relay_client_recv(rg->client, &msg);
+			rc = mg_relay_client_recv(client(rg), &msg);
 			if (rc <= 0)
 				break;
 			work++;
@@ -215,8 +208,8 @@ static unsigned pump(struct mg_control *ctl, struct mg_relay_gw *rg, uint64_t no
 			deliver(ctl, rg, &msg, now_ns);
 		}
 	}
-	if (rc >= 0 && mg_relay_client_pending(rg->client))
-		rc = mg_relay_client_flush(rg->client) < 0 ? -1 : 0;
+	if (rc >= 0 && mg_relay_client_pending(client(rg)))
+		rc = mg_relay_client_flush(client(rg)) < 0 ? -1 : 0;
 	if (rc < 0)
 		lost(ctl, rg, now_ns);
 	return work;
@@ -227,12 +220,12 @@ int mg_relay_gw_send(struct mg_control *ctl, const struct mg_sockaddr *dst, cons
 {
 	struct mg_relay_gw *rg = rg_of(ctl);
 	struct mg_peer *peer = mg_gateway_peer(&ctl->gw, mg_relay_addr_slot(dst));
-	if (!rg || !rg->client || !peer) {
+	if (!rg || !client(rg) || !peer) {
 		if (rg)
 			rg->st.dropped_down++;
 		return -ENETUNREACH;
 	}
-	if (mg_relay_client_send(rg->client, peer->remote.remote_static, payload, len) != 0) {
+	if (mg_relay_client_send(client(rg), peer->remote.remote_static, payload, len) != 0) {
 		rg->st.dropped_queue_full++;
 		return -ENOBUFS;
 	}
@@ -250,7 +243,7 @@ static void use_relay(struct mg_control *ctl, struct mg_relay_gw *rg, struct mg_
 	mg_endpoint_write(&peer->endpoint, &ep);
 	rg->st.switched_to_relay++;
 	wg_key_to_base64(key, peer->remote.remote_static);
-	mg_log(MG_LOG_INFO, "relay: peer relayed", "peer", key, "relay", rg->cfg.name, "why", why,
+	mg_log(MG_LOG_INFO, "relay: peer relayed", "peer", key, "relay", rg->last_name, "why", why,
 	       NULL);
 	/* Retry the handshake at once through the relay instead of at the next retransmit. */
 	if (!mg_hs_has_usable_keypair(peer, now_ns))
@@ -287,7 +280,7 @@ static void choose_paths(struct mg_control *ctl, struct mg_relay_gw *rg, uint64_
 		}
 		if (!pp->trying_since_ns)
 			pp->trying_since_ns = now_ns;
-		else if (now_ns - pp->trying_since_ns >= timeout && rg->client)
+		else if (now_ns - pp->trying_since_ns >= timeout && client(rg))
 			use_relay(ctl, rg, peer, "direct_timeout", now_ns);
 	}
 }
@@ -309,14 +302,36 @@ unsigned mg_relay_gw_poll(struct mg_control *ctl, uint64_t now_ns)
 	struct mg_relay_gw *rg = rg_of(ctl);
 	if (!rg)
 		return 0;
-	if (!rg->client && now_ns >= rg->next_connect_ns && registered(ctl, rg))
-		connect_relay(ctl, rg, now_ns);
+	/* The connect runs on a thread of its own: here only its start and, without a system
+	 * call, its end, so the control lcore never waits on TCP, TLS or the key proof. */
+	if (!client(rg)) {
+		int64_t now_s = (int64_t)(now_ns / NS_PER_S);
+
+		if (mg_relay_home_dial_over(rg->home)) {
+			if (mg_relay_home_finish(rg->home, now_s))
+				connected(ctl, rg);
+		} else if (registered(ctl, rg)) {
+			mg_relay_home_set_key(rg->home, ctl->gw.local.static_private);
+			mg_relay_home_tick(rg->home, now_s);
+		}
+	}
 	unsigned work = pump(ctl, rg, now_ns);
-	if (rg->client && now_ns - rg->last_path_check_ns >= PATH_CHECK_NS) {
+	if (client(rg) && now_ns - rg->last_path_check_ns >= PATH_CHECK_NS) {
 		rg->last_path_check_ns = now_ns;
 		choose_paths(ctl, rg, now_ns);
 	}
 	return work;
+}
+
+void mg_relay_gw_set_map(struct mg_control *ctl, const struct mg_netmap_relay *relays, size_t n,
+                         uint64_t now_ns)
+{
+	struct mg_relay_gw *rg = rg_of(ctl);
+	if (!rg || !mg_relay_home_set_map(rg->home, relays, n, (int64_t)(now_ns / NS_PER_S)))
+		return;
+	rg->st.disconnects++;
+	if (ctl->coord)
+		mg_coord_client_set_home_relay(ctl->coord, "");
 }
 
 const char *mg_relay_gw_name(const struct mg_control *ctl, const struct mg_sockaddr *ep)
@@ -324,13 +339,20 @@ const char *mg_relay_gw_name(const struct mg_control *ctl, const struct mg_socka
 	const struct mg_relay_gw *rg = rg_of(ctl);
 	if (!rg || ep->family != MG_FAMILY_RELAY || ep->port != HOME_RELAY_ID)
 		return "";
-	return rg->cfg.name;
+	return rg->last_name;
+}
+
+const char *mg_relay_gw_relay(const struct mg_control *ctl)
+{
+	const struct mg_relay_gw *rg = rg_of(ctl);
+	return rg ? rg->last_name : NULL;
 }
 
 const char *mg_relay_gw_home(const struct mg_control *ctl)
 {
 	const struct mg_relay_gw *rg = rg_of(ctl);
-	return rg && rg->client ? rg->cfg.name : NULL;
+	const struct mg_netmap_relay *r = rg ? mg_relay_home_relay(rg->home) : NULL;
+	return r ? r->name : NULL;
 }
 
 void mg_relay_gw_get_stats(const struct mg_control *ctl, struct mg_relay_gw_stats *st)
@@ -340,5 +362,5 @@ void mg_relay_gw_get_stats(const struct mg_control *ctl, struct mg_relay_gw_stat
 	if (!rg)
 		return;
 	*st = rg->st;
-	st->connected = rg->client != NULL;
+	st->connected = client(rg) != NULL;
 }

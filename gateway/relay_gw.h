@@ -11,8 +11,9 @@
  * or when no handshake completed within relay.direct_timeout seconds of the first direct
  * attempt (its direct endpoint is kept to report).
  *
- * The connection lives on the control lcore: connecting blocks it for at most
- * RELAY_CONNECT_TIMEOUT_MS, retried with a doubling back-off while the relay is unreachable.
+ * The home relay is relay.host, or without it one of the coordinator's relay map, chosen and
+ * failed over as the agent does (node/relay_home.h). The connection is used on the control
+ * lcore, but made on a thread of its own: an unreachable relay never stalls the lcore.
  */
 #ifndef MESHGATE_GATEWAY_RELAY_GW_H
 #define MESHGATE_GATEWAY_RELAY_GW_H
@@ -31,11 +32,18 @@ int mg_relay_gw_start(struct mg_control *ctl, char *err, size_t errlen);
 void mg_relay_gw_stop(struct mg_control *ctl);
 /* Each control pass: connection upkeep, both directions, path choice. Returns work done. */
 unsigned mg_relay_gw_poll(struct mg_control *ctl, uint64_t now_ns);
+/* The relay map of a map that carried one (ignored with relay.host). */
+struct mg_netmap_relay;
+void mg_relay_gw_set_map(struct mg_control *ctl, const struct mg_netmap_relay *relays, size_t n,
+                         uint64_t now_ns);
 /* The handshake driver's send for a pseudo address: payload is one WireGuard message. */
 int mg_relay_gw_send(struct mg_control *ctl, const struct mg_sockaddr *dst, const void *payload,
                      uint16_t len);
 /* For status: the name of the relay behind a pseudo address ("" when not relayed). */
 const char *mg_relay_gw_name(const struct mg_control *ctl, const struct mg_sockaddr *ep);
+/* The relay behind relayed peers' endpoints: the home relay, or the last one while none is
+ * connected ("" before the first); NULL without a relay path. */
+const char *mg_relay_gw_relay(const struct mg_control *ctl);
 /* The home relay's name while connected, NULL otherwise. */
 const char *mg_relay_gw_home(const struct mg_control *ctl);
 

@@ -75,12 +75,24 @@ static void loads(void)
 	          cfg.relay.direct_timeout_s == 300 && cfg.relay.force,
 	      "every relay key");
 	mg_config_free(&cfg);
+
+	/* Coordinated: no host, the relays come from the coordinator's relay map. */
+	CHECK(load("coordinator: {url: \"http://coord:8080\", authkey_file: /k}\n"
+	           "relay: {region: fra, ca_file: /etc/ca.pem}\n",
+	           &cfg, err, sizeof(err)) == 0,
+	      "%s", err);
+	CHECK(cfg.relay.enabled && cfg.relay.host[0] == 0 && cfg.relay.name[0] == 0 &&
+	          strcmp(cfg.relay.region, "fra") == 0,
+	      "relay from the map");
+	mg_config_free(&cfg);
 }
 
 static void errors(void)
 {
 	EXPECT_ERROR("relay: {host: a}\n", 5, "relay.name", "required");
-	EXPECT_ERROR("relay: {name: r1}\n", 5, "relay.host", "required");
+	EXPECT_ERROR("relay: {name: r1}\n", 5, "relay.name", "only with relay.host");
+	EXPECT_ERROR("relay: {region: fra}\n", 5, "relay.host", "required without a coordinator");
+	EXPECT_ERROR("relay: {region: f r}\n", 5, "relay.region", "got 'f r'");
 	EXPECT_ERROR("relay:\n  name: r 1\n  host: a\n", 6, "relay.name", "got 'r 1'");
 	EXPECT_ERROR("relay:\n  name: r1\n  host: a\n  port: 0\n", 8, "relay.port", "");
 	EXPECT_ERROR("relay:\n  name: r1\n  host: a\n  direct_timeout: 301\n", 8,

@@ -9,12 +9,16 @@
 #                 bridge drops every UDP frame to or from the gateway's mesh port.
 #   mg-<pid>-gw:  meshgate, coordinated: DPDK LAN port -> lan, DPDK mesh port 10.99.0.10 on
 #                 br0; a kernel veth mg0 10.99.0.11 on br0 carries its TCP to the coordinator
-#                 and the relay (UDP dropped there too). relay: r1 over IPv4.
+#                 and the relay (UDP dropped there too). Its relay comes from the coordinator's
+#                 relay map: r0 first (10.99.0.1:8444, where the gateway's firewall drops every
+#                 SYN), then r1 over IPv4.
 #   mg-<pid>-lan: 192.168.77.2/24 + fd77::2/64 behind the gateway (its advertised routes).
 #   mg-<pid>-a:   agent A, veth0 10.99.0.2/24 + fd99::2/64, firewall as in agent_relay.sh;
 #                 reaches the relay over IPv6.
 #
-# Checks: the gateway tries A directly first (the bridge drops it) and moves A to the relay after
+# Checks: the gateway homes on the map's first relay r0, whose connect hangs until its timeout,
+# while its health socket keeps answering within 2 s (the connect runs off the control
+# lcore), then fails over to r1; the gateway tries A directly first (the bridge drops it) and moves A to the relay after
 # relay.direct_timeout; pings and iperf3 between A and the LAN host over IPv4 and IPv6, which means the
 # handshake, data both ways, allowed IPs and the gateway's workers all ran through the relay;
 # the gateway's status shows A on path relay:r1 and meshctl peers prints it; the hub's capture
@@ -124,6 +128,7 @@ relay_map:
   regions:
     - code: test
       relays:
+        - {name: r0, host: 10.99.0.1, port: 8444, server_name: relay.test}
         - {name: r1, host: 10.99.0.1, port: 8443, server_name: relay.test}
 EOF
 coord_start "$NS_H" "$URL"
@@ -169,10 +174,7 @@ GW_EXTRA="coordinator:
   state_dir: $MG_STATE/state-gw
   hostname: gw
 relay:
-  name: r1
-  host: 10.99.0.1
-  port: 8443
-  server_name: relay.test
+  region: test
   ca_file: $MG_STATE/relay.crt
   direct_timeout: 3"
 gw_write_config "$MG_STATE/gw.yaml"
@@ -208,6 +210,22 @@ node_field() { # PUBKEY JQ_PATH: a field of that node in the coordinator's list
 	admin GET nodes | jq -er --arg k "$1" ".nodes[] | select(.node_key == \$k) | $2"
 }
 wait_for 20 "the gateway registered" node_field "$PUB_G" .id
+# The connect to r0 hangs for its 3 s timeout; the control lcore must keep answering meanwhile.
+# Probes follow each other within 0.2 s, so a lcore blocked by the dial would hold one of them
+# for more than 2.5 s; 2 s leaves room for a loaded machine.
+probes=0 slow=0 t_end=$((SECONDS + 20))
+while ! grep -q 'msg="relay: cannot connect".*relay=r0' "$(gw_log_file gw)"; do
+	[ "$SECONDS" -lt "$t_end" ] || fail "the gateway never gave up on the blackholed relay r0"
+	t=$(curl -s -o /dev/null --max-time 2 -w '%{time_total}' --unix-socket "$MG_STATE/gw.health" \
+		http://localhost/peers) || t=timeout
+	probes=$((probes + 1))
+	case $t in timeout | [2-9]* | [1-9][0-9]*) slow=$((slow + 1)) ;; esac
+	sleep 0.2
+done
+[ "$probes" -ge 5 ] || fail "only $probes health probes during the connect to r0"
+[ "$slow" -eq 0 ] || fail "$slow of $probes health probes took 2 s or more while the gateway dialled r0"
+wait_for 15 "the gateway homed on r1 after r0" grep -q 'msg="relay: connected".*relay=r1' "$(gw_log_file gw)"
+log "the gateway answered $probes health probes within 2 s while dialling r0, then failed over to r1"
 GW_ID=$(node_field "$PUB_G" .id)
 admin POST "nodes/$GW_ID/routes" '{"approved": ["192.168.77.0/24", "fd77::/64"]}' >/dev/null
 has_peer() { run_bounded 5 ip netns exec "$NS_A" wg show "$IF_A" allowed-ips | grep -F "$PUB_G" | grep -qF 192.168.77.0/24; }
