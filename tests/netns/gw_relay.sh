@@ -132,16 +132,11 @@ relay_map:
         - {name: r1, host: 10.99.0.1, port: 8443, server_name: relay.test}
 EOF
 coord_start "$NS_H" "$URL"
-admin POST users '{"name":"alice"}' >/dev/null
-admin POST preauthkeys '{"user":"alice","reusable":true,"expiration":"1h"}' |
-	jq -er .key >"$MG_STATE/authkey" || fail "pre-auth key"
-(umask 077 && wg genkey >"$MG_STATE/a.key")
+alice_nodes a
 PUB_A=$(wg pubkey <"$MG_STATE/a.key")
 PUB_G=$(gen_key gw)
 
-openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:prime256v1 -nodes \
-	-keyout "$MG_STATE/relay.key" -out "$MG_STATE/relay.crt" -days 2 -subj /CN=relay.test \
-	-addext "subjectAltName=DNS:relay.test" >/dev/null 2>&1 || fail "relay certificate"
+relay_cert
 cat >"$MG_STATE/relay.yaml" <<EOF
 listen: "[::]:8443"
 tls:
@@ -156,13 +151,8 @@ admission:
 test:
   tap_file: $MG_STATE/relay.tap
 EOF
-spawn "$MG_STATE/relay.log" ip netns exec "$NS_H" "$RELAY" --config "$MG_STATE/relay.yaml"
-RELAY_PID=$MG_SPAWNED_PID
-wait_for 10 "meshgate-relay" ip netns exec "$NS_H" curl -sf http://127.0.0.1:9470/health
-metric() { # NAME: its value on the relay's /metrics
-	ip netns exec "$NS_H" curl -sf --max-time 5 http://127.0.0.1:9470/metrics |
-		awk -v n="$1" '$1 == n {print $2}'
-}
+relay_spawn "$NS_H" relay 9470
+metric() { relay_metric "$NS_H" 9470 "$1"; }
 
 # ---- the gateway ----
 GW_NAME=gw GW_NS=$NS_G GW_IFNAME=$IF_G GW_KEY=$MG_STATE/gw.key
