@@ -52,9 +52,9 @@ struct mg_agent_config {
 	char wireguard_go[MG_PATH_MAX]; /* empty: attach only */
 	struct mg_coord_config coord;   /* coord.use_exit_node is the top-level exit_node */
 	bool allow_lan_access;
-	struct mg_relay_path_config relay; /* relay: (relay_path.h); enabled false: none */
-	struct mg_nat_probe_config stun;   /* stun: (nat_probe.h); enabled false: none */
-	char status_file[MG_PATH_MAX];     /* empty: none */
+	struct mg_relay_config relay;    /* relay: (relay_path.h); enabled false: none */
+	struct mg_nat_probe_config stun; /* stun: (nat_probe.h); enabled false: none */
+	char status_file[MG_PATH_MAX];   /* empty: none */
 	char log_level[16];
 	char warnings[1024];
 };

@@ -118,8 +118,7 @@ static int load_root(struct cfg_loader *ld, yaml_node_t *root, struct mg_agent_c
 	if ((n = cfg_lookup(ld, root, "allow_lan_access")) &&
 	    cfg_bool(ld, n, "allow_lan_access", &cfg->allow_lan_access) != 0)
 		return -1;
-	if ((n = cfg_lookup(ld, root, "relay")) &&
-	    mg_relay_path_config_load(ld, n, &cfg->relay) != 0)
+	if ((n = cfg_lookup(ld, root, "relay")) && mg_relay_config_load(ld, n, &cfg->relay) != 0)
 		return -1;
 	if ((n = cfg_lookup(ld, root, "stun")) && mg_nat_probe_config_load(ld, n, &cfg->stun) != 0)
 		return -1;

@@ -38,6 +38,7 @@
 #include "addr.h"
 #include "config_yaml.h"
 #include "netmap_apply.h"
+#include "relay_config.h"
 
 #define MG_RELAY_PATH_MAX_PEERS 1024
 /* Connections to relayed peers' home relays besides ours. */
@@ -45,29 +46,13 @@
 /* What mg_relay_path_pollfds may fill. */
 #define MG_RELAY_PATH_MAX_POLLFDS (1 + MG_RELAY_PATH_MAX_EXTRA + MG_RELAY_PATH_MAX_PEERS)
 
-struct mg_relay_path_config {
-	bool enabled;
-	char name[64];   /* with host only */
-	char host[256];  /* "": the relays of the coordinator's relay map */
-	char region[64]; /* map relays of this region first; "": every region alike */
-	uint16_t port;
-	char server_name[256];
-	char ca_file[256];
-	unsigned direct_timeout_s;
-	bool force;
-	uint32_t fwmark; /* not from YAML: the agent sets it while it routes into the tunnel */
-};
-
-int mg_relay_path_config_load(struct cfg_loader *ld, yaml_node_t *node,
-                              struct mg_relay_path_config *cfg);
-
 struct mg_relay_path;
 
 /* Called when a peer's path changes: the agent points wireguard-go's endpoint at ep. */
 typedef void (*mg_relay_path_switch_fn)(void *ctx, const uint8_t key[32],
                                         const struct mg_sockaddr *ep);
 
-struct mg_relay_path *mg_relay_path_new(const struct mg_relay_path_config *cfg,
+struct mg_relay_path *mg_relay_path_new(const struct mg_relay_config *cfg,
                                         const uint8_t private_key[32], mg_relay_path_switch_fn fn,
                                         void *ctx);
 void mg_relay_path_free(struct mg_relay_path *rp);

@@ -13,7 +13,7 @@
 #include <sys/un.h>
 
 #include "config_exit.h"
-#include "config_relay.h"
+#include "relay_config.h"
 #include "config_filter.h"
 #include "config_peers.h"
 #include "config_yaml.h"
@@ -611,7 +611,8 @@ static int load_root(struct cfg_loader *ld, yaml_node_t *root)
 		return -1;
 	if ((n = cfg_lookup(ld, root, "filter")) && cfg_load_filter(ld, n) != 0)
 		return -1;
-	if ((n = cfg_lookup(ld, root, "relay")) && cfg_load_relay(ld, n, &gw_cfg(ld)->relay) != 0)
+	if ((n = cfg_lookup(ld, root, "relay")) &&
+	    mg_relay_config_load(ld, n, &gw_cfg(ld)->relay) != 0)
 		return -1;
 	if (n && !gw_cfg(ld)->relay.host[0] && !gw_cfg(ld)->coord.url[0])
 		return cfg_fail(

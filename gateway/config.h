@@ -17,7 +17,7 @@
  * DPDK behind it, so the loader still builds without DPDK. */
 #include "dp_config.h"
 #include "filter.h"
-#include "config_relay.h"
+#include "relay_config.h"
 #include "node_config.h"
 
 struct mg_port_config {
@@ -78,7 +78,7 @@ struct mg_config {
 	/* coordinated mode (issue 5): coord.url[0] != 0 */
 	struct mg_coord_config coord;
 	/* relay: the home relay of the relay path (enabled false when absent) */
-	struct mg_gw_relay_config relay;
+	struct mg_relay_config relay;
 
 	/* exit: the exit-node NAT, in the data plane's own terms (enabled false when absent) */
 	struct mg_dp_exit_config exit;

@@ -33,7 +33,7 @@ struct peer_path {
 };
 
 struct mg_relay_gw {
-	struct mg_gw_relay_config cfg;
+	struct mg_relay_config cfg;
 	/* The choice of home relay and the connection, made on a thread of its own (node/). */
 	struct mg_relay_home *home;
 	char last_name[64]; /* the home relay last connected, for the status of relayed peers */
@@ -49,7 +49,7 @@ static struct mg_relay_gw *rg_of(const struct mg_control *ctl)
 
 int mg_relay_gw_start(struct mg_control *ctl, char *err, size_t errlen)
 {
-	const struct mg_gw_relay_config *cfg = &ctl->cfg.relay;
+	const struct mg_relay_config *cfg = &ctl->cfg.relay;
 	if (!cfg->enabled)
 		return 0;
 	struct mg_relay_gw *rg = calloc(1, sizeof(*rg));

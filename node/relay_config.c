@@ -1,5 +1,5 @@
 // SPDX-License-Identifier: GPL-2.0-only
-#include "config_relay.h"
+#include "relay_config.h"
 
 #include <string.h>
 
@@ -11,7 +11,7 @@ static int check_name(struct cfg_loader *ld, yaml_node_t *n, const char *path, c
 	return 0;
 }
 
-int cfg_load_relay(struct cfg_loader *ld, yaml_node_t *node, struct mg_gw_relay_config *cfg)
+int mg_relay_config_load(struct cfg_loader *ld, yaml_node_t *node, struct mg_relay_config *cfg)
 {
 	static const char *const keys[] = {"name",        "host",    "port",
 	                                   "server_name", "ca_file", "direct_timeout",
@@ -24,7 +24,8 @@ int cfg_load_relay(struct cfg_loader *ld, yaml_node_t *node, struct mg_gw_relay_
 	cfg->direct_timeout_s = 5;
 	if (cfg_check_keys(ld, node, "relay", keys) != 0)
 		return -1;
-	/* Without host the relays come from the coordinator's relay map (the agent's rule). */
+	/* Without host the relays come from the coordinator's relay map; with it, this one
+	 * relay is used whatever the map says (a static override). */
 	if ((n = cfg_lookup(ld, node, "host")) &&
 	    cfg_string(ld, n, "relay.host", "a host", cfg->host, sizeof(cfg->host)) != 0)
 		return -1;
