@@ -68,3 +68,64 @@ relay_metric() {
 	ip netns exec "$1" curl -sf --max-time 5 "http://127.0.0.1:$2/metrics" |
 		awk -v n="$3" '$1 == n {print $2}'
 }
+
+# marker_not_at_relay HUB_NS HUB_IF SRC_NS DST DST_NS DST_IF: SRC_NS pings DST with the payload
+# pattern MARKER while everything on the relay host's HUB_IF is captured. DST_NS's DST_IF must see
+# the marker (else the check would prove nothing); the capture and the relay's record of what it
+# delivered ($MG_STATE/relay.tap, test.tap_file) must not, and every payload the relay delivered
+# must be a WireGuard message (type 1..4, then three zero bytes).
+marker_not_at_relay() {
+	local hub_ns="$1" hub_if="$2" src_ns="$3" dst="$4" dst_ns="$5" dst_if="$6" sniff_pid seen_pid
+	cat >"$MG_STATE/sniff.py" <<'PY'
+import socket, sys
+s = socket.socket(socket.AF_PACKET, socket.SOCK_RAW, socket.htons(3))
+s.bind((sys.argv[1], 0))
+print("ready", flush=True)
+if sys.argv[2] == "--find":
+    s.settimeout(8)
+    marker = bytes.fromhex(sys.argv[3])
+    try:
+        while True:
+            if marker in s.recv(65535):
+                print("seen", flush=True)
+                break
+    except socket.timeout:
+        pass
+else:
+    with open(sys.argv[2], "wb", buffering=0) as out:
+        while True:
+            out.write(s.recv(65535))
+PY
+	spawn "$MG_STATE/sniff.log" ip netns exec "$hub_ns" python3 "$MG_STATE/sniff.py" "$hub_if" \
+		"$MG_STATE/hub.cap"
+	sniff_pid=$MG_SPAWNED_PID
+	ip netns exec "$dst_ns" timeout 10 python3 "$MG_STATE/sniff.py" "$dst_if" --find "$MARKER" \
+		>"$MG_STATE/dst-seen" 2>&1 &
+	seen_pid=$!
+	# Both sockets bound before the first ping: on a loaded machine python can take seconds.
+	wait_for 10 "the destination's capture" grep -qx ready "$MG_STATE/dst-seen"
+	wait_for 10 "the hub's capture" grep -qx ready "$MG_STATE/sniff.log"
+	run_bounded 15 ip netns exec "$src_ns" ping -c 5 -i 0.2 -W 2 -p "$MARKER" "$dst" >/dev/null ||
+		fail "marker pings"
+	wait "$seen_pid" || true
+	grep -qx seen "$MG_STATE/dst-seen" ||
+		fail "$dst never received the marker: the check would prove nothing"
+	stop_pid "$sniff_pid" 2
+	[ -s "$MG_STATE/hub.cap" ] || fail "the capture on the relay's host is empty"
+	[ -s "$MG_STATE/relay.tap" ] || fail "the relay's tap file is empty"
+	python3 - "$MG_STATE/hub.cap" "$MG_STATE/relay.tap" "$MARKER" <<'PY' ||
+import sys
+cap, tap, marker = open(sys.argv[1], "rb").read(), open(sys.argv[2], "rb").read(), bytes.fromhex(sys.argv[3])
+assert marker not in cap, "marker in the capture on the relay's host"
+assert marker not in tap, "marker in a payload the relay delivered"
+off = n = 0
+while off < len(tap):
+    plen = int.from_bytes(tap[off + 64:off + 68], "big")
+    p = tap[off + 68:off + 68 + plen]
+    assert len(p) == plen and p[0] in (1, 2, 3, 4) and p[1:4] == b"\0\0\0", f"payload {n} is not WireGuard"
+    off += 68 + plen
+    n += 1
+print(f"{len(cap)} captured bytes and {n} relayed payloads, none with the marker")
+PY
+		fail "plaintext seen by the relay"
+}

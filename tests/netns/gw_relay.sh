@@ -265,54 +265,7 @@ log "iperf3 A -> LAN through the relay: $(awk -v b="$bps4" 'BEGIN {printf "%.0f"
 	"IPv4, $(awk -v b="$bps6" 'BEGIN {printf "%.0f", b / 1e6}') Mbit/s IPv6 (2 shared cores, not a benchmark)"
 
 # ---- the plaintext marker never reaches the relay's host ----
-cat >"$MG_STATE/sniff.py" <<'EOF'
-import socket, sys
-s = socket.socket(socket.AF_PACKET, socket.SOCK_RAW, socket.htons(3))
-s.bind((sys.argv[1], 0))
-print("ready", flush=True)
-if sys.argv[2] == "--find":
-    s.settimeout(8)
-    marker = bytes.fromhex(sys.argv[3])
-    try:
-        while True:
-            if marker in s.recv(65535):
-                print("seen", flush=True)
-                break
-    except socket.timeout:
-        pass
-else:
-    with open(sys.argv[2], "wb", buffering=0) as out:
-        while True:
-            out.write(s.recv(65535))
-EOF
-spawn "$MG_STATE/sniff.log" ip netns exec "$NS_H" python3 "$MG_STATE/sniff.py" br0 "$MG_STATE/br0.cap"
-SNIFF_PID=$MG_SPAWNED_PID
-ip netns exec "$NS_L" timeout 10 python3 "$MG_STATE/sniff.py" veth0 --find "$MARKER" \
-	>"$MG_STATE/lan-seen" 2>&1 &
-SEEN_PID=$!
-wait_for 10 "the LAN host's capture" grep -qx ready "$MG_STATE/lan-seen"
-wait_for 10 "the hub's capture" grep -qx ready "$MG_STATE/sniff.log"
-run_bounded 15 ip netns exec "$NS_A" ping -c 5 -i 0.2 -W 2 -p "$MARKER" 192.168.77.2 >/dev/null ||
-	fail "marker pings"
-wait "$SEEN_PID" || true
-grep -qx seen "$MG_STATE/lan-seen" || fail "the LAN host never received the marker: the check would prove nothing"
-stop_pid "$SNIFF_PID" 2
-[ -s "$MG_STATE/br0.cap" ] || fail "the capture on the hub is empty"
-[ -s "$MG_STATE/relay.tap" ] || fail "the relay's tap file is empty"
-python3 - "$MG_STATE/br0.cap" "$MG_STATE/relay.tap" "$MARKER" <<'EOF' || fail "plaintext seen by the relay"
-import sys
-cap, tap, marker = open(sys.argv[1], "rb").read(), open(sys.argv[2], "rb").read(), bytes.fromhex(sys.argv[3])
-assert marker not in cap, "marker in the capture on the relay's host"
-assert marker not in tap, "marker in a payload the relay delivered"
-off = n = 0
-while off < len(tap):
-    plen = int.from_bytes(tap[off + 64:off + 68], "big")
-    p = tap[off + 68:off + 68 + plen]
-    assert len(p) == plen and p[0] in (1, 2, 3, 4) and p[1:4] == b"\0\0\0", f"payload {n} is not WireGuard"
-    off += 68 + plen
-    n += 1
-print(f"{len(cap)} captured bytes and {n} relayed payloads, none with the marker")
-EOF
+marker_not_at_relay "$NS_H" br0 "$NS_A" 192.168.77.2 "$NS_L" veth0
 log "the marker reached the LAN host; the hub's capture and the relay's payloads never held it"
 
 gw_stop gw
