@@ -286,10 +286,11 @@ static bool endpoint_ready(struct mg_control *ctl, struct mg_peer *peer, uint64_
 	struct rte_ether_addr mac;
 	uint8_t nh[16];
 	const struct mg_port_addrs *mesh = &mg_gateway_addrs(gw)->ports[MG_PORT_MESH];
-	if (mg_endpoint_read(&peer->endpoint, &ep) && ep.family == MG_FAMILY_RELAY)
+	if (!mg_endpoint_read(&peer->endpoint, &ep))
+		return false;
+	if (ep.family == MG_FAMILY_RELAY)
 		return true;
-	if (!mg_endpoint_read(&peer->endpoint, &ep) || !mesh_source(mesh, ep.family) ||
-	    !mg_neigh_next_hop(mesh, ep.family, ep.addr, nh))
+	if (!mesh_source(mesh, ep.family) || !mg_neigh_next_hop(mesh, ep.family, ep.addr, nh))
 		return false;
 	if (mg_neigh_lookup(gw->neigh, MG_PORT_MESH, ep.family, nh, &mac))
 		return true;

@@ -182,10 +182,11 @@ static int collect_peers(const struct mg_gateway *gw, const struct mg_status_sou
 			return -ENOMEM;
 		wg_key_to_base64(p->public_key, peer->remote.remote_static);
 		struct mg_sockaddr ep;
-		if (mg_endpoint_read(&peer->endpoint, &ep) && ep.family == MG_FAMILY_RELAY) {
+		bool have_ep = mg_endpoint_read(&peer->endpoint, &ep);
+		if (have_ep && ep.family == MG_FAMILY_RELAY) {
 			snprintf(p->path, sizeof(p->path), "relay:%s",
 			         src->relay_name ? src->relay_name : "?");
-		} else if (mg_endpoint_read(&peer->endpoint, &ep)) {
+		} else if (have_ep) {
 			mg_sockaddr_format(&ep, p->endpoint, sizeof(p->endpoint));
 			snprintf(p->path, sizeof(p->path), "direct");
 		}
