@@ -33,23 +33,31 @@ run_build() { # name, meson setup args...
 	ninja -C "$dir" || return 1
 }
 
+# The names of failed tests are collected here and repeated just above the last line, because
+# a CI log is often read from its tail only.
+failed_list=$(mktemp)
+trap 'rm -f "$failed_list"' EXIT
 count_results() { # testlog.json -> adds to totals
 	local log=$1
 	[ -f "$log" ] || return 0
-	python3 - "$log" <<'PY'
+	python3 - "$log" "$failed_list" <<'PY'
 import json, sys
 p = f = s = 0
-for line in open(sys.argv[1]):
-    line = line.strip()
-    if not line:
-        continue
-    r = json.loads(line).get("result", "")
-    if r in ("OK", "EXPECTEDFAIL"):
-        p += 1
-    elif r == "SKIP":
-        s += 1
-    else:
-        f += 1
+with open(sys.argv[2], "a") as out:
+    for line in open(sys.argv[1]):
+        line = line.strip()
+        if not line:
+            continue
+        t = json.loads(line)
+        r = t.get("result", "")
+        if r in ("OK", "EXPECTEDFAIL"):
+            p += 1
+        elif r == "SKIP":
+            s += 1
+        else:
+            f += 1
+            out.write("%s: %s %s after %.1f s\n" % (sys.argv[1].split("/")[0], t.get("name", "?"),
+                                                    r, t.get("duration", 0.0)))
 print(p, f, s)
 PY
 }
@@ -109,6 +117,10 @@ if [ ${#san_args[@]} -gt 0 ]; then
 	fi
 fi
 
+if [ -s "$failed_list" ]; then
+	echo "failed tests (build: test result):"
+	sed 's/^/  /' "$failed_list"
+fi
 # CI reads the last line, which is exactly "N passed, N failed"; skips are said the line before.
 [ "$skipped" -gt 0 ] && echo "$skipped skipped (see the meson logs for why)"
 echo "$passed passed, $failed failed"
