@@ -229,6 +229,7 @@ static int handle_upgrade(struct relay_conn *c, struct evbuffer *in)
 }
 
 static void login(struct relay_conn *c);
+static void bulk_reads(struct relay_conn *c);
 
 static void send_welcome(struct relay_conn *c)
 {
@@ -307,6 +308,7 @@ static void login(struct relay_conn *c)
 	}
 	c->state = CS_NODE;
 	c->in_local = true;
+	bulk_reads(c);
 	s->m.clients++;
 	s->m.auth_ok_total++;
 	if (old) {
@@ -366,6 +368,7 @@ static void handle_mesh_proof(struct relay_conn *c, const uint8_t *body, uint32_
 		return;
 	}
 	c->state = CS_MESH_IN;
+	bulk_reads(c);
 	c->mnext = s->mesh_in;
 	if (s->mesh_in)
 		s->mesh_in->mprev = c;
@@ -546,6 +549,23 @@ static enum relay_role role_of(enum conn_state st)
 }
 
 static void read_frames(struct relay_conn *c, struct evbuffer *in);
+
+/*
+ * A busy sender's records are read several per read(2), not header and body apart
+ * (kick_read_ahead resumes reading when records wait in OpenSSL's buffer). Only a proven
+ * client gets the 4-record buffer: before that, a silent or trickling connection would hold
+ * ~66 KiB of it from its first byte, and 1,500 of them 100 MiB (relay_hostile). With
+ * SSL_MODE_RELEASE_BUFFERS the next buffer OpenSSL allocates has the new size.
+ */
+static void bulk_reads(struct relay_conn *c)
+{
+	SSL *ssl = bufferevent_openssl_get_ssl(c->bev);
+
+	if (ssl) {
+		SSL_set_default_read_buffer_len(ssl, RELAY_TLS_READ_BUF);
+		SSL_set_read_ahead(ssl, 1);
+	}
+}
 
 /*
  * With read-ahead (server.c), OpenSSL may hold whole records that it has read from the socket

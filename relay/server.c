@@ -55,10 +55,6 @@ static SSL_CTX *server_tls(const struct relay_config *cfg, char *err, size_t err
 	SSL_CTX_set_session_cache_mode(ctx, SSL_SESS_CACHE_OFF);
 	SSL_CTX_set_num_tickets(ctx, 0);
 	SSL_CTX_set_options(ctx, SSL_OP_NO_TICKET | SSL_OP_NO_RENEGOTIATION);
-	/* A busy sender's records are read several per read(2), not header and body apart
-	 * (conn.c resumes reading when records wait in this buffer). */
-	SSL_CTX_set_read_ahead(ctx, 1);
-	SSL_CTX_set_default_read_buffer_len(ctx, RELAY_TLS_READ_BUF);
 	if (SSL_CTX_use_certificate_chain_file(ctx, cfg->cert_file) != 1) {
 		tls_error(err, errlen, "cannot load the certificate chain", cfg->cert_file);
 		goto fail;
