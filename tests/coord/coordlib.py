@@ -466,3 +466,43 @@ def main_args():
     if "--store" in sys.argv:
         store = sys.argv[sys.argv.index("--store") + 1]
     return binary, store
+
+
+def run_in_tempdir(name, body):
+    """The main of a test that manages its own servers: body(chk, binary, workdir). A crash of
+    the test is a failure; the directory goes in every case. Returns the exit code."""
+    binary, _ = main_args()
+    chk = Checker(name)
+    d = tempdir()
+    try:
+        body(chk, binary, d)
+    except Exception as e:
+        chk.check(False, f"exception: {e!r}")
+        raise
+    finally:
+        cleanup(d)
+    return chk.done()
+
+
+def run_with_server(name, body, **server_kw):
+    """The main of a test against one coordinator with a fresh store and an admin key:
+    body(chk, server), then a clean shutdown on SIGTERM is checked. On failure the tail of
+    the server's log is shown. Returns the exit code."""
+    binary, _ = main_args()
+    chk = Checker(name)
+    d = tempdir()
+    s = Server(binary, d, **server_kw)
+    try:
+        s.bootstrap_key()
+        s.start()
+        body(chk, s)
+        chk.check(s.stop() == 0, "clean shutdown on SIGTERM")
+    except Exception as e:
+        chk.check(False, f"exception: {e!r}")
+        raise
+    finally:
+        s.stop()
+        if chk.failed:
+            print(open(s.log).read()[-3000:])
+        cleanup(d)
+    return chk.done()

@@ -7,7 +7,7 @@ import json
 import sys
 import time
 
-from coordlib import Checker, Node, Server, cleanup, main_args, tempdir
+from coordlib import Node, run_with_server
 
 SERVER_OPTS = {"ephemeral_grace": "1s"}
 
@@ -182,24 +182,8 @@ def run_api_suite(chk, s):
 
 
 def main():
-    binary, _ = main_args()
-    chk = Checker("coord_api")
-    d = tempdir()
-    s = Server(binary, d, extra=SERVER_OPTS)
-    try:
-        s.bootstrap_key()
-        s.start()
-        run_api_suite(chk, s)
-        chk.check(s.stop() == 0, "clean shutdown on SIGTERM")
-    except Exception as e:  # a crash of the test is a failure, with the server's log shown
-        chk.check(False, f"exception: {e!r}")
-        raise
-    finally:
-        s.stop()
-        if chk.failed:
-            print(open(s.log).read()[-3000:])
-        cleanup(d)
-    return chk.done()
+    return run_with_server("coord_api", run_api_suite, extra=SERVER_OPTS)
+
 
 
 if __name__ == "__main__":

@@ -6,7 +6,7 @@ node's filter admits exactly the allowed users towards its /0 routes. Policy cha
 routes and a changed choice reach the open streams as deltas; bad choices are refused."""
 import sys
 
-from coordlib import Checker, MapStream, Node, Server, cleanup, main_args, tempdir
+from coordlib import MapStream, Node, run_with_server
 
 DEFAULTS = {"0.0.0.0/0", "::/0"}
 
@@ -140,21 +140,8 @@ def run(chk, s):
 
 
 def main():
-    binary, _ = main_args()
-    chk = Checker("coord_exit")
-    d = tempdir()
-    s = Server(binary, d)
-    try:
-        s.bootstrap_key()
-        s.start()
-        run(chk, s)
-        chk.check(s.stop() == 0, "clean shutdown")
-    finally:
-        s.stop()
-        if chk.failed:
-            print(open(s.log).read()[-3000:])
-        cleanup(d)
-    return chk.done()
+    return run_with_server("coord_exit", run)
+
 
 
 if __name__ == "__main__":

@@ -6,7 +6,7 @@ withdrawing a route changes the filters it belongs in and no other; bad protocol
 with the element named."""
 import sys
 
-from coordlib import Checker, Node, Server, cleanup, main_args, tempdir
+from coordlib import Node, run_with_server
 
 
 def addrs(n):
@@ -87,21 +87,8 @@ def run(chk, s):
 
 
 def main():
-    binary, _ = main_args()
-    chk = Checker("coord_filter")
-    d = tempdir()
-    s = Server(binary, d)
-    try:
-        s.bootstrap_key()
-        s.start()
-        run(chk, s)
-        chk.check(s.stop() == 0, "clean shutdown")
-    finally:
-        s.stop()
-        if chk.failed:
-            print(open(s.log).read()[-3000:])
-        cleanup(d)
-    return chk.done()
+    return run_with_server("coord_filter", run)
+
 
 
 if __name__ == "__main__":

@@ -5,7 +5,7 @@ one spelling, are cleared by a request without them and survive a restart; loopb
 multicast, unspecified, malformed, too many and unknown NAT kinds are refused with 400."""
 import time
 
-from coordlib import Checker, MapStream, Node, Server, cleanup, main_args, tempdir
+from coordlib import MapStream, Node, Server, run_in_tempdir
 
 
 def report(s, node, body):
@@ -91,17 +91,8 @@ def run(chk, binary, d):
 
 
 def main():
-    binary, _ = main_args()
-    chk = Checker("coord_nat_endpoints")
-    d = tempdir()
-    try:
-        run(chk, binary, d)
-    except Exception as e:
-        chk.check(False, f"exception: {e!r}")
-        raise
-    finally:
-        cleanup(d)
-    return chk.done()
+    return run_in_tempdir("coord_nat_endpoints", run)
+
 
 
 if __name__ == "__main__":

@@ -8,7 +8,7 @@ import os
 import subprocess
 import sys
 
-from coordlib import Checker, MapStream, Node, Server, cleanup, main_args, tempdir
+from coordlib import MapStream, Node, Server, run_in_tempdir
 
 RELAY_MAP = """
   regions:
@@ -147,17 +147,8 @@ def run(chk, binary, d):
 
 
 def main():
-    binary, _ = main_args()
-    chk = Checker("coord_relay_map")
-    d = tempdir()
-    try:
-        run(chk, binary, d)
-    except Exception as e:
-        chk.check(False, f"exception: {e!r}")
-        raise
-    finally:
-        cleanup(d)
-    return chk.done()
+    return run_in_tempdir("coord_relay_map", run)
+
 
 
 if __name__ == "__main__":

@@ -8,7 +8,7 @@ import sys
 import time
 
 from asyncmap import open_all, percentile, wait_all
-from coordlib import Checker, Node, Server, cleanup, main_args, tempdir
+from coordlib import Node, run_with_server
 
 N = 1000
 
@@ -83,39 +83,27 @@ async def scenario(chk, s, hub, clients):
     await asyncio.gather(*tasks, return_exceptions=True)
 
 
+def run(chk, s):
+    s.create_user("alice")
+    s.set_policy({"tagOwners": {"tag:hub": ["alice"]},
+                  "acls": [{"action": "accept", "src": ["alice"], "dst": ["tag:hub:*"]}]})
+    hub = Node(s, "hub")
+    hub.register(s.create_key("alice", tags=["tag:hub"]))
+    t = time.time()
+    clients = register_many(s, s.create_key("alice"), N)
+    rate = N / (time.time() - t)
+    print(f"registered {N} nodes at {rate:.0f}/s", flush=True)
+    asyncio.run(scenario(chk, s, hub, clients))
+
+
 def main():
-    binary, _ = main_args()
     soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
     resource.setrlimit(resource.RLIMIT_NOFILE, (hard, hard))
-    chk = Checker("coord_scale")
     if hard < 2 * N + 100:
         print(f"skip: open-file limit {hard} is below {2 * N + 100}")
         return 77
-    d = tempdir()
-    s = Server(binary, d, extra={"sqlite_synchronous": "normal"})
-    try:
-        s.bootstrap_key()
-        s.start()
-        s.create_user("alice")
-        s.set_policy({"tagOwners": {"tag:hub": ["alice"]},
-                      "acls": [{"action": "accept", "src": ["alice"], "dst": ["tag:hub:*"]}]})
-        hub = Node(s, "hub")
-        hub.register(s.create_key("alice", tags=["tag:hub"]))
-        t = time.time()
-        clients = register_many(s, s.create_key("alice"), N)
-        rate = N / (time.time() - t)
-        print(f"registered {N} nodes at {rate:.0f}/s", flush=True)
-        asyncio.run(scenario(chk, s, hub, clients))
-        chk.check(s.stop() == 0, "clean shutdown")
-    except Exception as e:  # a crash of the test is a failure, with the server's log shown
-        chk.check(False, f"exception: {e!r}")
-        raise
-    finally:
-        s.stop()
-        if chk.failed:
-            print(open(s.log).read()[-3000:])
-        cleanup(d)
-    return chk.done()
+    return run_with_server("coord_scale", run, extra={"sqlite_synchronous": "normal"})
+
 
 
 if __name__ == "__main__":
