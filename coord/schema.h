@@ -33,4 +33,20 @@
 	" challenge_key TEXT NOT NULL);"                                                         \
 	"CREATE TABLE used_challenges (challenge TEXT PRIMARY KEY, expires_at BIGINT NOT NULL);"
 
+/* Every migration, in order, for both backends: a store must never miss one the other has. */
+/* clang-format off */
+#define COORD_MIGRATIONS(ID)                                                                     \
+	{1, "users, keys, nodes, policy", COORD_SCHEMA_V1(ID)},                                  \
+	{2, "server public key; the private key moves to server_key_file",                       \
+	 "ALTER TABLE server_keys ADD COLUMN public_key TEXT NOT NULL DEFAULT ''"},               \
+	{3, "routes approved by an auto-approver, kept apart from manual approvals",             \
+	 "ALTER TABLE nodes ADD COLUMN routes_auto TEXT NOT NULL DEFAULT '[]'"},                  \
+	{4, "the relay each node reports as its home",                                           \
+	 "ALTER TABLE nodes ADD COLUMN home_relay TEXT NOT NULL DEFAULT ''"},                     \
+	{5, "the endpoints each node learned with STUN",                                         \
+	 "ALTER TABLE nodes ADD COLUMN stun_endpoints TEXT NOT NULL DEFAULT '[]'"},               \
+	{6, "the NAT mapping each node reports (none, easy, hard, unknown)",                     \
+	 "ALTER TABLE nodes ADD COLUMN nat TEXT NOT NULL DEFAULT 'unknown'"},
+/* clang-format on */
+
 #endif

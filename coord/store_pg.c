@@ -258,19 +258,7 @@ static enum store_status pg_listen(struct store *s, store_change_fn fn, void *ct
 	return STORE_OK;
 }
 
-static const struct store_migration pg_migrations[] = {
-    {1, "users, keys, nodes, policy", COORD_SCHEMA_V1("BIGSERIAL PRIMARY KEY")},
-    {2, "server public key; the private key moves to server_key_file",
-     "ALTER TABLE server_keys ADD COLUMN public_key TEXT NOT NULL DEFAULT ''"},
-    {3, "routes approved by an auto-approver, kept apart from manual approvals",
-     "ALTER TABLE nodes ADD COLUMN routes_auto TEXT NOT NULL DEFAULT '[]'"},
-    {4, "the relay each node reports as its home",
-     "ALTER TABLE nodes ADD COLUMN home_relay TEXT NOT NULL DEFAULT ''"},
-    {5, "the endpoints each node learned with STUN",
-     "ALTER TABLE nodes ADD COLUMN stun_endpoints TEXT NOT NULL DEFAULT '[]'"},
-    {6, "the NAT mapping each node reports (none, easy, hard, unknown)",
-     "ALTER TABLE nodes ADD COLUMN nat TEXT NOT NULL DEFAULT 'unknown'"},
-};
+static const struct store_migration pg_migrations[] = {COORD_MIGRATIONS("BIGSERIAL PRIMARY KEY")};
 
 const struct store_ops store_pg_ops = {
     .name = "postgres",
