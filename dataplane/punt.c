@@ -3,6 +3,7 @@
 
 #include <string.h>
 
+#include <rte_jhash.h>
 #include <rte_ring.h>
 #include <rte_ring_elem.h>
 
@@ -49,6 +50,35 @@ void mg_punt_add(struct mg_gateway *gw, struct mg_worker_counters *c, struct mg_
 		mg_punt_flush(gw, c, b);
 	*mg_punt_meta(m) = *meta;
 	b->pkts[b->n++] = m;
+}
+
+unsigned mg_punt_initiation_ring(const struct mg_gateway *gw, const struct mg_sockaddr *src)
+{
+	uint32_t h =
+	    rte_jhash(src->addr, mg_addr_len(src->family), (uint32_t)src->family << 16 | src->port);
+	return gw->n_hs_rings ? h % gw->n_hs_rings : 0;
+}
+
+void mg_punt_initiation(struct mg_gateway *gw, struct mg_worker_counters *c,
+                        struct mg_punt_batch *b, struct rte_mbuf *m,
+                        const struct mg_punt_meta *meta)
+{
+	if (gw->n_hs_rings == 0) {
+		mg_punt_add(gw, c, b, m, meta);
+		return;
+	}
+	if (!meta_room(m)) {
+		c->drops[MG_DROP_NOMEM]++;
+		rte_pktmbuf_free(m);
+		return;
+	}
+	*mg_punt_meta(m) = *meta;
+	if (rte_ring_mp_enqueue(gw->hs_rings[mg_punt_initiation_ring(gw, &meta->src)], m) != 0) {
+		c->drops[MG_DROP_PUNT_FULL]++;
+		rte_pktmbuf_free(m);
+		return;
+	}
+	c->punted++;
 }
 
 bool mg_event_post(struct mg_gateway *gw, const struct mg_event *ev, uint64_t *lost)
