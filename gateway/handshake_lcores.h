@@ -47,6 +47,7 @@ struct mg_hs_lcore {
 	unsigned id;    /* 0..n-1: its ring is gw.hs_rings[id] */
 	unsigned lcore; /* EAL lcore id */
 	unsigned rcu_id;
+	bool rcu_online;       /* inside mg_hs_lcore_main (an RCU reader only there) */
 	struct rte_ring *done; /* results to the control thread (struct mg_hs_result), SP/SC */
 	struct wg_cookie_checker checker;
 	struct wg_ratelimiter *ratelimiter;
