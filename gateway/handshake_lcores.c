@@ -396,7 +396,8 @@ unsigned mg_hs_lcores_poll(struct mg_control *ctl, uint64_t now_ns)
 			}
 			result_release(ctl, &r[k]);
 		}
-		wg_memzero(r, sizeof(r));
+		if (n)
+			wg_memzero(r, n * sizeof(r[0]));
 		total += n;
 	}
 	return total;
