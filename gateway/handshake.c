@@ -512,9 +512,7 @@ static void input_initiation(struct mg_control *ctl, const union hs_msg *msg, si
 	wg_memzero(&resp, sizeof(resp));
 }
 
-/* The peer whose handshake or keypair owns index, locked and checked again under its lock (the
- * index moves only under that lock); NULL when none. */
-static struct mg_peer *lock_index_owner(struct mg_control *ctl, uint32_t idx)
+struct mg_peer *mg_hs_lock_index_owner(struct mg_control *ctl, uint32_t idx)
 {
 	struct wg_index_table *index = ctl->gw.index;
 	struct wg_noise_remote *remote = wg_index_table_lookup(index, idx, WG_INDEX_HANDSHAKE);
@@ -544,7 +542,7 @@ static void input_response(struct mg_control *ctl, const union hs_msg *msg, size
 	struct wg_noise_remote *remote;
 	if (!macs_ok(ctl, msg, len, src, now_ns))
 		return;
-	struct mg_peer *locked = lock_index_owner(ctl, le32toh(msg->resp.receiver_index));
+	struct mg_peer *locked = mg_hs_lock_index_owner(ctl, le32toh(msg->resp.receiver_index));
 	if (!locked) {
 		ctl->stats.hs_rejected++;
 		return;
@@ -557,8 +555,13 @@ static void input_response(struct mg_control *ctl, const union hs_msg *msg, size
 		ctl->stats.hs_rejected++;
 		return;
 	}
-	struct mg_peer *peer = mg_peer_of_remote(remote);
-	received_handshake(ctl, peer, len, src, now_ns);
+	mg_hs_initiator_done(ctl, mg_peer_of_remote(remote), len, src, now_ns);
+}
+
+void mg_hs_initiator_done(struct mg_control *ctl, struct mg_peer *peer, size_t rx_len,
+                          const struct mg_sockaddr *src, uint64_t now_ns)
+{
+	received_handshake(ctl, peer, rx_len, src, now_ns);
 	uint64_t wall = mg_wall_ns();
 	peer->last_handshake_realtime_ns = wall;
 	wg_timers_session_derived(&peer->timers, now_ns);
@@ -571,7 +574,7 @@ static void input_cookie(struct mg_control *ctl, const union hs_msg *msg, size_t
                          uint64_t now_ns)
 {
 	/* A reply to our initiation names its handshake; to our response, the new keypair. */
-	struct mg_peer *peer = lock_index_owner(ctl, le32toh(msg->cookie.receiver_index));
+	struct mg_peer *peer = mg_hs_lock_index_owner(ctl, le32toh(msg->cookie.receiver_index));
 	bool ok =
 	    peer && wg_cookie_consume_reply(&peer->cookie, &msg->cookie, len, now_ns) == WG_OK;
 	if (peer)

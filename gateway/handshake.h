@@ -34,6 +34,13 @@ int mg_hs_extract(struct rte_mbuf *m, void *out, size_t cap, size_t *len);
 void mg_hs_response_built(struct mg_control *ctl, struct mg_peer *peer,
                           const struct wg_msg_response *resp, size_t rx_len,
                           const struct mg_sockaddr *src, uint64_t now_ns);
+/* After a response from src (rx_len bytes) to our initiation was consumed and the session
+ * begun: counters, timers, then our first data message (staged packets or a keepalive). */
+void mg_hs_initiator_done(struct mg_control *ctl, struct mg_peer *peer, size_t rx_len,
+                          const struct mg_sockaddr *src, uint64_t now_ns);
+/* The peer whose handshake or keypair owns index, with its hs_lock held, checked again under
+ * the lock (an index moves only under it); NULL when none. Any thread. */
+struct mg_peer *mg_hs_lock_index_owner(struct mg_control *ctl, uint32_t idx);
 /* Sends a cookie reply to src. */
 void mg_hs_cookie_built(struct mg_control *ctl, const struct wg_msg_cookie *reply,
                         const struct mg_sockaddr *src, uint64_t now_ns);

@@ -37,7 +37,7 @@
 #define UNDER_LOAD_STICKY_NS (1000ull * 1000 * 1000)
 #define MAX_RELEASE          2
 
-enum result_kind { RESULT_RESPONSE, RESULT_COOKIE, RESULT_RELEASE };
+enum result_kind { RESULT_RESPONSE, RESULT_INITIATOR, RESULT_COOKIE, RESULT_RELEASE };
 
 /* One result for the control thread; a multiple of 4 bytes for the element ring. */
 struct mg_hs_result {
@@ -221,37 +221,47 @@ static void post(struct mg_hs_lcore *hs, const struct mg_hs_result *r)
 	}
 }
 
-static void initiation(struct mg_hs_lcore *hs, const struct wg_msg_initiation *msg, size_t len,
-                       const struct mg_sockaddr *src, uint64_t now_ns)
+/* mac1, and under load mac2 and the rate limit, as the control lcore's macs_ok; answers with a
+ * cookie reply when mac2 is due. */
+static bool macs_ok(struct mg_hs_lcore *hs, const void *msg, size_t len,
+                    const struct mg_sockaddr *src, uint64_t now_ns)
 {
-	struct mg_control *ctl = hs->ctl;
 	struct wg_endpoint ep = {.family = src->family, .port = src->port};
-	struct mg_hs_result r = {.src = *src, .now_ns = now_ns, .rx_len = (uint16_t)len};
-	struct wg_noise_remote *remote;
+	struct mg_hs_result r = {.src = *src, .now_ns = now_ns};
 
 	memcpy(ep.addr, src->addr, sizeof(ep.addr));
 	switch (wg_cookie_validate(&hs->checker, msg, len, &ep, under_load(hs, now_ns), now_ns)) {
 	case WG_COOKIE_MAC_VALID:
-		break;
+		return true;
 	case WG_COOKIE_MAC_VALID_WITH_COOKIE:
 		if (wg_ratelimiter_allow(hs->ratelimiter, &ep, now_ns))
-			break;
+			return true;
 		count(&hs->stats.ratelimited);
-		return;
+		return false;
 	case WG_COOKIE_NEEDS_COOKIE:
 		if (wg_cookie_reply_create(&hs->checker, &r.msg.cookie, msg, len, &ep, now_ns) !=
 		    WG_OK)
-			return;
+			return false;
 		r.kind = RESULT_COOKIE;
 		r.peer_slot = MG_PUNT_NO_PEER;
 		post(hs, &r);
 		count(&hs->stats.cookies);
-		return;
+		return false;
 	default:
 		count(&hs->stats.bad_mac);
-		return;
+		return false;
 	}
+}
 
+static void initiation(struct mg_hs_lcore *hs, const struct wg_msg_initiation *msg, size_t len,
+                       const struct mg_sockaddr *src, uint64_t now_ns)
+{
+	struct mg_control *ctl = hs->ctl;
+	struct mg_hs_result r = {.src = *src, .now_ns = now_ns, .rx_len = (uint16_t)len};
+	struct wg_noise_remote *remote;
+
+	if (!macs_ok(hs, msg, len, src, now_ns))
+		return;
 	release_sink = &r;
 	enum wg_result res = wg_noise_consume_initiation(&ctl->gw.local, msg, &remote);
 	struct mg_peer *peer = mg_hs_take_found();
@@ -283,18 +293,80 @@ static void initiation(struct mg_hs_lcore *hs, const struct wg_msg_initiation *m
 	wg_memzero(&r, sizeof(r));
 }
 
+/* A response to an initiation the control lcore sent for a peer this lcore owns. */
+static void response(struct mg_hs_lcore *hs, const struct wg_msg_response *msg, size_t len,
+                     const struct mg_sockaddr *src, uint64_t now_ns)
+{
+	struct mg_control *ctl = hs->ctl;
+	struct mg_hs_result r = {.src = *src, .now_ns = now_ns, .rx_len = (uint16_t)len};
+	struct wg_noise_remote *remote = NULL;
+
+	if (!macs_ok(hs, msg, len, src, now_ns))
+		return;
+	struct mg_peer *peer = mg_hs_lock_index_owner(ctl, le32toh(msg->receiver_index));
+	enum wg_result res = WG_ERR_UNKNOWN_PEER;
+	release_sink = &r;
+	if (peer) {
+		res = wg_noise_consume_response(&ctl->gw.local, msg, &remote);
+		if (res == WG_OK)
+			res = wg_noise_begin_session(remote);
+		rte_spinlock_unlock(&peer->hs_lock);
+	}
+	release_sink = NULL;
+	if (res != WG_OK) {
+		count(&hs->stats.rejected);
+		if (r.n_release) {
+			r.kind = RESULT_RELEASE;
+			post(hs, &r);
+		}
+		return;
+	}
+	r.kind = RESULT_INITIATOR;
+	r.peer = mg_peer_of_remote(remote);
+	r.peer_slot = r.peer->slot;
+	post(hs, &r);
+	count(&hs->stats.responses);
+}
+
+static void cookie_reply(struct mg_hs_lcore *hs, const struct wg_msg_cookie *msg, size_t len,
+                         uint64_t now_ns)
+{
+	struct mg_peer *peer = mg_hs_lock_index_owner(hs->ctl, le32toh(msg->receiver_index));
+	bool ok = peer && wg_cookie_consume_reply(&peer->cookie, msg, len, now_ns) == WG_OK;
+	if (peer)
+		rte_spinlock_unlock(&peer->hs_lock);
+	count(ok ? &hs->stats.cookies_taken : &hs->stats.rejected);
+}
+
 static void one(struct mg_hs_lcore *hs, struct rte_mbuf *m, uint64_t now_ns)
 {
 	const struct mg_sockaddr src = mg_punt_meta(m)->src;
-	struct wg_msg_initiation msg;
+	union {
+		struct wg_msg_initiation init;
+		struct wg_msg_response resp;
+		struct wg_msg_cookie cookie;
+	} msg;
 	size_t len = 0;
 
-	count(&hs->stats.initiations);
-	if (mg_hs_extract(m, &msg, sizeof(msg), &len) != 0 ||
-	    wg_transport_classify((const uint8_t *)&msg, len) != WG_MSG_HANDSHAKE_INITIATION)
+	if (mg_hs_extract(m, &msg, sizeof(msg), &len) != 0) {
 		count(&hs->stats.malformed);
-	else
-		initiation(hs, &msg, len, &src, now_ns);
+	} else {
+		switch (wg_transport_classify((const uint8_t *)&msg, len)) {
+		case WG_MSG_HANDSHAKE_INITIATION:
+			count(&hs->stats.initiations);
+			initiation(hs, &msg.init, len, &src, now_ns);
+			break;
+		case WG_MSG_HANDSHAKE_RESPONSE:
+			response(hs, &msg.resp, len, &src, now_ns);
+			break;
+		case WG_MSG_HANDSHAKE_COOKIE:
+			cookie_reply(hs, &msg.cookie, len, now_ns);
+			break;
+		default:
+			count(&hs->stats.malformed);
+			break;
+		}
+	}
 	wg_memzero(&msg, sizeof(msg));
 	rte_pktmbuf_free(m);
 }
@@ -388,6 +460,11 @@ unsigned mg_hs_lcores_poll(struct mg_control *ctl, uint64_t now_ns)
 					mg_hs_response_built(ctl, r[k].peer, &r[k].msg.response,
 					                     r[k].rx_len, &r[k].src, now_ns);
 				break;
+			case RESULT_INITIATOR:
+				if (mg_gateway_peer(&ctl->gw, r[k].peer_slot) == r[k].peer)
+					mg_hs_initiator_done(ctl, r[k].peer, r[k].rx_len, &r[k].src,
+					                     now_ns);
+				break;
 			case RESULT_COOKIE:
 				mg_hs_cookie_built(ctl, &r[k].msg.cookie, &r[k].src, now_ns);
 				break;
@@ -437,6 +514,8 @@ void mg_hs_lcores_stats(const struct mg_control *ctl, struct mg_hs_lcore_stats *
 		sum->ratelimited += __atomic_load_n(&s->ratelimited, __ATOMIC_RELAXED);
 		sum->cookies += __atomic_load_n(&s->cookies, __ATOMIC_RELAXED);
 		sum->handshakes += __atomic_load_n(&s->handshakes, __ATOMIC_RELAXED);
+		sum->responses += __atomic_load_n(&s->responses, __ATOMIC_RELAXED);
+		sum->cookies_taken += __atomic_load_n(&s->cookies_taken, __ATOMIC_RELAXED);
 		sum->busy_cpu_ns += __atomic_load_n(&s->busy_cpu_ns, __ATOMIC_RELAXED);
 	}
 }

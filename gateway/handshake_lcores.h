@@ -16,10 +16,14 @@
  * them after an RCU grace period. The lcores are RCU readers themselves, so a peer removed while
  * one of them holds it stays allocated until it has moved on.
  *
- * What follows the handshake, the peer's timers and the frame on the wire, stays on the control
- * thread: each lcore hands its results (responses and cookie replies, built) back through a ring
- * of its own, and mg_hs_lcores_poll sends them. Responses and cookie replies to the gateway's own
- * initiations, which the control thread's timers send, stay on the control thread too.
+ * Responses and cookie replies to the gateway's own messages name one of its indices: workers
+ * look it up and send them to the lcore that owns the peer (its slot modulo the lcores,
+ * mg_punt_reply), so one peer's replies always meet the same lcore.
+ *
+ * What follows the handshake, the peer's timers and the frames on the wire, stays on the control
+ * thread: each lcore hands its results (responses and cookie replies built, sessions begun as the
+ * initiator) back through a ring of its own, and mg_hs_lcores_poll finishes them. The gateway's
+ * own initiations still leave from the control thread, on its timers.
  */
 #ifndef MESHGATE_GATEWAY_HANDSHAKE_LCORES_H
 #define MESHGATE_GATEWAY_HANDSHAKE_LCORES_H
@@ -37,9 +41,11 @@ struct rte_ring;
 struct mg_hs_lcore_stats {
 	uint64_t initiations; /* taken from the ring */
 	uint64_t malformed, bad_mac, rejected, ratelimited;
-	uint64_t cookies;     /* cookie replies built (under load, no valid mac2) */
-	uint64_t handshakes;  /* responses built, keypairs derived */
-	uint64_t busy_cpu_ns; /* this thread's CPU time while it had messages to handle */
+	uint64_t cookies;       /* cookie replies built (under load, no valid mac2) */
+	uint64_t handshakes;    /* responses built, keypairs derived */
+	uint64_t responses;     /* responses to our initiations consumed, keypairs derived */
+	uint64_t cookies_taken; /* cookie replies to our messages accepted */
+	uint64_t busy_cpu_ns;   /* this thread's CPU time while it had messages to handle */
 };
 
 struct mg_hs_lcore {

@@ -2,9 +2,10 @@
 /*
  * Handshake lcores (gateway/handshake_lcores.h) on the control harness, twice:
  *
- * - two handshake lcores on threads of their own, answering at the same time: rounds in which
- *   every far peer initiates in one receive burst; each handshake ends with a keypair that
- *   carries data both ways, checked byte for byte, and no initiation reaches the control lcore;
+ * - two handshake lcores on threads of their own: the gateway initiates to every far peer and
+ *   each response is handled by the lcore that owns the peer; then, answering at the same time,
+ * rounds in which every far peer initiates in one receive burst; each handshake ends with a keypair
+ * that carries data both ways, checked byte for byte, and no initiation reaches the control lcore;
  *   a private key change pauses them and handshakes go on under the new key;
  * - two handshake lcores polled on the test's thread, so a ring can be filled on purpose:
  *   under load, initiations without mac2 get cookie replies from the lcore that owns the
@@ -87,6 +88,44 @@ static void check_sessions(unsigned mark, uint32_t seq, const char *what)
 		CHECK(h_find(out, x, WG_MSG_DATA, idx, 4) == 1 && far_got(x, idx[0], seq + 100 + i),
 		      "%s: the LAN's packet %u reached %s", what, seq + 100 + i, x->name);
 	}
+}
+
+/*
+ * The gateway initiates (a LAN packet for a peer without a session): each far peer's response
+ * goes to the lcore that owns the peer (slot modulo 2), which begins the session; the staged
+ * packet then reaches the peer.
+ */
+static void test_gateway_initiates(void)
+{
+	struct mg_control *ctl = H.ctl;
+	uint64_t before[2] = {ctl->hs_lcores[0]->stats.responses,
+	                      ctl->hs_lcores[1]->stats.responses};
+	uint64_t resp_on_control = ctl->stats.hs_rx[WG_MSG_HANDSHAKE_RESPONSE];
+	unsigned want[2] = {0, 0};
+
+	for (unsigned i = 0; i < FAR_CONFIGURED; i++) {
+		struct far *x = &H.far[i];
+		struct mg_peer *peer = h_peer(x);
+		CHECK(peer && !wg_noise_keypair_current(&peer->remote), "%s: no session yet",
+		      x->name);
+		if (!peer)
+			continue;
+		want[mg_punt_reply_ring(&ctl->gw, peer->slot)]++;
+		unsigned mark = H.n_wire;
+		h_lan_send(x->inner, 9000 + i);
+		CHECK(far_answer_initiation(x, mark), "%s answered the gateway's initiation",
+		      x->name);
+		unsigned idx[4];
+		CHECK(h_find(mark, x, WG_MSG_DATA, idx, 4) == 1 && far_got(x, idx[0], 9000 + i),
+		      "%s: the staged packet came under the new session", x->name);
+	}
+	CHECK(ctl->hs_lcores[0]->stats.responses - before[0] == want[0] &&
+	          ctl->hs_lcores[1]->stats.responses - before[1] == want[1] && want[0] && want[1],
+	      "responses on the owning lcores: %lu and %lu, want %u and %u",
+	      (unsigned long)(ctl->hs_lcores[0]->stats.responses - before[0]),
+	      (unsigned long)(ctl->hs_lcores[1]->stats.responses - before[1]), want[0], want[1]);
+	CHECK(ctl->stats.hs_rx[WG_MSG_HANDSHAKE_RESPONSE] == resp_on_control,
+	      "no response went to the control lcore");
 }
 
 static void test_threads(void)
@@ -210,9 +249,10 @@ int main(int argc, char **argv)
 		h_teardown();
 		return check_done("hs_lcores");
 	}
-	if (threads)
+	if (threads) {
+		test_gateway_initiates();
 		test_threads();
-	else
+	} else
 		test_cookie_under_load();
 	CHECK(H.wire_lost == 0, "wire log kept every frame (%u lost)", H.wire_lost);
 	h_teardown();
