@@ -15,7 +15,8 @@
  *
  *   hs_lcores_bench [--lcores 1..8] [--seconds S]
  *
- * Output: JSON on stdout ({"bench": "hs_lcores", "figures": [...]}), a summary on stderr.
+ * Output: JSON on stdout ({"bench": "hs_lcores_<lcores>", "figures": [...]}), a summary on
+ * stderr.
  */
 #include <stdio.h>
 #include <stdlib.h>
@@ -90,8 +91,8 @@ int main(int argc, char **argv)
 		goto out;
 	}
 	double total = 0;
-	printf("{\"bench\": \"hs_lcores\", \"lcores\": %u, \"peers\": %u, \"figures\": [", lcores,
-	       FAR_CONFIGURED);
+	printf("{\"bench\": \"hs_lcores_%u\", \"lcores\": %u, \"peers\": %u, \"figures\": [",
+	       lcores, lcores, FAR_CONFIGURED);
 	for (unsigned i = 0; i < H.ctl->n_hs_lcores; i++) {
 		const struct mg_hs_lcore_stats *s = &H.ctl->hs_lcores[i]->stats;
 		double cpu = (double)s->busy_cpu_ns * 1e-9;
