@@ -9,7 +9,8 @@
  *   a private key change pauses them and handshakes go on under the new key;
  * - two handshake lcores polled on the test's thread, so a ring can be filled on purpose:
  *   under load, initiations without mac2 get cookie replies from the lcore that owns the
- *   source, and the initiation that carries the cookie completes the handshake there.
+ *   source, and the initiation that carries the cookie completes the handshake there; a
+ *   cookie reply to the gateway's own initiation is taken on the lcore that owns the peer.
  *
  *   test_hs_lcores threads|polled
  */
@@ -239,6 +240,45 @@ static void test_cookie_under_load(void)
 	      "A's data after the cookie came out on the LAN");
 }
 
+/*
+ * The gateway initiates to B, which answers with a cookie reply (as a loaded peer would): the
+ * reply names the gateway's handshake index and goes to the lcore that owns B, which takes the
+ * cookie; the control lcore sees none of it.
+ */
+static void test_cookie_reply_to_owner(void)
+{
+	struct mg_control *ctl = H.ctl;
+	struct far *b = &H.far[FAR_B];
+	struct mg_peer *peer = h_peer(b);
+	CHECK(peer != NULL, "B is a peer");
+	if (!peer)
+		return;
+	unsigned owner = mg_punt_reply_ring(&ctl->gw, peer->slot);
+	uint64_t taken[2] = {ctl->hs_lcores[0]->stats.cookies_taken,
+	                     ctl->hs_lcores[1]->stats.cookies_taken};
+	uint64_t on_control = ctl->stats.hs_rx[WG_MSG_HANDSHAKE_COOKIE];
+
+	h_run(25 * H_MS, H_MS);
+	unsigned mark = H.n_wire, idx[4];
+	h_lan_send(b->inner, 4242);
+	struct udp_view v;
+	CHECK(h_find(mark, b, WG_MSG_HANDSHAKE_INITIATION, idx, 4) == 1 &&
+	          h_udp4(&H.wire[idx[0]], &v),
+	      "the gateway initiated to B");
+	struct wg_endpoint gw_ep = {.family = 4, .port = H_LISTEN};
+	memcpy(gw_ep.addr, h_mesh4, 4);
+	struct wg_msg_cookie reply;
+	CHECK(wg_cookie_reply_create(&b->host.checker, &reply, v.payload, v.len, &gw_ep, H.now) ==
+	          WG_OK,
+	      "B built a cookie reply");
+	far_send(b, &reply, sizeof(reply));
+	CHECK(ctl->hs_lcores[owner]->stats.cookies_taken == taken[owner] + 1 &&
+	          ctl->hs_lcores[1 - owner]->stats.cookies_taken == taken[1 - owner],
+	      "the cookie reply was taken on B's lcore %u", owner);
+	CHECK(ctl->stats.hs_rx[WG_MSG_HANDSHAKE_COOKIE] == on_control,
+	      "no cookie reply went to the control lcore");
+}
+
 int main(int argc, char **argv)
 {
 	bool threads = argc > 1 && strcmp(argv[1], "threads") == 0;
@@ -252,8 +292,10 @@ int main(int argc, char **argv)
 	if (threads) {
 		test_gateway_initiates();
 		test_threads();
-	} else
+	} else {
 		test_cookie_under_load();
+		test_cookie_reply_to_owner();
+	}
 	CHECK(H.wire_lost == 0, "wire log kept every frame (%u lost)", H.wire_lost);
 	h_teardown();
 	return check_done(threads ? "hs_lcores_threads" : "hs_lcores_polled");
