@@ -652,6 +652,8 @@ void mg_control_log_stats(const struct mg_control *ctl)
 		mg_log_u64(&l, "lcore", ctl->hs_lcores[i]->lcore);
 		mg_log_u64(&l, "init_rx", h->initiations);
 		mg_log_u64(&l, "handshakes", h->handshakes);
+		mg_log_u64(&l, "resp_rx_done", h->responses);
+		mg_log_u64(&l, "cookies_taken", h->cookies_taken);
 		mg_log_u64(&l, "cookie_tx", h->cookies);
 		mg_log_u64(&l, "malformed", h->malformed);
 		mg_log_u64(&l, "bad_mac", h->bad_mac);

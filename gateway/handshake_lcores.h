@@ -39,7 +39,9 @@ struct mg_control;
 struct rte_ring;
 
 struct mg_hs_lcore_stats {
-	uint64_t initiations; /* taken from the ring */
+	uint64_t initiations; /* initiations taken from the ring */
+	/* any message: broken framing, mac1 wrong, refused (Noise, unknown index, stale cookie
+	 * reply), over the rate limit under load */
 	uint64_t malformed, bad_mac, rejected, ratelimited;
 	uint64_t cookies;       /* cookie replies built (under load, no valid mac2) */
 	uint64_t handshakes;    /* responses built, keypairs derived */
