@@ -93,8 +93,13 @@ struct mg_gateway {
 	struct mg_worker *workers[MG_MAX_WORKERS];
 	unsigned n_workers;
 	struct rte_rcu_qsbr *rcu;
-	struct rte_ring *punt_ring;   /* mbufs, multi-producer, single consumer (control) */
-	struct rte_ring *event_ring;  /* struct mg_event elements, MP/SC */
+	struct rte_ring *punt_ring;  /* mbufs, multi-producer, single consumer (control) */
+	struct rte_ring *event_ring; /* struct mg_event elements, MP/SC */
+	/* Handshake initiations, when the gateway has handshake lcores (0: they go to punt_ring
+	 * with the other handshake messages): one MP/SC ring per handshake lcore, chosen by the
+	 * source address and port (mg_punt_initiation). */
+	struct rte_ring *hs_rings[MG_MAX_HS_LCORES];
+	unsigned n_hs_rings;
 	struct mg_relay_rings *relay; /* relay_ring.h; NULL while the relay path is off */
 
 	/* Peers by slot; NULL = free. Pointers are published with release stores and retired

@@ -17,7 +17,9 @@
 
 #include "addr.h"
 
-#define MG_MAX_WORKERS   16
+#define MG_MAX_WORKERS 16
+/* Handshake lcores (gateway/handshake_lcores.h): each has its own ring from the workers. */
+#define MG_MAX_HS_LCORES 8
 #define MG_MAX_ADDRESSES 8
 #define MG_MAX_EAL_ARGS  32
 /* DPDK's default RTE_MAX_LCORE: lcore ids are below it. */
@@ -98,6 +100,8 @@ struct mg_dp_config {
 	unsigned control_lcore;
 	unsigned worker_lcores[MG_MAX_WORKERS];
 	size_t n_workers;
+	unsigned handshake_lcores[MG_MAX_HS_LCORES]; /* in the EAL's lcore list too */
+	size_t n_handshake_lcores;
 	const char *eal_args[MG_MAX_EAL_ARGS];
 	size_t n_eal_args;
 

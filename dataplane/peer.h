@@ -12,6 +12,8 @@
 #include <stdbool.h>
 #include <stdint.h>
 
+#include <rte_spinlock.h>
+
 #include "addr.h"
 #include "cookie.h"
 #include "noise.h"
@@ -59,9 +61,16 @@ struct mg_peer {
 	_Atomic uint64_t last_auth_rx_ns;
 	_Atomic uint32_t requests; /* enum mg_peer_request bits */
 
+	/*
+	 * Held by whoever changes remote's handshake state or keypair slots, or the cookie maker:
+	 * the control thread and the handshake lcores (gateway/handshake_lcores.h). Workers never
+	 * take it: they only read the slots.
+	 */
+	rte_spinlock_t hs_lock;
+
 	/* ---- control thread only ---- */
 	struct wg_timers timers;
-	struct wg_cookie_maker cookie;
+	struct wg_cookie_maker cookie; /* under hs_lock */
 	struct rte_mbuf *staged[MG_STAGED_MAX];
 	unsigned n_staged;
 	uint16_t persistent_keepalive;

@@ -121,6 +121,10 @@ int mg_eal_init(const struct mg_dp_config *cfg, const char *prog, char *err, siz
 			}
 			used += (size_t)snprintf(lcores + used, sizeof(lcores) - used, ",%u", w);
 		}
+		/* Distinct from the others: the config loader checked. */
+		for (size_t i = 0; i < cfg->n_handshake_lcores; i++)
+			used += (size_t)snprintf(lcores + used, sizeof(lcores) - used, ",%u",
+			                         cfg->handshake_lcores[i]);
 		argv[argc++] = (char *)"-l";
 		argv[argc++] = lcores;
 	}

@@ -3,9 +3,12 @@
 
 #include <string.h>
 
+#include <rte_byteorder.h>
+#include <rte_jhash.h>
 #include <rte_ring.h>
 #include <rte_ring_elem.h>
 
+#include "messages.h"
 #include "pkt.h"
 
 void mg_punt_flush(struct mg_gateway *gw, struct mg_worker_counters *c, struct mg_punt_batch *b)
@@ -49,6 +52,69 @@ void mg_punt_add(struct mg_gateway *gw, struct mg_worker_counters *c, struct mg_
 		mg_punt_flush(gw, c, b);
 	*mg_punt_meta(m) = *meta;
 	b->pkts[b->n++] = m;
+}
+
+unsigned mg_punt_initiation_ring(const struct mg_gateway *gw, const struct mg_sockaddr *src)
+{
+	uint32_t h =
+	    rte_jhash(src->addr, mg_addr_len(src->family), (uint32_t)src->family << 16 | src->port);
+	return gw->n_hs_rings ? h % gw->n_hs_rings : 0;
+}
+
+void mg_punt_initiation(struct mg_gateway *gw, struct mg_worker_counters *c,
+                        struct mg_punt_batch *b, struct rte_mbuf *m,
+                        const struct mg_punt_meta *meta)
+{
+	if (gw->n_hs_rings == 0) {
+		mg_punt_add(gw, c, b, m, meta);
+		return;
+	}
+	if (!meta_room(m)) {
+		c->drops[MG_DROP_NOMEM]++;
+		rte_pktmbuf_free(m);
+		return;
+	}
+	*mg_punt_meta(m) = *meta;
+	if (rte_ring_mp_enqueue(gw->hs_rings[mg_punt_initiation_ring(gw, &meta->src)], m) != 0) {
+		c->drops[MG_DROP_PUNT_FULL]++;
+		rte_pktmbuf_free(m);
+		return;
+	}
+	c->punted++;
+}
+
+void mg_punt_reply(struct mg_gateway *gw, struct mg_worker_counters *c, struct mg_punt_batch *b,
+                   struct rte_mbuf *m, const struct mg_punt_meta *meta, const uint8_t *msg,
+                   unsigned len)
+{
+	/* The receiver index: after the sender's in a response, right after the header in a
+	 * cookie reply (lengths checked by the classification). */
+	unsigned off = len == sizeof(struct wg_msg_response) ? 8 : 4;
+	uint32_t idx;
+	if (gw->n_hs_rings == 0 || len < off + 4) {
+		mg_punt_add(gw, c, b, m, meta);
+		return;
+	}
+	memcpy(&idx, msg + off, sizeof(idx));
+	idx = rte_le_to_cpu_32(idx);
+	struct wg_noise_remote *remote = wg_index_table_lookup(gw->index, idx, WG_INDEX_HANDSHAKE);
+	if (!remote) {
+		struct wg_noise_keypair *kp =
+		    wg_index_table_lookup(gw->index, idx, WG_INDEX_KEYPAIR);
+		remote = kp ? kp->remote : NULL;
+	}
+	if (!remote || !meta_room(m)) {
+		mg_punt_add(gw, c, b, m, meta);
+		return;
+	}
+	*mg_punt_meta(m) = *meta;
+	unsigned ring = mg_punt_reply_ring(gw, mg_peer_of_remote(remote)->slot);
+	if (rte_ring_mp_enqueue(gw->hs_rings[ring], m) != 0) {
+		c->drops[MG_DROP_PUNT_FULL]++;
+		rte_pktmbuf_free(m);
+		return;
+	}
+	c->punted++;
 }
 
 bool mg_event_post(struct mg_gateway *gw, const struct mg_event *ev, uint64_t *lost)

@@ -53,6 +53,31 @@ struct mg_punt_batch {
  */
 void mg_punt_add(struct mg_gateway *gw, struct mg_worker_counters *c, struct mg_punt_batch *b,
                  struct rte_mbuf *m, const struct mg_punt_meta *meta);
+/*
+ * A handshake initiation (meta->src set): to the ring of one handshake lcore, the same one for
+ * every message from one source address and port, so that lcore's cookie secret and rate
+ * limiter see all of that source's messages; without handshake lcores, mg_punt_add. A full
+ * ring drops it (MG_DROP_PUNT_FULL), as a full punt ring does.
+ */
+void mg_punt_initiation(struct mg_gateway *gw, struct mg_worker_counters *c,
+                        struct mg_punt_batch *b, struct rte_mbuf *m,
+                        const struct mg_punt_meta *meta);
+/*
+ * A handshake response or cookie reply (msg, len bytes: its receiver index names one of our
+ * handshakes or keypairs): to the ring of the handshake lcore that owns that peer (its slot
+ * modulo the lcores), so one peer's replies meet one lcore; to the punt ring without handshake
+ * lcores or when the index names nothing (the control lcore counts it).
+ */
+void mg_punt_reply(struct mg_gateway *gw, struct mg_worker_counters *c, struct mg_punt_batch *b,
+                   struct rte_mbuf *m, const struct mg_punt_meta *meta, const uint8_t *msg,
+                   unsigned len);
+/* Which handshake lcore owns a peer slot's replies (0 without any). */
+static inline unsigned mg_punt_reply_ring(const struct mg_gateway *gw, uint32_t slot)
+{
+	return gw->n_hs_rings ? slot % gw->n_hs_rings : 0;
+}
+/* Which handshake lcore's ring takes initiations from src (0 without any). */
+unsigned mg_punt_initiation_ring(const struct mg_gateway *gw, const struct mg_sockaddr *src);
 /* Enqueues the batch; what the ring does not take is freed and counted MG_DROP_PUNT_FULL. */
 void mg_punt_flush(struct mg_gateway *gw, struct mg_worker_counters *c, struct mg_punt_batch *b);
 

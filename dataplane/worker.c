@@ -305,12 +305,27 @@ static void classify_mesh(struct mg_worker *w, struct classified *c, struct rte_
 		d->outer_tclass = l3->tclass;
 		return;
 	}
-	case WG_MSG_HANDSHAKE_INITIATION:
-	case WG_MSG_HANDSHAKE_RESPONSE:
-	case WG_MSG_HANDSHAKE_COOKIE:
-		mg_worker_punt(w, m, MG_PUNT_HANDSHAKE, MG_PORT_MESH, MG_ETH_HLEN, MG_PUNT_NO_PEER,
-		               &src);
+	case WG_MSG_HANDSHAKE_INITIATION: {
+		const struct mg_punt_meta meta = {.kind = MG_PUNT_HANDSHAKE,
+		                                  .port = MG_PORT_MESH,
+		                                  .l3_offset = MG_ETH_HLEN,
+		                                  .peer_slot = MG_PUNT_NO_PEER,
+		                                  .src = src,
+		                                  .rx_ns = w->now_ns};
+		mg_punt_initiation(w->gw, &w->counters, &w->punts, m, &meta);
 		return;
+	}
+	case WG_MSG_HANDSHAKE_RESPONSE:
+	case WG_MSG_HANDSHAKE_COOKIE: {
+		const struct mg_punt_meta meta = {.kind = MG_PUNT_HANDSHAKE,
+		                                  .port = MG_PORT_MESH,
+		                                  .l3_offset = MG_ETH_HLEN,
+		                                  .peer_slot = MG_PUNT_NO_PEER,
+		                                  .src = src,
+		                                  .rx_ns = w->now_ns};
+		mg_punt_reply(w->gw, &w->counters, &w->punts, m, &meta, msg, msg_len);
+		return;
+	}
 	default:
 		mg_worker_drop(w, m, MG_DROP_WG_INVALID);
 		return;

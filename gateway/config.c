@@ -277,9 +277,43 @@ static int load_ports(struct cfg_loader *ld, yaml_node_t *node)
 
 /* ---- lcores, eal, idle, limits ---- */
 
+/* lcores.handshake: a list of lcores of their own (none of the control's or the workers'). */
+static int load_handshake_lcores(struct cfg_loader *ld, yaml_node_t *node, const char **owner)
+{
+	char names[MG_MAX_HS_LCORES][CFG_PATH_LEN];
+	struct mg_config *cfg = gw_cfg(ld);
+	yaml_node_item_t *items;
+	unsigned long v;
+	yaml_node_t *n;
+	size_t count;
+
+	if (!(n = cfg_lookup(ld, node, "handshake")))
+		return 0;
+	if (cfg_list(ld, n, "lcores.handshake", "lcore ids", &items, &count) != 0)
+		return -1;
+	if (count < 1 || count > MG_MAX_HS_LCORES)
+		return cfg_fail(
+		    ld, n, "lcores.handshake",
+		    "expected 1..%d handshake lcores (leave the key out for none), got %zu",
+		    MG_MAX_HS_LCORES, count);
+	for (size_t i = 0; i < count; i++) {
+		yaml_node_t *item = cfg_item(ld, n, items, i);
+
+		cfg_index(names[i], "lcores.handshake", i);
+		if (cfg_uint(ld, item, names[i], 0, MG_MAX_LCORE - 1, &v) != 0)
+			return -1;
+		if (owner[v])
+			return cfg_fail(ld, item, names[i], "lcore %lu is already %s", v, owner[v]);
+		owner[v] = names[i];
+		cfg->handshake_lcores[i] = (unsigned)v;
+	}
+	cfg->n_handshake_lcores = count;
+	return 0;
+}
+
 static int load_lcores(struct cfg_loader *ld, yaml_node_t *node)
 {
-	static const char *const keys[] = {"control", "workers", NULL};
+	static const char *const keys[] = {"control", "workers", "handshake", NULL};
 	struct mg_config *cfg = gw_cfg(ld);
 	const char *owner[MG_MAX_LCORE] = {0};
 	char names[MG_MAX_WORKERS][CFG_PATH_LEN];
@@ -299,7 +333,8 @@ static int load_lcores(struct cfg_loader *ld, yaml_node_t *node)
 	if (!(n = cfg_lookup(ld, node, "workers"))) {
 		/* The default worker must not collide with a configured control lcore. */
 		cfg->worker_lcores[0] = cfg->control_lcore == 1 ? 0 : 1;
-		return 0;
+		owner[cfg->worker_lcores[0]] = "lcores.workers[0]";
+		return load_handshake_lcores(ld, node, owner);
 	}
 	if (cfg_list(ld, n, "lcores.workers", "lcore ids", &items, &count) != 0)
 		return -1;
@@ -318,7 +353,7 @@ static int load_lcores(struct cfg_loader *ld, yaml_node_t *node)
 		cfg->worker_lcores[i] = (unsigned)v;
 	}
 	cfg->n_workers = count;
-	return 0;
+	return load_handshake_lcores(ld, node, owner);
 }
 
 static bool is_lcore_option(const char *arg)

@@ -57,6 +57,10 @@ struct mg_config {
 	unsigned control_lcore;
 	unsigned worker_lcores[MG_MAX_WORKERS];
 	size_t n_workers;
+	/* lcores.handshake: lcores that answer initiations besides the control lcore (none: the
+	 * control lcore answers them all, as before; gateway/handshake_lcores.h) */
+	unsigned handshake_lcores[MG_MAX_HS_LCORES];
+	size_t n_handshake_lcores;
 	char *eal_args[MG_MAX_EAL_ARGS];
 	size_t n_eal_args;
 	bool idle_backoff;          /* adaptive sleep after empty polls; busy poll when false */

@@ -28,6 +28,7 @@
 #include "crypto_burst.h"
 #include "device.h"
 #include "handshake.h"
+#include "handshake_lcores.h"
 #include "health.h"
 #include "index_table.h"
 #include "log.h"
@@ -134,10 +135,24 @@ static void upcall_tai64n(void *ctx, uint8_t out[WG_TIMESTAMP_LEN])
 	ctl->test->tai64n(ctl->test->ctx, out);
 }
 
+/*
+ * Consuming an initiation changes the peer's handshake state right after this lookup: the peer
+ * comes back under its hs_lock, which the caller releases (mg_hs_take_found). Checked again
+ * under the lock: a peer removed meanwhile is no longer in its slot.
+ */
 static struct wg_noise_remote *upcall_remote_by_pubkey(void *ctx, const uint8_t pub[WG_KEY_LEN])
 {
-	struct mg_peer *peer = mg_device_find(ctx, pub);
-	return peer ? &peer->remote : NULL;
+	struct mg_control *ctl = ctx;
+	struct mg_peer *peer = mg_device_find(ctl, pub);
+	if (!peer)
+		return NULL;
+	rte_spinlock_lock(&peer->hs_lock);
+	if (mg_gateway_peer(&ctl->gw, peer->slot) != peer) {
+		rte_spinlock_unlock(&peer->hs_lock);
+		return NULL;
+	}
+	mg_hs_found_peer(peer);
+	return &peer->remote;
 }
 
 static void keypair_free(struct mg_control *ctl, void *ptr)
@@ -146,9 +161,17 @@ static void keypair_free(struct mg_control *ctl, void *ptr)
 	wg_noise_keypair_free(ptr);
 }
 
+void mg_control_release_keypair(struct mg_control *ctl, struct wg_noise_keypair *kp)
+{
+	mg_control_defer(ctl, keypair_free, kp);
+}
+
 static void upcall_keypair_release(void *ctx, struct wg_noise_keypair *kp)
 {
-	mg_control_defer(ctx, keypair_free, kp);
+	/* On a handshake lcore the keypair travels back with its result: the deferred list is
+	 * the control thread's. */
+	if (!mg_hs_keep_release(kp))
+		mg_control_defer(ctx, keypair_free, kp);
 }
 
 static void rng(void *ctx, void *buf, size_t len)
@@ -186,6 +209,8 @@ static void dp_config_from(const struct mg_config *cfg, struct mg_dp_config *dc,
 	dc->control_lcore = cfg->control_lcore;
 	memcpy(dc->worker_lcores, cfg->worker_lcores, sizeof(dc->worker_lcores));
 	dc->n_workers = cfg->n_workers;
+	memcpy(dc->handshake_lcores, cfg->handshake_lcores, sizeof(dc->handshake_lcores));
+	dc->n_handshake_lcores = cfg->n_handshake_lcores;
 	for (size_t i = 0; i < cfg->n_eal_args; i++)
 		dc->eal_args[i] = cfg->eal_args[i];
 	dc->n_eal_args = cfg->n_eal_args;
@@ -234,6 +259,21 @@ static int check_lcores(const struct mg_config *cfg, char *err, size_t errlen)
 	}
 	if (cfg->n_workers == 0 || cfg->n_workers > MG_MAX_WORKERS)
 		return fail(err, errlen, "%s", "between 1 and 16 worker lcores are needed");
+	for (size_t i = 0; i < cfg->n_handshake_lcores; i++) {
+		unsigned l = cfg->handshake_lcores[i];
+		snprintf(what, sizeof(what), "%u", l);
+		if (l >= RTE_MAX_LCORE || !rte_lcore_is_enabled(l))
+			return fail(err, errlen,
+			            "handshake lcore %s is not enabled in the EAL (add it to the "
+			            "EAL's lcore list, or take it out of lcores.handshake)",
+			            what);
+		if (l == main_lcore)
+			return fail(
+			    err, errlen,
+			    "handshake lcore %s is the EAL main lcore, which runs the control "
+			    "thread",
+			    what);
+	}
 	return 0;
 }
 
@@ -251,9 +291,11 @@ static int create_rings(struct mg_control *ctl, char *err, size_t errlen)
 	if (!gw->event_ring)
 		return fail(err, errlen, "cannot create the event ring: %s",
 		            rte_strerror(rte_errno));
-	size_t rcu_size = rte_rcu_qsbr_get_memsize(gw->n_workers);
+	/* Readers: the workers, then the handshake lcores (they hold peers). */
+	unsigned readers = gw->n_workers + (unsigned)ctl->cfg.n_handshake_lcores;
+	size_t rcu_size = rte_rcu_qsbr_get_memsize(readers);
 	gw->rcu = rte_zmalloc("mg_rcu", rcu_size, RTE_CACHE_LINE_SIZE);
-	if (!gw->rcu || rte_rcu_qsbr_init(gw->rcu, gw->n_workers) != 0)
+	if (!gw->rcu || rte_rcu_qsbr_init(gw->rcu, readers) != 0)
 		return fail(err, errlen, "%s", "cannot create the RCU variable: out of memory");
 	return 0;
 }
@@ -478,7 +520,13 @@ int mg_control_up(struct mg_control *ctl, struct mg_config *cfg, const char *pro
 	/* Before the workers: they hand relayed peers' packets to its rings. */
 	if (mg_relay_gw_start(ctl, err, errlen) != 0)
 		return -1;
-	return start_workers(ctl, err, errlen);
+	if (mg_hs_lcores_init(ctl, err, errlen) != 0)
+		return -1;
+	if (start_workers(ctl, err, errlen) != 0)
+		return -1;
+	if (ctl->test && ctl->test->no_launch)
+		return 0;
+	return mg_hs_lcores_launch(ctl, err, errlen);
 }
 
 /* ---- teardown ---- */
@@ -518,6 +566,8 @@ void mg_control_down(struct mg_control *ctl)
 		}
 		gw->workers[i] = NULL;
 	}
+	/* Every lcore has returned: what they left for us is keypairs to retire. */
+	mg_hs_lcores_fini(ctl);
 	mg_hs_pending_clear(ctl);
 	mg_relay_gw_stop(ctl);
 	mg_device_fini(ctl); /* removes the peers: their keypairs go to the deferred list */
@@ -596,6 +646,22 @@ void mg_control_log_stats(const struct mg_control *ctl)
 	mg_log_u64(&l, "echo_rx", s->echo_replies_rx);
 	mg_log_u64(&l, "events", s->events);
 	mg_log_end(&l);
+	for (unsigned i = 0; i < ctl->n_hs_lcores; i++) {
+		const struct mg_hs_lcore_stats *h = &ctl->hs_lcores[i]->stats;
+		mg_log_begin(&l, MG_LOG_NOTICE, "handshake lcore counters");
+		mg_log_u64(&l, "lcore", ctl->hs_lcores[i]->lcore);
+		mg_log_u64(&l, "init_rx", h->initiations);
+		mg_log_u64(&l, "handshakes", h->handshakes);
+		mg_log_u64(&l, "resp_rx_done", h->responses);
+		mg_log_u64(&l, "cookies_taken", h->cookies_taken);
+		mg_log_u64(&l, "cookie_tx", h->cookies);
+		mg_log_u64(&l, "malformed", h->malformed);
+		mg_log_u64(&l, "bad_mac", h->bad_mac);
+		mg_log_u64(&l, "rejected", h->rejected);
+		mg_log_u64(&l, "ratelimited", h->ratelimited);
+		mg_log_u64(&l, "busy_cpu_us", h->busy_cpu_ns / 1000);
+		mg_log_end(&l);
+	}
 	if (gw->neigh) {
 		struct mg_neigh_stats ns;
 		mg_neigh_stats(gw->neigh, &ns);

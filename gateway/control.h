@@ -143,6 +143,13 @@ struct mg_control {
 	uint64_t filter_installed_ns;      /* wall clock */
 	struct mg_flow_counters ctl_flows; /* flows the control thread's own packets opened */
 
+	/* Handshake lcores (handshake_lcores.h); none: the control lcore answers every
+	 * handshake. hs_pause is odd while they are held (mg_hs_lcores_pause). */
+	struct mg_hs_lcore *hs_lcores[MG_MAX_HS_LCORES];
+	unsigned n_hs_lcores;
+	_Atomic uint32_t hs_pause;
+	bool hs_launched; /* running on their lcores (or on threads a test started) */
+
 	bool eal_up, ports_up, workers_launched;
 	struct mg_ctl_stats stats;
 };
@@ -195,6 +202,9 @@ void mg_control_coord_stop(struct mg_control *ctl);
 void mg_control_defer(struct mg_control *ctl, void (*fn)(struct mg_control *, void *), void *ptr);
 /* Runs what is due. all: the workers are stopped, free everything now. */
 void mg_control_reclaim(struct mg_control *ctl, bool all);
+/* Retires a keypair out of every slot once no worker can hold it (the keypair_release
+ * upcall's work; handshake lcores hand theirs over through their results). */
+void mg_control_release_keypair(struct mg_control *ctl, struct wg_noise_keypair *kp);
 /* Replaces the data plane's address set with next; the old one is freed after a grace period.
  * Returns 0 or -ENOMEM (nothing changed). */
 int mg_control_set_addrs(struct mg_control *ctl, const struct mg_dp_addrs *next);

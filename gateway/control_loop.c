@@ -19,6 +19,7 @@
 #include "echo.h"
 #include "flow.h"
 #include "handshake.h"
+#include "handshake_lcores.h"
 #include "health.h"
 #include "index_table.h"
 #include "keys.h"
@@ -125,8 +126,11 @@ static void peer_tick(struct mg_control *ctl, struct mg_peer *peer, uint64_t now
 	if (next && next <= now_ns) {
 		uint32_t act = wg_timers_tick(&peer->timers, now_ns);
 		/* Clearing first: a handshake started in the same tick must survive it. */
-		if (act & WG_TIMER_ZERO_KEYS)
+		if (act & WG_TIMER_ZERO_KEYS) {
+			rte_spinlock_lock(&peer->hs_lock);
 			wg_noise_remote_clear(&peer->remote);
+			rte_spinlock_unlock(&peer->hs_lock);
+		}
 		if (act & WG_TIMER_GIVE_UP) {
 			log_give_up(peer);
 			mg_device_drop_staged(ctl, peer);
@@ -257,11 +261,15 @@ static void key_confirmed(struct mg_control *ctl, const struct mg_event *ev, uin
 	struct mg_peer *peer = mg_gateway_peer(&ctl->gw, ev->peer_slot);
 	if (!peer)
 		return;
+	/* Under hs_lock: a handshake lcore may be installing a newer next keypair. */
+	rte_spinlock_lock(&peer->hs_lock);
 	struct wg_noise_keypair *kp =
 	    wg_index_table_lookup(ctl->gw.index, ev->local_index, WG_INDEX_KEYPAIR);
 	/* Stale events (the keypair was replaced or already confirmed) change nothing. */
-	if (!kp || kp->remote != &peer->remote ||
-	    !wg_noise_received_with_keypair(&peer->remote, kp))
+	bool confirmed =
+	    kp && kp->remote == &peer->remote && wg_noise_received_with_keypair(&peer->remote, kp);
+	rte_spinlock_unlock(&peer->hs_lock);
+	if (!confirmed)
 		return;
 	uint64_t wall = mg_wall_ns();
 	peer->last_handshake_realtime_ns = wall;
@@ -297,6 +305,7 @@ static unsigned poll_events(struct mg_control *ctl, uint64_t now_ns)
 unsigned mg_control_poll(struct mg_control *ctl, uint64_t now_ns)
 {
 	unsigned work = poll_punts(ctl, now_ns);
+	work += mg_hs_lcores_poll(ctl, now_ns);
 	work += poll_events(ctl, now_ns);
 	for (uint32_t slot = 0; slot < ctl->slot_high; slot++) {
 		struct mg_peer *peer = mg_gateway_peer(&ctl->gw, slot);

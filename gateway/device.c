@@ -22,6 +22,7 @@
 #include "allowedips.h"
 #include "crypto.h"
 #include "handshake.h"
+#include "handshake_lcores.h"
 #include "keys.h"
 #include "log.h"
 #include "uapi.h"
@@ -50,8 +51,9 @@ int mg_device_init(struct mg_control *ctl, char *err, size_t errlen)
 	    .key_len = WG_KEY_LEN,
 	    .hash_func = rte_jhash,
 	    .socket_id = SOCKET_ID_ANY,
-	    /* Extendable buckets: every one of max_peers keys fits whatever they hash to. */
-	    .extra_flag = RTE_HASH_EXTRA_FLAGS_EXT_TABLE,
+	    /* Extendable buckets: every one of max_peers keys fits whatever they hash to. The
+	     * handshake lcores look keys up while the control thread changes the table. */
+	    .extra_flag = RTE_HASH_EXTRA_FLAGS_EXT_TABLE | RTE_HASH_EXTRA_FLAGS_RW_CONCURRENCY,
 	};
 	ctl->peer_by_key = rte_hash_create(&hp);
 	ctl->free_slots = malloc(max * sizeof(*ctl->free_slots));
@@ -355,9 +357,12 @@ static void retire_peer(struct mg_control *ctl, struct mg_peer *peer, bool updat
 		if (ctl->pending[i].peer_slot == slot)
 			ctl->pending[i].peer_slot = MG_PUNT_NO_PEER;
 	wg_timers_stop(&peer->timers);
-	/* Keys out of every slot and the index table now; the rest after the grace period. */
+	/* Keys out of every slot and the index table now; the rest after the grace period. A
+	 * handshake lcore that found the peer before it left its slot finishes first. */
+	rte_spinlock_lock(&peer->hs_lock);
 	wg_noise_remote_clear(&peer->remote);
 	wg_cookie_maker_clear(&peer->cookie);
+	rte_spinlock_unlock(&peer->hs_lock);
 	mg_control_defer(ctl, peer_free, peer);
 }
 
@@ -385,7 +390,9 @@ void mg_device_set_endpoint(struct mg_control *ctl, struct mg_peer *peer,
 void mg_device_set_psk(struct mg_control *ctl, struct mg_peer *peer, const uint8_t *psk)
 {
 	(void)ctl;
+	rte_spinlock_lock(&peer->hs_lock);
 	wg_noise_remote_set_psk(&peer->remote, psk);
+	rte_spinlock_unlock(&peer->hs_lock);
 }
 
 void mg_device_set_keepalive(struct mg_control *ctl, struct mg_peer *peer, uint16_t seconds)
@@ -405,6 +412,8 @@ int mg_device_set_private_key(struct mg_control *ctl, const uint8_t *priv, char 
 		priv = NULL;
 	if (priv && gw->local.has_identity && wg_memeq(priv, gw->local.static_private, WG_KEY_LEN))
 		return 0; /* unchanged: sessions stay up, as with wireguard-go */
+	/* Every handshake lcore reads the static key and its own cookie checker: held meanwhile. */
+	mg_hs_lcores_pause(ctl);
 	if (wg_noise_local_set_private(&gw->local, priv) != WG_OK) {
 		set_err(err, errlen, "%s", "the private key is unusable");
 		rc = -EINVAL;
@@ -416,8 +425,12 @@ int mg_device_set_private_key(struct mg_control *ctl, const uint8_t *priv, char 
 		if (self)
 			mg_device_remove_peer(ctl, self);
 		wg_cookie_checker_init(&ctl->cookie_checker, pub, rng, NULL);
+		for (unsigned i = 0; i < ctl->n_hs_lcores; i++)
+			wg_cookie_checker_init(&ctl->hs_lcores[i]->checker, pub, rng, NULL);
 	} else {
 		wg_cookie_checker_clear(&ctl->cookie_checker);
+		for (unsigned i = 0; i < ctl->n_hs_lcores; i++)
+			wg_cookie_checker_clear(&ctl->hs_lcores[i]->checker);
 	}
 	for (uint32_t slot = 0; slot < ctl->slot_high; slot++) {
 		struct mg_peer *peer = mg_gateway_peer(gw, slot);
@@ -427,6 +440,7 @@ int mg_device_set_private_key(struct mg_control *ctl, const uint8_t *priv, char 
 		}
 	}
 out:
+	mg_hs_lcores_resume(ctl);
 	wg_memzero(pub, sizeof(pub));
 	return rc;
 }

@@ -17,6 +17,7 @@
 
 #include "cookie.h"
 #include "crypto.h"
+#include "handshake_lcores.h"
 #include "index_table.h"
 #include "keypair_use.h"
 #include "neigh.h"
@@ -338,11 +339,15 @@ void mg_hs_stage(struct mg_control *ctl, struct mg_peer *peer, struct rte_mbuf *
 void mg_hs_send_initiation(struct mg_control *ctl, struct mg_peer *peer, uint64_t now_ns)
 {
 	struct wg_msg_initiation msg;
-	if (wg_noise_create_initiation(&peer->remote, &msg) != WG_OK) {
+	rte_spinlock_lock(&peer->hs_lock);
+	enum wg_result r = wg_noise_create_initiation(&peer->remote, &msg);
+	if (r == WG_OK)
+		wg_cookie_add_macs(&peer->cookie, &msg, sizeof(msg), now_ns);
+	rte_spinlock_unlock(&peer->hs_lock);
+	if (r != WG_OK) {
 		ctl->stats.tx_failed++;
 		return;
 	}
-	wg_cookie_add_macs(&peer->cookie, &msg, sizeof(msg), now_ns);
 	wg_timers_any_authenticated_packet_traversal(&peer->timers, now_ns);
 	wg_timers_any_authenticated_packet_sent(&peer->timers);
 	if (send_to_peer(ctl, peer, &msg, sizeof(msg), now_ns) != -EDESTADDRREQ)
@@ -357,42 +362,49 @@ void mg_hs_maybe_initiate(struct mg_control *ctl, struct mg_peer *peer, uint64_t
 		mg_hs_send_initiation(ctl, peer, now_ns);
 }
 
-static void send_response(struct mg_control *ctl, struct mg_peer *peer, uint64_t now_ns)
+/* The response to a consumed initiation, the new keypair installed; called with hs_lock held. */
+static bool build_response(struct mg_peer *peer, struct wg_msg_response *msg, uint64_t now_ns)
 {
-	struct wg_msg_response msg;
-	if (wg_noise_create_response(&peer->remote, &msg) != WG_OK) {
-		ctl->stats.hs_rejected++;
-		return;
-	}
-	wg_cookie_add_macs(&peer->cookie, &msg, sizeof(msg), now_ns);
-	if (wg_noise_begin_session(&peer->remote) != WG_OK) {
-		ctl->stats.hs_rejected++;
-		return;
-	}
+	if (wg_noise_create_response(&peer->remote, msg) != WG_OK)
+		return false;
+	wg_cookie_add_macs(&peer->cookie, msg, sizeof(*msg), now_ns);
+	return wg_noise_begin_session(&peer->remote) == WG_OK;
+}
+
+/* What follows a built response: the peer's timers and the frame out. */
+static void send_response(struct mg_control *ctl, struct mg_peer *peer,
+                          const struct wg_msg_response *msg, uint64_t now_ns)
+{
 	wg_timers_session_derived(&peer->timers, now_ns);
 	wg_timers_any_authenticated_packet_traversal(&peer->timers, now_ns);
 	wg_timers_any_authenticated_packet_sent(&peer->timers);
 	wg_timers_handshake_response_sent(&peer->timers, now_ns);
-	if (send_to_peer(ctl, peer, &msg, sizeof(msg), now_ns) != -EDESTADDRREQ)
+	if (send_to_peer(ctl, peer, msg, sizeof(*msg), now_ns) != -EDESTADDRREQ)
 		ctl->stats.responses_sent++;
+}
+
+void mg_hs_cookie_built(struct mg_control *ctl, const struct wg_msg_cookie *reply,
+                        const struct mg_sockaddr *src, uint64_t now_ns)
+{
+	uint8_t *payload;
+	struct rte_mbuf *m = mg_hs_frame_alloc(ctl, src->family, sizeof(*reply), &payload);
+	if (!m) {
+		ctl->stats.tx_failed++;
+		return;
+	}
+	memcpy(payload, reply, sizeof(*reply));
+	mg_hs_frame_send(ctl, m, src, sizeof(*reply), 0, MG_PUNT_NO_PEER, now_ns);
+	ctl->stats.cookies_sent++;
 }
 
 static void send_cookie_reply(struct mg_control *ctl, const void *msg, size_t len,
                               const struct mg_sockaddr *src, const struct wg_endpoint *ep,
                               uint64_t now_ns)
 {
-	uint8_t *payload;
 	struct wg_msg_cookie reply;
 	if (wg_cookie_reply_create(&ctl->cookie_checker, &reply, msg, len, ep, now_ns) != WG_OK)
 		return;
-	struct rte_mbuf *m = mg_hs_frame_alloc(ctl, src->family, sizeof(reply), &payload);
-	if (!m) {
-		ctl->stats.tx_failed++;
-		return;
-	}
-	memcpy(payload, &reply, sizeof(reply));
-	mg_hs_frame_send(ctl, m, src, sizeof(reply), 0, MG_PUNT_NO_PEER, now_ns);
-	ctl->stats.cookies_sent++;
+	mg_hs_cookie_built(ctl, &reply, src, now_ns);
 }
 
 /* ---- messages in ---- */
@@ -404,10 +416,9 @@ union hs_msg {
 	uint8_t raw[sizeof(struct wg_msg_initiation)];
 };
 
-/* The UDP payload of a punted frame, copied out; -1 when the framing is not IP/UDP. */
-static int extract(struct rte_mbuf *m, const struct mg_punt_meta *meta, union hs_msg *out,
-                   size_t *len)
+int mg_hs_extract(struct rte_mbuf *m, void *out, size_t cap, size_t *len)
 {
+	const struct mg_punt_meta *meta = mg_punt_meta(m);
 	uint32_t avail = rte_pktmbuf_data_len(m);
 	struct mg_l3 l3;
 	if (meta->l3_offset >= avail)
@@ -419,10 +430,10 @@ static int extract(struct rte_mbuf *m, const struct mg_punt_meta *meta, union hs
 	const uint8_t *udp = ip + l3.hdr_len;
 	unsigned udp_len = (unsigned)(udp[4] << 8 | udp[5]);
 	if (udp_len < MG_UDP_HLEN || udp_len > (unsigned)(l3.total_len - l3.hdr_len) ||
-	    udp_len - MG_UDP_HLEN > sizeof(out->raw))
+	    udp_len - MG_UDP_HLEN > cap)
 		return -1;
 	*len = udp_len - MG_UDP_HLEN;
-	memcpy(out->raw, udp + MG_UDP_HLEN, *len);
+	memcpy(out, udp + MG_UDP_HLEN, *len);
 	return 0;
 }
 
@@ -473,19 +484,56 @@ static void received_handshake(struct mg_control *ctl, struct mg_peer *peer, siz
 	wg_timers_any_authenticated_packet_traversal(&peer->timers, now_ns);
 }
 
+void mg_hs_response_built(struct mg_control *ctl, struct mg_peer *peer,
+                          const struct wg_msg_response *resp, size_t rx_len,
+                          const struct mg_sockaddr *src, uint64_t now_ns)
+{
+	received_handshake(ctl, peer, rx_len, src, now_ns);
+	send_response(ctl, peer, resp, now_ns);
+}
+
 static void input_initiation(struct mg_control *ctl, const union hs_msg *msg, size_t len,
                              const struct mg_sockaddr *src, uint64_t now_ns)
 {
 	struct wg_noise_remote *remote;
+	struct wg_msg_response resp;
 	if (!macs_ok(ctl, msg, len, src, now_ns))
 		return;
-	if (wg_noise_consume_initiation(&ctl->gw.local, &msg->init, &remote) != WG_OK) {
+	/* The peer's hs_lock is taken in the lookup (control.c's upcall), held to here. */
+	enum wg_result r = wg_noise_consume_initiation(&ctl->gw.local, &msg->init, &remote);
+	struct mg_peer *peer = mg_hs_take_found();
+	bool ok = r == WG_OK && build_response(peer, &resp, now_ns);
+	if (peer)
+		rte_spinlock_unlock(&peer->hs_lock);
+	if (ok)
+		mg_hs_response_built(ctl, peer, &resp, len, src, now_ns);
+	else
 		ctl->stats.hs_rejected++;
-		return;
+	wg_memzero(&resp, sizeof(resp));
+}
+
+struct mg_peer *mg_hs_lock_index_owner(struct mg_control *ctl, uint32_t idx)
+{
+	struct wg_index_table *index = ctl->gw.index;
+	struct wg_noise_remote *remote = wg_index_table_lookup(index, idx, WG_INDEX_HANDSHAKE);
+	if (!remote) {
+		struct wg_noise_keypair *kp = wg_index_table_lookup(index, idx, WG_INDEX_KEYPAIR);
+		remote = kp ? kp->remote : NULL;
 	}
+	if (!remote)
+		return NULL;
 	struct mg_peer *peer = mg_peer_of_remote(remote);
-	received_handshake(ctl, peer, len, src, now_ns);
-	send_response(ctl, peer, now_ns);
+	rte_spinlock_lock(&peer->hs_lock);
+	struct wg_noise_remote *again = wg_index_table_lookup(index, idx, WG_INDEX_HANDSHAKE);
+	if (!again) {
+		struct wg_noise_keypair *kp = wg_index_table_lookup(index, idx, WG_INDEX_KEYPAIR);
+		again = kp ? kp->remote : NULL;
+	}
+	if (again != remote) {
+		rte_spinlock_unlock(&peer->hs_lock);
+		return NULL;
+	}
+	return peer;
 }
 
 static void input_response(struct mg_control *ctl, const union hs_msg *msg, size_t len,
@@ -494,16 +542,26 @@ static void input_response(struct mg_control *ctl, const union hs_msg *msg, size
 	struct wg_noise_remote *remote;
 	if (!macs_ok(ctl, msg, len, src, now_ns))
 		return;
-	if (wg_noise_consume_response(&ctl->gw.local, &msg->resp, &remote) != WG_OK) {
+	struct mg_peer *locked = mg_hs_lock_index_owner(ctl, le32toh(msg->resp.receiver_index));
+	if (!locked) {
 		ctl->stats.hs_rejected++;
 		return;
 	}
-	struct mg_peer *peer = mg_peer_of_remote(remote);
-	received_handshake(ctl, peer, len, src, now_ns);
-	if (wg_noise_begin_session(remote) != WG_OK) {
+	enum wg_result r = wg_noise_consume_response(&ctl->gw.local, &msg->resp, &remote);
+	if (r == WG_OK)
+		r = wg_noise_begin_session(remote);
+	rte_spinlock_unlock(&locked->hs_lock);
+	if (r != WG_OK) {
 		ctl->stats.hs_rejected++;
 		return;
 	}
+	mg_hs_initiator_done(ctl, mg_peer_of_remote(remote), len, src, now_ns);
+}
+
+void mg_hs_initiator_done(struct mg_control *ctl, struct mg_peer *peer, size_t rx_len,
+                          const struct mg_sockaddr *src, uint64_t now_ns)
+{
+	received_handshake(ctl, peer, rx_len, src, now_ns);
 	uint64_t wall = mg_wall_ns();
 	peer->last_handshake_realtime_ns = wall;
 	wg_timers_session_derived(&peer->timers, now_ns);
@@ -515,16 +573,13 @@ static void input_response(struct mg_control *ctl, const union hs_msg *msg, size
 static void input_cookie(struct mg_control *ctl, const union hs_msg *msg, size_t len,
                          uint64_t now_ns)
 {
-	struct wg_index_table *index = ctl->gw.index;
-	uint32_t idx = le32toh(msg->cookie.receiver_index);
 	/* A reply to our initiation names its handshake; to our response, the new keypair. */
-	struct wg_noise_remote *remote = wg_index_table_lookup(index, idx, WG_INDEX_HANDSHAKE);
-	if (!remote) {
-		struct wg_noise_keypair *kp = wg_index_table_lookup(index, idx, WG_INDEX_KEYPAIR);
-		remote = kp ? kp->remote : NULL;
-	}
-	struct mg_peer *peer = remote ? mg_peer_of_remote(remote) : NULL;
-	if (peer && wg_cookie_consume_reply(&peer->cookie, &msg->cookie, len, now_ns) == WG_OK)
+	struct mg_peer *peer = mg_hs_lock_index_owner(ctl, le32toh(msg->cookie.receiver_index));
+	bool ok =
+	    peer && wg_cookie_consume_reply(&peer->cookie, &msg->cookie, len, now_ns) == WG_OK;
+	if (peer)
+		rte_spinlock_unlock(&peer->hs_lock);
+	if (ok)
 		ctl->stats.cookies_taken++;
 	else
 		ctl->stats.cookies_rejected++;
@@ -532,12 +587,11 @@ static void input_cookie(struct mg_control *ctl, const union hs_msg *msg, size_t
 
 void mg_hs_input(struct mg_control *ctl, struct rte_mbuf *m, uint64_t now_ns)
 {
-	const struct mg_punt_meta *meta = mg_punt_meta(m);
-	const struct mg_sockaddr src = meta->src;
+	const struct mg_sockaddr src = mg_punt_meta(m)->src;
 	union hs_msg msg;
 	size_t len = 0;
 
-	if (extract(m, meta, &msg, &len) != 0)
+	if (mg_hs_extract(m, msg.raw, sizeof(msg.raw), &len) != 0)
 		ctl->stats.hs_malformed++;
 	else
 		mg_hs_input_msg(ctl, msg.raw, len, &src, now_ns);

@@ -12,9 +12,11 @@
 #define MESHGATE_CONTROL_HANDSHAKE_H
 
 #include <stdbool.h>
+#include <stddef.h>
 #include <stdint.h>
 
 #include "control.h"
+#include "messages.h"
 
 struct rte_mbuf;
 
@@ -23,6 +25,25 @@ void mg_hs_input(struct mg_control *ctl, struct rte_mbuf *m, uint64_t now_ns);
 /* One handshake or cookie message from src (the relay path's pseudo address, relay_ring.h). */
 void mg_hs_input_msg(struct mg_control *ctl, const void *msg, size_t len,
                      const struct mg_sockaddr *src, uint64_t now_ns);
+
+/* The UDP payload of a punted handshake frame (m's punt metadata), copied to out (cap bytes);
+ * -1 when the framing is not IP/UDP or it does not fit. */
+int mg_hs_extract(struct rte_mbuf *m, void *out, size_t cap, size_t *len);
+/* After a handshake lcore answered an initiation from src (rx_len bytes) with resp: the peer's
+ * endpoint, counters and timers, then resp on the wire. */
+void mg_hs_response_built(struct mg_control *ctl, struct mg_peer *peer,
+                          const struct wg_msg_response *resp, size_t rx_len,
+                          const struct mg_sockaddr *src, uint64_t now_ns);
+/* After a response from src (rx_len bytes) to our initiation was consumed and the session
+ * begun: counters, timers, then our first data message (staged packets or a keepalive). */
+void mg_hs_initiator_done(struct mg_control *ctl, struct mg_peer *peer, size_t rx_len,
+                          const struct mg_sockaddr *src, uint64_t now_ns);
+/* The peer whose handshake or keypair owns index, with its hs_lock held, checked again under
+ * the lock (an index moves only under it); NULL when none. Any thread. */
+struct mg_peer *mg_hs_lock_index_owner(struct mg_control *ctl, uint32_t idx);
+/* Sends a cookie reply to src. */
+void mg_hs_cookie_built(struct mg_control *ctl, const struct wg_msg_cookie *reply,
+                        const struct mg_sockaddr *src, uint64_t now_ns);
 
 /* A current keypair that may still send (valid, young enough, counter left). */
 bool mg_hs_has_usable_keypair(struct mg_peer *peer, uint64_t now_ns);

@@ -14,6 +14,7 @@
 #include "echo.h"
 #include "control.h"
 #include "handshake.h"
+#include "handshake_lcores.h"
 #include "health.h"
 #include "keys.h"
 #include "pkt.h"
@@ -101,20 +102,31 @@ static int health_snapshot(void *vctx, struct mg_status *st)
 	int rc = mg_status_collect(&ctl->gw, &src, st);
 	if (rc != 0)
 		return rc;
-	EXTRA("meshgate_handshake_initiations_received_total",
-	      "Handshake initiations taken from the workers.", hs_rx[1]);
+	/* Initiations answered on handshake lcores count with the control lcore's. */
+	struct mg_hs_lcore_stats hs;
+	mg_hs_lcores_stats(ctl, &hs);
+	mg_status_add_extra(st, "meshgate_handshake_initiations_received_total",
+	                    "Handshake initiations taken from the workers.", true,
+	                    ctl->stats.hs_rx[1] + hs.initiations);
 	EXTRA("meshgate_handshake_responses_received_total",
 	      "Handshake responses taken from the workers.", hs_rx[2]);
 	EXTRA("meshgate_handshake_cookie_replies_received_total",
 	      "Cookie replies taken from the workers.", hs_rx[3]);
-	EXTRA("meshgate_handshake_malformed_total", "Handshake frames with broken framing.",
-	      hs_malformed);
-	EXTRA("meshgate_handshake_bad_mac_total", "Handshake messages with a wrong mac1.",
-	      hs_bad_mac);
-	EXTRA("meshgate_handshake_rejected_total", "Handshake messages Noise refused.",
-	      hs_rejected);
-	EXTRA("meshgate_handshake_ratelimited_total", "Handshake messages over the rate limit.",
-	      hs_ratelimited);
+	mg_status_add_extra(st, "meshgate_handshake_malformed_total",
+	                    "Handshake frames with broken framing.", true,
+	                    ctl->stats.hs_malformed + hs.malformed);
+	mg_status_add_extra(st, "meshgate_handshake_bad_mac_total",
+	                    "Handshake messages with a wrong mac1.", true,
+	                    ctl->stats.hs_bad_mac + hs.bad_mac);
+	mg_status_add_extra(st, "meshgate_handshake_rejected_total",
+	                    "Handshake messages Noise refused.", true,
+	                    ctl->stats.hs_rejected + hs.rejected);
+	mg_status_add_extra(st, "meshgate_handshake_ratelimited_total",
+	                    "Handshake messages over the rate limit.", true,
+	                    ctl->stats.hs_ratelimited + hs.ratelimited);
+	mg_status_add_extra(st, "meshgate_handshake_lcore_handshakes_total",
+	                    "Initiations answered on handshake lcores (lcores.handshake).", true,
+	                    hs.handshakes);
 	EXTRA("meshgate_handshake_initiations_sent_total", "Handshake initiations sent.",
 	      initiations_sent);
 	EXTRA("meshgate_handshake_responses_sent_total", "Handshake responses sent.",

@@ -1,6 +1,8 @@
 // SPDX-License-Identifier: GPL-2.0-only
 /*
- * Open addressing with linear probing. One writer (the control thread) and lock-free readers.
+ * Open addressing with linear probing. Lock-free readers; writers (the gateway's control thread
+ * and its handshake lcores) take a spinlock among themselves, held for one slot write and its
+ * probe, never by a reader.
  *
  * Each slot is a 64-bit key word {index, state, generation} and a value pointer. The writer bumps
  * the generation on every change of a slot and stores the value with release between two key
@@ -40,6 +42,7 @@ struct index_slot {
 };
 
 struct wg_index_table {
+	atomic_flag write_lock;
 	uint32_t capacity;
 	uint32_t mask; /* slot count - 1 */
 	_Atomic uint32_t live;
@@ -100,6 +103,7 @@ struct wg_index_table *wg_index_table_new(uint32_t capacity)
 		atomic_init(&t->slots[i].value, NULL);
 	}
 	atomic_init(&t->live, 0);
+	atomic_flag_clear(&t->write_lock);
 	return t;
 }
 
@@ -111,7 +115,18 @@ void wg_index_table_free(struct wg_index_table *t)
 	free(t);
 }
 
-/* Writer only: every change of a slot goes through here. */
+static void write_lock(struct wg_index_table *t)
+{
+	while (atomic_flag_test_and_set_explicit(&t->write_lock, memory_order_acquire))
+		;
+}
+
+static void write_unlock(struct wg_index_table *t)
+{
+	atomic_flag_clear_explicit(&t->write_lock, memory_order_release);
+}
+
+/* Writer only, under write_lock: every change of a slot goes through here. */
 static void slot_write(struct index_slot *s, uint32_t index, uint8_t state, void *value)
 {
 	uint64_t old = atomic_load_explicit(&s->key, memory_order_relaxed);
@@ -181,13 +196,17 @@ enum wg_result wg_index_table_insert(struct wg_index_table *t, enum wg_index_kin
 	if (atomic_load_explicit(&t->live, memory_order_relaxed) >= t->capacity)
 		return WG_ERR_NOMEM;
 
-	for (int attempt = 0; attempt < INSERT_TRIES; attempt++) {
+	enum wg_result r = WG_ERR_NOMEM;
+	for (int attempt = 0; attempt < INSERT_TRIES && r != WG_OK; attempt++) {
 		uint32_t index;
 		uint8_t state;
 		void *existing;
 		rand(rand_ctx, &index, sizeof(index));
-		if (find_slot(t, index, &state, &existing))
+		write_lock(t);
+		if (find_slot(t, index, &state, &existing)) {
+			write_unlock(t);
 			continue;
+		}
 		/* First free slot (empty or tombstone) on this index's probe path. */
 		uint32_t home = home_slot(t, index);
 		for (uint32_t i = 0; i < MAX_PROBE; i++) {
@@ -197,11 +216,13 @@ enum wg_result wg_index_table_insert(struct wg_index_table *t, enum wg_index_kin
 				slot_write(s, index, (uint8_t)kind, value);
 				atomic_fetch_add_explicit(&t->live, 1, memory_order_relaxed);
 				*index_out = index;
-				return WG_OK;
+				r = WG_OK;
+				break;
 			}
 		}
+		write_unlock(t);
 	}
-	return WG_ERR_NOMEM;
+	return r;
 }
 
 enum wg_result wg_index_table_replace(struct wg_index_table *t, uint32_t index,
@@ -211,11 +232,12 @@ enum wg_result wg_index_table_replace(struct wg_index_table *t, uint32_t index,
 	void *existing;
 	if (!kind_valid(kind) || !value)
 		return WG_ERR_INVALID;
+	write_lock(t);
 	struct index_slot *s = find_slot(t, index, &state, &existing);
-	if (!s)
-		return WG_ERR_UNKNOWN_PEER;
-	slot_write(s, index, (uint8_t)kind, value);
-	return WG_OK;
+	if (s)
+		slot_write(s, index, (uint8_t)kind, value);
+	write_unlock(t);
+	return s ? WG_OK : WG_ERR_UNKNOWN_PEER;
 }
 
 /*
@@ -240,10 +262,12 @@ void wg_index_table_remove(struct wg_index_table *t, uint32_t index)
 {
 	uint8_t state;
 	void *existing;
+	write_lock(t);
 	struct index_slot *s = find_slot(t, index, &state, &existing);
-	if (!s)
-		return;
-	slot_write(s, index, SLOT_TOMBSTONE, NULL);
-	atomic_fetch_sub_explicit(&t->live, 1, memory_order_relaxed);
-	clear_trailing_tombstones(t, (uint32_t)(s - t->slots));
+	if (s) {
+		slot_write(s, index, SLOT_TOMBSTONE, NULL);
+		atomic_fetch_sub_explicit(&t->live, 1, memory_order_relaxed);
+		clear_trailing_tombstones(t, (uint32_t)(s - t->slots));
+	}
+	write_unlock(t);
 }

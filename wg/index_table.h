@@ -1,9 +1,10 @@
 /* SPDX-License-Identifier: GPL-2.0-only */
 /*
  * The table of local session indices (the "sender index" we hand out, and the receiver index a
- * peer puts in its messages to us). One writer, the control thread; any number of concurrent
- * lock-free readers, the data-plane workers. Values are owned by the caller, who also defers
- * freeing them until readers are done (RCU).
+ * peer puts in its messages to us). Writers (the control thread, the gateway's handshake lcores)
+ * serialise on a spinlock of the table's for each insert, replace or remove; any number of
+ * concurrent lock-free readers, the data-plane workers. Values are owned by the caller, who also
+ * defers freeing them until readers are done (RCU).
  */
 #ifndef MESHGATE_WG_INDEX_TABLE_H
 #define MESHGATE_WG_INDEX_TABLE_H

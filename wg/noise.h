@@ -3,10 +3,11 @@
  * The WireGuard handshake: Noise_IKpsk2_25519_ChaChaPoly_BLAKE2s with WireGuard's prologue and
  * message layout, and the keypairs it produces.
  *
- * Threads. The control thread is the only writer: every function here that changes a local, a
- * remote or a keypair slot must run on it (that includes wg_noise_received_with_keypair, because
- * releasing a keypair removes its index from the single-writer index table). Data-plane workers
- * only read: wg_noise_keypair_current/next/previous, wg_noise_keypair_awaits_confirmation,
+ * Threads. One writer per remote at a time: the caller serialises every function here that
+ * changes a remote or its keypair slots (the gateway holds the peer's hs_lock, taken for an
+ * initiation inside the remote_by_pubkey upcall, since the peer is known only there); a local
+ * changes only while no handshake runs. The index table serialises its own writers. Data-plane
+ * workers only read: wg_noise_keypair_current/next/previous, wg_noise_keypair_awaits_confirmation,
  * wg_noise_keypair_reserve and the transport calls, inside their RCU read-side section. A
  * keypair taken out of a slot is handed to the keypair_release upcall, which must keep it alive
  * until no worker can still hold it and then call wg_noise_keypair_free.

@@ -2,6 +2,8 @@
 #include "control_harness.h"
 
 #include <endian.h>
+#include <pthread.h>
+#include <sched.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -17,6 +19,7 @@
 #include "check.h"
 #include "crypto.h"
 #include "eal_test_env.h"
+#include "handshake_lcores.h"
 #include "neigh.h"
 #include "punt.h"
 #include "ring_gateway.h"
@@ -81,11 +84,36 @@ static void collect(void)
 		}
 }
 
+unsigned h_hs_lcores;
+bool h_hs_threads;
+static pthread_t hs_thread[MG_MAX_HS_LCORES];
+
+/* Threads: until every handshake lcore's ring is empty and it has finished a pass since (so
+ * what it took is handled). Otherwise: one pass of each here. */
+static unsigned hs_step(void)
+{
+	unsigned work = 0;
+	for (unsigned i = 0; i < H.ctl->n_hs_lcores; i++) {
+		struct mg_hs_lcore *hs = H.ctl->hs_lcores[i];
+		if (!h_hs_threads) {
+			work += mg_hs_lcore_poll(hs);
+			continue;
+		}
+		while (rte_ring_count(H.ctl->gw.hs_rings[i]) != 0)
+			sched_yield();
+		uint64_t p = atomic_load_explicit(&hs->passes, memory_order_acquire);
+		while (atomic_load_explicit(&hs->passes, memory_order_acquire) < p + 2)
+			sched_yield();
+	}
+	return work;
+}
+
 void h_pump(void)
 {
 	for (int i = 0; i < 64; i++) {
 		mg_worker_flush(H.w);
-		unsigned work = mg_control_poll(H.ctl, H.now);
+		unsigned work = hs_step();
+		work += mg_control_poll(H.ctl, H.now);
 		collect();
 		if (!work && rte_ring_count(H.ctl->gw.punt_ring) == 0 &&
 		    rte_ring_count(H.ctl->gw.event_ring) == 0)
@@ -507,6 +535,13 @@ static int build_config(struct mg_config *cfg, const uint8_t priv[WG_KEY_LEN])
 	cfg->control_lcore = rte_get_main_lcore();
 	cfg->worker_lcores[0] = rte_get_next_lcore(cfg->control_lcore, 1, 0);
 	cfg->n_workers = 1;
+	for (unsigned i = 0; i < h_hs_lcores; i++)
+		cfg->handshake_lcores[i] = rte_get_next_lcore(
+		    i ? cfg->handshake_lcores[i - 1] : cfg->worker_lcores[0], 1, 0);
+	cfg->n_handshake_lcores = h_hs_lcores;
+	/* Threads that wait for work sleep instead of spinning on a shared machine. */
+	cfg->idle_backoff = h_hs_lcores > 0;
+	cfg->idle_max_sleep_us = 100;
 	cfg->max_peers = 16;
 	cfg->max_prefixes = 256;
 	snprintf(cfg->uapi_dir, sizeof(cfg->uapi_dir), "%s", H.uapi_dir);
@@ -521,6 +556,12 @@ static int build_config(struct mg_config *cfg, const uint8_t priv[WG_KEY_LEN])
 		cfg->n_peers++;
 	}
 	return 0;
+}
+
+static void *hs_thread_main(void *arg)
+{
+	mg_hs_lcore_main(arg);
+	return NULL;
 }
 
 int h_setup(const char *prog)
@@ -539,7 +580,7 @@ int h_setup(const char *prog)
 		H.uapi_dir[0] = '\0';
 		return -1;
 	}
-	if (eal_test_init(prog, 2, EAL_MB) != 0)
+	if (eal_test_init(prog, 2 + h_hs_lcores, EAL_MB) != 0)
 		return -1;
 	if (make_port(MG_PORT_LAN, "mgc_lan") != 0 || make_port(MG_PORT_MESH, "mgc_mesh") != 0) {
 		fprintf(stderr, "test_control: cannot create the ring ports\n");
@@ -572,6 +613,13 @@ int h_setup(const char *prog)
 		goto out;
 	}
 	H.w = H.ctl->gw.workers[0];
+	for (unsigned i = 0; h_hs_threads && i < H.ctl->n_hs_lcores; i++) {
+		if (pthread_create(&hs_thread[i], NULL, hs_thread_main, H.ctl->hs_lcores[i]) != 0) {
+			fprintf(stderr, "test_control: cannot start a handshake thread\n");
+			goto out;
+		}
+		H.ctl->hs_launched = true;
+	}
 	h_lan_mac = H.ctl->gw.ports[MG_PORT_LAN].mac;
 	h_mesh_mac = H.ctl->gw.ports[MG_PORT_MESH].mac;
 	h_neigh_refresh();
@@ -583,6 +631,12 @@ out:
 
 void h_teardown(void)
 {
+	if (H.ctl && H.ctl->hs_launched) {
+		atomic_store(&H.ctl->gw.stop, true);
+		for (unsigned i = 0; i < H.ctl->n_hs_lcores; i++)
+			pthread_join(hs_thread[i], NULL);
+		H.ctl->hs_launched = false;
+	}
 	if (H.ctl) {
 		mg_control_down(H.ctl);
 		free(H.ctl);

@@ -69,6 +69,11 @@ struct harness {
 
 extern struct harness H;
 
+/* Set before h_setup: handshake lcores (lcores.handshake) the gateway gets, and whether they
+ * run on threads of their own (true) or are polled by h_pump on the test's thread. */
+extern unsigned h_hs_lcores;
+extern bool h_hs_threads;
+
 /* The gateway's addresses (its ports' MACs as the ring devices have them) and the LAN host. */
 extern const uint8_t h_lan4[4], h_mesh4[4], h_host4[4];
 extern struct rte_ether_addr h_lan_mac, h_mesh_mac;

@@ -160,6 +160,12 @@ static void test_defaults(void)
 	CHECK(load(BASE "lcores: {control: 1}\n", &cfg, err, sizeof(err)) == 0, "%s", err);
 	CHECK(cfg.control_lcore == 1 && cfg.n_workers == 1 && cfg.worker_lcores[0] == 0,
 	      "default worker next to control 1");
+	CHECK(cfg.n_handshake_lcores == 0, "no handshake lcores unless configured");
+	mg_config_free(&cfg);
+	CHECK(load(BASE "lcores: {handshake: [3, 2]}\n", &cfg, err, sizeof(err)) == 0, "%s", err);
+	CHECK(cfg.n_handshake_lcores == 2 && cfg.handshake_lcores[0] == 3 &&
+	          cfg.handshake_lcores[1] == 2 && cfg.worker_lcores[0] == 1,
+	      "handshake lcores 3 and 2 beside the default worker");
 	mg_config_free(&cfg);
 }
 
@@ -499,6 +505,16 @@ static void test_runtime_errors(void)
 	             "lcore 1 is already lcores.workers[0]");
 	EXPECT_ERROR(BASE "lcores: {control: 2, workers: [1, 2]}\n", 6, "lcores.workers[1]",
 	             "lcore 2 is already lcores.control");
+	EXPECT_ERROR(BASE "lcores: {control: 0, workers: [1], handshake: [2, 1]}\n", 6,
+	             "lcores.handshake[1]", "lcore 1 is already lcores.workers[0]");
+	EXPECT_ERROR(BASE "lcores: {handshake: [0]}\n", 6, "lcores.handshake[0]",
+	             "lcore 0 is already lcores.control");
+	EXPECT_ERROR(BASE "lcores: {handshake: [2, 3, 2]}\n", 6, "lcores.handshake[2]",
+	             "lcore 2 is already lcores.handshake[0]");
+	EXPECT_ERROR(BASE "lcores: {handshake: []}\n", 6, "lcores.handshake",
+	             "expected 1..8 handshake lcores");
+	EXPECT_ERROR(BASE "lcores: {handshake: [2, 128]}\n", 6, "lcores.handshake[1]",
+	             "0..127, got '128'");
 	EXPECT_ERROR(BASE "lcores: {workers: []}\n", 6, "lcores.workers",
 	             "expected 1..16 worker lcores, got 0");
 	EXPECT_ERROR(BASE "lcores: {workers: [1,2,3,4,5,6,7,8,9,10,11,12,13,14,15,16,17]}\n", 6,
