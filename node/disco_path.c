@@ -134,7 +134,20 @@ static void choose(struct mg_disco_path *p, uint64_t now)
 			p->cur.rtt_us = p->relay_rtt_us;
 		return;
 	}
-	if (cur) {
+	if (cur && now - cur->last_pong_us > p->params->heartbeat_us + 1000000) {
+		/* A heartbeat went unanswered: the NAT may have moved the peer's mapping. Another
+		 * candidate that answered since wins now rather than at the trust time. */
+		const struct mg_disco_path_cand *fresher = NULL;
+		for (unsigned i = 0; i < p->n_cands; i++) {
+			const struct mg_disco_path_cand *c = &p->cands[i];
+			if (c != cur && usable(p, c, now) && c->last_pong_us > cur->last_pong_us &&
+			    (!fresher || c->rtt_us < fresher->rtt_us))
+				fresher = c;
+		}
+		if (!fresher)
+			return; /* nothing better: keep it until the trust time */
+		best = fresher;
+	} else if (cur) {
 		uint64_t margin = p->params->hysteresis_us + cur->rtt_us / 8;
 		if (best == cur || best->rtt_us + margin >= cur->rtt_us) {
 			p->cur.rtt_us = cur->rtt_us;

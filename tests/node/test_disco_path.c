@@ -212,6 +212,29 @@ static void test_dead_path_and_back(void)
 	CHECK(t <= params.fast_relayed_us + rtt[2] + MS, "in %llu ms", (unsigned long long)t / MS);
 }
 
+/* The peer's NAT moved its mapping: the old endpoint goes silent, a new one answers (the peer
+ * pinged us from it). The switch comes once a heartbeat went unanswered, before the trust time,
+ * and without a detour through the relay. */
+static void test_mapping_moved(void)
+{
+	reset();
+	reachable[0] = true;
+	mg_disco_path_set_map(&path, eps, 1, now);
+	run_until(now + 3 * S);
+	CHECK(last_use.kind == MG_DISCO_PATH_DIRECT && ep_index(&last_use.ep) == 0);
+	reachable[0] = false;
+	reachable[3] = true;
+	uint64_t moved = now;
+	run_until(now + 200 * MS);
+	mg_disco_path_on_ping(&path, &eps[3], now);
+	while (now - moved < 10 * S && ep_index(&last_use.ep) != 3)
+		run_until(now + MS);
+	CHECK(ep_index(&last_use.ep) == 3 && last_use.kind == MG_DISCO_PATH_DIRECT);
+	CHECK(now - moved < params.trust_us, "moved in %llu ms",
+	      (unsigned long long)(now - moved) / MS);
+	CHECK(path.stats.to_relay == 0 && path.stats.direct_changes == 1);
+}
+
 static void test_schedule(void)
 {
 	reset();
@@ -374,6 +397,7 @@ int main(void)
 	test_first_tick_and_upgrade();
 	test_lowest_rtt_hysteresis();
 	test_dead_path_and_back();
+	test_mapping_moved();
 	test_schedule();
 	test_bad_pongs();
 	test_learned();
