@@ -23,21 +23,23 @@
 #   mg-<pid>-na:  NAT of A, public 10.99.1.1, inside 192.168.1.1/24; mg-<pid>-a: 192.168.1.2
 #   mg-<pid>-nb:  NAT of B, public 10.99.2.1, inside 192.168.2.1/24; mg-<pid>-b: 192.168.2.2
 #
-# usage: nat_pairs.sh MESHGATE_AGENT MESHGATE_COORD MESHGATE_RELAY DISCO_PROBE
+# usage: nat_pairs.sh MESHGATE_AGENT MESHGATE_COORD MESHGATE_RELAY DISCO_PROBE MESHCTL
 set -euo pipefail
 
 AGENT=${1:-}
 COORD=${2:-}
 RELAY=${3:-}
 DISCO_PROBE=${4:-}
+MESHCTL=${5:-}
 HERE=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 # shellcheck source=lib.sh
 source "$HERE/lib.sh"
 # shellcheck source=agent_lib.sh
 source "$HERE/agent_lib.sh"
 
-[ -n "$AGENT" ] && [ -n "$COORD" ] && [ -n "$RELAY" ] && [ -n "$DISCO_PROBE" ] ||
-	fail "usage: nat_pairs.sh MESHGATE_AGENT MESHGATE_COORD MESHGATE_RELAY DISCO_PROBE"
+[ -n "$AGENT" ] && [ -n "$COORD" ] && [ -n "$RELAY" ] && [ -n "$DISCO_PROBE" ] &&
+	[ -n "$MESHCTL" ] ||
+	fail "usage: nat_pairs.sh MESHGATE_AGENT MESHGATE_COORD MESHGATE_RELAY DISCO_PROBE MESHCTL"
 require_root
 require_commands wireguard-go wg ip ping curl jq timeout setsid nft openssl conntrack python3
 [ -x "$AGENT" ] || skip "meshgate-agent not built: $AGENT"
@@ -218,13 +220,13 @@ pair() {
 		wait_for 5 "$name: B direct to A" kind_is b "$PUB_A" direct
 		t=$(($(now_ms) - t0))
 	else
-		sleep 8
+		sleep 6
 		kind_is a "$PUB_B" relay || fail "$name: A's path to B is $(disco a "$PUB_B" .kind)"
 		kind_is b "$PUB_A" relay || fail "$name: B's path to A is $(disco b "$PUB_A" .kind)"
 		t="-"
 	fi
 	wait_for 10 "$name: pings A -> B" ping_ok
-	sleep 2
+	sleep 1
 	log "ok: $name: $expect after ${t} ms; relayed: $(share)%; A: $(disco a "$PUB_B" tostring)"
 	FIGURES+="$name: time to direct ${t} ms, relayed $(share)% of WireGuard packets"$'\n'
 }
@@ -274,6 +276,12 @@ PY
 
 pair fullcone-restricted fullcone restricted direct
 relay_quiet 3
+# meshctl agent shows the direct path: B's public endpoint and the round trip.
+"$MESHCTL" agent "$MG_STATE/status-a.json" >"$MG_STATE/meshctl-a.txt" || fail "meshctl agent"
+awk -v k="$PUB_B" '$1 == k && $3 == "direct" && $4 ~ /^10\.99\.2\.1:[0-9]+$/ && $5 ~ /ms$/ {f = 1}
+	END {exit !f}' "$MG_STATE/meshctl-a.txt" ||
+	fail "meshctl agent: B not direct: $(cat "$MG_STATE/meshctl-a.txt")"
+log "ok: meshctl agent on A: $(grep -F "$PUB_B" "$MG_STATE/meshctl-a.txt" | tr -s ' ')"
 # Forged and replayed disco at A's public endpoint (its NAT lets anything in).
 EP_A=$(jq -er '.nat.endpoints[0]' "$MG_STATE/status-a.json") || fail "A's STUN endpoint"
 path0=$(disco a "$PUB_B" '"\(.kind) \(.endpoint)"')
