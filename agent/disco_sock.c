@@ -18,7 +18,15 @@ struct mg_agent_disco {
 	uint64_t pongs, unknown_sender, not_disco, relay_mismatch;
 	mg_agent_disco_msg_fn fn;
 	void *ctx;
+	mg_agent_disco_relay_tx_fn relay_tx;
+	void *relay_ctx;
 };
+
+void mg_agent_disco_set_relay_tx(struct mg_agent_disco *d, mg_agent_disco_relay_tx_fn fn, void *ctx)
+{
+	d->relay_tx = fn;
+	d->relay_ctx = ctx;
+}
 
 struct mg_agent_disco *mg_agent_disco_new(const uint8_t private_key[32])
 {
@@ -109,7 +117,7 @@ void mg_agent_disco_input(struct mg_agent_disco *d, const struct mg_netmap_state
 	}
 	if (mg_disco_open(&d->self, p, buf, len, now_unix_ms, &m) != MG_DISCO_OK)
 		return;
-	if (m.type != MG_DISCO_PING || !from) {
+	if (m.type != MG_DISCO_PING || (!from && !d->relay_tx)) {
 		if (d->fn)
 			d->fn(d->ctx, sender, &m, from);
 		return;
@@ -117,9 +125,13 @@ void mg_agent_disco_input(struct mg_agent_disco *d, const struct mg_netmap_state
 	memset(&pong, 0, sizeof(pong));
 	pong.type = MG_DISCO_PONG;
 	memcpy(pong.txid, m.txid, sizeof(pong.txid));
-	pong.src = *from;
+	if (from)
+		pong.src = *from;
+	else
+		mg_sockaddr_parse(MG_AGENT_DISCO_RELAY_SRC, &pong.src);
 	n = mg_disco_seal(&d->self, p, &pong, now_unix_ms, out, sizeof(out));
-	if (n && mg_nat_probe_sendto(np, out, n, from) == 0)
+	if (n && (from ? mg_nat_probe_sendto(np, out, n, from)
+	               : d->relay_tx(d->relay_ctx, sender, out, n)) == 0)
 		d->pongs++;
 	if (d->fn)
 		d->fn(d->ctx, sender, &m, from);

@@ -31,7 +31,12 @@ void mg_agent_disco_input(struct mg_agent_disco *d, const struct mg_netmap_state
                           struct mg_nat_probe *np, const uint8_t *buf, size_t len,
                           const struct mg_sockaddr *from, const uint8_t *relay_key,
                           uint64_t now_unix_ms);
-/* Every authentic message, after the pong (paths.c). from NULL: through the relay. */
+#define MG_AGENT_DISCO_RELAY_SRC "127.3.3.40:1"
+typedef int (*mg_agent_disco_relay_tx_fn)(void *ctx, const uint8_t key[32], const uint8_t *buf,
+                                          size_t len);
+void mg_agent_disco_set_relay_tx(struct mg_agent_disco *d, mg_agent_disco_relay_tx_fn fn,
+                                 void *ctx);
+/* Every authentic message, after the pong (peer_paths.c). from NULL: through the relay. */
 typedef void (*mg_agent_disco_msg_fn)(void *ctx, const uint8_t key[32],
                                       const struct mg_disco_msg *m, const struct mg_sockaddr *from);
 void mg_agent_disco_set_handler(struct mg_agent_disco *d, mg_agent_disco_msg_fn fn, void *ctx);

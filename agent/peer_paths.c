@@ -150,6 +150,13 @@ static void relay_disco(void *ctx, const uint8_t key[32], const uint8_t *buf, si
 	mg_agent_disco_input(ps->disco, ps->st, ps->np, buf, len, NULL, key, unix_ms());
 }
 
+static int relay_tx(void *ctx, const uint8_t key[32], const uint8_t *buf, size_t len)
+{
+	struct mg_agent_paths *ps = ctx;
+
+	return mg_relay_path_send(ps->rp, key, buf, len);
+}
+
 static int direct_tx(void *ctx, const uint8_t *buf, size_t len, const struct mg_sockaddr *to)
 {
 	struct mg_agent_paths *ps = ctx;
@@ -169,12 +176,10 @@ struct mg_agent_paths *mg_agent_paths_new(const struct mg_netmap_state *st, stru
 	ps->disco = disco;
 	ps->rp = rp;
 	mg_disco_path_params_default(&ps->params);
-	/* A pong through the relay would carry no source to prove anything: the relay's round
-	 * trip is not measured by disco. */
-	ps->params.ping_relay = false;
 	ps->ops = (struct mg_disco_path_ops){
 	    .send_ping = op_ping, .send_call_me_maybe = op_cmm, .use_path = op_use, .ctx = ps};
 	mg_agent_disco_set_handler(disco, on_msg, ps);
+	mg_agent_disco_set_relay_tx(disco, relay_tx, ps);
 	mg_relay_path_set_managed(rp, relay_disco, direct_tx, ps);
 	return ps;
 }
@@ -314,6 +319,8 @@ bool mg_agent_paths_status(const struct mg_agent_paths *ps, const uint8_t key[32
 		        (double)c->rtt_us / 1000.0);
 	} else {
 		fputs("{\"kind\":\"relay\"", f);
+		if (c->rtt_us)
+			fprintf(f, ",\"rtt_ms\":%.3f", (double)c->rtt_us / 1000.0);
 	}
 	fprintf(f, ",\"candidates\":%u", en->dp.n_cands);
 	if (en->first_direct_us)

@@ -168,7 +168,8 @@ static void probe_round(struct mg_disco_path *p, uint64_t now, bool answers_cmm)
 
 	for (unsigned i = 0; i < p->n_cands; i++)
 		send_ping(p, &p->cands[i].ep, now);
-	if (pp->ping_relay)
+	/* Not while direct: a direct pair then sends nothing at all through the relay. */
+	if (pp->ping_relay && p->cur.kind == MG_DISCO_PATH_RELAY)
 		send_ping(p, NULL, now);
 	if (p->cur.kind == MG_DISCO_PATH_RELAY && !answers_cmm && p->ops->send_call_me_maybe) {
 		p->stats.cmm_sent++;

@@ -73,7 +73,8 @@ struct mg_disco_path_params {
 	uint64_t ping_timeout_us;  /* 5 s: an unanswered ping is forgotten */
 	uint64_t learned_ttl_us;   /* 60 s: a learned candidate with no news is dropped */
 	uint64_t hysteresis_us;    /* 1 ms: and 1/8 of the current RTT */
-	bool ping_relay;           /* true: each round also pings through the relay (its RTT) */
+	bool
+	    ping_relay; /* true: while relayed, each round also pings through the relay (its RTT) */
 };
 
 struct mg_disco_path_stats {

@@ -16,7 +16,8 @@
 #      (B's pings reach A from a fresh port, A learns it and answers). The NAT of B then forgets
 #      its mappings (conntrack -F) mid-flow: pings recover within 5 s, and the path is direct
 #      again.
-#   3. Both behind NATs that map by destination: the pair stays on the relay, and pings work.
+#   3. Both behind NATs that map by destination: the pair stays on the relay, and pings work;
+#      disco pings through the relay are answered (A knows the relay's round trip).
 #
 #   mg-<pid>-r:   the relay's and coordinator's host, veth rr 10.99.0.1/24 + 10.99.0.2/24
 #   mg-<pid>-i:   the internet, routing between 10.99.0.0/24, 10.99.1.0/24, 10.99.2.0/24
@@ -223,6 +224,8 @@ pair() {
 		sleep 6
 		kind_is a "$PUB_B" relay || fail "$name: A's path to B is $(disco a "$PUB_B" .kind)"
 		kind_is b "$PUB_A" relay || fail "$name: B's path to A is $(disco b "$PUB_A" .kind)"
+		# Disco through the relay: B answered A's relayed pings (the relay's round trip).
+		disco a "$PUB_B" '.rtt_ms > 0' >/dev/null || fail "$name: no round trip through the relay"
 		t="-"
 	fi
 	wait_for 10 "$name: pings A -> B" ping_ok
