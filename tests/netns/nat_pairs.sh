@@ -314,7 +314,9 @@ sleep 0.3
 wait_for 5 "pings recover after the flush" ping_ok
 t=$(($(now_ms) - t0))
 wait_for 10 "direct again" both_direct
-log "ok: conntrack flushed on B's NAT: pings back after $t ms; A now direct to $(disco a "$PUB_B" .endpoint) (was $old)"
+log "ok: conntrack flushed on B's NAT: pings back after $t ms; A now direct to" \
+	"$(disco a "$PUB_B" .endpoint) (was $old; falls back to the relay so far:" \
+	"$(disco a "$PUB_B" .to_relay))"
 FIGURES+="fullcone-hard, conntrack flushed: pings back after $t ms"$'\n'
 agents_stop
 
