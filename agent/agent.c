@@ -29,6 +29,7 @@
 #include "log.h"
 #include "netmap_apply.h"
 #include "nft.h"
+#include "peer_paths.h"
 #include "relay_path.h"
 #include "rtnl.h"
 #include "status.h"
@@ -58,6 +59,9 @@ struct agent {
 	struct mg_nat_probe *np;        /* NULL without a stun: section */
 	struct mg_nat_probe_result nat; /* the last probe's, for the log and the coordinator */
 	struct mg_agent_disco *disco;   /* pongs on the probe's socket; NULL without it */
+	struct mg_agent_paths *paths;   /* disco path selection: with stun: and relay: only */
+	struct mg_sockaddr local_eps[MG_MAX_REPORTED_ENDPOINTS]; /* our addresses, last report */
+	size_t n_local_eps;
 };
 
 static void log_key(enum mg_log_level lvl, const char *msg, const uint8_t key[WG_KEY_LEN],
@@ -215,6 +219,8 @@ static int sink_add(void *ctx, const struct mg_netmap_peer *p)
 		                        (int64_t)time(NULL));
 		mg_relay_path_peer_home(a->rp, p->public_key, p->home_relay);
 	}
+	if (a->paths)
+		mg_agent_paths_peer(a->paths, p);
 	return routes_sync(a, NULL, 0, p->allowed_ips, p->n_allowed_ips);
 }
 
@@ -239,6 +245,8 @@ static int sink_update(void *ctx, const struct mg_netmap_peer *old, const struct
 		                        (int64_t)time(NULL));
 		mg_relay_path_peer_home(a->rp, p->public_key, p->home_relay);
 	}
+	if (a->paths)
+		mg_agent_paths_peer(a->paths, p);
 	log_key(MG_LOG_DEBUG, "peer updated", p->public_key, "name", p->name);
 	return rc;
 }
@@ -252,6 +260,8 @@ static int sink_remove(void *ctx, const struct mg_netmap_peer *p)
 		return rc;
 	log_key(MG_LOG_INFO, "peer removed", p->public_key, "name", p->name);
 	exit_sync(a, p, NULL);
+	if (a->paths)
+		mg_agent_paths_peer_gone(a->paths, p->public_key);
 	if (a->rp)
 		mg_relay_path_peer_gone(a->rp, p->public_key);
 	return routes_sync(a, p->allowed_ips, p->n_allowed_ips, NULL, 0);
@@ -505,6 +515,24 @@ static int collect_endpoint(void *ctx, int ifindex, const struct mg_prefix *p, u
 	return 0;
 }
 
+/* Our disco candidates for call-me-maybe: where STUN saw the socket, and this host's addresses
+ * with the socket's port (a peer on the same network reaches those without any NAT). */
+static void paths_self(struct agent *a)
+{
+	struct mg_sockaddr eps[MG_DISCO_MAX_EPS];
+	size_t n = 0;
+
+	if (!a->paths)
+		return;
+	for (size_t i = 0; a->nat.nat && i < a->nat.n_mapped && n < MG_DISCO_MAX_EPS; i++)
+		eps[n++] = a->nat.mapped[i];
+	for (size_t i = 0; i < a->n_local_eps && n < MG_DISCO_MAX_EPS; i++) {
+		eps[n] = a->local_eps[i];
+		eps[n++].port = mg_nat_probe_local_port(a->np);
+	}
+	mg_agent_paths_set_self(a->paths, eps, n);
+}
+
 static void report(struct agent *a)
 {
 	struct mg_prefix routes[MG_MAX_ADVERTISED_ROUTES];
@@ -524,6 +552,9 @@ static void report(struct agent *a)
 		mg_prefix_parse("::/0", &routes[nr++]);
 	}
 	mg_coord_client_set_report(a->cl, w.eps, w.n, routes, nr);
+	memcpy(a->local_eps, w.eps, w.n * sizeof(w.eps[0]));
+	a->n_local_eps = w.n;
+	paths_self(a);
 }
 
 /* ---- the loop ---- */
@@ -608,7 +639,7 @@ static void relay_status_tick(struct agent *a, time_t now)
 		mg_coord_client_status(a->cl, &cs);
 		rc = mg_agent_status_write(a->cfg.status_file, &a->st, have_dev ? &dev : NULL,
 		                           a->rp, mg_coord_client_state_name(cs.state),
-		                           a->np ? &a->nat : NULL, a->disco);
+		                           a->np ? &a->nat : NULL, a->disco, a->paths);
 		if (rc)
 			mg_log(MG_LOG_WARNING, "status file not written", "path",
 			       a->cfg.status_file, "error", strerror(-rc), NULL);
@@ -639,6 +670,7 @@ static void nat_probed(void *ctx, const struct mg_nat_probe_result *r)
 		mg_sockaddr_format(&r->mapped[1], e1, sizeof(e1));
 	mg_log(MG_LOG_NOTICE, "stun mapping", "nat", r->nat, "endpoint", e0, "endpoint2", e1, NULL);
 	mg_coord_client_set_stun(a->cl, r->mapped, r->n_mapped, r->nat);
+	paths_self(a);
 }
 
 static void disco_in(void *ctx, const uint8_t *buf, size_t len, const struct mg_sockaddr *from)
@@ -646,8 +678,12 @@ static void disco_in(void *ctx, const uint8_t *buf, size_t len, const struct mg_
 	struct agent *a = ctx;
 	struct timespec ts;
 
+	if (a->paths) {
+		mg_agent_paths_input(a->paths, buf, len, from);
+		return;
+	}
 	clock_gettime(CLOCK_REALTIME, &ts);
-	mg_agent_disco_input(a->disco, &a->st, a->np, buf, len, from,
+	mg_agent_disco_input(a->disco, &a->st, a->np, buf, len, from, NULL,
 	                     (uint64_t)ts.tv_sec * 1000 + (uint64_t)ts.tv_nsec / 1000000);
 }
 
@@ -675,7 +711,10 @@ static int run(struct agent *a, int sfd)
 		if (a->np)
 			pfd[2 + nrp] =
 			    (struct pollfd){.fd = mg_nat_probe_fd(a->np), .events = POLLIN};
-		if (poll(pfd, 2 + nrp + (a->np != NULL), 250) < 0 && errno != EINTR)
+		/* Disco's timers (heartbeats every 1.5 s, a dead path after 4 s) want finer
+		 * steps than the once-a-second work below. */
+		if (poll(pfd, 2 + nrp + (a->np != NULL), a->paths ? 100 : 250) < 0 &&
+		    errno != EINTR)
 			return 1;
 		if (a->rp)
 			mg_relay_path_io(a->rp, pfd + 2, nrp);
@@ -690,6 +729,8 @@ static int run(struct agent *a, int sfd)
 			return 0;
 		}
 		drain(a);
+		if (a->paths)
+			mg_agent_paths_tick(a->paths);
 		now = time(NULL);
 		if (now != last_tick) {
 			last_tick = now;
@@ -807,6 +848,11 @@ int mg_agent_main(int argc, char **argv)
 			goto out;
 		}
 		mg_nat_probe_set_other(a.np, disco_in, &a);
+		if (a.rp && !a.cfg.relay.force &&
+		    !(a.paths = mg_agent_paths_new(&a.st, a.np, a.disco, a.rp))) {
+			mg_log(MG_LOG_ERROR, "disco paths", "error", "out of memory", NULL);
+			goto out;
+		}
 	}
 	report(&a);
 	if (mg_coord_client_start(a.cl) != 0)
@@ -818,6 +864,7 @@ out:
 	if (a.exit.rtnl)
 		mg_exit_route_reset(&a.exit);
 	exit_fwmark_clear(&a);
+	mg_agent_paths_free(a.paths);
 	mg_relay_path_free(a.rp);
 	mg_nat_probe_free(a.np);
 	mg_agent_disco_free(a.disco);

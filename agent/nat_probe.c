@@ -200,8 +200,11 @@ static void send_round(struct mg_nat_probe *np, int64_t now_ms)
 
 static void receive(struct mg_nat_probe *np, int64_t now_ms)
 {
+	/* Room for any datagram: with disco paths the socket also carries WireGuard packets of
+	 * direct peers, as large as the tunnel's MTU allows. One loop thread: static is safe. */
+	static uint8_t buf[65536];
+
 	for (int budget = 64; budget > 0; budget--) {
-		uint8_t buf[MG_STUN_MAX_LEN + 1];
 		struct sockaddr_storage from;
 		socklen_t fl = sizeof(from);
 		struct mg_sockaddr src, mapped;

@@ -11,6 +11,7 @@
 #include <unistd.h>
 
 #include "crypto.h"
+#include "disco.h"
 #include "keys.h"
 #include "log.h"
 #include "relay_client.h"
@@ -32,10 +33,12 @@ struct proxy {
 	int64_t seen;  /* when the peer appeared with an endpoint */
 	int64_t direct_since; /* handshakes before this were not on the direct path */
 	bool has_endpoint;
-	struct mg_sockaddr direct; /* the map's first endpoint */
-	bool no_endpoint;          /* relayed only because the map gave no endpoint */
-	char home_relay[64];       /* the peer's home relay as the map says, "" if none */
-	uint64_t to_relay, from_relay, dropped;
+	struct mg_sockaddr direct;      /* the map's first endpoint */
+	bool no_endpoint;               /* relayed only because the map gave no endpoint */
+	char home_relay[64];            /* the peer's home relay as the map says, "" if none */
+	enum mg_relay_path_route route; /* managed mode */
+	struct mg_sockaddr route_ep;
+	uint64_t to_relay, from_relay, to_direct, from_direct, dropped;
 };
 
 /* A connection to a relayed peer's home relay when it is not ours (another region's, or one
@@ -56,6 +59,10 @@ struct mg_relay_path {
 	void *ctx;
 	uint16_t wg_port;
 	uint64_t to_relay_dropped;
+	bool managed;
+	mg_relay_path_disco_fn disco_rx;
+	mg_relay_path_direct_tx_fn direct_tx;
+	void *mctx;
 	struct proxy *peers;
 	size_t n, cap;
 };
@@ -206,6 +213,12 @@ void mg_relay_path_peer_seen(struct mg_relay_path *rp, const uint8_t key[32], co
 	p->has_endpoint = endpoint != NULL;
 	if (endpoint)
 		p->direct = *endpoint;
+	if (rp->managed) {
+		/* Relayed until disco finds better (mg_relay_path_route). */
+		if (!p->relayed && p->route == MG_RELAY_ROUTE_RELAY)
+			to_relay_path(rp, p, "disco has no direct path yet");
+		return;
+	}
 	if (rp->cfg.force) {
 		to_relay_path(rp, p, "relay.force");
 	} else if (!endpoint) {
@@ -238,7 +251,11 @@ bool mg_relay_path_endpoint(const struct mg_relay_path *rp, const uint8_t key[32
 {
 	const struct proxy *p = rp ? find(rp, key) : NULL;
 
-	if (!p || !p->relayed)
+	if (p && p->route == MG_RELAY_ROUTE_WG) {
+		*ep = p->route_ep;
+		return true;
+	}
+	if (!p || (!p->relayed && p->route != MG_RELAY_ROUTE_SOCKET))
 		return false;
 	memset(ep, 0, sizeof(*ep));
 	ep->family = 4;
@@ -260,7 +277,7 @@ void mg_relay_path_observe(struct mg_relay_path *rp, const uint8_t key[32],
 {
 	struct proxy *p = find(rp, key);
 
-	if (!p || p->relayed)
+	if (!p || p->relayed || rp->managed)
 		return;
 	/* The clock runs from when the peer got its endpoint, traffic or not: wireguard-go does
 	 * not count packets its socket failed to send (a local firewall), so "we tried" cannot
@@ -422,13 +439,17 @@ static int from_relay(struct mg_relay_path *rp, struct mg_relay_client *rc_)
 			return -1;
 		if (m.type != MG_RELAY_MSG_PACKET)
 			continue;
+		if (rp->disco_rx && mg_disco_is_disco(m.data, m.len)) {
+			rp->disco_rx(rp->mctx, m.key, m.data, m.len);
+			continue;
+		}
 		/* A packet from a peer of the map means that peer reaches us through the relay:
 		 * answer the same way. Keys outside the map are dropped. */
 		if (!(p = find(rp, m.key))) {
 			rp->to_relay_dropped++;
 			continue;
 		}
-		if (!p->relayed)
+		if (!p->relayed && !rp->managed)
 			to_relay_path(rp, p, "the peer sends through the relay");
 		if (p->fd < 0 || send(p->fd, m.data, m.len, 0) < 0) {
 			p->dropped++;
@@ -488,6 +509,15 @@ void mg_relay_path_io(struct mg_relay_path *rp, const struct pollfd *pfd, size_t
 
 			if (len <= 0)
 				break;
+			/* Routed direct: wireguard-go may still send to the proxy (it roamed here
+			 * on a packet that came through it), so the proxy follows the route. */
+			if (rp->managed && p->route != MG_RELAY_ROUTE_RELAY) {
+				if (rp->direct_tx(rp->mctx, buf, (size_t)len, &p->route_ep) != 0)
+					p->dropped++;
+				else
+					p->to_direct++;
+				continue;
+			}
 			if (!out || mg_relay_client_send(out, p->key, buf, (size_t)len) != 0)
 				p->dropped++;
 			else
@@ -507,6 +537,84 @@ void mg_relay_path_io(struct mg_relay_path *rp, const struct pollfd *pfd, size_t
 			x->next_try = now + RECONNECT_MIN_S;
 		}
 	}
+}
+
+void mg_relay_path_set_managed(struct mg_relay_path *rp, mg_relay_path_disco_fn disco_rx,
+                               mg_relay_path_direct_tx_fn direct_tx, void *ctx)
+{
+	rp->managed = true;
+	rp->disco_rx = disco_rx;
+	rp->direct_tx = direct_tx;
+	rp->mctx = ctx;
+}
+
+void mg_relay_path_route(struct mg_relay_path *rp, const uint8_t key[32],
+                         enum mg_relay_path_route route, const struct mg_sockaddr *ep)
+{
+	struct proxy *p = find(rp, key);
+	char text[MG_SOCKADDR_STRLEN];
+
+	if (!p || !rp->managed)
+		return;
+	p->route = route;
+	if (route == MG_RELAY_ROUTE_RELAY) {
+		to_relay_path(rp, p, "disco: no direct path answers");
+		return;
+	}
+	p->route_ep = *ep;
+	mg_sockaddr_format(ep, text, sizeof(text));
+	if (route == MG_RELAY_ROUTE_WG) {
+		p->relayed = false;
+		log_peer(MG_LOG_NOTICE, "peer path: direct to its WireGuard port", p, "endpoint",
+		         text);
+		rp->fn(rp->ctx, p->key, ep);
+		return;
+	}
+	if (p->fd < 0 && proxy_open(rp, p) != 0)
+		return;
+	log_peer(MG_LOG_NOTICE, "peer path: direct through the agent's socket", p, "endpoint",
+	         text);
+	p->relayed = false;
+	rp->fn(rp->ctx, p->key,
+	       &(struct mg_sockaddr){.family = 4, .addr = {127, 0, 0, 1}, .port = p->port});
+}
+
+int mg_relay_path_send(struct mg_relay_path *rp, const uint8_t key[32], const uint8_t *buf,
+                       size_t len)
+{
+	struct proxy *p = find(rp, key);
+	struct extra *x = p && p->home_relay[0] ? extra_named(rp, p->home_relay) : NULL;
+	struct mg_relay_client *out = x && x->rc ? x->rc : mg_relay_home_client(rp->home);
+
+	if (!out || mg_relay_client_send(out, key, buf, len) != 0)
+		return -1;
+	return 0;
+}
+
+bool mg_relay_path_deliver(struct mg_relay_path *rp, const uint8_t key[32], const uint8_t *buf,
+                           size_t len)
+{
+	struct proxy *p = find(rp, key);
+
+	if (!p || p->fd < 0)
+		return false;
+	if (send(p->fd, buf, len, 0) < 0)
+		p->dropped++;
+	else
+		p->from_direct++;
+	return true;
+}
+
+bool mg_relay_path_counts(const struct mg_relay_path *rp, const uint8_t key[32],
+                          struct mg_relay_path_counts *c)
+{
+	const struct proxy *p = rp ? find(rp, key) : NULL;
+
+	if (!p)
+		return false;
+	*c = (struct mg_relay_path_counts){p->to_relay, p->from_relay, p->to_direct, p->from_direct,
+	                                   p->dropped};
+	return true;
 }
 
 const char *mg_relay_path_via(const struct mg_relay_path *rp, const uint8_t key[32])

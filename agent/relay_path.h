@@ -94,6 +94,42 @@ void mg_relay_path_tick(struct mg_relay_path *rp, int64_t now);
 /* The relay is connected: the name to report as home relay; NULL while it is not. */
 const char *mg_relay_path_home(const struct mg_relay_path *rp);
 
+/*
+ * Disco governs the paths (the agent has a stun: section, docs/nat-traversal.md): every peer
+ * gets its loopback proxy at once, and the heuristics above (no endpoint, no direct handshake,
+ * a packet through the relay) no longer move peers; mg_relay_path_route does. Disco messages
+ * the relay delivers go to disco_rx, and what the proxy of a peer routed direct receives from
+ * wireguard-go goes to direct_tx (the agent's own socket, whose NAT mapping disco opened).
+ */
+typedef void (*mg_relay_path_disco_fn)(void *ctx, const uint8_t key[32], const uint8_t *buf,
+                                       size_t len);
+typedef int (*mg_relay_path_direct_tx_fn)(void *ctx, const uint8_t *buf, size_t len,
+                                          const struct mg_sockaddr *to);
+void mg_relay_path_set_managed(struct mg_relay_path *rp, mg_relay_path_disco_fn disco_rx,
+                               mg_relay_path_direct_tx_fn direct_tx, void *ctx);
+
+enum mg_relay_path_route {
+	MG_RELAY_ROUTE_RELAY,  /* the proxy sends through the relay */
+	MG_RELAY_ROUTE_SOCKET, /* the proxy sends to ep from the agent's socket (direct_tx) */
+	MG_RELAY_ROUTE_WG, /* wireguard-go sends to ep itself: ep is the peer's WireGuard port */
+};
+/* Managed mode: how a peer's packets go. wireguard-go is pointed at the proxy, or at ep. */
+void mg_relay_path_route(struct mg_relay_path *rp, const uint8_t key[32],
+                         enum mg_relay_path_route route, const struct mg_sockaddr *ep);
+/* A message to the peer through the relay (a disco ping or call-me-maybe). 0 or -1. */
+int mg_relay_path_send(struct mg_relay_path *rp, const uint8_t key[32], const uint8_t *buf,
+                       size_t len);
+/* A WireGuard message from the peer that the agent's socket received: to wireguard-go through
+ * the peer's proxy (wireguard-go then sees the proxy as its endpoint). false without one. */
+bool mg_relay_path_deliver(struct mg_relay_path *rp, const uint8_t key[32], const uint8_t *buf,
+                           size_t len);
+/* Packets a peer's proxy moved: through the relay, and direct through the agent's socket. */
+struct mg_relay_path_counts {
+	uint64_t to_relay, from_relay, to_direct, from_direct, dropped;
+};
+bool mg_relay_path_counts(const struct mg_relay_path *rp, const uint8_t key[32],
+                          struct mg_relay_path_counts *c);
+
 /* Writes {"relay":{...},"peers":{"<key>":{...}}} for the status file. */
 void mg_relay_path_status(const struct mg_relay_path *rp, FILE *f);
 /* The relay a relayed peer's packets go to (its home relay's connection, or ours); NULL while

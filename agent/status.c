@@ -31,7 +31,7 @@ static const struct mg_uapi_client_peer *dev_peer(const struct mg_uapi_client_de
 int mg_agent_status_write(const char *path, const struct mg_netmap_state *st,
                           const struct mg_uapi_client_device *dev, const struct mg_relay_path *rp,
                           const char *coord_state, const struct mg_nat_probe_result *nat,
-                          const struct mg_agent_disco *disco)
+                          const struct mg_agent_disco *disco, const struct mg_agent_paths *paths)
 {
 	char tmp[4096 + 8], b64[WG_KEY_B64_SIZE], ep[MG_SOCKADDR_STRLEN];
 	FILE *f;
@@ -64,6 +64,11 @@ int mg_agent_status_write(const char *path, const struct mg_netmap_state *st,
 		mg_agent_disco_status(disco, f);
 	else
 		fputs("null", f);
+	fputs(",\"paths\":", f);
+	if (paths)
+		mg_agent_paths_stats(paths, f);
+	else
+		fputs("null", f);
 	fputs(",\"peers\":[", f);
 	for (size_t i = 0; i < st->n_peers; i++) {
 		const struct mg_netmap_peer *p = &st->peers[i];
@@ -80,6 +85,10 @@ int mg_agent_status_write(const char *path, const struct mg_netmap_state *st,
 
 			put_str(f, via ? via : "");
 		}
+		/* With disco: how the path was found and what it carried. */
+		fputs(",\"disco\":", f);
+		if (!mg_agent_paths_status(paths, p->public_key, f))
+			fputs("null", f);
 		fputs(",\"home_relay\":", f);
 		put_str(f, p->home_relay);
 		if (d) {

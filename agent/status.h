@@ -12,6 +12,7 @@
 #include "disco_sock.h"
 #include "nat_probe.h"
 #include "netmap_apply.h"
+#include "peer_paths.h"
 #include "relay_path.h"
 #include "uapi_client.h"
 
@@ -20,6 +21,6 @@
 int mg_agent_status_write(const char *path, const struct mg_netmap_state *st,
                           const struct mg_uapi_client_device *dev, const struct mg_relay_path *rp,
                           const char *coord_state, const struct mg_nat_probe_result *nat,
-                          const struct mg_agent_disco *disco);
+                          const struct mg_agent_disco *disco, const struct mg_agent_paths *paths);
 
 #endif

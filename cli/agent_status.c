@@ -2,6 +2,7 @@
 #include "agent_status.h"
 
 #include <stdio.h>
+#include <string.h>
 #include <time.h>
 
 #include <jansson.h>
@@ -50,18 +51,24 @@ int meshctl_agent_status(const char *path, bool json)
 	} else {
 		printf("home relay:  no relay: section\n");
 	}
-	printf("%-44s %-16s %-14s %-10s %-22s %10s %12s %12s\n", "PEER", "NAME", "PATH", "HOME",
+	printf("%-44s %-16s %-34s %-10s %-22s %10s %12s %12s\n", "PEER", "NAME", "PATH", "HOME",
 	       "ENDPOINT", "HANDSHAKE", "RX", "TX");
 	json_array_foreach(json_object_get(d, "peers"), i, p)
 	{
 		char pathbuf[96];
 		long long hs = num(p, "last_handshake");
 
+		json_t *dp = json_object_get(p, "disco");
+
 		if (json_object_get(p, "relay"))
 			snprintf(pathbuf, sizeof(pathbuf), "relay %s", str(p, "relay"));
 		else
 			snprintf(pathbuf, sizeof(pathbuf), "%s", str(p, "path"));
-		printf("%-44s %-16s %-14s %-10s %-22s ", str(p, "key"), str(p, "name"), pathbuf,
+		/* With disco, the direct path is the endpoint that answered, and its round trip. */
+		if (json_is_object(dp) && strcmp(str(dp, "kind"), "direct") == 0)
+			snprintf(pathbuf, sizeof(pathbuf), "direct %s %.1fms", str(dp, "endpoint"),
+			         json_number_value(json_object_get(dp, "rtt_ms")));
+		printf("%-44s %-16s %-34s %-10s %-22s ", str(p, "key"), str(p, "name"), pathbuf,
 		       str(p, "home_relay"), str(p, "endpoint"));
 		if (hs)
 			printf("%8llds ", (long long)time(NULL) - hs);

@@ -31,23 +31,35 @@ static uint64_t unix_ms(void)
 	return (uint64_t)ts.tv_sec * 1000 + (uint64_t)ts.tv_nsec / 1000000;
 }
 
-/* The answer within ms, opened; 1 pong, 0 silence, -1 something that is not our pong. */
+/*
+ * The answer within ms, opened; 1 pong, 0 silence, -1 something that is not our pong. An
+ * authentic ping from the peer is not an answer: a node with disco paths pings back a source
+ * it just learned, which says nothing about whether our message was accepted.
+ */
 static int wait_pong(int fd, struct mg_disco_node *self, struct mg_disco_peer *peer,
                      const uint8_t txid[MG_DISCO_TXID_LEN], int ms, struct mg_disco_msg *m)
 {
-	struct pollfd p = {.fd = fd, .events = POLLIN};
-	uint8_t buf[2048];
-	ssize_t n;
+	uint64_t end = unix_ms() + (uint64_t)ms;
 
-	if (poll(&p, 1, ms) <= 0)
-		return 0;
-	n = recv(fd, buf, sizeof(buf), 0);
-	if (n <= 0)
-		return 0;
-	if (mg_disco_open(self, peer, buf, (size_t)n, unix_ms(), m) != MG_DISCO_OK ||
-	    m->type != MG_DISCO_PONG || memcmp(m->txid, txid, MG_DISCO_TXID_LEN) != 0)
-		return -1;
-	return 1;
+	for (;;) {
+		struct pollfd p = {.fd = fd, .events = POLLIN};
+		uint64_t now = unix_ms();
+		uint8_t buf[2048];
+		ssize_t n;
+
+		if (now >= end || poll(&p, 1, (int)(end - now)) <= 0)
+			return 0;
+		n = recv(fd, buf, sizeof(buf), 0);
+		if (n <= 0)
+			return 0;
+		if (mg_disco_open(self, peer, buf, (size_t)n, unix_ms(), m) != MG_DISCO_OK)
+			return -1;
+		if (m->type == MG_DISCO_PING)
+			continue;
+		if (m->type != MG_DISCO_PONG || memcmp(m->txid, txid, MG_DISCO_TXID_LEN) != 0)
+			return -1;
+		return 1;
+	}
 }
 
 int main(int argc, char **argv)
