@@ -132,6 +132,10 @@ void mg_relay_extras_want(struct mg_relay_extras *ex, const char *peer_home, int
 
 void mg_relay_extras_end(struct mg_relay_extras *ex, int64_t now)
 {
+	/* While the home relay is being dialled again nothing is a target: the connections stay
+	 * as they are (peers homed there keep their path through a failover of ours). */
+	if (!mg_relay_home_relay(ex->home))
+		return;
 	for (size_t i = 0; i < MG_RELAY_EXTRA_MAX; i++) {
 		struct mg_relay_extra *x = &ex->x[i];
 
@@ -158,6 +162,13 @@ struct mg_relay_client *mg_relay_extras_use(struct mg_relay_extras *ex, const ch
 	const struct mg_netmap_relay *r = mg_relay_extras_target(ex, peer_home);
 	struct mg_relay_extra *x;
 
+	if (!r && !mg_relay_home_relay(ex->home)) {
+		/* Our home relay is down: a connection made before still serves its peers. */
+		x = (struct mg_relay_extra *)mg_relay_extras_find(ex, peer_home);
+		if (x)
+			x->last_used = now;
+		return x ? x->rc : NULL;
+	}
 	if (!r || !(x = slot_for(ex, r, now)))
 		return NULL;
 	x->last_used = now;

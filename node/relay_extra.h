@@ -6,7 +6,8 @@
  * home relay does not mesh with) is reached by sending to that relay directly. At most
  * MG_RELAY_EXTRA_MAX such connections, each made off the caller's thread (relay_dial.h) like the
  * home one; a connection no relayed peer needs any more, or idle for MG_RELAY_EXTRA_IDLE_S, is
- * closed (an idle one is opened again by the next packet for it).
+ * closed (an idle one is opened again by the next packet for it). While the home relay is down
+ * (failing over) they are kept and used as they are.
  *
  * The owner calls, once a second: mg_relay_extras_begin, mg_relay_extras_want for every relayed
  * peer, mg_relay_extras_end. It polls each slot's descriptor (mg_relay_extra_fd) and calls

@@ -3,7 +3,8 @@
  * The connections to peers' home relays outside the node's region (node/relay_extra.c), against
  * real relays: which relays are targets (another region's, not ours, not our region's), that a
  * packet sent on one reaches a node homed there and its answer comes back on it, that at most
- * MG_RELAY_EXTRA_MAX are opened, that one no peer wants is closed, and that an idle one is
+ * MG_RELAY_EXTRA_MAX are opened, that one no peer wants is closed, that they outlive a failure
+ * of the home relay, and that an idle one is
  * closed, stays closed while only wanted, and is dialled again by the next use. Times are the
  * caller's clock, so idleness needs no waiting.
  */
@@ -138,6 +139,18 @@ int main(int argc, char **argv)
 	/* Only e1 wanted any more: the others are closed. */
 	want_only(&ex, e1, 1, now);
 	CHECK(mg_relay_extras_connected(&ex) == 1 && mg_relay_extras_find(&ex, "e1"));
+
+	/* Our home relay fails: e1's connection stays and still serves its peer while the home
+	 * relay is dialled again. */
+	mg_relay_home_down(home, now, "test");
+	CHECK(!mg_relay_home_relay(home));
+	want_only(&ex, e1, 1, now);
+	CHECK(mg_relay_extras_connected(&ex) == 1, "the home relay's failure closed e1");
+	CHECK(mg_relay_extras_use(&ex, "e1", now), "e1 unused while the home relay is down");
+	mg_relay_home_tick(home, now);
+	for (uint64_t t0 = rf_now_ms(); !mg_relay_home_dial_over(home); poll(NULL, 0, 10))
+		CHECK(rf_now_ms() - t0 < 10000, "the home relay's dial did not end");
+	CHECK(mg_relay_home_finish(home, now), "no home relay again");
 
 	/* Idle: no packet for MG_RELAY_EXTRA_IDLE_S closes it even while wanted; wanting does not
 	 * reopen it, using it does. */
