@@ -172,14 +172,12 @@ static void deliver(struct mg_control *ctl, struct mg_relay_gw *rg, const struct
 }
 
 /* Where a relayed peer's messages go: its home relay when that is outside our relay mesh,
- * else (and while that connection is still being made) our home relay. */
+ * else (and while that connection is still being made) our home relay. A connection to the
+ * peer's home relay serves on while ours fails over. */
 static struct mg_relay_client *out_for(struct mg_relay_gw *rg, uint32_t slot, uint64_t now_ns)
 {
-	struct mg_relay_client *c;
-
-	if (!client(rg))
-		return NULL;
-	c = mg_relay_extras_use(&rg->extras, rg->paths[slot].home, (int64_t)(now_ns / NS_PER_S));
+	struct mg_relay_client *c =
+	    mg_relay_extras_use(&rg->extras, rg->paths[slot].home, (int64_t)(now_ns / NS_PER_S));
 	return c ? c : client(rg);
 }
 
@@ -268,9 +266,9 @@ static unsigned pump(struct mg_control *ctl, struct mg_relay_gw *rg, uint64_t no
 		}
 		work += n;
 	}
+	work += pump_extras(ctl, rg, now_ns);
 	if (!client(rg))
 		return work;
-	work += pump_extras(ctl, rg, now_ns);
 	struct mg_relay_client *c = client(rg);
 	struct pollfd pfd = {.fd = mg_relay_client_fd(c), .events = mg_relay_client_events(c)};
 	if (poll(&pfd, 1, 0) < 0)
