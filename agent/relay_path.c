@@ -15,11 +15,9 @@
 #include "keys.h"
 #include "log.h"
 #include "relay_client.h"
-#include "relay_dial.h"
+#include "relay_extra.h"
 #include "relay_home.h"
 
-#define RECONNECT_MIN_S    1
-#define RECONNECT_MAX_S    16
 #define CONNECT_TIMEOUT_MS 5000
 /* Packets moved per descriptor and poll round, so one busy peer cannot starve the rest. */
 #define BATCH 64
@@ -41,20 +39,11 @@ struct proxy {
 	uint64_t to_relay, from_relay, to_direct, from_direct, dropped;
 };
 
-/* A connection to a relayed peer's home relay when it is not ours (another region's, or one
- * outside our mesh): SENDs to that peer go there, so they need no mesh between the relays. */
-struct extra {
-	char name[64]; /* "": a free slot */
-	struct mg_relay_client *rc;
-	struct mg_relay_dial dial;
-	int64_t next_try;
-};
-
 struct mg_relay_path {
 	struct mg_relay_config cfg;
 	struct mg_relay_home *home; /* the home relay's choice and connection (node/) */
-	struct extra extras[MG_RELAY_PATH_MAX_EXTRA];
-	uint8_t sk[32];
+	/* Relayed peers' home relays outside our region: SENDs to them go there (node/). */
+	struct mg_relay_extras extras;
 	mg_relay_path_switch_fn fn;
 	void *ctx;
 	uint16_t wg_port;
@@ -77,7 +66,6 @@ struct mg_relay_path *mg_relay_path_new(const struct mg_relay_config *cfg,
 	if (!rp)
 		return NULL;
 	rp->cfg = *cfg;
-	memcpy(rp->sk, private_key, 32);
 	rp->fn = fn;
 	rp->ctx = ctx;
 	rp->home = mg_relay_home_new(
@@ -94,10 +82,10 @@ struct mg_relay_path *mg_relay_path_new(const struct mg_relay_config *cfg,
 	    private_key, err, sizeof(err));
 	if (!rp->home) {
 		mg_log(MG_LOG_ERROR, "relay: TLS setup failed", "error", err, NULL);
-		wg_memzero(rp->sk, sizeof(rp->sk));
 		free(rp);
 		return NULL;
 	}
+	mg_relay_extras_init(&rp->extras, rp->home, private_key, cfg->fwmark, CONNECT_TIMEOUT_MS);
 	return rp;
 }
 
@@ -105,19 +93,12 @@ void mg_relay_path_free(struct mg_relay_path *rp)
 {
 	if (!rp)
 		return;
-	for (size_t i = 0; i < MG_RELAY_PATH_MAX_EXTRA; i++) {
-		if (rp->extras[i].dial.active) {
-			mg_relay_dial_join(&rp->extras[i].dial);
-			mg_relay_client_close(rp->extras[i].dial.rc);
-		}
-		mg_relay_client_close(rp->extras[i].rc);
-	}
+	mg_relay_extras_free(&rp->extras);
 	for (size_t i = 0; i < rp->n; i++)
 		if (rp->peers[i].fd >= 0)
 			close(rp->peers[i].fd);
 	free(rp->peers);
 	mg_relay_home_free(rp->home);
-	wg_memzero(rp->sk, sizeof(rp->sk));
 	free(rp);
 }
 
@@ -302,91 +283,15 @@ void mg_relay_path_set_map(struct mg_relay_path *rp, const struct mg_netmap_rela
 	mg_relay_home_set_map(rp->home, relays, n, now);
 }
 
-static const struct mg_netmap_relay *cand_named(const struct mg_relay_path *rp, const char *name)
-{
-	return mg_relay_home_find(rp->home, name);
-}
-
-static struct extra *extra_named(struct mg_relay_path *rp, const char *name)
-{
-	for (size_t i = 0; i < MG_RELAY_PATH_MAX_EXTRA; i++)
-		if (rp->extras[i].name[0] && strcmp(rp->extras[i].name, name) == 0)
-			return &rp->extras[i];
-	return NULL;
-}
-
-static void extra_close(struct extra *x)
-{
-	x->name[0] = '\0'; /* a dial still running is closed when it ends */
-	mg_relay_client_close(x->rc);
-	x->rc = NULL;
-	x->name[0] = '\0';
-}
-
-/* The relays our relayed peers are homed on, when in another region: at most
- * MG_RELAY_PATH_MAX_EXTRA connections, opened while such a peer exists and closed when none is
- * left. */
+/* The relays our relayed peers are homed on, when outside our region: opened while such a peer
+ * exists, closed when none is left or idle (node/relay_extra.h). */
 static void extras_tick(struct mg_relay_path *rp, int64_t now)
 {
-	const char *home = mg_relay_path_home(rp);
-
-	for (size_t i = 0; i < MG_RELAY_PATH_MAX_EXTRA; i++) {
-		struct extra *x = &rp->extras[i];
-		bool needed = false;
-
-		if (!x->name[0])
-			continue;
-		for (size_t j = 0; j < rp->n && !needed; j++)
-			needed =
-			    rp->peers[j].relayed && strcmp(rp->peers[j].home_relay, x->name) == 0;
-		if (!needed || (home && strcmp(home, x->name) == 0) || !cand_named(rp, x->name))
-			extra_close(x);
-	}
-	if (!home)
-		return;
-	for (size_t j = 0; j < rp->n; j++) {
-		const struct proxy *p = &rp->peers[j];
-		const struct mg_netmap_relay *r;
-		struct extra *x;
-
-		/* A relay of our own region reaches the peer through the relay mesh. */
-		if (!p->relayed || !p->home_relay[0] || strcmp(p->home_relay, home) == 0 ||
-		    !(r = cand_named(rp, p->home_relay)) ||
-		    strcmp(r->region, mg_relay_home_relay(rp->home)->region) == 0)
-			continue;
-		if (!(x = extra_named(rp, p->home_relay))) {
-			for (size_t i = 0; i < MG_RELAY_PATH_MAX_EXTRA && !x; i++)
-				if (!rp->extras[i].name[0] && !rp->extras[i].dial.active)
-					x = &rp->extras[i];
-			if (!x)
-				continue; /* bounded: the peer goes through our home relay's mesh */
-			snprintf(x->name, sizeof(x->name), "%s", r->name);
-			x->next_try = now;
-		}
-		if (!x->rc && !x->dial.active && now >= x->next_try &&
-		    mg_relay_dial_start(&x->dial, r, mg_relay_home_tls(rp->home), rp->sk,
-		                        rp->cfg.fwmark, CONNECT_TIMEOUT_MS) != 0)
-			x->next_try = now + RECONNECT_MAX_S;
-	}
-}
-
-static void extra_finish(struct extra *x, int64_t now)
-{
-	mg_relay_dial_join(&x->dial);
-	if (!x->dial.rc) {
-		mg_log(MG_LOG_WARNING, "relay: cannot connect to a peer's home relay", "relay",
-		       x->dial.name, "error", x->dial.err, NULL);
-		x->next_try = now + RECONNECT_MAX_S;
-		return;
-	}
-	x->rc = x->dial.rc;
-	x->dial.rc = NULL;
-	if (!x->name[0]) { /* released while dialling */
-		mg_relay_client_close(x->rc);
-		x->rc = NULL;
-		return;
-	}
-	mg_log(MG_LOG_NOTICE, "relay: connected to a peer's home relay", "relay", x->name, NULL);
+	mg_relay_extras_begin(&rp->extras);
+	for (size_t j = 0; j < rp->n; j++)
+		if (rp->peers[j].relayed)
+			mg_relay_extras_want(&rp->extras, rp->peers[j].home_relay, now);
+	mg_relay_extras_end(&rp->extras, now);
 }
 
 void mg_relay_path_tick(struct mg_relay_path *rp, int64_t now)
@@ -411,10 +316,8 @@ size_t mg_relay_path_pollfds(struct mg_relay_path *rp, struct pollfd *pfd, size_
 	/* Then one slot per extra connection, used or not, so the proxies start at a fixed
 	 * place. */
 	for (size_t i = 0; i < MG_RELAY_PATH_MAX_EXTRA && k < max; i++) {
-		const struct extra *x = &rp->extras[i];
-
-		pfd[k].fd = x->rc ? mg_relay_client_fd(x->rc) : mg_relay_dial_fd(&x->dial);
-		pfd[k].events = x->rc ? mg_relay_client_events(x->rc) : POLLIN;
+		pfd[k].fd = mg_relay_extra_fd(&rp->extras.x[i]);
+		pfd[k].events = mg_relay_extra_events(&rp->extras.x[i]);
 		pfd[k++].revents = 0;
 	}
 	for (size_t i = 0; i < rp->n && k < max; i++) {
@@ -475,24 +378,22 @@ void mg_relay_path_io(struct mg_relay_path *rp, const struct pollfd *pfd, size_t
 	else if (rc && (pfd[0].revents & (POLLIN | POLLERR | POLLHUP)) && from_relay(rp, rc) < 0)
 		mg_relay_home_down(rp->home, now, mg_relay_client_error(rc));
 	for (size_t i = 0; i < MG_RELAY_PATH_MAX_EXTRA && 1 + i < n; i++) {
-		struct extra *x = &rp->extras[i];
+		struct mg_relay_extra *x = &rp->extras.x[i];
 		short ev = pfd[1 + i].revents;
 
-		if (x->dial.active && pfd[1 + i].fd == mg_relay_dial_fd(&x->dial) && (ev & POLLIN))
-			extra_finish(x, now);
-		else if (x->rc && pfd[1 + i].fd == mg_relay_client_fd(x->rc) &&
-		         (ev & (POLLIN | POLLERR | POLLHUP)) && from_relay(rp, x->rc) < 0) {
-			mg_log(MG_LOG_WARNING, "relay: lost a peer's home relay", "relay", x->name,
-			       "error", mg_relay_client_error(x->rc), NULL);
-			mg_relay_client_close(x->rc);
-			x->rc = NULL;
-			x->next_try = now + RECONNECT_MIN_S;
+		if (x->dial.active && pfd[1 + i].fd == mg_relay_dial_fd(&x->dial) &&
+		    (ev & POLLIN)) {
+			mg_relay_extras_finish(&rp->extras, i, now);
+		} else if (x->rc && pfd[1 + i].fd == mg_relay_client_fd(x->rc) &&
+		           (ev & (POLLIN | POLLERR | POLLHUP))) {
+			x->last_used = now;
+			if (from_relay(rp, x->rc) < 0)
+				mg_relay_extras_down(&rp->extras, i, now);
 		}
 	}
 	/* Proxies: the array may have shrunk or grown since the descriptors were taken. */
 	for (size_t k = 1 + MG_RELAY_PATH_MAX_EXTRA; k < n; k++) {
-		struct mg_relay_client *out;
-		struct extra *x;
+		struct mg_relay_client *out = NULL;
 		struct proxy *p = NULL;
 
 		if (!(pfd[k].revents & POLLIN))
@@ -502,8 +403,8 @@ void mg_relay_path_io(struct mg_relay_path *rp, const struct pollfd *pfd, size_t
 				p = &rp->peers[i];
 		/* To the peer's home relay when we hold a connection there, else through ours
 		 * (and the relay mesh). */
-		x = p && p->home_relay[0] ? extra_named(rp, p->home_relay) : NULL;
-		out = x && x->rc ? x->rc : mg_relay_home_client(rp->home);
+		if (p && !(out = mg_relay_extras_use(&rp->extras, p->home_relay, now)))
+			out = mg_relay_home_client(rp->home);
 		for (int j = 0; p && j < BATCH; j++) {
 			ssize_t len = recv(p->fd, buf, sizeof(buf), 0);
 
@@ -528,14 +429,10 @@ void mg_relay_path_io(struct mg_relay_path *rp, const struct pollfd *pfd, size_t
 	    mg_relay_client_flush(rc) < 0)
 		mg_relay_home_down(rp->home, now, mg_relay_client_error(rc));
 	for (size_t i = 0; i < MG_RELAY_PATH_MAX_EXTRA; i++) {
-		struct extra *x = &rp->extras[i];
+		struct mg_relay_extra *x = &rp->extras.x[i];
 
-		if (x->rc && mg_relay_client_pending(x->rc) > 0 &&
-		    mg_relay_client_flush(x->rc) < 0) {
-			mg_relay_client_close(x->rc);
-			x->rc = NULL;
-			x->next_try = now + RECONNECT_MIN_S;
-		}
+		if (x->rc && mg_relay_client_pending(x->rc) > 0 && mg_relay_client_flush(x->rc) < 0)
+			mg_relay_extras_down(&rp->extras, i, now);
 	}
 }
 
@@ -583,8 +480,11 @@ int mg_relay_path_send(struct mg_relay_path *rp, const uint8_t key[32], const ui
                        size_t len)
 {
 	struct proxy *p = find(rp, key);
-	struct extra *x = p && p->home_relay[0] ? extra_named(rp, p->home_relay) : NULL;
-	struct mg_relay_client *out = x && x->rc ? x->rc : mg_relay_home_client(rp->home);
+	struct mg_relay_client *out =
+	    p ? mg_relay_extras_use(&rp->extras, p->home_relay, (int64_t)time(NULL)) : NULL;
+
+	if (!out)
+		out = mg_relay_home_client(rp->home);
 
 	if (!out || mg_relay_client_send(out, key, buf, len) != 0)
 		return -1;
@@ -620,13 +520,12 @@ bool mg_relay_path_counts(const struct mg_relay_path *rp, const uint8_t key[32],
 const char *mg_relay_path_via(const struct mg_relay_path *rp, const uint8_t key[32])
 {
 	const struct proxy *p = rp ? find(rp, key) : NULL;
+	const struct mg_relay_extra *x;
 
 	if (!p || !p->relayed)
 		return NULL;
-	for (size_t i = 0; p->home_relay[0] && i < MG_RELAY_PATH_MAX_EXTRA; i++)
-		if (rp->extras[i].rc && strcmp(rp->extras[i].name, p->home_relay) == 0)
-			return rp->extras[i].name;
-	return mg_relay_path_home(rp);
+	x = mg_relay_extras_find(&rp->extras, p->home_relay);
+	return x ? x->name : mg_relay_path_home(rp);
 }
 
 void mg_relay_path_peer_home(struct mg_relay_path *rp, const uint8_t key[32], const char *home)

@@ -39,10 +39,11 @@
 #include "config_yaml.h"
 #include "netmap_apply.h"
 #include "relay_config.h"
+#include "relay_extra.h"
 
 #define MG_RELAY_PATH_MAX_PEERS 1024
 /* Connections to relayed peers' home relays besides ours. */
-#define MG_RELAY_PATH_MAX_EXTRA 3
+#define MG_RELAY_PATH_MAX_EXTRA MG_RELAY_EXTRA_MAX
 /* What mg_relay_path_pollfds may fill. */
 #define MG_RELAY_PATH_MAX_POLLFDS (1 + MG_RELAY_PATH_MAX_EXTRA + MG_RELAY_PATH_MAX_PEERS)
 

@@ -39,6 +39,11 @@ struct mg_control_health {
 
 /* ---- snapshot ---- */
 
+static const char *relay_via(const void *ctx, uint32_t slot)
+{
+	return mg_relay_gw_via(ctx, slot);
+}
+
 /* The relay path's counters (relay_gw.h); only with a relay section. */
 static void add_relay_metrics(struct mg_control *ctl, struct mg_status *st)
 {
@@ -72,6 +77,15 @@ static void add_relay_metrics(struct mg_control *ctl, struct mg_status *st)
 	mg_status_add_extra(st, "meshgate_relay_dropped_in_full_total",
 	                    "Relayed data messages the ring to the worker refused.", true,
 	                    r.dropped_in_full);
+	mg_status_add_extra(st, "meshgate_relay_extra_connected",
+	                    "Connections to peers' home relays outside our region.", false,
+	                    r.extra_connected);
+	mg_status_add_extra(st, "meshgate_relay_extra_connects_total",
+	                    "Connections made to peers' home relays outside our region.", true,
+	                    r.extra_connects);
+	mg_status_add_extra(st, "meshgate_relay_extra_idle_closes_total",
+	                    "Connections to peers' home relays closed for idleness.", true,
+	                    r.extra_idle_closes);
 }
 
 #define EXTRA(name, help, field) mg_status_add_extra(st, name, help, true, ctl->stats.field)
@@ -98,6 +112,8 @@ static int health_snapshot(void *vctx, struct mg_status *st)
 	    .ctl_flows = &ctl->ctl_flows,
 	    .relay_name = mg_relay_gw_relay(ctl),
 	    .relay_home = mg_relay_gw_home(ctl),
+	    .relay_via = relay_via,
+	    .relay_ctx = ctl,
 	};
 	int rc = mg_status_collect(&ctl->gw, &src, st);
 	if (rc != 0)

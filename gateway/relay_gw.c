@@ -16,6 +16,7 @@
 #include "keys.h"
 #include "log.h"
 #include "relay_client.h"
+#include "relay_extra.h"
 #include "relay_home.h"
 #include "relay_ring.h"
 #include "transport.h"
@@ -30,14 +31,19 @@
 
 struct peer_path {
 	uint64_t trying_since_ns; /* first direct attempt without a handshake since; 0: none */
+	char home[64];            /* the peer's home relay as the map says, "" if none */
 };
 
 struct mg_relay_gw {
 	struct mg_relay_config cfg;
 	/* The choice of home relay and the connection, made on a thread of its own (node/). */
 	struct mg_relay_home *home;
+	/* Relayed peers' home relays outside our region, which our home relay's mesh cannot
+	 * reach (node/relay_extra.h): dialled off the lcore too. */
+	struct mg_relay_extras extras;
 	char last_name[64]; /* the home relay last connected, for the status of relayed peers */
 	uint64_t last_path_check_ns;
+	uint64_t now_ns;         /* of the latest poll, for sends from elsewhere on the lcore */
 	struct peer_path *paths; /* by slot */
 	struct mg_relay_gw_stats st;
 };
@@ -78,6 +84,8 @@ int mg_relay_gw_start(struct mg_control *ctl, char *err, size_t errlen)
 		free(rg);
 		return -1;
 	}
+	mg_relay_extras_init(&rg->extras, rg->home, ctl->gw.local.static_private, 0,
+	                     RELAY_CONNECT_TIMEOUT_MS);
 	if (mg_relay_rings_create(&ctl->gw) != 0) {
 		mg_relay_home_free(rg->home);
 		free(rg->paths);
@@ -94,7 +102,8 @@ void mg_relay_gw_stop(struct mg_control *ctl)
 	struct mg_relay_gw *rg = rg_of(ctl);
 	if (!rg)
 		return;
-	/* Waits for a dial under way (bounded by its timeout). */
+	/* Waits for dials under way (bounded by their timeout). */
+	mg_relay_extras_free(&rg->extras);
 	mg_relay_home_free(rg->home);
 	mg_relay_rings_free(&ctl->gw);
 	free(rg->paths);
@@ -162,6 +171,71 @@ static void deliver(struct mg_control *ctl, struct mg_relay_gw *rg, const struct
 	rg->st.dropped_malformed++;
 }
 
+/* Where a relayed peer's messages go: its home relay when that is outside our relay mesh,
+ * else (and while that connection is still being made) our home relay. A connection to the
+ * peer's home relay serves on while ours fails over. */
+static struct mg_relay_client *out_for(struct mg_relay_gw *rg, uint32_t slot, uint64_t now_ns)
+{
+	struct mg_relay_client *c =
+	    mg_relay_extras_use(&rg->extras, rg->paths[slot].home, (int64_t)(now_ns / NS_PER_S));
+	return c ? c : client(rg);
+}
+
+/* What extra connection i delivered; a broken one is closed (dialled again when used). */
+static unsigned extra_recv(struct mg_control *ctl, struct mg_relay_gw *rg, size_t i,
+                           uint64_t now_ns)
+{
+	struct mg_relay_extra *x = &rg->extras.x[i];
+	int64_t now_s = (int64_t)(now_ns / NS_PER_S);
+	struct mg_relay_msg msg;
+	unsigned work = 0;
+	int rc = 0;
+
+	for (unsigned k = 0; k < RECV_BUDGET; k++) {
+		rc = mg_relay_client_recv(x->rc, &msg);
+		if (rc <= 0)
+			break;
+		work++;
+		x->last_used = now_s;
+		if (msg.type != MG_RELAY_MSG_PACKET)
+			continue;
+		rg->st.received++;
+		deliver(ctl, rg, &msg, now_ns);
+	}
+	if (rc >= 0 && mg_relay_client_pending(x->rc))
+		rc = mg_relay_client_flush(x->rc) < 0 ? -1 : 0;
+	if (rc < 0)
+		mg_relay_extras_down(&rg->extras, i, now_s);
+	return work;
+}
+
+/* The extra connections: dials that ended (seen without a system call), then one poll for all
+ * connected ones. */
+static unsigned pump_extras(struct mg_control *ctl, struct mg_relay_gw *rg, uint64_t now_ns)
+{
+	struct pollfd pfd[MG_RELAY_EXTRA_MAX];
+	size_t idx[MG_RELAY_EXTRA_MAX], n = 0;
+	unsigned work = 0;
+
+	for (size_t i = 0; i < MG_RELAY_EXTRA_MAX; i++) {
+		struct mg_relay_extra *x = &rg->extras.x[i];
+
+		if (mg_relay_dial_over(&x->dial))
+			mg_relay_extras_finish(&rg->extras, i, (int64_t)(now_ns / NS_PER_S));
+		if (!x->rc)
+			continue;
+		pfd[n] = (struct pollfd){.fd = mg_relay_client_fd(x->rc),
+		                         .events = mg_relay_client_events(x->rc)};
+		idx[n++] = i;
+	}
+	if (n == 0 || poll(pfd, n, 0) <= 0)
+		return 0;
+	for (size_t k = 0; k < n; k++)
+		if (pfd[k].revents & (POLLIN | POLLOUT | POLLERR | POLLHUP))
+			work += extra_recv(ctl, rg, idx[k], now_ns);
+	return work;
+}
+
 static unsigned pump(struct mg_control *ctl, struct mg_relay_gw *rg, uint64_t now_ns)
 {
 	struct mg_relay_item items[MG_RELAY_BURST];
@@ -175,10 +249,12 @@ static unsigned pump(struct mg_control *ctl, struct mg_relay_gw *rg, uint64_t no
 		for (unsigned i = 0; i < n; i++) {
 			struct rte_mbuf *m = items[i].m;
 			struct mg_peer *peer = mg_gateway_peer(&ctl->gw, items[i].slot);
-			if (!client(rg) || !peer) {
+			struct mg_relay_client *out =
+			    peer ? out_for(rg, items[i].slot, now_ns) : NULL;
+			if (!out) {
 				rg->st.dropped_down++;
 			} else {
-				int s = mg_relay_client_send(client(rg), peer->remote.remote_static,
+				int s = mg_relay_client_send(out, peer->remote.remote_static,
 				                             rte_pktmbuf_mtod(m, const void *),
 				                             rte_pktmbuf_data_len(m));
 				if (s == 0)
@@ -190,6 +266,7 @@ static unsigned pump(struct mg_control *ctl, struct mg_relay_gw *rg, uint64_t no
 		}
 		work += n;
 	}
+	work += pump_extras(ctl, rg, now_ns);
 	if (!client(rg))
 		return work;
 	struct mg_relay_client *c = client(rg);
@@ -219,13 +296,15 @@ int mg_relay_gw_send(struct mg_control *ctl, const struct mg_sockaddr *dst, cons
                      uint16_t len)
 {
 	struct mg_relay_gw *rg = rg_of(ctl);
-	struct mg_peer *peer = mg_gateway_peer(&ctl->gw, mg_relay_addr_slot(dst));
-	if (!rg || !client(rg) || !peer) {
+	uint32_t slot = mg_relay_addr_slot(dst);
+	struct mg_peer *peer = mg_gateway_peer(&ctl->gw, slot);
+	struct mg_relay_client *out = rg && peer ? out_for(rg, slot, rg->now_ns) : NULL;
+	if (!out) {
 		if (rg)
 			rg->st.dropped_down++;
 		return -ENETUNREACH;
 	}
-	if (mg_relay_client_send(client(rg), peer->remote.remote_static, payload, len) != 0) {
+	if (mg_relay_client_send(out, peer->remote.remote_static, payload, len) != 0) {
 		rg->st.dropped_queue_full++;
 		return -ENOBUFS;
 	}
@@ -253,17 +332,23 @@ static void use_relay(struct mg_control *ctl, struct mg_relay_gw *rg, struct mg_
 static void choose_paths(struct mg_control *ctl, struct mg_relay_gw *rg, uint64_t now_ns)
 {
 	uint64_t timeout = (uint64_t)rg->cfg.direct_timeout_s * 1000000000ull;
+	mg_relay_extras_begin(&rg->extras);
 	for (uint32_t slot = 0; slot < ctl->slot_high; slot++) {
 		struct mg_peer *peer = mg_gateway_peer(&ctl->gw, slot);
 		struct peer_path *pp = &rg->paths[slot];
 		struct mg_sockaddr ep;
 		if (!peer) {
 			pp->trying_since_ns = 0;
+			pp->home[0] = '\0';
 			continue;
 		}
+		const struct mg_netmap_peer *np =
+		    mg_netmap_find(&ctl->netmap, peer->remote.remote_static);
+		snprintf(pp->home, sizeof(pp->home), "%s", np ? np->home_relay : "");
 		bool have = mg_endpoint_read(&peer->endpoint, &ep);
 		if (have && ep.family == MG_FAMILY_RELAY) {
 			pp->trying_since_ns = 0;
+			mg_relay_extras_want(&rg->extras, pp->home, (int64_t)(now_ns / NS_PER_S));
 			continue;
 		}
 		if (rg->cfg.force) {
@@ -283,6 +368,7 @@ static void choose_paths(struct mg_control *ctl, struct mg_relay_gw *rg, uint64_
 		else if (now_ns - pp->trying_since_ns >= timeout && client(rg))
 			use_relay(ctl, rg, peer, "direct_timeout", now_ns);
 	}
+	mg_relay_extras_end(&rg->extras, (int64_t)(now_ns / NS_PER_S));
 }
 
 /* A relay with coordinator admission refuses (and may cache the refusal of) a key the
@@ -302,6 +388,7 @@ unsigned mg_relay_gw_poll(struct mg_control *ctl, uint64_t now_ns)
 	struct mg_relay_gw *rg = rg_of(ctl);
 	if (!rg)
 		return 0;
+	rg->now_ns = now_ns;
 	/* The connect runs on a thread of its own: here only its start and, without a system
 	 * call, its end, so the control lcore never waits on TCP, TLS or the key proof. */
 	if (!client(rg)) {
@@ -312,6 +399,7 @@ unsigned mg_relay_gw_poll(struct mg_control *ctl, uint64_t now_ns)
 				connected(ctl, rg);
 		} else if (registered(ctl, rg)) {
 			mg_relay_home_set_key(rg->home, ctl->gw.local.static_private);
+			mg_relay_extras_set_key(&rg->extras, ctl->gw.local.static_private);
 			mg_relay_home_tick(rg->home, now_s);
 		}
 	}
@@ -342,6 +430,18 @@ const char *mg_relay_gw_name(const struct mg_control *ctl, const struct mg_socka
 	return rg->last_name;
 }
 
+const char *mg_relay_gw_via(const struct mg_control *ctl, uint32_t slot)
+{
+	const struct mg_relay_gw *rg = rg_of(ctl);
+	const struct mg_relay_extra *x;
+
+	if (!rg)
+		return NULL;
+	x = slot < ctl->gw.max_peers ? mg_relay_extras_find(&rg->extras, rg->paths[slot].home)
+	                             : NULL;
+	return x ? x->name : rg->last_name;
+}
+
 const char *mg_relay_gw_relay(const struct mg_control *ctl)
 {
 	const struct mg_relay_gw *rg = rg_of(ctl);
@@ -363,4 +463,8 @@ void mg_relay_gw_get_stats(const struct mg_control *ctl, struct mg_relay_gw_stat
 		return;
 	*st = rg->st;
 	st->connected = client(rg) != NULL;
+	st->extra_connected = mg_relay_extras_connected(&rg->extras);
+	st->extra_connects = rg->extras.connects;
+	st->extra_failures = rg->extras.failures;
+	st->extra_idle_closes = rg->extras.idle_closes;
 }

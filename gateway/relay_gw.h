@@ -14,6 +14,11 @@
  * The home relay is relay.host, or without it one of the coordinator's relay map, chosen and
  * failed over as the agent does (node/relay_home.h). The connection is used on the control
  * lcore, but made on a thread of its own: an unreachable relay never stalls the lcore.
+ *
+ * A relayed peer homed (says the map) on a relay of another region, which our home relay's mesh
+ * does not reach, gets its messages sent to that relay directly, on one of at most
+ * MG_RELAY_EXTRA_MAX more connections made and closed as the agent's (node/relay_extra.h);
+ * what arrives on them enters the decrypt path as the home relay's messages do.
  */
 #ifndef MESHGATE_GATEWAY_RELAY_GW_H
 #define MESHGATE_GATEWAY_RELAY_GW_H
@@ -46,11 +51,16 @@ const char *mg_relay_gw_name(const struct mg_control *ctl, const struct mg_socka
 const char *mg_relay_gw_relay(const struct mg_control *ctl);
 /* The home relay's name while connected, NULL otherwise. */
 const char *mg_relay_gw_home(const struct mg_control *ctl);
+/* The relay a relayed peer's messages go to: its own home relay when we hold a connection there
+ * (outside our region), else ours; NULL without a relay path. */
+const char *mg_relay_gw_via(const struct mg_control *ctl, uint32_t slot);
 
 struct mg_relay_gw_stats {
 	uint64_t connects, disconnects, sent, received, dropped_unknown_key, dropped_malformed,
 	    dropped_queue_full, dropped_down, dropped_in_full, switched_to_relay;
 	bool connected;
+	/* Connections to peers' home relays outside our region (node/relay_extra.h). */
+	uint64_t extra_connected, extra_connects, extra_failures, extra_idle_closes;
 };
 void mg_relay_gw_get_stats(const struct mg_control *ctl, struct mg_relay_gw_stats *st);
 

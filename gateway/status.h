@@ -199,6 +199,9 @@ struct mg_status_sources {
 	const struct mg_flow_counters *ctl_flows; /* the control thread's own; NULL: none */
 	const char *relay_name; /* the relay behind relayed peers' endpoints; NULL: no relay path */
 	const char *relay_home; /* that relay while connected, NULL otherwise */
+	/* The relay a relayed peer's messages go to when not relay_name; NULL: relay_name. */
+	const char *(*relay_via)(const void *ctx, uint32_t slot);
+	const void *relay_ctx;
 };
 /* The filter section of the status document (also meshctl filter's base). */
 json_t *mg_status_filter_json(const struct mg_status *st);

@@ -184,8 +184,11 @@ static int collect_peers(const struct mg_gateway *gw, const struct mg_status_sou
 		struct mg_sockaddr ep;
 		bool have_ep = mg_endpoint_read(&peer->endpoint, &ep);
 		if (have_ep && ep.family == MG_FAMILY_RELAY) {
-			snprintf(p->path, sizeof(p->path), "relay:%s",
-			         src->relay_name ? src->relay_name : "?");
+			const char *via =
+			    src->relay_via ? src->relay_via(src->relay_ctx, slot) : NULL;
+			if (!via)
+				via = src->relay_name;
+			snprintf(p->path, sizeof(p->path), "relay:%s", via ? via : "?");
 		} else if (have_ep) {
 			mg_sockaddr_format(&ep, p->endpoint, sizeof(p->endpoint));
 			snprintf(p->path, sizeof(p->path), "direct");

@@ -5,8 +5,10 @@
 # docker-compose (v1) and with `docker compose` (v2) where that is installed. For each: up,
 # LAN A reaches LAN B both ways, the agent's host reaches both LANs, both gateways are healthy
 # and `meshctl status` says synced, the coordinator lists the three nodes, the relay is healthy
-# and answers TLS on the wan; then down -v, and nothing of the project (container, network,
-# volume) is left.
+# and answers TLS on the wan; the host and gw-b, which have no UDP path to each other, are on
+# each other's relay path (meshctl agent on the host, meshctl peers on gw-b) and the host's
+# pings to LAN B raise the relay's count of forwarded frames by at least their number; then
+# down -v, and nothing of the project (container, network, volume) is left.
 # shellcheck source=lib.sh
 source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
 docker_start
@@ -94,6 +96,20 @@ nodes() {
 relay_answers() {
 	[ "$(cexec coord curl -sk --max-time 3 -o /dev/null -w '%{http_code}' https://198.18.0.40:8443/relay)" = 426 ]
 }
+# The relay's count of frames it forwarded between two of its clients.
+relay_frames() {
+	cexec relay curl -sf --max-time 3 http://127.0.0.1:9470/metrics |
+		awk '$1 == "meshgate_relay_frames_forwarded_total{path=\"local\"}" {print $2}'
+}
+host_relays_gw_b() { # the host's status: gw-b on path "relay relay-1"
+	local out
+	out=$(cexec host meshctl agent) && grep -E '^[^ ]+ +gw-b +relay relay-1 ' <<<"$out"
+}
+gw_b_relays_host() { # gw-b's peers: the host on relay:relay-1
+	local key out
+	key=$(cexec host wg show mg0 public-key) && out=$(cexec gw-b meshctl peers) &&
+		grep -F "$key" <<<"$out" | grep -qF relay:relay-1
+}
 three_nodes() {
 	local out
 	out=$(nodes) && for n in gw-a gw-b host; do grep -qw -- "$n" <<<"$out" || return 1; done
@@ -121,6 +137,14 @@ for c in "${COMPOSES[@]}"; do
 	within 30 "LAN B → LAN A (198.18.2.2 → 198.18.1.2)" ping_from lan-b-host 198.18.1.2
 	within 30 "host (agent) → LAN A" ping_from host 198.18.1.2
 	within 30 "host (agent) → LAN B" ping_from host 198.18.2.2
+	within 30 "the host shows gw-b on the relay path (no route between them)" host_relays_gw_b
+	within 30 "gw-b shows the host on relay:relay-1" gw_b_relays_host
+	before=$(relay_frames) && [ -n "$before" ] || { dump; fail "no frame count on the relay's /metrics"; }
+	cexec host ping -n -q -c 5 -i 0.2 -W 1 198.18.2.2 >/dev/null || { dump; fail "host → LAN B through the relay"; }
+	after=$(relay_frames)
+	# 5 echoes and 5 replies, each one frame through the relay (keepalives may add more).
+	[ "$((after - before))" -ge 10 ] || { dump; fail "the relay forwarded $((after - before)) frames during 5 pings host → LAN B (want >= 10)"; }
+	say "ok: the relay forwarded $((after - before)) frames for 5 pings host → LAN B ($after in all)"
 	within 30 "gw-a meshctl status: synced" synced gw-a
 	within 30 "gw-b meshctl status: synced" synced gw-b
 	within 60 "gw-a, gw-b, coord and relay healthy (HEALTHCHECK)" \
