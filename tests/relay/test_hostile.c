@@ -171,10 +171,12 @@ static void test_slow_flood(void)
 	       rss0, rss1);
 	CHECK(full <= 1500, "max_clients 1500 not enforced (%.0f)", full);
 	CHECK(rf_metric(&relay, "meshgate_relay_closed_total{reason=\"server_full\"}") >= 400);
-	/* Bounded by max_clients times what a stalled TLS accept holds (~35 KiB measured: the SSL
-	 * object and a one-record read buffer). The 4-record read-ahead buffer (66 KiB) is for
-	 * proven clients only; given before the proof, it made this ~106 KiB. */
-	CHECK(!RSS_CHECKED || (rss1 - rss0) / (full > 0 ? full : 1) < 64,
+	/* Bounded by max_clients times what a stalled TLS accept holds (72 KiB measured when every
+	 * one has read its two bytes, less on a loaded machine where some have not: the SSL object,
+	 * the bufferevent and a one-record read buffer, all touched under meson's MALLOC_PERTURB_).
+	 * The 4-record read-ahead buffer (66 KiB) is for proven clients only; given before the
+	 * proof, it made this 106 KiB. */
+	CHECK(!RSS_CHECKED || (rss1 - rss0) / (full > 0 ? full : 1) < 88,
 	      "relay grew %ld KiB for silent connections", rss1 - rss0);
 	/* The deadline frees them all. */
 	CHECK(rf_metric_wait(&relay, "meshgate_relay_closed_total{reason=\"handshake_timeout\"}",
