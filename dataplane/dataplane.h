@@ -96,6 +96,7 @@ struct mg_gateway {
 	struct rte_ring *punt_ring;   /* mbufs, multi-producer, single consumer (control) */
 	struct rte_ring *event_ring;  /* struct mg_event elements, MP/SC */
 	struct mg_relay_rings *relay; /* relay_ring.h; NULL while the relay path is off */
+	struct rte_ring *wgport; /* STUN and disco to control, struct mg_wgport_item (wgport.h) */
 
 	/* Peers by slot; NULL = free. Pointers are published with release stores and retired
 	 * through RCU. */
