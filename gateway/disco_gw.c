@@ -86,15 +86,23 @@ void mg_disco_gw_input(struct mg_control *ctl, const struct mg_wgport_item *it, 
 	uint64_t now_ms = mg_wall_ns() / 1000000;
 	if (mg_disco_open(&ng->self, p, buf, len, now_ms, &m) != MG_DISCO_OK)
 		return; /* counted by reason in ng->self.stats */
+	struct mg_disco_path *path = mg_paths_gw_find(ctl, peer->slot, sender);
+	uint64_t now_us = now_ns / 1000;
 	switch (m.type) {
 	case MG_DISCO_PING:
 		ng->disco.pings++;
+		if (path)
+			mg_disco_path_on_ping(path, &it->src, now_us);
 		break;
 	case MG_DISCO_PONG:
 		ng->disco.pongs_received++;
+		if (path)
+			mg_disco_path_on_pong(path, m.txid, &it->src, now_us);
 		return;
 	case MG_DISCO_CALL_ME_MAYBE:
 		ng->disco.call_me_maybe++;
+		if (path)
+			mg_disco_path_on_call_me_maybe(path, m.eps, m.n_eps, now_us);
 		return;
 	}
 	memset(&pong, 0, sizeof(pong));
@@ -107,6 +115,25 @@ void mg_disco_gw_input(struct mg_control *ctl, const struct mg_wgport_item *it, 
 		ng->disco.pongs_sent++;
 	else
 		ng->disco.send_failed++;
+}
+
+int mg_disco_gw_send(struct mg_control *ctl, struct mg_peer *peer, struct mg_disco_msg *m,
+                     const struct mg_sockaddr *dst, uint64_t now_ns)
+{
+	struct mg_nat_gw *ng = ctl->nat;
+	uint8_t out[MG_DISCO_MAX_LEN];
+	struct mg_disco_peer *p;
+	if (!self_current(ctl, ng) || !(p = window(ng, peer->slot, peer->remote.remote_static))) {
+		ng->disco.no_memory++;
+		return -1;
+	}
+	size_t n = mg_disco_seal(&ng->self, p, m, mg_wall_ns() / 1000000, out, sizeof(out));
+	int rc = n ? mg_nat_gw_send(ctl, dst, out, n, now_ns) : -1;
+	if (rc != 0 && rc != -EAGAIN) {
+		ng->disco.send_failed++;
+		return -1;
+	}
+	return 0;
 }
 
 void mg_disco_gw_fini(struct mg_nat_gw *ng)

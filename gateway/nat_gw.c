@@ -45,6 +45,7 @@ void mg_nat_gw_stop(struct mg_control *ctl)
 	mg_wgport_ring_free(&ctl->gw);
 	if (!ng)
 		return;
+	mg_paths_gw_fini(ng);
 	mg_disco_gw_fini(ng);
 	free(ng);
 	ctl->nat = NULL;
@@ -83,5 +84,5 @@ unsigned mg_nat_gw_poll(struct mg_control *ctl, uint64_t now_ns)
 		}
 		total += n;
 	} while (n == MG_WGPORT_BURST && total < NAT_BUDGET);
-	return total + mg_stun_gw_tick(ctl, now_ns);
+	return total + mg_stun_gw_tick(ctl, now_ns) + mg_paths_gw_poll(ctl, now_ns);
 }

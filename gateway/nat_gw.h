@@ -14,6 +14,7 @@
 
 #include "addr.h"
 #include "disco.h"
+#include "disco_path.h"
 #include "nat_probe.h"
 #include "stun.h"
 
@@ -39,7 +40,11 @@ struct mg_disco_gw_stats {
 	uint64_t unknown_sender; /* sender key not one of our peers: no crypto, no state */
 	uint64_t no_memory;      /* no replay window could be made */
 	uint64_t pings, pongs_sent, pongs_received, call_me_maybe, send_failed;
+	uint64_t pings_sent;               /* by the path choice (paths_gw.c) */
+	uint64_t paths_direct, paths_lost; /* a peer's direct path chosen / lost */
 };
+
+struct mg_gw_path;
 
 struct mg_nat_gw {
 	/* STUN */
@@ -61,6 +66,11 @@ struct mg_nat_gw {
 	struct mg_disco_peer **win; /* by peer slot, made on a peer's first message */
 	uint32_t n_win;
 	struct mg_disco_gw_stats disco;
+
+	/* path choice (coordinated peers), by slot like win */
+	struct mg_gw_path **paths;
+	struct mg_disco_path_params path_params;
+	uint64_t last_path_sync_ns;
 };
 
 /* Sets up ctl->nat from ctl->cfg.stun. 0, or -1 with err. */
@@ -82,5 +92,15 @@ unsigned mg_stun_gw_tick(struct mg_control *ctl, uint64_t now_ns);
 void mg_disco_gw_input(struct mg_control *ctl, const struct mg_wgport_item *it, const uint8_t *buf,
                        size_t len, uint64_t now_ns);
 void mg_disco_gw_fini(struct mg_nat_gw *ng);
+struct mg_peer;
+/* Seals m to peer and sends it from the WireGuard port to dst. 0 (or -EAGAIN) when sent. */
+int mg_disco_gw_send(struct mg_control *ctl, struct mg_peer *peer, struct mg_disco_msg *m,
+                     const struct mg_sockaddr *dst, uint64_t now_ns);
+
+/* paths_gw.c */
+unsigned mg_paths_gw_poll(struct mg_control *ctl, uint64_t now_ns);
+/* The path of the peer in slot with key pk, or NULL. */
+struct mg_disco_path *mg_paths_gw_find(struct mg_control *ctl, uint32_t slot, const uint8_t *pk);
+void mg_paths_gw_fini(struct mg_nat_gw *ng);
 
 #endif
