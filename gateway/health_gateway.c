@@ -15,6 +15,7 @@
 #include "control.h"
 #include "handshake.h"
 #include "health.h"
+#include "nat_gw.h"
 #include "keys.h"
 #include "pkt.h"
 #include "relay_gw.h"
@@ -136,6 +137,14 @@ static int health_snapshot(void *vctx, struct mg_status *st)
 	if (ctl->relay)
 		add_relay_metrics(ctl, st);
 	return 0;
+}
+
+/* ---- netcheck ---- */
+
+static json_t *health_netcheck(void *vctx)
+{
+	struct mg_control_health *h = vctx;
+	return mg_nat_gw_json(h->ctl);
 }
 
 /* ---- filter ---- */
@@ -304,6 +313,7 @@ int mg_control_health_start(struct mg_control *ctl, const char *metrics_listen,
 	    .ctx = h,
 	    .snapshot = health_snapshot,
 	    .filter = health_filter,
+	    .netcheck = health_netcheck,
 	    .ping_start = health_ping_start,
 	    .ping_poll = health_ping_poll,
 	};

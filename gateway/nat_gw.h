@@ -12,6 +12,8 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include <jansson.h>
+
 #include "addr.h"
 #include "disco.h"
 #include "disco_path.h"
@@ -96,6 +98,9 @@ struct mg_peer;
 /* Seals m to peer and sends it from the WireGuard port to dst. 0 (or -EAGAIN) when sent. */
 int mg_disco_gw_send(struct mg_control *ctl, struct mg_peer *peer, struct mg_disco_msg *m,
                      const struct mg_sockaddr *dst, uint64_t now_ns);
+
+/* netcheck_gw.c: the netcheck document (meshctl netcheck); NULL when not set up. */
+json_t *mg_nat_gw_json(struct mg_control *ctl);
 
 /* paths_gw.c */
 unsigned mg_paths_gw_poll(struct mg_control *ctl, uint64_t now_ns);

@@ -64,8 +64,9 @@ static void use_path(void *ctx, void *cookie, const struct mg_disco_path_choice 
 		mg_sockaddr_format(&c->ep, ep, sizeof(ep));
 		ctl->nat->disco.paths_direct++;
 		uint64_t now = mg_control_now(ctl);
+		/* At once, not at the next retransmit to the endpoint that did not answer. */
 		if (!mg_hs_has_usable_keypair(peer, now))
-			mg_hs_maybe_initiate(ctl, peer, now);
+			mg_hs_send_initiation(ctl, peer, now);
 	} else {
 		ctl->nat->disco.paths_lost++;
 	}

@@ -161,6 +161,18 @@ static void test_stun(void)
 	h_step(10 * H_MS);
 	CHECK(last_is("easy", 1, pub, 40000), "the real answers still count (%s)", ng->last.nat);
 	CHECK(ng->stun.send_failed == 0, "no request failed to leave");
+
+	/* What meshctl netcheck shows. */
+	json_t *o = mg_nat_gw_json(H.ctl), *st = json_object_get(o, "stun");
+	const char *ep = json_string_value(json_array_get(json_object_get(st, "endpoints"), 0));
+	CHECK(o && json_is_true(json_object_get(st, "enabled")) &&
+	          strcmp(json_string_value(json_object_get(st, "nat")), "easy") == 0 && ep &&
+	          strcmp(ep, "203.0.113.7:40000") == 0 &&
+	          json_array_size(json_object_get(st, "servers")) == 2 &&
+	          json_is_integer(
+	              json_object_get(json_array_get(json_object_get(st, "servers"), 0), "rtt_ms")),
+	      "netcheck: nat, endpoint, both servers' round trips");
+	json_decref(o);
 }
 
 static void test_demux(void)
@@ -258,6 +270,10 @@ static void test_disco(void)
 	      "the pong opens with the gateway's key and carries the ping's source");
 
 	/* Replayed: the same datagram again. */
+	json_t *nc = mg_nat_gw_json(H.ctl);
+	CHECK(json_integer_value(json_object_get(json_object_get(nc, "disco"), "pongs_sent")) == 1,
+	      "netcheck counts the pong");
+	json_decref(nc);
 	mark = H.n_wire;
 	uint64_t replay = ng->self.stats.refused[MG_DISCO_ERR_REPLAY];
 	h_inject(MG_PORT_MESH, frame, h_mesh_frame(frame, a, a->ep, a->port, pkt, n));
