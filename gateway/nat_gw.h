@@ -72,6 +72,7 @@ struct mg_nat_gw {
 	/* path choice (coordinated peers), by slot like win */
 	struct mg_gw_path **paths;
 	struct mg_disco_path_params path_params;
+	struct mg_disco_path_ops path_ops; /* ctx: the struct mg_control */
 	uint64_t last_path_sync_ns;
 };
 

@@ -64,8 +64,9 @@ static void use_path(void *ctx, void *cookie, const struct mg_disco_path_choice 
 		mg_sockaddr_format(&c->ep, ep, sizeof(ep));
 		ctl->nat->disco.paths_direct++;
 		uint64_t now = mg_control_now(ctl);
-		/* At once, not at the next retransmit to the endpoint that did not answer. */
-		if (!mg_hs_has_usable_keypair(peer, now))
+		/* Packets waiting for a handshake go at once, not at the next retransmit to the
+		 * endpoint that did not answer. Without any, the first packet starts one. */
+		if (peer->n_staged && !mg_hs_has_usable_keypair(peer, now))
 			mg_hs_send_initiation(ctl, peer, now);
 	} else {
 		ctl->nat->disco.paths_lost++;
@@ -73,11 +74,6 @@ static void use_path(void *ctx, void *cookie, const struct mg_disco_path_choice 
 	wg_key_to_base64(key, gp->pk);
 	mg_log(MG_LOG_INFO, "disco path", "peer", key, "path", ep, NULL);
 }
-
-static const struct mg_disco_path_ops ops = {
-    .send_ping = send_ping,
-    .use_path = use_path,
-};
 
 struct mg_disco_path *mg_paths_gw_find(struct mg_control *ctl, uint32_t slot, const uint8_t *pk)
 {
@@ -122,7 +118,7 @@ static void sync_peer(struct mg_control *ctl, const struct mg_netmap_peer *np, u
 		}
 		memcpy(gp->pk, np->public_key, 32);
 		gp->slot = peer->slot;
-		mg_disco_path_init(&gp->p, &ops, &ng->path_params, gp, now_us(now_ns));
+		mg_disco_path_init(&gp->p, &ng->path_ops, &ng->path_params, gp, now_us(now_ns));
 		ng->paths[peer->slot] = gp;
 	}
 	uint64_t h = cands_hash(np);
@@ -148,6 +144,8 @@ unsigned mg_paths_gw_poll(struct mg_control *ctl, uint64_t now_ns)
 			return 0;
 		mg_disco_path_params_default(&ng->path_params);
 		ng->path_params.ping_relay = false;
+		ng->path_ops = (struct mg_disco_path_ops){
+		    .send_ping = send_ping, .use_path = use_path, .ctx = ctl};
 	}
 	if (now_ns - ng->last_path_sync_ns >= SYNC_NS) {
 		ng->last_path_sync_ns = now_ns;
