@@ -39,6 +39,31 @@ struct mg_control_health {
 
 /* ---- snapshot ---- */
 
+/* STUN and disco on the WireGuard port (nat_gw.h); meshctl netcheck has the details. */
+static void add_nat_metrics(const struct mg_nat_gw *ng, struct mg_status *st)
+{
+	uint64_t refused = ng->disco.unknown_sender;
+	for (int r = 1; r < MG_DISCO_ERR_COUNT; r++)
+		refused += ng->self.stats.refused[r];
+	mg_status_add_extra(st, "meshgate_stun_rounds_total", "STUN rounds finished.", true,
+	                    ng->stun.rounds);
+	mg_status_add_extra(st, "meshgate_stun_changes_total",
+	                    "STUN results that differed from the previous one.", true,
+	                    ng->stun.changes);
+	mg_status_add_extra(st, "meshgate_stun_refused_total",
+	                    "STUN datagrams that were no awaited answer.", true, ng->stun.refused);
+	mg_status_add_extra(st, "meshgate_disco_received_total",
+	                    "Disco datagrams on the WireGuard port.", true, ng->disco.received);
+	mg_status_add_extra(st, "meshgate_disco_pongs_sent_total", "Disco pings answered.", true,
+	                    ng->disco.pongs_sent);
+	mg_status_add_extra(st, "meshgate_disco_refused_total",
+	                    "Disco messages refused (unknown sender, forged, replayed, stale...).",
+	                    true, refused);
+	mg_status_add_extra(st, "meshgate_disco_direct_paths_total",
+	                    "Direct paths chosen for peers by disco.", true,
+	                    ng->disco.paths_direct);
+}
+
 /* The relay path's counters (relay_gw.h); only with a relay section. */
 static void add_relay_metrics(struct mg_control *ctl, struct mg_status *st)
 {
@@ -136,6 +161,8 @@ static int health_snapshot(void *vctx, struct mg_status *st)
 	                    ctl->gw.max_peers);
 	if (ctl->relay)
 		add_relay_metrics(ctl, st);
+	if (ctl->nat)
+		add_nat_metrics(ctl->nat, st);
 	return 0;
 }
 

@@ -200,6 +200,14 @@ if [ -x "$MESHCTL" ]; then
 	log "meshctl netcheck on A: $(tr '\n' ' ' <"$MG_STATE/netcheck-a")"
 fi
 
+metric() { # GW NAME: that gateway's metric
+	run_bounded 5 curl -sf --unix-socket "$MG_STATE/$1.health" http://localhost/metrics |
+		awk -v n="$2" '$1 == n {print $2}'
+}
+[ "$(metric ga meshgate_disco_pongs_sent_total)" -gt 0 ] || fail "A's metrics: no pong sent"
+[ "$(metric gb meshgate_disco_direct_paths_total)" -gt 0 ] || fail "B's metrics: no direct path"
+[ "$(metric ga meshgate_stun_rounds_total)" -gt 0 ] || fail "A's metrics: no STUN round"
+
 gw_stop ga
 gw_stop gb
 stop_pid "$COORD_PID" 5
