@@ -19,7 +19,9 @@
 # (A's map endpoint, 10.0.0.10, is unreachable from B); the LAN host behind B pings the one
 # behind A (B speaks first: A never initiates, so nothing but the map's STUN endpoint can have
 # told B where A is); the NAT router forwarded WireGuard data to 10.0.0.10:51820. No relay is
-# configured at all, so every packet of the pair went direct.
+# configured at all, so every packet of the pair went direct. Then the NAT moves A to another
+# public address and forgets its mappings (conntrack -F): A re-reports within seconds, B's disco
+# path moves to the new endpoint and the LANs reach each other again.
 #
 # usage: gw_nat1to1.sh MESHGATE MESHGATE_COORD MESHCTL
 set -euo pipefail
@@ -167,9 +169,10 @@ for k in "$PUB_A" "$PUB_B"; do
 done
 
 stun_of() { node_field "$1" '(.stun_endpoints | join(",")) + " " + .nat'; }
-wait_for 15 "A's STUN endpoint at the coordinator" \
-	test "$(stun_of "$PUB_A" 2>/dev/null)" = "203.0.113.21:51820 easy"
-wait_for 10 "B reported no NAT" test "$(stun_of "$PUB_B" 2>/dev/null)" = "203.0.113.30:51820 none"
+# wait_for runs a command again and again: these read afresh each time.
+stun_is() { test "$(stun_of "$1" 2>/dev/null)" = "$2"; }
+wait_for 15 "A's STUN endpoint at the coordinator" stun_is "$PUB_A" "203.0.113.21:51820 easy"
+wait_for 10 "B reported no NAT" stun_is "$PUB_B" "203.0.113.30:51820 none"
 eps_a=$(node_field "$PUB_A" '.endpoints | join(",")')
 [ "$eps_a" = 10.0.0.10:51820 ] || fail "A's own endpoints at the coordinator: $eps_a"
 log "coordinator: A endpoints $eps_a, stun 203.0.113.21:51820 (easy); B none (coturn on two addresses)"
@@ -179,7 +182,8 @@ peer_ep() { # GW PUBKEY: the endpoint that gateway uses for that peer
 	run_bounded 5 curl -sf --unix-socket "$MG_STATE/$1.health" http://localhost/peers |
 		jq -er --arg k "$2" '.peers[] | select(.public_key == $k) | .endpoint'
 }
-wait_for 20 "B chose A's public endpoint (disco pong)" test "$(peer_ep gb "$PUB_A" 2>/dev/null)" = 203.0.113.21:51820
+ep_is() { test "$(peer_ep "$1" "$2" 2>/dev/null)" = "$3"; }
+wait_for 20 "B chose A's public endpoint (disco pong)" ep_is gb "$PUB_A" 203.0.113.21:51820
 T_DIRECT=$SECONDS
 grep -q 'msg="disco path".*path=203.0.113.21:51820' "$(gw_log_file gb)" ||
 	fail "B did not log its disco path to A's public endpoint"
@@ -207,6 +211,25 @@ metric() { # GW NAME: that gateway's metric
 [ "$(metric ga meshgate_disco_pongs_sent_total)" -gt 0 ] || fail "A's metrics: no pong sent"
 [ "$(metric gb meshgate_disco_direct_paths_total)" -gt 0 ] || fail "B's metrics: no direct path"
 [ "$(metric ga meshgate_stun_rounds_total)" -gt 0 ] || fail "A's metrics: no STUN round"
+
+# ---- the cloud gives A another public address (and forgets the old mappings) ----
+ip netns exec "$NS_N" nft -f - <<EOF || fail "new NAT rules"
+flush chain ip mgnat pre
+flush chain ip mgnat post
+add rule ip mgnat pre iifname "pub" ip daddr 203.0.113.22 dnat to 10.0.0.10
+add rule ip mgnat post oifname "pub" ip saddr 10.0.0.10 snat to 203.0.113.22
+add rule ip mgnat post oifname "pub" ip saddr 10.0.1.0/24 masquerade
+EOF
+addr_add "$NS_N" pub 203.0.113.22/24
+ip -n "$NS_N" addr del 203.0.113.21/24 dev pub || fail "removing 203.0.113.21"
+ip netns exec "$NS_N" conntrack -F >/dev/null 2>&1 || fail "conntrack -F"
+T_MOVE=$SECONDS
+wait_for 10 "A re-reported its new public endpoint" stun_is "$PUB_A" "203.0.113.22:51820 easy"
+T_REPORT=$SECONDS
+wait_for 15 "B moved to A's new public endpoint" ep_is gb "$PUB_A" 203.0.113.22:51820
+wait_for 15 "ping lb -> la after the move" lan_ping "$NS_LB" 192.168.10.2
+log "A moved to 203.0.113.22: at the coordinator within $((T_REPORT - T_MOVE)) s, B direct" \
+	"there and pinging within $((SECONDS - T_MOVE)) s (1 s resolution)"
 
 gw_stop ga
 gw_stop gb
