@@ -91,8 +91,6 @@ void mg_disco_gw_input(struct mg_control *ctl, const struct mg_wgport_item *it, 
 	switch (m.type) {
 	case MG_DISCO_PING:
 		ng->disco.pings++;
-		if (path)
-			mg_disco_path_on_ping(path, &it->src, now_us);
 		break;
 	case MG_DISCO_PONG:
 		ng->disco.pongs_received++;
@@ -115,6 +113,10 @@ void mg_disco_gw_input(struct mg_control *ctl, const struct mg_wgport_item *it, 
 		ng->disco.pongs_sent++;
 	else
 		ng->disco.send_failed++;
+	/* After the pong: the path may ping the source back (a new candidate), which the pinger
+	 * must not take for its answer. */
+	if (path)
+		mg_disco_path_on_ping(path, &it->src, now_us);
 }
 
 int mg_disco_gw_send(struct mg_control *ctl, struct mg_peer *peer, struct mg_disco_msg *m,

@@ -23,12 +23,16 @@
 # public address and forgets its mappings (conntrack -F): A re-reports within seconds, B's disco
 # path moves to the new endpoint and the LANs reach each other again.
 #
-# usage: gw_nat1to1.sh MESHGATE MESHGATE_COORD MESHCTL
+# Then disco_probe, from the Internet side under B's key, pings A's WireGuard port: a pong carrying
+# the source, and a forged and a stranger's ping unanswered and counted once each.
+#
+# usage: gw_nat1to1.sh MESHGATE MESHGATE_COORD MESHCTL [DISCO_PROBE]
 set -euo pipefail
 
 GW=${1:-}
 COORD=${2:-}
 MESHCTL=${3:-}
+DISCO_PROBE=${4:-}
 HERE=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 # shellcheck source=lib.sh
 source "$HERE/lib.sh"
@@ -230,6 +234,31 @@ wait_for 15 "B moved to A's new public endpoint" ep_is gb "$PUB_A" 203.0.113.22:
 wait_for 15 "ping lb -> la after the move" lan_ping "$NS_LB" 192.168.10.2
 log "A moved to 203.0.113.22: at the coordinator within $((T_REPORT - T_MOVE)) s, B direct" \
 	"there and pinging within $((SECONDS - T_MOVE)) s (1 s resolution)"
+
+# ---- disco on A's WireGuard port, from the Internet, under B's key ----
+if [ -x "$DISCO_PROBE" ] && [ -x "$MESHCTL" ]; then
+	refused() { # REASON: A's count
+		run_bounded 5 "$MESHCTL" -s "$MG_STATE/ga.health" --json netcheck |
+			jq -er --arg r "$1" '.disco.refused[$r]'
+	}
+	probe() {
+		run_bounded 10 ip netns exec "$NS_H" "$DISCO_PROBE" "$MG_STATE/gb.key" "$PUB_A" \
+			203.0.113.22:51820 "$1"
+	}
+	forged0=$(refused forged) stranger0=$(refused unknown_sender)
+	out=$(probe ping) || fail "no pong from A's WireGuard port: $out"
+	[[ "$out" =~ src=203\.0\.113\.[12]:[0-9]+ ]] || fail "the pong does not carry the ping's source: $out"
+	# Not "replay" here: after an authentic ping A's path choice pings that source back (a
+	# learned candidate), which disco_probe would count as an answer; test_natgw covers replays.
+	for mode in forged stranger; do
+		out=$(probe "$mode") || fail "disco $mode answered: $out"
+	done
+	[ "$(refused forged)" -eq $((forged0 + 1)) ] &&
+		[ "$(refused unknown_sender)" -eq $((stranger0 + 1)) ] ||
+		fail "A's refusals: $(run_bounded 5 "$MESHCTL" -s "$MG_STATE/ga.health" --json netcheck)"
+	log "disco on A's WireGuard port: a pong with the source; a forged and a stranger's ping" \
+		"unanswered and counted once each"
+fi
 
 gw_stop ga
 gw_stop gb
