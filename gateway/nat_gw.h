@@ -59,7 +59,6 @@ struct mg_nat_gw {
 	int rtt_ms[2];
 	struct mg_stun_gw_result last;
 	struct mg_stun_gw_stats stun;
-	uint64_t stun_other; /* STUN that is not an answer we wait for (requests, late) */
 
 	/* disco */
 	struct mg_disco_node self;
@@ -79,7 +78,8 @@ struct mg_nat_gw {
 /* Sets up ctl->nat from ctl->cfg.stun. 0, or -1 with err. */
 int mg_nat_gw_start(struct mg_control *ctl, char *err, size_t errlen);
 void mg_nat_gw_stop(struct mg_control *ctl);
-/* Takes what the workers handed over, sends STUN rounds when due. Returns the work done. */
+/* Takes what the workers handed over, sends STUN rounds when due, runs the peers' path choice.
+ * Returns the work done. */
 unsigned mg_nat_gw_poll(struct mg_control *ctl, uint64_t now_ns);
 /* Sends len bytes in one UDP datagram from the WireGuard port to dst. 0, -EAGAIN (waits for
  * ARP/ND) or a negative errno. */
@@ -96,7 +96,8 @@ void mg_disco_gw_input(struct mg_control *ctl, const struct mg_wgport_item *it, 
                        size_t len, uint64_t now_ns);
 void mg_disco_gw_fini(struct mg_nat_gw *ng);
 struct mg_peer;
-/* Seals m to peer and sends it from the WireGuard port to dst. 0 (or -EAGAIN) when sent. */
+/* Seals m to peer and sends it from the WireGuard port to dst. 0 when sent (or waiting for
+ * ARP/ND), -1 when not (counted). */
 int mg_disco_gw_send(struct mg_control *ctl, struct mg_peer *peer, struct mg_disco_msg *m,
                      const struct mg_sockaddr *dst, uint64_t now_ns);
 

@@ -33,7 +33,6 @@ void mg_stun_gw_input(struct mg_control *ctl, const struct mg_wgport_item *it, c
 	struct mg_nat_gw *ng = ctl->nat;
 	struct mg_stun_msg msg;
 	struct mg_sockaddr mapped;
-	(void)now_ns;
 	for (size_t i = 0; ng->in_round && i < ng->cfg.n_servers; i++) {
 		if (!ep_equal(&it->src, &ng->cfg.servers[i]) || ng->answered[i])
 			continue;
