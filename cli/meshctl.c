@@ -2,7 +2,7 @@
 /*
  * meshctl: reads a running gateway's health socket (protocol: gateway/health.h).
  *
- *   meshctl [-i IFNAME | -s PATH] [--json] status|peers|routes|metrics|filter
+ *   meshctl [-i IFNAME | -s PATH] [--json] status|peers|routes|metrics|filter|netcheck
  *   meshctl [-i IFNAME | -s PATH] [--json] [-t SECONDS] [-c COUNT] ping PEER
  *
  * The socket defaults to /var/run/meshgate/<IFNAME>.health, IFNAME to mg0. Output is a table
@@ -61,6 +61,8 @@ static void usage(FILE *out)
 	    "  routes        allowed IPs and the peer each routes to\n"
 	    "  metrics       Prometheus text metrics\n"
 	    "  filter        the packet filter in force, flow tracking, policy drops per peer\n"
+	    "  netcheck      public endpoints and NAT kind (STUN from the WireGuard port), STUN\n"
+	    "                round trips, disco counters, the relay\n"
 	    "  ping PEER     keepalive round trip to PEER (base64 public key or overlay IP)\n"
 	    "  agent [FILE]  an agent host: home relay and each peer's path (direct or relay),\n"
 	    "                from its status file (default /run/meshgate/agent-IFNAME.json)\n"
@@ -428,6 +430,52 @@ static void print_filter(json_t *d)
 	}
 }
 
+static void print_netcheck(json_t *d)
+{
+	size_t i;
+	json_t *v, *st = json_object_get(d, "stun"), *di = json_object_get(d, "disco");
+	json_t *rl = json_object_get(d, "relay");
+	if (!json_is_true(json_object_get(st, "enabled"))) {
+		printf("stun:       not configured (no stun: section)\n");
+	} else {
+		printf("nat:        %s\n", jstr(st, "nat", "(no round finished yet)"));
+		printf("endpoints: ");
+		json_array_foreach(json_object_get(st, "endpoints"), i, v)
+		    printf(" %s", json_string_value(v));
+		printf("%s\n", json_array_size(json_object_get(st, "endpoints")) ? "" : " (none)");
+		json_array_foreach(json_object_get(st, "servers"), i, v)
+		{
+			json_t *rtt = json_object_get(v, "rtt_ms");
+			if (json_is_integer(rtt))
+				printf("stun %-6zu %-46s rtt %lld ms\n", i, jstr(v, "server", "?"),
+				       (long long)json_integer_value(rtt));
+			else
+				printf("stun %-6zu %-46s no answer\n", i, jstr(v, "server", "?"));
+		}
+		printf("rounds:     %lld, %lld changes, %lld refused replies, %lld send failures\n",
+		       jint(st, "rounds"), jint(st, "changes"), jint(st, "refused"),
+		       jint(st, "send_failed"));
+	}
+	printf("disco:      %lld received, %lld pings answered, %lld pongs received, %lld pings "
+	       "sent, %lld direct paths chosen\n",
+	       jint(di, "received"), jint(di, "pongs_sent"), jint(di, "pongs_received"),
+	       jint(di, "pings_sent"), jint(di, "paths_direct"));
+	printf("refused:   ");
+	const char *k;
+	json_object_foreach(json_object_get(di, "refused"), k, v)
+	{
+		if (json_integer_value(v))
+			printf(" %s=%lld", k, (long long)json_integer_value(v));
+	}
+	printf("\n");
+	if (json_is_string(json_object_get(rl, "relay")))
+		printf("relay:      %s (%s)\n", jstr(rl, "relay", "?"),
+		       json_is_true(json_object_get(rl, "connected")) ? "connected"
+		                                                      : "not connected");
+	else
+		printf("relay:      none\n");
+}
+
 /* ---- commands ---- */
 
 static int cmd_doc(const struct opts *o, const char *cmd)
@@ -442,6 +490,8 @@ static int cmd_doc(const struct opts *o, const char *cmd)
 			print_peers(doc);
 		else if (strcmp(cmd, "filter") == 0)
 			print_filter(doc);
+		else if (strcmp(cmd, "netcheck") == 0)
+			print_netcheck(doc);
 		else
 			print_routes(doc);
 	}
@@ -580,7 +630,7 @@ int main(int argc, char **argv)
 	}
 	const char *cmd = argv[optind++];
 	static const char *const commands[] = {"status", "peers",  "routes", "metrics",
-	                                       "ping",   "filter", "agent"};
+	                                       "ping",   "filter", "agent",  "netcheck"};
 	bool known = false;
 	for (size_t i = 0; i < sizeof(commands) / sizeof(commands[0]); i++)
 		known |= strcmp(cmd, commands[i]) == 0;
@@ -609,7 +659,7 @@ int main(int argc, char **argv)
 		return EXIT_USAGE;
 	}
 	if (strcmp(cmd, "status") == 0 || strcmp(cmd, "peers") == 0 || strcmp(cmd, "routes") == 0 ||
-	    strcmp(cmd, "filter") == 0)
+	    strcmp(cmd, "filter") == 0 || strcmp(cmd, "netcheck") == 0)
 		return cmd_doc(&o, cmd);
 	if (strcmp(cmd, "metrics") == 0)
 		return cmd_metrics(&o);

@@ -30,6 +30,7 @@ static const char *const drop_names[MG_DROP_REASON_COUNT] = {
     [MG_DROP_NAT_UNSUPPORTED] = "nat_unsupported",
     [MG_DROP_POLICY] = "policy",
     [MG_DROP_RELAY_FULL] = "relay_full",
+    [MG_DROP_WGPORT_FULL] = "wgport_full",
 };
 
 const char *mg_drop_reason_name(enum mg_drop_reason r)

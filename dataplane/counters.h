@@ -39,6 +39,7 @@ enum mg_drop_reason {
 	MG_DROP_NAT_UNSUPPORTED, /* exit NAT: fragment, protocol or ICMP type it cannot map */
 	MG_DROP_POLICY,          /* decrypted: the filter admits it not, no tracked flow owns it */
 	MG_DROP_RELAY_FULL,      /* ring to or from the relay client full (or relay off) */
+	MG_DROP_WGPORT_FULL,     /* STUN/disco ring to the control lcore full */
 	MG_DROP_REASON_COUNT
 };
 

@@ -101,6 +101,7 @@ struct mg_gateway {
 	struct rte_ring *hs_rings[MG_MAX_HS_LCORES];
 	unsigned n_hs_rings;
 	struct mg_relay_rings *relay; /* relay_ring.h; NULL while the relay path is off */
+	struct rte_ring *wgport; /* STUN and disco to control, struct mg_wgport_item (wgport.h) */
 
 	/* Peers by slot; NULL = free. Pointers are published with release stores and retired
 	 * through RCU. */

@@ -20,6 +20,7 @@
 #include "pkt.h"
 #include "relay_ring.h"
 #include "transport.h"
+#include "wgport.h"
 
 #define INPUT_RING_SIZE 2048
 #define PREFETCH_AHEAD  4   /* frames whose first line is requested ahead of classification */
@@ -327,7 +328,8 @@ static void classify_mesh(struct mg_worker *w, struct classified *c, struct rte_
 		return;
 	}
 	default:
-		mg_worker_drop(w, m, MG_DROP_WG_INVALID);
+		/* STUN, disco, or a counted drop. */
+		mg_wgport_input(w, m, msg, msg_len, &src);
 		return;
 	}
 }

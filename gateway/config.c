@@ -13,6 +13,7 @@
 #include <sys/un.h>
 
 #include "config_exit.h"
+#include "nat_probe.h"
 #include "relay_config.h"
 #include "config_filter.h"
 #include "config_peers.h"
@@ -617,7 +618,7 @@ static int load_root(struct cfg_loader *ld, yaml_node_t *root)
 	static const char *const keys[] = {
 	    "interface", "ports", "lcores",      "eal",     "idle",    "rx_fanout",
 	    "limits",    "peers", "coordinator", "sockets", "metrics", "log_level",
-	    "test",      "exit",  "filter",      "relay",   NULL};
+	    "test",      "exit",  "filter",      "relay",   "stun",    NULL};
 	uint8_t own_pub[WG_KEY_LEN];
 	yaml_node_t *n, *mtu_node = NULL;
 
@@ -653,6 +654,10 @@ static int load_root(struct cfg_loader *ld, yaml_node_t *root)
 		return cfg_fail(
 		    ld, n, "relay.host",
 		    "required without a coordinator (whose relay map names the relays)");
+	/* The agent's stun: section, loaded by the agent's loader: one shape for both. */
+	if ((n = cfg_lookup(ld, root, "stun")) &&
+	    mg_nat_probe_config_load(ld, n, &gw_cfg(ld)->stun) != 0)
+		return -1;
 	if ((n = cfg_lookup(ld, root, "sockets")) && load_sockets(ld, n) != 0)
 		return -1;
 	if (check_socket_paths(ld, n) != 0)

@@ -17,6 +17,7 @@
  * DPDK behind it, so the loader still builds without DPDK. */
 #include "dp_config.h"
 #include "filter.h"
+#include "nat_probe.h"
 #include "relay_config.h"
 #include "node_config.h"
 
@@ -83,6 +84,8 @@ struct mg_config {
 	struct mg_coord_config coord;
 	/* relay: the home relay of the relay path (enabled false when absent) */
 	struct mg_relay_config relay;
+	/* stun: STUN servers asked from the WireGuard port (enabled false when absent) */
+	struct mg_nat_probe_config stun;
 
 	/* exit: the exit-node NAT, in the data plane's own terms (enabled false when absent) */
 	struct mg_dp_exit_config exit;

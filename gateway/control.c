@@ -29,6 +29,7 @@
 #include "device.h"
 #include "handshake.h"
 #include "handshake_lcores.h"
+#include "nat_gw.h"
 #include "health.h"
 #include "index_table.h"
 #include "log.h"
@@ -522,6 +523,9 @@ int mg_control_up(struct mg_control *ctl, struct mg_config *cfg, const char *pro
 		return -1;
 	if (mg_hs_lcores_init(ctl, err, errlen) != 0)
 		return -1;
+	/* Before the workers too: they hand STUN and disco to its ring. */
+	if (mg_nat_gw_start(ctl, err, errlen) != 0)
+		return -1;
 	if (start_workers(ctl, err, errlen) != 0)
 		return -1;
 	if (ctl->test && ctl->test->no_launch)
@@ -570,6 +574,7 @@ void mg_control_down(struct mg_control *ctl)
 	mg_hs_lcores_fini(ctl);
 	mg_hs_pending_clear(ctl);
 	mg_relay_gw_stop(ctl);
+	mg_nat_gw_stop(ctl);
 	mg_device_fini(ctl); /* removes the peers: their keypairs go to the deferred list */
 	mg_control_reclaim(ctl, true);
 	mg_control_filter_fini(ctl);

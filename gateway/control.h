@@ -29,6 +29,7 @@ struct mg_uapi_server;
 struct mg_control_health;
 struct mg_coord_client;
 struct mg_relay_gw;
+struct mg_nat_gw;
 
 /* Handshake frames waiting for their next hop's MAC (ARP/ND in flight). */
 #define MG_CTL_PENDING_MAX 64
@@ -126,6 +127,7 @@ struct mg_control {
 	struct mg_uapi_server *uapi;
 	struct mg_control_health *health; /* health socket (health.h); NULL: none */
 	struct mg_relay_gw *relay;        /* the relay path (relay_gw.h); NULL: no relay section */
+	struct mg_nat_gw *nat;            /* STUN client and disco responder (nat_gw.h) */
 
 	/* Coordinated mode (cfg.coord.url set): the client thread's events are applied to the
 	 * device through the map diff engine (gateway_coord.c). */

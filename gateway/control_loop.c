@@ -24,6 +24,7 @@
 #include "index_table.h"
 #include "keys.h"
 #include "log.h"
+#include "nat_gw.h"
 #include "neigh.h"
 #include "pkt.h"
 #include "punt.h"
@@ -315,6 +316,7 @@ unsigned mg_control_poll(struct mg_control *ctl, uint64_t now_ns)
 	work += mg_hs_pending_poll(ctl, now_ns);
 	work += mg_control_coord_poll(ctl, now_ns);
 	work += mg_relay_gw_poll(ctl, now_ns);
+	work += mg_nat_gw_poll(ctl, now_ns);
 	if (now_ns - ctl->last_housekeeping_ns >= HOUSEKEEPING_NS) {
 		mg_neigh_age(&ctl->gw, now_ns);
 		/* The flows the gateway's own packets opened: the control thread owns that table.

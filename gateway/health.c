@@ -204,6 +204,16 @@ static void answer_filter(struct mg_health_server *s, struct client *c)
 	reply_json(c, o);
 }
 
+static void answer_netcheck(struct mg_health_server *s, struct client *c)
+{
+	json_t *o = s->ops.netcheck ? s->ops.netcheck(s->ops.ctx) : NULL;
+	if (!o) {
+		reply_error(c, "unavailable", "no STUN or disco state to show");
+		return;
+	}
+	reply_json(c, o);
+}
+
 static void start_ping(struct mg_health_server *s, struct client *c, json_t *req)
 {
 	json_t *jpeer = json_object_get(req, "peer"), *jt = json_object_get(req, "timeout_ms");
@@ -253,7 +263,8 @@ static void answer_json_request(struct mg_health_server *s, struct client *c)
 	const char *cmd = json_string_value(json_object_get(req, "cmd"));
 	if (!cmd)
 		reply_error(c, "bad_request",
-		            "missing \"cmd\": one of status, peers, routes, metrics, ping, filter");
+		            "missing \"cmd\": one of status, peers, routes, metrics, ping, filter, "
+		            "netcheck");
 	else if (strcmp(cmd, "status") == 0)
 		answer_doc(s, c, DOC_STATUS);
 	else if (strcmp(cmd, "peers") == 0)
@@ -266,11 +277,13 @@ static void answer_json_request(struct mg_health_server *s, struct client *c)
 		start_ping(s, c, req);
 	else if (strcmp(cmd, "filter") == 0)
 		answer_filter(s, c);
+	else if (strcmp(cmd, "netcheck") == 0)
+		answer_netcheck(s, c);
 	else
 		reply_error(
 		    c, "unknown_command",
-		    "unknown command '%.64s': expected status, peers, routes, metrics, ping "
-		    "or filter",
+		    "unknown command '%.64s': expected status, peers, routes, metrics, ping, "
+		    "filter or netcheck",
 		    cmd);
 	json_decref(req);
 }

@@ -72,6 +72,9 @@ struct mg_health_ops {
 	/* The packet filter in force, rules and counters, as a new JSON object (meshctl filter).
 	 * NULL: answered "unavailable". */
 	json_t *(*filter)(void *ctx);
+	/* STUN, NAT kind, disco and relay facts as a new JSON object (meshctl netcheck). NULL:
+	 * answered "unavailable". */
+	json_t *(*netcheck)(void *ctx);
 };
 
 struct mg_health_config {

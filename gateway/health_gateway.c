@@ -16,6 +16,7 @@
 #include "handshake.h"
 #include "handshake_lcores.h"
 #include "health.h"
+#include "nat_gw.h"
 #include "keys.h"
 #include "pkt.h"
 #include "relay_gw.h"
@@ -42,6 +43,31 @@ struct mg_control_health {
 static const char *relay_via(const void *ctx, uint32_t slot)
 {
 	return mg_relay_gw_via(ctx, slot);
+}
+
+/* STUN and disco on the WireGuard port (nat_gw.h); meshctl netcheck has the details. */
+static void add_nat_metrics(const struct mg_nat_gw *ng, struct mg_status *st)
+{
+	uint64_t refused = ng->disco.unknown_sender;
+	for (int r = 1; r < MG_DISCO_ERR_COUNT; r++)
+		refused += ng->self.stats.refused[r];
+	mg_status_add_extra(st, "meshgate_stun_rounds_total", "STUN rounds finished.", true,
+	                    ng->stun.rounds);
+	mg_status_add_extra(st, "meshgate_stun_changes_total",
+	                    "STUN results that differed from the previous one.", true,
+	                    ng->stun.changes);
+	mg_status_add_extra(st, "meshgate_stun_refused_total",
+	                    "STUN datagrams that were no awaited answer.", true, ng->stun.refused);
+	mg_status_add_extra(st, "meshgate_disco_received_total",
+	                    "Disco datagrams on the WireGuard port.", true, ng->disco.received);
+	mg_status_add_extra(st, "meshgate_disco_pongs_sent_total", "Disco pings answered.", true,
+	                    ng->disco.pongs_sent);
+	mg_status_add_extra(st, "meshgate_disco_refused_total",
+	                    "Disco messages refused (unknown sender, forged, replayed, stale...).",
+	                    true, refused);
+	mg_status_add_extra(st, "meshgate_disco_direct_paths_total",
+	                    "Direct paths chosen for peers by disco.", true,
+	                    ng->disco.paths_direct);
 }
 
 /* The relay path's counters (relay_gw.h); only with a relay section. */
@@ -163,7 +189,17 @@ static int health_snapshot(void *vctx, struct mg_status *st)
 	                    ctl->gw.max_peers);
 	if (ctl->relay)
 		add_relay_metrics(ctl, st);
+	if (ctl->nat)
+		add_nat_metrics(ctl->nat, st);
 	return 0;
+}
+
+/* ---- netcheck ---- */
+
+static json_t *health_netcheck(void *vctx)
+{
+	struct mg_control_health *h = vctx;
+	return mg_nat_gw_json(h->ctl);
 }
 
 /* ---- filter ---- */
@@ -332,6 +368,7 @@ int mg_control_health_start(struct mg_control *ctl, const char *metrics_listen,
 	    .ctx = h,
 	    .snapshot = health_snapshot,
 	    .filter = health_filter,
+	    .netcheck = health_netcheck,
 	    .ping_start = health_ping_start,
 	    .ping_poll = health_ping_poll,
 	};

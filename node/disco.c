@@ -6,6 +6,8 @@
 
 #include <sodium.h>
 
+#include "port_demux.h"
+
 const char *mg_disco_result_str(enum mg_disco_result r)
 {
 	static const char *const n[MG_DISCO_ERR_COUNT] = {
@@ -46,7 +48,7 @@ void mg_disco_peer_clear(struct mg_disco_peer *p)
 
 bool mg_disco_is_disco(const uint8_t *buf, size_t len)
 {
-	return len >= MG_DISCO_MAGIC_LEN && memcmp(buf, MG_DISCO_MAGIC, MG_DISCO_MAGIC_LEN) == 0;
+	return mg_demux_is_disco(buf, len);
 }
 
 const uint8_t *mg_disco_sender(const uint8_t *buf, size_t len)

@@ -14,6 +14,8 @@
 #include <sodium.h>
 #include <zlib.h>
 
+#include "port_demux.h"
+
 const char *mg_stun_result_str(enum mg_stun_result r)
 {
 	static const char *const n[MG_STUN_ERR_COUNT] = {"ok",
@@ -63,13 +65,7 @@ uint32_t mg_stun_fingerprint(const uint8_t *buf, size_t len)
 
 bool mg_stun_is_stun(const uint8_t *buf, size_t len)
 {
-	if (len < MG_STUN_HDR_LEN || (buf[0] & 0xc0) != 0 || get32(buf + 4) != MG_STUN_MAGIC)
-		return false;
-	/* A WireGuard sender index can equal the cookie by chance; its first word (type 1..4,
-	 * three zero bytes) is a STUN type with no method and an empty body, never real. */
-	if (buf[0] >= 1 && buf[0] <= 4 && buf[1] == 0 && buf[2] == 0 && buf[3] == 0)
-		return false;
-	return MG_STUN_HDR_LEN + (size_t)get16(buf + 2) == len;
+	return mg_demux_is_stun(buf, len);
 }
 
 /*

@@ -517,6 +517,8 @@ static void set_prefix(struct mg_prefix *p, const uint8_t a[4], uint8_t len)
 	memcpy(p->addr, a, 4);
 }
 
+void (*h_config_hook)(struct mg_config *cfg);
+
 static int build_config(struct mg_config *cfg, const uint8_t priv[WG_KEY_LEN])
 {
 	memset(cfg, 0, sizeof(*cfg));
@@ -555,6 +557,8 @@ static int build_config(struct mg_config *cfg, const uint8_t priv[WG_KEY_LEN])
 			return -1;
 		cfg->n_peers++;
 	}
+	if (h_config_hook)
+		h_config_hook(cfg);
 	return 0;
 }
 

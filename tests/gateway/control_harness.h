@@ -79,6 +79,8 @@ extern const uint8_t h_lan4[4], h_mesh4[4], h_host4[4];
 extern struct rte_ether_addr h_lan_mac, h_mesh_mac;
 extern const struct rte_ether_addr h_host_mac;
 
+/* Called by h_setup on the start-up configuration, when set, before the gateway comes up. */
+extern void (*h_config_hook)(struct mg_config *cfg);
 /* 0, or -1 after printing why. */
 int h_setup(const char *prog);
 void h_teardown(void);

@@ -1,0 +1,88 @@
+// SPDX-License-Identifier: GPL-2.0-only
+/*
+ * `meshctl netcheck` on the gateway: what its STUN client and disco responder know, as one JSON
+ * object built on the control thread (the health socket's ops run there, so ctl->nat is read
+ * where it is written).
+ */
+#include <jansson.h>
+
+#include "control.h"
+#include "nat_gw.h"
+#include "relay_gw.h"
+
+static json_t *ep_json(const struct mg_sockaddr *a)
+{
+	char s[MG_SOCKADDR_STRLEN];
+	mg_sockaddr_format(a, s, sizeof(s));
+	return json_string(s);
+}
+
+static json_t *stun_json(const struct mg_nat_gw *ng, uint64_t now_ns)
+{
+	const struct mg_stun_gw_result *r = &ng->last;
+	json_t *o = json_object(), *servers = json_array(), *eps = json_array();
+	json_object_set_new(o, "enabled", json_boolean(ng->cfg.enabled));
+	for (size_t i = 0; i < ng->cfg.n_servers; i++) {
+		json_t *s = json_object();
+		json_object_set_new(s, "server", ep_json(&ng->cfg.servers[i]));
+		json_object_set_new(s, "rtt_ms",
+		                    r->valid && r->rtt_ms[i] >= 0 ? json_integer(r->rtt_ms[i])
+		                                                  : json_null());
+		json_array_append_new(servers, s);
+	}
+	json_object_set_new(o, "servers", servers);
+	for (size_t i = 0; r->valid && i < r->n_mapped; i++)
+		json_array_append_new(eps, ep_json(&r->mapped[i]));
+	json_object_set_new(o, "endpoints", eps);
+	json_object_set_new(o, "nat", r->valid ? json_string(r->nat) : json_null());
+	json_object_set_new(o, "last_round_age_seconds",
+	                    r->valid ? json_real((double)(now_ns - r->at_ns) / 1e9) : json_null());
+	json_object_set_new(o, "rounds", json_integer((json_int_t)ng->stun.rounds));
+	json_object_set_new(o, "changes", json_integer((json_int_t)ng->stun.changes));
+	json_object_set_new(o, "requests_sent", json_integer((json_int_t)ng->stun.requests_sent));
+	json_object_set_new(o, "send_failed", json_integer((json_int_t)ng->stun.send_failed));
+	json_object_set_new(o, "answers", json_integer((json_int_t)ng->stun.answers));
+	json_object_set_new(o, "refused", json_integer((json_int_t)ng->stun.refused));
+	return o;
+}
+
+static json_t *disco_json(const struct mg_nat_gw *ng)
+{
+	const struct mg_disco_gw_stats *d = &ng->disco;
+	json_t *o = json_object(), *refused = json_object();
+	json_object_set_new(o, "received", json_integer((json_int_t)d->received));
+	json_object_set_new(o, "opened", json_integer((json_int_t)ng->self.stats.opened));
+	json_object_set_new(o, "pings", json_integer((json_int_t)d->pings));
+	json_object_set_new(o, "pongs_sent", json_integer((json_int_t)d->pongs_sent));
+	json_object_set_new(o, "pongs_received", json_integer((json_int_t)d->pongs_received));
+	json_object_set_new(o, "call_me_maybe", json_integer((json_int_t)d->call_me_maybe));
+	json_object_set_new(o, "pings_sent", json_integer((json_int_t)d->pings_sent));
+	json_object_set_new(o, "paths_direct", json_integer((json_int_t)d->paths_direct));
+	json_object_set_new(o, "paths_lost", json_integer((json_int_t)d->paths_lost));
+	json_object_set_new(o, "send_failed", json_integer((json_int_t)d->send_failed));
+	json_object_set_new(refused, "unknown_sender", json_integer((json_int_t)d->unknown_sender));
+	json_object_set_new(refused, "no_memory", json_integer((json_int_t)d->no_memory));
+	for (int r = 1; r < MG_DISCO_ERR_COUNT; r++)
+		json_object_set_new(refused, mg_disco_result_str((enum mg_disco_result)r),
+		                    json_integer((json_int_t)ng->self.stats.refused[r]));
+	json_object_set_new(o, "refused", refused);
+	return o;
+}
+
+json_t *mg_nat_gw_json(struct mg_control *ctl)
+{
+	const struct mg_nat_gw *ng = ctl->nat;
+	if (!ng)
+		return NULL;
+	json_t *o = json_object();
+	json_object_set_new(o, "listen_port",
+	                    json_integer(__atomic_load_n(&ctl->gw.listen_port, __ATOMIC_RELAXED)));
+	json_object_set_new(o, "stun", stun_json(ng, mg_control_now(ctl)));
+	json_object_set_new(o, "disco", disco_json(ng));
+	const char *relay = mg_relay_gw_relay(ctl), *home = mg_relay_gw_home(ctl);
+	json_t *rl = json_object();
+	json_object_set_new(rl, "relay", relay ? json_string(relay) : json_null());
+	json_object_set_new(rl, "connected", json_boolean(home != NULL));
+	json_object_set_new(o, "relay", rl);
+	return o;
+}

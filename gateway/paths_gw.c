@@ -1,0 +1,181 @@
+// SPDX-License-Identifier: GPL-2.0-only
+/*
+ * The gateway's own path choice per coordinated peer (node/disco_path.h): candidates are the
+ * peer's map endpoints and STUN endpoints, pings leave from the WireGuard port, and the best
+ * direct path that answered becomes the peer's WireGuard endpoint, so its traffic stays in the
+ * workers. Disco does not travel through the relay from the gateway yet: while no direct
+ * candidate answers, the peer keeps its endpoint and relay_gw.c's fallback (direct_timeout)
+ * decides about the relay as before; a relayed peer moves back to direct on the first pong.
+ */
+#include <stdlib.h>
+#include <string.h>
+
+#include "control.h"
+#include "device.h"
+#include "handshake.h"
+#include "keys.h"
+#include "log.h"
+#include "nat_gw.h"
+
+struct mg_gw_path {
+	uint8_t pk[32];
+	uint32_t slot;
+	uint64_t map_hash; /* of the candidates last given to set_map */
+	struct mg_disco_path p;
+};
+
+#define SYNC_NS (500ull * 1000 * 1000)
+
+static uint64_t now_us(uint64_t now_ns)
+{
+	return now_ns / 1000;
+}
+
+static struct mg_peer *path_peer(struct mg_control *ctl, const struct mg_gw_path *gp)
+{
+	struct mg_peer *peer = mg_gateway_peer(&ctl->gw, gp->slot);
+	return peer && memcmp(peer->remote.remote_static, gp->pk, 32) == 0 ? peer : NULL;
+}
+
+static void send_ping(void *ctx, void *cookie, const struct mg_sockaddr *ep,
+                      const uint8_t txid[MG_DISCO_TXID_LEN])
+{
+	struct mg_control *ctl = ctx;
+	struct mg_gw_path *gp = cookie;
+	struct mg_peer *peer = path_peer(ctl, gp);
+	if (!ep || !peer)
+		return; /* no disco through the relay from the gateway (see above) */
+	struct mg_disco_msg m = {.type = MG_DISCO_PING};
+	memcpy(m.txid, txid, MG_DISCO_TXID_LEN);
+	if (mg_disco_gw_send(ctl, peer, &m, ep, mg_control_now(ctl)) == 0)
+		ctl->nat->disco.pings_sent++;
+}
+
+static void use_path(void *ctx, void *cookie, const struct mg_disco_path_choice *c)
+{
+	struct mg_control *ctl = ctx;
+	struct mg_gw_path *gp = cookie;
+	struct mg_peer *peer = path_peer(ctl, gp);
+	char key[WG_KEY_B64_SIZE], ep[MG_SOCKADDR_STRLEN] = "relay";
+	if (!peer)
+		return;
+	if (c->kind == MG_DISCO_PATH_DIRECT) {
+		mg_device_set_endpoint(ctl, peer, &c->ep);
+		mg_sockaddr_format(&c->ep, ep, sizeof(ep));
+		ctl->nat->disco.paths_direct++;
+		uint64_t now = mg_control_now(ctl);
+		/* Packets waiting for a handshake go at once, not at the next retransmit to the
+		 * endpoint that did not answer. Without any, the first packet starts one. */
+		if (peer->n_staged && !mg_hs_has_usable_keypair(peer, now))
+			mg_hs_send_initiation(ctl, peer, now);
+	} else {
+		ctl->nat->disco.paths_lost++;
+	}
+	wg_key_to_base64(key, gp->pk);
+	mg_log(MG_LOG_INFO, "disco path", "peer", key, "path", ep, NULL);
+}
+
+struct mg_disco_path *mg_paths_gw_find(struct mg_control *ctl, uint32_t slot, const uint8_t *pk)
+{
+	struct mg_nat_gw *ng = ctl->nat;
+	if (!ng->paths || slot >= ng->n_win || !ng->paths[slot] ||
+	    memcmp(ng->paths[slot]->pk, pk, 32) != 0)
+		return NULL;
+	return &ng->paths[slot]->p;
+}
+
+static uint64_t cands_hash(const struct mg_netmap_peer *np)
+{
+	uint64_t h = 1469598103934665603ull;
+	const uint8_t *b[2] = {(const uint8_t *)np->endpoints, (const uint8_t *)np->stun_endpoints};
+	size_t len[2] = {np->n_endpoints * sizeof(np->endpoints[0]),
+	                 np->n_stun_endpoints * sizeof(np->stun_endpoints[0])};
+	for (unsigned k = 0; k < 2; k++) {
+		for (size_t i = 0; i < len[k]; i++)
+			h = (h ^ b[k][i]) * 1099511628211ull;
+		h = (h ^ 0xff) * 1099511628211ull;
+	}
+	return h;
+}
+
+/* One map peer: its path (made on first sight, remade when the slot changed hands) gets the
+ * candidates when they changed. */
+static void sync_peer(struct mg_control *ctl, const struct mg_netmap_peer *np, uint64_t now_ns)
+{
+	struct mg_nat_gw *ng = ctl->nat;
+	struct mg_peer *peer = mg_device_find(ctl, np->public_key);
+	if (!peer || peer->slot >= ng->n_win)
+		return;
+	struct mg_gw_path *gp = ng->paths[peer->slot];
+	if (gp && memcmp(gp->pk, np->public_key, 32) != 0) {
+		free(gp);
+		gp = ng->paths[peer->slot] = NULL;
+	}
+	if (!gp) {
+		if (!(gp = calloc(1, sizeof(*gp)))) {
+			ng->disco.no_memory++;
+			return;
+		}
+		memcpy(gp->pk, np->public_key, 32);
+		gp->slot = peer->slot;
+		mg_disco_path_init(&gp->p, &ng->path_ops, &ng->path_params, gp, now_us(now_ns));
+		ng->paths[peer->slot] = gp;
+	}
+	uint64_t h = cands_hash(np);
+	if (h == gp->map_hash)
+		return;
+	struct mg_sockaddr eps[MG_NETMAP_MAX_ENDPOINTS + MG_NETMAP_MAX_STUN_ENDPOINTS];
+	unsigned n = 0;
+	for (size_t i = 0; i < np->n_endpoints; i++)
+		eps[n++] = np->endpoints[i];
+	for (size_t i = 0; i < np->n_stun_endpoints; i++)
+		eps[n++] = np->stun_endpoints[i];
+	mg_disco_path_set_map(&gp->p, eps, n, now_us(now_ns));
+	gp->map_hash = h;
+}
+
+unsigned mg_paths_gw_poll(struct mg_control *ctl, uint64_t now_ns)
+{
+	struct mg_nat_gw *ng = ctl->nat;
+	if (!ctl->coord)
+		return 0;
+	if (!ng->paths) {
+		if (!(ng->paths = calloc(ng->n_win, sizeof(*ng->paths))))
+			return 0;
+		mg_disco_path_params_default(&ng->path_params);
+		ng->path_params.ping_relay = false;
+		ng->path_ops = (struct mg_disco_path_ops){
+		    .send_ping = send_ping, .use_path = use_path, .ctx = ctl};
+	}
+	if (now_ns - ng->last_path_sync_ns >= SYNC_NS) {
+		ng->last_path_sync_ns = now_ns;
+		for (size_t i = 0; i < ctl->netmap.n_peers; i++)
+			sync_peer(ctl, &ctl->netmap.peers[i], now_ns);
+		/* Paths of peers that left: their slot is free or holds another key. */
+		for (uint32_t s = 0; s < ng->n_win; s++)
+			if (ng->paths[s] && !path_peer(ctl, ng->paths[s])) {
+				free(ng->paths[s]);
+				ng->paths[s] = NULL;
+			}
+	}
+	unsigned work = 0;
+	uint64_t us = now_us(now_ns);
+	for (uint32_t s = 0; s < ctl->slot_high && s < ng->n_win; s++) {
+		struct mg_gw_path *gp = ng->paths[s];
+		if (gp && mg_disco_path_next_us(&gp->p) <= us) {
+			mg_disco_path_tick(&gp->p, us);
+			work++;
+		}
+	}
+	return work;
+}
+
+void mg_paths_gw_fini(struct mg_nat_gw *ng)
+{
+	if (!ng->paths)
+		return;
+	for (uint32_t s = 0; s < ng->n_win; s++)
+		free(ng->paths[s]);
+	free(ng->paths);
+	ng->paths = NULL;
+}
