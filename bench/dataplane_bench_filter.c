@@ -143,7 +143,6 @@ int main(int argc, char **argv)
 	}
 	if (n_rules < 1 || n_rules > 60000 || eal_test_init(argv[0], 1, 512) != 0)
 		return 1;
-	mg_acl_simd_setup(); /* as mg_eal_init does for the gateway */
 	unsigned rounds = quick ? 20000 : 200000;
 
 	int err = 0;
