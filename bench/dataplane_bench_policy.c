@@ -44,7 +44,6 @@
 struct filter_result {
 	unsigned size;
 	double plain_mpps, filtered_mpps, median, lo, hi, cpu_share, idle_pct, steal_pct;
-	double best; /* the best filtered pass's rate over the best plain pass's */
 	uint64_t sent, forwarded, replies;
 	unsigned pairs; /* of BENCH_PAIRS: those where the worker ran in both passes */
 };
@@ -191,7 +190,7 @@ static int run_size(struct traffic *t, struct mg_acl *acl, struct filter_result 
 {
 	struct mg_gateway *gw = bench_gateway();
 	double pass_s = opt.quick ? 0.01 : 0.2, ratio[BENCH_PAIRS], cpu = 0, wall = 0;
-	double done[2] = {0, 0}, cpu_of[2] = {0, 0}, best[2] = {0, 0};
+	double done[2] = {0, 0}, cpu_of[2] = {0, 0};
 	struct bench_machine m0, m1;
 
 	res->pairs = 0;
@@ -224,8 +223,6 @@ static int run_size(struct traffic *t, struct mg_acl *acl, struct filter_result 
 			rate[filtered] =
 			    b.cpu > a.cpu ? (double)(b.done - a.done) / (b.cpu - a.cpu) : 0;
 			done[filtered] += (double)(b.done - a.done);
-			if (rate[filtered] > best[filtered])
-				best[filtered] = rate[filtered];
 			cpu_of[filtered] += b.cpu - a.cpu;
 			cpu += b.cpu - a.cpu;
 			wall += b.wall - a.wall;
@@ -246,7 +243,6 @@ static int run_size(struct traffic *t, struct mg_acl *acl, struct filter_result 
 	res->plain_mpps = cpu_of[0] > 0 ? done[0] / cpu_of[0] / 1e6 : 0;
 	res->filtered_mpps = cpu_of[1] > 0 ? done[1] / cpu_of[1] / 1e6 : 0;
 	res->cpu_share = wall > 0 ? cpu / wall : 0;
-	res->best = best[0] > 0 ? best[1] / best[0] : 0;
 	bench_ratio_summary(ratio, res->pairs, &res->median, &res->lo, &res->hi);
 	bench_machine_share(&m0, &m1, &res->idle_pct, &res->steal_pct);
 	return rc ? rc : check_counters(t->size);
@@ -285,7 +281,6 @@ static int write_filter_json(const struct filter_result *r, unsigned n, const ch
 		    "  {\"name\": \"filter_kept_%u\", \"value\": %.4f, \"unit\": \"ratio\"},\n"
 		    "  {\"name\": \"filter_kept_%u_min\", \"value\": %.4f, \"unit\": \"ratio\"},\n"
 		    "  {\"name\": \"filter_kept_%u_max\", \"value\": %.4f, \"unit\": \"ratio\"},\n"
-		    "  {\"name\": \"filter_kept_%u_best\", \"value\": %.4f, \"unit\": \"ratio\"},\n"
 		    "  {\"name\": \"pairs_%u\", \"value\": %u, \"unit\": \"pairs\"},\n"
 		    "  {\"name\": \"worker_cpu_share_%u\", \"value\": %.3f, \"unit\": \"ratio\"},\n"
 		    "  {\"name\": \"machine_idle_%u\", \"value\": %.1f, \"unit\": \"percent\"},\n"
@@ -293,8 +288,8 @@ static int write_filter_json(const struct filter_result *r, unsigned n, const ch
 		    "  {\"name\": \"forwarded_%u\", \"value\": %lu, \"unit\": \"packets\"},\n"
 		    "  {\"name\": \"tracked_replies_%u\", \"value\": %lu, \"unit\": \"packets\"}",
 		    i ? "," : "", x->size, x->plain_mpps, x->size, x->filtered_mpps, x->size,
-		    x->median, x->size, x->lo, x->size, x->hi, x->size, x->best, x->size, x->pairs,
-		    x->size, x->cpu_share, x->size, x->idle_pct, x->size, x->steal_pct, x->size,
+		    x->median, x->size, x->lo, x->size, x->hi, x->size, x->pairs, x->size,
+		    x->cpu_share, x->size, x->idle_pct, x->size, x->steal_pct, x->size,
 		    (unsigned long)x->forwarded, x->size, (unsigned long)x->replies);
 	}
 	fprintf(f, "\n]}\n");
@@ -358,15 +353,14 @@ int filter_points(void)
 		const struct filter_result *x = &res[s];
 		printf(
 		    "  %4u B: decrypt %.3f Mpps, with the filter %.3f Mpps: median of %u/%u paired "
-		    "passes %.1f %% (%.1f .. %.1f), best passes %.1f %%; %lu sent, %lu forwarded, "
-		    "%lu passed by "
+		    "passes %.1f %% (%.1f .. %.1f); %lu sent, %lu forwarded, %lu passed by "
 		    "tracking, 0 dropped; worker on CPU %.0f %% of the wall time (asleep when its "
 		    "ring is empty), machine idle "
 		    "%.0f %%, steal %.0f %%\n",
 		    x->size, x->plain_mpps, x->filtered_mpps, x->pairs, BENCH_PAIRS,
-		    100 * x->median, 100 * x->lo, 100 * x->hi, 100 * x->best,
-		    (unsigned long)x->sent, (unsigned long)x->forwarded, (unsigned long)x->replies,
-		    100 * x->cpu_share, x->idle_pct, x->steal_pct);
+		    100 * x->median, 100 * x->lo, 100 * x->hi, (unsigned long)x->sent,
+		    (unsigned long)x->forwarded, (unsigned long)x->replies, 100 * x->cpu_share,
+		    x->idle_pct, x->steal_pct);
 	}
 	if (rc == 0 && (res[0].pairs == 0 || res[1].pairs == 0)) {
 		fprintf(stderr, "filter: the worker never ran in both passes of a pair\n");
