@@ -55,6 +55,7 @@
 #include <rte_ring.h>
 #include <rte_version.h>
 
+#include "acl.h"
 #include "allowedips.h"
 #include "crypto.h"
 #include "crypto_burst.h"
@@ -245,6 +246,7 @@ static int eal_init(const char *prog)
 		fprintf(stderr, "rte_eal_init: %s\n", rte_strerror(rte_errno));
 		return -1;
 	}
+	mg_acl_simd_setup(); /* as mg_eal_init does for the gateway */
 	const char *dir = rte_eal_get_runtime_dir();
 	if (!opt.gen_testpmd && dir && strstr(dir, "mgbench-"))
 		rmdir(dir);

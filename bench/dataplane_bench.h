@@ -47,6 +47,7 @@ struct options {
 	bool filter;                   /* --filter: dataplane_bench_policy.c's run only */
 	bool filter_aa;                /* --filter-aa: the same with no filter on either side */
 	unsigned rules;                /* --rules: the filter's rules (default 1,000) */
+	const char *acl_method;        /* --acl-method: rte_acl's classify method, NULL: auto */
 	double seconds, warmup;
 	uint32_t peers;
 	const char *out, *testpmd; /* testpmd: the dpdk-testpmd to run (PATH is searched) */

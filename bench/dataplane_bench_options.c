@@ -107,6 +107,8 @@ int parse_args(int argc, char **argv)
 			;
 		else if (!strcmp(argv[i], "--rules"))
 			opt.rules = (unsigned)strtoul(v, NULL, 10);
+		else if (!strcmp(argv[i], "--acl-method"))
+			opt.acl_method = strcmp(v, "auto") ? v : NULL;
 		else if (!strcmp(argv[i], "--testpmd"))
 			opt.testpmd = v;
 		else if (!strcmp(argv[i], "--isa") && parse_isa(v) == 0)
@@ -130,7 +132,8 @@ usage:
 	        "       [--peer-sets one|many|both] [--generator builtin|testpmd|both]\n"
 	        "       [--testpmd PATH (default: dpdk-testpmd in PATH)]\n"
 	        "       [--isa auto|avx512|avx2|avx|sse (one this CPU has)]\n"
-	        "       [--filter|--filter-aa [--rules N (1..peers, default 1000)]]\n",
+	        "       [--filter|--filter-aa [--rules N (1..peers, default 1000)]\n"
+	        "        [--acl-method auto|avx512x32|avx512x16|avx2|sse|scalar]]\n",
 	        argv[0], MAX_PEERS);
 	return -1;
 }

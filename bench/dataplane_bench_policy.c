@@ -248,7 +248,7 @@ static int run_size(struct traffic *t, struct mg_acl *acl, struct filter_result 
 	return rc ? rc : check_counters(t->size);
 }
 
-static int write_filter_json(const struct filter_result *r, unsigned n)
+static int write_filter_json(const struct filter_result *r, unsigned n, const char *acl_method_name)
 {
 	char dir[512];
 	snprintf(dir, sizeof(dir), "%s", opt.out);
@@ -267,10 +267,10 @@ static int write_filter_json(const struct filter_result *r, unsigned n)
 	strftime(date, sizeof(date), "%Y-%m-%dT%H:%M:%SZ", gmtime(&now));
 	fprintf(f,
 	        "{\"bench\": \"dataplane_filter\", \"date\": \"%s\", \"isa\": \"%s\", "
-	        "\"rules\": %u, \"pairs\": %u, "
+	        "\"acl_method\": \"%s\", \"rules\": %u, \"pairs\": %u, "
 	        "\"traffic\": \"one peer; half TCP SYNs a rule admits, half replies to %u "
 	        "tracked flows\",\n \"figures\": [",
-	        date, worker_isa(), opt.rules, BENCH_PAIRS, LIVE);
+	        date, worker_isa(), acl_method_name, opt.rules, BENCH_PAIRS, LIVE);
 	for (unsigned i = 0; i < n; i++) {
 		const struct filter_result *x = &r[i];
 		fprintf(
@@ -316,11 +316,23 @@ int filter_points(void)
 		rc = -1;
 		goto out;
 	}
+	/* A CPU whose crypto runs AVX2 or less has no AVX-512 for rte_acl either. */
+	const char *method = opt.acl_method;
+	enum mg_crypto_isa isa = opt.isa == MG_CRYPTO_ISA_AUTO ? mg_crypto_best_isa() : opt.isa;
+	if (!method &&
+	    (isa == MG_CRYPTO_ISA_AVX2 || isa == MG_CRYPTO_ISA_AVX || isa == MG_CRYPTO_ISA_SSE))
+		method = isa == MG_CRYPTO_ISA_AVX2 ? "avx2" : "sse";
+	if (method && mg_acl_set_method(acl, method) != 0) {
+		fprintf(stderr, "--acl-method %s: unknown, or not on this CPU\n", method);
+		rc = -1;
+		goto out;
+	}
 	track_flows(gw->flows);
-	printf("decrypt path with the filter (%u rules: %u + %u rte_acl rules, built in %.0f ms; "
-	       "%u tracked flows) vs without, one worker, one peer of %u, crypto %s\n",
-	       opt.rules, acl->n_rules4, acl->n_rules6, build_ms, mg_flows_count(gw->flows),
-	       opt.peers, worker_isa());
+	printf("decrypt path with the filter (%u rules: %u + %u rte_acl rules, built in %.0f ms, "
+	       "classified by %s; %u tracked flows) vs without, one worker, one peer of %u, "
+	       "crypto %s\n",
+	       opt.rules, acl->n_rules4, acl->n_rules6, build_ms, mg_acl_method(acl),
+	       mg_flows_count(gw->flows), opt.peers, worker_isa());
 	if (opt.filter_aa)
 		printf("  control run (--filter-aa): both passes of every pair without a filter\n");
 	fflush(stdout);
@@ -355,7 +367,7 @@ int filter_points(void)
 		rc = -1;
 	}
 	if (rc == 0)
-		rc = write_filter_json(res, 2);
+		rc = write_filter_json(res, 2, mg_acl_method(acl));
 	if (rc == 0)
 		printf("wrote %s\n", opt.out);
 out:

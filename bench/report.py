@@ -387,7 +387,8 @@ def report(out_dir):
     if "dataplane_filter" in docs:
         d = docs["dataplane_filter"]
         md += [f"## Packet filter on the decrypt path, one worker core (goal: 90% kept; "
-               f"{d.get('rules')} rules, crypto {d.get('isa')}, {d.get('date', 'undated')})", "",
+               f"{d.get('rules')} rules, crypto {d.get('isa')}, rte_acl {d.get('acl_method', '?')}, "
+               f"{d.get('date', 'undated')})", "",
                f"Traffic: {d.get('traffic')}. Median of the paired passes' ratios (range).", "",
                "| size | without filter Mpps | with filter Mpps | kept | pairs | worker on CPU |",
                "|---:|---:|---:|---:|---:|---:|"]

@@ -14,7 +14,10 @@
 
 #include <rte_acl.h>
 #include <rte_byteorder.h>
+#include <rte_common.h>
+#include <rte_cpuflags.h>
 #include <rte_errno.h>
+#include <rte_vect.h>
 
 #include "errbuf.h"
 #include "flow.h"
@@ -271,6 +274,25 @@ static int build_family(const struct mg_acl_rule *rules, size_t n, uint8_t famil
 	return 0;
 }
 
+/* rte_acl's x86 methods, best first: the order its own default choice follows. */
+static const struct {
+	enum rte_acl_classify_alg alg;
+	const char *name;
+} methods[] = {
+    {RTE_ACL_CLASSIFY_AVX512X32, "avx512x32"}, {RTE_ACL_CLASSIFY_AVX512X16, "avx512x16"},
+    {RTE_ACL_CLASSIFY_AVX2, "avx2"},           {RTE_ACL_CLASSIFY_SSE, "sse"},
+    {RTE_ACL_CLASSIFY_SCALAR, "scalar"},
+};
+
+static int set_alg(struct mg_acl *acl, enum rte_acl_classify_alg alg)
+{
+	if ((acl->ctx4 && rte_acl_set_ctx_classify(acl->ctx4, alg) != 0) ||
+	    (acl->ctx6 && rte_acl_set_ctx_classify(acl->ctx6, alg) != 0))
+		return -1;
+	acl->method = (int)alg;
+	return 0;
+}
+
 struct mg_acl *mg_acl_build(const struct mg_acl_rule *rules, size_t n, int socket_id, char *err,
                             size_t errlen)
 {
@@ -294,7 +316,45 @@ struct mg_acl *mg_acl_build(const struct mg_acl_rule *rules, size_t n, int socke
 		mg_acl_free(acl);
 		return NULL;
 	}
+	/* rte_acl_create chose the same way; asking again tells which one it is. */
+	for (size_t i = 0; (acl->ctx4 || acl->ctx6) && i < RTE_DIM(methods); i++)
+		if (set_alg(acl, methods[i].alg) == 0)
+			break;
 	return acl;
+}
+
+unsigned mg_acl_simd_setup(void)
+{
+#ifdef RTE_ARCH_X86
+	if (rte_cpu_get_flag_enabled(RTE_CPUFLAG_AVX512F) > 0 &&
+	    rte_cpu_get_flag_enabled(RTE_CPUFLAG_AVX512VL) > 0 &&
+	    rte_cpu_get_flag_enabled(RTE_CPUFLAG_AVX512CD) > 0 &&
+	    rte_cpu_get_flag_enabled(RTE_CPUFLAG_AVX512BW) > 0)
+		(void)rte_vect_set_max_simd_bitwidth(RTE_VECT_SIMD_512); /* -EPERM: forced */
+#endif
+	return rte_vect_get_max_simd_bitwidth();
+}
+
+const char *mg_acl_method(const struct mg_acl *acl)
+{
+	for (size_t i = 0; i < RTE_DIM(methods); i++)
+		if (acl->method == (int)methods[i].alg)
+			return methods[i].name;
+	return "none";
+}
+
+int mg_acl_set_method(struct mg_acl *acl, const char *name)
+{
+	for (size_t i = 0; i < RTE_DIM(methods); i++)
+		if (strcmp(name, methods[i].name) == 0) {
+			enum rte_acl_classify_alg was = (enum rte_acl_classify_alg)acl->method;
+			if (set_alg(acl, methods[i].alg) == 0)
+				return 0;
+			if (acl->method)
+				(void)set_alg(acl, was); /* ctx4 took it, ctx6 did not */
+			return -1;
+		}
+	return -1;
 }
 
 void mg_acl_free(struct mg_acl *acl)

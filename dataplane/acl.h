@@ -56,6 +56,7 @@ struct mg_acl {
 	struct rte_acl_ctx *ctx4, *ctx6; /* NULL: no rule of that family (nothing matches) */
 	uint32_t n_rules4, n_rules6;     /* expanded */
 	size_t n_filter_rules;           /* as given */
+	int method;                      /* rte_acl's classify method for both; 0: no context */
 };
 
 /*
@@ -66,6 +67,24 @@ struct mg_acl {
 struct mg_acl *mg_acl_build(const struct mg_acl_rule *rules, size_t n, int socket_id, char *err,
                             size_t errlen);
 void mg_acl_free(struct mg_acl *acl); /* NULL is fine */
+
+/*
+ * Once, after rte_eal_init: raises DPDK's max SIMD bitwidth to 512 when the CPU has what
+ * rte_acl's AVX512X32 method needs (AVX512F, VL, CD, BW). DPDK caps it at 256 by default, so
+ * rte_acl would pick AVX512X16, which walks a 32-packet burst in two passes of 16 lanes;
+ * AVX512X32 walks it in one (the filter a third cheaper with 1,000 rules, bench/README.md). The
+ * bitwidth is the EAL's and holds for every library (rte_fib's allowed-IPs lookup picks its
+ * AVX-512 path too); the EAL option --force-max-simd-bitwidth=N wins over this. Returns the
+ * bitwidth in force.
+ */
+unsigned mg_acl_simd_setup(void);
+/* The classify method rte_acl runs for acl: "avx512x32", "avx512x16", "avx2", "sse",
+ * "scalar", or "none" (no rule of either family). */
+const char *mg_acl_method(const struct mg_acl *acl);
+/* Before acl is published: makes rte_acl classify it with the method named (as
+ * mg_acl_method spells it). Returns 0, or -1 when the name is unknown or the CPU or the max
+ * SIMD bitwidth does not allow it (the method stays). */
+int mg_acl_set_method(struct mg_acl *acl, const char *name);
 
 /*
  * keys[i] are one family's 5-tuples as mg_pkt_tuple fills them: rte_acl reads its fields in

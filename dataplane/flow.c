@@ -164,6 +164,8 @@ static int find(struct mg_flows *f, unsigned first, const struct mg_flow_key *k,
 	hash_sig_t sig = rte_hash_hash(f->o[0].h, k);
 	for (unsigned n = 0; n < f->n_owners; n++) {
 		unsigned i = (first + n) % f->n_owners;
+		if (atomic_load_explicit(&f->o[i].count, memory_order_acquire) == 0)
+			continue; /* as in mg_flows_lookup_bulk */
 		int32_t p = rte_hash_lookup_with_hash(f->o[i].h, k, sig);
 		if (p < 0)
 			continue;
@@ -212,7 +214,7 @@ void mg_flows_track(struct mg_flows *f, unsigned owner, const struct mg_pkt_tupl
 		return;
 	}
 	atomic_store_explicit(&o->last_ns[pos], now_ns, memory_order_relaxed);
-	atomic_fetch_add_explicit(&o->count, 1, memory_order_relaxed);
+	atomic_fetch_add_explicit(&o->count, 1, memory_order_release);
 	c->created++;
 }
 
@@ -245,6 +247,12 @@ void mg_flows_lookup_bulk(struct mg_flows *f, const struct mg_flow_key *const *k
 	for (unsigned o = 0; o < f->n_owners && m; o++) {
 		struct owner *ow = &f->o[o];
 		unsigned still = 0;
+		/* The control thread's table is mostly empty (the gateway itself opens few
+		 * flows), and so is a worker's that encrypts nothing: not worth a bulk lookup.
+		 * The count goes up after the key is in (release), before the packet that
+		 * opened the flow leaves, so its replies cannot find it at 0. */
+		if (atomic_load_explicit(&ow->count, memory_order_acquire) == 0)
+			continue;
 		rte_hash_lookup_with_hash_bulk(ow->h, left, sig, m, pos);
 		for (unsigned j = 0; j < m; j++) {
 			const struct mg_flow_key *k = left[j];

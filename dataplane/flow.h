@@ -38,10 +38,11 @@ struct mg_flows;
 #define MG_FLOW_MAX             (1u << 24)
 
 /* A 5-tuple. Ports in network order; ICMP echo: the identifier in sport, dport 0; protocols
- * without ports: both 0. Padding is zero (the whole struct is the hash key). */
+ * without ports: both 0. Padding is zero (the whole struct is the hash key). 8-byte aligned:
+ * rte_hash_crc reads keys 8 bytes at a time (UBSan flagged a key in an array of tuples). */
 struct mg_flow_key {
-	uint8_t family; /* 4 or 6 */
-	uint8_t proto;  /* upper-layer protocol, after IPv6 extension headers */
+	_Alignas(8) uint8_t family; /* 4 or 6 */
+	uint8_t proto;              /* upper-layer protocol, after IPv6 extension headers */
 	uint16_t sport, dport;
 	uint8_t pad[2];
 	uint8_t src[16], dst[16];

@@ -21,6 +21,7 @@
 #include <rte_pci.h>
 #include <rte_ring.h>
 
+#include "acl.h"
 #include "dataplane.h"
 #include "neigh.h"
 #include "ports.h"
@@ -146,6 +147,7 @@ int mg_eal_init(const struct mg_dp_config *cfg, const char *prog, char *err, siz
 		        rte_strerror(rte_errno), has_lcores ? "as configured" : lcores);
 		return -1;
 	}
+	mg_acl_simd_setup();
 	return 0;
 }
 

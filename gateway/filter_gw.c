@@ -114,6 +114,7 @@ int mg_control_set_filter(struct mg_control *ctl, const struct mg_filter *f,
 		mg_log_u64(&l, "rules", f->n_rules);
 		mg_log_u64(&l, "acl_rules_v4", acl->n_rules4);
 		mg_log_u64(&l, "acl_rules_v6", acl->n_rules6);
+		mg_log_str(&l, "acl_method", mg_acl_method(acl));
 		mg_log_u64(&l, "build_us", (mg_mono_ns() - t0) / 1000);
 	}
 	mg_log_end(&l);

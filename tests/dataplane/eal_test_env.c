@@ -10,6 +10,8 @@
 #include <rte_eal.h>
 #include <rte_errno.h>
 
+#include "acl.h"
+
 /* "0,1,5": the CPUs in our affinity mask. */
 static int allowed_cpus(char *out, size_t size)
 {
@@ -73,6 +75,9 @@ int eal_test_init(const char *prog, unsigned nb_lcores, unsigned mem_mb)
 	/* Nothing lives in it with --no-shconf and --no-telemetry: remove it now, so a test that
 	 * crashes or exits early leaves nothing behind. */
 	remove_runtime_dir();
+	/* The SIMD bitwidth mg_eal_init gives the gateway: the libraries' code paths tested are
+	 * the ones it runs. */
+	mg_acl_simd_setup();
 	return 0;
 }
 

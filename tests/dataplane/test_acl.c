@@ -12,6 +12,8 @@
 #include <string.h>
 #include <time.h>
 
+#include <rte_cpuflags.h>
+
 #include "acl.h"
 #include "check.h"
 #include "eal_test_env.h"
@@ -268,9 +270,31 @@ static void report(const struct mg_filter *f, const struct gen *g, bool got, uin
 }
 
 static unsigned mismatches;
+static uint64_t scalar_compared;
+static const char *want_method; /* the method mg_acl_build must leave in force */
 
-static void check_burst(const struct mg_acl *acl, const struct mg_filter *f, struct gen *g,
-                        unsigned n, uint64_t seed, uint64_t *admitted)
+/* The verdicts of rte_acl's scalar method for the same keys: every vector method must agree. */
+static void scalar_agrees(struct mg_acl *acl, uint8_t family, const struct mg_flow_key *const *k,
+                          const bool *hit, unsigned n)
+{
+	char method[16];
+	bool ref[BURST];
+
+	snprintf(method, sizeof(method), "%s", mg_acl_method(acl));
+	if (!strcmp(method, "none") || !strcmp(method, "scalar"))
+		return;
+	CHECK(mg_acl_set_method(acl, "scalar") == 0);
+	mg_acl_classify(acl, family, k, ref, n);
+	CHECK(mg_acl_set_method(acl, method) == 0);
+	for (unsigned i = 0; i < n; i++) {
+		CHECK(hit[i] == ref[i], "IPv%u: %s says %d, scalar %d", family, method, hit[i],
+		      ref[i]);
+		scalar_compared++;
+	}
+}
+
+static void check_burst(struct mg_acl *acl, const struct mg_filter *f, struct gen *g, unsigned n,
+                        uint64_t seed, uint64_t *admitted)
 {
 	struct mg_pkt_tuple t[BURST];
 	const struct mg_flow_key *k4[BURST], *k6[BURST];
@@ -296,6 +320,8 @@ static void check_burst(const struct mg_acl *acl, const struct mg_filter *f, str
 	}
 	mg_acl_classify(acl, 4, k4, hit4, n4);
 	mg_acl_classify(acl, 6, k6, hit6, n6);
+	scalar_agrees(acl, 4, k4, hit4, n4);
+	scalar_agrees(acl, 6, k6, hit6, n6);
 	for (unsigned i = 0; i < n4; i++)
 		got[pos4[i]] = hit4[i];
 	for (unsigned i = 0; i < n6; i++)
@@ -330,6 +356,9 @@ static void differential(uint64_t seed)
 		to_acl(&f, ar, ports);
 		struct mg_acl *acl = mg_acl_build(ar, f.n_rules, -1, err, sizeof(err));
 		CHECK(acl != NULL, "%s", err);
+		if (acl && (acl->ctx4 || acl->ctx6))
+			CHECK(!strcmp(mg_acl_method(acl), want_method), "classified by %s, want %s",
+			      mg_acl_method(acl), want_method);
 		if (acl) {
 			expanded += acl->n_rules4 + acl->n_rules6;
 			unsigned per_set = PACKETS / RULE_SETS;
@@ -350,8 +379,9 @@ static void differential(uint64_t seed)
 		mg_filter_free(&f);
 	}
 	printf("differential: %" PRIu64 " packets over %u rule sets (%" PRIu64
-	       " rte_acl rules), %" PRIu64 " admitted, %u mismatches\n",
-	       packets, RULE_SETS, expanded, admitted, mismatches);
+	       " rte_acl rules), %" PRIu64 " admitted, %u mismatches; classified by %s, %" PRIu64
+	       " verdicts compared with rte_acl's scalar method\n",
+	       packets, RULE_SETS, expanded, admitted, mismatches, want_method, scalar_compared);
 	CHECK(packets == PACKETS);
 	/* Both answers must be exercised, or the comparison proves little. */
 	CHECK(admitted > packets / 20 && admitted < packets - packets / 20, "admitted %" PRIu64,
@@ -390,6 +420,16 @@ int main(int argc, char **argv)
 	rng_state = seed;
 	if (eal_test_init(argv[0], 1, 256) != 0)
 		return 1;
+	/* What mg_eal_init applies in the gateway: with AVX-512 the widest method must run. */
+	unsigned bits = mg_acl_simd_setup();
+	bool avx512 = rte_cpu_get_flag_enabled(RTE_CPUFLAG_AVX512F) > 0 &&
+	              rte_cpu_get_flag_enabled(RTE_CPUFLAG_AVX512VL) > 0 &&
+	              rte_cpu_get_flag_enabled(RTE_CPUFLAG_AVX512CD) > 0 &&
+	              rte_cpu_get_flag_enabled(RTE_CPUFLAG_AVX512BW) > 0;
+	bool avx2 = rte_cpu_get_flag_enabled(RTE_CPUFLAG_AVX2) > 0;
+	want_method = avx512 ? "avx512x32" : avx2 ? "avx2" : "sse";
+	printf("max SIMD bitwidth %u, CPU %s AVX-512\n", bits, avx512 ? "with" : "without");
+	CHECK(bits == (avx512 ? 512u : 256u), "max SIMD bitwidth %u", bits);
 	differential(seed);
 	too_big();
 	eal_test_cleanup();

@@ -150,6 +150,42 @@ static void replies(void)
 	mg_flows_free(f);
 }
 
+/* Lookups pass over owners whose table is empty: a flow only the last owner (the control
+ * thread) holds is still found, one at a time and in bulk among misses. */
+static void empty_owners(void)
+{
+	struct mg_flow_counters c = {0};
+	char err[128];
+	struct mg_flows *f = mg_flows_create(3, 1024, NULL, err, sizeof(err));
+	CHECK(f != NULL, "%s", err);
+	uint64_t now = 10 * NS;
+	for (uint16_t i = 0; i < 8; i++)
+		track(f, 2, MG_IPPROTO_TCP, (uint16_t)(30000 + 2 * i), 443, now, &c);
+	CHECK(c.created == 8 && mg_flows_count(f) == 8);
+	struct mg_pkt_tuple t[16];
+	const struct mg_flow_key *keys[16];
+	bool hit[16];
+	for (uint16_t i = 0; i < 16; i++) {
+		uint8_t b[64];
+		struct mg_l3 l3;
+		build4(b, MG_IPPROTO_TCP, PEER, LAN, 443, (uint16_t)(30000 + i), 0);
+		tuple_of(b, &l3, &t[i]);
+		keys[i] = &t[i].key;
+	}
+	mg_flows_lookup_bulk(f, keys, 16, now, hit);
+	for (unsigned i = 0; i < 16; i++) {
+		CHECK(hit[i] == (i % 2 == 0), "reply %u", i);
+		CHECK(mg_flows_lookup(f, keys[i], now) == (i % 2 == 0), "reply %u", i);
+	}
+	/* Once the owner has expired them all, nothing is found. */
+	mg_flows_expire(f, 2, now + 8000 * NS, 1024, &c);
+	CHECK(mg_flows_count(f) == 0 && c.expired == 8);
+	mg_flows_lookup_bulk(f, keys, 16, now + 8000 * NS, hit);
+	for (unsigned i = 0; i < 16; i++)
+		CHECK(!hit[i] && !mg_flows_lookup(f, keys[i], now + 8000 * NS), "reply %u", i);
+	mg_flows_free(f);
+}
+
 static void bounded(void)
 {
 	struct mg_flow_counters c = {0};
@@ -176,6 +212,7 @@ int main(int argc, char **argv)
 	if (eal_test_init(argv[0], 1, 256) != 0)
 		return 1;
 	replies();
+	empty_owners();
 	bounded();
 	eal_test_cleanup();
 	return check_done("flow");
