@@ -20,6 +20,11 @@ admin() {
 		fail "admin $1 $2"
 }
 
+# node_field PUBKEY JQ_PATH: a field of that node in the coordinator's list.
+node_field() {
+	admin GET nodes | jq -er --arg k "$1" ".nodes[] | select(.node_key == \$k) | $2"
+}
+
 # agent_start WHO NS IFNAME: the agent on $MG_STATE/agent-WHO.yaml; its pid in AGENT_PID. Its
 # wireguard-go is registered for cleanup too (the agent stops it, but not if the agent is killed).
 agent_start() {

@@ -140,9 +140,6 @@ stun:
 gw_write_config "$MG_STATE/gw.yaml"
 gw_start "$MG_STATE/gw.yaml"
 
-node_field() { # PUBKEY JQ_PATH: a field of that node in the coordinator's list
-	admin GET nodes | jq -er --arg k "$1" ".nodes[] | select(.node_key == \$k) | $2"
-}
 wait_for 20 "the gateway registered" node_field "$PUB_G" .id
 admin POST "nodes/$(node_field "$PUB_G" .id)/routes" '{"approved": ["192.168.77.0/24"]}' >/dev/null
 stun_is() { test "$(node_field "$1" '(.stun_endpoints | join(",")) + " " + .nat' 2>/dev/null)" = "$2"; }
