@@ -240,8 +240,8 @@ wait_for 20 "A direct to the gateway's WireGuard port (second start)" direct_wg
 EP_A=$(jq -er '.nat.endpoints[0]' "$MG_STATE/status-a.json")
 wait_for 10 "the gateway's disco path to A's socket" \
 	grep -q "msg=\"disco path\".*path=$EP_A" "$(gw_log_file gw)"
-# The gateway still holds a session with the agent's previous wireguard-go, which drops it: a
-# new handshake starts only after WireGuard's 15 s without an answer.
+# This takes about 15 s: the timing fits the gateway keeping its session with the previous
+# wireguard-go until WireGuard's 15 s without an answer start a new handshake.
 wait_for 30 "ping LAN host -> A (second start)" lan_ping "$NS_L" "$A4"
 t_lan=$(($(now_ms) - t0))
 stop_pid "$PINGER" 2
