@@ -20,6 +20,11 @@ admin() {
 		fail "admin $1 $2"
 }
 
+# node_field PUBKEY JQ_PATH: a field of that node in the coordinator's list.
+node_field() {
+	admin GET nodes | jq -er --arg k "$1" ".nodes[] | select(.node_key == \$k) | $2"
+}
+
 # agent_start WHO NS IFNAME: the agent on $MG_STATE/agent-WHO.yaml; its pid in AGENT_PID. Its
 # wireguard-go is registered for cleanup too (the agent stops it, but not if the agent is killed).
 agent_start() {
@@ -128,4 +133,35 @@ while off < len(tap):
 print(f"{len(cap)} captured bytes and {n} relayed payloads, none with the marker")
 PY
 		fail "plaintext seen by the relay"
+}
+
+# nat NS INSIDE_ADDR KIND: NS becomes an nftables NAT whose outside interface is "vo" (its inside
+# host is INSIDE_ADDR); replaces NS's ruleset and forgets its mappings.
+#   fullcone:   masquerade (keeps the port: one mapping for all destinations), and any UDP from
+#               outside goes to the inside host on the same port (endpoint-independent filtering)
+#   restricted: masquerade alone (conntrack admits only replies from where we sent: port-
+#               restricted filtering)
+#   hard:       masquerade fully-random (a fresh random port per destination)
+nat() {
+	local pre="" post="masquerade"
+	case "$3" in
+	fullcone) pre="iifname \"vo\" meta l4proto udp dnat ip to $2" ;;
+	restricted) ;;
+	hard) post="masquerade fully-random" ;;
+	*) fail "nat kind $3" ;;
+	esac
+	ip netns exec "$1" nft -f - <<EOF || fail "NAT rules in $1: $3"
+flush ruleset
+table ip nat {
+	chain pre {
+		type nat hook prerouting priority dstnat;
+		$pre
+	}
+	chain post {
+		type nat hook postrouting priority srcnat;
+		oifname "vo" $post
+	}
+}
+EOF
+	ip netns exec "$1" conntrack -F >/dev/null 2>&1 || fail "conntrack -F in $1"
 }

@@ -161,9 +161,6 @@ gw_conf gb "$NS_GB" 192.168.20.1/24 203.0.113.30/24
 gw_start "$MG_STATE/gb.yaml"
 T_UP=$SECONDS
 
-node_field() { # PUBKEY JQ_PATH: a field of that node in the coordinator's list
-	admin GET nodes | jq -er --arg k "$1" ".nodes[] | select(.node_key == \$k) | $2"
-}
 wait_for 20 "both gateways registered" node_field "$PUB_B" .id
 wait_for 5 "gateway A registered" node_field "$PUB_A" .id
 for k in "$PUB_A" "$PUB_B"; do

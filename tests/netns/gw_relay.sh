@@ -196,9 +196,6 @@ EOF
 agent_start a "$NS_A" "$IF_A"
 AGENT_A=$AGENT_PID
 
-node_field() { # PUBKEY JQ_PATH: a field of that node in the coordinator's list
-	admin GET nodes | jq -er --arg k "$1" ".nodes[] | select(.node_key == \$k) | $2"
-}
 wait_for 20 "the gateway registered" node_field "$PUB_G" .id
 # The connect to r0 hangs for its 3 s timeout; the control lcore must keep answering meanwhile.
 # Probes follow each other within 0.2 s, so a lcore blocked by the dial would hold one of them

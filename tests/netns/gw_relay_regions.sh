@@ -178,9 +178,6 @@ EOF
 agent_start a "$NS_A" "$IF_A"
 AGENT_A=$AGENT_PID
 
-node_field() { # PUBKEY JQ_PATH: a field of that node in the coordinator's list
-	admin GET nodes | jq -er --arg k "$1" ".nodes[] | select(.node_key == \$k) | $2"
-}
 wait_for 20 "the gateway registered" node_field "$PUB_G" .id
 GW_ID=$(node_field "$PUB_G" .id)
 admin POST "nodes/$GW_ID/routes" '{"approved": ["192.168.78.0/24"]}' >/dev/null

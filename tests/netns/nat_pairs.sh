@@ -84,36 +84,6 @@ for ns in "$NS_I" "$NS_NA" "$NS_NB"; do
 	ip netns exec "$ns" sysctl -qw net.ipv4.ip_forward=1 || fail "ip_forward in $ns"
 done
 
-# nat NS INSIDE_ADDR KIND: replaces the NAT's ruleset and forgets its mappings.
-#   fullcone:   masquerade (keeps the port: one mapping for all destinations), and any UDP from
-#               outside goes to the inside host on the same port (endpoint-independent filtering)
-#   restricted: masquerade alone (conntrack admits only replies from where we sent: port-
-#               restricted filtering)
-#   hard:       masquerade fully-random (a fresh random port per destination)
-nat() {
-	local pre="" post="masquerade"
-	case "$3" in
-	fullcone) pre="iifname \"vo\" meta l4proto udp dnat ip to $2" ;;
-	restricted) ;;
-	hard) post="masquerade fully-random" ;;
-	*) fail "nat kind $3" ;;
-	esac
-	ip netns exec "$1" nft -f - <<EOF || fail "NAT rules in $1: $3"
-flush ruleset
-table ip nat {
-	chain pre {
-		type nat hook prerouting priority dstnat;
-		$pre
-	}
-	chain post {
-		type nat hook postrouting priority srcnat;
-		oifname "vo" $post
-	}
-}
-EOF
-	ip netns exec "$1" conntrack -F >/dev/null 2>&1 || fail "conntrack -F in $1"
-}
-
 cat >"$MG_STATE/coord.yaml" <<EOF
 listen: 10.99.0.1:8080
 allow_plain_http: true

@@ -1,0 +1,260 @@
+#!/usr/bin/env bash
+# SPDX-License-Identifier: GPL-2.0-only
+#
+# An agent behind an nftables NAT and a public coordinated gateway find their direct path with
+# disco (issue 15). Both have stun: and a relay.
+#
+#   mg-<pid>-hub: bridge br0, 10.99.0.1/24 + 10.99.0.2/24: meshgate-coord (HTTP :8080) and
+#                 meshgate-relay r1 (:8443, admission through the coordinator, STUN on both
+#                 addresses, port 3478).
+#   mg-<pid>-gw:  meshgate, coordinated, no endpoint in its config: DPDK mesh port 10.99.0.10
+#                 on br0 (public), a kernel veth mg0 10.99.0.11 for its TCP; LAN
+#                 192.168.77.1/24 -> mg-<pid>-lan (192.168.77.2).
+#   mg-<pid>-na:  the agent's NAT, vo 10.99.0.20 on br0, vi 192.168.1.1/24; nftables masquerade
+#                 (endpoint-independent mapping, port-restricted filtering).
+#   mg-<pid>-a:   agent A (wireguard-go), veth0 192.168.1.2/24.
+#
+# Checks, the agent speaking first: A's disco path to the gateway is direct to the gateway's
+# WireGuard port (10.99.0.10:51820, via "wireguard"), and wireguard-go's endpoint for the
+# gateway is that endpoint itself (wg show: no proxy); A pings the LAN host and the relay
+# forwards no frame meanwhile (its metrics); the gateway's disco path to A is A's socket (its
+# STUN endpoint), its WireGuard endpoint for A is where A's packets come from (A's NAT at
+# wireguard-go's port, by WireGuard's roaming), shown direct in /peers and meshctl peers; the
+# LAN host pings A.
+# Then the gateway speaking first: A restarts (a new socket port) behind a NAT that forgot its
+# mappings while the LAN host pings A. The gateway's handshake goes to A's socket, A's proxy
+# hands it to wireguard-go, which answers through the proxy: the pair works both ways through
+# A's socket, and wireguard-go's endpoint for the gateway is the proxy (printed, not required).
+# Prints the time from the agent's start to its direct path.
+#
+# usage: nat_agent_gw.sh MESHGATE MESHGATE_AGENT MESHGATE_COORD MESHGATE_RELAY MESHCTL
+set -euo pipefail
+
+GW=${1:-}
+AGENT=${2:-}
+COORD=${3:-}
+RELAY=${4:-}
+MESHCTL=${5:-}
+HERE=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
+# shellcheck source=lib.sh
+source "$HERE/lib.sh"
+# shellcheck source=gw_lib.sh
+source "$HERE/gw_lib.sh"
+# shellcheck source=agent_lib.sh
+source "$HERE/agent_lib.sh"
+
+[ -n "$AGENT" ] && [ -n "$COORD" ] && [ -n "$RELAY" ] && [ -n "$MESHCTL" ] ||
+	fail "usage: nat_agent_gw.sh MESHGATE MESHGATE_AGENT MESHGATE_COORD MESHGATE_RELAY MESHCTL"
+gw_is_reference && skip "disco on the WireGuard port is meshgate's own: no reference run"
+gw_setup_binary "$GW"
+gw_require_common
+require_commands curl nft openssl conntrack
+[ -x "$AGENT" ] || skip "meshgate-agent not built: $AGENT"
+[ -x "$COORD" ] || skip "meshgate-coord not built: $COORD"
+[ -x "$RELAY" ] || skip "meshgate-relay not built: $RELAY"
+mg_init
+T0=$SECONDS
+
+NS_H=$(ns_name hub)
+NS_G=$(ns_name gw)
+NS_L=$(ns_name lan)
+NS_NA=$(ns_name na)
+NS_A=$(ns_name a)
+IF_A=$(if_name mgA)
+IF_G=$(if_name mgG)
+URL="http://10.99.0.1:8080"
+
+# ---- topology ----
+ns_add "$NS_H" "$NS_L" "$NS_NA" "$NS_A"
+gw_ns_add "$NS_G"
+ns_sysctl "$NS_NA" net.ipv4.ip_forward=1
+ip -n "$NS_H" link add br0 type bridge mcast_snooping 0 || fail "bridge"
+ip -n "$NS_H" link set br0 up
+addr_add "$NS_H" br0 10.99.0.1/24
+addr_add "$NS_H" br0 10.99.0.2/24
+gw_port_link "$NS_G" l0 "$NS_L" veth0
+gw_port_link "$NS_G" m0 "$NS_H" vg
+host_link "$NS_G" mg0 "$NS_H" vm
+host_link "$NS_NA" vo "$NS_H" vn
+host_link "$NS_A" veth0 "$NS_NA" vi
+for p in vg vm vn; do bridge_attach "$NS_H" "$p"; done
+addr_add "$NS_G" mg0 10.99.0.11/24
+addr_add "$NS_NA" vo 10.99.0.20/24
+addr_add "$NS_NA" vi 192.168.1.1/24
+addr_add "$NS_A" veth0 192.168.1.2/24
+ip -n "$NS_A" route add default via 192.168.1.1 || fail "A's route"
+addr_add "$NS_L" veth0 192.168.77.2/24
+ip -n "$NS_L" route add default via 192.168.77.1 || fail "lan route"
+nat "$NS_NA" 192.168.1.2 restricted
+
+# ---- the coordinator and the relay ----
+(umask 077 && wg genkey >"$MG_STATE/relay-credential")
+cat >"$MG_STATE/coord.yaml" <<EOF
+listen: 10.99.0.1:8080
+allow_plain_http: true
+store: sqlite:$MG_STATE/coord.db
+log_level: info
+heartbeat: 2s
+relay_credential_file: $MG_STATE/relay-credential
+relay_map:
+  regions:
+    - code: test
+      relays:
+        - {name: r1, host: 10.99.0.1, port: 8443, server_name: relay.test}
+EOF
+coord_start "$NS_H" "$URL"
+alice_nodes a
+PUB_A=$(wg pubkey <"$MG_STATE/a.key")
+PUB_G=$(gen_key gw)
+
+relay_cert
+cat >"$MG_STATE/relay.yaml" <<EOF
+listen: 10.99.0.1:8443
+tls: {cert_file: $MG_STATE/relay.crt, key_file: $MG_STATE/relay.key}
+metrics_listen: 127.0.0.1:9470
+name: r1
+region: test
+admission:
+  coordinator: $URL
+  credential_file: $MG_STATE/relay-credential
+stun:
+  listen: [10.99.0.1:3478, 10.99.0.2:3478]
+EOF
+relay_spawn "$NS_H" relay 9470
+metric() { relay_metric "$NS_H" 9470 "$1"; }
+
+# ---- the gateway: public, no endpoint in its config ----
+GW_NAME=gw GW_NS=$NS_G GW_IFNAME=$IF_G GW_KEY=$MG_STATE/gw.key
+GW_LAN_IF=l0 GW_LAN4=192.168.77.1/24 GW_MESH_IF=m0 GW_MESH4=10.99.0.10/24
+GW_EXTRA="coordinator:
+  url: $URL
+  authkey_file: $MG_STATE/authkey
+  state_dir: $MG_STATE/state-gw
+  hostname: gw
+relay:
+  region: test
+  ca_file: $MG_STATE/relay.crt
+stun:
+  servers: [10.99.0.1:3478, 10.99.0.2:3478]
+  interval: 1"
+gw_write_config "$MG_STATE/gw.yaml"
+gw_start "$MG_STATE/gw.yaml"
+
+wait_for 20 "the gateway registered" node_field "$PUB_G" .id
+admin POST "nodes/$(node_field "$PUB_G" .id)/routes" '{"approved": ["192.168.77.0/24"]}' >/dev/null
+stun_is() { test "$(node_field "$1" '(.stun_endpoints | join(",")) + " " + .nat' 2>/dev/null)" = "$2"; }
+wait_for 15 "the gateway reported no NAT" stun_is "$PUB_G" "10.99.0.10:51820 none"
+
+# ---- the agent ----
+cat >"$MG_STATE/agent-a.yaml" <<EOF
+interface:
+  name: $IF_A
+  private_key_file: $MG_STATE/a.key
+  listen_port: 51820
+  mtu: 1280
+wireguard_go: $(command -v wireguard-go)
+coordinator:
+  url: $URL
+  authkey_file: $MG_STATE/authkey
+  state_dir: $MG_STATE/state-a
+  hostname: node-a
+relay:
+  name: r1
+  host: 10.99.0.1
+  port: 8443
+  server_name: relay.test
+  ca_file: $MG_STATE/relay.crt
+stun:
+  servers: [10.99.0.1:3478, 10.99.0.2:3478]
+  interval: 1
+status_file: $MG_STATE/status-a.json
+log_level: info
+EOF
+now_ms() { echo $(($(date +%s%N) / 1000000)); }
+t0=$(now_ms)
+agent_start a "$NS_A" "$IF_A"
+AGENT_A=$AGENT_PID
+
+disco() { # JQ_FILTER on A's disco object for the gateway
+	jq -er --arg k "$PUB_G" ".peers[] | select(.key == \$k) | .disco | $1" \
+		"$MG_STATE/status-a.json" 2>/dev/null
+}
+direct_wg() { [ "$(disco '"\(.kind) \(.via) \(.endpoint)"')" = "direct wireguard 10.99.0.10:51820" ]; }
+wait_for 20 "A direct to the gateway's WireGuard port" direct_wg
+t_direct=$(($(now_ms) - t0))
+wait_for 10 "A's STUN endpoint at the coordinator" stun_is "$PUB_A" \
+	"$(jq -er '.nat.endpoints[0]' "$MG_STATE/status-a.json") easy"
+EP_A=$(jq -er '.nat.endpoints[0]' "$MG_STATE/status-a.json")
+log "A direct to 10.99.0.10:51820 via its WireGuard port after $t_direct ms" \
+	"(status: $(disco .time_to_direct_ms) ms); A's STUN endpoint $EP_A"
+
+wg_ep() { run_bounded 5 ip netns exec "$NS_A" wg show "$IF_A" endpoints | awk -v k="$PUB_G" '$1 == k {print $2}'; }
+wait_for 5 "wireguard-go's endpoint for the gateway is its WireGuard port" \
+	test "$(wg_ep)" = 10.99.0.10:51820
+lan_ping() { run_bounded 10 ip netns exec "$1" ping -c 2 -i 0.2 -W 2 "$2" >/dev/null 2>&1; }
+wait_for 20 "ping A -> LAN host" lan_ping "$NS_A" 192.168.77.2
+
+# ---- no relay frame for the pair while direct ----
+f0=$(metric 'meshgate_relay_frames_forwarded_total{path="local"}')
+run_bounded 20 ip netns exec "$NS_A" ping -c 20 -i 0.1 -W 1 192.168.77.2 >/dev/null ||
+	fail "pings A -> LAN host while direct"
+f1=$(metric 'meshgate_relay_frames_forwarded_total{path="local"}')
+[ "${f1:-0}" = "${f0:-0}" ] || fail "the relay forwarded $((f1 - f0)) frames while direct"
+[ "$(wg_ep)" = 10.99.0.10:51820 ] || fail "wireguard-go's endpoint moved to $(wg_ep)"
+log "20 pings A -> LAN host direct: the relay forwarded none; wg show: $(wg_ep)"
+
+# ---- the gateway's side ----
+gw_peer() { # JQ_FILTER on the gateway's /peers entry for A
+	run_bounded 5 curl -sf --unix-socket "$MG_STATE/gw.health" http://localhost/peers |
+		jq -er --arg k "$PUB_A" ".peers[] | select(.public_key == \$k) | $1"
+}
+# Its disco path to A is A's socket (A's ping came from there); wireguard-go's handshake then
+# came from A's NAT at wireguard-go's own port, and WireGuard roamed the endpoint there.
+grep -q "msg=\"disco path\".*path=$EP_A" "$(gw_log_file gw)" ||
+	fail "the gateway logged no disco path to A's socket $EP_A"
+[ "$(gw_peer .path)" = direct ] || fail "the gateway's path to A: $(gw_peer .path)"
+GW_EP_A=$(gw_peer .endpoint)
+[ "$GW_EP_A" = 10.99.0.20:51820 ] || [ "$GW_EP_A" = "$EP_A" ] ||
+	fail "the gateway's endpoint for A is $GW_EP_A: neither A's NAT at 51820 nor $EP_A"
+run_bounded 10 "$MESHCTL" -s "$MG_STATE/gw.health" peers >"$MG_STATE/meshctl-peers" || fail "meshctl peers"
+awk -v k="$PUB_A" -v e="$GW_EP_A" '$1 == k && $2 == e && $3 == "direct" {f = 1} END {exit !f}' \
+	"$MG_STATE/meshctl-peers" || fail "meshctl peers: $(cat "$MG_STATE/meshctl-peers")"
+log "gateway: disco path to A's socket $EP_A, WireGuard endpoint $GW_EP_A; meshctl peers:" \
+	"$(grep -F "$PUB_A" "$MG_STATE/meshctl-peers" | tr -s ' ')"
+wait_for 20 "ping LAN host -> A" lan_ping "$NS_L" "$(node_field "$PUB_A" '.addresses[0]')"
+
+# ---- the gateway speaks first: a fresh agent (a new socket port) and a NAT with no mappings ----
+# The gateway's disco path to A is A's socket (its STUN endpoint); the handshake the gateway
+# starts there reaches wireguard-go through the proxy, so wireguard-go answers through it and
+# the pair stays on the agent's socket in both directions.
+A4=$(node_field "$PUB_A" '.addresses[0]')
+stop_pid "$AGENT_A" 5
+ip netns exec "$NS_NA" conntrack -F >/dev/null 2>&1 || fail "conntrack -F"
+rm -f "$MG_STATE/status-a.json"
+spawn "$MG_STATE/lan-ping.log" ip netns exec "$NS_L" ping -i 0.2 -W 1 "$A4"
+PINGER=$MG_SPAWNED_PID
+t0=$(now_ms)
+agent_start a "$NS_A" "$IF_A"
+AGENT_A=$AGENT_PID
+wait_for 20 "A direct to the gateway's WireGuard port (second start)" direct_wg
+EP_A=$(jq -er '.nat.endpoints[0]' "$MG_STATE/status-a.json")
+wait_for 10 "the gateway's disco path to A's socket" \
+	grep -q "msg=\"disco path\".*path=$EP_A" "$(gw_log_file gw)"
+# This takes about 15 s: the timing fits the gateway keeping its session with the previous
+# wireguard-go until WireGuard's 15 s without an answer start a new handshake.
+wait_for 30 "ping LAN host -> A (second start)" lan_ping "$NS_L" "$A4"
+t_lan=$(($(now_ms) - t0))
+stop_pid "$PINGER" 2
+wait_for 10 "ping A -> LAN host (second start)" lan_ping "$NS_A" 192.168.77.2
+[ "$(gw_peer .endpoint)" = "$EP_A" ] || fail "the gateway's endpoint for A: $(gw_peer .endpoint), not $EP_A"
+[ "$(disco .packets.from_direct)" -gt 0 ] && [ "$(disco .packets.to_direct)" -gt 0 ] ||
+	fail "A's socket carried no WireGuard for the gateway: $(disco .packets | tr -d '\n ')"
+log "gateway first: LAN host -> A after $t_lan ms; the gateway sends to A's socket $EP_A," \
+	"A's proxy $(disco .packets | tr -d '\n '), wg show: $(wg_ep)"
+
+gw_stop gw
+stop_pid "$AGENT_A" 5
+stop_pid "$RELAY_PID" 5
+stop_pid "$COORD_PID" 5
+printf 'agent behind an endpoint-independent NAT, public gateway: time to direct %s ms\n' "$t_direct"
+log "PASS in $((SECONDS - T0)) s"
