@@ -20,6 +20,7 @@
 
 #include "acl.h"
 #include "bench_pairs.h"
+#include "bench_rules.h"
 #include "crypto_burst.h"
 #include "eal_test_env.h"
 #include "flow.h"
@@ -81,37 +82,10 @@ static void tcp4(uint8_t *p, const uint8_t *s, const uint8_t *d, uint16_t sp, ui
 	p[33] = flags;
 }
 
-/* n rules as the coordinator compiles a policy over n source nodes: each node's /32 and /128
- * may reach this node's LAN on tcp 22, 443 and 8000-8100. */
-static struct mg_acl *rules(unsigned n, struct mg_prefix *src)
+/* Node i of the rule set is 100.64.x.y, x.y = i. */
+static uint32_t rule_src4(unsigned i)
 {
-	static struct mg_prefix dst[2];
-	static const struct mg_acl_ports ports[] = {{22, 22}, {443, 443}, {8000, 8100}};
-	struct mg_acl_rule *r = calloc(n, sizeof(*r));
-	char err[256];
-	mg_prefix_parse("10.1.0.0/16", &dst[0]);
-	mg_prefix_parse("fd10:1::/48", &dst[1]);
-	for (unsigned i = 0; i < n; i++) {
-		src[2 * i] = (struct mg_prefix){
-		    .family = 4, .len = 32, .addr = {100, 64, (uint8_t)(i >> 8), (uint8_t)i}};
-		src[2 * i + 1] =
-		    (struct mg_prefix){.family = 6,
-		                       .len = 128,
-		                       .addr = {0xfd, 0x7a, 0x11, 0x5c, 0xa1,
-		                                0xe0, [14] = (uint8_t)(i >> 8), [15] = (uint8_t)i}};
-		r[i] = (struct mg_acl_rule){.src = &src[2 * i],
-		                            .n_src = 2,
-		                            .dst = dst,
-		                            .n_dst = 2,
-		                            .proto = MG_ACL_TCP,
-		                            .ports = ports,
-		                            .n_ports = 3};
-	}
-	struct mg_acl *acl = mg_acl_build(r, n, -1, err, sizeof(err));
-	if (!acl)
-		fprintf(stderr, "%s\n", err);
-	free(r);
-	return acl;
+	return 0x64400000u | (i & 0xffffu);
 }
 
 int main(int argc, char **argv)
@@ -149,7 +123,7 @@ int main(int argc, char **argv)
 	struct mg_crypto *cr = mg_crypto_create(isa, &err);
 	struct mg_prefix *src = calloc(2 * (size_t)n_rules, sizeof(*src));
 	double tb = now_s();
-	struct mg_acl *acl = rules(n_rules, src);
+	struct mg_acl *acl = bench_rules_build(n_rules, rule_src4, "10.1.0.0/16", src);
 	double build_ms = (now_s() - tb) * 1e3;
 	char why[160];
 	struct mg_flows *flows = mg_flows_create(2, 65536, NULL, why, sizeof(why));

@@ -32,6 +32,7 @@
 
 #include "acl.h"
 #include "bench_pairs.h"
+#include "bench_rules.h"
 #include "dataplane.h"
 #include "flow.h"
 #include "pkt.h"
@@ -86,38 +87,10 @@ static void filter_inner(uint8_t *ip, unsigned size, uint32_t p, uint32_t i)
 		tcp4(ip, size, prefix_host(p, 0), lan_host(), 443, 30000 + k, 0x10);
 }
 
-static struct mg_acl *build_rules(unsigned n, struct mg_prefix *src)
+/* Node i of the rule set is peer i's first inner address. */
+static uint32_t rule_src4(unsigned i)
 {
-	static struct mg_prefix dst[2];
-	static const struct mg_acl_ports ports[] = {{22, 22}, {443, 443}, {8000, 8100}};
-	struct mg_acl_rule *r = calloc(n, sizeof(*r));
-	char err[256];
-	if (!r)
-		return NULL;
-	mg_prefix_parse("192.168.1.0/24", &dst[0]);
-	mg_prefix_parse("fd10:1::/48", &dst[1]);
-	for (unsigned i = 0; i < n; i++) {
-		uint32_t h = rte_cpu_to_be_32(prefix_host(i, 0));
-		src[2 * i] = (struct mg_prefix){.family = 4, .len = 32};
-		memcpy(src[2 * i].addr, &h, 4);
-		src[2 * i + 1] =
-		    (struct mg_prefix){.family = 6,
-		                       .len = 128,
-		                       .addr = {0xfd, 0x7a, 0x11, 0x5c, 0xa1,
-		                                0xe0, [14] = (uint8_t)(i >> 8), [15] = (uint8_t)i}};
-		r[i] = (struct mg_acl_rule){.src = &src[2 * i],
-		                            .n_src = 2,
-		                            .dst = dst,
-		                            .n_dst = 2,
-		                            .proto = MG_ACL_TCP,
-		                            .ports = ports,
-		                            .n_ports = 3};
-	}
-	struct mg_acl *acl = mg_acl_build(r, n, -1, err, sizeof(err));
-	if (!acl)
-		fprintf(stderr, "filter: %s\n", err);
-	free(r);
-	return acl;
+	return prefix_host(i, 0);
 }
 
 /* The LAN host's LIVE connections to peer 0's port 443, tracked as the control thread's own. */
@@ -307,7 +280,8 @@ int filter_points(void)
 	int rc = 0;
 
 	double t0 = clock_s(CLOCK_MONOTONIC);
-	struct mg_acl *acl = src ? build_rules(opt.rules, src) : NULL;
+	struct mg_acl *acl =
+	    src ? bench_rules_build(opt.rules, rule_src4, "192.168.1.0/24", src) : NULL;
 	double build_ms = (clock_s(CLOCK_MONOTONIC) - t0) * 1e3;
 	/* As the control thread makes it: one owner per worker and one for itself. */
 	gw->flows = mg_flows_create(gw->n_workers + 1, 0, NULL, why, sizeof(why));
