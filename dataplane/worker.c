@@ -249,6 +249,18 @@ static void classify_lan(struct mg_worker *w, struct classified *c, struct rte_m
 	c->lan[c->n_lan++] = m;
 }
 
+/* A handshake message on the mesh port: the peer is not known until the control side looks
+ * up the receiver index or the initiator's static key. */
+static struct mg_punt_meta handshake_meta(const struct mg_worker *w, const struct mg_sockaddr *src)
+{
+	return (struct mg_punt_meta){.kind = MG_PUNT_HANDSHAKE,
+	                             .port = MG_PORT_MESH,
+	                             .l3_offset = MG_ETH_HLEN,
+	                             .peer_slot = MG_PUNT_NO_PEER,
+	                             .src = *src,
+	                             .rx_ns = w->now_ns};
+}
+
 static void classify_mesh(struct mg_worker *w, struct classified *c, struct rte_mbuf *m,
                           const struct mg_l3 *l3, const uint8_t *ip)
 {
@@ -307,23 +319,13 @@ static void classify_mesh(struct mg_worker *w, struct classified *c, struct rte_
 		return;
 	}
 	case WG_MSG_HANDSHAKE_INITIATION: {
-		const struct mg_punt_meta meta = {.kind = MG_PUNT_HANDSHAKE,
-		                                  .port = MG_PORT_MESH,
-		                                  .l3_offset = MG_ETH_HLEN,
-		                                  .peer_slot = MG_PUNT_NO_PEER,
-		                                  .src = src,
-		                                  .rx_ns = w->now_ns};
+		const struct mg_punt_meta meta = handshake_meta(w, &src);
 		mg_punt_initiation(w->gw, &w->counters, &w->punts, m, &meta);
 		return;
 	}
 	case WG_MSG_HANDSHAKE_RESPONSE:
 	case WG_MSG_HANDSHAKE_COOKIE: {
-		const struct mg_punt_meta meta = {.kind = MG_PUNT_HANDSHAKE,
-		                                  .port = MG_PORT_MESH,
-		                                  .l3_offset = MG_ETH_HLEN,
-		                                  .peer_slot = MG_PUNT_NO_PEER,
-		                                  .src = src,
-		                                  .rx_ns = w->now_ns};
+		const struct mg_punt_meta meta = handshake_meta(w, &src);
 		mg_punt_reply(w->gw, &w->counters, &w->punts, m, &meta, msg, msg_len);
 		return;
 	}
