@@ -14,6 +14,7 @@
 #include <sodium.h>
 #include <zlib.h>
 
+#include "bytes.h"
 #include "port_demux.h"
 
 const char *mg_stun_result_str(enum mg_stun_result r)
@@ -31,30 +32,6 @@ const char *mg_stun_result_str(enum mg_stun_result r)
 	                                                 "error_response",
 	                                                 "too_long"};
 	return (unsigned)r < MG_STUN_ERR_COUNT ? n[r] : "?";
-}
-
-static uint16_t get16(const uint8_t *p)
-{
-	return (uint16_t)(p[0] << 8 | p[1]);
-}
-
-static uint32_t get32(const uint8_t *p)
-{
-	return (uint32_t)p[0] << 24 | (uint32_t)p[1] << 16 | (uint32_t)p[2] << 8 | p[3];
-}
-
-static void put16(uint8_t *p, uint16_t v)
-{
-	p[0] = (uint8_t)(v >> 8);
-	p[1] = (uint8_t)v;
-}
-
-static void put32(uint8_t *p, uint32_t v)
-{
-	p[0] = (uint8_t)(v >> 24);
-	p[1] = (uint8_t)(v >> 16);
-	p[2] = (uint8_t)(v >> 8);
-	p[3] = (uint8_t)v;
 }
 
 uint32_t mg_stun_fingerprint(const uint8_t *buf, size_t len)
@@ -91,7 +68,7 @@ static bool parse_address(const uint8_t *v, uint16_t vlen, const uint8_t *hdr, b
 	memcpy(mask, hdr + 4, 16); /* cookie || transaction id */
 	memset(out, 0, sizeof(*out));
 	out->family = alen == 4 ? 4 : 6;
-	out->port = get16(v + 2) ^ (xor? (uint16_t)(MG_STUN_MAGIC >> 16) : 0);
+	out->port = mg_get_be16(v + 2) ^ (xor? (uint16_t)(MG_STUN_MAGIC >> 16) : 0);
 	for (size_t i = 0; i < alen; i++)
 		out->addr[i] = v[4 + i] ^ (xor? mask[i] : 0);
 	return true;
@@ -155,7 +132,7 @@ static enum mg_stun_result parse_attr(const uint8_t *buf, uint16_t t, const uint
 	case MG_STUN_ATTR_CHANGE_REQUEST:
 		if (vlen != 4)
 			return MG_STUN_ERR_ATTR;
-		if (get32(v) & 0x6)
+		if (mg_get_be32(v) & 0x6)
 			m->change_request = true;
 		break;
 	default:
@@ -175,10 +152,10 @@ enum mg_stun_result mg_stun_parse(const uint8_t *buf, size_t len, struct mg_stun
 		return MG_STUN_ERR_SHORT;
 	if (len > MG_STUN_MAX_LEN)
 		return MG_STUN_ERR_TOO_LONG;
-	if ((buf[0] & 0xc0) != 0 || get32(buf + 4) != MG_STUN_MAGIC)
+	if ((buf[0] & 0xc0) != 0 || mg_get_be32(buf + 4) != MG_STUN_MAGIC)
 		return MG_STUN_ERR_NOT_STUN;
-	m->type = get16(buf);
-	m->length = get16(buf + 2);
+	m->type = mg_get_be16(buf);
+	m->length = mg_get_be16(buf + 2);
 	memcpy(m->txid, buf + 8, MG_STUN_TXID_LEN);
 	if (m->length & 3)
 		return MG_STUN_ERR_LENGTH;
@@ -194,8 +171,8 @@ enum mg_stun_result mg_stun_parse(const uint8_t *buf, size_t len, struct mg_stun
 
 		if (end - off < 4)
 			return MG_STUN_ERR_ATTR;
-		t = get16(buf + off);
-		vlen = get16(buf + off + 2);
+		t = mg_get_be16(buf + off);
+		vlen = mg_get_be16(buf + off + 2);
 		padded = ((size_t)vlen + 3) & ~(size_t)3;
 		if (padded > end - off - 4)
 			return MG_STUN_ERR_ATTR;
@@ -205,7 +182,7 @@ enum mg_stun_result mg_stun_parse(const uint8_t *buf, size_t len, struct mg_stun
 				return MG_STUN_ERR_FINGERPRINT;
 			/* The CRC covers the header with the length as sent (through the
 			 * fingerprint), which is the datagram as received. */
-			if (get32(buf + off + 4) != mg_stun_fingerprint(buf, off))
+			if (mg_get_be32(buf + off + 4) != mg_stun_fingerprint(buf, off))
 				return MG_STUN_ERR_FINGERPRINT;
 			m->has_fingerprint = true;
 		} else {
@@ -251,14 +228,14 @@ size_t mg_stun_build_request(uint8_t *out, size_t cap, uint8_t txid[MG_STUN_TXID
 {
 	if (cap < MG_STUN_REQUEST_LEN)
 		return 0;
-	put16(out, MG_STUN_BINDING_REQUEST);
-	put16(out + 2, 8);
-	put32(out + 4, MG_STUN_MAGIC);
+	mg_put_be16(out, MG_STUN_BINDING_REQUEST);
+	mg_put_be16(out + 2, 8);
+	mg_put_be32(out + 4, MG_STUN_MAGIC);
 	randombytes_buf(out + 8, MG_STUN_TXID_LEN);
 	memcpy(txid, out + 8, MG_STUN_TXID_LEN);
-	put16(out + 20, MG_STUN_ATTR_FINGERPRINT);
-	put16(out + 22, 4);
-	put32(out + 24, mg_stun_fingerprint(out, 20));
+	mg_put_be16(out + 20, MG_STUN_ATTR_FINGERPRINT);
+	mg_put_be16(out + 22, 4);
+	mg_put_be32(out + 24, mg_stun_fingerprint(out, 20));
 	return MG_STUN_REQUEST_LEN;
 }
 

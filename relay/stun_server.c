@@ -30,6 +30,7 @@
 #include <sodium.h>
 #include <zlib.h>
 
+#include "bytes.h"
 #include "log.h"
 #include "relay.h"
 
@@ -92,28 +93,6 @@ struct relay_stun {
 	uint64_t datagrams, success, errors, bytes_in, bytes_out;
 	uint64_t drops[STUN_DROP_COUNT];
 };
-
-static uint16_t get16(const uint8_t *p)
-{
-	return (uint16_t)(p[0] << 8 | p[1]);
-}
-
-static uint32_t get32(const uint8_t *p)
-{
-	return (uint32_t)p[0] << 24 | (uint32_t)p[1] << 16 | (uint32_t)p[2] << 8 | p[3];
-}
-
-static void put16(uint8_t *p, uint16_t v)
-{
-	p[0] = (uint8_t)(v >> 8);
-	p[1] = (uint8_t)v;
-}
-
-static void put32(uint8_t *p, uint32_t v)
-{
-	put16(p, (uint16_t)(v >> 16));
-	put16(p + 2, (uint16_t)v);
-}
 
 static uint32_t fingerprint(const uint8_t *b, size_t len)
 {
@@ -205,11 +184,11 @@ static bool put_addr(uint8_t *out, size_t *len, size_t cap, uint16_t type,
 
 	if (*len + 8 + alen > cap)
 		return false;
-	put16(p, type);
-	put16(p + 2, (uint16_t)(4 + alen));
+	mg_put_be16(p, type);
+	mg_put_be16(p + 2, (uint16_t)(4 + alen));
 	p[4] = 0;
 	p[5] = a->family == 4 ? 1 : 2;
-	put16(p + 6, a->port ^ (xor? (uint16_t)(MAGIC >> 16) : 0));
+	mg_put_be16(p + 6, a->port ^ (xor? (uint16_t)(MAGIC >> 16) : 0));
 	for (size_t i = 0; i < alen; i++)
 		p[8 + i] = a->addr[i] ^ (xor? out[4 + i] : 0); /* header bytes 4..19 */
 	*len += 8 + alen;
@@ -218,10 +197,10 @@ static bool put_addr(uint8_t *out, size_t *len, size_t cap, uint16_t type,
 
 static void finish(uint8_t *out, size_t *len)
 {
-	put16(out + 2, (uint16_t)(*len + 8 - HDR));
-	put16(out + *len, ATTR_FP);
-	put16(out + *len + 2, 4);
-	put32(out + *len + 4, fingerprint(out, *len));
+	mg_put_be16(out + 2, (uint16_t)(*len + 8 - HDR));
+	mg_put_be16(out + *len, ATTR_FP);
+	mg_put_be16(out + *len + 2, 4);
+	mg_put_be32(out + *len + 4, fingerprint(out, *len));
 	*len += 8;
 }
 
@@ -238,11 +217,11 @@ static size_t answer(struct relay_stun *st, const struct stun_sock *sk, const ui
 
 	if (n < HDR)
 		return *why = STUN_DROP_SHORT, 0;
-	if ((req[0] & 0xc0) || get32(req + 4) != MAGIC)
+	if ((req[0] & 0xc0) || mg_get_be32(req + 4) != MAGIC)
 		return *why = STUN_DROP_NOT_STUN, 0;
-	if ((get16(req + 2) & 3) || HDR + (size_t)get16(req + 2) != n)
+	if ((mg_get_be16(req + 2) & 3) || HDR + (size_t)mg_get_be16(req + 2) != n)
 		return *why = STUN_DROP_BAD_LENGTH, 0;
-	type = get16(req);
+	type = mg_get_be16(req);
 	/* Class bits C1 C0 are bits 8 and 4: 00 is a request. */
 	if (type & 0x0110)
 		return *why = STUN_DROP_NOT_REQUEST, 0;
@@ -256,21 +235,21 @@ static size_t answer(struct relay_stun *st, const struct stun_sock *sk, const ui
 		size_t padded;
 		if (n - off < 4)
 			return *why = STUN_DROP_BAD_ATTRIBUTE, 0;
-		t = get16(req + off);
-		vlen = get16(req + off + 2);
+		t = mg_get_be16(req + off);
+		vlen = mg_get_be16(req + off + 2);
 		padded = ((size_t)vlen + 3) & ~(size_t)3;
 		if (padded > n - off - 4)
 			return *why = STUN_DROP_BAD_ATTRIBUTE, 0;
 		if (t == ATTR_FP) {
 			if (vlen != 4 || off + 8 != n ||
-			    get32(req + off + 4) != fingerprint(req, off))
+			    mg_get_be32(req + off + 4) != fingerprint(req, off))
 				return *why = STUN_DROP_BAD_FINGERPRINT, 0;
 		} else if (t == ATTR_CHANGE) {
 			/* Asking for no change is harmless; a change we cannot make is refused
 			 * as RFC 5780 says for servers without an alternate address. */
 			if (vlen != 4)
 				return *why = STUN_DROP_BAD_ATTRIBUTE, 0;
-			if ((get32(req + off + 4) & 6) && !unknown)
+			if ((mg_get_be32(req + off + 4) & 6) && !unknown)
 				unknown = t;
 		} else if (t < 0x8000 && !unknown) {
 			/* Comprehension-required. Authentication attributes are ignored: a
@@ -296,22 +275,22 @@ static size_t answer(struct relay_stun *st, const struct stun_sock *sk, const ui
 		static const char reason[8] = "Unknown";
 		if (len + 16 + 8 + 8 > cap)
 			return *why = STUN_DROP_NO_ROOM, 0;
-		put16(out, 0x0111);
-		put16(out + len, ATTR_ERROR);
-		put16(out + len + 2, 4 + 7);
-		put32(out + len + 4, 4 << 8 | 20);
+		mg_put_be16(out, 0x0111);
+		mg_put_be16(out + len, ATTR_ERROR);
+		mg_put_be16(out + len + 2, 4 + 7);
+		mg_put_be32(out + len + 4, 4 << 8 | 20);
 		memcpy(out + len + 8, reason, 8); /* 7 chars + padding */
 		len += 16;
-		put16(out + len, ATTR_UNKNOWN);
-		put16(out + len + 2, 2);
-		put16(out + len + 4, unknown);
-		put16(out + len + 6, 0);
+		mg_put_be16(out + len, ATTR_UNKNOWN);
+		mg_put_be16(out + len + 2, 2);
+		mg_put_be16(out + len + 4, unknown);
+		mg_put_be16(out + len + 6, 0);
 		len += 8;
 		finish(out, &len);
 		st->errors++;
 		return len;
 	}
-	put16(out, 0x0101);
+	mg_put_be16(out, 0x0101);
 	/* Room for FINGERPRINT is kept back from every attribute but the first, which always
 	 * fits: 20 + 24 + 8 <= 20 + BUDGET. */
 	put_addr(out, &len, cap - 8, ATTR_XMA, from, true);

@@ -14,6 +14,7 @@
 
 #include <sodium.h>
 
+#include "bytes.h"
 #include "check.h"
 #include "disco.h"
 #include "stun.h"
@@ -33,34 +34,22 @@ static const char rfc_v6[] =
 static const uint8_t rfc_txid[12] = {0xb7, 0xe7, 0xa7, 0x01, 0xbc, 0x34,
                                      0xd6, 0x86, 0xfa, 0x87, 0xdf, 0xae};
 
-static void put16(uint8_t *p, uint16_t v)
-{
-	p[0] = (uint8_t)(v >> 8);
-	p[1] = (uint8_t)v;
-}
-
-static void put32(uint8_t *p, uint32_t v)
-{
-	put16(p, (uint16_t)(v >> 16));
-	put16(p + 2, (uint16_t)v);
-}
-
 /* A message from parts: header, then attrs (already encoded), optional FINGERPRINT. */
 static size_t craft(uint8_t *out, uint16_t type, const uint8_t *txid, const uint8_t *attrs,
                     size_t alen, bool fp)
 {
 	size_t len = 20 + alen;
 
-	put16(out, type);
-	put32(out + 4, MG_STUN_MAGIC);
+	mg_put_be16(out, type);
+	mg_put_be32(out + 4, MG_STUN_MAGIC);
 	memcpy(out + 8, txid, 12);
 	if (alen) /* attrs may be NULL when there are none */
 		memcpy(out + 20, attrs, alen);
-	put16(out + 2, (uint16_t)(alen + (fp ? 8 : 0)));
+	mg_put_be16(out + 2, (uint16_t)(alen + (fp ? 8 : 0)));
 	if (fp) {
-		put16(out + len, MG_STUN_ATTR_FINGERPRINT);
-		put16(out + len + 2, 4);
-		put32(out + len + 4, mg_stun_fingerprint(out, len));
+		mg_put_be16(out + len, MG_STUN_ATTR_FINGERPRINT);
+		mg_put_be16(out + len + 2, 4);
+		mg_put_be32(out + len + 4, mg_stun_fingerprint(out, len));
 		len += 8;
 	}
 	return len;
@@ -128,20 +117,20 @@ static void test_addresses(void)
 	size_t n;
 
 	/* MAPPED-ADDRESS only (RFC 3489 server): the fallback. */
-	put16(a, MG_STUN_ATTR_MAPPED_ADDRESS);
-	put16(a + 2, 8);
+	mg_put_be16(a, MG_STUN_ATTR_MAPPED_ADDRESS);
+	mg_put_be16(a + 2, 8);
 	memcpy(a + 4, "\x00\x01\x1f\x90\x0a\x00\x00\x07", 8);
 	n = craft(pkt, MG_STUN_BINDING_SUCCESS, tx, a, 12, false);
 	CHECK(mg_stun_parse_response(pkt, n, tx, &m, &got) == MG_STUN_OK);
 	CHECK(got.family == 4 && got.port == 8080 && got.addr[0] == 10 && got.addr[3] == 7);
 
 	/* Both: XOR-MAPPED-ADDRESS wins. */
-	put16(a + 12, MG_STUN_ATTR_XOR_MAPPED_ADDRESS);
-	put16(a + 14, 8);
+	mg_put_be16(a + 12, MG_STUN_ATTR_XOR_MAPPED_ADDRESS);
+	mg_put_be16(a + 14, 8);
 	a[16] = 0;
 	a[17] = 1;
-	put16(a + 18, 1234 ^ 0x2112);
-	put32(a + 20, 0xc0a80101 ^ MG_STUN_MAGIC);
+	mg_put_be16(a + 18, 1234 ^ 0x2112);
+	mg_put_be32(a + 20, 0xc0a80101 ^ MG_STUN_MAGIC);
 	n = craft(pkt, MG_STUN_BINDING_SUCCESS, tx, a, 24, true);
 	CHECK(mg_stun_parse_response(pkt, n, tx, &m, &got) == MG_STUN_OK);
 	CHECK(got.port == 1234 && got.addr[0] == 192 && got.addr[3] == 1);
@@ -154,7 +143,7 @@ static void test_addresses(void)
 	n = craft(pkt, MG_STUN_BINDING_SUCCESS, tx, a + 12, 12, false);
 	CHECK(mg_stun_parse(pkt, n, &m) == MG_STUN_ERR_ATTR);
 	a[17] = 1;
-	put16(a + 18, 0x2112);
+	mg_put_be16(a + 18, 0x2112);
 	n = craft(pkt, MG_STUN_BINDING_SUCCESS, tx, a + 12, 12, false);
 	CHECK(mg_stun_parse_response(pkt, n, tx, &m, &got) == MG_STUN_ERR_NO_ADDRESS);
 
@@ -169,8 +158,8 @@ static void test_addresses(void)
 	n = craft(pkt, MG_STUN_BINDING_ERROR, tx, a, 8, true);
 	CHECK(mg_stun_parse(pkt, n, &m) == MG_STUN_ERR_ATTR);
 	memcpy(a, "\x7f\x01\x00\x00", 4);
-	put16(a + 4, MG_STUN_ATTR_XOR_MAPPED_ADDRESS);
-	put16(a + 6, 8);
+	mg_put_be16(a + 4, MG_STUN_ATTR_XOR_MAPPED_ADDRESS);
+	mg_put_be16(a + 6, 8);
 	memcpy(a + 8, "\x00\x01\x25\x16\x21\x12\xa4\x43", 8);
 	n = craft(pkt, MG_STUN_BINDING_SUCCESS, tx, a, 16, true);
 	CHECK(mg_stun_parse_response(pkt, n, tx, &m, &got) == MG_STUN_ERR_UNKNOWN_REQUIRED);
@@ -208,9 +197,9 @@ static void test_hostile(void)
 	CHECK(mg_stun_parse(pkt, n, &m) == MG_STUN_ERR_LENGTH);
 	/* An attribute length past the end, and one that wraps when padded. */
 	memcpy(pkt, req, n);
-	put16(pkt + 22, 5);
+	mg_put_be16(pkt + 22, 5);
 	CHECK(mg_stun_parse(pkt, n, &m) == MG_STUN_ERR_ATTR);
-	put16(pkt + 22, 0xffff);
+	mg_put_be16(pkt + 22, 0xffff);
 	CHECK(mg_stun_parse(pkt, n, &m) == MG_STUN_ERR_ATTR);
 	/* FINGERPRINT not last. */
 	{
@@ -257,12 +246,12 @@ static void *fake_server(void *arg)
 
 	if (n < 20)
 		return NULL;
-	put16(a, MG_STUN_ATTR_XOR_MAPPED_ADDRESS);
-	put16(a + 2, 8);
+	mg_put_be16(a, MG_STUN_ATTR_XOR_MAPPED_ADDRESS);
+	mg_put_be16(a + 2, 8);
 	a[4] = 0;
 	a[5] = 1;
-	put16(a + 6, ntohs(from.sin_port) ^ 0x2112);
-	put32(a + 8, ntohl(from.sin_addr.s_addr) ^ MG_STUN_MAGIC);
+	mg_put_be16(a + 6, ntohs(from.sin_port) ^ 0x2112);
+	mg_put_be32(a + 8, ntohl(from.sin_addr.s_addr) ^ MG_STUN_MAGIC);
 	if (f->mode == 1) {
 		uint8_t tx[12];
 		memcpy(tx, buf + 8, 12);
