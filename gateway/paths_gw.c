@@ -23,6 +23,9 @@
 struct mg_gw_path {
 	uint8_t pk[32];
 	uint32_t slot;
+	/* The peer reports STUN endpoints, so it runs disco: only then does disco go to it through
+	 * the relay (a node without stun: would only drop it, at the relay's cost). */
+	bool speaks_disco;
 	uint64_t map_hash; /* of the candidates last given to set_map */
 	struct mg_disco_path p;
 };
@@ -46,7 +49,7 @@ static void send_ping(void *ctx, void *cookie, const struct mg_sockaddr *ep,
 	struct mg_control *ctl = ctx;
 	struct mg_gw_path *gp = cookie;
 	struct mg_peer *peer = path_peer(ctl, gp);
-	if (!peer)
+	if (!peer || (!ep && !gp->speaks_disco))
 		return;
 	struct mg_disco_msg m = {.type = MG_DISCO_PING};
 	memcpy(m.txid, txid, MG_DISCO_TXID_LEN);
@@ -63,11 +66,12 @@ static void send_ping(void *ctx, void *cookie, const struct mg_sockaddr *ep,
 static void send_call_me_maybe(void *ctx, void *cookie)
 {
 	struct mg_control *ctl = ctx;
-	struct mg_peer *peer = path_peer(ctl, cookie);
+	struct mg_gw_path *gp = cookie;
+	struct mg_peer *peer = path_peer(ctl, gp);
 	const struct mg_stun_gw_result *r = &ctl->nat->last;
 	struct mg_sockaddr own[MG_MAX_REPORTED_ENDPOINTS];
 	struct mg_disco_msg m = {.type = MG_DISCO_CALL_ME_MAYBE};
-	if (!peer)
+	if (!peer || !gp->speaks_disco)
 		return;
 	mg_disco_new_txid(m.txid);
 	for (size_t i = 0; r->valid && i < r->n_mapped && m.n_eps < MG_DISCO_MAX_EPS; i++)
@@ -161,6 +165,7 @@ static void sync_peer(struct mg_control *ctl, const struct mg_netmap_peer *np, u
 		mg_disco_path_init(&gp->p, &ng->path_ops, &ng->path_params, gp, now_us(now_ns));
 		ng->paths[peer->slot] = gp;
 	}
+	gp->speaks_disco = np->n_stun_endpoints > 0;
 	uint64_t h = cands_hash(np);
 	if (h == gp->map_hash)
 		return;

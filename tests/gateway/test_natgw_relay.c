@@ -13,7 +13,9 @@
  * (c) E's call-me-maybe through the relay makes the gateway ping the endpoints it lists at once;
  * (d) refused and counted, with nothing sent back: a message inside which is another peer's key
  *     than the one the relay vouches for (relay_mismatch), a forged box, a replay, a stranger;
- * (e) once E answers directly the path is direct and nothing more goes through the relay.
+ * (e) once E answers directly the path is direct and nothing more goes through the relay;
+ * (f) once E reports no STUN endpoint (a node without stun: runs no disco), nothing goes to it
+ *     through the relay even while it has no direct path.
  *
  * The gateway's clock is injected and moves 1 ms per step; the relay is real, so waits for what
  * crosses it are bounded in real time.
@@ -145,7 +147,8 @@ static unsigned direct_pings(unsigned from, const uint8_t addr[4], uint16_t port
 	return n;
 }
 
-static void map_with_e(void)
+/* E in the map, with its STUN endpoint (it runs disco) or without (a node without stun:). */
+static void map_with_e(bool stun, int64_t seq)
 {
 	struct far *e = &H.far[FAR_E];
 	static struct mg_netmap_peer mp;
@@ -162,9 +165,12 @@ static void map_with_e(void)
 	mp.n_endpoints = 1;
 	mp.stun_endpoints[0] = (struct mg_sockaddr){.family = 4, .port = E_STUN_PORT};
 	memcpy(mp.stun_endpoints[0].addr, e->ep, 4);
-	mp.n_stun_endpoints = 1;
+	mp.n_stun_endpoints = stun;
 	mp.online = true;
-	struct mg_netmap_update u = {.kind = MG_NETMAP_FULL, .seq = 1, .peers = &mp, .n_peers = 1};
+	struct mg_netmap_update u = {.kind = seq == 1 ? MG_NETMAP_FULL : MG_NETMAP_DELTA,
+	                             .seq = seq,
+	                             .peers = &mp,
+	                             .n_peers = 1};
 	CHECK(mg_netmap_apply(&H.ctl->netmap, &u, time(NULL), &mg_device_netmap_sink, H.ctl) == 0 &&
 	          h_peer(e),
 	      "E is a map peer");
@@ -177,7 +183,7 @@ static void test_probe_round(void)
 	struct mg_nat_gw *ng = H.ctl->nat;
 	unsigned mark = H.n_wire;
 
-	map_with_e();
+	map_with_e(true, 1);
 	CHECK(wait_count(&e_rx[MG_DISCO_CALL_ME_MAYBE], 0, 5000, true),
 	      "call-me-maybe through the relay");
 	CHECK(wait_count(&e_rx[MG_DISCO_PING], 0, 3000, true), "a ping through the relay");
@@ -373,6 +379,33 @@ static void test_direct(void)
 	      "3.5 s direct: nothing through the relay");
 }
 
+/* (f) a peer that reports no STUN endpoint runs no disco: none goes to it through the relay,
+ * though it has no direct path. */
+static void test_no_stun_peer(void)
+{
+	struct far *e = &H.far[FAR_E];
+	struct mg_nat_gw *ng = H.ctl->nat;
+	map_with_e(false, 2);
+	/* Past the trust time without pongs: E's path falls back to the relay. */
+	uint64_t rp = ng->disco.relay_pings_sent, cmm = ng->disco.call_me_maybe_sent;
+	uint64_t pings = ng->disco.pings_sent, lost = ng->disco.paths_lost;
+	uint64_t got = e_rx[MG_DISCO_PING] + e_rx[MG_DISCO_CALL_ME_MAYBE];
+	for (unsigned i = 0; i < 80; i++) {
+		h_run(100 * H_MS, 10 * H_MS);
+		step(false);
+	}
+	settle(100);
+	struct mg_disco_path *p =
+	    mg_paths_gw_find(H.ctl, h_peer(e)->slot, e->host.local.static_public);
+	CHECK(ng->disco.paths_lost == lost + 1 && p &&
+	          mg_disco_path_current(p)->kind == MG_DISCO_PATH_RELAY,
+	      "E without pongs is back on the relay");
+	CHECK(ng->disco.pings_sent > pings, "its candidates are still pinged directly");
+	CHECK(ng->disco.relay_pings_sent == rp && ng->disco.call_me_maybe_sent == cmm &&
+	          e_rx[MG_DISCO_PING] + e_rx[MG_DISCO_CALL_ME_MAYBE] == got,
+	      "8 s relayed without STUN endpoints: no disco through the relay");
+}
+
 int main(int argc, char **argv)
 {
 	char err[256];
@@ -403,6 +436,7 @@ int main(int argc, char **argv)
 		test_call_me_maybe();
 		test_refusals(ping, ping_len);
 		test_direct();
+		test_no_stun_peer();
 	}
 	CHECK(H.wire_lost == 0, "wire log kept every frame (%u lost)", H.wire_lost);
 	mg_disco_peer_clear(&e_gw);
