@@ -31,7 +31,7 @@ void mg_agent_disco_input(struct mg_agent_disco *d, const struct mg_netmap_state
                           struct mg_nat_probe *np, const uint8_t *buf, size_t len,
                           const struct mg_sockaddr *from, const uint8_t *relay_key,
                           uint64_t now_unix_ms);
-#define MG_AGENT_DISCO_RELAY_SRC "127.3.3.40:1"
+#define MG_AGENT_DISCO_RELAY_SRC MG_DISCO_RELAY_SRC
 typedef int (*mg_agent_disco_relay_tx_fn)(void *ctx, const uint8_t key[32], const uint8_t *buf,
                                           size_t len);
 void mg_agent_disco_set_relay_tx(struct mg_agent_disco *d, mg_agent_disco_relay_tx_fn fn,

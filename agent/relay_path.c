@@ -48,6 +48,7 @@ struct mg_relay_path {
 	void *ctx;
 	uint16_t wg_port;
 	uint64_t to_relay_dropped;
+	uint64_t disco_dropped; /* disco from the relay without stun: */
 	bool managed;
 	mg_relay_path_disco_fn disco_rx;
 	mg_relay_path_direct_tx_fn direct_tx;
@@ -342,8 +343,13 @@ static int from_relay(struct mg_relay_path *rp, struct mg_relay_client *rc_)
 			return -1;
 		if (m.type != MG_RELAY_MSG_PACKET)
 			continue;
-		if (rp->disco_rx && mg_disco_is_disco(m.data, m.len)) {
-			rp->disco_rx(rp->mctx, m.key, m.data, m.len);
+		if (mg_disco_is_disco(m.data, m.len)) {
+			/* Never WireGuard. Without disco (no stun:) it is dropped: taken for a
+			 * packet it would make a direct peer relayed below. */
+			if (rp->disco_rx)
+				rp->disco_rx(rp->mctx, m.key, m.data, m.len);
+			else
+				rp->disco_dropped++;
 			continue;
 		}
 		/* A packet from a peer of the map means that peer reaches us through the relay:
@@ -557,8 +563,8 @@ void mg_relay_path_status(const struct mg_relay_path *rp, FILE *f)
 			fputc(*c, f);
 	fprintf(f,
 	        "\",\"connects\":%llu,\"sent\":%llu,\"received\":%llu,\"dropped_queue_full\":%llu,"
-	        "\"dropped_unknown_peer\":%llu}",
+	        "\"dropped_unknown_peer\":%llu,\"dropped_disco\":%llu}",
 	        (unsigned long long)info.connects, (unsigned long long)st.sent,
 	        (unsigned long long)st.received, (unsigned long long)st.dropped_queue_full,
-	        (unsigned long long)rp->to_relay_dropped);
+	        (unsigned long long)rp->to_relay_dropped, (unsigned long long)rp->disco_dropped);
 }

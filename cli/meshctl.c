@@ -460,6 +460,10 @@ static void print_netcheck(json_t *d)
 	       "sent, %lld direct paths chosen\n",
 	       jint(di, "received"), jint(di, "pongs_sent"), jint(di, "pongs_received"),
 	       jint(di, "pings_sent"), jint(di, "paths_direct"));
+	json_t *dr = json_object_get(di, "relay");
+	printf("disco relay: %lld received, %lld pings, %lld pongs, %lld call-me-maybe sent\n",
+	       jint(dr, "received"), jint(dr, "pings_sent"), jint(dr, "pongs_sent"),
+	       jint(dr, "call_me_maybe_sent"));
 	printf("refused:   ");
 	const char *k;
 	json_object_foreach(json_object_get(di, "refused"), k, v)
@@ -468,11 +472,15 @@ static void print_netcheck(json_t *d)
 			printf(" %s=%lld", k, (long long)json_integer_value(v));
 	}
 	printf("\n");
-	if (json_is_string(json_object_get(rl, "relay")))
-		printf("relay:      %s (%s)\n", jstr(rl, "relay", "?"),
+	if (json_is_string(json_object_get(rl, "relay"))) {
+		printf("relay:      %s (%s)", jstr(rl, "relay", "?"),
 		       json_is_true(json_object_get(rl, "connected")) ? "connected"
 		                                                      : "not connected");
-	else
+		json_t *rtt = json_object_get(rl, "rtt_ms");
+		if (json_is_number(rtt))
+			printf(", rtt %.1f ms", json_number_value(rtt));
+		printf("\n");
+	} else
 		printf("relay:      none\n");
 }
 

@@ -196,6 +196,9 @@ void mg_control_log_stats(const struct mg_control *ctl);
  * (the peers stay until the device goes down).
  */
 int mg_control_coord_start(struct mg_control *ctl, char *err, size_t errlen);
+/* The endpoints the gateway reports as its own (up to MG_MAX_REPORTED_ENDPOINTS): the
+ * configured ones, else the mesh port's addresses with the listen port. */
+size_t mg_control_self_endpoints(const struct mg_config *cfg, struct mg_sockaddr *out);
 unsigned mg_control_coord_poll(struct mg_control *ctl, uint64_t now_ns);
 void mg_control_coord_stop(struct mg_control *ctl);
 

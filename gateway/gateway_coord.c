@@ -27,8 +27,7 @@
 
 #define TICK_NS (1000ull * 1000 * 1000)
 
-/* What the node reports: the configured endpoints, else the mesh port's addresses. */
-static size_t report_endpoints(const struct mg_config *cfg, struct mg_sockaddr *out)
+size_t mg_control_self_endpoints(const struct mg_config *cfg, struct mg_sockaddr *out)
 {
 	const struct mg_port_config *mesh = &cfg->ports[MG_PORT_MESH];
 	size_t n = 0;
@@ -83,7 +82,7 @@ int mg_control_coord_start(struct mg_control *ctl, char *err, size_t errlen)
 	cc.coord = cfg->coord;
 	memcpy(cc.private_key, cfg->private_key, WG_KEY_LEN);
 	cc.version = "meshgate " MG_VERSION;
-	cc.n_endpoints = report_endpoints(cfg, cc.endpoints);
+	cc.n_endpoints = mg_control_self_endpoints(cfg, cc.endpoints);
 	cc.n_routes = report_routes(cfg, cc.routes);
 	ctl->coord = mg_coord_client_new(&cc, err, errlen);
 	wg_memzero(cc.private_key, sizeof(cc.private_key));

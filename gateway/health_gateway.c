@@ -48,7 +48,7 @@ static const char *relay_via(const void *ctx, uint32_t slot)
 /* STUN and disco on the WireGuard port (nat_gw.h); meshctl netcheck has the details. */
 static void add_nat_metrics(const struct mg_nat_gw *ng, struct mg_status *st)
 {
-	uint64_t refused = ng->disco.unknown_sender;
+	uint64_t refused = ng->disco.unknown_sender + ng->disco.relay_mismatch;
 	for (int r = 1; r < MG_DISCO_ERR_COUNT; r++)
 		refused += ng->self.stats.refused[r];
 	mg_status_add_extra(st, "meshgate_stun_rounds_total", "STUN rounds finished.", true,
@@ -60,11 +60,19 @@ static void add_nat_metrics(const struct mg_nat_gw *ng, struct mg_status *st)
 	                    "STUN datagrams that were no awaited answer.", true, ng->stun.refused);
 	mg_status_add_extra(st, "meshgate_disco_received_total",
 	                    "Disco datagrams on the WireGuard port.", true, ng->disco.received);
+	mg_status_add_extra(st, "meshgate_disco_relay_received_total",
+	                    "Disco messages that came through the relay.", true,
+	                    ng->disco.relay_received);
 	mg_status_add_extra(st, "meshgate_disco_pongs_sent_total", "Disco pings answered.", true,
 	                    ng->disco.pongs_sent);
-	mg_status_add_extra(st, "meshgate_disco_refused_total",
-	                    "Disco messages refused (unknown sender, forged, replayed, stale...).",
-	                    true, refused);
+	mg_status_add_extra(st, "meshgate_disco_relay_sent_total",
+	                    "Disco pings, pongs and call-me-maybe sent through the relay.", true,
+	                    ng->disco.relay_pings_sent + ng->disco.relay_pongs_sent +
+	                        ng->disco.call_me_maybe_sent);
+	mg_status_add_extra(
+	    st, "meshgate_disco_refused_total",
+	    "Disco messages refused (unknown sender, relay mismatch, forged, replayed...).", true,
+	    refused);
 	mg_status_add_extra(st, "meshgate_disco_direct_paths_total",
 	                    "Direct paths chosen for peers by disco.", true,
 	                    ng->disco.paths_direct);

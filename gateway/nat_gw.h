@@ -1,7 +1,8 @@
 /* SPDX-License-Identifier: GPL-2.0-only */
 /*
  * NAT traversal on the control lcore (docs/nat-traversal.md, "The gateway"): the STUN client
- * (stun_gw.c) and the disco responder (disco_gw.c), both on the WireGuard port. The workers
+ * (stun_gw.c), the disco responder (disco_gw.c) and the path choice (paths_gw.c), on the
+ * WireGuard port and through the relay connection (relay_gw.c, on this lcore too). The workers
  * hand over what arrives (dataplane/wgport.h); replies leave through mg_hs_frame_send, from the
  * mesh port's address and listen port, so STUN sees the very mapping WireGuard's traffic uses.
  */
@@ -38,11 +39,16 @@ struct mg_stun_gw_stats {
 };
 
 struct mg_disco_gw_stats {
-	uint64_t received;       /* disco datagrams taken from the ring */
+	uint64_t received;       /* disco messages taken from the ring or the relay */
+	uint64_t relay_received; /* of which through the relay */
 	uint64_t unknown_sender; /* sender key not one of our peers: no crypto, no state */
+	uint64_t relay_mismatch; /* through the relay, inside key not the relay's sender */
 	uint64_t no_memory;      /* no replay window could be made */
 	uint64_t pings, pongs_sent, pongs_received, call_me_maybe, send_failed;
-	uint64_t pings_sent;               /* by the path choice (paths_gw.c) */
+	uint64_t relay_pongs_sent;         /* of pongs_sent, through the relay */
+	uint64_t pings_sent;               /* by the path choice (paths_gw.c), direct */
+	uint64_t relay_pings_sent;         /* by the path choice, through the relay */
+	uint64_t call_me_maybe_sent;       /* by the path choice, through the relay */
 	uint64_t paths_direct, paths_lost; /* a peer's direct path chosen / lost */
 };
 
@@ -73,6 +79,8 @@ struct mg_nat_gw {
 	struct mg_disco_path_params path_params;
 	struct mg_disco_path_ops path_ops; /* ctx: the struct mg_control */
 	uint64_t last_path_sync_ns;
+	/* The last round trip of a ping through the relay (any peer's), and when (0: none). */
+	uint64_t relay_rtt_us, relay_rtt_at_ns;
 };
 
 /* Sets up ctl->nat from ctl->cfg.stun. 0, or -1 with err. */
@@ -94,10 +102,13 @@ unsigned mg_stun_gw_tick(struct mg_control *ctl, uint64_t now_ns);
 /* disco_gw.c */
 void mg_disco_gw_input(struct mg_control *ctl, const struct mg_wgport_item *it, const uint8_t *buf,
                        size_t len, uint64_t now_ns);
+/* A disco message the relay delivered from key (relay_gw.c). */
+void mg_disco_gw_relay_input(struct mg_control *ctl, const uint8_t key[32], const uint8_t *buf,
+                             size_t len, uint64_t now_ns);
 void mg_disco_gw_fini(struct mg_nat_gw *ng);
 struct mg_peer;
-/* Seals m to peer and sends it from the WireGuard port to dst. 0 when sent (or waiting for
- * ARP/ND), -1 when not (counted). */
+/* Seals m to peer and sends it from the WireGuard port to dst, or through the relay when dst is
+ * NULL. 0 when sent (or waiting for ARP/ND), -1 when not (counted). */
 int mg_disco_gw_send(struct mg_control *ctl, struct mg_peer *peer, struct mg_disco_msg *m,
                      const struct mg_sockaddr *dst, uint64_t now_ns);
 
@@ -108,6 +119,10 @@ json_t *mg_nat_gw_json(struct mg_control *ctl);
 unsigned mg_paths_gw_poll(struct mg_control *ctl, uint64_t now_ns);
 /* The path of the peer in slot with key pk, or NULL. */
 struct mg_disco_path *mg_paths_gw_find(struct mg_control *ctl, uint32_t slot, const uint8_t *pk);
+/* An authentic pong for path, from src (NULL: through the relay, whose round trip it gives). */
+void mg_paths_gw_pong(struct mg_control *ctl, struct mg_disco_path *path,
+                      const uint8_t txid[MG_DISCO_TXID_LEN], const struct mg_sockaddr *src,
+                      uint64_t now_us);
 void mg_paths_gw_fini(struct mg_nat_gw *ng);
 
 #endif

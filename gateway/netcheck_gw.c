@@ -60,7 +60,15 @@ static json_t *disco_json(const struct mg_nat_gw *ng)
 	json_object_set_new(o, "paths_direct", json_integer((json_int_t)d->paths_direct));
 	json_object_set_new(o, "paths_lost", json_integer((json_int_t)d->paths_lost));
 	json_object_set_new(o, "send_failed", json_integer((json_int_t)d->send_failed));
+	json_t *rl = json_object();
+	json_object_set_new(rl, "received", json_integer((json_int_t)d->relay_received));
+	json_object_set_new(rl, "pings_sent", json_integer((json_int_t)d->relay_pings_sent));
+	json_object_set_new(rl, "pongs_sent", json_integer((json_int_t)d->relay_pongs_sent));
+	json_object_set_new(rl, "call_me_maybe_sent",
+	                    json_integer((json_int_t)d->call_me_maybe_sent));
+	json_object_set_new(o, "relay", rl);
 	json_object_set_new(refused, "unknown_sender", json_integer((json_int_t)d->unknown_sender));
+	json_object_set_new(refused, "relay_mismatch", json_integer((json_int_t)d->relay_mismatch));
 	json_object_set_new(refused, "no_memory", json_integer((json_int_t)d->no_memory));
 	for (int r = 1; r < MG_DISCO_ERR_COUNT; r++)
 		json_object_set_new(refused, mg_disco_result_str((enum mg_disco_result)r),
@@ -83,6 +91,10 @@ json_t *mg_nat_gw_json(struct mg_control *ctl)
 	json_t *rl = json_object();
 	json_object_set_new(rl, "relay", relay ? json_string(relay) : json_null());
 	json_object_set_new(rl, "connected", json_boolean(home != NULL));
+	/* From the last pong through the relay: disco pings it only for peers it relays. */
+	json_object_set_new(rl, "rtt_ms",
+	                    ng->relay_rtt_at_ns ? json_real((double)ng->relay_rtt_us / 1000.0)
+	                                        : json_null());
 	json_object_set_new(o, "relay", rl);
 	return o;
 }

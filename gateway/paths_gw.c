@@ -3,9 +3,12 @@
  * The gateway's own path choice per coordinated peer (node/disco_path.h): candidates are the
  * peer's map endpoints and STUN endpoints, pings leave from the WireGuard port, and the best
  * direct path that answered becomes the peer's WireGuard endpoint, so its traffic stays in the
- * workers. Disco does not travel through the relay from the gateway yet: while no direct
- * candidate answers, the peer keeps its endpoint and relay_gw.c's fallback (direct_timeout)
- * decides about the relay as before; a relayed peer moves back to direct on the first pong.
+ * workers. With a relay, each round the path choice starts while no direct candidate answers
+ * also pings the peer through the relay (its round trip) and sends call-me-maybe there, listing
+ * our STUN and own endpoints: the peer pings them at once, which is what opens a port-restricted
+ * NAT in front of us to its pings. Meanwhile the peer keeps its endpoint and relay_gw.c's
+ * fallback (direct_timeout) decides about the relay as before; a relayed peer moves back to
+ * direct on the first pong.
  */
 #include <stdlib.h>
 #include <string.h>
@@ -20,6 +23,9 @@
 struct mg_gw_path {
 	uint8_t pk[32];
 	uint32_t slot;
+	/* The peer reports STUN endpoints, so it runs disco: only then does disco go to it through
+	 * the relay (a node without stun: would only drop it, at the relay's cost). */
+	bool speaks_disco;
 	uint64_t map_hash; /* of the candidates last given to set_map */
 	struct mg_disco_path p;
 };
@@ -43,12 +49,38 @@ static void send_ping(void *ctx, void *cookie, const struct mg_sockaddr *ep,
 	struct mg_control *ctl = ctx;
 	struct mg_gw_path *gp = cookie;
 	struct mg_peer *peer = path_peer(ctl, gp);
-	if (!ep || !peer)
-		return; /* no disco through the relay from the gateway (see above) */
+	if (!peer || (!ep && !gp->speaks_disco))
+		return;
 	struct mg_disco_msg m = {.type = MG_DISCO_PING};
 	memcpy(m.txid, txid, MG_DISCO_TXID_LEN);
-	if (mg_disco_gw_send(ctl, peer, &m, ep, mg_control_now(ctl)) == 0)
+	if (mg_disco_gw_send(ctl, peer, &m, ep, mg_control_now(ctl)) != 0)
+		return;
+	if (ep)
 		ctl->nat->disco.pings_sent++;
+	else
+		ctl->nat->disco.relay_pings_sent++;
+}
+
+/* Our candidates for the peer to ping: where STUN saw us first (what a NAT in front of us
+ * maps), then the endpoints we report ourselves. */
+static void send_call_me_maybe(void *ctx, void *cookie)
+{
+	struct mg_control *ctl = ctx;
+	struct mg_gw_path *gp = cookie;
+	struct mg_peer *peer = path_peer(ctl, gp);
+	const struct mg_stun_gw_result *r = &ctl->nat->last;
+	struct mg_sockaddr own[MG_MAX_REPORTED_ENDPOINTS];
+	struct mg_disco_msg m = {.type = MG_DISCO_CALL_ME_MAYBE};
+	if (!peer || !gp->speaks_disco)
+		return;
+	mg_disco_new_txid(m.txid);
+	for (size_t i = 0; r->valid && i < r->n_mapped && m.n_eps < MG_DISCO_MAX_EPS; i++)
+		m.eps[m.n_eps++] = r->mapped[i];
+	size_t n = mg_control_self_endpoints(&ctl->cfg, own);
+	for (size_t i = 0; i < n && m.n_eps < MG_DISCO_MAX_EPS; i++)
+		m.eps[m.n_eps++] = own[i];
+	if (mg_disco_gw_send(ctl, peer, &m, NULL, mg_control_now(ctl)) == 0)
+		ctl->nat->disco.call_me_maybe_sent++;
 }
 
 static void use_path(void *ctx, void *cookie, const struct mg_disco_path_choice *c)
@@ -82,6 +114,18 @@ struct mg_disco_path *mg_paths_gw_find(struct mg_control *ctl, uint32_t slot, co
 	    memcmp(ng->paths[slot]->pk, pk, 32) != 0)
 		return NULL;
 	return &ng->paths[slot]->p;
+}
+
+void mg_paths_gw_pong(struct mg_control *ctl, struct mg_disco_path *path,
+                      const uint8_t txid[MG_DISCO_TXID_LEN], const struct mg_sockaddr *src,
+                      uint64_t now_us)
+{
+	uint64_t matched = path->stats.pongs_matched;
+	mg_disco_path_on_pong(path, txid, src, now_us);
+	if (!src && path->stats.pongs_matched != matched) {
+		ctl->nat->relay_rtt_us = path->relay_rtt_us;
+		ctl->nat->relay_rtt_at_ns = now_us * 1000;
+	}
 }
 
 static uint64_t cands_hash(const struct mg_netmap_peer *np)
@@ -121,6 +165,7 @@ static void sync_peer(struct mg_control *ctl, const struct mg_netmap_peer *np, u
 		mg_disco_path_init(&gp->p, &ng->path_ops, &ng->path_params, gp, now_us(now_ns));
 		ng->paths[peer->slot] = gp;
 	}
+	gp->speaks_disco = np->n_stun_endpoints > 0;
 	uint64_t h = cands_hash(np);
 	if (h == gp->map_hash)
 		return;
@@ -137,15 +182,20 @@ static void sync_peer(struct mg_control *ctl, const struct mg_netmap_peer *np, u
 unsigned mg_paths_gw_poll(struct mg_control *ctl, uint64_t now_ns)
 {
 	struct mg_nat_gw *ng = ctl->nat;
-	if (!ctl->coord)
+	/* Map peers only: configured peers keep the endpoint their config gives. */
+	if (!ng->paths && ctl->netmap.n_peers == 0)
 		return 0;
 	if (!ng->paths) {
 		if (!(ng->paths = calloc(ng->n_win, sizeof(*ng->paths))))
 			return 0;
 		mg_disco_path_params_default(&ng->path_params);
-		ng->path_params.ping_relay = false;
+		/* Without a relay the path choice only pings candidates directly. */
+		ng->path_params.ping_relay = ctl->relay != NULL;
 		ng->path_ops = (struct mg_disco_path_ops){
-		    .send_ping = send_ping, .use_path = use_path, .ctx = ctl};
+		    .send_ping = send_ping,
+		    .send_call_me_maybe = ctl->relay ? send_call_me_maybe : NULL,
+		    .use_path = use_path,
+		    .ctx = ctl};
 	}
 	if (now_ns - ng->last_path_sync_ns >= SYNC_NS) {
 		ng->last_path_sync_ns = now_ns;

@@ -15,6 +15,8 @@
 #include "handshake.h"
 #include "keys.h"
 #include "log.h"
+#include "nat_gw.h"
+#include "port_demux.h"
 #include "relay_client.h"
 #include "relay_extra.h"
 #include "relay_home.h"
@@ -138,10 +140,15 @@ static void lost(struct mg_control *ctl, struct mg_relay_gw *rg, uint64_t now_ns
 	rg->st.disconnects++;
 }
 
-/* A message the relay delivered from key: data to a worker, handshakes to the driver. */
+/* A message the relay delivered from key: disco to the disco responder (which checks key
+ * against the sender inside), data to a worker, handshakes to the driver. */
 static void deliver(struct mg_control *ctl, struct mg_relay_gw *rg, const struct mg_relay_msg *msg,
                     uint64_t now_ns)
 {
+	if (ctl->nat && mg_demux_is_disco(msg->data, msg->len)) {
+		mg_disco_gw_relay_input(ctl, msg->key, msg->data, msg->len, now_ns);
+		return;
+	}
 	struct mg_peer *peer = mg_device_find(ctl, msg->key);
 	if (!peer) {
 		rg->st.dropped_unknown_key++;
@@ -295,8 +302,12 @@ static unsigned pump(struct mg_control *ctl, struct mg_relay_gw *rg, uint64_t no
 int mg_relay_gw_send(struct mg_control *ctl, const struct mg_sockaddr *dst, const void *payload,
                      uint16_t len)
 {
+	return mg_relay_gw_send_slot(ctl, mg_relay_addr_slot(dst), payload, len);
+}
+
+int mg_relay_gw_send_slot(struct mg_control *ctl, uint32_t slot, const void *payload, size_t len)
+{
 	struct mg_relay_gw *rg = rg_of(ctl);
-	uint32_t slot = mg_relay_addr_slot(dst);
 	struct mg_peer *peer = mg_gateway_peer(&ctl->gw, slot);
 	struct mg_relay_client *out = rg && peer ? out_for(rg, slot, rg->now_ns) : NULL;
 	if (!out) {

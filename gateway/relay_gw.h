@@ -44,6 +44,9 @@ void mg_relay_gw_set_map(struct mg_control *ctl, const struct mg_netmap_relay *r
 /* The handshake driver's send for a pseudo address: payload is one WireGuard message. */
 int mg_relay_gw_send(struct mg_control *ctl, const struct mg_sockaddr *dst, const void *payload,
                      uint16_t len);
+/* The same for the peer in slot, any message (disco): through the connection its WireGuard
+ * messages take. 0, or a negative errno (counted in the relay path's drops). */
+int mg_relay_gw_send_slot(struct mg_control *ctl, uint32_t slot, const void *payload, size_t len);
 /* For status: the name of the relay behind a pseudo address ("" when not relayed). */
 const char *mg_relay_gw_name(const struct mg_control *ctl, const struct mg_sockaddr *ep);
 /* The relay behind relayed peers' endpoints: the home relay, or the last one while none is

@@ -37,6 +37,10 @@
 #define MG_DISCO_WINDOW    64
 /* Default for mg_disco_node.max_skew_ms: how far a sender's clock may be from ours. */
 #define MG_DISCO_DEFAULT_SKEW_MS (10ull * 60 * 1000)
+/* The source a pong through the relay carries: the relay hides the real one, and a pong that
+ * came that way proves nothing about an endpoint (only the relay's round trip). Loopback, so the
+ * coordinator would never accept it as anyone's endpoint. */
+#define MG_DISCO_RELAY_SRC "127.3.3.40:1"
 
 enum mg_disco_type {
 	MG_DISCO_PING = 1,

@@ -142,6 +142,12 @@ PY
 #   restricted: masquerade alone (conntrack admits only replies from where we sent: port-
 #               restricted filtering)
 #   hard:       masquerade fully-random (a fresh random port per destination)
+# Unsolicited packets for the NAT itself are dropped in its input chain, as a router's firewall
+# does (OpenWrt rejects input on its WAN zone). Besides being realistic this matters: a packet
+# that reached the input path unanswered would leave an unreplied conntrack entry (peer ->
+# our public port), and the next outgoing packet to that peer, whose reply tuple is that entry,
+# would be masqueraded from another port: a port-restricted NAT would then never let the two
+# sides' simultaneous pings meet. Dropped before conntrack confirms it, no entry is left.
 nat() {
 	local pre="" post="masquerade"
 	case "$3" in
@@ -162,6 +168,98 @@ table ip nat {
 		oifname "vo" $post
 	}
 }
+table ip fw {
+	chain in {
+		type filter hook input priority filter;
+		iifname "vo" ct state new drop
+	}
+}
 EOF
 	ip netns exec "$1" conntrack -F >/dev/null 2>&1 || fail "conntrack -F in $1"
 }
+
+# ---- NAT traversal set-ups (nat_agent_gw.sh, nat_gw_restricted.sh) ----
+
+# now_ms: milliseconds since the epoch.
+now_ms() { echo $(($(date +%s%N) / 1000000)); }
+
+# relay_coord_start NS: meshgate-coord on 10.99.0.1:8080 in NS with a relay map of one relay, r1
+# (10.99.0.1:8443, region test, server name relay.test), and the credential it admits with.
+relay_coord_start() {
+	(umask 077 && wg genkey >"$MG_STATE/relay-credential")
+	cat >"$MG_STATE/coord.yaml" <<EOC
+listen: 10.99.0.1:8080
+allow_plain_http: true
+store: sqlite:$MG_STATE/coord.db
+log_level: info
+heartbeat: 2s
+relay_credential_file: $MG_STATE/relay-credential
+relay_map:
+  regions:
+    - code: test
+      relays:
+        - {name: r1, host: 10.99.0.1, port: 8443, server_name: relay.test}
+EOC
+	coord_start "$1" "http://10.99.0.1:8080"
+}
+
+# relay_r1_start NS: that relay in NS, admission through the coordinator, STUN on 10.99.0.1 and
+# 10.99.0.2 port 3478, metrics on 127.0.0.1:9470; its pid in RELAY_PID.
+relay_r1_start() {
+	relay_cert
+	cat >"$MG_STATE/relay.yaml" <<EOC
+listen: 10.99.0.1:8443
+tls: {cert_file: $MG_STATE/relay.crt, key_file: $MG_STATE/relay.key}
+metrics_listen: 127.0.0.1:9470
+name: r1
+region: test
+admission:
+  coordinator: http://10.99.0.1:8080
+  credential_file: $MG_STATE/relay-credential
+stun:
+  listen: [10.99.0.1:3478, 10.99.0.2:3478]
+EOC
+	relay_spawn "$1" relay 9470
+}
+
+# agent_nat_config WHO IFNAME: $MG_STATE/agent-WHO.yaml for an agent of that coordinator with the
+# relay r1 and STUN every second on both of its addresses; status in $MG_STATE/status-WHO.json.
+agent_nat_config() {
+	cat >"$MG_STATE/agent-$1.yaml" <<EOC
+interface:
+  name: $2
+  private_key_file: $MG_STATE/$1.key
+  listen_port: 51820
+  mtu: 1280
+wireguard_go: $(command -v wireguard-go)
+coordinator:
+  url: http://10.99.0.1:8080
+  authkey_file: $MG_STATE/authkey
+  state_dir: $MG_STATE/state-$1
+  hostname: node-$1
+relay:
+  name: r1
+  host: 10.99.0.1
+  port: 8443
+  server_name: relay.test
+  ca_file: $MG_STATE/relay.crt
+stun:
+  servers: [10.99.0.1:3478, 10.99.0.2:3478]
+  interval: 1
+status_file: $MG_STATE/status-$1.json
+log_level: info
+EOC
+}
+
+# disco WHO PEERKEY FILTER: jq FILTER on agent WHO's disco object for that peer (its status file).
+disco() {
+	jq -er --arg k "$2" ".peers[] | select(.key == \$k) | .disco | $3" \
+		"$MG_STATE/status-$1.json" 2>/dev/null
+}
+
+# stun_is PUBKEY "ENDPOINTS NAT": the coordinator lists that node's STUN endpoints (joined by
+# commas) and NAT kind so. Reads afresh each time, for wait_for.
+stun_is() { test "$(node_field "$1" '(.stun_endpoints | join(",")) + " " + .nat' 2>/dev/null)" = "$2"; }
+
+# lan_ping NS DST: two pings from NS to DST answered.
+lan_ping() { run_bounded 10 ip netns exec "$1" ping -c 2 -i 0.2 -W 2 "$2" >/dev/null 2>&1; }

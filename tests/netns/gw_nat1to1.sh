@@ -169,9 +169,6 @@ for k in "$PUB_A" "$PUB_B"; do
 	admin POST "nodes/$id/routes" "{\"approved\": $routes}" >/dev/null
 done
 
-stun_of() { node_field "$1" '(.stun_endpoints | join(",")) + " " + .nat'; }
-# wait_for runs a command again and again: these read afresh each time.
-stun_is() { test "$(stun_of "$1" 2>/dev/null)" = "$2"; }
 wait_for 15 "A's STUN endpoint at the coordinator" stun_is "$PUB_A" "203.0.113.21:51820 easy"
 wait_for 10 "B reported no NAT" stun_is "$PUB_B" "203.0.113.30:51820 none"
 eps_a=$(node_field "$PUB_A" '.endpoints | join(",")')
@@ -188,7 +185,6 @@ wait_for 20 "B chose A's public endpoint (disco pong)" ep_is gb "$PUB_A" 203.0.1
 T_DIRECT=$SECONDS
 grep -q 'msg="disco path".*path=203.0.113.21:51820' "$(gw_log_file gb)" ||
 	fail "B did not log its disco path to A's public endpoint"
-lan_ping() { run_bounded 10 ip netns exec "$1" ping -c 2 -i 0.2 -W 2 "$2" >/dev/null 2>&1; }
 wait_for 20 "ping lb -> la through A's 1:1 NAT" lan_ping "$NS_LB" 192.168.10.2
 wait_for 10 "ping la -> lb" lan_ping "$NS_LA" 192.168.20.2
 [ "$(counter wg_init_in)" -gt 0 ] || fail "no handshake initiation crossed the NAT to 10.0.0.10"

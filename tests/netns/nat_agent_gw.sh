@@ -88,39 +88,11 @@ ip -n "$NS_L" route add default via 192.168.77.1 || fail "lan route"
 nat "$NS_NA" 192.168.1.2 restricted
 
 # ---- the coordinator and the relay ----
-(umask 077 && wg genkey >"$MG_STATE/relay-credential")
-cat >"$MG_STATE/coord.yaml" <<EOF
-listen: 10.99.0.1:8080
-allow_plain_http: true
-store: sqlite:$MG_STATE/coord.db
-log_level: info
-heartbeat: 2s
-relay_credential_file: $MG_STATE/relay-credential
-relay_map:
-  regions:
-    - code: test
-      relays:
-        - {name: r1, host: 10.99.0.1, port: 8443, server_name: relay.test}
-EOF
-coord_start "$NS_H" "$URL"
+relay_coord_start "$NS_H"
 alice_nodes a
 PUB_A=$(wg pubkey <"$MG_STATE/a.key")
 PUB_G=$(gen_key gw)
-
-relay_cert
-cat >"$MG_STATE/relay.yaml" <<EOF
-listen: 10.99.0.1:8443
-tls: {cert_file: $MG_STATE/relay.crt, key_file: $MG_STATE/relay.key}
-metrics_listen: 127.0.0.1:9470
-name: r1
-region: test
-admission:
-  coordinator: $URL
-  credential_file: $MG_STATE/relay-credential
-stun:
-  listen: [10.99.0.1:3478, 10.99.0.2:3478]
-EOF
-relay_spawn "$NS_H" relay 9470
+relay_r1_start "$NS_H"
 metric() { relay_metric "$NS_H" 9470 "$1"; }
 
 # ---- the gateway: public, no endpoint in its config ----
@@ -142,56 +114,26 @@ gw_start "$MG_STATE/gw.yaml"
 
 wait_for 20 "the gateway registered" node_field "$PUB_G" .id
 admin POST "nodes/$(node_field "$PUB_G" .id)/routes" '{"approved": ["192.168.77.0/24"]}' >/dev/null
-stun_is() { test "$(node_field "$1" '(.stun_endpoints | join(",")) + " " + .nat' 2>/dev/null)" = "$2"; }
 wait_for 15 "the gateway reported no NAT" stun_is "$PUB_G" "10.99.0.10:51820 none"
 
 # ---- the agent ----
-cat >"$MG_STATE/agent-a.yaml" <<EOF
-interface:
-  name: $IF_A
-  private_key_file: $MG_STATE/a.key
-  listen_port: 51820
-  mtu: 1280
-wireguard_go: $(command -v wireguard-go)
-coordinator:
-  url: $URL
-  authkey_file: $MG_STATE/authkey
-  state_dir: $MG_STATE/state-a
-  hostname: node-a
-relay:
-  name: r1
-  host: 10.99.0.1
-  port: 8443
-  server_name: relay.test
-  ca_file: $MG_STATE/relay.crt
-stun:
-  servers: [10.99.0.1:3478, 10.99.0.2:3478]
-  interval: 1
-status_file: $MG_STATE/status-a.json
-log_level: info
-EOF
-now_ms() { echo $(($(date +%s%N) / 1000000)); }
+agent_nat_config a "$IF_A"
 t0=$(now_ms)
 agent_start a "$NS_A" "$IF_A"
 AGENT_A=$AGENT_PID
 
-disco() { # JQ_FILTER on A's disco object for the gateway
-	jq -er --arg k "$PUB_G" ".peers[] | select(.key == \$k) | .disco | $1" \
-		"$MG_STATE/status-a.json" 2>/dev/null
-}
-direct_wg() { [ "$(disco '"\(.kind) \(.via) \(.endpoint)"')" = "direct wireguard 10.99.0.10:51820" ]; }
+direct_wg() { [ "$(disco a "$PUB_G" '"\(.kind) \(.via) \(.endpoint)"')" = "direct wireguard 10.99.0.10:51820" ]; }
 wait_for 20 "A direct to the gateway's WireGuard port" direct_wg
 t_direct=$(($(now_ms) - t0))
 wait_for 10 "A's STUN endpoint at the coordinator" stun_is "$PUB_A" \
 	"$(jq -er '.nat.endpoints[0]' "$MG_STATE/status-a.json") easy"
 EP_A=$(jq -er '.nat.endpoints[0]' "$MG_STATE/status-a.json")
 log "A direct to 10.99.0.10:51820 via its WireGuard port after $t_direct ms" \
-	"(status: $(disco .time_to_direct_ms) ms); A's STUN endpoint $EP_A"
+	"(status: $(disco a "$PUB_G" .time_to_direct_ms) ms); A's STUN endpoint $EP_A"
 
 wg_ep() { run_bounded 5 ip netns exec "$NS_A" wg show "$IF_A" endpoints | awk -v k="$PUB_G" '$1 == k {print $2}'; }
 wait_for 5 "wireguard-go's endpoint for the gateway is its WireGuard port" \
 	test "$(wg_ep)" = 10.99.0.10:51820
-lan_ping() { run_bounded 10 ip netns exec "$1" ping -c 2 -i 0.2 -W 2 "$2" >/dev/null 2>&1; }
 wait_for 20 "ping A -> LAN host" lan_ping "$NS_A" 192.168.77.2
 
 # ---- no relay frame for the pair while direct ----
@@ -247,10 +189,10 @@ t_lan=$(($(now_ms) - t0))
 stop_pid "$PINGER" 2
 wait_for 10 "ping A -> LAN host (second start)" lan_ping "$NS_A" 192.168.77.2
 [ "$(gw_peer .endpoint)" = "$EP_A" ] || fail "the gateway's endpoint for A: $(gw_peer .endpoint), not $EP_A"
-[ "$(disco .packets.from_direct)" -gt 0 ] && [ "$(disco .packets.to_direct)" -gt 0 ] ||
-	fail "A's socket carried no WireGuard for the gateway: $(disco .packets | tr -d '\n ')"
+[ "$(disco a "$PUB_G" .packets.from_direct)" -gt 0 ] && [ "$(disco a "$PUB_G" .packets.to_direct)" -gt 0 ] ||
+	fail "A's socket carried no WireGuard for the gateway: $(disco a "$PUB_G" .packets | tr -d '\n ')"
 log "gateway first: LAN host -> A after $t_lan ms; the gateway sends to A's socket $EP_A," \
-	"A's proxy $(disco .packets | tr -d '\n '), wg show: $(wg_ep)"
+	"A's proxy $(disco a "$PUB_G" .packets | tr -d '\n '), wg show: $(wg_ep)"
 
 gw_stop gw
 stop_pid "$AGENT_A" 5

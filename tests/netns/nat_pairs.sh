@@ -109,39 +109,9 @@ EOF
 relay_spawn "$NS_R" relay 9470
 metric() { relay_metric "$NS_R" 9470 "$1"; }
 
-for who in a b; do
-	cat >"$MG_STATE/agent-$who.yaml" <<EOF
-interface:
-  name: $([ $who = a ] && echo "$IF_A" || echo "$IF_B")
-  private_key_file: $MG_STATE/$who.key
-  listen_port: 51820
-  mtu: 1280
-wireguard_go: $(command -v wireguard-go)
-coordinator:
-  url: $URL
-  authkey_file: $MG_STATE/authkey
-  state_dir: $MG_STATE/state-$who
-  hostname: node-$who
-relay:
-  name: r1
-  host: 10.99.0.1
-  port: 8443
-  server_name: relay.test
-  ca_file: $MG_STATE/relay.crt
-stun:
-  servers: [10.99.0.1:3478, 10.99.0.2:3478]
-  interval: 1
-status_file: $MG_STATE/status-$who.json
-log_level: info
-EOF
-done
+agent_nat_config a "$IF_A"
+agent_nat_config b "$IF_B"
 
-now_ms() { echo $(($(date +%s%N) / 1000000)); }
-# disco WHO PEERKEY FILTER: jq FILTER on WHO's disco object for that peer
-disco() {
-	jq -er --arg k "$2" ".peers[] | select(.key == \$k) | .disco | $3" \
-		"$MG_STATE/status-$1.json" 2>/dev/null
-}
 kind_is() { [ "$(disco "$1" "$2" .kind)" = "$3" ]; }
 ping_ok() { run_bounded 5 ip netns exec "$NS_A" ping -c 1 -W 1 "$B4" >/dev/null 2>&1; }
 

@@ -1,0 +1,183 @@
+#!/usr/bin/env bash
+# SPDX-License-Identifier: GPL-2.0-only
+#
+# A coordinated gateway and an agent, each behind its own port-restricted NAT (nftables
+# masquerade: endpoint-independent mapping, address-and-port-dependent filtering), both with
+# stun: and a relay, find a direct path (issue 15). Neither side's pings get in until both have
+# pinged: the gateway's NAT admits the agent's pings only after the gateway pinged the agent, and
+# the other way round. Call-me-maybe through the relay makes each side ping the other at once.
+#
+#   mg-<pid>-hub: bridge br0, 10.99.0.1/24 + 10.99.0.2/24: meshgate-coord (HTTP :8080) and
+#                 meshgate-relay r1 (:8443, admission through the coordinator, STUN on both
+#                 addresses, port 3478).
+#   mg-<pid>-ng:  the gateway's NAT, vo 10.99.0.30 on br0; in0 10.0.0.1/24 to the gateway's DPDK
+#                 mesh port (10.0.0.10, next hop 10.0.0.1), in1 10.0.1.1/24 to its kernel veth
+#                 (10.0.1.11: its TCP to the coordinator and the relay).
+#   mg-<pid>-gw:  meshgate, no endpoint in its config (it reports 10.0.0.10:51820, unreachable
+#                 from outside); LAN 192.168.77.1/24 -> mg-<pid>-lan (192.168.77.2).
+#   mg-<pid>-na:  the agent's NAT, vo 10.99.0.20 on br0, vi 192.168.1.1/24.
+#   mg-<pid>-a:   agent A (wireguard-go), veth0 192.168.1.2/24.
+#
+# Checks: both report "easy" with their NAT's address; A's disco path to the gateway is direct to
+# the gateway's NAT (10.99.0.30:51820, through A's socket); the gateway's disco path to A is A's
+# STUN endpoint and is its WireGuard endpoint for A (/peers: direct); A pings the LAN host and
+# the LAN host pings A, and the relay forwards no frame meanwhile (its metrics); the gateway's
+# disco counters show call-me-maybe and pings through the relay (meshctl netcheck --json). Prints
+# the time from the agent's start to both sides direct.
+#
+# usage: nat_gw_restricted.sh MESHGATE MESHGATE_AGENT MESHGATE_COORD MESHGATE_RELAY MESHCTL
+set -euo pipefail
+
+GW=${1:-}
+AGENT=${2:-}
+COORD=${3:-}
+RELAY=${4:-}
+MESHCTL=${5:-}
+HERE=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
+# shellcheck source=lib.sh
+source "$HERE/lib.sh"
+# shellcheck source=gw_lib.sh
+source "$HERE/gw_lib.sh"
+# shellcheck source=agent_lib.sh
+source "$HERE/agent_lib.sh"
+
+[ -n "$AGENT" ] && [ -n "$COORD" ] && [ -n "$RELAY" ] && [ -n "$MESHCTL" ] ||
+	fail "usage: nat_gw_restricted.sh MESHGATE MESHGATE_AGENT MESHGATE_COORD MESHGATE_RELAY MESHCTL"
+gw_is_reference && skip "disco on the WireGuard port is meshgate's own: no reference run"
+gw_setup_binary "$GW"
+gw_require_common
+require_commands curl nft openssl conntrack
+[ -x "$AGENT" ] || skip "meshgate-agent not built: $AGENT"
+[ -x "$COORD" ] || skip "meshgate-coord not built: $COORD"
+[ -x "$RELAY" ] || skip "meshgate-relay not built: $RELAY"
+mg_init
+T0=$SECONDS
+
+NS_H=$(ns_name hub)
+NS_NG=$(ns_name ng)
+NS_G=$(ns_name gw)
+NS_L=$(ns_name lan)
+NS_NA=$(ns_name na)
+NS_A=$(ns_name a)
+IF_A=$(if_name mgA)
+IF_G=$(if_name mgG)
+URL="http://10.99.0.1:8080"
+
+# ---- topology ----
+ns_add "$NS_H" "$NS_NG" "$NS_L" "$NS_NA" "$NS_A"
+gw_ns_add "$NS_G"
+ns_sysctl "$NS_NG" net.ipv4.ip_forward=1
+ns_sysctl "$NS_NA" net.ipv4.ip_forward=1
+ip -n "$NS_H" link add br0 type bridge mcast_snooping 0 || fail "bridge"
+ip -n "$NS_H" link set br0 up
+addr_add "$NS_H" br0 10.99.0.1/24
+addr_add "$NS_H" br0 10.99.0.2/24
+gw_port_link "$NS_G" l0 "$NS_L" veth0
+gw_port_link "$NS_G" m0 "$NS_NG" in0
+host_link "$NS_G" mg0 "$NS_NG" in1
+host_link "$NS_NG" vo "$NS_H" vgn
+host_link "$NS_NA" vo "$NS_H" van
+host_link "$NS_A" veth0 "$NS_NA" vi
+for p in vgn van; do bridge_attach "$NS_H" "$p"; done
+addr_add "$NS_NG" vo 10.99.0.30/24
+addr_add "$NS_NG" in0 10.0.0.1/24
+addr_add "$NS_NG" in1 10.0.1.1/24
+addr_add "$NS_G" mg0 10.0.1.11/24
+ip -n "$NS_G" route add default via 10.0.1.1 || fail "the gateway's default route"
+addr_add "$NS_NA" vo 10.99.0.20/24
+addr_add "$NS_NA" vi 192.168.1.1/24
+addr_add "$NS_A" veth0 192.168.1.2/24
+ip -n "$NS_A" route add default via 192.168.1.1 || fail "A's route"
+addr_add "$NS_L" veth0 192.168.77.2/24
+ip -n "$NS_L" route add default via 192.168.77.1 || fail "lan route"
+nat "$NS_NG" 10.0.0.10 restricted
+nat "$NS_NA" 192.168.1.2 restricted
+
+# ---- the coordinator and the relay ----
+relay_coord_start "$NS_H"
+alice_nodes a
+PUB_A=$(wg pubkey <"$MG_STATE/a.key")
+PUB_G=$(gen_key gw)
+relay_r1_start "$NS_H"
+metric() { relay_metric "$NS_H" 9470 "$1"; }
+
+# ---- the gateway: behind its NAT, no endpoint in its config ----
+GW_NAME=gw GW_NS=$NS_G GW_IFNAME=$IF_G GW_KEY=$MG_STATE/gw.key
+GW_LAN_IF=l0 GW_LAN4=192.168.77.1/24 GW_MESH_IF=m0 GW_MESH4=10.0.0.10/24 GW_MESH_GW4=10.0.0.1
+GW_EXTRA="coordinator:
+  url: $URL
+  authkey_file: $MG_STATE/authkey
+  state_dir: $MG_STATE/state-gw
+  hostname: gw
+relay:
+  region: test
+  ca_file: $MG_STATE/relay.crt
+stun:
+  servers: [10.99.0.1:3478, 10.99.0.2:3478]
+  interval: 1"
+gw_write_config "$MG_STATE/gw.yaml"
+gw_start "$MG_STATE/gw.yaml"
+
+wait_for 20 "the gateway registered" node_field "$PUB_G" .id
+admin POST "nodes/$(node_field "$PUB_G" .id)/routes" '{"approved": ["192.168.77.0/24"]}' >/dev/null
+wait_for 15 "the gateway's STUN endpoint (its NAT)" stun_is "$PUB_G" "10.99.0.30:51820 easy"
+netcheck() { run_bounded 5 "$MESHCTL" -s "$MG_STATE/gw.health" --json netcheck | jq -er "$1"; }
+wait_for 15 "the gateway's relay connection" netcheck .relay.connected
+
+# ---- the agent ----
+agent_nat_config a "$IF_A"
+t0=$(now_ms)
+agent_start a "$NS_A" "$IF_A"
+AGENT_A=$AGENT_PID
+
+gw_peer() { # JQ_FILTER on the gateway's /peers entry for A
+	run_bounded 5 curl -sf --unix-socket "$MG_STATE/gw.health" http://localhost/peers |
+		jq -er --arg k "$PUB_A" ".peers[] | select(.public_key == \$k) | $1"
+}
+a_direct() { [ "$(disco a "$PUB_G" '"\(.kind) \(.via) \(.endpoint)"')" = "direct socket 10.99.0.30:51820" ]; }
+gw_direct() { grep -q "msg=\"disco path\".*path=10.99.0.20:" "$(gw_log_file gw)"; }
+wait_for 30 "A direct to the gateway's NAT" a_direct
+wait_for 10 "the gateway's disco path to A's NAT" gw_direct
+t_direct=$(($(now_ms) - t0))
+EP_A=$(jq -er '.nat.endpoints[0]' "$MG_STATE/status-a.json")
+stun_is "$PUB_A" "$EP_A easy" || fail "A's STUN endpoint at the coordinator: not $EP_A easy"
+grep -q "msg=\"disco path\".*path=$EP_A" "$(gw_log_file gw)" ||
+	fail "the gateway's disco path is not A's STUN endpoint $EP_A"
+log "direct both ways after $t_direct ms (A's status: $(disco a "$PUB_G" .time_to_direct_ms) ms):" \
+	"A -> 10.99.0.30:51820 through its socket, gateway -> $EP_A"
+
+# ---- traffic LAN host <-> A, and no relay frame for the pair ----
+A4=$(node_field "$PUB_A" '.addresses[0]')
+wait_for 20 "ping A -> LAN host" lan_ping "$NS_A" 192.168.77.2
+wait_for 20 "ping LAN host -> A" lan_ping "$NS_L" "$A4"
+wait_for 10 "the gateway's WireGuard endpoint for A is its disco path" \
+	test "$(gw_peer '"\(.path) \(.endpoint)"')" = "direct $EP_A"
+f0=$(metric 'meshgate_relay_frames_forwarded_total{path="local"}')
+run_bounded 20 ip netns exec "$NS_A" ping -c 15 -i 0.1 -W 1 192.168.77.2 >/dev/null ||
+	fail "pings A -> LAN host while direct"
+run_bounded 20 ip netns exec "$NS_L" ping -c 15 -i 0.1 -W 1 "$A4" >/dev/null ||
+	fail "pings LAN host -> A while direct"
+f1=$(metric 'meshgate_relay_frames_forwarded_total{path="local"}')
+[ "${f1:-0}" = "${f0:-0}" ] || fail "the relay forwarded $((f1 - f0)) frames while direct"
+a_direct || fail "A's path moved: $(disco a "$PUB_G" tostring)"
+[ "$(gw_peer .endpoint)" = "$EP_A" ] || fail "the gateway's endpoint for A moved: $(gw_peer .endpoint)"
+[ "$(disco a "$PUB_G" .packets.to_direct)" -gt 0 ] && [ "$(disco a "$PUB_G" .packets.from_direct)" -gt 0 ] ||
+	fail "A's socket carried no WireGuard for the gateway: $(disco a "$PUB_G" .packets | tr -d '\n ')"
+log "30 pings each way between the LAN host and A: the relay forwarded none" \
+	"(forwarded in all: ${f1:-0}); A's proxy $(disco a "$PUB_G" .packets | tr -d '\n ')"
+
+# ---- the gateway's disco through the relay ----
+netcheck '.disco.relay.received > 0 and .disco.relay.call_me_maybe_sent > 0 and
+	.disco.relay.pings_sent > 0' >/dev/null ||
+	fail "the gateway's relayed disco counters did not move: $(netcheck .disco.relay | tr -d '\n ')"
+run_bounded 5 "$MESHCTL" -s "$MG_STATE/gw.health" netcheck >"$MG_STATE/netcheck.txt" ||
+	fail "meshctl netcheck"
+log "meshctl netcheck on the gateway:"
+sed 's/^/    /' "$MG_STATE/netcheck.txt" >&2
+
+gw_stop gw
+stop_pid "$AGENT_A" 5
+stop_pid "$RELAY_PID" 5
+stop_pid "$COORD_PID" 5
+printf 'gateway and agent behind port-restricted NATs: time to direct %s ms\n' "$t_direct"
+log "PASS in $((SECONDS - T0)) s"
