@@ -19,17 +19,6 @@ static long long num(json_t *o, const char *k)
 	return (long long)json_integer_value(json_object_get(o, k));
 }
 
-/* Round trips as milliseconds with three decimals, "-" before the first answer. */
-static void print_ms(json_t *o, const char *k)
-{
-	json_t *v = json_object_get(o, k);
-
-	if (json_is_number(v))
-		printf(" %s %.3f ms", k, json_number_value(v));
-	else
-		printf(" %s -", k);
-}
-
 /* What netcheck shows on a gateway: STUN's verdict and the relays' round trips. */
 static void print_netcheck(json_t *d)
 {
@@ -49,10 +38,16 @@ static void print_netcheck(json_t *d)
 	}
 	json_array_foreach(json_object_get(json_object_get(d, "relay"), "relays"), i, v)
 	{
+		json_t *last = json_object_get(v, "rtt_ms"),
+		       *min = json_object_get(v, "rtt_min_ms");
+
 		printf("relay rtt:   %s%s", str(v, "name"),
 		       json_is_true(json_object_get(v, "home")) ? " (home)" : "");
-		print_ms(v, "rtt_ms");
-		print_ms(v, "rtt_min_ms");
+		if (json_is_number(last))
+			printf(" %.3f ms (min %.3f ms)", json_number_value(last),
+			       json_number_value(min));
+		else
+			printf(" no answer yet");
 		printf(", %lld pings, %lld lost\n", num(v, "pings"), num(v, "lost"));
 	}
 }

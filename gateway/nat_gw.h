@@ -121,6 +121,8 @@ int mg_disco_gw_send(struct mg_control *ctl, struct mg_peer *peer, struct mg_dis
 json_t *mg_nat_gw_json(struct mg_control *ctl);
 /* relay_rtt_gw.c: each connected relay's round trips, home relay first (a JSON array). */
 json_t *mg_relay_rtt_gw_json(struct mg_control *ctl);
+/* The home relay's last round trip in microseconds; -1 before the first or while none. */
+int64_t mg_relay_rtt_gw_home_us(struct mg_control *ctl);
 
 /* paths_gw.c */
 unsigned mg_paths_gw_poll(struct mg_control *ctl, uint64_t now_ns);

@@ -25,6 +25,14 @@ unsigned mg_relay_rtt_gw_poll(struct mg_control *ctl)
 	return work;
 }
 
+int64_t mg_relay_rtt_gw_home_us(struct mg_control *ctl)
+{
+	struct mg_relay_gw_conn c[MAX_CONNS];
+	size_t n = ctl->relay ? mg_relay_gw_conns(ctl, c, MAX_CONNS) : 0;
+
+	return n && c[0].home ? mg_relay_client_rtt(c[0].client)->last_us : -1;
+}
+
 static json_t *ms_or_null(int64_t us)
 {
 	return us < 0 ? json_null() : json_real((double)us / 1000.0);
