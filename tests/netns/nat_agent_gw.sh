@@ -225,6 +225,10 @@ wait_for 10 "ping A -> LAN host (second start)" lan_ping "$NS_A" 192.168.77.2
 log "gateway first: LAN host -> A after $t_lan ms; the gateway sends to A's socket $EP_A," \
 	"A's proxy $(disco a "$PUB_G" .packets | tr -d '\n '), wg show: $(wg_ep)"
 
+# For the log: what both show at the end.
+run_bounded 5 "$MESHCTL" -s "$MG_STATE/gw.health" netcheck | sed 's/^/  netcheck| /' || true
+run_bounded 5 "$MESHCTL" agent "$MG_STATE/status-a.json" | sed 's/^/  agent| /' || true
+
 gw_stop gw
 stop_pid "$AGENT_A" 5
 stop_pid "$RELAY_PID" 5
