@@ -570,6 +570,9 @@ static void drain(struct agent *a)
 			if (a->rp && ev->update.has_relay_map)
 				mg_relay_path_set_map(a->rp, ev->update.relays, ev->update.n_relays,
 				                      (int64_t)time(NULL));
+			if (a->np && ev->update.has_relay_map)
+				mg_nat_probe_set_relays(a->np, ev->update.relays,
+				                        ev->update.n_relays);
 			rc = mg_netmap_apply(&a->st, &ev->update, (int64_t)time(NULL), &agent_sink,
 			                     a);
 			exit_report(a);
@@ -639,7 +642,8 @@ static void relay_status_tick(struct agent *a, time_t now)
 		mg_coord_client_status(a->cl, &cs);
 		rc = mg_agent_status_write(a->cfg.status_file, &a->st, have_dev ? &dev : NULL,
 		                           a->rp, mg_coord_client_state_name(cs.state),
-		                           a->np ? &a->nat : NULL, a->disco, a->paths);
+		                           a->np ? &a->nat : NULL, a->disco, a->paths,
+		                           a->cfg.stun.from_map ? "relay_map" : "config");
 		if (rc)
 			mg_log(MG_LOG_WARNING, "status file not written", "path",
 			       a->cfg.status_file, "error", strerror(-rc), NULL);
@@ -661,9 +665,12 @@ static void nat_probed(void *ctx, const struct mg_nat_probe_result *r)
 	struct agent *a = ctx;
 	char e0[MG_SOCKADDR_STRLEN] = "", e1[MG_SOCKADDR_STRLEN] = "";
 
-	if (nat_same(&a->nat, r))
-		return;
+	bool same = nat_same(&a->nat, r);
+
+	/* The status shows the last round's servers and round trips, changed or not. */
 	a->nat = *r;
+	if (same)
+		return;
 	if (r->n_mapped > 0)
 		mg_sockaddr_format(&r->mapped[0], e0, sizeof(e0));
 	if (r->n_mapped > 1)
@@ -837,6 +844,7 @@ int mg_agent_main(int argc, char **argv)
 	if (a.cfg.stun.enabled) {
 		if (a.cfg.coord.use_exit_node[0])
 			a.cfg.stun.fwmark = MG_EXIT_FWMARK;
+		snprintf(a.cfg.stun.region, sizeof(a.cfg.stun.region), "%s", a.cfg.relay.region);
 		a.np = mg_nat_probe_new(&a.cfg.stun, nat_probed, &a, err, sizeof(err));
 		if (!a.np) {
 			mg_log(MG_LOG_ERROR, "stun socket", "error", err, NULL);

@@ -11,6 +11,7 @@
 #include <unistd.h>
 
 #include "log.h"
+#include "stun_servers.h"
 
 /* A server that has not answered within this much of a round counts as silent. */
 #define ROUND_WAIT_MS 1500
@@ -30,7 +31,35 @@ struct mg_nat_probe {
 	uint64_t refused;
 	mg_nat_probe_other_fn other;
 	void *other_ctx;
+	struct mg_stun_servers *map; /* with cfg.from_map */
+	bool dual;                   /* an IPv6 socket that also carries IPv4 (mapped) */
 };
+
+/* An IPv4-mapped IPv6 address (::ffff:a.b.c.d) from the dual-stack socket, as plain IPv4. */
+static void unmap(struct mg_sockaddr *a)
+{
+	static const uint8_t pfx[12] = {0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0xff, 0xff};
+
+	if (a->family != 6 || memcmp(a->addr, pfx, sizeof(pfx)) != 0)
+		return;
+	a->family = 4;
+	memmove(a->addr, a->addr + 12, 4);
+	memset(a->addr + 4, 0, 12);
+}
+
+static socklen_t to_ss(const struct mg_nat_probe *np, const struct mg_sockaddr *a,
+                       struct sockaddr_storage *ss)
+{
+	struct mg_sockaddr m = *a;
+
+	if (np->dual && a->family == 4) {
+		m.family = 6;
+		memset(m.addr, 0, 10);
+		m.addr[10] = m.addr[11] = 0xff;
+		memcpy(m.addr + 12, a->addr, 4);
+	}
+	return mg_sockaddr_to_ss(&m, ss);
+}
 
 int mg_nat_probe_config_load(struct cfg_loader *ld, yaml_node_t *node,
                              struct mg_nat_probe_config *cfg)
@@ -45,10 +74,9 @@ int mg_nat_probe_config_load(struct cfg_loader *ld, yaml_node_t *node,
 	cfg->interval_s = 3;
 	if (cfg_check_keys(ld, node, "stun", keys) != 0)
 		return -1;
+	/* Without servers: the relays' STUN ports from the coordinator's relay map. */
 	n = cfg_lookup(ld, node, "servers");
-	if (!n)
-		return cfg_fail(ld, node, "stun.servers", "required: one or two ip:port");
-	if (cfg_list_max(ld, n, "stun.servers", "servers", 2, &items, &cfg->n_servers) != 0)
+	if (n && cfg_list_max(ld, n, "stun.servers", "servers", 2, &items, &cfg->n_servers) != 0)
 		return -1;
 	for (size_t i = 0; i < cfg->n_servers; i++) {
 		yaml_node_t *it = cfg_item(ld, n, items, i);
@@ -65,8 +93,7 @@ int mg_nat_probe_config_load(struct cfg_loader *ld, yaml_node_t *node,
 			    ld, it, ipath,
 			    "both servers must be of one family (one socket asks both)");
 	}
-	if (cfg->n_servers == 0)
-		return cfg_fail(ld, n, "stun.servers", "required: one or two ip:port");
+	cfg->from_map = cfg->n_servers == 0;
 	if ((n = cfg_lookup(ld, node, "interval"))) {
 		if (cfg_uint(ld, n, "stun.interval", 1, 300, &v) != 0)
 			return -1;
@@ -82,7 +109,7 @@ struct mg_nat_probe *mg_nat_probe_new(const struct mg_nat_probe_config *cfg, mg_
 	struct mg_nat_probe *np = calloc(1, sizeof(*np));
 	struct sockaddr_storage ss;
 	socklen_t sl = sizeof(ss);
-	int fam = cfg->servers[0].family == 6 ? AF_INET6 : AF_INET;
+	int fam = cfg->servers[0].family == 6 || cfg->from_map ? AF_INET6 : AF_INET;
 
 	if (!np) {
 		snprintf(err, errlen, "out of memory");
@@ -91,7 +118,27 @@ struct mg_nat_probe *mg_nat_probe_new(const struct mg_nat_probe_config *cfg, mg_
 	np->cfg = *cfg;
 	np->fn = fn;
 	np->ctx = ctx;
+	if (cfg->from_map && !(np->map = malloc(sizeof(*np->map)))) {
+		snprintf(err, errlen, "out of memory");
+		free(np);
+		return NULL;
+	}
+	if (np->map)
+		mg_stun_servers_init(np->map, cfg->region, true);
 	np->fd = socket(fam, SOCK_DGRAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+	if (cfg->from_map) {
+		int off = 0;
+
+		np->dual = np->fd >= 0 &&
+		           setsockopt(np->fd, IPPROTO_IPV6, IPV6_V6ONLY, &off, sizeof(off)) == 0;
+		if (!np->dual) {
+			/* IPv6 is off on this host: IPv4 only. */
+			if (np->fd >= 0)
+				close(np->fd);
+			fam = AF_INET;
+			np->fd = socket(fam, SOCK_DGRAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+		}
+	}
 	if (np->fd < 0 || getsockname(np->fd, (struct sockaddr *)&ss, &sl) != 0) {
 		snprintf(err, errlen, "udp socket: %s", strerror(errno));
 		mg_nat_probe_free(np);
@@ -124,6 +171,9 @@ void mg_nat_probe_free(struct mg_nat_probe *np)
 		return;
 	if (np->fd >= 0)
 		close(np->fd);
+	if (np->map)
+		mg_stun_servers_free(np->map);
+	free(np->map);
 	free(np);
 }
 
@@ -157,8 +207,12 @@ static bool address_is_ours(const struct mg_sockaddr *a)
 
 static void finish_round(struct mg_nat_probe *np)
 {
-	struct mg_nat_probe_result r = {
-	    .nat = "unknown", .rtt_ms = {-1, -1}, .local_port = np->local.port};
+	struct mg_nat_probe_result r = {.nat = "unknown",
+	                                .rtt_ms = {-1, -1},
+	                                .local_port = np->local.port,
+	                                .n_servers = np->cfg.n_servers};
+
+	memcpy(r.servers, np->cfg.servers, sizeof(r.servers));
 	size_t answers = 0;
 
 	for (size_t i = 0; i < np->cfg.n_servers; i++) {
@@ -186,7 +240,7 @@ static void send_round(struct mg_nat_probe *np, int64_t now_ms)
 	for (size_t i = 0; i < np->cfg.n_servers; i++) {
 		uint8_t req[MG_STUN_REQUEST_LEN];
 		struct sockaddr_storage ss;
-		socklen_t sl = mg_sockaddr_to_ss(&np->cfg.servers[i], &ss);
+		socklen_t sl = to_ss(np, &np->cfg.servers[i], &ss);
 		size_t len = mg_stun_build_request(req, sizeof(req), np->txid[i]);
 
 		np->answered[i] = false;
@@ -215,6 +269,7 @@ static void receive(struct mg_nat_probe *np, int64_t now_ms)
 		if (n < 0)
 			return;
 		mg_sockaddr_from_ss(&from, &src);
+		unmap(&src);
 		for (size_t i = 0; np->in_round && i < np->cfg.n_servers && !used; i++) {
 			if (memcmp(&src, &np->cfg.servers[i], sizeof(src)) != 0 ||
 			    np->answered[i] ||
@@ -222,6 +277,7 @@ static void receive(struct mg_nat_probe *np, int64_t now_ms)
 			        MG_STUN_OK)
 				continue;
 			np->answered[i] = true;
+			unmap(&mapped);
 			np->mapped[i] = mapped;
 			np->rtt_ms[i] = (int)(now_ms - np->round_start);
 			used = true;
@@ -233,16 +289,41 @@ static void receive(struct mg_nat_probe *np, int64_t now_ms)
 	}
 }
 
+/* A new set of servers from the relay map: the round under way is void, a new one starts. */
+static void map_poll(struct mg_nat_probe *np, int64_t now_ms)
+{
+	unsigned fam = np->dual                ? MG_STUN_FAMILY_4 | MG_STUN_FAMILY_6
+	               : np->local.family == 6 ? MG_STUN_FAMILY_6
+	                                       : MG_STUN_FAMILY_4;
+
+	if (!mg_stun_servers_poll(np->map, now_ms / 1000, fam))
+		return;
+	memcpy(np->cfg.servers, np->map->servers, sizeof(np->cfg.servers));
+	np->cfg.n_servers = np->map->n_servers;
+	np->in_round = false;
+	np->next_round = now_ms;
+	np->answered[0] = np->answered[1] = false;
+}
+
+void mg_nat_probe_set_relays(struct mg_nat_probe *np, const struct mg_netmap_relay *relays,
+                             size_t n)
+{
+	if (np->map)
+		mg_stun_servers_set_map(np->map, relays, n);
+}
+
 void mg_nat_probe_run(struct mg_nat_probe *np, int64_t now_ms)
 {
 	bool all = true;
 
+	if (np->map)
+		map_poll(np, now_ms);
 	receive(np, now_ms);
 	for (size_t i = 0; i < np->cfg.n_servers; i++)
 		all &= np->answered[i];
 	if (np->in_round && (all || now_ms - np->round_start >= ROUND_WAIT_MS))
 		finish_round(np);
-	if (!np->in_round && now_ms >= np->next_round)
+	if (!np->in_round && now_ms >= np->next_round && np->cfg.n_servers > 0)
 		send_round(np, now_ms);
 }
 
@@ -256,7 +337,7 @@ int mg_nat_probe_sendto(struct mg_nat_probe *np, const uint8_t *buf, size_t len,
                         const struct mg_sockaddr *to)
 {
 	struct sockaddr_storage ss;
-	socklen_t sl = mg_sockaddr_to_ss(to, &ss);
+	socklen_t sl = to_ss(np, to, &ss);
 
 	return sendto(np->fd, buf, len, 0, (struct sockaddr *)&ss, sl) < 0 ? -errno : 0;
 }

@@ -13,6 +13,11 @@
  *   stun:
  *     servers: [192.0.2.10:3478, 192.0.2.11:3478]   # one or two numeric addresses, one family
  *     interval: 3                                   # seconds between probes, 1..300
+ *
+ * Without servers (`stun: {}`) the servers are the relays' STUN ports from the coordinator's
+ * relay map (node/stun_servers.h), given with mg_nat_probe_set_relays; the socket is then
+ * dual-stack (IPv6 with IPv4-mapped addresses, IPv4 alone where IPv6 is off), since the map
+ * decides the family only later and the socket's port must last.
  */
 #ifndef MESHGATE_AGENT_NAT_PROBE_H
 #define MESHGATE_AGENT_NAT_PROBE_H
@@ -30,8 +35,10 @@ struct mg_nat_probe_config {
 	bool enabled;
 	struct mg_sockaddr servers[2];
 	size_t n_servers;
+	bool from_map; /* no servers listed: the relay map's (node/stun_servers.h) */
 	unsigned interval_s;
 	uint32_t fwmark; /* not from YAML: set while an exit node routes into the tunnel */
+	char region[64]; /* not from YAML: relay.region, whose relays are asked first */
 };
 
 int mg_nat_probe_config_load(struct cfg_loader *ld, yaml_node_t *node,
@@ -41,8 +48,10 @@ int mg_nat_probe_config_load(struct cfg_loader *ld, yaml_node_t *node,
 struct mg_nat_probe_result {
 	struct mg_sockaddr mapped[2]; /* distinct mapped endpoints, n_mapped of them */
 	size_t n_mapped;
-	const char *nat;     /* "none", "easy", "hard" or "unknown" */
-	int rtt_ms[2];       /* per server, -1 when it did not answer */
+	const char *nat;               /* "none", "easy", "hard" or "unknown" */
+	int rtt_ms[2];                 /* per server, -1 when it did not answer */
+	struct mg_sockaddr servers[2]; /* the servers asked, n_servers of them */
+	size_t n_servers;
 	uint16_t local_port; /* the socket's own port (disco's too) */
 };
 
@@ -67,6 +76,10 @@ int mg_nat_probe_sendto(struct mg_nat_probe *np, const uint8_t *buf, size_t len,
                         const struct mg_sockaddr *to);
 /* The socket's own port. */
 uint16_t mg_nat_probe_local_port(const struct mg_nat_probe *np);
+/* With from_map: the relay map of the latest map that carried one. */
+struct mg_netmap_relay;
+void mg_nat_probe_set_relays(struct mg_nat_probe *np, const struct mg_netmap_relay *relays,
+                             size_t n);
 /* Datagrams refused: not STUN, another source, another transaction, a bad response. */
 uint64_t mg_nat_probe_refused(const struct mg_nat_probe *np);
 

@@ -431,6 +431,12 @@ void mg_relay_path_io(struct mg_relay_path *rp, const struct pollfd *pfd, size_t
 				p->to_relay++;
 		}
 	}
+	/* Round trips (node/relay_rtt.h): a PING when due, flushed with the rest just below. */
+	if ((rc = mg_relay_home_client(rp->home)))
+		mg_relay_client_rtt_tick(rc);
+	for (size_t i = 0; i < MG_RELAY_PATH_MAX_EXTRA; i++)
+		if (rp->extras.x[i].rc)
+			mg_relay_client_rtt_tick(rp->extras.x[i].rc);
 	if ((rc = mg_relay_home_client(rp->home)) && mg_relay_client_pending(rc) > 0 &&
 	    mg_relay_client_flush(rc) < 0)
 		mg_relay_home_down(rp->home, now, mg_relay_client_error(rc));
@@ -542,6 +548,31 @@ void mg_relay_path_peer_home(struct mg_relay_path *rp, const uint8_t key[32], co
 		snprintf(p->home_relay, sizeof(p->home_relay), "%s", home ? home : "");
 }
 
+static void rtt_ms(FILE *f, const char *key, int64_t us)
+{
+	if (us < 0)
+		fprintf(f, ",\"%s\":null", key);
+	else
+		fprintf(f, ",\"%s\":%.3f", key, (double)us / 1000.0);
+}
+
+/* One relay connection's round trips, as meshctl netcheck shows the gateway's. */
+static void rtt_status(FILE *f, const char *name, bool home, const struct mg_relay_client *rc)
+{
+	const struct mg_relay_rtt *r = mg_relay_client_rtt(rc);
+
+	fputs("{\"name\":\"", f);
+	for (const char *c = name; *c; c++)
+		if (*c >= 0x20 && *c < 0x7f && *c != '"' && *c != '\\')
+			fputc(*c, f);
+	fprintf(f, "\",\"home\":%s", home ? "true" : "false");
+	rtt_ms(f, "rtt_ms", r->last_us);
+	rtt_ms(f, "rtt_min_ms", r->min_us);
+	rtt_ms(f, "rtt_smoothed_ms", r->smoothed_us);
+	fprintf(f, ",\"pings\":%llu,\"pongs\":%llu,\"lost\":%llu}", (unsigned long long)r->pings,
+	        (unsigned long long)r->pongs, (unsigned long long)r->lost);
+}
+
 void mg_relay_path_status(const struct mg_relay_path *rp, FILE *f)
 {
 	struct mg_relay_client_stats st = {0};
@@ -563,8 +594,24 @@ void mg_relay_path_status(const struct mg_relay_path *rp, FILE *f)
 			fputc(*c, f);
 	fprintf(f,
 	        "\",\"connects\":%llu,\"sent\":%llu,\"received\":%llu,\"dropped_queue_full\":%llu,"
-	        "\"dropped_unknown_peer\":%llu,\"dropped_disco\":%llu}",
+	        "\"dropped_unknown_peer\":%llu,\"dropped_disco\":%llu,\"relays\":[",
 	        (unsigned long long)info.connects, (unsigned long long)st.sent,
 	        (unsigned long long)st.received, (unsigned long long)st.dropped_queue_full,
 	        (unsigned long long)rp->to_relay_dropped, (unsigned long long)rp->disco_dropped);
+	bool first = true;
+	if (rc && h) {
+		rtt_status(f, h->name, true, rc);
+		first = false;
+	}
+	for (size_t i = 0; i < MG_RELAY_PATH_MAX_EXTRA; i++) {
+		const struct mg_relay_extra *x = &rp->extras.x[i];
+
+		if (!x->rc)
+			continue;
+		if (!first)
+			fputc(',', f);
+		rtt_status(f, x->name, false, x->rc);
+		first = false;
+	}
+	fputs("]}", f);
 }

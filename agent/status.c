@@ -31,7 +31,8 @@ static const struct mg_uapi_client_peer *dev_peer(const struct mg_uapi_client_de
 int mg_agent_status_write(const char *path, const struct mg_netmap_state *st,
                           const struct mg_uapi_client_device *dev, const struct mg_relay_path *rp,
                           const char *coord_state, const struct mg_nat_probe_result *nat,
-                          const struct mg_agent_disco *disco, const struct mg_agent_paths *paths)
+                          const struct mg_agent_disco *disco, const struct mg_agent_paths *paths,
+                          const char *servers_from)
 {
 	char tmp[4096 + 8], b64[WG_KEY_B64_SIZE], ep[MG_SOCKADDR_STRLEN];
 	FILE *f;
@@ -54,8 +55,14 @@ int mg_agent_status_write(const char *path, const struct mg_netmap_state *st,
 			mg_sockaddr_format(&nat->mapped[i], ep, sizeof(ep));
 			fprintf(f, "%s\"%s\"", i ? "," : "", ep);
 		}
-		fprintf(f, "],\"rtt_ms\":[%d,%d],\"port\":%u}", nat->nat ? nat->rtt_ms[0] : -1,
-		        nat->nat ? nat->rtt_ms[1] : -1, (unsigned)nat->local_port);
+		fprintf(f, "],\"rtt_ms\":[%d,%d],\"port\":%u,\"servers\":[",
+		        nat->nat ? nat->rtt_ms[0] : -1, nat->nat ? nat->rtt_ms[1] : -1,
+		        (unsigned)nat->local_port);
+		for (size_t i = 0; nat->nat && i < nat->n_servers; i++) {
+			mg_sockaddr_format(&nat->servers[i], ep, sizeof(ep));
+			fprintf(f, "%s\"%s\"", i ? "," : "", ep);
+		}
+		fprintf(f, "],\"servers_from\":\"%s\"}", servers_from);
 	} else {
 		fputs("null", f);
 	}

@@ -21,6 +21,7 @@
 int mg_agent_status_write(const char *path, const struct mg_netmap_state *st,
                           const struct mg_uapi_client_device *dev, const struct mg_relay_path *rp,
                           const char *coord_state, const struct mg_nat_probe_result *nat,
-                          const struct mg_agent_disco *disco, const struct mg_agent_paths *paths);
+                          const struct mg_agent_disco *disco, const struct mg_agent_paths *paths,
+                          const char *servers_from);
 
 #endif

@@ -19,6 +19,39 @@ static long long num(json_t *o, const char *k)
 	return (long long)json_integer_value(json_object_get(o, k));
 }
 
+/* What netcheck shows on a gateway: STUN's verdict and the relays' round trips. */
+static void print_netcheck(json_t *d)
+{
+	json_t *nat = json_object_get(d, "nat"), *v;
+	size_t i;
+
+	if (json_is_object(nat)) {
+		printf("nat:         %s, endpoints", str(nat, "kind"));
+		json_array_foreach(json_object_get(nat, "endpoints"), i, v)
+		    printf(" %s", json_string_value(v));
+		printf(" (stun servers");
+		json_array_foreach(json_object_get(nat, "servers"), i, v)
+		    printf(" %s", json_string_value(v));
+		printf(", from %s)\n", str(nat, "servers_from"));
+	} else {
+		printf("nat:         no stun: section\n");
+	}
+	json_array_foreach(json_object_get(json_object_get(d, "relay"), "relays"), i, v)
+	{
+		json_t *last = json_object_get(v, "rtt_ms"),
+		       *min = json_object_get(v, "rtt_min_ms");
+
+		printf("relay rtt:   %s%s", str(v, "name"),
+		       json_is_true(json_object_get(v, "home")) ? " (home)" : "");
+		if (json_is_number(last))
+			printf(" %.3f ms (min %.3f ms)", json_number_value(last),
+			       json_number_value(min));
+		else
+			printf(" no answer yet");
+		printf(", %lld pings, %lld lost\n", num(v, "pings"), num(v, "lost"));
+	}
+}
+
 int meshctl_agent_status(const char *path, bool json)
 {
 	json_error_t jerr;
@@ -51,6 +84,7 @@ int meshctl_agent_status(const char *path, bool json)
 	} else {
 		printf("home relay:  no relay: section\n");
 	}
+	print_netcheck(d);
 	printf("%-44s %-16s %-34s %-10s %-22s %10s %12s %12s\n", "PEER", "NAME", "PATH", "HOME",
 	       "ENDPOINT", "HANDSHAKE", "RX", "TX");
 	json_array_foreach(json_object_get(d, "peers"), i, p)

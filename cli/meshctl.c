@@ -62,10 +62,11 @@ static void usage(FILE *out)
 	    "  metrics       Prometheus text metrics\n"
 	    "  filter        the packet filter in force, flow tracking, policy drops per peer\n"
 	    "  netcheck      public endpoints and NAT kind (STUN from the WireGuard port), STUN\n"
-	    "                round trips, disco counters, the relay\n"
+	    "                round trips, disco counters, the relays' round trips\n"
 	    "  ping PEER     keepalive round trip to PEER (base64 public key or overlay IP)\n"
-	    "  agent [FILE]  an agent host: home relay and each peer's path (direct or relay),\n"
-	    "                from its status file (default /run/meshgate/agent-IFNAME.json)\n"
+	    "  agent [FILE]  an agent host: home relay, NAT kind, relay round trips and each\n"
+	    "                peer's path (direct or relay), from its status file\n"
+	    "                (default /run/meshgate/agent-IFNAME.json)\n"
 	    "options:\n"
 	    "  -i, --interface IFNAME  socket " MG_HEALTH_DEFAULT_DIR
 	    "/IFNAME.health (default " DEFAULT_IFNAME ")\n"
@@ -439,6 +440,9 @@ static void print_netcheck(json_t *d)
 		printf("stun:       not configured (no stun: section)\n");
 	} else {
 		printf("nat:        %s\n", jstr(st, "nat", "(no round finished yet)"));
+		printf("servers:    from the %s\n",
+		       strcmp(jstr(st, "servers_from", "config"), "relay_map") == 0 ? "relay map"
+		                                                                    : "config");
 		printf("endpoints: ");
 		json_array_foreach(json_object_get(st, "endpoints"), i, v)
 		    printf(" %s", json_string_value(v));
@@ -482,6 +486,20 @@ static void print_netcheck(json_t *d)
 		printf("\n");
 	} else
 		printf("relay:      none\n");
+	/* Each connected relay's round trips over its TLS connection (PING/PONG). */
+	json_array_foreach(json_object_get(rl, "relays"), i, v)
+	{
+		json_t *last = json_object_get(v, "rtt_ms"),
+		       *min = json_object_get(v, "rtt_min_ms");
+		printf("relay rtt:  %-20s %-6s", jstr(v, "name", "?"),
+		       json_is_true(json_object_get(v, "home")) ? "home" : "");
+		if (json_is_number(last))
+			printf(" %.3f ms (min %.3f ms)", json_number_value(last),
+			       json_number_value(min));
+		else
+			printf(" no answer yet");
+		printf(", %lld pings, %lld lost\n", jint(v, "pings"), jint(v, "lost"));
+	}
 }
 
 /* ---- commands ---- */

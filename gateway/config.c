@@ -658,6 +658,12 @@ static int load_root(struct cfg_loader *ld, yaml_node_t *root)
 	if ((n = cfg_lookup(ld, root, "stun")) &&
 	    mg_nat_probe_config_load(ld, n, &gw_cfg(ld)->stun) != 0)
 		return -1;
+	if (n && gw_cfg(ld)->stun.from_map && !gw_cfg(ld)->coord.url[0])
+		return cfg_fail(
+		    ld, n, "stun.servers",
+		    "required without a coordinator (whose relay map names the STUN servers)");
+	snprintf(gw_cfg(ld)->stun.region, sizeof(gw_cfg(ld)->stun.region), "%s",
+	         gw_cfg(ld)->relay.region);
 	if ((n = cfg_lookup(ld, root, "sockets")) && load_sockets(ld, n) != 0)
 		return -1;
 	if (check_socket_paths(ld, n) != 0)

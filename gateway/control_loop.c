@@ -316,6 +316,7 @@ unsigned mg_control_poll(struct mg_control *ctl, uint64_t now_ns)
 	work += mg_hs_pending_poll(ctl, now_ns);
 	work += mg_control_coord_poll(ctl, now_ns);
 	work += mg_relay_gw_poll(ctl, now_ns);
+	work += mg_relay_rtt_gw_poll(ctl);
 	work += mg_nat_gw_poll(ctl, now_ns);
 	if (now_ns - ctl->last_housekeeping_ns >= HOUSEKEEPING_NS) {
 		mg_neigh_age(&ctl->gw, now_ns);

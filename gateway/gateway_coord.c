@@ -18,6 +18,7 @@
 #include "device.h"
 #include "health.h"
 #include "log.h"
+#include "nat_gw.h"
 #include "relay_gw.h"
 #include "status.h"
 
@@ -122,8 +123,10 @@ unsigned mg_control_coord_poll(struct mg_control *ctl, uint64_t now_ns)
 	if (!ctl->coord)
 		return 0;
 	while ((ev = mg_coord_client_next(ctl->coord))) {
-		if (ev->kind == MG_COORD_EV_MAP && ev->update.has_relay_map)
+		if (ev->kind == MG_COORD_EV_MAP && ev->update.has_relay_map) {
 			mg_relay_gw_set_map(ctl, ev->update.relays, ev->update.n_relays, now_ns);
+			mg_stun_gw_set_map(ctl, ev->update.relays, ev->update.n_relays);
+		}
 		int rc = ev->kind == MG_COORD_EV_MAP
 		             ? mg_netmap_apply(&ctl->netmap, &ev->update, (int64_t)time(NULL),
 		                               &mg_device_netmap_sink, ctl)

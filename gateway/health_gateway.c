@@ -111,6 +111,11 @@ static void add_relay_metrics(struct mg_control *ctl, struct mg_status *st)
 	mg_status_add_extra(st, "meshgate_relay_dropped_in_full_total",
 	                    "Relayed data messages the ring to the worker refused.", true,
 	                    r.dropped_in_full);
+	int64_t rtt = mg_relay_rtt_gw_home_us(ctl);
+	if (rtt >= 0)
+		mg_status_add_extra(st, "meshgate_relay_home_rtt_microseconds",
+		                    "The last round trip (PING/PONG) to the home relay.", false,
+		                    (uint64_t)rtt);
 	mg_status_add_extra(st, "meshgate_relay_extra_connected",
 	                    "Connections to peers' home relays outside our region.", false,
 	                    r.extra_connected);

@@ -27,9 +27,20 @@ int mg_nat_gw_start(struct mg_control *ctl, char *err, size_t errlen)
 	}
 	ng->n_win = ctl->gw.max_peers;
 	ng->cfg = ctl->cfg.stun;
+	if (ng->cfg.enabled && ng->cfg.from_map) {
+		if (!(ng->map = malloc(sizeof(*ng->map)))) {
+			free(ng->win);
+			free(ng);
+			snprintf(err, errlen, "out of memory for the STUN servers");
+			return -1;
+		}
+		/* No route check: the kernel does not route the mesh port's traffic, DPDK does. */
+		mg_stun_servers_init(ng->map, ng->cfg.region, false);
+	}
 	ng->last.nat = "unknown";
 	ng->last.rtt_ms[0] = ng->last.rtt_ms[1] = -1;
 	if (mg_wgport_ring_create(&ctl->gw) != 0) {
+		free(ng->map);
 		free(ng->win);
 		free(ng);
 		snprintf(err, errlen, "cannot create the STUN/disco ring");
@@ -47,6 +58,9 @@ void mg_nat_gw_stop(struct mg_control *ctl)
 		return;
 	mg_paths_gw_fini(ng);
 	mg_disco_gw_fini(ng);
+	if (ng->map)
+		mg_stun_servers_free(ng->map);
+	free(ng->map);
 	free(ng);
 	ctl->nat = NULL;
 }

@@ -20,6 +20,7 @@
 #include "disco_path.h"
 #include "nat_probe.h"
 #include "stun.h"
+#include "stun_servers.h"
 
 struct mg_control;
 struct mg_wgport_item;
@@ -65,6 +66,7 @@ struct mg_nat_gw {
 	int rtt_ms[2];
 	struct mg_stun_gw_result last;
 	struct mg_stun_gw_stats stun;
+	struct mg_stun_servers *map; /* servers from the relay map (cfg.from_map), else NULL */
 
 	/* disco */
 	struct mg_disco_node self;
@@ -98,6 +100,9 @@ int mg_nat_gw_send(struct mg_control *ctl, const struct mg_sockaddr *dst, const 
 void mg_stun_gw_input(struct mg_control *ctl, const struct mg_wgport_item *it, const uint8_t *buf,
                       size_t len, uint64_t now_ns);
 unsigned mg_stun_gw_tick(struct mg_control *ctl, uint64_t now_ns);
+/* The relay map of a map that carried one: STUN servers when the config lists none. */
+struct mg_netmap_relay;
+void mg_stun_gw_set_map(struct mg_control *ctl, const struct mg_netmap_relay *relays, size_t n);
 
 /* disco_gw.c */
 void mg_disco_gw_input(struct mg_control *ctl, const struct mg_wgport_item *it, const uint8_t *buf,
@@ -114,6 +119,10 @@ int mg_disco_gw_send(struct mg_control *ctl, struct mg_peer *peer, struct mg_dis
 
 /* netcheck_gw.c: the netcheck document (meshctl netcheck); NULL when not set up. */
 json_t *mg_nat_gw_json(struct mg_control *ctl);
+/* relay_rtt_gw.c: each connected relay's round trips, home relay first (a JSON array). */
+json_t *mg_relay_rtt_gw_json(struct mg_control *ctl);
+/* The home relay's last round trip in microseconds; -1 before the first or while none. */
+int64_t mg_relay_rtt_gw_home_us(struct mg_control *ctl);
 
 /* paths_gw.c */
 unsigned mg_paths_gw_poll(struct mg_control *ctl, uint64_t now_ns);

@@ -1,8 +1,8 @@
 // SPDX-License-Identifier: GPL-2.0-only
 /*
- * `meshctl netcheck` on the gateway: what its STUN client and disco responder know, as one JSON
- * object built on the control thread (the health socket's ops run there, so ctl->nat is read
- * where it is written).
+ * `meshctl netcheck` on the gateway: what its STUN client, disco responder and relay round trips
+ * (relay_rtt_gw.c) know, as one JSON object built on the control thread (the health socket's
+ * ops run there, so ctl->nat is read where it is written).
  */
 #include <jansson.h>
 
@@ -22,6 +22,7 @@ static json_t *stun_json(const struct mg_nat_gw *ng, uint64_t now_ns)
 	const struct mg_stun_gw_result *r = &ng->last;
 	json_t *o = json_object(), *servers = json_array(), *eps = json_array();
 	json_object_set_new(o, "enabled", json_boolean(ng->cfg.enabled));
+	json_object_set_new(o, "servers_from", json_string(ng->map ? "relay_map" : "config"));
 	for (size_t i = 0; i < ng->cfg.n_servers; i++) {
 		json_t *s = json_object();
 		json_object_set_new(s, "server", ep_json(&ng->cfg.servers[i]));
@@ -95,6 +96,7 @@ json_t *mg_nat_gw_json(struct mg_control *ctl)
 	json_object_set_new(rl, "rtt_ms",
 	                    ng->relay_rtt_at_ns ? json_real((double)ng->relay_rtt_us / 1000.0)
 	                                        : json_null());
+	json_object_set_new(rl, "relays", mg_relay_rtt_gw_json(ctl));
 	json_object_set_new(o, "relay", rl);
 	return o;
 }

@@ -479,3 +479,20 @@ void mg_relay_gw_get_stats(const struct mg_control *ctl, struct mg_relay_gw_stat
 	st->extra_failures = rg->extras.failures;
 	st->extra_idle_closes = rg->extras.idle_closes;
 }
+
+size_t mg_relay_gw_conns(const struct mg_control *ctl, struct mg_relay_gw_conn *out, size_t max)
+{
+	const struct mg_relay_gw *rg = rg_of(ctl);
+	const struct mg_netmap_relay *r = rg ? mg_relay_home_relay(rg->home) : NULL;
+	size_t n = 0;
+
+	if (!rg)
+		return 0;
+	if (r && client(rg) && n < max)
+		out[n++] = (struct mg_relay_gw_conn){r->name, client(rg), true};
+	for (size_t i = 0; i < MG_RELAY_EXTRA_MAX && n < max; i++)
+		if (rg->extras.x[i].rc)
+			out[n++] = (struct mg_relay_gw_conn){rg->extras.x[i].name,
+			                                     rg->extras.x[i].rc, false};
+	return n;
+}

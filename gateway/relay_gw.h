@@ -58,6 +58,18 @@ const char *mg_relay_gw_home(const struct mg_control *ctl);
  * (outside our region), else ours; NULL without a relay path. */
 const char *mg_relay_gw_via(const struct mg_control *ctl, uint32_t slot);
 
+/* The relay connections that are up, for their round trips (relay_rtt_gw.c): the home relay
+ * first, then the extra ones. Returns how many (at most max). */
+struct mg_relay_client;
+struct mg_relay_gw_conn {
+	const char *name;
+	struct mg_relay_client *client;
+	bool home;
+};
+size_t mg_relay_gw_conns(const struct mg_control *ctl, struct mg_relay_gw_conn *out, size_t max);
+/* relay_rtt_gw.c: PINGs to those relays when due (flushed by mg_relay_gw_poll). */
+unsigned mg_relay_rtt_gw_poll(struct mg_control *ctl);
+
 struct mg_relay_gw_stats {
 	uint64_t connects, disconnects, sent, received, dropped_unknown_key, dropped_malformed,
 	    dropped_queue_full, dropped_down, dropped_in_full, switched_to_relay;

@@ -5,7 +5,8 @@
  * (nat_probe.h): one mapping for two servers is "easy" (or "none" when it is the mesh port's
  * own address and listen port), two mappings are "hard". A result that differs from the last
  * one is logged and reported to the coordinator, which reopens the map stream at once, so
- * peers learn a new public endpoint within a probe interval and a round trip.
+ * peers learn a new public endpoint within a probe interval and a round trip. Without servers
+ * in the config, the relays' STUN ports from the relay map (node/stun_servers.h).
  */
 #include <errno.h>
 #include <string.h>
@@ -130,11 +131,37 @@ static void send_round(struct mg_control *ctl, uint64_t now_ns)
 	ng->in_round = true;
 }
 
+void mg_stun_gw_set_map(struct mg_control *ctl, const struct mg_netmap_relay *relays, size_t n)
+{
+	if (ctl->nat && ctl->nat->map)
+		mg_stun_servers_set_map(ctl->nat->map, relays, n);
+}
+
+/* Servers from the relay map, of the families the mesh port has an address of: a new set voids
+ * the round under way and starts one at once. */
+static void map_poll(struct mg_control *ctl, uint64_t now_ns)
+{
+	struct mg_nat_gw *ng = ctl->nat;
+	const struct mg_port_addrs *pa = &mg_gateway_addrs(&ctl->gw)->ports[MG_PORT_MESH];
+	unsigned fam =
+	    (pa->has_ipv4 ? MG_STUN_FAMILY_4 : 0) | (pa->has_ipv6 ? MG_STUN_FAMILY_6 : 0);
+
+	if (!mg_stun_servers_poll(ng->map, (int64_t)(now_ns / (1000 * MS)), fam))
+		return;
+	memcpy(ng->cfg.servers, ng->map->servers, sizeof(ng->cfg.servers));
+	ng->cfg.n_servers = ng->map->n_servers;
+	ng->in_round = false;
+	ng->answered[0] = ng->answered[1] = false;
+	ng->next_round_ns = now_ns;
+}
+
 unsigned mg_stun_gw_tick(struct mg_control *ctl, uint64_t now_ns)
 {
 	struct mg_nat_gw *ng = ctl->nat;
 	if (!ng->cfg.enabled)
 		return 0;
+	if (ng->map)
+		map_poll(ctl, now_ns);
 	bool all = true;
 	for (size_t i = 0; i < ng->cfg.n_servers; i++)
 		all &= ng->answered[i];
@@ -143,7 +170,7 @@ unsigned mg_stun_gw_tick(struct mg_control *ctl, uint64_t now_ns)
 		finish_round(ctl, now_ns);
 		work++;
 	}
-	if (!ng->in_round && now_ns >= ng->next_round_ns) {
+	if (!ng->in_round && now_ns >= ng->next_round_ns && ng->cfg.n_servers > 0) {
 		send_round(ctl, now_ns);
 		work++;
 	}

@@ -324,7 +324,8 @@ static int relay_str(json_t *o, const char *k, bool required, char *dst, size_t 
 	return 0;
 }
 
-/* relay_map: {"regions":[{"code","name","relays":[{"name","host","port","server_name"}]}]} */
+/* relay_map: {"regions":[{"code","name","relays":[{"name","host","port","server_name",
+ * "stun_port"}]}]} */
 static int parse_relay_map(json_t *v, struct mg_netmap_update *u, char *err, size_t errlen)
 {
 	json_t *regions = json_object_get(v, "regions"), *r, *relays, *e, *port;
@@ -368,6 +369,12 @@ static int parse_relay_map(json_t *v, struct mg_netmap_update *u, char *err, siz
 			if ((port && !json_is_integer(port)) || pv < 1 || pv > 65535)
 				return mg_err(err, errlen, "%s.port: expected 1..65535", what);
 			x->port = (uint16_t)pv;
+			/* Absent (an older coordinator): no STUN there. */
+			port = json_object_get(e, "stun_port");
+			pv = port ? json_integer_value(port) : 0;
+			if ((port && !json_is_integer(port)) || pv < 0 || pv > 65535)
+				return mg_err(err, errlen, "%s.stun_port: expected 0..65535", what);
+			x->stun_port = (uint16_t)pv;
 			snprintf(x->region, sizeof(x->region), "%s", code);
 			u->n_relays++;
 		}

@@ -81,6 +81,7 @@ struct mg_netmap_relay {
 	char host[256];
 	char server_name[256];
 	uint16_t port;
+	uint16_t stun_port; /* 0: the relay answers no STUN */
 };
 
 /* One parsed line of the map stream (coord_client.c builds these). */

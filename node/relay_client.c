@@ -53,6 +53,7 @@ struct mg_relay_client {
 	bool broken, want_write;
 	uint8_t pub[32], relay_pk[32];
 	uint32_t keepalive_s;
+	struct mg_relay_rtt rtt;
 	uint8_t *in;
 	size_t in_off, in_len, in_cap; /* unread bytes: in[in_off .. in_len) */
 	uint8_t *out;
@@ -86,6 +87,14 @@ static const char *tls_err(void)
 	ERR_error_string_n(e, buf, sizeof(buf));
 	ERR_clear_error();
 	return buf;
+}
+
+static uint64_t now_us(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (uint64_t)ts.tv_sec * 1000000 + (uint64_t)ts.tv_nsec / 1000;
 }
 
 static uint64_t now_ms(void)
@@ -499,6 +508,7 @@ struct mg_relay_client *mg_relay_client_connect(const struct mg_relay_client_con
 	}
 	if (upgrade(c, name, deadline) != 0 || prove(c, cfg->private_key, deadline) != 0)
 		goto out;
+	mg_relay_rtt_init(&c->rtt, now_us());
 	return c;
 out:
 	snprintf(err, errlen, "%s", c->err[0] ? c->err : "connection failed");
@@ -629,6 +639,24 @@ int mg_relay_client_ping(struct mg_relay_client *c, const uint8_t data[8])
 	return c->broken ? -1 : queue_small(c, F_PING, data);
 }
 
+int mg_relay_client_rtt_tick(struct mg_relay_client *c)
+{
+	uint8_t data[8];
+
+	if (c->broken || !mg_relay_rtt_due(&c->rtt, now_us(), data))
+		return 0;
+	if (queue_small(c, F_PING, data) != 0) {
+		mg_relay_rtt_unsent(&c->rtt);
+		return 0;
+	}
+	return 1;
+}
+
+const struct mg_relay_rtt *mg_relay_client_rtt(const struct mg_relay_client *c)
+{
+	return &c->rtt;
+}
+
 int mg_relay_client_flush(struct mg_relay_client *c)
 {
 	if (c->broken)
@@ -706,6 +734,7 @@ int mg_relay_client_recv(struct mg_relay_client *c, struct mg_relay_msg *m)
 		case F_PONG:
 			if (n != 8)
 				return fail(c, "malformed PONG frame");
+			mg_relay_rtt_pong(&c->rtt, b, now_us());
 			m->type = MG_RELAY_MSG_PONG;
 			m->data = b;
 			m->len = 8;

@@ -17,6 +17,8 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "relay_rtt.h"
+
 #define MG_RELAY_MAX_PACKET 65535
 
 struct mg_relay_client;
@@ -79,6 +81,11 @@ const uint8_t *mg_relay_client_public_key(const struct mg_relay_client *c);
 int mg_relay_client_send(struct mg_relay_client *c, const uint8_t dst[32], const void *pkt,
                          size_t len);
 int mg_relay_client_ping(struct mg_relay_client *c, const uint8_t data[8]);
+/* The round-trip measurement (relay_rtt.h): queues its PING when one is due (1), else 0. The
+ * owner calls it now and then and flushes as usual; recv records the matching PONG (and still
+ * returns it). */
+int mg_relay_client_rtt_tick(struct mg_relay_client *c);
+const struct mg_relay_rtt *mg_relay_client_rtt(const struct mg_relay_client *c);
 /* Writes what it can. 0: all written, 1: output still pending, -1: broken. */
 int mg_relay_client_flush(struct mg_relay_client *c);
 /* 1: *m holds a message, 0: nothing more without waiting, -1: closed or broken (see error). */

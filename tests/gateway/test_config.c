@@ -701,9 +701,9 @@ static void test_examples(const char *srcroot)
 	CHECK(strcmp(acfg.ifname, "mg0") == 0 && acfg.persistent_keepalive == 25 &&
 	          strcmp(acfg.coord.url, "https://coord.example:8443") == 0,
 	      "agent contents");
-	CHECK(acfg.stun.enabled && acfg.stun.n_servers == 2 && acfg.stun.interval_s == 3 &&
-	          acfg.stun.servers[1].port == 3478,
-	      "agent stun servers");
+	CHECK(acfg.stun.enabled && acfg.stun.from_map && acfg.stun.n_servers == 0 &&
+	          acfg.stun.interval_s == 3,
+	      "agent stun servers from the relay map");
 	CHECK(strcmp(acfg.coord.use_exit_node, "dc1-exit") == 0 && !acfg.allow_lan_access &&
 	          !acfg.coord.exit_node,
 	      "agent exit_node '%s' (the top-level key, not coordinator.exit_node)",
@@ -738,7 +738,6 @@ static void test_examples(const char *srcroot)
 	    {"{servers: [192.0.2.1:3478, 192.0.2.2:3478, 192.0.2.3:3478]}", "at most 2"},
 	    {"{servers: [stun.example:3478]}", "numeric ip:port"},
 	    {"{servers: [192.0.2.1:3478], interval: 0}", "stun.interval"},
-	    {"{interval: 3}", "stun.servers"},
 	};
 	for (size_t i = 0; i < sizeof(bad_stun) / sizeof(bad_stun[0]); i++) {
 		snprintf(yaml, sizeof(yaml),
@@ -750,6 +749,16 @@ static void test_examples(const char *srcroot)
 		          strstr(err, ":3:") && strstr(err, bad_stun[i][1]),
 		      "stun %s refused: %s", bad_stun[i][0], err);
 	}
+	/* No servers: the relay map's (the agent always has a coordinator). */
+	snprintf(yaml, sizeof(yaml),
+	         "interface: {private_key_file: %s/agent.key}\n"
+	         "coordinator: {url: http://c, authkey_file: k}\nstun: {interval: 3}\n",
+	         dir);
+	write_file(conf_path, yaml, 0600);
+	CHECK(mg_agent_config_load(conf_path, &acfg, err, sizeof(err)) == 0 && acfg.stun.enabled &&
+	          acfg.stun.from_map && acfg.stun.n_servers == 0,
+	      "stun from the relay map: %s", err);
+	mg_agent_config_free(&acfg);
 }
 
 static void test_prefix_parser(void)

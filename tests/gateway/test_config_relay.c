@@ -51,6 +51,22 @@ static void loads(void)
 	          strcmp(cfg.relay.region, "fra") == 0,
 	      "relay from the map");
 	mg_config_free(&cfg);
+	/* stun: without servers: the relay map's STUN ports, the relay section's region first. */
+	CHECK(cfg_case_load("coordinator: {url: \"http://coord:8080\", authkey_file: /k}\n"
+	                    "relay: {region: fra}\nstun: {interval: 2}\n",
+	                    &cfg, err, sizeof(err)) == 0,
+	      "%s", err);
+	CHECK(cfg.stun.enabled && cfg.stun.from_map && cfg.stun.n_servers == 0 &&
+	          cfg.stun.interval_s == 2 && strcmp(cfg.stun.region, "fra") == 0,
+	      "stun from the map");
+	mg_config_free(&cfg);
+	CHECK(cfg_case_load("coordinator: {url: \"http://coord:8080\", authkey_file: /k}\n"
+	                    "stun: {servers: [192.0.2.1:3478]}\n",
+	                    &cfg, err, sizeof(err)) == 0,
+	      "%s", err);
+	CHECK(cfg.stun.enabled && !cfg.stun.from_map && cfg.stun.n_servers == 1,
+	      "a config list wins");
+	mg_config_free(&cfg);
 }
 
 static void errors(void)
@@ -59,6 +75,7 @@ static void errors(void)
 	EXPECT_ERROR("relay: {name: r1}\n", 5, "relay.name", "only with relay.host");
 	EXPECT_ERROR("relay: {region: fra}\n", 5, "relay.host", "required without a coordinator");
 	EXPECT_ERROR("relay: {region: f r}\n", 5, "relay.region", "got 'f r'");
+	EXPECT_ERROR("stun: {interval: 3}\n", 5, "stun.servers", "required without a coordinator");
 	EXPECT_ERROR("relay:\n  name: r 1\n  host: a\n", 6, "relay.name", "got 'r 1'");
 	EXPECT_ERROR("relay:\n  name: r1\n  host: a\n  port: 0\n", 8, "relay.port", "");
 	EXPECT_ERROR("relay:\n  name: r1\n  host: a\n  direct_timeout: 301\n", 8,

@@ -14,6 +14,7 @@
  */
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include "check.h"
 #include "control_harness.h"
@@ -91,10 +92,11 @@ static void server_answers(struct far *x, const uint8_t txid[MG_STUN_TXID_LEN],
 
 /* One STUN round: waits for both requests, answers with the given mappings (NULL: silent),
  * and waits for the round to end. */
-static bool round_trip(const uint8_t *a1, uint16_t p1, const uint8_t *a2, uint16_t p2)
+/* The first round whose requests were sent after wire frame mark, answered as given. */
+static bool round_trip_from(unsigned mark, const uint8_t *a1, uint16_t p1, const uint8_t *a2,
+                            uint16_t p2)
 {
 	uint8_t t1[MG_STUN_TXID_LEN], t2[MG_STUN_TXID_LEN];
-	unsigned mark = H.n_wire;
 	uint64_t rounds = H.ctl->nat->stun.rounds;
 	for (unsigned i = 0;
 	     i < 300 && !(find_request(mark, srv1, t1) && find_request(mark, srv2, t2)); i++)
@@ -109,6 +111,11 @@ static bool round_trip(const uint8_t *a1, uint16_t p1, const uint8_t *a2, uint16
 	for (unsigned i = 0; i < 200 && H.ctl->nat->stun.rounds == rounds; i++)
 		h_step(10 * H_MS);
 	return H.ctl->nat->stun.rounds == rounds + 1;
+}
+
+static bool round_trip(const uint8_t *a1, uint16_t p1, const uint8_t *a2, uint16_t p2)
+{
+	return round_trip_from(H.n_wire, a1, p1, a2, p2);
 }
 
 static bool last_is(const char *nat, size_t n, const uint8_t *addr, uint16_t port)
@@ -173,6 +180,74 @@ static void test_stun(void)
 	              json_object_get(json_array_get(json_object_get(st, "servers"), 0), "rtt_ms")),
 	      "netcheck: nat, endpoint, both servers' round trips");
 	json_decref(o);
+}
+
+static struct mg_netmap_relay map_relay(const char *name, const struct far *x, uint16_t stun)
+{
+	struct mg_netmap_relay r;
+	memset(&r, 0, sizeof(r));
+	snprintf(r.region, sizeof(r.region), "test");
+	snprintf(r.name, sizeof(r.name), "%s", name);
+	snprintf(r.host, sizeof(r.host), "%u.%u.%u.%u", x->ep[0], x->ep[1], x->ep[2], x->ep[3]);
+	r.port = 443;
+	r.stun_port = stun;
+	return r;
+}
+
+/* Steps the control loop (and waits for the resolver's thread) until n servers are in use. */
+static bool servers_become(size_t n)
+{
+	for (unsigned i = 0; i < 2000; i++) {
+		h_step(H_MS);
+		if (H.ctl->nat->cfg.n_servers == n && !H.ctl->nat->map->active)
+			return true;
+		nanosleep(&(struct timespec){.tv_nsec = 1000000}, NULL);
+	}
+	return false;
+}
+
+/* stun: without servers: the relay map's STUN servers (set up here as mg_nat_gw_start does for
+ * such a section), the same rounds and verdicts, and none once the map has no STUN relay. */
+static void test_stun_from_map(void)
+{
+	static const uint8_t pub[4] = {203, 0, 113, 9};
+	struct mg_nat_gw *ng = H.ctl->nat;
+	ng->map = malloc(sizeof(*ng->map));
+	if (!ng->map) {
+		CHECK(false, "no memory");
+		return;
+	}
+	mg_stun_servers_init(ng->map, "", false);
+	ng->cfg.from_map = true;
+	ng->cfg.n_servers = 0;
+	memset(ng->cfg.servers, 0, sizeof(ng->cfg.servers));
+
+	struct mg_netmap_relay m[] = {map_relay("r1", srv2, STUN_PORT), map_relay("r0", srv1, 0),
+	                              map_relay("r2", srv1, STUN_PORT)};
+	unsigned mark = H.n_wire;
+	mg_stun_gw_set_map(H.ctl, m, 3);
+	CHECK(servers_become(2), "two servers from the map (%zu)", ng->cfg.n_servers);
+	CHECK(memcmp(ng->cfg.servers[0].addr, srv2->ep, 4) == 0 &&
+	          memcmp(ng->cfg.servers[1].addr, srv1->ep, 4) == 0 &&
+	          ng->cfg.servers[0].port == STUN_PORT,
+	      "in the map's order, the relay without STUN left out");
+	/* The new servers void the round under way and start one at once. */
+	CHECK(round_trip_from(mark, pub, 40002, pub, 40002) && last_is("easy", 1, pub, 40002),
+	      "a round with the map's servers: easy (%s)", ng->last.nat);
+	json_t *o = mg_nat_gw_json(H.ctl), *st = json_object_get(o, "stun");
+	CHECK(strcmp(json_string_value(json_object_get(st, "servers_from")), "relay_map") == 0 &&
+	          json_array_size(json_object_get(st, "servers")) == 2,
+	      "netcheck: servers from the relay map");
+	json_decref(o);
+
+	/* No relay with STUN any more: no requests. */
+	mg_stun_gw_set_map(H.ctl, &m[1], 1);
+	CHECK(servers_become(0), "no servers (%zu)", ng->cfg.n_servers);
+	uint8_t t[MG_STUN_TXID_LEN];
+	mark = H.n_wire;
+	h_run(3 * SEC, 10 * H_MS);
+	CHECK(!find_request(mark, srv1, t) && !find_request(mark, srv2, t),
+	      "no request without servers");
 }
 
 static void test_demux(void)
@@ -314,6 +389,7 @@ int main(int argc, char **argv)
 		return check_done("natgw");
 	}
 	test_stun();
+	test_stun_from_map();
 	test_demux();
 	test_disco();
 	CHECK(H.wire_lost == 0, "wire log kept every frame (%u lost)", H.wire_lost);

@@ -183,9 +183,19 @@ EOF
 # now_ms: milliseconds since the epoch.
 now_ms() { echo $(($(date +%s%N) / 1000000)); }
 
-# relay_coord_start NS: meshgate-coord on 10.99.0.1:8080 in NS with a relay map of one relay, r1
-# (10.99.0.1:8443, region test, server name relay.test), and the credential it admits with.
+# relay_coord_start NS [STUN_PORT]: meshgate-coord on 10.99.0.1:8080 in NS with a relay map of
+# one relay, r1 (10.99.0.1:8443, region test, server name relay.test), and the credential it
+# admits with. With STUN_PORT, r1 has that stun_port and the map lists the same relay's other
+# address too, as r2 (10.99.0.2:8443, region test2, same stun_port): two STUN servers from the map
+# (relay_r1_start with 0.0.0.0:8443 then serves r2 as well).
 relay_coord_start() {
+	local stun="" r2=""
+	if [ -n "${2:-}" ]; then
+		stun=", stun_port: $2"
+		r2="    - code: test2
+      relays:
+        - {name: r2, host: 10.99.0.2, port: 8443, server_name: relay.test$stun}"
+	fi
 	(umask 077 && wg genkey >"$MG_STATE/relay-credential")
 	cat >"$MG_STATE/coord.yaml" <<EOC
 listen: 10.99.0.1:8080
@@ -198,17 +208,19 @@ relay_map:
   regions:
     - code: test
       relays:
-        - {name: r1, host: 10.99.0.1, port: 8443, server_name: relay.test}
+        - {name: r1, host: 10.99.0.1, port: 8443, server_name: relay.test$stun}
+$r2
 EOC
 	coord_start "$1" "http://10.99.0.1:8080"
 }
 
-# relay_r1_start NS: that relay in NS, admission through the coordinator, STUN on 10.99.0.1 and
-# 10.99.0.2 port 3478, metrics on 127.0.0.1:9470; its pid in RELAY_PID.
+# relay_r1_start NS [LISTEN]: that relay in NS on LISTEN (default 10.99.0.1:8443), admission
+# through the coordinator, STUN on 10.99.0.1 and 10.99.0.2 port 3478, metrics on
+# 127.0.0.1:9470; its pid in RELAY_PID.
 relay_r1_start() {
 	relay_cert
 	cat >"$MG_STATE/relay.yaml" <<EOC
-listen: 10.99.0.1:8443
+listen: ${2:-10.99.0.1:8443}
 tls: {cert_file: $MG_STATE/relay.crt, key_file: $MG_STATE/relay.key}
 metrics_listen: 127.0.0.1:9470
 name: r1
@@ -222,9 +234,12 @@ EOC
 	relay_spawn "$1" relay 9470
 }
 
-# agent_nat_config WHO IFNAME: $MG_STATE/agent-WHO.yaml for an agent of that coordinator with the
-# relay r1 and STUN every second on both of its addresses; status in $MG_STATE/status-WHO.json.
+# agent_nat_config WHO IFNAME [STUN_SERVERS]: $MG_STATE/agent-WHO.yaml for an agent of that
+# coordinator with the relay r1 and STUN every second on both of its addresses (STUN_SERVERS
+# "map": no servers in the config, the relay map's); status in $MG_STATE/status-WHO.json.
 agent_nat_config() {
+	local servers="  servers: [10.99.0.1:3478, 10.99.0.2:3478]"
+	[ "${3:-}" = map ] && servers="  # no servers: the relay map supplies them"
 	cat >"$MG_STATE/agent-$1.yaml" <<EOC
 interface:
   name: $2
@@ -244,7 +259,7 @@ relay:
   server_name: relay.test
   ca_file: $MG_STATE/relay.crt
 stun:
-  servers: [10.99.0.1:3478, 10.99.0.2:3478]
+$servers
   interval: 1
 status_file: $MG_STATE/status-$1.json
 log_level: info

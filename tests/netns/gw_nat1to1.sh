@@ -9,12 +9,15 @@
 #   mg-<pid>-nat: the NAT router. pub 203.0.113.20/24 + .21 on br0; in0 10.0.0.1/24 to gateway
 #                 A's mesh port, in1 10.0.1.1/24 to A's kernel veth. nftables: 203.0.113.21 <->
 #                 10.0.0.10 by dnat + snat (1:1), the kernel veth's TCP masqueraded.
-#   mg-<pid>-ga:  meshgate A, coordinated, mesh port 10.0.0.10 (next hop 10.0.0.1), stun: the
-#                 two coturn addresses; LAN 192.168.10.1/24 -> mg-<pid>-la (192.168.10.2).
-#   mg-<pid>-gb:  meshgate B, coordinated, mesh port 203.0.113.30 on br0, stun: the same;
-#                 LAN 192.168.20.1/24 -> mg-<pid>-lb (192.168.20.2).
+#   mg-<pid>-ga:  meshgate A, coordinated, mesh port 10.0.0.10 (next hop 10.0.0.1), stun: with
+#                 no servers: the coordinator's relay map lists coturn's two addresses with
+#                 stun_port 3478 (no TLS relay behind them: neither gateway has a relay:
+#                 section, so nothing connects there); LAN 192.168.10.1/24 -> mg-<pid>-la.
+#   mg-<pid>-gb:  meshgate B, coordinated, mesh port 203.0.113.30 on br0, stun: the two coturn
+#                 addresses listed in its config; LAN 192.168.20.1/24 -> mg-<pid>-lb.
 #
-# Checks: A reports stun_endpoints [203.0.113.21:51820] and nat "easy" to the coordinator, B
+# Checks: A asks the relay map's two STUN servers (meshctl netcheck) and reports stun_endpoints
+# [203.0.113.21:51820] and nat "easy" to the coordinator, B
 # reports nat "none"; B's disco path choice makes A's public endpoint its WireGuard endpoint
 # (A's map endpoint, 10.0.0.10, is unreachable from B); the LAN host behind B pings the one
 # behind A (B speaks first: A never initiates, so nothing but the map's STUN endpoint can have
@@ -133,6 +136,12 @@ allow_plain_http: true
 store: sqlite:$MG_STATE/coord.db
 log_level: info
 heartbeat: 2s
+relay_map:
+  regions:
+    - code: test
+      relays:
+        - {name: s1, host: 203.0.113.1, port: 443, stun_port: 3478}
+        - {name: s2, host: 203.0.113.2, port: 443, stun_port: 3478}
 EOF
 coord_start "$NS_H" "$URL"
 alice_nodes
@@ -140,7 +149,7 @@ PUB_A=$(gen_key ga)
 PUB_B=$(gen_key gb)
 
 # ---- the gateways: no endpoint in either config ----
-gw_conf() { # NAME NS LAN4 MESH4 [MESH_GW4]
+gw_conf() { # NAME NS LAN4 MESH4 MESH_GW4 STUN_SERVERS_LINE
 	gw_reset_vars
 	GW_NAME=$1 GW_NS=$2 GW_IFNAME=$(if_name "mg$1") GW_KEY=$MG_STATE/$1.key
 	GW_LAN_IF=l0 GW_LAN4=$3 GW_MESH_IF=m0 GW_MESH4=$4 GW_MESH_GW4=${5:-}
@@ -151,13 +160,15 @@ gw_conf() { # NAME NS LAN4 MESH4 [MESH_GW4]
   state_dir: $MG_STATE/state-$1
   hostname: $1
 stun:
-  servers: [203.0.113.1:3478, 203.0.113.2:3478]
+$6
   interval: 1"
 	gw_write_config "$MG_STATE/$1.yaml"
 }
-gw_conf ga "$NS_GA" 192.168.10.1/24 10.0.0.10/24 10.0.0.1
+# A: the relay map's STUN servers; B: its config's.
+gw_conf ga "$NS_GA" 192.168.10.1/24 10.0.0.10/24 10.0.0.1 ""
 gw_start "$MG_STATE/ga.yaml"
-gw_conf gb "$NS_GB" 192.168.20.1/24 203.0.113.30/24
+gw_conf gb "$NS_GB" 192.168.20.1/24 203.0.113.30/24 "" \
+	"  servers: [203.0.113.1:3478, 203.0.113.2:3478]"
 gw_start "$MG_STATE/gb.yaml"
 T_UP=$SECONDS
 
@@ -174,6 +185,13 @@ wait_for 10 "B reported no NAT" stun_is "$PUB_B" "203.0.113.30:51820 none"
 eps_a=$(node_field "$PUB_A" '.endpoints | join(",")')
 [ "$eps_a" = 10.0.0.10:51820 ] || fail "A's own endpoints at the coordinator: $eps_a"
 log "coordinator: A endpoints $eps_a, stun 203.0.113.21:51820 (easy); B none (coturn on two addresses)"
+servers_of() { run_bounded 5 "$MESHCTL" -s "$MG_STATE/$1.health" --json netcheck |
+	jq -er '.stun.servers_from + " " + ([.stun.servers[].server] | join(" "))'; }
+[ "$(servers_of ga)" = "relay_map 203.0.113.1:3478 203.0.113.2:3478" ] ||
+	fail "A's STUN servers: $(servers_of ga)"
+[ "$(servers_of gb)" = "config 203.0.113.1:3478 203.0.113.2:3478" ] ||
+	fail "B's STUN servers: $(servers_of gb)"
+log "STUN servers: A from the relay map's stun_port, B from its config"
 
 # ---- B speaks first ----
 peer_ep() { # GW PUBKEY: the endpoint that gateway uses for that peer

@@ -16,7 +16,8 @@
 # Checks: the gateway homes on r1 and A on r2; pings both ways between A and the LAN host; the
 # gateway logs its connection to r2 and shows A on path relay:r2 (health /peers, meshctl peers,
 # meshgate_relay_extra_connected 1); A shows the gateway through r1; each relay forwarded frames
-# and neither has a mesh link, so the traffic took both extra connections.
+# and neither has a mesh link, so the traffic took both extra connections. Both nodes show a
+# round trip > 0 to their home relay and to the other one (meshctl netcheck, A's status).
 #
 # usage: gw_relay_regions.sh MESHGATE MESHGATE_AGENT MESHGATE_COORD MESHGATE_RELAY MESHCTL
 set -euo pipefail
@@ -212,6 +213,22 @@ grep -qx 'meshgate_relay_extra_connected 1' "$MG_STATE/gw.metrics" ||
 a_via_r1() { jq -e --arg k "$PUB_G" '.peers[] | select(.key == $k) | .relay == "r1"' "$MG_STATE/status-a.json" >/dev/null 2>&1; }
 wait_for 5 "A's status shows the gateway through r1" a_via_r1
 log "status: the gateway shows A on relay:r2 (its extra connection), A shows the gateway through r1"
+# Round trips to both relays on each side: the home relay and the extra connection.
+if [ -x "$MESHCTL" ]; then
+	gw_rtt() { run_bounded 5 "$MESHCTL" -s "$MG_STATE/gw.health" --json netcheck |
+		jq -e --arg n "$1" --argjson h "$2" \
+			'.relay.relays[] | select(.name == $n and .home == $h and .rtt_ms > 0)' >/dev/null; }
+	wait_for 10 "the gateway's round trip to r1 (home)" gw_rtt r1 true
+	wait_for 10 "the gateway's round trip to r2 (extra)" gw_rtt r2 false
+fi
+a_rtt() { jq -e --arg n "$1" --argjson h "$2" \
+	'.relay.relays[] | select(.name == $n and .home == $h and .rtt_ms > 0)' \
+	"$MG_STATE/status-a.json" >/dev/null 2>&1; }
+wait_for 10 "A's round trip to r2 (home)" a_rtt r2 true
+wait_for 10 "A's round trip to r1 (extra)" a_rtt r1 false
+log "round trips: gateway $(run_bounded 5 "$MESHCTL" -s "$MG_STATE/gw.health" --json netcheck |
+	jq -c '[.relay.relays[] | {name, home, rtt_ms}]'), A $(jq -c '[.relay.relays[] | {name, home, rtt_ms}]' \
+	"$MG_STATE/status-a.json")"
 
 for r in 1 2; do
 	fwd=$(relay_metric "$NS_H" "947$r" 'meshgate_relay_frames_forwarded_total{path="local"}')

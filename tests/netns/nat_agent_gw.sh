@@ -2,11 +2,14 @@
 # SPDX-License-Identifier: GPL-2.0-only
 #
 # An agent behind an nftables NAT and a public coordinated gateway find their direct path with
-# disco (issue 15). Both have stun: and a relay.
+# disco (issue 15). Both have stun: with no servers, so the STUN servers are the relay map's
+# (two entries for the one meshgate-relay, at its two addresses, each with stun_port 3478), and
+# a relay.
 #
 #   mg-<pid>-hub: bridge br0, 10.99.0.1/24 + 10.99.0.2/24: meshgate-coord (HTTP :8080) and
-#                 meshgate-relay r1 (:8443, admission through the coordinator, STUN on both
-#                 addresses, port 3478).
+#                 meshgate-relay (:8443 on both addresses, admission through the coordinator,
+#                 STUN on both addresses, port 3478); in the map as r1 (10.99.0.1, region
+#                 test) and r2 (10.99.0.2, region test2).
 #   mg-<pid>-gw:  meshgate, coordinated, no endpoint in its config: DPDK mesh port 10.99.0.10
 #                 on br0 (public), a kernel veth mg0 10.99.0.11 for its TCP; LAN
 #                 192.168.77.1/24 -> mg-<pid>-lan (192.168.77.2).
@@ -14,7 +17,9 @@
 #                 (endpoint-independent mapping, port-restricted filtering).
 #   mg-<pid>-a:   agent A (wireguard-go), veth0 192.168.1.2/24.
 #
-# Checks, the agent speaking first: A's disco path to the gateway is direct to the gateway's
+# Checks: both ask the map's two STUN servers (the gateway: no NAT; A: an easy one) and show
+# a round trip > 0 to their home relay r1 (meshctl netcheck, A's status and meshctl agent).
+# The agent speaking first: A's disco path to the gateway is direct to the gateway's
 # WireGuard port (10.99.0.10:51820, via "wireguard"), and wireguard-go's endpoint for the
 # gateway is that endpoint itself (wg show: no proxy); A pings the LAN host and the relay
 # forwards no frame meanwhile (its metrics); the gateway's disco path to A is A's socket (its
@@ -88,11 +93,11 @@ ip -n "$NS_L" route add default via 192.168.77.1 || fail "lan route"
 nat "$NS_NA" 192.168.1.2 restricted
 
 # ---- the coordinator and the relay ----
-relay_coord_start "$NS_H"
+relay_coord_start "$NS_H" 3478
 alice_nodes a
 PUB_A=$(wg pubkey <"$MG_STATE/a.key")
 PUB_G=$(gen_key gw)
-relay_r1_start "$NS_H"
+relay_r1_start "$NS_H" 0.0.0.0:8443
 metric() { relay_metric "$NS_H" 9470 "$1"; }
 
 # ---- the gateway: public, no endpoint in its config ----
@@ -107,7 +112,6 @@ relay:
   region: test
   ca_file: $MG_STATE/relay.crt
 stun:
-  servers: [10.99.0.1:3478, 10.99.0.2:3478]
   interval: 1"
 gw_write_config "$MG_STATE/gw.yaml"
 gw_start "$MG_STATE/gw.yaml"
@@ -115,9 +119,24 @@ gw_start "$MG_STATE/gw.yaml"
 wait_for 20 "the gateway registered" node_field "$PUB_G" .id
 admin POST "nodes/$(node_field "$PUB_G" .id)/routes" '{"approved": ["192.168.77.0/24"]}' >/dev/null
 wait_for 15 "the gateway reported no NAT" stun_is "$PUB_G" "10.99.0.10:51820 none"
+gw_netcheck() { run_bounded 5 "$MESHCTL" -s "$MG_STATE/gw.health" --json netcheck | jq -er "$1"; }
+[ "$(gw_netcheck '.stun.servers_from + " " + ([.stun.servers[].server] | join(" "))')" = \
+	"relay_map 10.99.0.1:3478 10.99.0.2:3478" ] ||
+	fail "the gateway's STUN servers: $(gw_netcheck .stun)"
+wait_for 10 "the gateway's round trip to r1" \
+	gw_netcheck '.relay.relays[] | select(.home and .name == "r1" and .rtt_ms > 0) | .rtt_ms'
+run_bounded 5 "$MESHCTL" -s "$MG_STATE/gw.health" netcheck >"$MG_STATE/netcheck-gw" ||
+	fail "meshctl netcheck"
+grep -Eq '^relay rtt: +r1 +home +[0-9.]+ ms' "$MG_STATE/netcheck-gw" ||
+	fail "meshctl netcheck: $(cat "$MG_STATE/netcheck-gw")"
+run_bounded 5 curl -sf --unix-socket "$MG_STATE/gw.health" http://localhost/metrics |
+	grep -Eq '^meshgate_relay_home_rtt_microseconds [1-9][0-9]*$' ||
+	fail "no meshgate_relay_home_rtt_microseconds > 0 in the gateway's metrics"
+log "gateway: STUN servers from the relay map, no NAT; meshctl netcheck:" \
+	"$(grep -E '^(servers|relay rtt):' "$MG_STATE/netcheck-gw" | tr -s ' ' | tr '\n' ';')"
 
 # ---- the agent ----
-agent_nat_config a "$IF_A"
+agent_nat_config a "$IF_A" map
 t0=$(now_ms)
 agent_start a "$NS_A" "$IF_A"
 AGENT_A=$AGENT_PID
@@ -128,6 +147,18 @@ t_direct=$(($(now_ms) - t0))
 wait_for 10 "A's STUN endpoint at the coordinator" stun_is "$PUB_A" \
 	"$(jq -er '.nat.endpoints[0]' "$MG_STATE/status-a.json") easy"
 EP_A=$(jq -er '.nat.endpoints[0]' "$MG_STATE/status-a.json")
+[ "$(jq -er '.nat.servers_from + " " + (.nat.servers | join(" "))' "$MG_STATE/status-a.json")" = \
+	"relay_map 10.99.0.1:3478 10.99.0.2:3478" ] ||
+	fail "A's STUN servers: $(jq -c .nat "$MG_STATE/status-a.json")"
+a_rtt() { jq -er '.relay.relays[] | select(.home and .name == "r1" and .rtt_ms > 0) | .rtt_ms' \
+	"$MG_STATE/status-a.json" 2>/dev/null; }
+wait_for 10 "A's round trip to r1" a_rtt
+run_bounded 5 "$MESHCTL" agent "$MG_STATE/status-a.json" >"$MG_STATE/meshctl-agent" ||
+	fail "meshctl agent"
+grep -Eq '^relay rtt: +r1 \(home\) [0-9.]+ ms' "$MG_STATE/meshctl-agent" ||
+	fail "meshctl agent: $(cat "$MG_STATE/meshctl-agent")"
+log "A: STUN servers from the relay map; meshctl agent:" \
+	"$(grep -E '^(nat|relay rtt):' "$MG_STATE/meshctl-agent" | tr -s ' ' | tr '\n' ';')"
 log "A direct to 10.99.0.10:51820 via its WireGuard port after $t_direct ms" \
 	"(status: $(disco a "$PUB_G" .time_to_direct_ms) ms); A's STUN endpoint $EP_A"
 
@@ -193,6 +224,10 @@ wait_for 10 "ping A -> LAN host (second start)" lan_ping "$NS_A" 192.168.77.2
 	fail "A's socket carried no WireGuard for the gateway: $(disco a "$PUB_G" .packets | tr -d '\n ')"
 log "gateway first: LAN host -> A after $t_lan ms; the gateway sends to A's socket $EP_A," \
 	"A's proxy $(disco a "$PUB_G" .packets | tr -d '\n '), wg show: $(wg_ep)"
+
+# For the log: what both show at the end.
+run_bounded 5 "$MESHCTL" -s "$MG_STATE/gw.health" netcheck | sed 's/^/  netcheck| /' || true
+run_bounded 5 "$MESHCTL" agent "$MG_STATE/status-a.json" | sed 's/^/  agent| /' || true
 
 gw_stop gw
 stop_pid "$AGENT_A" 5
