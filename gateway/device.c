@@ -88,8 +88,14 @@ void mg_device_fini(struct mg_control *ctl)
 
 struct mg_peer *mg_device_find(struct mg_control *ctl, const uint8_t pub[WG_KEY_LEN])
 {
+	/* rte_jhash reads the key in 32-bit words, and keys come from inside messages at any
+	 * offset (a relayed disco frame's sender sits at byte 6). */
+	_Alignas(8) uint8_t key[WG_KEY_LEN];
 	void *data;
-	if (!ctl->peer_by_key || rte_hash_lookup_data(ctl->peer_by_key, pub, &data) < 0)
+	if (!ctl->peer_by_key)
+		return NULL;
+	memcpy(key, pub, sizeof(key));
+	if (rte_hash_lookup_data(ctl->peer_by_key, key, &data) < 0)
 		return NULL;
 	return mg_gateway_peer(&ctl->gw, (uint32_t)(uintptr_t)data);
 }
