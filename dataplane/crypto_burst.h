@@ -90,7 +90,8 @@ void mg_crypto_destroy(struct mg_crypto *c);
 
 /* The plan every context starts with (the one the workers run). */
 struct mg_crypto_prefetch mg_crypto_prefetch_default(void);
-/* Replaces c's plan (benchmarks compare plans on one context). */
+/* Replaces c's plan (benchmarks compare plans on one context). Any thread may call it while
+ * another runs bursts on c: each burst (slice) runs the plan it read when it started. */
 void mg_crypto_set_prefetch(struct mg_crypto *c, const struct mg_crypto_prefetch *p);
 /* Parses "AHEAD:LINES[:key]" or "none" into *p. Returns 0, or -1 for a bad string. */
 int mg_crypto_prefetch_parse(const char *s, struct mg_crypto_prefetch *p);
