@@ -210,6 +210,11 @@ const char *worker_isa(void)
 	return worker.crypto ? mg_crypto_isa_name(worker.crypto) : "none";
 }
 
+struct mg_crypto *worker_crypto(void)
+{
+	return worker.crypto;
+}
+
 const struct mg_worker_counters *worker_counters(void)
 {
 	return &worker.counters;
@@ -636,6 +641,8 @@ static int worker_prepare(void *arg)
 	struct mg_worker *w = arg;
 	if (!w->crypto)
 		w->crypto = mg_crypto_create(opt.isa, &err);
+	if (w->crypto)
+		mg_crypto_set_prefetch(w->crypto, &opt.prefetch);
 	return w->crypto ? 0 : err ? err : -ENOMEM;
 }
 
@@ -816,6 +823,8 @@ int main(int argc, char **argv)
 		return rc ? 1 : 0;
 	}
 	double t_ceiling = clock_s(CLOCK_MONOTONIC), t_build = 0;
+	if (opt.ab)
+		ab_header();
 	const uint32_t peer_counts[2] = {1, opt.peers};
 	for (unsigned s = 0; s < N_SIZES; s++) {
 		for (unsigned pc = 0; pc < 2 && opt.size_on[s]; pc++) {
@@ -834,9 +843,11 @@ int main(int argc, char **argv)
 				double b0 = clock_s(CLOCK_MONOTONIC);
 				int rc = dir == ENCRYPT ? build_encrypt(&t) : build_decrypt(&t);
 				t_build += clock_s(CLOCK_MONOTONIC) - b0;
-				if (rc == 0)
+				if (rc == 0 && opt.ab)
+					rc = ab_point(&t);
+				else if (rc == 0)
 					rc = run_point(&t, &pts[n]);
-				if (rc == 0 && load_tests_want(&t))
+				if (rc == 0 && !opt.ab && load_tests_want(&t))
 					rc = load_tests(&t, &pts[n]);
 				free_traffic(&t);
 				if (rc != 0) {
@@ -846,6 +857,11 @@ int main(int argc, char **argv)
 				n++;
 			}
 		}
+	}
+	if (opt.ab) {
+		mg_worker_fini(&worker);
+		rte_eal_cleanup();
+		return 0;
 	}
 	if (opt.gen_testpmd && testpmd_points() != 0)
 		return 1;

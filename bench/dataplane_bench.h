@@ -41,6 +41,11 @@ enum direction { ENCRYPT, DECRYPT };
 struct options {
 	bool quick;
 	enum mg_crypto_isa isa; /* --isa: intel-ipsec-mb's code path, worker and ceiling alike */
+	struct mg_crypto_prefetch prefetch; /* --crypto-prefetch: crypto_burst's plan, likewise */
+	char prefetch_name[24];
+	bool ab;                              /* --prefetch-ab: plan B against the plan above */
+	struct mg_crypto_prefetch prefetch_b; /* (dataplane_bench_ab.c) */
+	char prefetch_b_name[24];
 	bool size_on[N_SIZES], dir_on[2], set_on[2]; /* set_on: 1 peer, many peers */
 	bool sizes_given;              /* --sizes: also for testpmd (else --quick: 64 and 1420) */
 	bool gen_builtin, gen_testpmd; /* --generator builtin|testpmd|both */
@@ -144,6 +149,11 @@ void free_traffic(struct traffic *t);
 unsigned generate(struct traffic *t, struct rte_ring *ring); /* one burst; how many went in */
 /* Worker capacity over [a, b]: packets per CPU-second spent on bursts; idle: the rest's share. */
 double window_mpps(const struct snap *a, const struct snap *b, double *idle);
+
+/* dataplane_bench_ab.c: --prefetch-ab, one point with the two plans in paired passes. */
+struct mg_crypto *worker_crypto(void);
+void ab_header(void);
+int ab_point(struct traffic *t);
 
 /* dataplane_bench_policy.c: --filter, the decrypt path with and without the packet filter. */
 int filter_points(void);

@@ -77,6 +77,7 @@ int ceiling_main(void *arg)
 	struct mg_crypto *c = mg_crypto_create(opt.isa, &err);
 	if (!c)
 		return err ? err : -ENOMEM;
+	mg_crypto_set_prefetch(c, &opt.prefetch);
 	snprintf(isa_name, sizeof(isa_name), "%s", mg_crypto_isa_name(c));
 	for (unsigned i = 0; i < N_CEIL_SIZES; i++) {
 		double open[CEIL_RUNS], seal[CEIL_RUNS];

@@ -71,6 +71,8 @@ int parse_args(int argc, char **argv)
 	                       .gen_builtin = true,
 	                       .rules = 1000,
 	                       .testpmd = "dpdk-testpmd"};
+	opt.prefetch = mg_crypto_prefetch_default();
+	snprintf(opt.prefetch_name, sizeof(opt.prefetch_name), "default");
 	for (unsigned k = 0; k < N_SIZES; k++)
 		opt.size_on[k] = true;
 	opt.dir_on[ENCRYPT] = opt.dir_on[DECRYPT] = true;
@@ -113,11 +115,20 @@ int parse_args(int argc, char **argv)
 			opt.testpmd = v;
 		else if (!strcmp(argv[i], "--isa") && parse_isa(v) == 0)
 			;
-		else
+		else if (!strcmp(argv[i], "--crypto-prefetch") &&
+		         mg_crypto_prefetch_parse(v, &opt.prefetch) == 0)
+			snprintf(opt.prefetch_name, sizeof(opt.prefetch_name), "%s", v);
+		else if (!strcmp(argv[i], "--prefetch-ab") &&
+		         mg_crypto_prefetch_parse(v, &opt.prefetch_b) == 0) {
+			opt.ab = true;
+			snprintf(opt.prefetch_b_name, sizeof(opt.prefetch_b_name), "%s", v);
+		} else
 			goto usage;
 		i++;
 	}
 	if (opt.seconds <= 0 || opt.peers < 2 || opt.peers > MAX_PEERS)
+		goto usage;
+	if (opt.ab && (opt.filter || opt.gen_testpmd))
 		goto usage;
 	if (opt.filter && !out_given)
 		opt.out = "bench/out/dataplane_filter.json";
@@ -132,6 +143,7 @@ usage:
 	        "       [--peer-sets one|many|both] [--generator builtin|testpmd|both]\n"
 	        "       [--testpmd PATH (default: dpdk-testpmd in PATH)]\n"
 	        "       [--isa auto|avx512|avx2|avx|sse (one this CPU has)]\n"
+	        "       [--crypto-prefetch none|AHEAD:LINES[:key]] [--prefetch-ab PLAN]\n"
 	        "       [--filter|--filter-aa [--rules N (1..peers, default 1000)]\n"
 	        "        [--acl-method auto|avx512x32|avx512x16|avx2|sse|scalar]]\n",
 	        argv[0], MAX_PEERS);

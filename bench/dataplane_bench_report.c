@@ -69,9 +69,10 @@ int write_json(const struct point *pts, unsigned n)
 	fprintf(f,
 	        "{\"bench\": \"dataplane\", \"machine\": {\"cpu\": \"%s\", \"cores\": %ld, "
 	        "\"isa\": \"%s\", \"crypto_library\": \"intel-ipsec-mb %s\", \"dpdk\": \"%s\", "
-	        "\"idle_mode\": \"busy-poll\", \"workers_measured\": 1},\n",
+	        "\"idle_mode\": \"busy-poll\", \"workers_measured\": 1, \"crypto_prefetch\": "
+	        "\"%s\"},\n",
 	        cpu, sysconf(_SC_NPROCESSORS_ONLN), isa_name, mg_crypto_library_version(),
-	        rte_version());
+	        rte_version(), opt.prefetch_name);
 	fprintf(f,
 	        " \"quick\": %s, \"seconds\": %.2f, \"mtu\": %d, \"size_is\": \"inner IP packet "
 	        "bytes\", \"rate_is\": \"per CPU-second the worker spent on iterations with "
@@ -118,8 +119,9 @@ void print_table(const struct point *pts, unsigned n)
 {
 	char cpu[256], sz[16];
 	cpu_model(cpu, sizeof(cpu));
-	printf("meshgate data plane, one worker core: %s, %s, intel-ipsec-mb %s, %s, busy poll\n",
-	       cpu, isa_name, mg_crypto_library_version(), rte_version());
+	printf("meshgate data plane, one worker core: %s, %s, intel-ipsec-mb %s, %s, busy poll, "
+	       "crypto prefetch %s\n",
+	       cpu, isa_name, mg_crypto_library_version(), rte_version(), opt.prefetch_name);
 	printf("%-8s %6s %5s %8s %8s %9s %6s %8s %6s %6s\n", "path", "peers", "size", "Mpps",
 	       "Gbit/s", "ceil Mpps", "ratio", "gen Mpps", "idle", "drops");
 	for (unsigned i = 0; i < n; i++) {

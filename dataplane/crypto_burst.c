@@ -2,11 +2,13 @@
 #include "crypto_burst.h"
 
 #include <errno.h>
+#include <stdatomic.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include <intel-ipsec-mb.h>
 #include <openssl/crypto.h>
+#include <rte_prefetch.h>
 
 /*
  * How many jobs are fed to the manager before it is flushed. The manager's queue holds
@@ -14,12 +16,16 @@
  * keeps its own nonce and tag scratch until its completion is seen.
  */
 #define SLICE IMB_MAX_BURST_SIZE
+/* The most payload lines a job's prefetch asks for: a 1420-byte packet and its tag are 23. */
+#define PREFETCH_MAX_LINES 32u
 
 struct mg_crypto {
 	IMB_MGR *mgr;
 	void *mgr_mem;
 	size_t mgr_size;
 	enum mg_crypto_isa isa;
+	/* The plan packed (pack_plan): another thread may replace it while bursts run. */
+	_Atomic uint32_t plan;
 	/* In-flight accounting: which slots of the current slice still await completion. */
 	unsigned inflight;
 	uint8_t pending[SLICE];
@@ -161,6 +167,8 @@ struct mg_crypto *mg_crypto_create(enum mg_crypto_isa isa, int *err)
 		goto out;
 	}
 	c->isa = isa;
+	struct mg_crypto_prefetch pf = mg_crypto_prefetch_default();
+	mg_crypto_set_prefetch(c, &pf);
 out:
 	if (rc) {
 		mg_crypto_destroy(c);
@@ -191,6 +199,58 @@ enum mg_crypto_isa mg_crypto_isa(const struct mg_crypto *c)
 const char *mg_crypto_isa_name(const struct mg_crypto *c)
 {
 	return mg_crypto_isa_str(c->isa);
+}
+
+struct mg_crypto_prefetch mg_crypto_prefetch_default(void)
+{
+	/* Whole bursts of up to 32 (the worker's) up front, payload, tag and key: the multi-buffer
+	 * manager reads a job's lines only once its lanes fill, several submissions later, and
+	 * crypto_cold measured every shorter distance no better (bench/README.md). */
+	return (struct mg_crypto_prefetch){.ahead = 32, .lines = 0, .key = true};
+}
+
+/* ahead in bits 0-10, lines in 11-16, key in 17 (the parser's bounds fit). */
+static uint32_t pack_plan(const struct mg_crypto_prefetch *p)
+{
+	unsigned ahead = p->ahead > 1024 ? 1024 : p->ahead;
+	unsigned lines = p->lines > PREFETCH_MAX_LINES ? PREFETCH_MAX_LINES : p->lines;
+	return (uint32_t)ahead | (uint32_t)lines << 11 | (uint32_t)p->key << 17;
+}
+
+static struct mg_crypto_prefetch unpack_plan(uint32_t v)
+{
+	return (struct mg_crypto_prefetch){
+	    .ahead = v & 0x7ff, .lines = (v >> 11) & 0x3f, .key = (v >> 17) & 1};
+}
+
+void mg_crypto_set_prefetch(struct mg_crypto *c, const struct mg_crypto_prefetch *p)
+{
+	atomic_store_explicit(&c->plan, pack_plan(p), memory_order_relaxed);
+}
+
+int mg_crypto_prefetch_parse(const char *s, struct mg_crypto_prefetch *p)
+{
+	char *end;
+
+	if (!strcmp(s, "none")) {
+		*p = (struct mg_crypto_prefetch){0};
+		return 0;
+	}
+	unsigned long ahead = strtoul(s, &end, 10);
+	if (end == s || *end != ':' || ahead > 1024)
+		return -1;
+	s = end + 1;
+	unsigned long lines = strtoul(s, &end, 10);
+	if (end == s || lines > PREFETCH_MAX_LINES)
+		return -1;
+	bool key = false;
+	if (*end == ':' && !strcmp(end + 1, "key"))
+		key = true;
+	else if (*end)
+		return -1;
+	*p = (struct mg_crypto_prefetch){
+	    .ahead = (unsigned)ahead, .lines = (unsigned)lines, .key = key};
+	return 0;
 }
 
 const char *mg_crypto_library_version(void)
@@ -284,16 +344,25 @@ static void wireguard_nonce(uint8_t nonce[16], uint64_t counter)
 		nonce[4 + b] = (uint8_t)(counter >> (8 * b));
 }
 
-/* Only the head: the hardware prefetcher follows the rest of the stream once it starts, and
- * more software prefetches per packet only fill the miss queue. */
-static inline void prefetch_payload(const struct mg_crypto_job *j)
+/*
+ * rte_prefetch0 is an asm volatile: GCC 12 at -O2 found this function free of side effects
+ * with __builtin_prefetch in it, and dropped every call (the binary had no prefetch at all).
+ */
+static inline void prefetch_job(const struct mg_crypto_prefetch *pf, const struct mg_crypto_job *j)
 {
 	const uint8_t *p = j->src;
-	if (!p)
+	if (pf->key && j->key)
+		rte_prefetch0(j->key);
+	if (!p || j->len > MG_CRYPTO_MAX_LEN)
 		return;
-	uint32_t end = j->len + MG_CRYPTO_TAG_LEN < 256 ? j->len + MG_CRYPTO_TAG_LEN : 256;
+	/* A long message's tail is left to the hardware prefetcher, which follows the stream once
+	 * the cipher starts on it. */
+	uint32_t end = j->len + MG_CRYPTO_TAG_LEN;
+	uint32_t cap = (pf->lines ? pf->lines : PREFETCH_MAX_LINES) * 64u;
+	if (end > cap)
+		end = cap;
 	for (uint32_t off = 0; off < end; off += 64)
-		__builtin_prefetch(p + off, 1, 3);
+		rte_prefetch0(p + off);
 }
 
 /* explicit_nonce is NULL for WireGuard bursts (nonce from each job's counter). */
@@ -303,8 +372,17 @@ static unsigned run_slice(struct mg_crypto *c, bool seal, const struct mg_crypto
 {
 	struct slice s = {.jobs = jobs, .status = status, .seal = seal, .ok = 0};
 	IMB_JOB *job;
+	const struct mg_crypto_prefetch pf =
+	    unpack_plan(atomic_load_explicit(&c->plan, memory_order_relaxed));
+	unsigned ahead = pf.ahead < n ? pf.ahead : n;
 
+	for (unsigned i = 0; i < ahead; i++)
+		prefetch_job(&pf, &jobs[i]);
 	for (unsigned i = 0; i < n; i++) {
+		/* Payloads arrive cold, written by another core (or a NIC): their lines are asked
+		 * for while the jobs before them are filled and run. */
+		if (ahead && i + ahead < n)
+			prefetch_job(&pf, &jobs[i + ahead]);
 		if (!job_acceptable(&jobs[i], seal)) {
 			status[i] = MG_CRYPTO_INVALID;
 			continue;
@@ -314,10 +392,6 @@ static unsigned run_slice(struct mg_crypto *c, bool seal, const struct mg_crypto
 			wireguard_nonce(c->nonce[i], jobs[i].counter);
 			nonce = c->nonce[i];
 		}
-		/* The next packet's payload was written by another core (or a NIC): start pulling
-		 * it in while this one is processed, so the cipher does not wait on each line. */
-		if (i + 1 < n)
-			prefetch_payload(&jobs[i + 1]);
 		job = IMB_GET_NEXT_JOB(c->mgr);
 		fill_job(c, job, &jobs[i], i, seal, nonce, ad, adlen);
 		c->pending[i] = 1;

@@ -59,6 +59,17 @@ struct mg_crypto_job {
 
 struct mg_crypto;
 
+/*
+ * How a burst pulls the payloads (written by another core or a NIC) and keys into this core's
+ * cache before the cipher reads them. The multi-buffer manager touches a job's data only when
+ * enough jobs fill its lanes, so a job's lines are requested `ahead` submissions before its own.
+ */
+struct mg_crypto_prefetch {
+	unsigned ahead; /* jobs ahead of the one submitted; 0: none; >= the burst: all up front */
+	unsigned lines; /* payload lines per job from its start; 0: the whole message and tag */
+	bool key;       /* the key's line too */
+};
+
 /* The ISA AUTO resolves to on this CPU (MG_CRYPTO_ISA_AUTO itself if none is usable). */
 enum mg_crypto_isa mg_crypto_best_isa(void);
 /* True when the CPU can run the given ISA (AUTO: when any is usable). */
@@ -76,6 +87,14 @@ int mg_crypto_isa_parse(const char *s, enum mg_crypto_isa *isa);
 struct mg_crypto *mg_crypto_create(enum mg_crypto_isa isa, int *err);
 /* Wipes and frees; NULL is a no-op. */
 void mg_crypto_destroy(struct mg_crypto *c);
+
+/* The plan every context starts with (the one the workers run). */
+struct mg_crypto_prefetch mg_crypto_prefetch_default(void);
+/* Replaces c's plan (benchmarks compare plans on one context). Any thread may call it while
+ * another runs bursts on c: each burst (slice) runs the plan it read when it started. */
+void mg_crypto_set_prefetch(struct mg_crypto *c, const struct mg_crypto_prefetch *p);
+/* Parses "AHEAD:LINES[:key]" or "none" into *p. Returns 0, or -1 for a bad string. */
+int mg_crypto_prefetch_parse(const char *s, struct mg_crypto_prefetch *p);
 
 /* The ISA actually in use and its name ("avx512", "avx2", "avx", "sse"). */
 enum mg_crypto_isa mg_crypto_isa(const struct mg_crypto *c);

@@ -345,6 +345,18 @@ static void run_isa(enum mg_crypto_isa isa, json_t *root)
 	}
 	tamper(c, 1 + (unsigned)(rnd() % 64));
 	invalid_jobs(c);
+	/* A prefetch plan only moves cache lines: every plan seals and opens the same bytes, and
+	 * bursts longer than a slice or than the plan's distance keep their jobs apart. */
+	static const char *const plans[] = {"none", "2:0:key", "8:4", "32:0:key", "1024:0:key"};
+	for (unsigned p = 0; p < sizeof(plans) / sizeof(plans[0]); p++) {
+		struct mg_crypto_prefetch pf;
+		CHECK(mg_crypto_prefetch_parse(plans[p], &pf) == 0, "plan %s refused", plans[p]);
+		mg_crypto_set_prefetch(c, &pf);
+		burst_vs_reference(c, 32);
+		burst_vs_reference(c, 300);
+		tamper(c, 33);
+		invalid_jobs(c);
+	}
 	mg_crypto_destroy(c);
 }
 
@@ -360,6 +372,17 @@ int main(int argc, char **argv)
 
 	struct mg_crypto *c = mg_crypto_create(MG_CRYPTO_ISA_AUTO, NULL);
 	CHECK(c && mg_crypto_isa(c) == best, "auto context");
+	static const char *const bad_plans[] = {"",     "4",      "x:1",      "4:",  "4:1:keys",
+	                                        "4:33", "2000:0", "4:1:key:", "-1:0"};
+	for (unsigned i = 0; i < sizeof(bad_plans) / sizeof(bad_plans[0]); i++) {
+		struct mg_crypto_prefetch pf;
+		CHECK(mg_crypto_prefetch_parse(bad_plans[i], &pf) == -1, "plan \"%s\" accepted",
+		      bad_plans[i]);
+	}
+	struct mg_crypto_prefetch pf;
+	CHECK(mg_crypto_prefetch_parse("16:4:key", &pf) == 0 && pf.ahead == 16 && pf.lines == 4 &&
+	          pf.key,
+	      "plan 16:4:key");
 	mg_crypto_destroy(c);
 
 	static const enum mg_crypto_isa all[] = {MG_CRYPTO_ISA_AVX512, MG_CRYPTO_ISA_AVX2,
