@@ -389,7 +389,7 @@ def report(out_dir):
         md += [f"## Packet filter on the decrypt path, one worker core (goal: 90% kept; "
                f"{d.get('rules')} rules, crypto {d.get('isa')}, rte_acl {d.get('acl_method', '?')}, "
                f"{d.get('date', 'undated')})", "",
-               f"Traffic: {d.get('traffic')}. Median of the paired passes' ratios (range).", "",
+               f"Traffic: {d.get('traffic')}. Median of the paired batches' ratios (range).", "",
                "| size | without filter Mpps | with filter Mpps | kept | pairs | worker on CPU |",
                "|---:|---:|---:|---:|---:|---:|"]
         for size in (64, 1420):

@@ -10,6 +10,7 @@
 #include <rte_hash.h>
 #include <rte_hash_crc.h>
 #include <rte_malloc.h>
+#include <rte_prefetch.h>
 #include <rte_random.h>
 #include <rte_rcu_qsbr.h>
 
@@ -254,6 +255,11 @@ void mg_flows_lookup_bulk(struct mg_flows *f, const struct mg_flow_key *const *k
 		if (atomic_load_explicit(&ow->count, memory_order_acquire) == 0)
 			continue;
 		rte_hash_lookup_with_hash_bulk(ow->h, left, sig, m, pos);
+		/* The timestamps live beside the hash: start every hit's load before the first
+		 * is needed. */
+		for (unsigned j = 0; j < m; j++)
+			if (pos[j] >= 0)
+				rte_prefetch0(&ow->last_ns[pos[j]]);
 		for (unsigned j = 0; j < m; j++) {
 			const struct mg_flow_key *k = left[j];
 			if (pos[j] >= 0) {
