@@ -6,9 +6,11 @@
  * workers. With a relay, each round the path choice starts while no direct candidate answers
  * also pings the peer through the relay (its round trip) and sends call-me-maybe there, listing
  * our STUN and own endpoints: the peer pings them at once, which is what opens a port-restricted
- * NAT in front of us to its pings. Meanwhile the peer keeps its endpoint and relay_gw.c's
- * fallback (direct_timeout) decides about the relay as before; a relayed peer moves back to
- * direct on the first pong.
+ * NAT in front of us to its pings. A peer that never had a direct path keeps its endpoint and
+ * relay_gw.c's fallback (direct_timeout) decides about the relay as before. A direct path that
+ * stops answering (no pong for the trust time) moves a peer that runs disco to the relay at
+ * once: WireGuard alone would notice only after 15 s of silence, and relay_gw.c's rule another
+ * direct_timeout later. A relayed peer moves back to direct on the first pong.
  */
 #include <stdlib.h>
 #include <string.h>
@@ -19,6 +21,7 @@
 #include "keys.h"
 #include "log.h"
 #include "nat_gw.h"
+#include "relay_gw.h"
 
 struct mg_gw_path {
 	uint8_t pk[32];
@@ -26,6 +29,7 @@ struct mg_gw_path {
 	/* The peer reports STUN endpoints, so it runs disco: only then does disco go to it through
 	 * the relay (a node without stun: would only drop it, at the relay's cost). */
 	bool speaks_disco;
+	bool direct;       /* the last path announced was direct */
 	uint64_t map_hash; /* of the candidates last given to set_map */
 	struct mg_disco_path p;
 };
@@ -100,11 +104,18 @@ static void use_path(void *ctx, void *cookie, const struct mg_disco_path_choice 
 		 * endpoint that did not answer. Without any, the first packet starts one. */
 		if (peer->n_staged && !mg_hs_has_usable_keypair(peer, now))
 			mg_hs_send_initiation(ctl, peer, now);
-	} else {
-		ctl->nat->disco.paths_lost++;
 	}
 	wg_key_to_base64(key, gp->pk);
 	mg_log(MG_LOG_INFO, "disco path", "peer", key, "path", ep, NULL);
+	if (c->kind == MG_DISCO_PATH_RELAY && gp->direct) {
+		ctl->nat->disco.paths_lost++;
+		/* Silence from a node that answers no disco says nothing about its path: such
+		 * peers keep the handshake-timeout rule. */
+		if (gp->speaks_disco &&
+		    mg_relay_gw_relay_peer(ctl, peer, "disco_dead", mg_control_now(ctl)))
+			ctl->nat->disco.paths_relayed++;
+	}
+	gp->direct = c->kind == MG_DISCO_PATH_DIRECT;
 }
 
 struct mg_disco_path *mg_paths_gw_find(struct mg_control *ctl, uint32_t slot, const uint8_t *pk)
