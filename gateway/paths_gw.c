@@ -30,6 +30,7 @@ struct mg_gw_path {
 	 * the relay (a node without stun: would only drop it, at the relay's cost). */
 	bool speaks_disco;
 	bool direct;       /* the last path announced was direct */
+	bool lost;         /* and before that, a direct path died */
 	uint64_t map_hash; /* of the candidates last given to set_map */
 	struct mg_disco_path p;
 };
@@ -93,6 +94,7 @@ static void use_path(void *ctx, void *cookie, const struct mg_disco_path_choice 
 	struct mg_gw_path *gp = cookie;
 	struct mg_peer *peer = path_peer(ctl, gp);
 	char key[WG_KEY_B64_SIZE], ep[MG_SOCKADDR_STRLEN] = "relay";
+	const char *hs = NULL;
 	if (!peer)
 		return;
 	if (c->kind == MG_DISCO_PATH_DIRECT) {
@@ -104,10 +106,22 @@ static void use_path(void *ctx, void *cookie, const struct mg_disco_path_choice 
 		 * endpoint that did not answer. Without any, the first packet starts one. */
 		if (peer->n_staged && !mg_hs_has_usable_keypair(peer, now))
 			mg_hs_send_initiation(ctl, peer, now);
+		/* A new direct path after another one, or after losing one: the peer behind it may
+		 * have restarted and lost our session, and would answer our old keys with silence;
+		 * WireGuard would start a new handshake only after 15 s of it. One handshake now
+		 * costs a round trip (spaced by REKEY_TIMEOUT like any other). */
+		else if ((gp->direct || gp->lost) && mg_hs_has_usable_keypair(peer, now) &&
+		         wg_timers_may_send_initiation(&peer->timers, now, false)) {
+			mg_hs_send_initiation(ctl, peer, now);
+			hs = "new";
+		}
+		gp->lost = false;
 	}
 	wg_key_to_base64(key, gp->pk);
-	mg_log(MG_LOG_INFO, "disco path", "peer", key, "path", ep, NULL);
+	mg_log(MG_LOG_INFO, "disco path", "peer", key, "path", ep, hs ? "handshake" : NULL, hs,
+	       NULL);
 	if (c->kind == MG_DISCO_PATH_RELAY && gp->direct) {
+		gp->lost = true;
 		ctl->nat->disco.paths_lost++;
 		/* Silence from a node that answers no disco says nothing about its path: such
 		 * peers keep the handshake-timeout rule. */
