@@ -10,7 +10,9 @@
  * relay_gw.c's fallback (direct_timeout) decides about the relay as before. A direct path that
  * stops answering (no pong for the trust time) moves a peer that runs disco to the relay at
  * once: WireGuard alone would notice only after 15 s of silence, and relay_gw.c's rule another
- * direct_timeout later. A relayed peer moves back to direct on the first pong.
+ * direct_timeout later. A relayed peer moves back to direct on the first pong; a peer with a
+ * session that moves to a new direct path, or back to direct, gets a handshake at once, in case
+ * it restarted behind its old path and lost that session.
  */
 #include <stdlib.h>
 #include <string.h>
