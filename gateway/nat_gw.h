@@ -51,6 +51,7 @@ struct mg_disco_gw_stats {
 	uint64_t relay_pings_sent;         /* by the path choice, through the relay */
 	uint64_t call_me_maybe_sent;       /* by the path choice, through the relay */
 	uint64_t paths_direct, paths_lost; /* a peer's direct path chosen / lost */
+	uint64_t paths_relayed;            /* of paths_lost, peers moved to the relay at once */
 };
 
 struct mg_gw_path;

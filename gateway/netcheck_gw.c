@@ -60,6 +60,7 @@ static json_t *disco_json(const struct mg_nat_gw *ng)
 	json_object_set_new(o, "pings_sent", json_integer((json_int_t)d->pings_sent));
 	json_object_set_new(o, "paths_direct", json_integer((json_int_t)d->paths_direct));
 	json_object_set_new(o, "paths_lost", json_integer((json_int_t)d->paths_lost));
+	json_object_set_new(o, "paths_relayed", json_integer((json_int_t)d->paths_relayed));
 	json_object_set_new(o, "send_failed", json_integer((json_int_t)d->send_failed));
 	json_t *rl = json_object();
 	json_object_set_new(rl, "received", json_integer((json_int_t)d->relay_received));

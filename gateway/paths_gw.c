@@ -6,9 +6,13 @@
  * workers. With a relay, each round the path choice starts while no direct candidate answers
  * also pings the peer through the relay (its round trip) and sends call-me-maybe there, listing
  * our STUN and own endpoints: the peer pings them at once, which is what opens a port-restricted
- * NAT in front of us to its pings. Meanwhile the peer keeps its endpoint and relay_gw.c's
- * fallback (direct_timeout) decides about the relay as before; a relayed peer moves back to
- * direct on the first pong.
+ * NAT in front of us to its pings. A peer that never had a direct path keeps its endpoint and
+ * relay_gw.c's fallback (direct_timeout) decides about the relay as before. A direct path that
+ * stops answering (no pong for the trust time) moves a peer that runs disco to the relay at
+ * once: WireGuard alone would notice only after 15 s of silence, and relay_gw.c's rule another
+ * direct_timeout later. A relayed peer moves back to direct on the first pong; a peer with a
+ * session that moves to a new direct path, or back to direct, gets a handshake at once, in case
+ * it restarted behind its old path and lost that session.
  */
 #include <stdlib.h>
 #include <string.h>
@@ -19,6 +23,7 @@
 #include "keys.h"
 #include "log.h"
 #include "nat_gw.h"
+#include "relay_gw.h"
 
 struct mg_gw_path {
 	uint8_t pk[32];
@@ -26,6 +31,8 @@ struct mg_gw_path {
 	/* The peer reports STUN endpoints, so it runs disco: only then does disco go to it through
 	 * the relay (a node without stun: would only drop it, at the relay's cost). */
 	bool speaks_disco;
+	bool direct;       /* the last path announced was direct */
+	bool lost;         /* and before that, a direct path died */
 	uint64_t map_hash; /* of the candidates last given to set_map */
 	struct mg_disco_path p;
 };
@@ -89,6 +96,7 @@ static void use_path(void *ctx, void *cookie, const struct mg_disco_path_choice 
 	struct mg_gw_path *gp = cookie;
 	struct mg_peer *peer = path_peer(ctl, gp);
 	char key[WG_KEY_B64_SIZE], ep[MG_SOCKADDR_STRLEN] = "relay";
+	const char *hs = NULL;
 	if (!peer)
 		return;
 	if (c->kind == MG_DISCO_PATH_DIRECT) {
@@ -100,11 +108,30 @@ static void use_path(void *ctx, void *cookie, const struct mg_disco_path_choice 
 		 * endpoint that did not answer. Without any, the first packet starts one. */
 		if (peer->n_staged && !mg_hs_has_usable_keypair(peer, now))
 			mg_hs_send_initiation(ctl, peer, now);
-	} else {
-		ctl->nat->disco.paths_lost++;
+		/* A new direct path after another one, or after losing one: the peer behind it may
+		 * have restarted and lost our session, and would answer our old keys with silence;
+		 * WireGuard would start a new handshake only after 15 s of it. One handshake now
+		 * costs a round trip (spaced by REKEY_TIMEOUT like any other). */
+		else if ((gp->direct || gp->lost) && mg_hs_has_usable_keypair(peer, now) &&
+		         wg_timers_may_send_initiation(&peer->timers, now, false)) {
+			mg_hs_send_initiation(ctl, peer, now);
+			hs = "new";
+		}
+		gp->lost = false;
 	}
 	wg_key_to_base64(key, gp->pk);
-	mg_log(MG_LOG_INFO, "disco path", "peer", key, "path", ep, NULL);
+	mg_log(MG_LOG_INFO, "disco path", "peer", key, "path", ep, hs ? "handshake" : NULL, hs,
+	       NULL);
+	if (c->kind == MG_DISCO_PATH_RELAY && gp->direct) {
+		gp->lost = true;
+		ctl->nat->disco.paths_lost++;
+		/* Silence from a node that answers no disco says nothing about its path: such
+		 * peers keep the handshake-timeout rule. */
+		if (gp->speaks_disco &&
+		    mg_relay_gw_relay_peer(ctl, peer, "disco_dead", mg_control_now(ctl)))
+			ctl->nat->disco.paths_relayed++;
+	}
+	gp->direct = c->kind == MG_DISCO_PATH_DIRECT;
 }
 
 struct mg_disco_path *mg_paths_gw_find(struct mg_control *ctl, uint32_t slot, const uint8_t *pk)

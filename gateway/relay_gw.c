@@ -340,6 +340,20 @@ static void use_relay(struct mg_control *ctl, struct mg_relay_gw *rg, struct mg_
 		mg_hs_send_initiation(ctl, peer, now_ns);
 }
 
+bool mg_relay_gw_relay_peer(struct mg_control *ctl, struct mg_peer *peer, const char *why,
+                            uint64_t now_ns)
+{
+	struct mg_relay_gw *rg = rg_of(ctl);
+	struct mg_sockaddr ep;
+	if (!rg || !client(rg))
+		return false;
+	if (mg_endpoint_read(&peer->endpoint, &ep) && ep.family == MG_FAMILY_RELAY)
+		return false;
+	rg->paths[peer->slot].trying_since_ns = 0;
+	use_relay(ctl, rg, peer, why, now_ns);
+	return true;
+}
+
 static void choose_paths(struct mg_control *ctl, struct mg_relay_gw *rg, uint64_t now_ns)
 {
 	uint64_t timeout = (uint64_t)rg->cfg.direct_timeout_s * 1000000000ull;

@@ -7,9 +7,10 @@
  * A peer is relayed by pointing its endpoint at a pseudo address (mg_relay_addr), so every
  * sender (workers, the handshake driver) takes the relay path by itself and roaming moves the
  * peer back: an authenticated packet or handshake from a direct address makes the path direct
- * again, one from the relay makes it relayed. The gateway relays a peer when relay.force is set
- * or when no handshake completed within relay.direct_timeout seconds of the first direct
- * attempt (its direct endpoint is kept to report).
+ * again, one from the relay makes it relayed. The gateway relays a peer when relay.force is set,
+ * when no handshake completed within relay.direct_timeout seconds of the first direct attempt
+ * (its direct endpoint is kept to report), or at once when disco finds the peer's direct path
+ * dead (paths_gw.c, mg_relay_gw_relay_peer).
  *
  * The home relay is relay.host, or without it one of the coordinator's relay map, chosen and
  * failed over as the agent does (node/relay_home.h). The connection is used on the control
@@ -47,6 +48,11 @@ int mg_relay_gw_send(struct mg_control *ctl, const struct mg_sockaddr *dst, cons
 /* The same for the peer in slot, any message (disco): through the connection its WireGuard
  * messages take. 0, or a negative errno (counted in the relay path's drops). */
 int mg_relay_gw_send_slot(struct mg_control *ctl, uint32_t slot, const void *payload, size_t len);
+/* Moves peer to the relay now, logging why and counting the switch. False without a relay
+ * connection (the rules above then apply once there is one) or when it is relayed already. */
+struct mg_peer;
+bool mg_relay_gw_relay_peer(struct mg_control *ctl, struct mg_peer *peer, const char *why,
+                            uint64_t now_ns);
 /* For status: the name of the relay behind a pseudo address ("" when not relayed). */
 const char *mg_relay_gw_name(const struct mg_control *ctl, const struct mg_sockaddr *ep);
 /* The relay behind relayed peers' endpoints: the home relay, or the last one while none is

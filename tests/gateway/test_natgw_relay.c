@@ -14,13 +14,18 @@
  * (d) refused and counted, with nothing sent back: a message inside which is another peer's key
  *     than the one the relay vouches for (relay_mismatch), a forged box, a replay, a stranger;
  * (e) once E answers directly the path is direct and nothing more goes through the relay;
- * (f) once E reports no STUN endpoint (a node without stun: runs no disco), nothing goes to it
- *     through the relay even while it has no direct path.
+ * (f) E's direct pongs stop while its WireGuard session is up: at the trust time (4 s after the
+ *     last pong) E's endpoint is the relay and the LAN's packets to E go through it, under the
+ *     same session; the first direct pong makes E direct again;
+ * (g) once E reports no STUN endpoint (a node without stun: runs no disco), nothing goes to it
+ *     through the relay even while it has no direct path, and losing its direct path does not
+ *     relay it (the handshake-timeout rule stays).
  *
  * The gateway's clock is injected and moves 1 ms per step; the relay is real, so waits for what
  * crosses it are bounded in real time.
  */
 #include <poll.h>
+#include <stdio.h>
 #include <string.h>
 #include <time.h>
 
@@ -33,6 +38,8 @@
 #include "nat_gw.h"
 #include "netmap_apply.h"
 #include "relay_gw.h"
+#include "relay_ring.h"
+#include "transport.h"
 
 #define E_STUN_PORT 41000 /* E's STUN endpoint: its address, another port */
 #define E_CMM_PORT  42000 /* a candidate only E's call-me-maybe names */
@@ -44,6 +51,10 @@ static struct mg_disco_peer e_gw;              /* E's view of the gateway */
 static uint64_t e_rx[4];                       /* what E received through the relay, by type */
 static uint8_t e_last_txid[MG_DISCO_TXID_LEN]; /* of the last relayed ping E received */
 static struct mg_disco_msg e_last_cmm, e_last_pong;
+static uint64_t e_wg_rx;               /* WireGuard data messages E received relayed */
+static uint8_t e_last_wg[H_FRAME_MAX]; /* the last of them */
+static size_t e_last_wg_len;
+static uint64_t e_direct_pong_at; /* injected time of E's last direct pong */
 
 static void relay_config(struct mg_config *cfg)
 {
@@ -54,6 +65,9 @@ static void relay_config(struct mg_config *cfg)
 	snprintf(cfg->relay.ca_file, sizeof(cfg->relay.ca_file), "%s", rf_ca_file());
 	cfg->relay.port = relay.port;
 	cfg->relay.direct_timeout_s = 5;
+	/* WireGuard's timers at their real values: a session outlives the disco trust time, as it
+	 * does in service, so (f) shows a live session moving to the relay. */
+	cfg->test_timer_divisor = 1;
 }
 
 static uint64_t now_ms(void)
@@ -69,6 +83,14 @@ static void step(bool answer)
 	struct mg_disco_msg d;
 	h_step(H_MS);
 	while (mg_relay_client_recv_wait(e_rc, &m, 1) > 0) {
+		if (m.type == MG_RELAY_MSG_PACKET &&
+		    memcmp(m.key, H.ctl->gw.local.static_public, 32) == 0 &&
+		    wg_transport_classify(m.data, m.len) == WG_MSG_DATA && m.len <= H_FRAME_MAX) {
+			memcpy(e_last_wg, m.data, m.len);
+			e_last_wg_len = m.len;
+			e_wg_rx++;
+			continue;
+		}
 		if (m.type != MG_RELAY_MSG_PACKET ||
 		    memcmp(m.key, H.ctl->gw.local.static_public, 32) != 0 ||
 		    mg_disco_open(&e_self, &e_gw, m.data, m.len, now_ms(), &d) != MG_DISCO_OK)
@@ -340,17 +362,16 @@ static void test_refusals(const uint8_t *old_ping, size_t old_len)
 	mg_disco_node_clear(&s_self);
 }
 
-/* (e) E answers a direct ping: direct, and the relay carries no more disco for E. */
-static void test_direct(void)
+/* E answers, from its endpoint, the last direct ping the gateway sent there since mark (or
+ * before, when none yet); the injected time goes to e_direct_pong_at. */
+static void direct_pong(unsigned mark)
 {
 	struct far *e = &H.far[FAR_E];
 	struct mg_nat_gw *ng = H.ctl->nat;
 	uint8_t txid[MG_DISCO_TXID_LEN], b[MG_DISCO_MAX_LEN], frame[H_FRAME_MAX];
-	unsigned mark = H.n_wire;
 
 	uint64_t pings = ng->disco.pings_sent;
 	CHECK(wait_count(&ng->disco.pings_sent, pings, 3000, false), "a direct ping");
-	/* Answer the last one that went to E's map endpoint. */
 	CHECK(direct_pings(mark, e->ep, e->port, txid, NULL) >= 1 ||
 	          direct_pings(0, e->ep, e->port, txid, NULL) >= 1,
 	      "a ping to E's endpoint");
@@ -359,14 +380,45 @@ static void test_direct(void)
 	pong.src = (struct mg_sockaddr){.family = 4, .port = H_LISTEN};
 	memcpy(pong.src.addr, h_mesh4, 4);
 	size_t n = seal(&e_self, &e_gw, &pong, b);
-	uint64_t direct = ng->disco.paths_direct;
+	e_direct_pong_at = H.now;
 	h_inject(MG_PORT_MESH, frame, h_mesh_frame(frame, e, e->ep, e->port, b, n));
-	CHECK(ng->disco.paths_direct == direct + 1, "E's direct pong makes the path direct");
+}
+
+static bool e_endpoint_direct(void)
+{
+	struct far *e = &H.far[FAR_E];
 	struct mg_sockaddr ep;
-	CHECK(mg_endpoint_read(&h_peer(e)->endpoint, &ep) && ep.family == 4 && ep.port == e->port &&
-	          memcmp(ep.addr, e->ep, 4) == 0,
-	      "and E's WireGuard endpoint");
-	/* Within the trust time (4 s), rounds and heartbeats go direct only. */
+	return mg_endpoint_read(&h_peer(e)->endpoint, &ep) && ep.family == 4 &&
+	       ep.port == e->port && memcmp(ep.addr, e->ep, 4) == 0;
+}
+
+static bool e_endpoint_relayed(void)
+{
+	struct mg_sockaddr ep;
+	return mg_endpoint_read(&h_peer(&H.far[FAR_E])->endpoint, &ep) &&
+	       ep.family == MG_FAMILY_RELAY;
+}
+
+/* (e) E answers a direct ping: direct, and the relay carries no more disco for E. */
+static void test_direct(void)
+{
+	struct far *e = &H.far[FAR_E];
+	struct mg_nat_gw *ng = H.ctl->nat;
+	uint64_t direct = ng->disco.paths_direct;
+
+	/* E's session, for (f): started by the LAN's packet, to E's map endpoint. */
+	unsigned mark = H.n_wire;
+	h_lan_send(e->inner, 1);
+	CHECK(far_answer_initiation(e, mark) && h_find(mark, e, WG_MSG_DATA, NULL, 0) == 1 &&
+	          wg_noise_keypair_current(&h_peer(e)->remote) != NULL,
+	      "E's session, started by the LAN's packet");
+
+	direct_pong(H.n_wire);
+	CHECK(ng->disco.paths_direct == direct + 1, "E's direct pong makes the path direct");
+	CHECK(e_endpoint_direct(), "and E's WireGuard endpoint");
+	/* Within the trust time (4 s), rounds and heartbeats go direct only. The round whose
+	 * ping E answered also went through the relay, which may still be delivering it. */
+	settle(300);
 	uint64_t rp = ng->disco.relay_pings_sent, cmm = ng->disco.call_me_maybe_sent;
 	uint64_t got = e_rx[MG_DISCO_PING] + e_rx[MG_DISCO_CALL_ME_MAYBE];
 	for (unsigned i = 0; i < 35; i++) {
@@ -379,8 +431,79 @@ static void test_direct(void)
 	      "3.5 s direct: nothing through the relay");
 }
 
-/* (f) a peer that reports no STUN endpoint runs no disco: none goes to it through the relay,
- * though it has no direct path. */
+/* The LAN host sends seq to E: true when E received it through the relay, sealed under its
+ * session, and nothing went to E's direct endpoint. */
+static bool lan_to_e_relayed(uint32_t seq)
+{
+	struct far *e = &H.far[FAR_E];
+	uint8_t plain[H_FRAME_MAX], s[4], d[4], ttl;
+	uint32_t got = 0;
+	size_t len = 0;
+	unsigned mark = H.n_wire;
+	uint64_t rx = e_wg_rx;
+
+	h_lan_send(e->inner, seq);
+	if (!wait_count(&e_wg_rx, rx, 3000, false))
+		return false;
+	return h_find(mark, e, 0, NULL, 0) == 0 &&
+	       far_open(e, e_last_wg, e_last_wg_len, plain, &len, NULL) == WG_OK &&
+	       h_inner_parse(plain, len, s, d, &got, &ttl) && got == seq &&
+	       memcmp(d, e->inner, 4) == 0;
+}
+
+/* (f) E's direct path goes silent while its WireGuard session is up. */
+static void test_dead_path(void)
+{
+	struct far *e = &H.far[FAR_E];
+	struct mg_nat_gw *ng = H.ctl->nat;
+	struct mg_relay_gw_stats r0, r1;
+	uint64_t relayed = ng->disco.paths_relayed, lost = ng->disco.paths_lost;
+	uint64_t direct = ng->disco.paths_direct;
+
+	/* (e) left E direct, its last pong 3.5 s ago, with a session that stays up. */
+	CHECK(e_endpoint_direct(), "E direct");
+	struct wg_noise_keypair *kp = wg_noise_keypair_current(&h_peer(e)->remote);
+	mg_relay_gw_get_stats(H.ctl, &r0);
+	while (!e_endpoint_relayed() && H.now - e_direct_pong_at < 6000 * H_MS) {
+		h_run(20 * H_MS, 10 * H_MS);
+		step(false);
+	}
+	uint64_t after_ms = (H.now - e_direct_pong_at) / H_MS;
+	mg_relay_gw_get_stats(H.ctl, &r1);
+	printf("natgw_relay: E's direct path silent, relayed %llu ms after its last pong\n",
+	       (unsigned long long)after_ms);
+	CHECK(e_endpoint_relayed() && after_ms >= 3900 && after_ms <= 4100,
+	      "E relayed %llu ms after its last direct pong (trust time 4 s)",
+	      (unsigned long long)after_ms);
+	CHECK(ng->disco.paths_relayed == relayed + 1 && ng->disco.paths_lost == lost + 1 &&
+	          r1.switched_to_relay == r0.switched_to_relay + 1,
+	      "counted: paths_lost, paths_relayed (disco_dead), the relay path's switch");
+	json_t *o = mg_nat_gw_json(H.ctl);
+	CHECK(json_integer_value(json_object_get(json_object_get(o, "disco"), "paths_relayed")) ==
+	          (json_int_t)relayed + 1,
+	      "netcheck shows paths_relayed");
+	json_decref(o);
+	CHECK(lan_to_e_relayed(2), "the LAN's packet reaches E through the relay, same session");
+	CHECK(kp && wg_noise_keypair_current(&h_peer(e)->remote) == kp, "E's session is the same");
+
+	/* The first direct pong: E's endpoint is direct again and the LAN's packets go there.
+	 * E may have restarted meanwhile: the gateway starts a handshake at once. */
+	unsigned mark = H.n_wire;
+	direct_pong(mark);
+	CHECK(ng->disco.paths_direct == direct + 1 && e_endpoint_direct(),
+	      "E's direct pong makes it direct again");
+	CHECK(far_answer_initiation(e, mark) && wg_noise_keypair_current(&h_peer(e)->remote) != kp,
+	      "and starts a handshake there at once, which gives a new session");
+	mark = H.n_wire;
+	uint64_t rx = e_wg_rx;
+	h_lan_send(e->inner, 3);
+	settle(100);
+	CHECK(h_find(mark, e, WG_MSG_DATA, NULL, 0) == 1 && e_wg_rx == rx,
+	      "the LAN's next packet goes to E's endpoint, none through the relay");
+}
+
+/* (g) a peer that reports no STUN endpoint runs no disco: none goes to it through the relay,
+ * though it has no direct path, and losing that path does not relay it. */
 static void test_no_stun_peer(void)
 {
 	struct far *e = &H.far[FAR_E];
@@ -389,6 +512,7 @@ static void test_no_stun_peer(void)
 	/* Past the trust time without pongs: E's path falls back to the relay. */
 	uint64_t rp = ng->disco.relay_pings_sent, cmm = ng->disco.call_me_maybe_sent;
 	uint64_t pings = ng->disco.pings_sent, lost = ng->disco.paths_lost;
+	uint64_t relayed = ng->disco.paths_relayed;
 	uint64_t got = e_rx[MG_DISCO_PING] + e_rx[MG_DISCO_CALL_ME_MAYBE];
 	for (unsigned i = 0; i < 80; i++) {
 		h_run(100 * H_MS, 10 * H_MS);
@@ -400,6 +524,8 @@ static void test_no_stun_peer(void)
 	CHECK(ng->disco.paths_lost == lost + 1 && p &&
 	          mg_disco_path_current(p)->kind == MG_DISCO_PATH_RELAY,
 	      "E without pongs is back on the relay");
+	CHECK(ng->disco.paths_relayed == relayed && e_endpoint_direct(),
+	      "but its WireGuard endpoint stays: E runs no disco");
 	CHECK(ng->disco.pings_sent > pings, "its candidates are still pinged directly");
 	CHECK(ng->disco.relay_pings_sent == rp && ng->disco.call_me_maybe_sent == cmm &&
 	          e_rx[MG_DISCO_PING] + e_rx[MG_DISCO_CALL_ME_MAYBE] == got,
@@ -436,6 +562,7 @@ int main(int argc, char **argv)
 		test_call_me_maybe();
 		test_refusals(ping, ping_len);
 		test_direct();
+		test_dead_path();
 		test_no_stun_peer();
 	}
 	CHECK(H.wire_lost == 0, "wire log kept every frame (%u lost)", H.wire_lost);
