@@ -183,6 +183,23 @@ EOF
 # now_ms: milliseconds since the epoch.
 now_ms() { echo $(($(date +%s%N) / 1000000)); }
 
+# nat_gw_agent_args SCRIPT "$@": the gateway-and-agent NAT tests' five programs (GW AGENT COORD
+# RELAY MESHCTL) and what they need, or a usage failure or a skip naming what is missing.
+nat_gw_agent_args() {
+	local script=$1
+	shift
+	GW=${1:-} AGENT=${2:-} COORD=${3:-} RELAY=${4:-} MESHCTL=${5:-}
+	[ -n "$AGENT" ] && [ -n "$COORD" ] && [ -n "$RELAY" ] && [ -n "$MESHCTL" ] ||
+		fail "usage: $script MESHGATE MESHGATE_AGENT MESHGATE_COORD MESHGATE_RELAY MESHCTL"
+	gw_is_reference && skip "disco on the WireGuard port is meshgate's own: no reference run"
+	gw_setup_binary "$GW"
+	gw_require_common
+	require_commands curl nft openssl conntrack
+	[ -x "$AGENT" ] || skip "meshgate-agent not built: $AGENT"
+	[ -x "$COORD" ] || skip "meshgate-coord not built: $COORD"
+	[ -x "$RELAY" ] || skip "meshgate-relay not built: $RELAY"
+}
+
 # relay_coord_start NS [STUN_PORT]: meshgate-coord on 10.99.0.1:8080 in NS with a relay map of
 # one relay, r1 (10.99.0.1:8443, region test, server name relay.test), and the credential it
 # admits with. With STUN_PORT, r1 has that stun_port and the map lists the same relay's other

@@ -34,11 +34,6 @@
 # usage: nat_gw_restricted.sh MESHGATE MESHGATE_AGENT MESHGATE_COORD MESHGATE_RELAY MESHCTL
 set -euo pipefail
 
-GW=${1:-}
-AGENT=${2:-}
-COORD=${3:-}
-RELAY=${4:-}
-MESHCTL=${5:-}
 HERE=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 # shellcheck source=lib.sh
 source "$HERE/lib.sh"
@@ -47,15 +42,7 @@ source "$HERE/gw_lib.sh"
 # shellcheck source=agent_lib.sh
 source "$HERE/agent_lib.sh"
 
-[ -n "$AGENT" ] && [ -n "$COORD" ] && [ -n "$RELAY" ] && [ -n "$MESHCTL" ] ||
-	fail "usage: nat_gw_restricted.sh MESHGATE MESHGATE_AGENT MESHGATE_COORD MESHGATE_RELAY MESHCTL"
-gw_is_reference && skip "disco on the WireGuard port is meshgate's own: no reference run"
-gw_setup_binary "$GW"
-gw_require_common
-require_commands curl nft openssl conntrack
-[ -x "$AGENT" ] || skip "meshgate-agent not built: $AGENT"
-[ -x "$COORD" ] || skip "meshgate-coord not built: $COORD"
-[ -x "$RELAY" ] || skip "meshgate-relay not built: $RELAY"
+nat_gw_agent_args nat_gw_restricted.sh "$@"
 mg_init
 T0=$SECONDS
 
