@@ -118,8 +118,10 @@ run_bounded 5 "$MESHCTL" -s "$MG_STATE/gw.health" netcheck >"$MG_STATE/netcheck-
 	fail "meshctl netcheck"
 grep -Eq '^relay rtt: +r1 +home +[0-9.]+ ms' "$MG_STATE/netcheck-gw" ||
 	fail "meshctl netcheck: $(cat "$MG_STATE/netcheck-gw")"
-run_bounded 5 curl -sf --unix-socket "$MG_STATE/gw.health" http://localhost/metrics |
-	grep -Eq '^meshgate_relay_home_rtt_microseconds [1-9][0-9]*$' ||
+# To a file first: under pipefail, grep -q leaving early would fail curl with SIGPIPE.
+run_bounded 5 curl -sf --unix-socket "$MG_STATE/gw.health" http://localhost/metrics \
+	>"$MG_STATE/gw-metrics" || fail "the gateway's metrics"
+grep -Eq '^meshgate_relay_home_rtt_microseconds [1-9][0-9]*$' "$MG_STATE/gw-metrics" ||
 	fail "no meshgate_relay_home_rtt_microseconds > 0 in the gateway's metrics"
 log "gateway: STUN servers from the relay map, no NAT; meshctl netcheck:" \
 	"$(grep -E '^(servers|relay rtt):' "$MG_STATE/netcheck-gw" | tr -s ' ' | tr '\n' ';')"
