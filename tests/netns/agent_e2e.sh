@@ -33,8 +33,7 @@ source "$HERE/coord_lib.sh"
 [ -n "$AGENT" ] && [ -n "$COORD" ] || fail "usage: agent_e2e.sh MESHGATE_AGENT MESHGATE_COORD"
 require_root
 require_commands wireguard-go wg ip ping curl jq timeout setsid
-[ -x "$AGENT" ] || skip "meshgate-agent not built: $AGENT"
-[ -x "$COORD" ] || skip "meshgate-coord not built: $COORD"
+require_built meshgate-agent "$AGENT" meshgate-coord "$COORD"
 mg_init
 
 NS_C=$(ns_name coord)

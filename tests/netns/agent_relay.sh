@@ -37,9 +37,7 @@ source "$HERE/coord_lib.sh"
 	fail "usage: agent_relay.sh MESHGATE_AGENT MESHGATE_COORD MESHGATE_RELAY"
 require_root
 require_commands wireguard-go wg ip ping curl jq timeout setsid nft openssl iperf3 python3
-[ -x "$AGENT" ] || skip "meshgate-agent not built: $AGENT"
-[ -x "$COORD" ] || skip "meshgate-coord not built: $COORD"
-[ -x "$RELAY" ] || skip "meshgate-relay not built: $RELAY"
+require_built meshgate-agent "$AGENT" meshgate-coord "$COORD" meshgate-relay "$RELAY"
 mg_init
 
 NS_H=$(ns_name hub)
@@ -75,20 +73,10 @@ metric() { relay_metric "$NS_H" 9470 "$1"; }
 # ---- the agents ----
 agent_write a "$IF_A" 1280 "$MG_STATE/authkey" info host 10.99.0.1 3
 agent_write b "$IF_B" 1280 "$MG_STATE/authkey" info host fd99::1 3
-agent_start a "$NS_A" "$IF_A"
-AGENT_A=$AGENT_PID
-agent_start b "$NS_B" "$IF_B"
-AGENT_B=$AGENT_PID
-
-wait_for 20 "A has B as a peer" has_peer "$NS_A" "$IF_A" "$PUB_B"
-wait_for 20 "B has A as a peer" has_peer "$NS_B" "$IF_B" "$PUB_A"
+pair_start
 wait_for 10 "both nodes admitted by the relay" \
 	test "$(metric 'meshgate_relay_admission_total{result="admitted"}')" -ge 2
-A4=$(node_addr "$PUB_A" 0)
-B4=$(node_addr "$PUB_B" 0)
-A6=$(node_addr "$PUB_A" 1)
-B6=$(node_addr "$PUB_B" 1)
-log "overlay: A $A4 $A6, B $B4 $B6"
+pair_addrs
 
 # The first pings start WireGuard's handshake; it cannot pass directly, so after
 # relay.direct_timeout A moves B to the relay (and B follows at A's first relayed packet).

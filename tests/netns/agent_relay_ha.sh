@@ -38,10 +38,7 @@ source "$HERE/coord_lib.sh"
 	fail "usage: agent_relay_ha.sh MESHGATE_AGENT MESHGATE_COORD MESHGATE_RELAY"
 require_root
 require_commands wireguard-go wg ip ping curl jq timeout setsid nft openssl iperf3
-[ -x "$AGENT" ] || skip "meshgate-agent not built: $AGENT"
-[ -x "$COORD" ] || skip "meshgate-coord not built: $COORD"
-[ -x "$RELAY" ] || skip "meshgate-relay not built: $RELAY"
-[ -x "$MESHCTL" ] || skip "meshctl not built: $MESHCTL"
+require_built meshgate-agent "$AGENT" meshgate-coord "$COORD" meshgate-relay "$RELAY" meshctl "$MESHCTL"
 mg_init
 
 NS_H=$(ns_name hub)

@@ -6,6 +6,14 @@
 # meshgate-relay, the agent and a coordinated gateway, the firewalls that leave only the relay
 # path, and readers of what the nodes report.
 
+# require_built NAME PATH...: skips the test unless each program PATH (called NAME) is built.
+require_built() {
+	while [ $# -ge 2 ]; do
+		[ -x "$2" ] || skip "$1 not built: $2"
+		shift 2
+	done
+}
+
 # ---- topology ----
 
 # hub_bridge [--no-snooping] NS ADDR...: bridge br0 in NS, up, with ADDR... on it. Without
@@ -202,8 +210,7 @@ pair_coord() {
 }
 
 # pair_agents LOG_LEVEL: a reusable pre-auth key for A (alice) and B (bob), their keys (PUB_A,
-# PUB_B), both agents started (AGENT_A, AGENT_B) until each has the other as a peer, and their
-# overlay addresses A4 A6 B4 B6.
+# PUB_B), their configs, then pair_start and pair_addrs.
 pair_agents() {
 	local who user
 	for who in a b; do
@@ -217,6 +224,13 @@ pair_agents() {
 	PUB_B=$(wg pubkey <"$MG_STATE/b.key")
 	agent_write a "$IF_A" 1420 "$MG_STATE/authkey-a" "$1"
 	agent_write b "$IF_B" 1420 "$MG_STATE/authkey-b" "$1"
+	pair_start
+	pair_addrs
+}
+
+# pair_start: agents a (NS_A, IF_A) and b (NS_B, IF_B) started (AGENT_A, AGENT_B), waited for
+# until each has the other (PUB_A, PUB_B) as a peer.
+pair_start() {
 	agent_start a "$NS_A" "$IF_A"
 	# shellcheck disable=SC2034 # the test stops them
 	AGENT_A=$AGENT_PID
@@ -225,6 +239,10 @@ pair_agents() {
 	AGENT_B=$AGENT_PID
 	wait_for 20 "A has B as a peer" has_peer "$NS_A" "$IF_A" "$PUB_B"
 	wait_for 20 "B has A as a peer" has_peer "$NS_B" "$IF_B" "$PUB_A"
+}
+
+# pair_addrs: A's and B's overlay addresses, A4 A6 B4 B6, from the coordinator; logged.
+pair_addrs() {
 	A4=$(node_addr "$PUB_A" 0)
 	B4=$(node_addr "$PUB_B" 0)
 	A6=$(node_addr "$PUB_A" 1)

@@ -49,9 +49,7 @@ gw_is_reference && skip "the relay path is meshgate's own: no reference run"
 gw_setup_binary "$GW"
 gw_require_common
 require_commands curl nft openssl iperf3
-[ -x "$AGENT" ] || skip "meshgate-agent not built: $AGENT"
-[ -x "$COORD" ] || skip "meshgate-coord not built: $COORD"
-[ -x "$RELAY" ] || skip "meshgate-relay not built: $RELAY"
+require_built meshgate-agent "$AGENT" meshgate-coord "$COORD" meshgate-relay "$RELAY"
 mg_init
 
 NS_H=$(ns_name hub)
