@@ -27,12 +27,13 @@ HERE=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 source "$HERE/lib.sh"
 # shellcheck source=agent_lib.sh
 source "$HERE/agent_lib.sh"
+# shellcheck source=coord_lib.sh
+source "$HERE/coord_lib.sh"
 
 [ -n "$AGENT" ] && [ -n "$COORD" ] || fail "usage: agent_e2e.sh MESHGATE_AGENT MESHGATE_COORD"
 require_root
 require_commands wireguard-go wg ip ping curl jq timeout setsid
-[ -x "$AGENT" ] || skip "meshgate-agent not built: $AGENT"
-[ -x "$COORD" ] || skip "meshgate-coord not built: $COORD"
+require_built meshgate-agent "$AGENT" meshgate-coord "$COORD"
 mg_init
 
 NS_C=$(ns_name coord)
@@ -40,89 +41,14 @@ NS_A=$(ns_name a)
 NS_B=$(ns_name b)
 IF_A=$(if_name mgA)
 IF_B=$(if_name mgB)
-PORT=8080
-URL="http://10.99.0.1:$PORT"
 
-log "namespaces $NS_C $NS_A $NS_B, interfaces $IF_A $IF_B"
-ns_add "$NS_C" "$NS_A" "$NS_B"
-ip -n "$NS_C" link add br0 type bridge || fail "bridge"
-ip -n "$NS_C" link set br0 up
-addr_add "$NS_C" br0 10.99.0.1/24
-veth_pair "$NS_A" veth0 "$NS_C" va
-veth_pair "$NS_B" veth0 "$NS_C" vb
-ip -n "$NS_C" link set va master br0
-ip -n "$NS_C" link set vb master br0
-addr_add "$NS_A" veth0 10.99.0.2/24
-addr_add "$NS_B" veth0 10.99.0.3/24
+pair_net
+pair_coord
+pair_agents info
 
-# ---- the coordinator ----
-cat >"$MG_STATE/coord.yaml" <<EOF
-listen: 10.99.0.1:$PORT
-allow_plain_http: true
-store: sqlite:$MG_STATE/coord.db
-log_level: info
-heartbeat: 2s
-EOF
-coord_start "$NS_C" "$URL"
-
-admin POST users '{"name":"alice"}' >/dev/null
-admin POST users '{"name":"bob"}' >/dev/null
-for who in a b; do
-	user=alice
-	[ "$who" = a ] || user=bob
-	admin POST preauthkeys "{\"user\":\"$user\",\"reusable\":true,\"expiration\":\"1h\"}" |
-		jq -er .key >"$MG_STATE/authkey-$who" || fail "pre-auth key for $user"
-	(umask 077 && wg genkey >"$MG_STATE/$who.key")
-done
-PUB_A=$(wg pubkey <"$MG_STATE/a.key")
-PUB_B=$(wg pubkey <"$MG_STATE/b.key")
-
-# ---- the agents ----
-WG_GO=$(command -v wireguard-go)
-
-agent_config() { # WHO IFNAME
-	cat >"$MG_STATE/agent-$1.yaml" <<EOF
-interface:
-  name: $2
-  private_key_file: $MG_STATE/$1.key
-  listen_port: 51820
-  mtu: 1420
-wireguard_go: $WG_GO
-coordinator:
-  url: $URL
-  authkey_file: $MG_STATE/authkey-$1
-  state_dir: $MG_STATE/state-$1
-  hostname: node-$1
-log_level: info
-EOF
-}
-
-
-agent_config a "$IF_A"
-agent_config b "$IF_B"
-agent_start a "$NS_A" "$IF_A"
-AGENT_A=$AGENT_PID
-agent_start b "$NS_B" "$IF_B"
-AGENT_B=$AGENT_PID
-
-has_peer() { # NS IFNAME PUBKEY
-	run_bounded 5 ip netns exec "$1" wg show "$2" peers | grep -qxF "$3"
-}
 lacks_peer() {
 	! has_peer "$@"
 }
-
-wait_for 20 "A has B as a peer" has_peer "$NS_A" "$IF_A" "$PUB_B"
-wait_for 20 "B has A as a peer" has_peer "$NS_B" "$IF_B" "$PUB_A"
-
-node_addr() { # PUBKEY INDEX (0: IPv4, 1: IPv6)
-	admin GET nodes | jq -er --arg k "$1" ".nodes[] | select(.node_key == \$k) | .addresses[$2]"
-}
-A4=$(node_addr "$PUB_A" 0)
-B4=$(node_addr "$PUB_B" 0)
-A6=$(node_addr "$PUB_A" 1)
-B6=$(node_addr "$PUB_B" 1)
-log "overlay: A $A4 $A6, B $B4 $B6"
 
 # What the agents installed: endpoint, allowed IPs, addresses, routes.
 ep=$(ip netns exec "$NS_A" wg show "$IF_A" endpoints | awk -v k="$PUB_B" '$1 == k {print $2}')

@@ -31,15 +31,14 @@ HERE=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 source "$HERE/lib.sh"
 # shellcheck source=agent_lib.sh
 source "$HERE/agent_lib.sh"
+# shellcheck source=coord_lib.sh
+source "$HERE/coord_lib.sh"
 
 [ -n "$AGENT" ] && [ -n "$COORD" ] && [ -n "$RELAY" ] ||
 	fail "usage: agent_relay_ha.sh MESHGATE_AGENT MESHGATE_COORD MESHGATE_RELAY"
 require_root
 require_commands wireguard-go wg ip ping curl jq timeout setsid nft openssl iperf3
-[ -x "$AGENT" ] || skip "meshgate-agent not built: $AGENT"
-[ -x "$COORD" ] || skip "meshgate-coord not built: $COORD"
-[ -x "$RELAY" ] || skip "meshgate-relay not built: $RELAY"
-[ -x "$MESHCTL" ] || skip "meshctl not built: $MESHCTL"
+require_built meshgate-agent "$AGENT" meshgate-coord "$COORD" meshgate-relay "$RELAY" meshctl "$MESHCTL"
 mg_init
 
 NS_H=$(ns_name hub)
@@ -53,35 +52,13 @@ URL="http://10.99.0.1:8080"
 
 log "namespaces $NS_H $NS_A $NS_B $NS_C"
 ns_add "$NS_H" "$NS_A" "$NS_B" "$NS_C"
-ip -n "$NS_H" link add br0 type bridge || fail "bridge"
-ip -n "$NS_H" link set br0 up
-addr_add "$NS_H" br0 10.99.0.1/24
-veth_pair "$NS_A" veth0 "$NS_H" va
-veth_pair "$NS_B" veth0 "$NS_H" vb
-ip -n "$NS_H" link set va master br0
-veth_pair "$NS_C" veth0 "$NS_H" vc
-ip -n "$NS_H" link set vb master br0
-ip -n "$NS_H" link set vc master br0
-addr_add "$NS_A" veth0 10.99.0.2/24
-addr_add "$NS_B" veth0 10.99.0.3/24
-addr_add "$NS_C" veth0 10.99.0.4/24
+hub_bridge "$NS_H" 10.99.0.1/24
+hub_join "$NS_H" "$NS_A" va 10.99.0.2/24
+hub_join "$NS_H" "$NS_B" vb 10.99.0.3/24
+hub_join "$NS_H" "$NS_C" vc 10.99.0.4/24
 
 # ---- the firewalls: no UDP; A reaches both relays, B only r2 ----
-firewall() { # NS TCP_PORTS_ALLOWED
-	ip netns exec "$1" nft -f - <<EOF || fail "firewall in $1"
-table inet mgfw {
-	chain out {
-		type filter hook output priority 0; policy accept;
-		oifname "veth0" meta l4proto udp drop
-		oifname "veth0" tcp dport != { $2 } reject with tcp reset
-	}
-	chain in {
-		type filter hook input priority 0; policy accept;
-		iifname "veth0" meta l4proto udp drop
-	}
-}
-EOF
-}
+firewall() { udp_firewall "$1" veth0 "$2" "reject with tcp reset"; } # NS TCP_PORTS_ALLOWED
 firewall "$NS_A" "8080, 8443, 8444, 8445"
 firewall "$NS_C" "8080, 8444, 8445"
 firewall "$NS_B" "8080, 8443, 8444"
@@ -90,24 +67,8 @@ ip netns exec "$NS_B" nft add rule inet mgfw out oifname veth0 tcp dport 8443 dr
 	fail "blackhole r1 for B"
 
 # ---- the coordinator, with both relays in its map ----
-(umask 077 && wg genkey >"$MG_STATE/relay-credential" && wg genkey >"$MG_STATE/mesh.key")
-cat >"$MG_STATE/coord.yaml" <<EOF
-listen: 10.99.0.1:8080
-allow_plain_http: true
-store: sqlite:$MG_STATE/coord.db
-log_level: info
-heartbeat: 2s
-relay_credential_file: $MG_STATE/relay-credential
-relay_map:
-  regions:
-    - code: test
-      relays:
-        - {name: r1, host: 10.99.0.1, port: 8443, server_name: relay.test}
-        - {name: r2, host: 10.99.0.1, port: 8444, server_name: relay.test}
-    - code: far
-      relays:
-        - {name: r3, host: 10.99.0.1, port: 8445, server_name: relay.test}
-EOF
+(umask 077 && wg genkey >"$MG_STATE/mesh.key")
+coord_write 10.99.0.1:8080 "test r1@10.99.0.1:8443 r2@10.99.0.1:8444" "far r3@10.99.0.1:8445"
 coord_start "$NS_H" "$URL"
 alice_nodes a b c
 PUB_A=$(wg pubkey <"$MG_STATE/a.key")
@@ -117,45 +78,20 @@ PUB_C=$(wg pubkey <"$MG_STATE/c.key")
 # ---- two meshed relays ----
 relay_cert
 meshed_relay() { # NAME PORT METRICS_PORT PEER PEER_PORT
-	cat >"$MG_STATE/$1.yaml" <<EOF
-listen: "10.99.0.1:$2"
-tls:
-  cert_file: $MG_STATE/relay.crt
-  key_file: $MG_STATE/relay.key
-metrics_listen: 127.0.0.1:$3
-name: $1
-region: test
-admission:
-  coordinator: $URL
-  credential_file: $MG_STATE/relay-credential
-mesh:
+	relay_run "$NS_H" "$1" "10.99.0.1:$2" "$3" test "mesh:
   key_file: $MG_STATE/mesh.key
   ca_file: $MG_STATE/relay.crt
   peers:
-    - {name: $4, address: "10.99.0.1:$5", server_name: relay.test}
+    - {name: $4, address: \"10.99.0.1:$5\", server_name: relay.test}
 limits:
-  keepalive_seconds: 1
-EOF
-	relay_spawn "$NS_H" "$1" "$3"
+  keepalive_seconds: 1"
 }
 meshed_relay r1 8443 9470 r2 8444
 R1_PID=$RELAY_PID
 meshed_relay r2 8444 9471 r1 8443
 R2_PID=$RELAY_PID
 # r3: another region, in no mesh with r1 and r2.
-cat >"$MG_STATE/r3.yaml" <<EOF
-listen: "10.99.0.1:8445"
-tls:
-  cert_file: $MG_STATE/relay.crt
-  key_file: $MG_STATE/relay.key
-metrics_listen: 127.0.0.1:9472
-name: r3
-region: far
-admission:
-  coordinator: $URL
-  credential_file: $MG_STATE/relay-credential
-EOF
-relay_spawn "$NS_H" r3 9472
+relay_run "$NS_H" r3 "10.99.0.1:8445" 9472 far
 R3_PID=$RELAY_PID
 metric() { relay_metric "$NS_H" "$@"; } # METRICS_PORT NAME
 meshed() {
@@ -165,31 +101,9 @@ meshed() {
 wait_for 15 "r1 and r2 meshed" meshed
 
 # ---- the agents: relays from the map ----
-WG_GO=$(command -v wireguard-go)
-agent_config() { # WHO IFNAME REGION
-	cat >"$MG_STATE/agent-$1.yaml" <<EOF
-interface:
-  name: $2
-  private_key_file: $MG_STATE/$1.key
-  listen_port: 51820
-  mtu: 1280
-wireguard_go: $WG_GO
-coordinator:
-  url: $URL
-  authkey_file: $MG_STATE/authkey
-  state_dir: $MG_STATE/state-$1
-  hostname: node-$1
-relay:
-  region: $3
-  ca_file: $MG_STATE/relay.crt
-  direct_timeout: 2
-status_file: $MG_STATE/status-$1.json
-log_level: info
-EOF
-}
-agent_config a "$IF_A" test
-agent_config b "$IF_B" test
-agent_config c "$IF_C" far
+agent_write a "$IF_A" 1280 "$MG_STATE/authkey" info region test 2
+agent_write b "$IF_B" 1280 "$MG_STATE/authkey" info region test 2
+agent_write c "$IF_C" 1280 "$MG_STATE/authkey" info region far 2
 agent_start a "$NS_A" "$IF_A"
 AGENT_A=$AGENT_PID
 agent_start b "$NS_B" "$IF_B"
@@ -210,9 +124,6 @@ for _ in $(seq 30); do
 done
 [ "$rewrites" -ge 2 ] || fail "B's status file was rewritten $rewrites times while it dialled r1: the dial blocks the loop"
 log "B's loop ran on while it dialled the silent r1 ($rewrites status rewrites)"
-home_is() { # WHO RELAY: WHO's status file shows it connected to RELAY
-	jq -e --arg r "$2" '.relay.connected and .relay.name == $r' "$MG_STATE/status-$1.json"
-}
 wait_for 20 "A homed on r1" home_is a r1
 wait_for 20 "B homed on r2 (r1 refused by its firewall)" home_is b r2
 peer_home_is() { # WHO PEERKEY RELAY: the map shows the peer's home relay as RELAY
@@ -221,8 +132,7 @@ peer_home_is() { # WHO PEERKEY RELAY: the map shows the peer's home relay as REL
 }
 wait_for 10 "A sees B's home relay r2" peer_home_is a "$PUB_B" r2
 wait_for 10 "B sees A's home relay r1" peer_home_is b "$PUB_A" r1
-node_addr() { admin GET nodes | jq -er --arg k "$1" ".nodes[] | select(.node_key == \$k) | .addresses[0]"; }
-B4=$(node_addr "$PUB_B")
+B4=$(node_addr "$PUB_B" 0)
 log "A on r1, B on r2; B's overlay address $B4"
 
 ping_ok() { run_bounded 5 ip netns exec "$NS_A" ping -c 1 -W 1 "$B4" >/dev/null 2>&1; }
@@ -254,7 +164,7 @@ log "meshctl agent on A: $(grep -F "$PUB_B" "$MG_STATE/meshctl-a.txt" | tr -s ' 
 # ---- a peer homed in another region: A connects to C's home relay r3 (no mesh to it) ----
 wait_for 20 "C homed on r3 (its region)" home_is c r3
 wait_for 10 "A sees C's home relay r3" peer_home_is a "$PUB_C" r3
-C4=$(node_addr "$PUB_C")
+C4=$(node_addr "$PUB_C" 0)
 ping_c() { run_bounded 5 ip netns exec "$NS_A" ping -c 1 -W 1 "$C4" >/dev/null 2>&1; }
 wait_for 30 "ping A -> C through r3" ping_c
 [ "$(metric 9472 'meshgate_relay_frames_forwarded_total{path="local"}')" -gt 0 ] ||

@@ -40,6 +40,8 @@ source "$HERE/lib.sh"
 source "$HERE/gw_lib.sh"
 # shellcheck source=agent_lib.sh
 source "$HERE/agent_lib.sh"
+# shellcheck source=coord_lib.sh
+source "$HERE/coord_lib.sh"
 
 [ -n "$AGENT" ] && [ -n "$COORD" ] && [ -n "$RELAY" ] ||
 	fail "usage: gw_relay.sh MESHGATE MESHGATE_AGENT MESHGATE_COORD MESHGATE_RELAY MESHCTL"
@@ -47,9 +49,7 @@ gw_is_reference && skip "the relay path is meshgate's own: no reference run"
 gw_setup_binary "$GW"
 gw_require_common
 require_commands curl nft openssl iperf3
-[ -x "$AGENT" ] || skip "meshgate-agent not built: $AGENT"
-[ -x "$COORD" ] || skip "meshgate-coord not built: $COORD"
-[ -x "$RELAY" ] || skip "meshgate-relay not built: $RELAY"
+require_built meshgate-agent "$AGENT" meshgate-coord "$COORD" meshgate-relay "$RELAY"
 mg_init
 
 NS_H=$(ns_name hub)
@@ -64,10 +64,7 @@ MARKER=6d67706c61696e746578746d6b72 # "mgplaintextmkr", the payload pattern of A
 # ---- topology ----
 ns_add "$NS_H" "$NS_A" "$NS_L"
 gw_ns_add "$NS_G"
-ip -n "$NS_H" link add br0 type bridge mcast_snooping 0 || fail "bridge"
-ip -n "$NS_H" link set br0 up
-addr_add "$NS_H" br0 10.99.0.1/24
-addr_add "$NS_H" br0 fd99::1/64
+hub_bridge --no-snooping "$NS_H" 10.99.0.1/24 fd99::1/64
 gw_port_link "$NS_G" l0 "$NS_L" veth0
 gw_port_link "$NS_G" m0 "$NS_H" vg
 host_link "$NS_G" mg0 "$NS_H" vm
@@ -82,117 +79,28 @@ ip -n "$NS_L" route add default via 192.168.77.1 || fail "lan route"
 ip -n "$NS_L" -6 route add default via fd77::1 || fail "lan route6"
 
 # ---- the firewalls: no UDP at all, TCP only to the coordinator and the relay ----
-for ns_if in "$NS_A:veth0" "$NS_G:mg0"; do
-	ns=${ns_if%%:*} ifc=${ns_if#*:}
-	ip netns exec "$ns" nft -f - <<EOF || fail "firewall in $ns"
-table inet mgfw {
-	chain out {
-		type filter hook output priority 0; policy accept;
-		oifname "$ifc" meta l4proto udp counter name udp_out drop
-		oifname "$ifc" tcp dport != { 8080, 8443 } drop
-	}
-	chain in {
-		type filter hook input priority 0; policy accept;
-		iifname "$ifc" meta l4proto udp drop
-	}
-	counter udp_out { }
-}
-EOF
-done
+udp_firewall "$NS_A" veth0 "8080, 8443"
+udp_firewall "$NS_G" mg0 "8080, 8443"
 # The gateway's mesh port is DPDK's: its firewall is the hub's bridge.
-ip netns exec "$NS_H" nft -f - <<EOF || fail "bridge firewall"
-table bridge mgfw {
-	chain gwport {
-		type filter hook forward priority 0; policy accept;
-		iifname "vg" meta l4proto udp counter name gw_udp drop
-		oifname "vg" meta l4proto udp counter name to_gw_udp drop
-	}
-	counter gw_udp { }
-	counter to_gw_udp { }
-}
-EOF
-counter() { # NS FAMILY TABLE NAME
-	ip netns exec "$1" nft -j list counter "$2" "$3" "$4" | jq -er '.nftables[1].counter.packets'
-}
+gw_port_firewall "$NS_H" vg
 
 # ---- the coordinator and the relay ----
-(umask 077 && wg genkey >"$MG_STATE/relay-credential")
-cat >"$MG_STATE/coord.yaml" <<EOF
-listen: 10.99.0.1:8080
-allow_plain_http: true
-store: sqlite:$MG_STATE/coord.db
-log_level: info
-heartbeat: 2s
-relay_credential_file: $MG_STATE/relay-credential
-relay_map:
-  regions:
-    - code: test
-      relays:
-        - {name: r0, host: 10.99.0.1, port: 8444, server_name: relay.test}
-        - {name: r1, host: 10.99.0.1, port: 8443, server_name: relay.test}
-EOF
+coord_write 10.99.0.1:8080 "test r0@10.99.0.1:8444 r1@10.99.0.1:8443"
 coord_start "$NS_H" "$URL"
 alice_nodes a
 PUB_A=$(wg pubkey <"$MG_STATE/a.key")
 PUB_G=$(gen_key gw)
 
 relay_cert
-cat >"$MG_STATE/relay.yaml" <<EOF
-listen: "[::]:8443"
-tls:
-  cert_file: $MG_STATE/relay.crt
-  key_file: $MG_STATE/relay.key
-metrics_listen: 127.0.0.1:9470
-name: r1
-region: test
-admission:
-  coordinator: $URL
-  credential_file: $MG_STATE/relay-credential
-test:
-  tap_file: $MG_STATE/relay.tap
-EOF
-relay_spawn "$NS_H" relay 9470
+relay_run "$NS_H" r1 "[::]:8443" 9470 test "test:
+  tap_file: $MG_STATE/relay.tap"
 metric() { relay_metric "$NS_H" 9470 "$1"; }
 
 # ---- the gateway ----
-GW_NAME=gw GW_NS=$NS_G GW_IFNAME=$IF_G GW_KEY=$MG_STATE/gw.key
-GW_LAN_IF=l0 GW_LAN4=192.168.77.1/24 GW_LAN6=fd77::1/64
-GW_MESH_IF=m0 GW_MESH4=10.99.0.10/24 GW_MESH6=fd99::10/64
-GW_EXTRA="coordinator:
-  url: $URL
-  authkey_file: $MG_STATE/authkey
-  state_dir: $MG_STATE/state-gw
-  hostname: gw
-relay:
-  region: test
-  ca_file: $MG_STATE/relay.crt
-  direct_timeout: 3"
-gw_write_config "$MG_STATE/gw.yaml"
-gw_start "$MG_STATE/gw.yaml"
+gw_coordinated "$NS_G" "$IF_G" 192.168.77.1/24 fd77::1/64 10.99.0.10/24 fd99::10/64 test 3
 
 # ---- the agent ----
-cat >"$MG_STATE/agent-a.yaml" <<EOF
-interface:
-  name: $IF_A
-  private_key_file: $MG_STATE/a.key
-  listen_port: 51820
-  mtu: 1280
-wireguard_go: $(command -v wireguard-go)
-coordinator:
-  url: $URL
-  authkey_file: $MG_STATE/authkey
-  state_dir: $MG_STATE/state-a
-  hostname: node-a
-relay:
-  name: r1
-  host: "fd99::1"
-  port: 8443
-  server_name: relay.test
-  ca_file: $MG_STATE/relay.crt
-  direct_timeout: 3
-status_file: $MG_STATE/status-a.json
-log_level: info
-EOF
+agent_write a "$IF_A" 1280 "$MG_STATE/authkey" info host fd99::1 3
 agent_start a "$NS_A" "$IF_A"
 AGENT_A=$AGENT_PID
 
@@ -215,37 +123,26 @@ wait_for 15 "the gateway homed on r1 after r0" grep -q 'msg="relay: connected".*
 log "the gateway answered $probes health probes within 2 s while dialling r0, then failed over to r1"
 GW_ID=$(node_field "$PUB_G" .id)
 admin POST "nodes/$GW_ID/routes" '{"approved": ["192.168.77.0/24", "fd77::/64"]}' >/dev/null
-has_peer() { run_bounded 5 ip netns exec "$NS_A" wg show "$IF_A" allowed-ips | grep -F "$PUB_G" | grep -qF 192.168.77.0/24; }
-wait_for 20 "A has the gateway and its LAN route" has_peer
+wait_for 20 "A has the gateway and its LAN route" has_allowed "$NS_A" "$IF_A" "$PUB_G" 192.168.77.0/24
 wait_for 10 "both nodes admitted by the relay" \
 	test "$(metric 'meshgate_relay_admission_total{result="admitted"}')" -ge 2
 
-lan_ping() { run_bounded 10 ip netns exec "$1" ping -c 2 -i 0.2 -W 2 "$2" >/dev/null 2>&1; }
-A4=$(node_field "$PUB_A" '.addresses[0]')
-A6=$(node_field "$PUB_A" '.addresses[1]')
+A4=$(node_addr "$PUB_A" 0)
+A6=$(node_addr "$PUB_A" 1)
 # The LAN host speaks first: the gateway starts a direct handshake to A's endpoint from the
 # map, the bridge drops it, and after relay.direct_timeout the gateway moves A to the relay.
-wait_for 40 "ping LAN host -> A ($A4) through the relay" lan_ping "$NS_L" "$A4"
-[ "$(counter "$NS_H" bridge mgfw gw_udp)" -gt 0 ] ||
+wait_for 40 "ping LAN host -> A ($A4) through the relay" pings_answered "$NS_L" "$A4"
+[ "$(nft_packets "$NS_H" bridge mgfw gw_udp)" -gt 0 ] ||
 	fail "the bridge dropped no UDP from the gateway: was a direct path tried?"
 grep -q 'msg="relay: peer relayed".*why=direct_timeout' "$(gw_log_file gw)" ||
 	fail "the gateway did not log moving A to the relay after the direct timeout"
-wait_for 10 "ping LAN host -> A ($A6)" lan_ping "$NS_L" "$A6"
-wait_for 10 "ping A -> LAN host 192.168.77.2" lan_ping "$NS_A" 192.168.77.2
-wait_for 10 "ping A -> LAN host fd77::2" lan_ping "$NS_A" fd77::2
+wait_for 10 "ping LAN host -> A ($A6)" pings_answered "$NS_L" "$A6"
+wait_for 10 "ping A -> LAN host 192.168.77.2" pings_answered "$NS_A" 192.168.77.2
+wait_for 10 "ping A -> LAN host fd77::2" pings_answered "$NS_A" fd77::2
 log "pings both ways over IPv4 and IPv6 between A and the gateway's LAN, through the relay"
 
-path=$(run_bounded 5 curl -sf --unix-socket "$MG_STATE/gw.health" http://localhost/peers |
-	jq -er --arg k "$PUB_A" '.peers[] | select(.public_key == $k) | .path') || fail "gateway /peers"
-[ "$path" = relay:r1 ] || fail "the gateway's status shows A on path '$path', not relay:r1"
-if [ -x "$MESHCTL" ]; then
-	run_bounded 10 "$MESHCTL" -s "$MG_STATE/gw.health" peers >"$MG_STATE/meshctl-peers" ||
-		fail "meshctl peers"
-	grep -F "$PUB_A" "$MG_STATE/meshctl-peers" | grep -qF relay:r1 ||
-		fail "meshctl peers does not show A on relay:r1: $(cat "$MG_STATE/meshctl-peers")"
-fi
-run_bounded 5 curl -sf --unix-socket "$MG_STATE/gw.health" http://localhost/metrics >"$MG_STATE/gw.metrics" ||
-	fail "gateway /metrics"
+gw_peer_path_is "$PUB_A" relay:r1
+gw_metrics
 grep -qx 'meshgate_relay_peers 1' "$MG_STATE/gw.metrics" || fail "metrics: meshgate_relay_peers is not 1"
 grep -qx 'meshgate_relay_connected 1' "$MG_STATE/gw.metrics" || fail "metrics: relay not connected"
 jq -er --arg k "$PUB_G" '.peers[] | select(.key == $k) | .path' "$MG_STATE/status-a.json" |
