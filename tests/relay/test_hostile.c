@@ -176,8 +176,15 @@ static void test_slow_flood(void)
 	 * the bufferevent and a one-record read buffer, all touched under meson's MALLOC_PERTURB_).
 	 * The 4-record read-ahead buffer (66 KiB) is for proven clients only; given before the
 	 * proof, it made this 106 KiB. */
-	CHECK(!RSS_CHECKED || (rss1 - rss0) / (full > 0 ? full : 1) < 88,
-	      "relay grew %ld KiB for silent connections", rss1 - rss0);
+	/* On a loaded machine the first connections can reach their handshake deadline before
+	 * the loop above has opened the last ones: the RSS keeps their peak, the gauge does not.
+	 * So count those closed at the deadline too. */
+	double timed_out =
+	    rf_metric(&relay, "meshgate_relay_closed_total{reason=\"handshake_timeout\"}");
+	double held = full + (timed_out > 0 ? timed_out : 0);
+	CHECK(!RSS_CHECKED || (rss1 - rss0) / (held > 0 ? held : 1) < 88,
+	      "relay grew %ld KiB for %.0f silent connections (%.0f held, %.0f timed out)",
+	      rss1 - rss0, held, full, timed_out);
 	/* The deadline frees them all. */
 	CHECK(rf_metric_wait(&relay, "meshgate_relay_closed_total{reason=\"handshake_timeout\"}",
 	                     1400, 6000) >= 1400,
