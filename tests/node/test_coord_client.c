@@ -19,6 +19,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/prctl.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
@@ -112,8 +113,12 @@ static void server_start(void)
 	char log[128];
 
 	snprintf(log, sizeof(log), "%s/coord.log", dir);
+	pid_t parent = getpid();
 	server_pid = fork();
 	if (server_pid == 0) {
+		/* A test that crashes (a sanitizer's abort) must not leave its server running. */
+		if (prctl(PR_SET_PDEATHSIG, SIGKILL) != 0 || getppid() != parent)
+			_exit(127);
 		int fd = open(log, O_WRONLY | O_CREAT | O_APPEND, 0600);
 
 		dup2(fd, 1);

@@ -8,6 +8,7 @@
 #include <poll.h>
 #include <signal.h>
 #include <string.h>
+#include <sys/prctl.h>
 #include <sys/socket.h>
 #include <sys/wait.h>
 #include <time.h>
@@ -164,9 +165,13 @@ void rf_relay_start(struct rf_relay *r, const char *name, uint16_t port, const c
 			break;
 		}
 	CHECK(slot >= 0, "too many relays");
+	pid_t parent = getpid();
 	r->pid = fork();
 	CHECK(r->pid >= 0, "fork");
 	if (r->pid == 0) {
+		/* A test that crashes (a sanitizer's abort) must not leave its server running. */
+		if (prctl(PR_SET_PDEATHSIG, SIGKILL) != 0 || getppid() != parent)
+			_exit(127);
 		int fd = open(log, O_WRONLY | O_CREAT | O_APPEND, 0600);
 		if (fd >= 0) {
 			dup2(fd, 2);
