@@ -86,11 +86,12 @@ nft_packets() {
 # ---- config writers ----
 
 # coord_write LISTEN [REGION...]: $MG_STATE/coord.yaml for a meshgate-coord on LISTEN (plain
-# HTTP, sqlite store, 2 s heartbeat). Each REGION, "CODE NAME@HOST:PORT...", is a region of the
-# relay map, in that order, its relays presenting relay.test; with any region the relays'
-# credential is made too ($MG_STATE/relay-credential).
+# HTTP, sqlite store, 2 s heartbeat). Each REGION, "CODE NAME@HOST:PORT[/STUN_PORT]...", is a
+# region of the relay map, in that order, its relays presenting relay.test (and answering STUN
+# on STUN_PORT where given); with any region the relays' credential is made too
+# ($MG_STATE/relay-credential).
 coord_write() {
-	local listen="$1" region code relay name host port
+	local listen="$1" region code relay name host port stun
 	shift
 	cat >"$MG_STATE/coord.yaml" <<EOF
 listen: $listen
@@ -107,10 +108,11 @@ EOF
 		read -r code relay <<<"$region"
 		printf '    - code: %s\n      relays:\n' "$code"
 		for relay in ${region#"$code"}; do
-			name=${relay%%@*} host=${relay#*@}
+			name=${relay%%@*} host=${relay#*@} stun=""
+			[[ $host != */* ]] || stun=", stun_port: ${host#*/}" host=${host%/*}
 			port=${host##*:} host=${host%:*}
-			printf '        - {name: %s, host: %s, port: %s, server_name: relay.test}\n' \
-				"$name" "$host" "$port"
+			printf '        - {name: %s, host: %s, port: %s, server_name: relay.test%s}\n' \
+				"$name" "$host" "$port" "$stun"
 		done
 	done >>"$MG_STATE/coord.yaml"
 }
@@ -167,10 +169,11 @@ EOF
 	printf 'log_level: %s\n' "$5" >>"$f"
 }
 
-# gw_coordinated NS IFNAME LAN4 LAN6 MESH4 MESH6 REGION DIRECT_TIMEOUT: gateway "gw" in NS (LAN
-# port l0, mesh port m0, key $MG_STATE/gw.key) registering with the coordinator coord_start
-# started ($MG_STATE/authkey) and taking its relays from the map's REGION; written to
-# $MG_STATE/gw.yaml and started.
+# gw_coordinated NS IFNAME LAN4 LAN6 MESH4 MESH6 REGION DIRECT_TIMEOUT [EXTRA_YAML]: gateway "gw"
+# in NS (LAN port l0, mesh port m0, key $MG_STATE/gw.key, the mesh next hop GW_MESH_GW4 if the
+# caller set it) registering with the coordinator coord_start started ($MG_STATE/authkey) and
+# taking its relays from the map's REGION, then EXTRA_YAML; written to $MG_STATE/gw.yaml and
+# started.
 # shellcheck disable=SC2034 # the GW_ variables are read by gw_write_config
 gw_coordinated() {
 	GW_NAME=gw GW_NS=$1 GW_IFNAME=$2 GW_KEY=$MG_STATE/gw.key
@@ -184,7 +187,8 @@ gw_coordinated() {
 relay:
   region: $7
   ca_file: $MG_STATE/relay.crt
-  direct_timeout: $8"
+  direct_timeout: $8${9:+
+$9}"
 	gw_write_config "$MG_STATE/gw.yaml"
 	gw_start "$MG_STATE/gw.yaml"
 }

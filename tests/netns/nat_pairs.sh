@@ -32,11 +32,8 @@ COORD=${2:-}
 RELAY=${3:-}
 DISCO_PROBE=${4:-}
 MESHCTL=${5:-}
-HERE=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
-# shellcheck source=lib.sh
-source "$HERE/lib.sh"
-# shellcheck source=agent_lib.sh
-source "$HERE/agent_lib.sh"
+# shellcheck source=nat_lib.sh
+source "$(dirname "${BASH_SOURCE[0]}")/nat_lib.sh"
 
 [ -n "$AGENT" ] && [ -n "$COORD" ] && [ -n "$RELAY" ] && [ -n "$DISCO_PROBE" ] &&
 	[ -n "$MESHCTL" ] ||

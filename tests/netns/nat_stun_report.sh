@@ -23,11 +23,8 @@ AGENT=${1:-}
 COORD=${2:-}
 RELAY=${3:-}
 DISCO_PROBE=${4:-}
-HERE=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
-# shellcheck source=lib.sh
-source "$HERE/lib.sh"
-# shellcheck source=agent_lib.sh
-source "$HERE/agent_lib.sh"
+# shellcheck source=nat_lib.sh
+source "$(dirname "${BASH_SOURCE[0]}")/nat_lib.sh"
 
 [ -n "$AGENT" ] && [ -n "$COORD" ] && [ -n "$RELAY" ] && [ -n "$DISCO_PROBE" ] ||
 	fail "usage: nat_stun_report.sh MESHGATE_AGENT MESHGATE_COORD MESHGATE_RELAY DISCO_PROBE"
