@@ -61,10 +61,7 @@ ns_add "$NS_H" "$NS_N" "$NS_LA" "$NS_LB"
 gw_ns_add "$NS_GA"
 gw_ns_add "$NS_GB"
 ns_sysctl "$NS_N" net.ipv4.ip_forward=1
-ip -n "$NS_H" link add br0 type bridge mcast_snooping 0 || fail "bridge"
-ip -n "$NS_H" link set br0 up
-addr_add "$NS_H" br0 203.0.113.1/24
-addr_add "$NS_H" br0 203.0.113.2/24
+hub_bridge --no-snooping "$NS_H" 203.0.113.1/24 203.0.113.2/24
 host_link "$NS_N" pub "$NS_H" vn
 gw_port_link "$NS_GA" m0 "$NS_N" in0
 host_link "$NS_GA" mg0 "$NS_N" in1
