@@ -40,17 +40,7 @@ set -euo pipefail
 # shellcheck source=nat_lib.sh
 source "$(dirname "${BASH_SOURCE[0]}")/nat_lib.sh"
 
-nat_gw_agent_args nat_agent_gw.sh "$@"
-mg_init
-T0=$SECONDS
-
-NS_H=$(ns_name hub)
-NS_G=$(ns_name gw)
-NS_L=$(ns_name lan)
-NS_NA=$(ns_name na)
-NS_A=$(ns_name a)
-IF_A=$(if_name mgA)
-IF_G=$(if_name mgG)
+nat_gw_agent_init nat_agent_gw.sh "$@"
 
 # ---- topology ----
 ns_add "$NS_H" "$NS_L" "$NS_NA" "$NS_A"

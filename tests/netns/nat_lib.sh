@@ -33,9 +33,12 @@ nat_agent_args() {
 	require_built meshgate-agent "$AGENT" meshgate-coord "$COORD" meshgate-relay "$RELAY"
 }
 
-# nat_gw_agent_args SCRIPT "$@": the gateway-and-agent NAT tests' five programs (GW AGENT COORD
-# RELAY MESHCTL) and what they need, or a usage failure or a skip naming what is missing.
-nat_gw_agent_args() {
+# nat_gw_agent_init SCRIPT "$@": the gateway-and-agent NAT tests' five programs (GW AGENT COORD
+# RELAY MESHCTL) and what they need, or a usage failure or a skip naming what is missing; then
+# mg_init, the start time T0 and the names of the namespaces every such test has (NS_H hub, NS_G
+# gateway, NS_L LAN host, NS_NA A's NAT, NS_A agent A) and of A's and the gateway's interfaces.
+# shellcheck disable=SC2034 # the tests read the names
+nat_gw_agent_init() {
 	local script=$1
 	shift
 	GW=${1:-} AGENT=${2:-} COORD=${3:-} RELAY=${4:-} MESHCTL=${5:-}
@@ -46,6 +49,11 @@ nat_gw_agent_args() {
 	gw_require_common
 	require_commands curl nft openssl conntrack
 	require_built meshgate-agent "$AGENT" meshgate-coord "$COORD" meshgate-relay "$RELAY"
+	mg_init
+	T0=$SECONDS
+	NS_H=$(ns_name hub) NS_G=$(ns_name gw) NS_L=$(ns_name lan)
+	NS_NA=$(ns_name na) NS_A=$(ns_name a)
+	IF_A=$(if_name mgA) IF_G=$(if_name mgG)
 }
 
 # now_ms: milliseconds since the epoch.
