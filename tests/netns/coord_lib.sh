@@ -14,6 +14,30 @@ require_built() {
 	done
 }
 
+# gw_agent_init SCRIPT WHY COMMANDS "$@": the coordinated gateway-and-agent tests' programs
+# (GW AGENT COORD RELAY MESHCTL; a usage failure without the middle three), a skip for the
+# reference gateway (WHY: what is meshgate's own), unless the gateway, COMMANDS (with curl, nft
+# and openssl) and the programs are there; then mg_init, the start time T0 and the names of the
+# hub NS_H, gateway NS_G, LAN host NS_L and agent A NS_A namespaces and of IF_A and IF_G.
+# shellcheck disable=SC2034 # the tests read the names
+gw_agent_init() {
+	local script=$1 why=$2 commands=$3
+	shift 3
+	GW=${1:-} AGENT=${2:-} COORD=${3:-} RELAY=${4:-} MESHCTL=${5:-}
+	[ -n "$AGENT" ] && [ -n "$COORD" ] && [ -n "$RELAY" ] ||
+		fail "usage: $script MESHGATE MESHGATE_AGENT MESHGATE_COORD MESHGATE_RELAY MESHCTL"
+	gw_is_reference && skip "$why is meshgate's own: no reference run"
+	gw_setup_binary "$GW"
+	gw_require_common
+	# shellcheck disable=SC2086 # a list of names
+	require_commands curl nft openssl $commands
+	require_built meshgate-agent "$AGENT" meshgate-coord "$COORD" meshgate-relay "$RELAY"
+	mg_init
+	T0=$SECONDS
+	NS_H=$(ns_name hub) NS_G=$(ns_name gw) NS_L=$(ns_name lan) NS_A=$(ns_name a)
+	IF_A=$(if_name mgA) IF_G=$(if_name mgG)
+}
+
 # ---- topology ----
 
 # hub_bridge [--no-snooping] NS ADDR...: bridge br0 in NS, up, with ADDR... on it. Without

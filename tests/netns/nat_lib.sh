@@ -33,27 +33,13 @@ nat_agent_args() {
 	require_built meshgate-agent "$AGENT" meshgate-coord "$COORD" meshgate-relay "$RELAY"
 }
 
-# nat_gw_agent_init SCRIPT "$@": the gateway-and-agent NAT tests' five programs (GW AGENT COORD
-# RELAY MESHCTL) and what they need, or a usage failure or a skip naming what is missing; then
-# mg_init, the start time T0 and the names of the namespaces every such test has (NS_H hub, NS_G
-# gateway, NS_L LAN host, NS_NA A's NAT, NS_A agent A) and of A's and the gateway's interfaces.
-# shellcheck disable=SC2034 # the tests read the names
+# nat_gw_agent_init SCRIPT "$@": gw_agent_init for the gateway-and-agent NAT tests, which need
+# MESHCTL too (else a usage failure) and conntrack, then the name NS_NA of A's NAT.
 nat_gw_agent_init() {
-	local script=$1
-	shift
-	GW=${1:-} AGENT=${2:-} COORD=${3:-} RELAY=${4:-} MESHCTL=${5:-}
-	[ -n "$AGENT" ] && [ -n "$COORD" ] && [ -n "$RELAY" ] && [ -n "$MESHCTL" ] ||
-		fail "usage: $script MESHGATE MESHGATE_AGENT MESHGATE_COORD MESHGATE_RELAY MESHCTL"
-	gw_is_reference && skip "disco on the WireGuard port is meshgate's own: no reference run"
-	gw_setup_binary "$GW"
-	gw_require_common
-	require_commands curl nft openssl conntrack
-	require_built meshgate-agent "$AGENT" meshgate-coord "$COORD" meshgate-relay "$RELAY"
-	mg_init
-	T0=$SECONDS
-	NS_H=$(ns_name hub) NS_G=$(ns_name gw) NS_L=$(ns_name lan)
-	NS_NA=$(ns_name na) NS_A=$(ns_name a)
-	IF_A=$(if_name mgA) IF_G=$(if_name mgG)
+	[ -n "${6:-}" ] ||
+		fail "usage: $1 MESHGATE MESHGATE_AGENT MESHGATE_COORD MESHGATE_RELAY MESHCTL"
+	gw_agent_init "$1" "disco on the WireGuard port" conntrack "${@:2}"
+	NS_NA=$(ns_name na)
 }
 
 # now_ms: milliseconds since the epoch.
