@@ -1,10 +1,17 @@
 # SPDX-License-Identifier: GPL-2.0-only
 # shellcheck shell=bash
 # What the coordinated agent and gateway tests (agent_e2e, agent_policy, agent_relay,
-# agent_relay_ha, gw_relay, gw_relay_regions) set up alike, sourced after lib.sh and agent_lib.sh
-# (and gw_lib.sh for the gw_ helpers): the hub's bridge, the config writers of meshgate-coord,
-# meshgate-relay, the agent and a coordinated gateway, the firewalls that leave only the relay
-# path, and readers of what the nodes report.
+# agent_relay_ha, gw_relay, gw_relay_regions, and the NAT tests through nat_lib.sh) set up alike:
+# the hub's bridge, the config writers of meshgate-coord, meshgate-relay, the agent and a
+# coordinated gateway, the firewalls that leave only the relay path, and readers of what the
+# nodes report. Sourced first, it sources lib.sh, gw_lib.sh and agent_lib.sh.
+
+# shellcheck source=lib.sh
+source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
+# shellcheck source=gw_lib.sh
+source "$(dirname "${BASH_SOURCE[0]}")/gw_lib.sh"
+# shellcheck source=agent_lib.sh
+source "$(dirname "${BASH_SOURCE[0]}")/agent_lib.sh"
 
 # require_built NAME PATH...: skips the test unless each program PATH (called NAME) is built.
 require_built() {

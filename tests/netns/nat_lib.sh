@@ -1,19 +1,12 @@
 # SPDX-License-Identifier: GPL-2.0-only
 # shellcheck shell=bash
 # What the NAT traversal tests (nat_pairs, nat_stun_report, nat_agent_gw, nat_gw_restricted,
-# gw_nat1to1) set up alike: sourced first, it sources lib.sh, gw_lib.sh, agent_lib.sh and
-# coord_lib.sh, then gives the nftables NATs, the start-up checks of each kind of NAT test, the
+# gw_nat1to1) set up alike: sourced first, it sources coord_lib.sh (and so lib.sh, gw_lib.sh and
+# agent_lib.sh), then gives the nftables NATs, the start-up checks of each kind of NAT test, the
 # coordinator, relay and agent configs on coord_lib.sh's writers, and readers of disco and STUN.
 
-NAT_LIB_DIR=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
-# shellcheck source=lib.sh
-source "$NAT_LIB_DIR/lib.sh"
-# shellcheck source=gw_lib.sh
-source "$NAT_LIB_DIR/gw_lib.sh"
-# shellcheck source=agent_lib.sh
-source "$NAT_LIB_DIR/agent_lib.sh"
 # shellcheck source=coord_lib.sh
-source "$NAT_LIB_DIR/coord_lib.sh"
+source "$(dirname "${BASH_SOURCE[0]}")/coord_lib.sh"
 
 # ---- start-up ----
 

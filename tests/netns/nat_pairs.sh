@@ -84,7 +84,7 @@ agent_nat_config a "$IF_A"
 agent_nat_config b "$IF_B"
 
 kind_is() { [ "$(disco "$1" "$2" .kind)" = "$3" ]; }
-ping_ok() { run_bounded 5 ip netns exec "$NS_A" ping -c 1 -W 1 "$B4" >/dev/null 2>&1; }
+ping_a_b() { run_bounded 5 ip netns exec "$NS_A" ping -c 1 -W 1 "$B4" >/dev/null 2>&1; }
 
 b_addr() {
 	admin GET nodes | jq -er --arg k "$PUB_B" \
@@ -139,7 +139,7 @@ pair() {
 		disco a "$PUB_B" '.rtt_ms > 0' >/dev/null || fail "$name: no round trip through the relay"
 		t="-"
 	fi
-	wait_for 10 "$name: pings A -> B" ping_ok
+	wait_for 10 "$name: pings A -> B" ping_a_b
 	sleep 1
 	log "ok: $name: $expect after ${t} ms; relayed: $(share)%; A: $(disco a "$PUB_B" tostring)"
 	FIGURES+="$name: time to direct ${t} ms, relayed $(share)% of WireGuard packets"$'\n'
@@ -222,7 +222,7 @@ old=$(disco a "$PUB_B" .endpoint)
 t0=$(now_ms)
 ip netns exec "$NS_NB" conntrack -F >/dev/null 2>&1 || fail "conntrack -F"
 sleep 0.3
-wait_for 5 "pings recover after the flush" ping_ok
+wait_for 5 "pings recover after the flush" ping_a_b
 t=$(($(now_ms) - t0))
 wait_for 10 "direct again" both_direct
 log "ok: conntrack flushed on B's NAT: pings back after $t ms; A now direct to" \
