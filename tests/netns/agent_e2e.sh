@@ -20,22 +20,10 @@
 # usage: agent_e2e.sh MESHGATE_AGENT MESHGATE_COORD
 set -euo pipefail
 
-AGENT=${1:-}
-COORD=${2:-}
 # shellcheck source=coord_lib.sh
 source "$(dirname "${BASH_SOURCE[0]}")/coord_lib.sh"
 
-[ -n "$AGENT" ] && [ -n "$COORD" ] || fail "usage: agent_e2e.sh MESHGATE_AGENT MESHGATE_COORD"
-require_root
-require_commands wireguard-go wg ip ping curl jq timeout setsid
-require_built meshgate-agent "$AGENT" meshgate-coord "$COORD"
-mg_init
-
-NS_C=$(ns_name coord)
-NS_A=$(ns_name a)
-NS_B=$(ns_name b)
-IF_A=$(if_name mgA)
-IF_B=$(if_name mgB)
+pair_init agent_e2e.sh "" "$@"
 
 pair_net
 pair_coord

@@ -226,6 +226,24 @@ $9}"
 
 # ---- two agents of two users (agent_e2e.sh, agent_policy.sh) ----
 
+# pair_init SCRIPT COMMANDS "$@": the two-agent tests' programs AGENT and COORD (else a usage
+# failure), a skip unless root, the agent's commands, COMMANDS and both programs are there; then
+# mg_init and the names NS_C (coordinator), NS_A, NS_B, IF_A and IF_B.
+# shellcheck disable=SC2034 # the tests read the names
+pair_init() {
+	local script=$1 commands=$2
+	shift 2
+	AGENT=${1:-} COORD=${2:-}
+	[ -n "$AGENT" ] && [ -n "$COORD" ] || fail "usage: $script MESHGATE_AGENT MESHGATE_COORD"
+	require_root
+	# shellcheck disable=SC2086 # a list of names
+	require_commands wireguard-go wg ip ping curl jq timeout setsid $commands
+	require_built meshgate-agent "$AGENT" meshgate-coord "$COORD"
+	mg_init
+	NS_C=$(ns_name coord) NS_A=$(ns_name a) NS_B=$(ns_name b)
+	IF_A=$(if_name mgA) IF_B=$(if_name mgB)
+}
+
 # pair_net: namespaces NS_C (bridge br0 10.99.0.1/24), NS_A (10.99.0.2/24) and NS_B (10.99.0.3/24)
 # on that bridge.
 pair_net() {
