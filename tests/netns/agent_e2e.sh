@@ -20,27 +20,10 @@
 # usage: agent_e2e.sh MESHGATE_AGENT MESHGATE_COORD
 set -euo pipefail
 
-AGENT=${1:-}
-COORD=${2:-}
-HERE=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
-# shellcheck source=lib.sh
-source "$HERE/lib.sh"
-# shellcheck source=agent_lib.sh
-source "$HERE/agent_lib.sh"
 # shellcheck source=coord_lib.sh
-source "$HERE/coord_lib.sh"
+source "$(dirname "${BASH_SOURCE[0]}")/coord_lib.sh"
 
-[ -n "$AGENT" ] && [ -n "$COORD" ] || fail "usage: agent_e2e.sh MESHGATE_AGENT MESHGATE_COORD"
-require_root
-require_commands wireguard-go wg ip ping curl jq timeout setsid
-require_built meshgate-agent "$AGENT" meshgate-coord "$COORD"
-mg_init
-
-NS_C=$(ns_name coord)
-NS_A=$(ns_name a)
-NS_B=$(ns_name b)
-IF_A=$(if_name mgA)
-IF_B=$(if_name mgB)
+pair_init agent_e2e.sh "" "$@"
 
 pair_net
 pair_coord
@@ -71,13 +54,10 @@ has_route() { # NS IFNAME TEXT
 wait_for 5 "A's route to $B4" has_route "$NS_A" "$IF_A" "$B4 proto 77"
 log "join: peers, endpoints, allowed IPs, addresses and routes in place"
 
-ping_ok() { # NS ADDR
-	run_bounded 10 ip netns exec "$1" ping -c 2 -i 0.2 -W 2 "$2" >/dev/null 2>&1
-}
-wait_for 15 "ping A -> B ($B4)" ping_ok "$NS_A" "$B4"
-ping_ok "$NS_B" "$A4" || fail "ping B -> A ($A4)"
-wait_for 10 "ping A -> B ($B6)" ping_ok "$NS_A" "$B6"
-ping_ok "$NS_B" "$A6" || fail "ping B -> A ($A6)"
+wait_for 15 "ping A -> B ($B4)" pings_answered "$NS_A" "$B4"
+pings_answered "$NS_B" "$A4" || fail "ping B -> A ($A4)"
+wait_for 10 "ping A -> B ($B6)" pings_answered "$NS_A" "$B6"
+pings_answered "$NS_B" "$A6" || fail "ping B -> A ($A6)"
 log "join: pings over the overlay both ways, IPv4 and IPv6"
 
 # ---- revoke: alice and bob may not reach each other ----
@@ -99,8 +79,8 @@ ip -n "$NS_A" route show dev "$IF_A" | grep -qF "$B4" && fail "route to $B4 left
 admin PUT policy '{"acls":[{"action":"accept","src":["*"],"dst":["*:*"]}]}' >/dev/null
 wait_for 5 "A has B again" has_peer "$NS_A" "$IF_A" "$PUB_B"
 wait_for 5 "B has A again" has_peer "$NS_B" "$IF_B" "$PUB_A"
-wait_for 15 "ping A -> B after the restore" ping_ok "$NS_A" "$B4"
-ping_ok "$NS_B" "$A4" || fail "ping B -> A after the restore"
+wait_for 15 "ping A -> B after the restore" pings_answered "$NS_A" "$B4"
+pings_answered "$NS_B" "$A4" || fail "ping B -> A after the restore"
 log "restore: peers back and pings work"
 
 # ---- restart: the credential is reused ----
@@ -114,7 +94,7 @@ n=$(admin GET nodes | jq '.nodes | length')
 [ "$(node_addr "$PUB_A" 0)" = "$A4" ] || fail "A's address changed across its restart"
 grep -q '"registered with the coordinator"' "$MG_STATE/agent-a.log" &&
 	fail "restarted agent registered again instead of reusing its credential"
-wait_for 15 "ping A -> B after A's restart" ping_ok "$NS_A" "$B4"
+wait_for 15 "ping A -> B after A's restart" pings_answered "$NS_A" "$B4"
 log "restart: credential reused, same address, pings work"
 
 stop_pid "$AGENT_A" 5

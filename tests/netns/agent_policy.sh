@@ -21,27 +21,10 @@
 # usage: agent_policy.sh MESHGATE_AGENT MESHGATE_COORD
 set -euo pipefail
 
-AGENT=${1:-}
-COORD=${2:-}
-HERE=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
-# shellcheck source=lib.sh
-source "$HERE/lib.sh"
-# shellcheck source=agent_lib.sh
-source "$HERE/agent_lib.sh"
 # shellcheck source=coord_lib.sh
-source "$HERE/coord_lib.sh"
+source "$(dirname "${BASH_SOURCE[0]}")/coord_lib.sh"
 
-[ -n "$AGENT" ] && [ -n "$COORD" ] || fail "usage: agent_policy.sh MESHGATE_AGENT MESHGATE_COORD"
-require_root
-require_commands wireguard-go wg ip ping curl jq timeout setsid nft socat iperf3
-require_built meshgate-agent "$AGENT" meshgate-coord "$COORD"
-mg_init
-
-NS_C=$(ns_name coord)
-NS_A=$(ns_name a)
-NS_B=$(ns_name b)
-IF_A=$(if_name mgA)
-IF_B=$(if_name mgB)
+pair_init agent_policy.sh "nft socat iperf3" "$@"
 TABLE_A="meshgate-$IF_A"
 TABLE_B="meshgate-$IF_B"
 

@@ -25,13 +25,8 @@ set -euo pipefail
 AGENT=${1:-}
 COORD=${2:-}
 RELAY=${3:-}
-HERE=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
-# shellcheck source=lib.sh
-source "$HERE/lib.sh"
-# shellcheck source=agent_lib.sh
-source "$HERE/agent_lib.sh"
 # shellcheck source=coord_lib.sh
-source "$HERE/coord_lib.sh"
+source "$(dirname "${BASH_SOURCE[0]}")/coord_lib.sh"
 
 [ -n "$AGENT" ] && [ -n "$COORD" ] && [ -n "$RELAY" ] ||
 	fail "usage: agent_relay.sh MESHGATE_AGENT MESHGATE_COORD MESHGATE_RELAY"

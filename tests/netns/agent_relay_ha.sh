@@ -26,13 +26,8 @@ AGENT=${1:-}
 COORD=${2:-}
 RELAY=${3:-}
 MESHCTL=${4:-}
-HERE=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
-# shellcheck source=lib.sh
-source "$HERE/lib.sh"
-# shellcheck source=agent_lib.sh
-source "$HERE/agent_lib.sh"
 # shellcheck source=coord_lib.sh
-source "$HERE/coord_lib.sh"
+source "$(dirname "${BASH_SOURCE[0]}")/coord_lib.sh"
 
 [ -n "$AGENT" ] && [ -n "$COORD" ] && [ -n "$RELAY" ] ||
 	fail "usage: agent_relay_ha.sh MESHGATE_AGENT MESHGATE_COORD MESHGATE_RELAY"
@@ -135,8 +130,8 @@ wait_for 10 "B sees A's home relay r1" peer_home_is b "$PUB_A" r1
 B4=$(node_addr "$PUB_B" 0)
 log "A on r1, B on r2; B's overlay address $B4"
 
-ping_ok() { run_bounded 5 ip netns exec "$NS_A" ping -c 1 -W 1 "$B4" >/dev/null 2>&1; }
-wait_for 30 "ping A -> B through r1, the mesh and r2" ping_ok
+ping_a_b() { run_bounded 5 ip netns exec "$NS_A" ping -c 1 -W 1 "$B4" >/dev/null 2>&1; }
+wait_for 30 "ping A -> B through r1, the mesh and r2" ping_a_b
 out=$(metric 9470 'meshgate_relay_frames_forwarded_total{path="mesh_out"}')
 [ "${out:-0}" -gt 0 ] || fail "r1 forwarded no frame into the mesh"
 log "A and B meet through the relay mesh ($out frames r1 -> r2)"
@@ -145,7 +140,7 @@ log "A and B meet through the relay mesh ($out frames r1 -> r2)"
 t0=$(date +%s%N)
 kill -KILL "$R1_PID"
 deadline=$((t0 + 10000000000))
-until ping_ok; do
+until ping_a_b; do
 	[ "$(date +%s%N)" -lt "$deadline" ] || fail "no ping A -> B within 10 s of killing r1"
 done
 t1=$(date +%s%N)

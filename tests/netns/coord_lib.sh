@@ -1,10 +1,17 @@
 # SPDX-License-Identifier: GPL-2.0-only
 # shellcheck shell=bash
 # What the coordinated agent and gateway tests (agent_e2e, agent_policy, agent_relay,
-# agent_relay_ha, gw_relay, gw_relay_regions) set up alike, sourced after lib.sh and agent_lib.sh
-# (and gw_lib.sh for the gw_ helpers): the hub's bridge, the config writers of meshgate-coord,
-# meshgate-relay, the agent and a coordinated gateway, the firewalls that leave only the relay
-# path, and readers of what the nodes report.
+# agent_relay_ha, gw_relay, gw_relay_regions, and the NAT tests through nat_lib.sh) set up alike:
+# the hub's bridge, the config writers of meshgate-coord, meshgate-relay, the agent and a
+# coordinated gateway, the firewalls that leave only the relay path, and readers of what the
+# nodes report. Sourced first, it sources lib.sh, gw_lib.sh and agent_lib.sh.
+
+# shellcheck source=lib.sh
+source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
+# shellcheck source=gw_lib.sh
+source "$(dirname "${BASH_SOURCE[0]}")/gw_lib.sh"
+# shellcheck source=agent_lib.sh
+source "$(dirname "${BASH_SOURCE[0]}")/agent_lib.sh"
 
 # require_built NAME PATH...: skips the test unless each program PATH (called NAME) is built.
 require_built() {
@@ -12,6 +19,30 @@ require_built() {
 		[ -x "$2" ] || skip "$1 not built: $2"
 		shift 2
 	done
+}
+
+# gw_agent_init SCRIPT WHY COMMANDS "$@": the coordinated gateway-and-agent tests' programs
+# (GW AGENT COORD RELAY MESHCTL; a usage failure without the middle three), a skip for the
+# reference gateway (WHY: what is meshgate's own), unless the gateway, COMMANDS (with curl, nft
+# and openssl) and the programs are there; then mg_init, the start time T0 and the names of the
+# hub NS_H, gateway NS_G, LAN host NS_L and agent A NS_A namespaces and of IF_A and IF_G.
+# shellcheck disable=SC2034 # the tests read the names
+gw_agent_init() {
+	local script=$1 why=$2 commands=$3
+	shift 3
+	GW=${1:-} AGENT=${2:-} COORD=${3:-} RELAY=${4:-} MESHCTL=${5:-}
+	[ -n "$AGENT" ] && [ -n "$COORD" ] && [ -n "$RELAY" ] ||
+		fail "usage: $script MESHGATE MESHGATE_AGENT MESHGATE_COORD MESHGATE_RELAY MESHCTL"
+	gw_is_reference && skip "$why is meshgate's own: no reference run"
+	gw_setup_binary "$GW"
+	gw_require_common
+	# shellcheck disable=SC2086 # a list of names
+	require_commands curl nft openssl $commands
+	require_built meshgate-agent "$AGENT" meshgate-coord "$COORD" meshgate-relay "$RELAY"
+	mg_init
+	T0=$SECONDS
+	NS_H=$(ns_name hub) NS_G=$(ns_name gw) NS_L=$(ns_name lan) NS_A=$(ns_name a)
+	IF_A=$(if_name mgA) IF_G=$(if_name mgG)
 }
 
 # ---- topology ----
@@ -86,11 +117,12 @@ nft_packets() {
 # ---- config writers ----
 
 # coord_write LISTEN [REGION...]: $MG_STATE/coord.yaml for a meshgate-coord on LISTEN (plain
-# HTTP, sqlite store, 2 s heartbeat). Each REGION, "CODE NAME@HOST:PORT...", is a region of the
-# relay map, in that order, its relays presenting relay.test; with any region the relays'
-# credential is made too ($MG_STATE/relay-credential).
+# HTTP, sqlite store, 2 s heartbeat). Each REGION, "CODE NAME@HOST:PORT[/STUN_PORT]...", is a
+# region of the relay map, in that order, its relays presenting relay.test (and answering STUN
+# on STUN_PORT where given); with any region the relays' credential is made too
+# ($MG_STATE/relay-credential).
 coord_write() {
-	local listen="$1" region code relay name host port
+	local listen="$1" region code relay name host port stun
 	shift
 	cat >"$MG_STATE/coord.yaml" <<EOF
 listen: $listen
@@ -107,10 +139,11 @@ EOF
 		read -r code relay <<<"$region"
 		printf '    - code: %s\n      relays:\n' "$code"
 		for relay in ${region#"$code"}; do
-			name=${relay%%@*} host=${relay#*@}
+			name=${relay%%@*} host=${relay#*@} stun=""
+			[[ $host != */* ]] || stun=", stun_port: ${host#*/}" host=${host%/*}
 			port=${host##*:} host=${host%:*}
-			printf '        - {name: %s, host: %s, port: %s, server_name: relay.test}\n' \
-				"$name" "$host" "$port"
+			printf '        - {name: %s, host: %s, port: %s, server_name: relay.test%s}\n' \
+				"$name" "$host" "$port" "$stun"
 		done
 	done >>"$MG_STATE/coord.yaml"
 }
@@ -167,10 +200,11 @@ EOF
 	printf 'log_level: %s\n' "$5" >>"$f"
 }
 
-# gw_coordinated NS IFNAME LAN4 LAN6 MESH4 MESH6 REGION DIRECT_TIMEOUT: gateway "gw" in NS (LAN
-# port l0, mesh port m0, key $MG_STATE/gw.key) registering with the coordinator coord_start
-# started ($MG_STATE/authkey) and taking its relays from the map's REGION; written to
-# $MG_STATE/gw.yaml and started.
+# gw_coordinated NS IFNAME LAN4 LAN6 MESH4 MESH6 REGION DIRECT_TIMEOUT [EXTRA_YAML]: gateway "gw"
+# in NS (LAN port l0, mesh port m0, key $MG_STATE/gw.key, the mesh next hop GW_MESH_GW4 if the
+# caller set it) registering with the coordinator coord_start started ($MG_STATE/authkey) and
+# taking its relays from the map's REGION, then EXTRA_YAML; written to $MG_STATE/gw.yaml and
+# started.
 # shellcheck disable=SC2034 # the GW_ variables are read by gw_write_config
 gw_coordinated() {
 	GW_NAME=gw GW_NS=$1 GW_IFNAME=$2 GW_KEY=$MG_STATE/gw.key
@@ -184,12 +218,31 @@ gw_coordinated() {
 relay:
   region: $7
   ca_file: $MG_STATE/relay.crt
-  direct_timeout: $8"
+  direct_timeout: $8${9:+
+$9}"
 	gw_write_config "$MG_STATE/gw.yaml"
 	gw_start "$MG_STATE/gw.yaml"
 }
 
 # ---- two agents of two users (agent_e2e.sh, agent_policy.sh) ----
+
+# pair_init SCRIPT COMMANDS "$@": the two-agent tests' programs AGENT and COORD (else a usage
+# failure), a skip unless root, the agent's commands, COMMANDS and both programs are there; then
+# mg_init and the names NS_C (coordinator), NS_A, NS_B, IF_A and IF_B.
+# shellcheck disable=SC2034 # the tests read the names
+pair_init() {
+	local script=$1 commands=$2
+	shift 2
+	AGENT=${1:-} COORD=${2:-}
+	[ -n "$AGENT" ] && [ -n "$COORD" ] || fail "usage: $script MESHGATE_AGENT MESHGATE_COORD"
+	require_root
+	# shellcheck disable=SC2086 # a list of names
+	require_commands wireguard-go wg ip ping curl jq timeout setsid $commands
+	require_built meshgate-agent "$AGENT" meshgate-coord "$COORD"
+	mg_init
+	NS_C=$(ns_name coord) NS_A=$(ns_name a) NS_B=$(ns_name b)
+	IF_A=$(if_name mgA) IF_B=$(if_name mgB)
+}
 
 # pair_net: namespaces NS_C (bridge br0 10.99.0.1/24), NS_A (10.99.0.2/24) and NS_B (10.99.0.3/24)
 # on that bridge.

@@ -36,13 +36,8 @@ GW=${1:-}
 COORD=${2:-}
 MESHCTL=${3:-}
 DISCO_PROBE=${4:-}
-HERE=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
-# shellcheck source=lib.sh
-source "$HERE/lib.sh"
-# shellcheck source=gw_lib.sh
-source "$HERE/gw_lib.sh"
-# shellcheck source=agent_lib.sh
-source "$HERE/agent_lib.sh"
+# shellcheck source=nat_lib.sh
+source "$(dirname "${BASH_SOURCE[0]}")/nat_lib.sh"
 
 [ -n "$COORD" ] || fail "usage: gw_nat1to1.sh MESHGATE MESHGATE_COORD MESHCTL"
 gw_is_reference && skip "STUN on the WireGuard port is meshgate's own: no reference run"
@@ -66,10 +61,7 @@ ns_add "$NS_H" "$NS_N" "$NS_LA" "$NS_LB"
 gw_ns_add "$NS_GA"
 gw_ns_add "$NS_GB"
 ns_sysctl "$NS_N" net.ipv4.ip_forward=1
-ip -n "$NS_H" link add br0 type bridge mcast_snooping 0 || fail "bridge"
-ip -n "$NS_H" link set br0 up
-addr_add "$NS_H" br0 203.0.113.1/24
-addr_add "$NS_H" br0 203.0.113.2/24
+hub_bridge --no-snooping "$NS_H" 203.0.113.1/24 203.0.113.2/24
 host_link "$NS_N" pub "$NS_H" vn
 gw_port_link "$NS_GA" m0 "$NS_N" in0
 host_link "$NS_GA" mg0 "$NS_N" in1
@@ -203,8 +195,8 @@ wait_for 20 "B chose A's public endpoint (disco pong)" ep_is gb "$PUB_A" 203.0.1
 T_DIRECT=$SECONDS
 grep -q 'msg="disco path".*path=203.0.113.21:51820' "$(gw_log_file gb)" ||
 	fail "B did not log its disco path to A's public endpoint"
-wait_for 20 "ping lb -> la through A's 1:1 NAT" lan_ping "$NS_LB" 192.168.10.2
-wait_for 10 "ping la -> lb" lan_ping "$NS_LA" 192.168.20.2
+wait_for 20 "ping lb -> la through A's 1:1 NAT" pings_answered "$NS_LB" 192.168.10.2
+wait_for 10 "ping la -> lb" pings_answered "$NS_LA" 192.168.20.2
 [ "$(counter wg_init_in)" -gt 0 ] || fail "no handshake initiation crossed the NAT to 10.0.0.10"
 [ "$(counter wg_data_in)" -gt 0 ] || fail "no WireGuard data crossed the NAT to 10.0.0.10"
 [ "$(peer_ep ga "$PUB_B")" = 203.0.113.30:51820 ] || fail "A's endpoint for B: $(peer_ep ga "$PUB_B")"
@@ -242,7 +234,7 @@ T_MOVE=$SECONDS
 wait_for 10 "A re-reported its new public endpoint" stun_is "$PUB_A" "203.0.113.22:51820 easy"
 T_REPORT=$SECONDS
 wait_for 15 "B moved to A's new public endpoint" ep_is gb "$PUB_A" 203.0.113.22:51820
-wait_for 15 "ping lb -> la after the move" lan_ping "$NS_LB" 192.168.10.2
+wait_for 15 "ping lb -> la after the move" pings_answered "$NS_LB" 192.168.10.2
 log "A moved to 203.0.113.22: at the coordinator within $((T_REPORT - T_MOVE)) s, B direct" \
 	"there and pinging within $((SECONDS - T_MOVE)) s (1 s resolution)"
 

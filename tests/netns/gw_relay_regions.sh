@@ -22,36 +22,10 @@
 # usage: gw_relay_regions.sh MESHGATE MESHGATE_AGENT MESHGATE_COORD MESHGATE_RELAY MESHCTL
 set -euo pipefail
 
-GW=${1:-}
-AGENT=${2:-}
-COORD=${3:-}
-RELAY=${4:-}
-MESHCTL=${5:-}
-HERE=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
-# shellcheck source=lib.sh
-source "$HERE/lib.sh"
-# shellcheck source=gw_lib.sh
-source "$HERE/gw_lib.sh"
-# shellcheck source=agent_lib.sh
-source "$HERE/agent_lib.sh"
 # shellcheck source=coord_lib.sh
-source "$HERE/coord_lib.sh"
+source "$(dirname "${BASH_SOURCE[0]}")/coord_lib.sh"
 
-[ -n "$AGENT" ] && [ -n "$COORD" ] && [ -n "$RELAY" ] ||
-	fail "usage: gw_relay_regions.sh MESHGATE MESHGATE_AGENT MESHGATE_COORD MESHGATE_RELAY MESHCTL"
-gw_is_reference && skip "the relay path is meshgate's own: no reference run"
-gw_setup_binary "$GW"
-gw_require_common
-require_commands curl nft openssl
-require_built meshgate-agent "$AGENT" meshgate-coord "$COORD" meshgate-relay "$RELAY"
-mg_init
-
-NS_H=$(ns_name hub)
-NS_G=$(ns_name gw)
-NS_L=$(ns_name lan)
-NS_A=$(ns_name a)
-IF_A=$(if_name mgA)
-IF_G=$(if_name mgG)
+gw_agent_init gw_relay_regions.sh "the relay path" "" "$@"
 URL="http://10.98.0.1:8080"
 
 # ---- topology ----

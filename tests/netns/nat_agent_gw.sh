@@ -37,76 +37,28 @@
 # usage: nat_agent_gw.sh MESHGATE MESHGATE_AGENT MESHGATE_COORD MESHGATE_RELAY MESHCTL
 set -euo pipefail
 
-HERE=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
-# shellcheck source=lib.sh
-source "$HERE/lib.sh"
-# shellcheck source=gw_lib.sh
-source "$HERE/gw_lib.sh"
-# shellcheck source=agent_lib.sh
-source "$HERE/agent_lib.sh"
+# shellcheck source=nat_lib.sh
+source "$(dirname "${BASH_SOURCE[0]}")/nat_lib.sh"
 
-nat_gw_agent_args nat_agent_gw.sh "$@"
-mg_init
-T0=$SECONDS
-
-NS_H=$(ns_name hub)
-NS_G=$(ns_name gw)
-NS_L=$(ns_name lan)
-NS_NA=$(ns_name na)
-NS_A=$(ns_name a)
-IF_A=$(if_name mgA)
-IF_G=$(if_name mgG)
-URL="http://10.99.0.1:8080"
+nat_gw_agent_init nat_agent_gw.sh "$@"
 
 # ---- topology ----
 ns_add "$NS_H" "$NS_L" "$NS_NA" "$NS_A"
 gw_ns_add "$NS_G"
-ns_sysctl "$NS_NA" net.ipv4.ip_forward=1
-ip -n "$NS_H" link add br0 type bridge mcast_snooping 0 || fail "bridge"
-ip -n "$NS_H" link set br0 up
-addr_add "$NS_H" br0 10.99.0.1/24
-addr_add "$NS_H" br0 10.99.0.2/24
+hub_bridge --no-snooping "$NS_H" 10.99.0.1/24 10.99.0.2/24
 gw_port_link "$NS_G" l0 "$NS_L" veth0
 gw_port_link "$NS_G" m0 "$NS_H" vg
 host_link "$NS_G" mg0 "$NS_H" vm
-host_link "$NS_NA" vo "$NS_H" vn
-host_link "$NS_A" veth0 "$NS_NA" vi
-for p in vg vm vn; do bridge_attach "$NS_H" "$p"; done
+for p in vg vm; do bridge_attach "$NS_H" "$p"; done
 addr_add "$NS_G" mg0 10.99.0.11/24
-addr_add "$NS_NA" vo 10.99.0.20/24
-addr_add "$NS_NA" vi 192.168.1.1/24
-addr_add "$NS_A" veth0 192.168.1.2/24
-ip -n "$NS_A" route add default via 192.168.1.1 || fail "A's route"
-addr_add "$NS_L" veth0 192.168.77.2/24
-ip -n "$NS_L" route add default via 192.168.77.1 || fail "lan route"
-nat "$NS_NA" 192.168.1.2 restricted
+nat_gw_agent_net vn
 
 # ---- the coordinator and the relay ----
-relay_coord_start "$NS_H" 3478
-alice_nodes a
-PUB_A=$(wg pubkey <"$MG_STATE/a.key")
-PUB_G=$(gen_key gw)
-relay_r1_start "$NS_H" 0.0.0.0:8443
-metric() { relay_metric "$NS_H" 9470 "$1"; }
+nat_gw_hub 3478 0.0.0.0:8443
 
 # ---- the gateway: public, no endpoint in its config ----
-GW_NAME=gw GW_NS=$NS_G GW_IFNAME=$IF_G GW_KEY=$MG_STATE/gw.key
-GW_LAN_IF=l0 GW_LAN4=192.168.77.1/24 GW_MESH_IF=m0 GW_MESH4=10.99.0.10/24
-GW_EXTRA="coordinator:
-  url: $URL
-  authkey_file: $MG_STATE/authkey
-  state_dir: $MG_STATE/state-gw
-  hostname: gw
-relay:
-  region: test
-  ca_file: $MG_STATE/relay.crt
-stun:
+nat_gw_start 10.99.0.10/24 "stun:
   interval: 1"
-gw_write_config "$MG_STATE/gw.yaml"
-gw_start "$MG_STATE/gw.yaml"
-
-wait_for 20 "the gateway registered" node_field "$PUB_G" .id
-admin POST "nodes/$(node_field "$PUB_G" .id)/routes" '{"approved": ["192.168.77.0/24"]}' >/dev/null
 wait_for 15 "the gateway reported no NAT" stun_is "$PUB_G" "10.99.0.10:51820 none"
 gw_netcheck() { run_bounded 5 "$MESHCTL" -s "$MG_STATE/gw.health" --json netcheck | jq -er "$1"; }
 [ "$(gw_netcheck '.stun.servers_from + " " + ([.stun.servers[].server] | join(" "))')" = \
@@ -156,7 +108,7 @@ log "A direct to 10.99.0.10:51820 via its WireGuard port after $t_direct ms" \
 wg_ep() { run_bounded 5 ip netns exec "$NS_A" wg show "$IF_A" endpoints | awk -v k="$PUB_G" '$1 == k {print $2}'; }
 wait_for 5 "wireguard-go's endpoint for the gateway is its WireGuard port" \
 	test "$(wg_ep)" = 10.99.0.10:51820
-wait_for 20 "ping A -> LAN host" lan_ping "$NS_A" 192.168.77.2
+wait_for 20 "ping A -> LAN host" pings_answered "$NS_A" 192.168.77.2
 
 # ---- no relay frame for the pair while direct ----
 f0=$(metric 'meshgate_relay_frames_forwarded_total{path="local"}')
@@ -185,7 +137,7 @@ awk -v k="$PUB_A" -v e="$GW_EP_A" '$1 == k && $2 == e && $3 == "direct" {f = 1} 
 	"$MG_STATE/meshctl-peers" || fail "meshctl peers: $(cat "$MG_STATE/meshctl-peers")"
 log "gateway: disco path to A's socket $EP_A, WireGuard endpoint $GW_EP_A; meshctl peers:" \
 	"$(grep -F "$PUB_A" "$MG_STATE/meshctl-peers" | tr -s ' ')"
-wait_for 20 "ping LAN host -> A" lan_ping "$NS_L" "$(node_field "$PUB_A" '.addresses[0]')"
+wait_for 20 "ping LAN host -> A" pings_answered "$NS_L" "$(node_field "$PUB_A" '.addresses[0]')"
 
 # ---- the gateway speaks first: a fresh agent (a new socket port) and a NAT with no mappings ----
 # The gateway's disco path to A is A's socket (its STUN endpoint); the handshake the gateway
@@ -206,17 +158,19 @@ wait_for 10 "the gateway's disco path to A's socket" \
 	grep -q "msg=\"disco path\".*path=$EP_A" "$(gw_log_file gw)"
 # Without the gateway's handshake at once this took 15 to 18 s: it kept its session with the
 # previous wireguard-go until WireGuard's 15 s without an answer.
-wait_for 30 "ping LAN host -> A (second start)" lan_ping "$NS_L" "$A4"
+wait_for 30 "ping LAN host -> A (second start)" pings_answered "$NS_L" "$A4"
 t_lan=$(($(now_ms) - t0))
 log "LAN host -> A $t_lan ms after A's second start"
 grep -q "msg=\"disco path\".*path=$EP_A.*handshake=new" "$(gw_log_file gw)" ||
 	fail "the gateway did not start a handshake when A's disco path came back"
 [ "$t_lan" -lt 15000 ] || fail "LAN host -> A took $t_lan ms: the old session's 15 s"
 stop_pid "$PINGER" 2
-wait_for 10 "ping A -> LAN host (second start)" lan_ping "$NS_A" 192.168.77.2
+wait_for 10 "ping A -> LAN host (second start)" pings_answered "$NS_A" 192.168.77.2
 [ "$(gw_peer .endpoint)" = "$EP_A" ] || fail "the gateway's endpoint for A: $(gw_peer .endpoint), not $EP_A"
-[ "$(disco a "$PUB_G" .packets.from_direct)" -gt 0 ] && [ "$(disco a "$PUB_G" .packets.to_direct)" -gt 0 ] ||
-	fail "A's socket carried no WireGuard for the gateway: $(disco a "$PUB_G" .packets | tr -d '\n ')"
+# The agent rewrites its status file once a second: the pings can be answered before it has.
+socket_carried() { disco a "$PUB_G" '.packets.from_direct > 0 and .packets.to_direct > 0' >/dev/null; }
+for _ in $(seq 30); do socket_carried && break; sleep 0.1; done
+socket_carried || fail "A's socket carried no WireGuard for the gateway: $(disco a "$PUB_G" .packets | tr -d '\n ')"
 log "gateway first: LAN host -> A after $t_lan ms; the gateway sends to A's socket $EP_A," \
 	"A's proxy $(disco a "$PUB_G" .packets | tr -d '\n '), wg show: $(wg_ep)"
 

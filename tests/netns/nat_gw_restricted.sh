@@ -34,85 +34,38 @@
 # usage: nat_gw_restricted.sh MESHGATE MESHGATE_AGENT MESHGATE_COORD MESHGATE_RELAY MESHCTL
 set -euo pipefail
 
-HERE=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
-# shellcheck source=lib.sh
-source "$HERE/lib.sh"
-# shellcheck source=gw_lib.sh
-source "$HERE/gw_lib.sh"
-# shellcheck source=agent_lib.sh
-source "$HERE/agent_lib.sh"
+# shellcheck source=nat_lib.sh
+source "$(dirname "${BASH_SOURCE[0]}")/nat_lib.sh"
 
-nat_gw_agent_args nat_gw_restricted.sh "$@"
-mg_init
-T0=$SECONDS
-
-NS_H=$(ns_name hub)
-NS_NG=$(ns_name ng)
-NS_G=$(ns_name gw)
-NS_L=$(ns_name lan)
-NS_NA=$(ns_name na)
-NS_A=$(ns_name a)
-IF_A=$(if_name mgA)
-IF_G=$(if_name mgG)
-URL="http://10.99.0.1:8080"
+nat_gw_agent_init nat_gw_restricted.sh "$@"
+NS_NG=$(ns_name ng) # the gateway's NAT
 
 # ---- topology ----
 ns_add "$NS_H" "$NS_NG" "$NS_L" "$NS_NA" "$NS_A"
 gw_ns_add "$NS_G"
 ns_sysctl "$NS_NG" net.ipv4.ip_forward=1
-ns_sysctl "$NS_NA" net.ipv4.ip_forward=1
-ip -n "$NS_H" link add br0 type bridge mcast_snooping 0 || fail "bridge"
-ip -n "$NS_H" link set br0 up
-addr_add "$NS_H" br0 10.99.0.1/24
-addr_add "$NS_H" br0 10.99.0.2/24
+hub_bridge --no-snooping "$NS_H" 10.99.0.1/24 10.99.0.2/24
 gw_port_link "$NS_G" l0 "$NS_L" veth0
 gw_port_link "$NS_G" m0 "$NS_NG" in0
 host_link "$NS_G" mg0 "$NS_NG" in1
 host_link "$NS_NG" vo "$NS_H" vgn
-host_link "$NS_NA" vo "$NS_H" van
-host_link "$NS_A" veth0 "$NS_NA" vi
-for p in vgn van; do bridge_attach "$NS_H" "$p"; done
+bridge_attach "$NS_H" vgn
 addr_add "$NS_NG" vo 10.99.0.30/24
 addr_add "$NS_NG" in0 10.0.0.1/24
 addr_add "$NS_NG" in1 10.0.1.1/24
 addr_add "$NS_G" mg0 10.0.1.11/24
 ip -n "$NS_G" route add default via 10.0.1.1 || fail "the gateway's default route"
-addr_add "$NS_NA" vo 10.99.0.20/24
-addr_add "$NS_NA" vi 192.168.1.1/24
-addr_add "$NS_A" veth0 192.168.1.2/24
-ip -n "$NS_A" route add default via 192.168.1.1 || fail "A's route"
-addr_add "$NS_L" veth0 192.168.77.2/24
-ip -n "$NS_L" route add default via 192.168.77.1 || fail "lan route"
 nat "$NS_NG" 10.0.0.10 restricted
-nat "$NS_NA" 192.168.1.2 restricted
+nat_gw_agent_net van
 
 # ---- the coordinator and the relay ----
-relay_coord_start "$NS_H"
-alice_nodes a
-PUB_A=$(wg pubkey <"$MG_STATE/a.key")
-PUB_G=$(gen_key gw)
-relay_r1_start "$NS_H"
-metric() { relay_metric "$NS_H" 9470 "$1"; }
+nat_gw_hub
 
 # ---- the gateway: behind its NAT, no endpoint in its config ----
-GW_NAME=gw GW_NS=$NS_G GW_IFNAME=$IF_G GW_KEY=$MG_STATE/gw.key
-GW_LAN_IF=l0 GW_LAN4=192.168.77.1/24 GW_MESH_IF=m0 GW_MESH4=10.0.0.10/24 GW_MESH_GW4=10.0.0.1
-GW_EXTRA="coordinator:
-  url: $URL
-  authkey_file: $MG_STATE/authkey
-  state_dir: $MG_STATE/state-gw
-  hostname: gw
-relay:
-  region: test
-  ca_file: $MG_STATE/relay.crt
-stun:
+GW_MESH_GW4=10.0.0.1
+nat_gw_start 10.0.0.10/24 "stun:
   servers: [10.99.0.1:3478, 10.99.0.2:3478]
   interval: 1"
-gw_write_config "$MG_STATE/gw.yaml"
-gw_start "$MG_STATE/gw.yaml"
-
-wait_for 20 "the gateway registered" node_field "$PUB_G" .id
-admin POST "nodes/$(node_field "$PUB_G" .id)/routes" '{"approved": ["192.168.77.0/24"]}' >/dev/null
 wait_for 15 "the gateway's STUN endpoint (its NAT)" stun_is "$PUB_G" "10.99.0.30:51820 easy"
 netcheck() { run_bounded 5 "$MESHCTL" -s "$MG_STATE/gw.health" --json netcheck | jq -er "$1"; }
 wait_for 15 "the gateway's relay connection" netcheck .relay.connected
@@ -143,8 +96,8 @@ log "direct both ways after $t_direct ms (A's status: $(disco a "$PUB_G" .time_t
 
 # ---- traffic LAN host <-> A, and no relay frame for the pair ----
 A4=$(node_field "$PUB_A" '.addresses[0]')
-wait_for 20 "ping A -> LAN host" lan_ping "$NS_A" 192.168.77.2
-wait_for 20 "ping LAN host -> A" lan_ping "$NS_L" "$A4"
+wait_for 20 "ping A -> LAN host" pings_answered "$NS_A" 192.168.77.2
+wait_for 20 "ping LAN host -> A" pings_answered "$NS_L" "$A4"
 wait_for 10 "the gateway's WireGuard endpoint for A is its disco path" gw_direct_to "$EP_A"
 f0=$(metric 'meshgate_relay_frames_forwarded_total{path="local"}')
 run_bounded 20 ip netns exec "$NS_A" ping -c 15 -i 0.1 -W 1 192.168.77.2 >/dev/null ||

@@ -27,25 +27,11 @@
 # usage: nat_pairs.sh MESHGATE_AGENT MESHGATE_COORD MESHGATE_RELAY DISCO_PROBE MESHCTL
 set -euo pipefail
 
-AGENT=${1:-}
-COORD=${2:-}
-RELAY=${3:-}
-DISCO_PROBE=${4:-}
-MESHCTL=${5:-}
-HERE=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
-# shellcheck source=lib.sh
-source "$HERE/lib.sh"
-# shellcheck source=agent_lib.sh
-source "$HERE/agent_lib.sh"
+# shellcheck source=nat_lib.sh
+source "$(dirname "${BASH_SOURCE[0]}")/nat_lib.sh"
 
-[ -n "$AGENT" ] && [ -n "$COORD" ] && [ -n "$RELAY" ] && [ -n "$DISCO_PROBE" ] &&
-	[ -n "$MESHCTL" ] ||
-	fail "usage: nat_pairs.sh MESHGATE_AGENT MESHGATE_COORD MESHGATE_RELAY DISCO_PROBE MESHCTL"
-require_root
-require_commands wireguard-go wg ip ping curl jq timeout setsid nft openssl conntrack python3
-[ -x "$AGENT" ] || skip "meshgate-agent not built: $AGENT"
-[ -x "$COORD" ] || skip "meshgate-coord not built: $COORD"
-[ -x "$RELAY" ] || skip "meshgate-relay not built: $RELAY"
+nat_agent_args nat_pairs.sh "MESHGATE_AGENT MESHGATE_COORD MESHGATE_RELAY DISCO_PROBE MESHCTL" "$@"
+require_commands ping python3
 mg_init
 
 NS_R=$(ns_name r)
@@ -84,36 +70,21 @@ for ns in "$NS_I" "$NS_NA" "$NS_NB"; do
 	ip netns exec "$ns" sysctl -qw net.ipv4.ip_forward=1 || fail "ip_forward in $ns"
 done
 
-cat >"$MG_STATE/coord.yaml" <<EOF
-listen: 10.99.0.1:8080
-allow_plain_http: true
-store: sqlite:$MG_STATE/coord.db
-log_level: info
-heartbeat: 2s
-EOF
+coord_write 10.99.0.1:8080
 coord_start "$NS_R" "$URL"
 alice_nodes a b
 PUB_A=$(wg pubkey <"$MG_STATE/a.key")
 PUB_B=$(wg pubkey <"$MG_STATE/b.key")
 
-relay_cert
-cat >"$MG_STATE/relay.yaml" <<EOF
-listen: 10.99.0.1:8443
-tls: {cert_file: $MG_STATE/relay.crt, key_file: $MG_STATE/relay.key}
-metrics_listen: 127.0.0.1:9470
-stun:
-  listen: [10.99.0.1:3478, 10.99.0.2:3478]
-test:
-  tap_file: $MG_STATE/relay.tap
-EOF
-relay_spawn "$NS_R" relay 9470
+relay_stun_start "$NS_R" "test:
+  tap_file: $MG_STATE/relay.tap"
 metric() { relay_metric "$NS_R" 9470 "$1"; }
 
 agent_nat_config a "$IF_A"
 agent_nat_config b "$IF_B"
 
 kind_is() { [ "$(disco "$1" "$2" .kind)" = "$3" ]; }
-ping_ok() { run_bounded 5 ip netns exec "$NS_A" ping -c 1 -W 1 "$B4" >/dev/null 2>&1; }
+ping_a_b() { run_bounded 5 ip netns exec "$NS_A" ping -c 1 -W 1 "$B4" >/dev/null 2>&1; }
 
 b_addr() {
 	admin GET nodes | jq -er --arg k "$PUB_B" \
@@ -168,7 +139,7 @@ pair() {
 		disco a "$PUB_B" '.rtt_ms > 0' >/dev/null || fail "$name: no round trip through the relay"
 		t="-"
 	fi
-	wait_for 10 "$name: pings A -> B" ping_ok
+	wait_for 10 "$name: pings A -> B" ping_a_b
 	sleep 1
 	log "ok: $name: $expect after ${t} ms; relayed: $(share)%; A: $(disco a "$PUB_B" tostring)"
 	FIGURES+="$name: time to direct ${t} ms, relayed $(share)% of WireGuard packets"$'\n'
@@ -251,7 +222,7 @@ old=$(disco a "$PUB_B" .endpoint)
 t0=$(now_ms)
 ip netns exec "$NS_NB" conntrack -F >/dev/null 2>&1 || fail "conntrack -F"
 sleep 0.3
-wait_for 5 "pings recover after the flush" ping_ok
+wait_for 5 "pings recover after the flush" ping_a_b
 t=$(($(now_ms) - t0))
 wait_for 10 "direct again" both_direct
 log "ok: conntrack flushed on B's NAT: pings back after $t ms; A now direct to" \

@@ -19,23 +19,10 @@
 # usage: nat_stun_report.sh MESHGATE_AGENT MESHGATE_COORD MESHGATE_RELAY DISCO_PROBE
 set -euo pipefail
 
-AGENT=${1:-}
-COORD=${2:-}
-RELAY=${3:-}
-DISCO_PROBE=${4:-}
-HERE=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
-# shellcheck source=lib.sh
-source "$HERE/lib.sh"
-# shellcheck source=agent_lib.sh
-source "$HERE/agent_lib.sh"
+# shellcheck source=nat_lib.sh
+source "$(dirname "${BASH_SOURCE[0]}")/nat_lib.sh"
 
-[ -n "$AGENT" ] && [ -n "$COORD" ] && [ -n "$RELAY" ] && [ -n "$DISCO_PROBE" ] ||
-	fail "usage: nat_stun_report.sh MESHGATE_AGENT MESHGATE_COORD MESHGATE_RELAY DISCO_PROBE"
-require_root
-require_commands wireguard-go wg ip curl jq timeout setsid nft openssl conntrack
-[ -x "$AGENT" ] || skip "meshgate-agent not built: $AGENT"
-[ -x "$COORD" ] || skip "meshgate-coord not built: $COORD"
-[ -x "$RELAY" ] || skip "meshgate-relay not built: $RELAY"
+nat_agent_args nat_stun_report.sh "MESHGATE_AGENT MESHGATE_COORD MESHGATE_RELAY DISCO_PROBE" "$@"
 mg_init
 
 NS_P=$(ns_name pub)
@@ -71,26 +58,12 @@ EOF
 }
 nat_rule
 
-cat >"$MG_STATE/coord.yaml" <<EOF
-listen: 10.99.0.1:8080
-allow_plain_http: true
-store: sqlite:$MG_STATE/coord.db
-log_level: info
-heartbeat: 2s
-EOF
+coord_write 10.99.0.1:8080
 coord_start "$NS_P" "$URL"
 alice_nodes a b
 PUB_A=$(wg pubkey <"$MG_STATE/a.key")
 
-relay_cert
-cat >"$MG_STATE/relay.yaml" <<EOF
-listen: 10.99.0.1:8443
-tls: {cert_file: $MG_STATE/relay.crt, key_file: $MG_STATE/relay.key}
-metrics_listen: 127.0.0.1:9470
-stun:
-  listen: [10.99.0.1:3478, 10.99.0.2:3478]
-EOF
-relay_spawn "$NS_P" relay 9470
+relay_stun_start "$NS_P"
 
 agent_config() { # WHO IFNAME [EXTRA YAML]
 	cat >"$MG_STATE/agent-$1.yaml" <<EOF
