@@ -19,6 +19,29 @@ static long long num(json_t *o, const char *k)
 	return (long long)json_integer_value(json_object_get(o, k));
 }
 
+/* One line per relay connection, its round trips over the connection itself (PING/PONG): the
+ * same for a gateway's netcheck and an agent's status, label aside (each view aligns its own). */
+void meshctl_print_relay_rtts(json_t *relays, const char *label)
+{
+	json_t *v;
+	size_t i;
+
+	json_array_foreach(relays, i, v)
+	{
+		json_t *last = json_object_get(v, "rtt_ms"),
+		       *min = json_object_get(v, "rtt_min_ms");
+
+		printf("%s%-20s %-6s", label, str(v, "name"),
+		       json_is_true(json_object_get(v, "home")) ? "home" : "");
+		if (json_is_number(last))
+			printf(" %.3f ms (min %.3f ms)", json_number_value(last),
+			       json_number_value(min));
+		else
+			printf(" no answer yet");
+		printf(", %lld pings, %lld lost\n", num(v, "pings"), num(v, "lost"));
+	}
+}
+
 /* What netcheck shows on a gateway: STUN's verdict and the relays' round trips. */
 static void print_netcheck(json_t *d)
 {
@@ -36,20 +59,8 @@ static void print_netcheck(json_t *d)
 	} else {
 		printf("nat:         no stun: section\n");
 	}
-	json_array_foreach(json_object_get(json_object_get(d, "relay"), "relays"), i, v)
-	{
-		json_t *last = json_object_get(v, "rtt_ms"),
-		       *min = json_object_get(v, "rtt_min_ms");
-
-		printf("relay rtt:   %s%s", str(v, "name"),
-		       json_is_true(json_object_get(v, "home")) ? " (home)" : "");
-		if (json_is_number(last))
-			printf(" %.3f ms (min %.3f ms)", json_number_value(last),
-			       json_number_value(min));
-		else
-			printf(" no answer yet");
-		printf(", %lld pings, %lld lost\n", num(v, "pings"), num(v, "lost"));
-	}
+	meshctl_print_relay_rtts(json_object_get(json_object_get(d, "relay"), "relays"),
+	                         "relay rtt:   ");
 }
 
 int meshctl_agent_status(const char *path, bool json)

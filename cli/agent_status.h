@@ -9,7 +9,13 @@
 
 #include <stdbool.h>
 
+#include <jansson.h>
+
 /* 0 printed, 1 unreadable or malformed (a message on stderr). */
 int meshctl_agent_status(const char *path, bool json);
+
+/* The relay connections' round trips (a netcheck's or a status file's "relays" array), one
+ * line each after label. */
+void meshctl_print_relay_rtts(json_t *relays, const char *label);
 
 #endif

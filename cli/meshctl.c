@@ -487,19 +487,7 @@ static void print_netcheck(json_t *d)
 	} else
 		printf("relay:      none\n");
 	/* Each connected relay's round trips over its TLS connection (PING/PONG). */
-	json_array_foreach(json_object_get(rl, "relays"), i, v)
-	{
-		json_t *last = json_object_get(v, "rtt_ms"),
-		       *min = json_object_get(v, "rtt_min_ms");
-		printf("relay rtt:  %-20s %-6s", jstr(v, "name", "?"),
-		       json_is_true(json_object_get(v, "home")) ? "home" : "");
-		if (json_is_number(last))
-			printf(" %.3f ms (min %.3f ms)", json_number_value(last),
-			       json_number_value(min));
-		else
-			printf(" no answer yet");
-		printf(", %lld pings, %lld lost\n", jint(v, "pings"), jint(v, "lost"));
-	}
+	meshctl_print_relay_rtts(json_object_get(rl, "relays"), "relay rtt:  ");
 }
 
 /* ---- commands ---- */

@@ -98,7 +98,7 @@ a_rtt() { jq -er '.relay.relays[] | select(.home and .name == "r1" and .rtt_ms >
 wait_for 10 "A's round trip to r1" a_rtt
 run_bounded 5 "$MESHCTL" agent "$MG_STATE/status-a.json" >"$MG_STATE/meshctl-agent" ||
 	fail "meshctl agent"
-grep -Eq '^relay rtt: +r1 \(home\) [0-9.]+ ms' "$MG_STATE/meshctl-agent" ||
+grep -Eq '^relay rtt: +r1 +home +[0-9.]+ ms' "$MG_STATE/meshctl-agent" ||
 	fail "meshctl agent: $(cat "$MG_STATE/meshctl-agent")"
 log "A: STUN servers from the relay map; meshctl agent:" \
 	"$(grep -E '^(nat|relay rtt):' "$MG_STATE/meshctl-agent" | tr -s ' ' | tr '\n' ';')"
