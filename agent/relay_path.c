@@ -548,6 +548,15 @@ void mg_relay_path_peer_home(struct mg_relay_path *rp, const uint8_t key[32], co
 		snprintf(p->home_relay, sizeof(p->home_relay), "%s", home ? home : "");
 }
 
+/* Text from a relay's name or an error, inside a JSON string: printable ASCII only, without the
+ * characters that would need escaping. */
+static void put_json_text(FILE *f, const char *s)
+{
+	for (const char *c = s; *c; c++)
+		if (*c >= 0x20 && *c < 0x7f && *c != '"' && *c != '\\')
+			fputc(*c, f);
+}
+
 static void rtt_ms(FILE *f, const char *key, int64_t us)
 {
 	if (us < 0)
@@ -562,9 +571,7 @@ static void rtt_status(FILE *f, const char *name, bool home, const struct mg_rel
 	const struct mg_relay_rtt *r = mg_relay_client_rtt(rc);
 
 	fputs("{\"name\":\"", f);
-	for (const char *c = name; *c; c++)
-		if (*c >= 0x20 && *c < 0x7f && *c != '"' && *c != '\\')
-			fputc(*c, f);
+	put_json_text(f, name);
 	fprintf(f, "\",\"home\":%s", home ? "true" : "false");
 	rtt_ms(f, "rtt_ms", r->last_us);
 	rtt_ms(f, "rtt_min_ms", r->min_us);
@@ -589,9 +596,7 @@ void mg_relay_path_status(const struct mg_relay_path *rp, FILE *f)
 	        "\"connected\":%s,\"dialling\":\"%s\",\"candidates\":%zu,\"error\":\"",
 	        h ? h->name : "", h ? h->region : "", h ? h->host : "", h ? h->port : 0,
 	        rc ? "true" : "false", info.dialling, info.candidates);
-	for (const char *c = info.error; *c; c++)
-		if (*c >= 0x20 && *c < 0x7f && *c != '"' && *c != '\\')
-			fputc(*c, f);
+	put_json_text(f, info.error);
 	fprintf(f,
 	        "\",\"connects\":%llu,\"sent\":%llu,\"received\":%llu,\"dropped_queue_full\":%llu,"
 	        "\"dropped_unknown_peer\":%llu,\"dropped_disco\":%llu,\"relays\":[",
