@@ -49,7 +49,7 @@ def positive(v):
 
 def check_doc(bench, doc):
     errs = []
-    if bench == "crypto_ceiling":
+    if bench == "crypto_ceiling" or bench.startswith("crypto_ceiling_isa_"):
         sizes = doc.get("sizes") or []
         if not sizes:
             errs.append("no sizes")
@@ -57,7 +57,7 @@ def check_doc(bench, doc):
             for k in ("size", "enc_mpps", "enc_gbps", "dec_mpps", "dec_gbps"):
                 if not positive(s.get(k)):
                     errs.append(f"size {s.get('size')}: {k} = {s.get(k)!r}")
-    elif bench == "dataplane":
+    elif bench == "dataplane" or bench.startswith("dataplane_isa_"):
         generator = doc.get("generator", "builtin")
         if generator not in ("builtin", "testpmd", "both"):
             errs.append(f"generator = {generator!r}")
@@ -289,6 +289,16 @@ plot $d using 2:xtic(1) notitle
     return gnuplot(script, out_dir) and "handshake.png"
 
 
+def points_rows(d):
+    md = ["| path | peers | size | Mpps | Gbit/s | ceiling Mpps | of ceiling |",
+          "|---|---:|---|---:|---:|---:|---:|"]
+    for p in d["points"]:
+        md.append(f"| {p['direction']} | {p['peers']} | {p['size']} | "
+                  f"{p['mpps']:.3f} | {p['gbps']:.2f} | {p['ceiling_mpps']:.3f} | "
+                  f"{p['ratio'] * 100:.0f}% |")
+    return md + [""]
+
+
 def load_tables(d):
     md = []
     if d.get("overload"):
@@ -359,21 +369,31 @@ def report(out_dir):
                       f"{s['dec_mpps']:.3f} | {s['dec_gbps']:.2f} |")
         md.append("")
         plots.append(plot_crypto(d, out_dir))
+    for name, d in sorted(docs.items()):
+        if name.startswith("crypto_ceiling_isa_"):
+            md += [f"### The same ceiling on intel-ipsec-mb's {d.get('isa', '?')} path (same run)",
+                   "", "| bytes | seal Mpps | seal Gbit/s | open Mpps | open Gbit/s |",
+                   "|---:|---:|---:|---:|---:|"]
+            for s in d["sizes"]:
+                md.append(f"| {s['size']} | {s['enc_mpps']:.3f} | {s['enc_gbps']:.2f} | "
+                          f"{s['dec_mpps']:.3f} | {s['dec_gbps']:.2f} |")
+            md.append("")
     if "dataplane" in docs:
         d = docs["dataplane"]
         md += ["## Data plane, one worker core", ""]
         if d.get("points"):
             md += ["| path | peers | size | Mpps | Gbit/s | ceiling Mpps | of ceiling |",
                    "|---|---:|---|---:|---:|---:|---:|"]
-            for p in d["points"]:
-                md.append(f"| {p['direction']} | {p['peers']} | {p['size']} | "
-                          f"{p['mpps']:.3f} | {p['gbps']:.2f} | {p['ceiling_mpps']:.3f} | "
-                          f"{p['ratio'] * 100:.0f}% |")
-            md.append("")
+            md += points_rows(d)
         md += load_tables(d)
         md += testpmd_table(d)
         if d.get("points"):
             plots.append(plot_dataplane(d, out_dir))
+    for name, d in sorted(docs.items()):
+        if name.startswith("dataplane_isa_") and d.get("points"):
+            isa = d["points"][0].get("isa", "?")
+            md += [f"## Data plane, one worker core, crypto forced to {isa} (same run, its own "
+                   f"ceiling)", ""] + points_rows(d) + load_tables(d)
     if "e2e" in docs:
         d = docs["e2e"]
         md += ["## End to end: meshgate vs wireguard-go (goal: 3x)", "",
@@ -416,7 +436,8 @@ def report(out_dir):
         md += [f"## Memory ({d.get('peers')} peers, {d.get('prefixes')} prefixes, "
                f"{d.get('v6_layout')} IPv6 layout)", ""] + figures_table(d) + [""]
     for name, doc in sorted(docs.items()):
-        if name not in EXPECTED and name != "dataplane_filter":
+        if name not in EXPECTED and name != "dataplane_filter" and \
+                not name.startswith(("crypto_ceiling_isa_", "dataplane_isa_")):
             md += [f"## {name}", ""] + figures_table(doc) + [""]
     plots = [p for p in plots if p]
     if plots:
