@@ -241,12 +241,21 @@ static int eal_init(const char *prog)
 	/* Generator (main lcore) on one CPU, the measured worker on the other. */
 	snprintf(lcores, sizeof(lcores), "--lcores=0@%d,1@%d", cpus[0], cpus[1]);
 	snprintf(prefix, sizeof(prefix), "--file-prefix=mgbench-%ld", (long)getpid());
-	char *argv[] = {
-	    (char *)prog, "--no-huge", "--no-pci", "--no-telemetry",      prefix,
-	    "-m",         "1024",      lcores,     "--log-level=warning", "--no-shconf"};
+	/* A forced ISA below AVX-512 runs the whole worker as on a CPU without it: DPDK's own
+	 * vector paths (rte_fib's lookup, rte_acl) are held to the same width as the crypto. */
+	const char *simd = opt.isa == MG_CRYPTO_ISA_AVX2 || opt.isa == MG_CRYPTO_ISA_AVX
+	                       ? "--force-max-simd-bitwidth=256"
+	                   : opt.isa == MG_CRYPTO_ISA_SSE ? "--force-max-simd-bitwidth=128"
+	                                                  : NULL;
+	char *argv[12] = {(char *)prog, "--no-huge", "--no-pci", "--no-telemetry",     prefix,
+	                  "-m",         "1024",      lcores,     "--log-level=warning"};
+	int argc = 9;
+	if (simd)
+		argv[argc++] = (char *)simd;
 	/* memif registers a multi-process action, which needs the shared config: testpmd's
 	 * clean-up removes the runtime directory then (testpmd_prepare). */
-	int argc = (int)(sizeof(argv) / sizeof(argv[0])) - (opt.gen_testpmd ? 1 : 0);
+	if (!opt.gen_testpmd)
+		argv[argc++] = "--no-shconf";
 	if (rte_eal_init(argc, argv) < 0) {
 		fprintf(stderr, "rte_eal_init: %s\n", rte_strerror(rte_errno));
 		return -1;

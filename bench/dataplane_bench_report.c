@@ -6,6 +6,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include <rte_vect.h>
 #include <rte_version.h>
 
 #include "crypto_burst.h"
@@ -70,9 +71,9 @@ int write_json(const struct point *pts, unsigned n)
 	        "{\"bench\": \"dataplane\", \"machine\": {\"cpu\": \"%s\", \"cores\": %ld, "
 	        "\"isa\": \"%s\", \"crypto_library\": \"intel-ipsec-mb %s\", \"dpdk\": \"%s\", "
 	        "\"idle_mode\": \"busy-poll\", \"workers_measured\": 1, \"crypto_prefetch\": "
-	        "\"%s\"},\n",
+	        "\"%s\", \"dpdk_max_simd_bits\": %u},\n",
 	        cpu, sysconf(_SC_NPROCESSORS_ONLN), isa_name, mg_crypto_library_version(),
-	        rte_version(), opt.prefetch_name);
+	        rte_version(), opt.prefetch_name, (unsigned)rte_vect_get_max_simd_bitwidth());
 	fprintf(f,
 	        " \"quick\": %s, \"seconds\": %.2f, \"mtu\": %d, \"size_is\": \"inner IP packet "
 	        "bytes\", \"rate_is\": \"per CPU-second the worker spent on iterations with "
@@ -119,9 +120,10 @@ void print_table(const struct point *pts, unsigned n)
 {
 	char cpu[256], sz[16];
 	cpu_model(cpu, sizeof(cpu));
-	printf("meshgate data plane, one worker core: %s, %s, intel-ipsec-mb %s, %s, busy poll, "
-	       "crypto prefetch %s\n",
-	       cpu, isa_name, mg_crypto_library_version(), rte_version(), opt.prefetch_name);
+	printf("meshgate data plane, one worker core: %s, %s, intel-ipsec-mb %s, %s (SIMD %u "
+	       "bits), busy poll, crypto prefetch %s\n",
+	       cpu, isa_name, mg_crypto_library_version(), rte_version(),
+	       (unsigned)rte_vect_get_max_simd_bitwidth(), opt.prefetch_name);
 	printf("%-8s %6s %5s %8s %8s %9s %6s %8s %6s %6s\n", "path", "peers", "size", "Mpps",
 	       "Gbit/s", "ceil Mpps", "ratio", "gen Mpps", "idle", "drops");
 	for (unsigned i = 0; i < n; i++) {
