@@ -17,6 +17,9 @@ import shutil
 import subprocess
 import sys
 
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from report_summary import summary  # noqa: E402  (beside this script)
+
 EXPECTED = ["crypto_ceiling", "dataplane", "memory", "handshake", "e2e", "handshake_flood"]
 # Figures that may legitimately be zero (counts of things that need not happen, and a machine's
 # idle or steal share).
@@ -358,6 +361,10 @@ def report(out_dir):
             if k in machine:
                 md.append(f"| {k} | {machine[k]} |")
         md.append("")
+    goals = summary(docs, machine)
+    with open(os.path.join(out_dir, "summary.md"), "w") as f:
+        f.write("\n".join(goals))
+    md += ["## Goals", ""] + goals
     plots = []
     if "crypto_ceiling" in docs:
         d = docs["crypto_ceiling"]
