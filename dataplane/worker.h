@@ -42,6 +42,18 @@ struct mg_txbuf {
 	struct rte_mbuf *pkts[MG_BURST];
 };
 
+/*
+ * Loop iterations that took longer than min_tsc, as [start, end) TSC pairs: the time the worker
+ * was not polling (preempted, faulting, or in its own periodic work), for a benchmark to set
+ * against its latency samples. The gateway leaves it off (mg_worker.stall_log NULL).
+ */
+struct mg_stall_log {
+	uint64_t min_tsc;
+	uint64_t (*at)[2];
+	uint32_t cap, n;
+	uint64_t lost; /* stalls past cap, not logged */
+};
+
 struct mg_worker {
 	struct mg_gateway *gw;
 	unsigned id; /* index in gw->workers, the RCU thread id and the peer-counter row */
@@ -76,7 +88,23 @@ struct mg_worker {
 
 	unsigned empty_polls;
 	uint32_t sleep_us;
+
+	struct mg_stall_log *stall_log;
 };
+
+/* Logs [start, end) in log (when it is longer than log->min_tsc). */
+static inline void mg_stall_note(struct mg_stall_log *log, uint64_t start, uint64_t end)
+{
+	if (end - start <= log->min_tsc)
+		return;
+	if (log->n == log->cap) {
+		log->lost++;
+		return;
+	}
+	log->at[log->n][0] = start;
+	log->at[log->n][1] = end;
+	log->n++;
+}
 
 /*
  * Sets up worker id of gw on lcore: queue assignment from gw->ports and gw->n_workers (which
