@@ -87,7 +87,7 @@ static int tsc_field = -1;
 /* latency and enqueue TSC of each timed frame, in the order they came out; clear: scratch */
 static uint32_t *samples, *clear;
 static uint64_t *enqueued;
-static uint64_t (*stall_mem[2])[2];
+static struct mg_stall *stall_mem[2];
 static struct mg_stall_log logs[2]; /* [0]: the worker's, [1]: the generator's */
 
 struct paced {
@@ -167,7 +167,7 @@ static int paced_run(struct traffic *t, struct paced *r)
 	uint64_t end = from + (uint64_t)(opt.seconds * (double)hz), now, last = (uint64_t)due;
 	while ((now = rte_rdtsc()) < end) {
 		if (r->stamp)
-			mg_stall_note(&logs[1], last, now);
+			mg_stall_note(&logs[1], last, now, 0);
 		last = now;
 		if ((double)now >= due) {
 			unsigned refused = offer(t, in, r->burst, now, r->stamp);
@@ -221,22 +221,28 @@ static double percentile_us(const uint32_t *v, uint64_t n, double q)
 	return n ? (double)v[i] * 1e6 / (double)rte_get_tsc_hz() : 0;
 }
 
-/* log's stalls within [from, end) (clipped to it), and the thread's context switches. */
+/*
+ * log's stalls within [from, end): what each gap took beyond its frames' work at per_frame TSC
+ * each (the full bursts of a backlog are work, not a stall), clipped to [from, end).
+ */
 static struct stalls sum_stalls(const struct mg_stall_log *log, uint64_t from, uint64_t end,
-                                long nivcsw)
+                                double per_frame, long nivcsw)
 {
 	struct stalls s = {.nivcsw = nivcsw};
-	uint64_t long_tsc = rte_get_tsc_hz() / 1000000 * LONG_US, sum = 0, sum_long = 0;
+	uint64_t hz = rte_get_tsc_hz(), min = hz / 1000000 * STALL_US, sum = 0, sum_long = 0;
+	uint64_t long_tsc = hz / 1000000 * LONG_US;
 	for (uint32_t i = 0; i < log->n; i++) {
-		uint64_t a = log->at[i][0] > from ? log->at[i][0] : from;
-		uint64_t b = log->at[i][1] < end ? log->at[i][1] : end;
-		if (b <= a)
+		const struct mg_stall *g = &log->at[i];
+		uint64_t a = g->start > from ? g->start : from, b = g->end < end ? g->end : end;
+		uint64_t work = (uint64_t)(per_frame * g->frames), len = b > a ? b - a : 0;
+		uint64_t excess = len > work ? len - work : 0;
+		if (excess <= min)
 			continue;
 		s.n++;
-		sum += b - a;
-		if (log->at[i][1] - log->at[i][0] > long_tsc) {
+		sum += excess;
+		if (excess > long_tsc) {
 			s.n_long++;
-			sum_long += b - a;
+			sum_long += excess;
 		}
 	}
 	s.share = (double)sum / (double)(end - from);
@@ -250,18 +256,26 @@ static bool overlaps(const struct mg_stall_log *log, uint64_t a, uint64_t b)
 	uint32_t lo = 0, hi = log->n;
 	while (lo < hi) { /* the first stall that ends after a */
 		uint32_t mid = lo + (hi - lo) / 2;
-		if (log->at[mid][1] <= a)
+		if (log->at[mid].end <= a)
 			lo = mid + 1;
 		else
 			hi = mid;
 	}
-	return lo < log->n && log->at[lo][0] < b;
+	return lo < log->n && log->at[lo].start < b;
 }
 
-/* The run's percentiles, raw and over the samples no stall touched; sorts samples. */
-static void summarize_latency(struct lat_point *p, const struct paced *r)
+/*
+ * The run's percentiles, raw and over the samples that overlap no logged gap: no stall, and no
+ * worker iteration over STALL_US with work (at these loads only a backlog that a stall left
+ * makes one), whose frames wait on the stall as well. Sorts samples. A frame's work is the
+ * saturated point's time per frame (1 / capacity).
+ */
+static void summarize_latency(struct lat_point *p, const struct paced *r, double capacity_mpps)
 {
 	uint64_t n = r->n_samples, k = 0;
+	double per_frame = (double)rte_get_tsc_hz() / (capacity_mpps * 1e6);
+	p->worker = sum_stalls(&logs[0], r->from, r->end, per_frame, worker_nivcsw());
+	p->generator = sum_stalls(&logs[1], r->from, r->end, 0, r->gen_nivcsw);
 	for (uint64_t i = 0; i < n; i++) {
 		uint64_t a = enqueued[i], b = a + samples[i];
 		if (!overlaps(&logs[0], a, b) && !overlaps(&logs[1], a, b))
@@ -277,8 +291,6 @@ static void summarize_latency(struct lat_point *p, const struct paced *r)
 	p->max_us = percentile_us(samples, n, 1.0);
 	p->clear = k;
 	p->p99_clear_us = percentile_us(clear, k, 0.99);
-	p->worker = sum_stalls(&logs[0], r->from, r->end, worker_nivcsw());
-	p->generator = sum_stalls(&logs[1], r->from, r->end, r->gen_nivcsw);
 	if (logs[0].lost || logs[1].lost)
 		fprintf(stderr,
 		        "note: stall log full: %lu worker and %lu generator stalls not logged\n",
@@ -341,7 +353,7 @@ static int run_latency(struct traffic *t, const struct point *sat)
 				set_idle_backoff(false);
 				return rc ? rc : -1;
 			}
-			summarize_latency(&l->pt[mode][k], &r);
+			summarize_latency(&l->pt[mode][k], &r, sat->wall_best_mpps);
 		}
 	}
 	set_idle_backoff(false);
@@ -480,7 +492,7 @@ void print_load_tables(void)
 	if (n_latencies)
 		printf("latency (1 peer, enqueue to TX ring, us; stall: share of the measured time "
 		       "in loop gaps over %d us, worker/generator; csw: the worker's involuntary "
-		       "context switches; clear: p99 of the samples no stall overlapped)\n"
+		       "context switches; clear: p99 of the samples no loop gap overlapped)\n"
 		       "%-8s %5s %-9s %5s %8s %8s %8s %9s %13s %5s %9s %6s\n",
 		       STALL_US, "path", "size", "idle", "load", "p50", "p99", "max", "samples",
 		       "stall w/g", "csw", "p99 clear", "clear");

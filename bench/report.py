@@ -329,10 +329,11 @@ def load_tables(d):
         md.append("")
     if d.get("latency"):
         md += ["### Latency through one worker (enqueue to TX ring, one peer)", "",
-               "Stall: the share of the measured time the thread spent in loop gaps over 10 us "
-               "(worker / generator; preempted, or off its CPU), csw: the worker's involuntary "
-               "context switches; p99 clear: over the frames no stall overlapped (their share "
-               "in parentheses). A p99 far above its p99 clear was the machine, not the code.",
+               "Stall: the share of the measured time the thread spent off its loop in gaps over "
+               "10 us beyond the frames it handled (worker / generator; preempted, or off its "
+               "CPU), csw: the worker's involuntary context switches; p99 clear: over the frames "
+               "that no loop gap over 10 us overlapped (their share in parentheses). A p99 far "
+               "above its p99 clear was the machine, not the code.",
                "", "| path | size | idle mode | load | offered Mpps | p50 us | p99 us | max us | "
                "samples | stall | csw | p99 clear us |",
                "|---|---|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|"]

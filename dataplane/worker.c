@@ -540,7 +540,7 @@ int mg_worker_main(void *arg)
 		uint64_t now = rte_rdtsc();
 		w->counters.total_cycles += now - start;
 		if (unlikely(w->stall_log != NULL))
-			mg_stall_note(w->stall_log, start, now);
+			mg_stall_note(w->stall_log, start, now, work);
 		if (work) {
 			w->empty_polls = 0;
 			w->sleep_us = MG_IDLE_START_US;

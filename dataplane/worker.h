@@ -43,13 +43,19 @@ struct mg_txbuf {
 };
 
 /*
- * Loop iterations that took longer than min_tsc, as [start, end) TSC pairs: the time the worker
- * was not polling (preempted, faulting, or in its own periodic work), for a benchmark to set
- * against its latency samples. The gateway leaves it off (mg_worker.stall_log NULL).
+ * Loop iterations that took longer than min_tsc, with the frames they handled: the time the
+ * worker was not polling (preempted, faulting, in its own periodic work, or busy with a
+ * backlog), for a benchmark to set against its latency samples. The gateway leaves it off
+ * (mg_worker.stall_log NULL).
  */
+struct mg_stall {
+	uint64_t start, end; /* TSC */
+	uint32_t frames;
+};
+
 struct mg_stall_log {
 	uint64_t min_tsc;
-	uint64_t (*at)[2];
+	struct mg_stall *at;
 	uint32_t cap, n;
 	uint64_t lost; /* stalls past cap, not logged */
 };
@@ -92,8 +98,9 @@ struct mg_worker {
 	struct mg_stall_log *stall_log;
 };
 
-/* Logs [start, end) in log (when it is longer than log->min_tsc). */
-static inline void mg_stall_note(struct mg_stall_log *log, uint64_t start, uint64_t end)
+/* Logs [start, end), which handled frames, when it is longer than log->min_tsc. */
+static inline void mg_stall_note(struct mg_stall_log *log, uint64_t start, uint64_t end,
+                                 uint32_t frames)
 {
 	if (end - start <= log->min_tsc)
 		return;
@@ -101,9 +108,7 @@ static inline void mg_stall_note(struct mg_stall_log *log, uint64_t start, uint6
 		log->lost++;
 		return;
 	}
-	log->at[log->n][0] = start;
-	log->at[log->n][1] = end;
-	log->n++;
+	log->at[log->n++] = (struct mg_stall){.start = start, .end = end, .frames = frames};
 }
 
 /*
