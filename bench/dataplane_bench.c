@@ -38,6 +38,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/resource.h>
 #include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
@@ -94,6 +95,7 @@ static struct mg_ring_port rport[MG_PORT_COUNT];
 static unsigned worker_lcore;
 static clockid_t worker_clock;
 static atomic_bool worker_clock_ready;
+static long worker_csw; /* the last run's involuntary context switches */
 uint64_t rng_state = 0x6d67626e63680001ull;
 struct ceiling ceilings[N_CEIL_SIZES];
 char isa_name[16];
@@ -657,9 +659,24 @@ static int worker_prepare(void *arg)
 
 static int worker_entry(void *arg)
 {
+	struct rusage a, b;
 	pthread_getcpuclockid(pthread_self(), &worker_clock);
+	getrusage(RUSAGE_THREAD, &a);
 	atomic_store(&worker_clock_ready, true);
-	return mg_worker_main(arg);
+	int rc = mg_worker_main(arg);
+	getrusage(RUSAGE_THREAD, &b);
+	worker_csw = b.ru_nivcsw - a.ru_nivcsw;
+	return rc;
+}
+
+long worker_nivcsw(void)
+{
+	return worker_csw;
+}
+
+void set_stall_log(struct mg_stall_log *log)
+{
+	worker.stall_log = log;
 }
 
 void restart_traffic(struct traffic *t)

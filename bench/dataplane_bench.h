@@ -128,6 +128,9 @@ void drain_all(void);
 struct rte_ring *input_ring(enum direction dir);  /* the worker's RX ring */
 struct rte_ring *output_ring(enum direction dir); /* the worker's TX ring */
 void set_idle_backoff(bool on);
+struct mg_stall_log;
+void set_stall_log(struct mg_stall_log *log); /* the worker's (NULL: none), set while stopped */
+long worker_nivcsw(void); /* the last worker run's involuntary context switches */
 int build_encrypt(struct traffic *t);
 void snapshot(struct snap *s, enum direction dir);
 /* pt's dir, peers and size set: its rates from snaps[0..windows] (best and median window). */

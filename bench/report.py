@@ -99,6 +99,8 @@ def check_doc(bench, doc):
 OVERLOAD_POSITIVE = ("factor", "capacity_mpps", "offered_mpps", "forwarded_mpps", "peak_mpps",
                      "of_peak")
 LATENCY_POSITIVE = ("load", "capacity_mpps", "offered_mpps", "samples", "p50_us", "p99_us")
+# Per latency entry, per thread (worker, generator): its loop gaps, which may be none.
+LATENCY_STALLS = ("stall_share", "stalls", "stall_share_100us", "stalls_100us", "nivcsw")
 
 
 # Per testpmd point (stock dpdk-testpmd txonly over memif): must be positive / may be zero.
@@ -123,6 +125,25 @@ def check_testpmd(doc):
             v = r.get(k)
             if not (isinstance(v, int) and not isinstance(v, bool) and v >= 0):
                 errs.append(f"testpmd {r.get('size')}: {k} = {v!r}")
+    return errs
+
+
+def check_stalls(tag, r):
+    """A latency entry's stall figures: present, shares in [0, 1], counts whole, the clear
+    samples a subset whose p99 is 0 only when there are none."""
+    errs = []
+    for who in ("worker", "generator"):
+        for k in LATENCY_STALLS:
+            v = r.get(f"{who}_{k}")
+            if not isinstance(v, (int, float)) or isinstance(v, bool) or v < 0 \
+                    or ("share" in k and v > 1):
+                errs.append(f"{tag}: {who}_{k} = {v!r}")
+    clear, n = r.get("clear_samples"), r.get("samples")
+    if not isinstance(clear, int) or not isinstance(n, int) or not 0 <= clear <= n:
+        errs.append(f"{tag}: clear_samples = {clear!r} of {n!r}")
+    elif not isinstance(r.get("p99_clear_us"), (int, float)) or \
+            (clear > 0) != positive(r.get("p99_clear_us")):
+        errs.append(f"{tag}: p99_clear_us = {r.get('p99_clear_us')!r} over {clear} samples")
     return errs
 
 
@@ -152,6 +173,8 @@ def check_load(doc):
             if kind == "latency" and positive(r.get("p50_us")) and positive(r.get("p99_us")) \
                     and r["p99_us"] < r["p50_us"]:
                 errs.append(f"{tag}: p99 {r['p99_us']} below p50 {r['p50_us']}")
+            if kind == "latency":
+                errs += check_stalls(tag, r)
     return errs
 
 
@@ -309,20 +332,36 @@ def load_tables(d):
                "4x)", "", d.get("load_is", "") + f"; runs repeated because the generator or "
                f"worker got no CPU: {d.get('load_runs_repeated', 0)}", "",
                "| path | size | capacity Mpps | load | offered Mpps | refused | forwarded Mpps "
-               "| of peak |", "|---|---|---:|---:|---:|---:|---:|---:|"]
+               "| of peak | of capacity |", "|---|---|---:|---:|---:|---:|---:|---:|---:|"]
         for o in d["overload"]:
+            of_cap = o.get("of_capacity")
+            of_cap = f"{of_cap * 100:.1f}%" if isinstance(of_cap, (int, float)) else "-"
             md.append(f"| {o['direction']} | {o['size']} | {o['capacity_mpps']:.3f} | "
                       f"{o['factor']:.0f}x | {o['offered_mpps']:.3f} | {o['refused']:,} | "
-                      f"{o['forwarded_mpps']:.3f} | {o['of_peak'] * 100:.1f}% |")
+                      f"{o['forwarded_mpps']:.3f} | {o['of_peak'] * 100:.1f}% | {of_cap} |")
         md.append("")
     if d.get("latency"):
         md += ["### Latency through one worker (enqueue to TX ring, one peer)", "",
-               "| path | size | idle mode | load | offered Mpps | p50 us | p99 us | max us | "
-               "samples |", "|---|---|---|---:|---:|---:|---:|---:|---:|"]
+               "Stall: the share of the measured time the thread spent off its loop in gaps over "
+               "10 us beyond the frames it handled (worker / generator; preempted, or off its "
+               "CPU), csw: the worker's involuntary context switches; p99 clear: over the frames "
+               "that no loop gap over 10 us overlapped (their share in parentheses). A p99 far "
+               "above its p99 clear was the machine, not the code.",
+               "", "| path | size | idle mode | load | offered Mpps | p50 us | p99 us | max us | "
+               "samples | stall | csw | p99 clear us |",
+               "|---|---|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|"]
         for x in d["latency"]:
+            stall = csw = clear = "-"
+            if "worker_stall_share" in x:
+                stall = (f"{x['worker_stall_share'] * 100:.2f}% / "
+                         f"{x['generator_stall_share'] * 100:.2f}%")
+                csw = f"{x['worker_nivcsw']:,}"
+                share = x["clear_samples"] / x["samples"] if x["samples"] else 0
+                clear = f"{x['p99_clear_us']:.1f} ({share * 100:.0f}%)"
             md.append(f"| {x['direction']} | {x['size']} | {x['idle_mode']} | "
                       f"{x['load'] * 100:.0f}% | {x['offered_mpps']:.4f} | {x['p50_us']:.1f} | "
-                      f"{x['p99_us']:.1f} | {x['max_us']:.1f} | {x['samples']:,} |")
+                      f"{x['p99_us']:.1f} | {x['max_us']:.1f} | {x['samples']:,} | {stall} | "
+                      f"{csw} | {clear} |")
         md.append("")
     return md
 

@@ -5,6 +5,7 @@
 #include <stdio.h>
 #include <string.h>
 
+#include <rte_branch_prediction.h>
 #include <rte_cycles.h>
 #include <rte_ethdev.h>
 #include <rte_lcore.h>
@@ -538,6 +539,8 @@ int mg_worker_main(void *arg)
 		 * iteration and starts the next. */
 		uint64_t now = rte_rdtsc();
 		w->counters.total_cycles += now - start;
+		if (unlikely(w->stall_log != NULL))
+			mg_stall_note(w->stall_log, start, now, work);
 		if (work) {
 			w->empty_polls = 0;
 			w->sleep_us = MG_IDLE_START_US;

@@ -42,6 +42,24 @@ struct mg_txbuf {
 	struct rte_mbuf *pkts[MG_BURST];
 };
 
+/*
+ * Loop iterations that took longer than min_tsc, with the frames they handled: the time the
+ * worker was not polling (preempted, faulting, in its own periodic work, or busy with a
+ * backlog), for a benchmark to set against its latency samples. The gateway leaves it off
+ * (mg_worker.stall_log NULL).
+ */
+struct mg_stall {
+	uint64_t start, end; /* TSC */
+	uint32_t frames;
+};
+
+struct mg_stall_log {
+	uint64_t min_tsc;
+	struct mg_stall *at;
+	uint32_t cap, n;
+	uint64_t lost; /* stalls past cap, not logged */
+};
+
 struct mg_worker {
 	struct mg_gateway *gw;
 	unsigned id; /* index in gw->workers, the RCU thread id and the peer-counter row */
@@ -76,7 +94,22 @@ struct mg_worker {
 
 	unsigned empty_polls;
 	uint32_t sleep_us;
+
+	struct mg_stall_log *stall_log;
 };
+
+/* Logs [start, end), which handled frames, when it is longer than log->min_tsc. */
+static inline void mg_stall_note(struct mg_stall_log *log, uint64_t start, uint64_t end,
+                                 uint32_t frames)
+{
+	if (end - start <= log->min_tsc)
+		return;
+	if (log->n == log->cap) {
+		log->lost++;
+		return;
+	}
+	log->at[log->n++] = (struct mg_stall){.start = start, .end = end, .frames = frames};
+}
 
 /*
  * Sets up worker id of gw on lcore: queue assignment from gw->ports and gw->n_workers (which
