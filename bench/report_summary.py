@@ -103,9 +103,11 @@ def _latency_row(d):
     cells = []
     for x in pts:
         c = f"{x['direction']} {x['size']} B p50 {x['p50_us']:.1f} / p99 **{x['p99_us']:.1f}** µs"
-        stall = x.get("worker_stall_share")
-        if stall is not None:
-            c += f" (worker stalled {stall * 100:.2f}% of the run)"
+        ws, gs = x.get("worker_stall_share"), x.get("generator_stall_share")
+        if ws is not None and gs is not None:
+            c += (f" (off their loops > 10 µs: worker {ws * 100:.1f}%, generator "
+                  f"{gs * 100:.1f}% of the run; p99 of the {x.get('clear_samples', 0):,} frames "
+                  f"no stall touched {x.get('p99_clear_us', 0):.1f} µs)")
         cells.append(c)
     worst = max(x["p99_us"] for x in pts)
     return (f"| latency at 10% load, busy poll (1 peer) | {'; '.join(cells)} "
