@@ -329,6 +329,7 @@ static int create_tables(struct mg_control *ctl, char *err, size_t errlen)
 	    .now = upcall_now,
 	    .remote_by_pubkey = upcall_remote_by_pubkey,
 	    .keypair_release = upcall_keypair_release,
+	    .current_changed = mg_peer_current_changed,
 	    .tai64n = ctl->test && ctl->test->tai64n ? upcall_tai64n : NULL,
 	};
 	if (wg_noise_local_init(&gw->local, gw->index, &up) != WG_OK)

@@ -291,8 +291,11 @@ static void prefix(struct mg_prefix *p, uint8_t family, const uint8_t *addr, uin
 static int setup_peer(void)
 {
 	uint8_t priv[WG_KEY_LEN];
-	struct wg_noise_upcalls up = {
-	    .ctx = &gw_rng, .random = test_rng, .now = now_fn, .remote_by_pubkey = gw_by_pub};
+	struct wg_noise_upcalls up = {.ctx = &gw_rng,
+	                              .random = test_rng,
+	                              .now = now_fn,
+	                              .remote_by_pubkey = gw_by_pub,
+	                              .current_changed = mg_peer_current_changed};
 	struct wg_msg_initiation m1;
 	struct wg_msg_response m2;
 	struct wg_noise_remote *got = NULL;
