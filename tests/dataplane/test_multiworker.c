@@ -282,7 +282,9 @@ static int setup_keys(void)
 	if (r1 != WG_OK || r2 != WG_OK)
 		return -1;
 
-	peer = calloc(1, sizeof(*peer));
+	peer = aligned_alloc(64, sizeof(*peer)); /* its send state is a line */
+	if (peer)
+		memset(peer, 0, sizeof(*peer));
 	if (!peer)
 		return -1;
 	peer->slot = 0;
