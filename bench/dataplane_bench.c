@@ -334,10 +334,12 @@ static int setup_peers(uint32_t n)
 {
 	peers = calloc(n, sizeof(*peers));
 	peer_slots = calloc(n, sizeof(*peer_slots));
-	peer_counters = calloc(n, sizeof(*peer_counters));
+	/* Both hold cache-line aligned members (a counters row, a peer's send state). */
+	peer_counters = aligned_alloc(64, n * sizeof(*peer_counters));
 	bp = calloc(n, sizeof(*bp));
 	if (!peers || !peer_slots || !peer_counters || !bp)
 		return -1;
+	memset(peer_counters, 0, n * sizeof(*peer_counters));
 	gw.peers = peer_slots;
 	gw.max_peers = n;
 	gw.peer_counters[0] = peer_counters;
@@ -346,9 +348,10 @@ static int setup_peers(uint32_t n)
 	if (layout_prefixes(n) != 0)
 		return -1;
 	for (uint32_t p = 0; p < n; p++) {
-		struct mg_peer *peer = calloc(1, sizeof(*peer));
+		struct mg_peer *peer = aligned_alloc(64, sizeof(*peer));
 		if (!peer)
 			return -1;
+		memset(peer, 0, sizeof(*peer));
 		peers[p] = peer;
 		peer->slot = p;
 		peer->remote.local = &gw.local;

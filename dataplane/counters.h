@@ -67,12 +67,20 @@ struct mg_worker_counters {
 	struct mg_flow_counters flows; /* the policy filter's flow tracking */
 } __attribute__((aligned(64)));
 
-/* Per peer and per worker: rows of a [worker][peer slot] array, summed by the control thread. */
+/*
+ * Per peer and per worker: rows of a [worker][peer slot] array, summed by the control thread.
+ * A row is a line of its own: the worker writes it every burst that sends to the peer, and a
+ * row shared with another peer's (or a line shared with the peer itself, read by the control
+ * thread) would cost a second miss per peer when bursts spread over many peers.
+ */
 struct mg_peer_counters {
 	uint64_t rx_bytes, tx_bytes; /* whole WireGuard messages, as wg(8) counts them */
 	uint64_t rx_packets, tx_packets;
 	uint64_t drops;
 	uint64_t policy_drops; /* of which the filter refused (MG_DROP_POLICY) */
-};
+	/* When this worker last sealed data for the peer (monotonic ns, 0 = never): the timer
+	 * input for data and authenticated packets sent; the control thread feeds the newest. */
+	_Atomic uint64_t last_tx_ns;
+} __attribute__((aligned(64)));
 
 #endif

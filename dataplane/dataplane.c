@@ -8,6 +8,8 @@
 #include <errno.h>
 #include <stdlib.h>
 
+#include "neigh.h"
+
 static struct mg_dp_addrs *addrs_dup(const struct mg_dp_addrs *a)
 {
 	struct mg_dp_addrs *copy = malloc(sizeof(*copy));
@@ -43,6 +45,9 @@ int mg_gateway_publish_addrs(struct mg_gateway *gw, const struct mg_dp_addrs *ne
 	if (!a)
 		return -ENOMEM;
 	*old = atomic_exchange_explicit(&gw->addrs, a, memory_order_acq_rel);
+	/* Next hops may move with the addresses: stale every peer's resolved MAC. */
+	if (gw->neigh)
+		mg_neigh_touch(gw->neigh);
 	return 0;
 }
 

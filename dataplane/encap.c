@@ -254,9 +254,7 @@ static void group(struct mg_worker *w, struct encap_burst *b)
 			count[g] = 0;
 			map[h] = (uint16_t)(g + 1);
 			/* prepare_group reads these next: start the misses now, together. */
-			rte_prefetch0((const void *)&peer->remote.current);
-			rte_prefetch0(&peer->endpoint);
-			rte_prefetch0(&peer->timers.d);
+			rte_prefetch0(&peer->tx);
 			rte_prefetch0_write(&w->peer_counters[b->slot[i]]);
 		}
 		unsigned g = map[h] - 1u;
@@ -274,12 +272,14 @@ static void group(struct mg_worker *w, struct encap_burst *b)
 		struct group *gr = &b->groups[b->grp[i]];
 		b->idx[gr->first + gr->n++] = i;
 	}
-	/* Second wave: the keypairs, now that the peers' lines are on their way. */
+	/* Second wave: the keypairs, now that the peers' lines are on their way. Only a hint:
+	 * the pointer is read outside the line's sequence lock, and a stale one costs nothing
+	 * (a prefetch never faults); prepare_group reads the line properly. */
 	for (unsigned g = 0; g < b->n_groups; g++) {
-		struct wg_noise_keypair *kp = wg_noise_keypair_current(&b->groups[g].peer->remote);
+		struct wg_noise_keypair *kp =
+		    __atomic_load_n(&b->groups[g].peer->tx.kp, __ATOMIC_RELAXED);
 		if (kp) {
-			rte_prefetch0(&kp->birth_ns);
-			rte_prefetch0(kp->send_key);
+			rte_prefetch0(kp->send_key); /* and birth, validity and index (noise.h) */
 			rte_prefetch0_write((const void *)&kp->send_counter);
 		}
 	}
@@ -324,44 +324,80 @@ static bool mesh_has_family(const struct mg_port_addrs *pc, uint8_t family)
 	return family == 4 ? pc->has_ipv4 : family == 6 ? pc->has_ipv6 : false;
 }
 
+/*
+ * The inputs behind a stale send state, read one by one as they change (peer.h), and the
+ * state stored for the next bursts when everything resolved. kp is the current keypair, already
+ * known to be there. Returns false after dropping the group (no endpoint, no neighbour).
+ */
+static bool rebuild_state(struct mg_worker *w, struct encap_burst *b, struct group *g,
+                          uint32_t begin, uint32_t neigh_gen, struct mg_peer_tx *st)
+{
+	struct mg_gateway *gw = w->gw;
+	struct mg_peer *peer = g->peer;
+	unsigned *members = b->idx + g->first;
+	const struct mg_port_addrs *mesh = &mg_gateway_addrs(gw)->ports[MG_PORT_MESH];
+	uint8_t nh[16];
+
+	st->neigh_gen = neigh_gen;
+	memset(&st->mac, 0, sizeof(st->mac));
+	bool have_ep = mg_endpoint_read(&peer->endpoint, &st->ep);
+	st->relayed = have_ep && st->ep.family == MG_FAMILY_RELAY;
+	if (!st->relayed && (!have_ep || !mesh_has_family(mesh, st->ep.family))) {
+		for (unsigned i = 0; i < g->n; i++)
+			drop_icmp(w, b->m[members[i]], MG_ICMP_UNREACHABLE, MG_DROP_NO_ENDPOINT);
+		g->n = 0;
+		return false;
+	}
+	bool hop = st->relayed || mg_neigh_next_hop(mesh, st->ep.family, st->ep.addr, nh);
+	bool mac = st->relayed ||
+	           (hop && mg_neigh_lookup(gw->neigh, MG_PORT_MESH, st->ep.family, nh, &st->mac));
+	if (!mac) {
+		if (hop)
+			mg_event_resolve(gw, &w->resolve, MG_PORT_MESH, st->ep.family, nh,
+			                 w->now_tsc, &w->counters.events_lost);
+		for (unsigned i = 0; i < g->n; i++)
+			mg_worker_drop(w, b->m[members[i]], MG_DROP_NO_NEIGHBOUR);
+		g->n = 0;
+		return false;
+	}
+	mg_peer_tx_store(&peer->tx, begin, st);
+	return true;
+}
+
 /* Everything one peer's packets need before sealing. Drops or stages the group on failure. */
 static void prepare_group(struct mg_worker *w, struct encap_burst *b, struct group *g)
 {
 	struct mg_gateway *gw = w->gw;
 	struct mg_peer *peer = g->peer;
 	unsigned *members = b->idx + g->first;
-	enum mg_drop_reason why;
-	uint8_t nh[16];
 	uint64_t first;
-	const struct mg_port_addrs *mesh = &mg_gateway_addrs(gw)->ports[MG_PORT_MESH];
+	struct mg_peer_tx st;
 
-	struct wg_noise_keypair *kp = wg_noise_keypair_current(&peer->remote);
+	/* The sequence and the generation before any input: a change after them stales what
+	 * this burst builds (peer.h). */
+	uint32_t begin = mg_peer_tx_begin(&peer->tx);
+	uint32_t neigh_gen = mg_neigh_gen(gw->neigh);
+	bool fresh = mg_peer_tx_read(&peer->tx, &st) && st.neigh_gen == neigh_gen;
+	if (!fresh)
+		st.kp = wg_noise_keypair_current(&peer->remote);
+	struct wg_noise_keypair *kp = st.kp;
+	if (!kp)
+		goto stage_all;
+	if (!fresh) {
+		st.rekey_after_time_ns = peer->timers.d.rekey_after_time_ns;
+		st.reject_after_time_ns = peer->timers.d.reject_after_time_ns;
+	}
 	/* Asked before reserving, once for the group; the send counter's line is prefetched. */
-	enum wg_keypair_use use =
-	    kp ? wg_keypair_may_seal(kp, &peer->timers.d,
-	                             atomic_load_explicit(&kp->send_counter, memory_order_relaxed),
-	                             w->now_ns)
-	       : WG_KEYPAIR_EXPIRED;
+	enum wg_keypair_use use = wg_keypair_may_seal_after(
+	    kp, st.rekey_after_time_ns, st.reject_after_time_ns,
+	    atomic_load_explicit(&kp->send_counter, memory_order_relaxed), w->now_ns);
 	if (use == WG_KEYPAIR_EXPIRED)
 		goto stage_all;
-	bool have_ep = mg_endpoint_read(&peer->endpoint, &g->ep);
-	bool relayed = have_ep && g->ep.family == MG_FAMILY_RELAY;
-	if (!relayed && (!have_ep || !mesh_has_family(mesh, g->ep.family))) {
-		for (unsigned i = 0; i < g->n; i++)
-			drop_icmp(w, b->m[members[i]], MG_ICMP_UNREACHABLE, MG_DROP_NO_ENDPOINT);
-		g->n = 0;
+	if (!fresh && !rebuild_state(w, b, g, begin, neigh_gen, &st))
 		return;
-	}
-	if (!relayed && !mg_neigh_next_hop(mesh, g->ep.family, g->ep.addr, nh)) {
-		why = MG_DROP_NO_NEIGHBOUR;
-		goto drop_all;
-	}
-	if (!relayed && !mg_neigh_lookup(gw->neigh, MG_PORT_MESH, g->ep.family, nh, &g->mac)) {
-		mg_event_resolve(gw, &w->resolve, MG_PORT_MESH, g->ep.family, nh, w->now_tsc,
-		                 &w->counters.events_lost);
-		why = MG_DROP_NO_NEIGHBOUR;
-		goto drop_all;
-	}
+	g->ep = st.ep;
+	g->mac = st.mac;
+	bool relayed = st.relayed;
 
 	/* A relayed message travels without outer headers: the relay client frames it. */
 	unsigned head =
@@ -426,11 +462,6 @@ static void prepare_group(struct mg_worker *w, struct encap_burst *b, struct gro
 stage_all:
 	for (unsigned i = 0; i < g->n; i++)
 		stage(w, b->m[members[i]], peer->slot);
-	g->n = 0;
-	return;
-drop_all:
-	for (unsigned i = 0; i < g->n; i++)
-		mg_worker_drop(w, b->m[members[i]], why);
 	g->n = 0;
 }
 
@@ -525,11 +556,9 @@ void mg_encap_burst(struct mg_worker *w, struct rte_mbuf **frames, unsigned n)
 		struct group *gr = &b.groups[g];
 		if (!gr->sealed)
 			continue;
-		struct mg_peer *peer = gr->peer;
-		struct mg_peer_counters *pc = &w->peer_counters[peer->slot];
+		struct mg_peer_counters *pc = &w->peer_counters[gr->peer->slot];
 		pc->tx_bytes += gr->bytes;
 		pc->tx_packets += gr->sealed;
-		atomic_store_explicit(&peer->last_data_tx_ns, w->now_ns, memory_order_relaxed);
-		atomic_store_explicit(&peer->last_auth_tx_ns, w->now_ns, memory_order_relaxed);
+		atomic_store_explicit(&pc->last_tx_ns, w->now_ns, memory_order_relaxed);
 	}
 }

@@ -145,7 +145,8 @@ bool mg_neigh_lookup(const struct mg_neigh *n, uint8_t port, uint8_t family, con
 	return false;
 }
 
-static void slot_write(struct neigh_slot *s, uint64_t key, const uint64_t a[2], uint64_t mac)
+static void slot_write(struct mg_neigh *n, struct neigh_slot *s, uint64_t key, const uint64_t a[2],
+                       uint64_t mac)
 {
 	uint32_t seq = atomic_load_explicit(&s->seq, memory_order_relaxed);
 
@@ -156,6 +157,17 @@ static void slot_write(struct neigh_slot *s, uint64_t key, const uint64_t a[2], 
 	atomic_store_explicit(&s->addr[1], a[1], memory_order_relaxed);
 	atomic_store_explicit(&s->mac, mac, memory_order_relaxed);
 	atomic_store_explicit(&s->seq, seq + 2, memory_order_release);
+	mg_neigh_touch(n);
+}
+
+void mg_neigh_touch(struct mg_neigh *n)
+{
+	atomic_fetch_add_explicit(&n->gen, 1, memory_order_release);
+}
+
+uint32_t mg_neigh_gen(const struct mg_neigh *n)
+{
+	return n ? atomic_load_explicit(&((struct mg_neigh *)n)->gen, memory_order_acquire) : 0;
 }
 
 static uint32_t slot_tag(const struct mg_neigh *n, uint32_t i)
@@ -191,11 +203,11 @@ static void remove_slot(struct mg_neigh *n, uint32_t i)
 {
 	static const uint64_t zero[2];
 
-	slot_write(&n->slots[i], pack_key(KEY_TOMB, 0, 0), zero, 0);
+	slot_write(n, &n->slots[i], pack_key(KEY_TOMB, 0, 0), zero, 0);
 	memset(&n->ctl[i], 0, sizeof(n->ctl[i]));
 	n->stats.entries--;
 	while (slot_tag(n, i) == KEY_TOMB && slot_tag(n, (i + 1) & n->mask) == KEY_EMPTY) {
-		slot_write(&n->slots[i], pack_key(KEY_EMPTY, 0, 0), zero, 0);
+		slot_write(n, &n->slots[i], pack_key(KEY_EMPTY, 0, 0), zero, 0);
 		i = (i - 1) & n->mask;
 	}
 }
@@ -249,7 +261,7 @@ static int64_t insert(struct mg_neigh *n, uint8_t port, uint8_t family, const ui
 				c->port = port;
 				c->family = family;
 				memcpy(c->addr, addr, family == 4 ? 4 : 16);
-				slot_write(&n->slots[i], key, a, 0);
+				slot_write(n, &n->slots[i], key, a, 0);
 				n->stats.entries++;
 				return i;
 			}
@@ -269,7 +281,7 @@ static void publish_mac(struct mg_neigh *n, uint32_t i, const struct rte_ether_a
 		return; /* readers see no write when nothing they use changed */
 	c->mac = *mac;
 	pack_addr(c->family, c->addr, a);
-	slot_write(&n->slots[i], pack_key(KEY_LIVE, c->port, c->family), a, pack_mac(mac, true));
+	slot_write(n, &n->slots[i], pack_key(KEY_LIVE, c->port, c->family), a, pack_mac(mac, true));
 }
 
 int mg_neigh_update(struct mg_neigh *n, uint8_t port, uint8_t family, const uint8_t *addr,

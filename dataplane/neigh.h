@@ -71,6 +71,15 @@ void mg_neigh_free(struct mg_neigh *n);
 bool mg_neigh_lookup(const struct mg_neigh *n, uint8_t port, uint8_t family, const uint8_t *addr,
                      struct rte_ether_addr *mac_out);
 
+/*
+ * Moves on every write to the table (and on mg_neigh_touch): what a worker resolved at one
+ * generation still holds while the generation reads the same. Lets encap keep a peer's next-hop
+ * MAC with its send state (peer.h) instead of looking it up per burst.
+ */
+uint32_t mg_neigh_gen(const struct mg_neigh *n);
+/* Moves the generation without a write: the mesh addresses (hence next hops) changed. */
+void mg_neigh_touch(struct mg_neigh *n);
+
 /* ---- control thread only below ---- */
 
 /* Sets addr -> mac as REACHABLE (a static entry or a confirmed answer). Evicts the least useful

@@ -45,6 +45,7 @@ struct mg_neigh {
 	uint32_t max;
 	uint32_t seed;
 	struct mg_neigh_stats stats;
+	_Atomic uint32_t gen; /* mg_neigh_gen */
 };
 
 /* Slot of the live entry for (port, family, addr), or -1. */

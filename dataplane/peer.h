@@ -12,6 +12,7 @@
 #include <stdbool.h>
 #include <stdint.h>
 
+#include <rte_ether.h>
 #include <rte_spinlock.h>
 
 #include "addr.h"
@@ -25,10 +26,11 @@ struct rte_mbuf;
 #define MG_STAGED_MAX 128
 
 /*
- * The outer endpoint. Workers read it once per burst; writers are the control thread (UAPI,
- * coordinator) and any worker that sees an authenticated packet from a new address (roaming).
- * A sequence lock keeps readers lock-free; writers that lose the race simply skip, since the
- * next authenticated packet roams again.
+ * The outer endpoint, always the endpoint member of a struct mg_peer (a write marks the peer's
+ * send state stale). Encap reads it only to rebuild that state; writers are the control thread
+ * (UAPI, coordinator) and any worker that sees an authenticated packet from a new address
+ * (roaming). A sequence lock keeps readers lock-free; writers that lose the race simply skip, since
+ * the next authenticated packet roams again.
  */
 struct mg_endpoint {
 	_Atomic uint32_t seq; /* odd while a write is in progress */
@@ -43,6 +45,44 @@ bool mg_endpoint_try_write(struct mg_endpoint *ep, const struct mg_sockaddr *add
 /* Control thread: waits out concurrent roaming writers. */
 void mg_endpoint_write(struct mg_endpoint *ep, const struct mg_sockaddr *addr);
 
+/*
+ * What sealing for the peer reads, packed in one line: a burst spread over many peers then
+ * misses here once per peer instead of on the keypair slots, the endpoint, the timer durations
+ * and the neighbour table. A cache, not the truth: whoever changes an input marks it stale
+ * after the change (the current keypair: mg_peer_current_changed, which every noise host that
+ * feeds encap registers; the endpoint: mg_endpoint_*write; the neighbour table and the mesh
+ * addresses: the table's generation), and encap rebuilds it from the inputs on the next burst
+ * that finds it stale. The sequence lock never lets a reader use a torn copy; readers do not
+ * wait, they take the slow path. kp is only dereferenced inside the reader's RCU section, and
+ * it is marked stale before kp is released, so a fresh line's kp is alive.
+ */
+struct mg_peer_tx {
+	_Atomic uint32_t seq; /* odd while written */
+	uint32_t neigh_gen;   /* mg_neigh_gen when mac was resolved */
+	struct wg_noise_keypair *kp;
+	uint64_t rekey_after_time_ns, reject_after_time_ns; /* the peer's timer durations */
+	struct mg_sockaddr ep;
+	struct rte_ether_addr mac; /* the next hop's, unless relayed */
+	bool fresh;                /* built since the last change of an input */
+	bool relayed;              /* ep is the relay path: no outer headers, no MAC */
+};
+_Static_assert(sizeof(struct mg_peer_tx) <= 64, "the send state is one cache line");
+
+/* Copies a consistent, fresh state into out; false when stale or being written. */
+bool mg_peer_tx_read(const struct mg_peer_tx *tx, struct mg_peer_tx *out);
+/* The sequence a rebuild starts from: read it before reading the inputs. */
+static inline uint32_t mg_peer_tx_begin(const struct mg_peer_tx *tx)
+{
+	return atomic_load_explicit(&((struct mg_peer_tx *)tx)->seq, memory_order_acquire);
+}
+/* Stores in (built from inputs read after begin) unless anything wrote the line since; a
+ * change then has marked it stale and the next burst tries again. */
+void mg_peer_tx_store(struct mg_peer_tx *tx, uint32_t begin, const struct mg_peer_tx *in);
+/* Marks the line stale; any thread, after changing an input. */
+void mg_peer_tx_invalidate(struct mg_peer_tx *tx);
+/* wg_noise_upcalls.current_changed for the remotes of struct mg_peer (remote.owner). */
+void mg_peer_current_changed(void *ctx, struct wg_noise_remote *remote);
+
 /* Worker-to-control requests, set with atomic_fetch_or and cleared by the control thread. */
 enum mg_peer_request {
 	MG_PEER_WANT_HANDSHAKE = 1u << 0, /* a key is due for renewal (WG_OK_REKEY or age) */
@@ -54,12 +94,12 @@ struct mg_peer {
 	uint32_t slot;                 /* index in gw->peers: also the allowed-IPs next hop */
 	struct mg_endpoint endpoint;
 	/* Timer inputs, stored per burst by workers (relaxed): the control thread turns changes
-	 * into wg_timers events on its next tick. Monotonic ns, 0 = never. */
-	_Atomic uint64_t last_data_tx_ns;
+	 * into wg_timers events on its next tick. Monotonic ns, 0 = never. The send side's are
+	 * per worker (mg_peer_counters.last_tx_ns), off this line the control thread reads. */
 	_Atomic uint64_t last_data_rx_ns;
-	_Atomic uint64_t last_auth_tx_ns; /* any authenticated packet, keepalives included */
 	_Atomic uint64_t last_auth_rx_ns;
 	_Atomic uint32_t requests; /* enum mg_peer_request bits */
+	_Alignas(64) struct mg_peer_tx tx;
 
 	/*
 	 * Held by whoever changes remote's handshake state or keypair slots, or the cookie maker:

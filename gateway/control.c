@@ -329,6 +329,7 @@ static int create_tables(struct mg_control *ctl, char *err, size_t errlen)
 	    .now = upcall_now,
 	    .remote_by_pubkey = upcall_remote_by_pubkey,
 	    .keypair_release = upcall_keypair_release,
+	    .current_changed = mg_peer_current_changed,
 	    .tai64n = ctl->test && ctl->test->tai64n ? upcall_tai64n : NULL,
 	};
 	if (wg_noise_local_init(&gw->local, gw->index, &up) != WG_OK)
@@ -381,7 +382,10 @@ static int create_tables(struct mg_control *ctl, char *err, size_t errlen)
 
 	gw->peers =
 	    rte_zmalloc("mg_peers", gw->max_peers * sizeof(*gw->peers), RTE_CACHE_LINE_SIZE);
-	ctl->ctl_counters = calloc(gw->max_peers, sizeof(*ctl->ctl_counters));
+	/* Rows are cache-line aligned (counters.h): calloc's alignment is not enough. */
+	ctl->ctl_counters = aligned_alloc(64, gw->max_peers * sizeof(*ctl->ctl_counters));
+	if (ctl->ctl_counters)
+		memset(ctl->ctl_counters, 0, gw->max_peers * sizeof(*ctl->ctl_counters));
 	if (!gw->peers || !ctl->ctl_counters)
 		return fail(err, errlen, "%s", "no memory for the peer table");
 	for (unsigned w = 0; w < gw->n_workers; w++) {

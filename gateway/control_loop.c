@@ -47,10 +47,8 @@ struct feed {
 	enum feed_kind kind;
 };
 
-static void feed_one(_Atomic uint64_t *src, uint64_t *fed, enum feed_kind kind, struct feed *ev,
-                     unsigned *n)
+static void feed_one(uint64_t v, uint64_t *fed, enum feed_kind kind, struct feed *ev, unsigned *n)
 {
-	uint64_t v = atomic_load_explicit(src, memory_order_relaxed);
 	if (v == *fed)
 		return;
 	*fed = v;
@@ -64,14 +62,26 @@ static void feed_one(_Atomic uint64_t *src, uint64_t *fed, enum feed_kind kind, 
  * Replayed in time order, each as the event the kernel raises at that point of its send or
  * receive path; an authenticated packet sorts before the data it carried.
  */
-static void feed_timers(struct mg_peer *peer)
+static void feed_timers(const struct mg_gateway *gw, struct mg_peer *peer)
 {
 	struct feed ev[4];
 	unsigned n = 0;
-	feed_one(&peer->last_auth_tx_ns, &peer->fed_auth_tx_ns, FEED_TX_AUTH, ev, &n);
-	feed_one(&peer->last_data_tx_ns, &peer->fed_data_tx_ns, FEED_TX_DATA, ev, &n);
-	feed_one(&peer->last_auth_rx_ns, &peer->fed_auth_rx_ns, FEED_RX_AUTH, ev, &n);
-	feed_one(&peer->last_data_rx_ns, &peer->fed_data_rx_ns, FEED_RX_DATA, ev, &n);
+	/* Each worker keeps its own send time on its own counters row: the newest is the event. */
+	uint64_t tx = 0;
+	for (unsigned w = 0; w < gw->n_workers; w++) {
+		uint64_t t =
+		    gw->peer_counters[w]
+		        ? atomic_load_explicit(&gw->peer_counters[w][peer->slot].last_tx_ns,
+		                               memory_order_relaxed)
+		        : 0;
+		tx = t > tx ? t : tx;
+	}
+	feed_one(tx, &peer->fed_auth_tx_ns, FEED_TX_AUTH, ev, &n);
+	feed_one(tx, &peer->fed_data_tx_ns, FEED_TX_DATA, ev, &n);
+	feed_one(atomic_load_explicit(&peer->last_auth_rx_ns, memory_order_relaxed),
+	         &peer->fed_auth_rx_ns, FEED_RX_AUTH, ev, &n);
+	feed_one(atomic_load_explicit(&peer->last_data_rx_ns, memory_order_relaxed),
+	         &peer->fed_data_rx_ns, FEED_RX_DATA, ev, &n);
 	for (unsigned i = 1; i < n; i++)
 		for (unsigned j = i;
 		     j > 0 && (ev[j].at < ev[j - 1].at ||
@@ -118,7 +128,7 @@ static void log_give_up(const struct mg_peer *peer)
 
 static void peer_tick(struct mg_control *ctl, struct mg_peer *peer, uint64_t now_ns)
 {
-	feed_timers(peer);
+	feed_timers(&ctl->gw, peer);
 	uint32_t req = atomic_exchange_explicit(&peer->requests, 0, memory_order_relaxed);
 	if (req & MG_PEER_WANT_HANDSHAKE)
 		mg_hs_maybe_initiate(ctl, peer, now_ns);

@@ -47,20 +47,29 @@ static inline enum wg_keypair_use wg_keypair_nonce_use(uint64_t nonce)
  * EXPIRED once invalidated (counter exhausted or a local key change) or REJECT_AFTER_TIME old;
  * REKEY from nonce REKEY_AFTER_MESSAGES, or for the initiator from REKEY_AFTER_TIME, because
  * only the initiator's clock starts the renewal (the responder's would make both sides
- * initiate at once).
+ * initiate at once). The _after form takes the two durations that count, for a caller that
+ * keeps them nearer to hand than the peer's timers (dataplane/peer.h's send state).
  */
+static inline enum wg_keypair_use wg_keypair_may_seal_after(const struct wg_noise_keypair *kp,
+                                                            uint64_t rekey_after_time_ns,
+                                                            uint64_t reject_after_time_ns,
+                                                            uint64_t nonce, uint64_t now_ns)
+{
+	uint64_t age = wg_keypair_age_ns(kp, now_ns);
+	if (!atomic_load_explicit(&kp->valid, memory_order_relaxed) || age >= reject_after_time_ns)
+		return WG_KEYPAIR_EXPIRED;
+	enum wg_keypair_use use = wg_keypair_nonce_use(nonce);
+	if (use == WG_KEYPAIR_OK && kp->is_initiator && age >= rekey_after_time_ns)
+		use = WG_KEYPAIR_REKEY;
+	return use;
+}
+
 static inline enum wg_keypair_use wg_keypair_may_seal(const struct wg_noise_keypair *kp,
                                                       const struct wg_timer_durations *d,
                                                       uint64_t nonce, uint64_t now_ns)
 {
-	uint64_t age = wg_keypair_age_ns(kp, now_ns);
-	if (!atomic_load_explicit(&kp->valid, memory_order_relaxed) ||
-	    age >= d->reject_after_time_ns)
-		return WG_KEYPAIR_EXPIRED;
-	enum wg_keypair_use use = wg_keypair_nonce_use(nonce);
-	if (use == WG_KEYPAIR_OK && kp->is_initiator && age >= d->rekey_after_time_ns)
-		use = WG_KEYPAIR_REKEY;
-	return use;
+	return wg_keypair_may_seal_after(kp, d->rekey_after_time_ns, d->reject_after_time_ns, nonce,
+	                                 now_ns);
 }
 
 /*

@@ -122,6 +122,13 @@ static void slot_store(struct wg_noise_keypair *_Atomic *slot, struct wg_noise_k
 	atomic_store_explicit(slot, kp, memory_order_release);
 }
 
+static void current_changed(struct wg_noise_remote *remote)
+{
+	const struct wg_noise_upcalls *up = remote->local ? &remote->local->upcalls : NULL;
+	if (up && up->current_changed)
+		up->current_changed(up->ctx, remote);
+}
+
 /* Takes kp out of service: no new lookup finds it; readers holding it finish first. */
 static void keypair_release(struct wg_noise_local *local, struct wg_noise_keypair *kp)
 {
@@ -282,6 +289,7 @@ void wg_noise_remote_clear(struct wg_noise_remote *remote)
 	slot_store(&remote->next, NULL);
 	slot_store(&remote->current, NULL);
 	slot_store(&remote->previous, NULL);
+	current_changed(remote);
 	keypair_release(local, next);
 	keypair_release(local, current);
 	keypair_release(local, previous);
@@ -583,6 +591,7 @@ enum wg_result wg_noise_begin_session(struct wg_noise_remote *remote)
 		slot_store(&remote->next, NULL);
 		slot_store(&remote->previous, old_current);
 		slot_store(&remote->current, kp);
+		current_changed(remote);
 		keypair_release(local, old_next);
 	} else {
 		/* Not confirmed until the initiator sends under it; keep sending under current. */
@@ -608,6 +617,7 @@ bool wg_noise_received_with_keypair(struct wg_noise_remote *remote, struct wg_no
 	slot_store(&remote->previous, slot_load(&remote->current));
 	slot_store(&remote->current, kp);
 	slot_store(&remote->next, NULL);
+	current_changed(remote);
 	keypair_release(remote->local, old_previous);
 	return true;
 }

@@ -54,6 +54,9 @@ struct wg_noise_upcalls {
 	/* kp is already out of every slot and the index table; free it later with
 	 * wg_noise_keypair_free once readers are done (RCU). */
 	void (*keypair_release)(void *ctx, struct wg_noise_keypair *kp);
+	/* remote's current slot has just changed, before the keypair it held (if any) is
+	 * released: for a host caching what it sends with (dataplane/peer.h). */
+	void (*current_changed)(void *ctx, struct wg_noise_remote *remote);
 };
 
 /* This node: its static key, its index table, its host upcalls. */
@@ -91,21 +94,25 @@ struct wg_noise_handshake {
  * Keys of one session. Everything but the atomics is immutable once the keypair is in a slot,
  * so workers read it without locks.
  */
+/* The first line holds all a send reads besides the counter (key, age, validity, index), so
+ * a data plane sealing for many peers misses once per keypair there. */
 struct wg_noise_keypair {
-	uint8_t send_key[WG_KEY_LEN];
-	uint8_t recv_key[WG_KEY_LEN];
+	_Alignas(64) uint8_t send_key[WG_KEY_LEN];
 	uint64_t birth_ns;     /* upcalls.now() when the session began */
 	uint32_t local_index;  /* receiver index of packets sent to us under this keypair */
 	uint32_t remote_index; /* receiver index we put in packets we send */
 	bool is_initiator;
-	struct wg_noise_remote *remote;
 	/* Cleared when the keypair may no longer send: counter or age exhausted, or expired by a
 	 * key change (wg_noise_remote_expire_current). Receiving only checks the age. */
 	atomic_bool valid;
+	struct wg_noise_remote *remote;
+	uint8_t recv_key[WG_KEY_LEN];
 	/* Next nonce to send; on its own cache line because every sending worker adds to it. */
 	_Alignas(64) _Atomic uint64_t send_counter;
 	_Alignas(64) struct wg_replay recv_replay;
 };
+_Static_assert(offsetof(struct wg_noise_keypair, recv_key) == 64,
+               "a send's fields fill the keypair's first line");
 
 /* One peer. Owned by the caller (embed it in the peer); initialise with wg_noise_remote_init. */
 struct wg_noise_remote {

@@ -32,6 +32,7 @@
 #include "noise.h"
 #include "punt.h"
 #include "ring_gateway.h"
+#include "tai64n.h"
 #include "timers.h"
 #include "transport.h"
 #include "worker.h"
@@ -374,8 +375,11 @@ static int setup(void)
 		fprintf(stderr, "rings, tables or rcu: %s\n", rte_strerror(rte_errno));
 		return -1;
 	}
-	struct wg_noise_upcalls up = {
-	    .ctx = &gw_rng, .random = test_rng, .now = now_fn, .remote_by_pubkey = gw_by_pub};
+	struct wg_noise_upcalls up = {.ctx = &gw_rng,
+	                              .random = test_rng,
+	                              .now = now_fn,
+	                              .remote_by_pubkey = gw_by_pub,
+	                              .current_changed = mg_peer_current_changed};
 	CHECK(wg_noise_local_init(&gw.local, gw.index, &up) == WG_OK, "gw local");
 	test_rng(&gw_rng, priv, sizeof(priv));
 	CHECK(wg_noise_local_set_private(&gw.local, priv) == WG_OK, "gw key");
@@ -387,7 +391,9 @@ static int setup(void)
 	gw.peer_counters[0] = pc;
 	for (unsigned i = 0; i < NPEERS; i++) {
 		far_init(&far[i], i);
-		peers[i] = calloc(1, sizeof(struct mg_peer));
+		peers[i] = aligned_alloc(64, sizeof(struct mg_peer)); /* send state: a line */
+		CHECK(peers[i] != NULL, "peer");
+		memset(peers[i], 0, sizeof(struct mg_peer));
 		struct mg_peer *p = peers[i];
 		p->slot = i;
 		enum wg_result r1 =
@@ -862,6 +868,50 @@ static void test_bursts(void)
 	expect_drops(MG_DROP_REASON_COUNT, 0, "bursts");
 }
 
+/* One frame to peer 0 sealed and checked against the reference; its destination MAC. */
+static void send_checked(const char *what, struct rte_ether_addr *dst)
+{
+	static uint8_t buf[2048], inner[2048];
+	struct rte_mbuf *m = NULL;
+	uint64_t c0 = atomic_load(&wg_noise_keypair_current(&peers[0]->remote)->send_counter);
+	size_t len = lan_frame(buf, 4, 0, 300, 64, true, NULL);
+	memcpy(inner, buf + 14, 300);
+	forwarded(inner, 4);
+	run1(MG_PORT_LAN, buf, len);
+	CHECK(take(MG_PORT_MESH, &m, 1) == 1, "%s: sent", what);
+	if (!m)
+		return;
+	memcpy(dst, rte_pktmbuf_mtod(m, const uint8_t *), sizeof(*dst));
+	if (rte_is_same_ether_addr(dst, &nh_mac[0]))
+		check_sealed(m, 0, 4, inner, 300, c0, what);
+	rte_pktmbuf_free(m);
+}
+
+/* A rekey and a new next-hop MAC take effect on the very next burst, though the peer's send
+ * state (peer.h) cached the old ones on the burst before. */
+static void test_next_burst(void)
+{
+	static const struct rte_ether_addr moved = {{2, 0, 0, 0, 2, 0x77}};
+	struct rte_ether_addr dst;
+	set_endpoint(0, 4);
+	send_checked("before the rekey", &dst);
+	struct wg_noise_keypair *old = wg_noise_keypair_current(&peers[0]->remote);
+	clock_ns += 10 * WG_NSEC_PER_SEC; /* past the far side's initiation rate limit */
+	/* The initiation's timestamp (real clock, coarse) must move past the set-up's. */
+	rte_delay_us_sleep(WG_TAI64N_GRANULARITY_NS / 1000 + 1000);
+	handshake(&peers[0]->remote, &far[0].local, &far[0].gw, &gw.local);
+	CHECK(wg_noise_keypair_current(&peers[0]->remote) != old, "rekeyed");
+	send_checked("after the rekey: the new keypair, byte for byte", &dst);
+	CHECK(mg_neigh_update(gw.neigh, MG_PORT_MESH, 4, ep4[0], &moved, clock_ns) == 0, "move");
+	send_checked("after the MAC moved", &dst);
+	CHECK(rte_is_same_ether_addr(&dst, &moved), "sent to the moved MAC");
+	CHECK(mg_neigh_update(gw.neigh, MG_PORT_MESH, 4, ep4[0], &nh_mac[0], clock_ns) == 0,
+	      "back");
+	send_checked("after the MAC moved back", &dst);
+	CHECK(rte_is_same_ether_addr(&dst, &nh_mac[0]), "sent to the old MAC again");
+	expect_drops(MG_DROP_REASON_COUNT, 0, "next burst");
+}
+
 /* The real loop on a worker lcore, fed through the LAN port's RX ring. */
 static void test_loop(void)
 {
@@ -911,6 +961,7 @@ int main(int argc, char **argv)
 	test_punts();
 	test_confirmation();
 	test_bursts();
+	test_next_burst();
 	test_loop();
 	test_expiry();
 	CHECK(w.counters.drops[MG_DROP_PUNT_FULL] == 0, "no punt lost");

@@ -262,8 +262,11 @@ static void handshake(void)
 static int setup_keys(void)
 {
 	uint8_t priv[WG_KEY_LEN];
-	struct wg_noise_upcalls up = {
-	    .ctx = &gw_rng, .random = test_rng, .now = now_fn, .remote_by_pubkey = gw_by_pub};
+	struct wg_noise_upcalls up = {.ctx = &gw_rng,
+	                              .random = test_rng,
+	                              .now = now_fn,
+	                              .remote_by_pubkey = gw_by_pub,
+	                              .current_changed = mg_peer_current_changed};
 	struct wg_noise_upcalls fup = {
 	    .ctx = &far_rng, .random = test_rng, .now = now_fn, .remote_by_pubkey = far_by_pub};
 
@@ -279,7 +282,9 @@ static int setup_keys(void)
 	if (r1 != WG_OK || r2 != WG_OK)
 		return -1;
 
-	peer = calloc(1, sizeof(*peer));
+	peer = aligned_alloc(64, sizeof(*peer)); /* its send state is a line */
+	if (peer)
+		memset(peer, 0, sizeof(*peer));
 	if (!peer)
 		return -1;
 	peer->slot = 0;
