@@ -57,6 +57,13 @@ struct mg_acl {
 	uint32_t n_rules4, n_rules6;     /* expanded */
 	size_t n_filter_rules;           /* as given */
 	int method;                      /* rte_acl's classify method for both; 0: no context */
+	/* What the rules could admit at all, both families together, so that a packet no rule
+	 * can match on its protocol and port is refused without a walk of the trie:
+	 * every_proto: some rule takes any protocol; proto_all: protocols some rule takes on
+	 * every port; tcp_ports, udp_ports: destination ports (host order) some rule takes. */
+	bool every_proto;
+	uint64_t proto_all[256 / 64];
+	uint64_t tcp_ports[65536 / 64], udp_ports[65536 / 64];
 };
 
 /*
@@ -89,7 +96,8 @@ int mg_acl_set_method(struct mg_acl *acl, const char *name);
 /*
  * keys[i] are one family's 5-tuples as mg_pkt_tuple fills them: rte_acl reads its fields in
  * place (acl.c), so no per-packet key is built. match[i] is set true when some rule admits it.
- * One rte_acl_classify call. Any n.
+ * One rte_acl_classify call per 64 keys, for those whose protocol and destination port some
+ * rule takes. Any n.
  */
 void mg_acl_classify(const struct mg_acl *acl, uint8_t family,
                      const struct mg_flow_key *const *keys, bool *match, unsigned n);
