@@ -4,8 +4,8 @@
  * fields are protocol, source prefix, destination prefix and destination port range. The
  * control thread builds a new struct mg_acl off the fast path (mg_acl_build) and publishes it
  * whole (mg_gateway_publish_acl); workers classify each decrypted burst with one
- * rte_acl_classify call per address family present; what it replaces is freed after an RCU
- * grace period.
+ * rte_acl_classify call per address family present, for the keys whose protocol and port some
+ * rule takes (mg_acl_classify); what it replaces is freed after an RCU grace period.
  *
  * The rules come in the filter model's shape (node/filter.h, which the data plane may not
  * include): lists of source and destination prefixes, a protocol and destination port ranges.
