@@ -195,9 +195,32 @@ static size_t count(const struct mg_acl_rule *rules, size_t n, uint8_t family)
 	return total;
 }
 
+static void set_bits(uint64_t *map, unsigned lo, unsigned hi)
+{
+	for (unsigned b = lo; b <= hi; b++)
+		map[b / 64] |= 1ull << (b % 64);
+}
+
+/* acl's protocol and port summary gets what term t of a rule with some source and destination
+ * of the family admits. */
+static void summarize(struct mg_acl *acl, const struct term *t)
+{
+	if (!t->proto_mask)
+		acl->every_proto = true;
+	else if (t->lo == 0 && t->hi == 65535)
+		acl->proto_all[t->proto / 64] |= 1ull << (t->proto % 64);
+	else if (t->proto == MG_IPPROTO_TCP)
+		set_bits(acl->tcp_ports, t->lo, t->hi);
+	else if (t->proto == MG_IPPROTO_UDP)
+		set_bits(acl->udp_ports, t->lo, t->hi);
+	else
+		acl->every_proto = true; /* no such term today: stay exact by asking rte_acl */
+}
+
 /* Builds one family's context into *out (NULL when it has no rule). */
-static int build_family(const struct mg_acl_rule *rules, size_t n, uint8_t family, size_t total,
-                        int socket_id, struct rte_acl_ctx **out, char *err, size_t errlen)
+static int build_family(struct mg_acl *acl, const struct mg_acl_rule *rules, size_t n,
+                        uint8_t family, size_t total, int socket_id, struct rte_acl_ctx **out,
+                        char *err, size_t errlen)
 {
 	static _Atomic unsigned instances;
 	struct rte_acl_config cfg;
@@ -231,6 +254,7 @@ static int build_family(const struct mg_acl_rule *rules, size_t n, uint8_t famil
 				if (r->dst[b].family != family)
 					continue;
 				for (size_t t = 0; t < nt; t++, k++) {
+					summarize(acl, &tv[t]);
 					if (family == 4)
 						fill4((struct acl_rule4 *)(buf + k * rsize),
 						      &r->src[a], &r->dst[b], &tv[t]);
@@ -311,8 +335,8 @@ struct mg_acl *mg_acl_build(const struct mg_acl_rule *rules, size_t n, int socke
 	acl->n_filter_rules = n;
 	acl->n_rules4 = (uint32_t)n4;
 	acl->n_rules6 = (uint32_t)n6;
-	if (build_family(rules, n, 4, n4, socket_id, &acl->ctx4, err, errlen) != 0 ||
-	    build_family(rules, n, 6, n6, socket_id, &acl->ctx6, err, errlen) != 0) {
+	if (build_family(acl, rules, n, 4, n4, socket_id, &acl->ctx4, err, errlen) != 0 ||
+	    build_family(acl, rules, n, 6, n6, socket_id, &acl->ctx6, err, errlen) != 0) {
 		mg_acl_free(acl);
 		return NULL;
 	}
@@ -366,18 +390,44 @@ void mg_acl_free(struct mg_acl *acl)
 	free(acl);
 }
 
+/* False when no rule takes k's protocol and destination port: then no rule admits k (the summary
+ * is a superset of what the rules take, both families together). */
+static bool may_match(const struct mg_acl *acl, const struct mg_flow_key *k)
+{
+	if (acl->every_proto || acl->proto_all[k->proto / 64] & 1ull << (k->proto % 64))
+		return true;
+	const uint64_t *ports = k->proto == MG_IPPROTO_TCP   ? acl->tcp_ports
+	                        : k->proto == MG_IPPROTO_UDP ? acl->udp_ports
+	                                                     : NULL;
+	unsigned port = rte_be_to_cpu_16(k->dport);
+	return ports && ports[port / 64] & 1ull << (port % 64);
+}
+
 void mg_acl_classify(const struct mg_acl *acl, uint8_t family,
                      const struct mg_flow_key *const *keys, bool *match, unsigned n)
 {
 	const struct rte_acl_ctx *ctx = family == 4 ? acl->ctx4 : acl->ctx6;
-	uint32_t res[n ? n : 1];
+	const struct mg_flow_key *ask[64];
+	unsigned at[64];
+	uint32_t res[64];
 
-	if (!ctx || n == 0) {
-		for (unsigned i = 0; i < n; i++)
-			match[i] = false;
-		return;
-	}
-	rte_acl_classify(ctx, (const uint8_t **)keys, res, n, 1);
 	for (unsigned i = 0; i < n; i++)
-		match[i] = res[i] != 0;
+		match[i] = false;
+	if (!ctx)
+		return;
+	/* Replies to flows this side opened usually go to a port no rule takes: only the rest
+	 * walk the trie, and rte_acl's cost goes with the keys it is given. */
+	for (unsigned base = 0; base < n; base += RTE_DIM(ask)) {
+		unsigned m = 0, end = n - base < RTE_DIM(ask) ? n : base + (unsigned)RTE_DIM(ask);
+		for (unsigned i = base; i < end; i++)
+			if (may_match(acl, keys[i])) {
+				ask[m] = keys[i];
+				at[m++] = i;
+			}
+		if (!m)
+			continue;
+		rte_acl_classify(ctx, (const uint8_t **)ask, res, m, 1);
+		for (unsigned j = 0; j < m; j++)
+			match[at[j]] = res[j] != 0;
+	}
 }

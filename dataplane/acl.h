@@ -4,8 +4,8 @@
  * fields are protocol, source prefix, destination prefix and destination port range. The
  * control thread builds a new struct mg_acl off the fast path (mg_acl_build) and publishes it
  * whole (mg_gateway_publish_acl); workers classify each decrypted burst with one
- * rte_acl_classify call per address family present; what it replaces is freed after an RCU
- * grace period.
+ * rte_acl_classify call per address family present, for the keys whose protocol and port some
+ * rule takes (mg_acl_classify); what it replaces is freed after an RCU grace period.
  *
  * The rules come in the filter model's shape (node/filter.h, which the data plane may not
  * include): lists of source and destination prefixes, a protocol and destination port ranges.
@@ -57,6 +57,13 @@ struct mg_acl {
 	uint32_t n_rules4, n_rules6;     /* expanded */
 	size_t n_filter_rules;           /* as given */
 	int method;                      /* rte_acl's classify method for both; 0: no context */
+	/* What the rules could admit at all, both families together, so that a packet no rule
+	 * can match on its protocol and port is refused without a walk of the trie:
+	 * every_proto: some rule takes any protocol; proto_all: protocols some rule takes on
+	 * every port; tcp_ports, udp_ports: destination ports (host order) some rule takes. */
+	bool every_proto;
+	uint64_t proto_all[256 / 64];
+	uint64_t tcp_ports[65536 / 64], udp_ports[65536 / 64];
 };
 
 /*
@@ -89,7 +96,8 @@ int mg_acl_set_method(struct mg_acl *acl, const char *name);
 /*
  * keys[i] are one family's 5-tuples as mg_pkt_tuple fills them: rte_acl reads its fields in
  * place (acl.c), so no per-packet key is built. match[i] is set true when some rule admits it.
- * One rte_acl_classify call. Any n.
+ * One rte_acl_classify call per 64 keys, for those whose protocol and destination port some
+ * rule takes. Any n.
  */
 void mg_acl_classify(const struct mg_acl *acl, uint8_t family,
                      const struct mg_flow_key *const *keys, bool *match, unsigned n);

@@ -55,6 +55,28 @@ static uint64_t timeout_ns(uint8_t family, uint8_t proto)
 	return MG_FLOW_OTHER_TIMEOUT_S * NS;
 }
 
+/* Every owner hashes with rte_hash_crc and the same seed (mg_flows_create), so a key's signature
+ * is computed here inline, without a call through the hash's function pointer or a load of its
+ * parameters: its cache line is cold when a burst's replies come to be looked up. */
+static hash_sig_t flow_sig(const struct mg_flows *f, const struct mg_flow_key *k)
+{
+	return rte_hash_crc(k, sizeof(*k), f->hash_init);
+}
+
+/* rte_hash compares keys of sizes other than 16, 32, 48... with memcmp, through a PLT call; the
+ * key has a fixed size and alignment, so five word compares do. 0: equal. */
+static int flow_key_cmp(const void *a, const void *b, size_t len)
+{
+	uint64_t x[sizeof(struct mg_flow_key) / 8], y[sizeof(struct mg_flow_key) / 8], d = 0;
+	(void)len;
+	memcpy(x, a, sizeof(x));
+	memcpy(y, b, sizeof(y));
+	for (size_t i = 0; i < RTE_DIM(x); i++)
+		d |= x[i] ^ y[i];
+	return d != 0;
+}
+_Static_assert(sizeof(struct mg_flow_key) % 8 == 0, "flow_key_cmp compares whole words");
+
 static int owner_init(struct mg_flows *f, unsigned id, uint32_t entries, struct rte_rcu_qsbr *rcu)
 {
 	static _Atomic unsigned instances;
@@ -74,6 +96,7 @@ static int owner_init(struct mg_flows *f, unsigned id, uint32_t entries, struct 
 	o->h = rte_hash_create(&hp);
 	if (!o->h)
 		return -1;
+	rte_hash_set_cmp_func(o->h, flow_key_cmp);
 	if (rcu) {
 		struct rte_hash_rcu_config rc = {.v = rcu, .mode = RTE_HASH_QSBR_MODE_DQ};
 		if (rte_hash_rcu_qsbr_add(o->h, &rc) != 0)
@@ -162,7 +185,7 @@ static void touch(struct owner *o, int32_t pos, uint64_t now_ns)
 static int find(struct mg_flows *f, unsigned first, const struct mg_flow_key *k, uint64_t now_ns,
                 int32_t *pos)
 {
-	hash_sig_t sig = rte_hash_hash(f->o[0].h, k);
+	hash_sig_t sig = flow_sig(f, k);
 	for (unsigned n = 0; n < f->n_owners; n++) {
 		unsigned i = (first + n) % f->n_owners;
 		if (atomic_load_explicit(&f->o[i].count, memory_order_acquire) == 0)
@@ -242,7 +265,7 @@ void mg_flows_lookup_bulk(struct mg_flows *f, const struct mg_flow_key *const *k
 	for (unsigned i = 0; i < n && i < RTE_HASH_LOOKUP_BULK_MAX; i++) {
 		hit[i] = false;
 		idx[m] = i;
-		sig[m] = rte_hash_hash(f->o[0].h, keys[i]);
+		sig[m] = flow_sig(f, keys[i]);
 		left[m++] = keys[i];
 	}
 	for (unsigned o = 0; o < f->n_owners && m; o++) {

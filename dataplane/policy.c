@@ -47,12 +47,11 @@ void mg_policy_inbound(struct mg_worker *w, const struct mg_acl *acl, uint8_t *c
 {
 	struct mg_pkt_tuple t[MG_BURST];
 	const struct mg_flow_key *k4[MG_BURST], *k6[MG_BURST];
-	unsigned pos4[MG_BURST], pos6[MG_BURST], n4 = 0, n6 = 0;
-	bool hit4[MG_BURST], hit6[MG_BURST], ask[MG_BURST];
+	unsigned pos4[MG_BURST], pos6[MG_BURST], miss[MG_BURST], n4 = 0, n6 = 0, n_miss = 0;
+	bool hit4[MG_BURST], hit6[MG_BURST];
 
 	for (unsigned i = 0; i < n; i++) {
 		pass[i] = false;
-		ask[i] = false;
 		if (mg_pkt_tuple(ip[i], &l3[i], &t[i]) != 0)
 			continue; /* headers the filter cannot read: refused */
 		if (t[i].later_fragment) {
@@ -62,7 +61,6 @@ void mg_policy_inbound(struct mg_worker *w, const struct mg_acl *acl, uint8_t *c
 			pass[i] = true;
 			continue;
 		}
-		ask[i] = true;
 		if (l3[i].family == 4) {
 			pos4[n4] = i;
 			k4[n4++] = &t[i].key;
@@ -75,14 +73,17 @@ void mg_policy_inbound(struct mg_worker *w, const struct mg_acl *acl, uint8_t *c
 		mg_acl_classify(acl, 4, k4, hit4, n4);
 	if (n6)
 		mg_acl_classify(acl, 6, k6, hit6, n6);
-	for (unsigned i = 0; i < n4; i++)
-		pass[pos4[i]] = hit4[i];
-	for (unsigned i = 0; i < n6; i++)
-		pass[pos6[i]] = hit6[i];
-	unsigned miss[MG_BURST], n_miss = 0;
-	for (unsigned i = 0; i < n; i++)
-		if (ask[i] && !pass[i])
-			miss[n_miss++] = i;
+	/* What no rule admits goes to the flow table, in any order (tracked maps it back). */
+	for (unsigned j = 0; j < n4; j++) {
+		pass[pos4[j]] = hit4[j];
+		miss[n_miss] = pos4[j];
+		n_miss += !hit4[j];
+	}
+	for (unsigned j = 0; j < n6; j++) {
+		pass[pos6[j]] = hit6[j];
+		miss[n_miss] = pos6[j];
+		n_miss += !hit6[j];
+	}
 	tracked(w, ip, l3, t, miss, n_miss, pass);
 }
 

@@ -22,7 +22,8 @@ struct mg_flow_counters;
 
 /*
  * Decap: pass[i] says whether the decrypted packet ip[i] (parsed as l3[i]) may go on. One
- * rte_acl_classify call per family present; the flow table only for what no rule admits.
+ * rte_acl_classify call per family present (for the packets some rule could take, acl.h); the
+ * flow table only for what no rule admits.
  * n <= MG_BURST.
  */
 void mg_policy_inbound(struct mg_worker *w, const struct mg_acl *acl, uint8_t *const *ip,
