@@ -117,8 +117,9 @@ struct mg_peer {
 	struct mg_prefix *allowed_ips;
 	size_t n_allowed_ips, cap_allowed_ips;
 	uint64_t last_handshake_realtime_ns; /* wall clock, for wg show */
-	/* last values of the timer inputs already fed to the timers */
-	uint64_t fed_data_tx_ns, fed_data_rx_ns, fed_auth_tx_ns, fed_auth_rx_ns;
+	/* last values of the timer inputs already fed to the timers (one send time: what a worker
+	 * sealed was both data and an authenticated packet) */
+	uint64_t fed_tx_ns, fed_data_rx_ns, fed_auth_rx_ns;
 };
 
 static inline struct mg_peer *mg_peer_of_remote(struct wg_noise_remote *r)

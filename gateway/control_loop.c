@@ -47,14 +47,16 @@ struct feed {
 	enum feed_kind kind;
 };
 
-static void feed_one(uint64_t v, uint64_t *fed, enum feed_kind kind, struct feed *ev, unsigned *n)
+/* Adds an event when v moved since *fed; true when it did. */
+static bool feed_one(uint64_t v, uint64_t *fed, enum feed_kind kind, struct feed *ev, unsigned *n)
 {
 	if (v == *fed)
-		return;
+		return false;
 	*fed = v;
 	ev[*n].at = v;
 	ev[*n].kind = kind;
 	(*n)++;
+	return true;
 }
 
 /*
@@ -76,8 +78,8 @@ static void feed_timers(const struct mg_gateway *gw, struct mg_peer *peer)
 		        : 0;
 		tx = t > tx ? t : tx;
 	}
-	feed_one(tx, &peer->fed_auth_tx_ns, FEED_TX_AUTH, ev, &n);
-	feed_one(tx, &peer->fed_data_tx_ns, FEED_TX_DATA, ev, &n);
+	if (feed_one(tx, &peer->fed_tx_ns, FEED_TX_AUTH, ev, &n))
+		ev[n++] = (struct feed){.at = tx, .kind = FEED_TX_DATA};
 	feed_one(atomic_load_explicit(&peer->last_auth_rx_ns, memory_order_relaxed),
 	         &peer->fed_auth_rx_ns, FEED_RX_AUTH, ev, &n);
 	feed_one(atomic_load_explicit(&peer->last_data_rx_ns, memory_order_relaxed),
