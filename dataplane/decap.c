@@ -12,6 +12,7 @@
 #include "crypto_burst.h"
 #include "index_table.h"
 #include "keypair_use.h"
+#include "mbuf_tail.h"
 #include "nat.h"
 #include "neigh.h"
 #include "pkt.h"
@@ -303,7 +304,7 @@ static void forward(struct mg_worker *w, struct decap_burst *b, unsigned i)
 	rx_stats(w, peer, msg_len);
 	w->counters.decrypted++;
 	rte_pktmbuf_adj(m, (uint16_t)sizeof(struct wg_msg_data));
-	rte_pktmbuf_trim(m, (uint16_t)(m->data_len - l3->total_len));
+	mg_mbuf_trim(m, (uint16_t)(m->data_len - l3->total_len));
 
 	if (mg_is_gateway_addr(mg_gateway_addrs(gw), l3->family, l3->dst)) {
 		mg_worker_punt(w, m, MG_PUNT_LOCAL, MG_PORT_MESH, 0, peer->slot, NULL);

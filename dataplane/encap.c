@@ -12,6 +12,7 @@
 #include "crypto_burst.h"
 #include "icmp.h"
 #include "keypair_use.h"
+#include "mbuf_tail.h"
 #include "neigh.h"
 #include "pkt.h"
 #include "relay_ring.h"
@@ -445,7 +446,7 @@ static void prepare_group(struct mg_worker *w, struct encap_burst *b, struct gro
 		unsigned len = m->data_len;
 		unsigned padded = (unsigned)wg_padded_len(len, gw->mtu);
 		uint8_t *tail =
-		    (uint8_t *)rte_pktmbuf_append(m, (uint16_t)(padded - len + WG_AEAD_TAG_LEN));
+		    (uint8_t *)mg_mbuf_append(m, (uint16_t)(padded - len + WG_AEAD_TAG_LEN));
 		memset(tail, 0, padded - len);
 		uint8_t *body = rte_pktmbuf_mtod(m, uint8_t *);
 		struct mg_crypto_job *j = &b->jobs[b->n_jobs];

@@ -16,6 +16,7 @@
 #include "crypto_burst.h"
 #include "decap.h"
 #include "encap.h"
+#include "mbuf_tail.h"
 #include "policy.h"
 #include "nat.h"
 #include "pkt.h"
@@ -312,7 +313,7 @@ static void classify_mesh(struct mg_worker *w, struct classified *c, struct rte_
 		/* From here on the mbuf is exactly the WireGuard message. */
 		unsigned off = (unsigned)(msg - rte_pktmbuf_mtod(m, const uint8_t *));
 		rte_pktmbuf_adj(m, (uint16_t)off);
-		rte_pktmbuf_trim(m, (uint16_t)(m->pkt_len - msg_len));
+		mg_mbuf_trim(m, (uint16_t)(m->pkt_len - msg_len));
 		struct mg_decap_pkt *d = &c->mesh[c->n_mesh++];
 		d->m = m;
 		d->src = src;
@@ -379,7 +380,7 @@ static void classify(struct mg_worker *w, struct classified *c, struct rte_mbuf 
 		return;
 	}
 	/* Drop the Ethernet padding of short frames: the IP length is the packet. */
-	rte_pktmbuf_trim(m, (uint16_t)(m->pkt_len - MG_ETH_HLEN - l3.total_len));
+	mg_mbuf_trim(m, (uint16_t)(m->pkt_len - MG_ETH_HLEN - l3.total_len));
 	if (port == MG_PORT_LAN)
 		classify_lan(w, c, m, &l3);
 	else
