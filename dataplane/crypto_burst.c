@@ -203,10 +203,12 @@ const char *mg_crypto_isa_name(const struct mg_crypto *c)
 
 struct mg_crypto_prefetch mg_crypto_prefetch_default(void)
 {
-	/* Whole bursts of up to 32 (the worker's) up front, payload, tag and key: the multi-buffer
-	 * manager reads a job's lines only once its lanes fill, several submissions later, and
-	 * crypto_cold measured every shorter distance no better (bench/README.md). */
-	return (struct mg_crypto_prefetch){.ahead = 32, .lines = 0, .key = true};
+	/* Four jobs ahead, payload, tag and key. The whole burst up front (32) did as well in
+	 * crypto_cold, but on the worker its 700-odd requests at 1420 bytes fill the core's miss
+	 * queue and stall the prefetch loop itself before the first job runs: four ahead was 6 to
+	 * 27 % faster there at 1420 bytes in paired passes, and no slower at 64 (bench/README.md,
+	 * "Prefetch plans on the worker"). */
+	return (struct mg_crypto_prefetch){.ahead = 4, .lines = 0, .key = true};
 }
 
 /* ahead in bits 0-10, lines in 11-16, key in 17 (the parser's bounds fit). */
