@@ -224,6 +224,27 @@ const struct mg_worker_counters *worker_counters(void)
 
 /* ---- set-up ---- */
 
+#define EAL_MB_N 1024
+#define EAL_MB   "1024"
+
+bool eal_hugepages;
+
+/* Free 2 MB hugepages in MB (the default size; the EAL takes its pages from it). */
+static unsigned long free_hugepages_mb(void)
+{
+	FILE *f = fopen("/proc/meminfo", "r");
+	char line[128];
+	unsigned long free_pages = 0, kb = 0;
+	if (!f)
+		return 0;
+	while (fgets(line, sizeof(line), f)) {
+		sscanf(line, "HugePages_Free: %lu", &free_pages);
+		sscanf(line, "Hugepagesize: %lu kB", &kb);
+	}
+	fclose(f);
+	return kb == 2048 ? free_pages * 2 : 0;
+}
+
 static int eal_init(const char *prog)
 {
 	static char lcores[64], prefix[64];
@@ -250,8 +271,16 @@ static int eal_init(const char *prog)
 	                   : opt.isa == MG_CRYPTO_ISA_SSE ? "--force-max-simd-bitwidth=128"
 	                                                  : NULL;
 	char *argv[12] = {(char *)prog, "--no-huge", "--no-pci", "--no-telemetry",     prefix,
-	                  "-m",         "1024",      lcores,     "--log-level=warning"};
+	                  "-m",         EAL_MB,      lcores,     "--log-level=warning"};
 	int argc = 9;
+	/* A gateway runs on hugepages (conf/gateway-nic.yaml); without them every mbuf the
+	 * worker touches is another 4 KB TLB entry. --in-memory takes them from a hugetlbfs memfd,
+	 * so nothing needs mounting and nothing stays behind. */
+	eal_hugepages =
+	    opt.hugepages == HUGE_ON ||
+	    (opt.hugepages == HUGE_AUTO && !opt.gen_testpmd && free_hugepages_mb() >= EAL_MB_N);
+	if (eal_hugepages)
+		argv[1] = "--in-memory";
 	if (simd)
 		argv[argc++] = (char *)simd;
 	/* memif registers a multi-process action, which needs the shared config: testpmd's
@@ -259,7 +288,10 @@ static int eal_init(const char *prog)
 	if (!opt.gen_testpmd)
 		argv[argc++] = "--no-shconf";
 	if (rte_eal_init(argc, argv) < 0) {
-		fprintf(stderr, "rte_eal_init: %s\n", rte_strerror(rte_errno));
+		fprintf(stderr, "rte_eal_init: %s%s\n", rte_strerror(rte_errno),
+		        eal_hugepages ? " (--hugepages on: " EAL_MB " MB of free 2 MB hugepages "
+		                        "needed, see /proc/sys/vm/nr_hugepages)"
+		                      : "");
 		return -1;
 	}
 	mg_acl_simd_setup(); /* as mg_eal_init does for the gateway */

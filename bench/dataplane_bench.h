@@ -54,6 +54,7 @@ struct options {
 	unsigned rules;                /* --rules: the filter's rules (default 1,000) */
 	const char *acl_method;        /* --acl-method: rte_acl's classify method, NULL: auto */
 	double seconds, warmup;
+	enum { HUGE_AUTO, HUGE_ON, HUGE_OFF } hugepages; /* --hugepages: the EAL's memory */
 	uint32_t peers;
 	const char *out, *testpmd; /* testpmd: the dpdk-testpmd to run (PATH is searched) */
 };
@@ -103,6 +104,7 @@ struct snap {
 };
 
 extern struct options opt;
+extern bool eal_hugepages; /* the EAL runs on 2 MB hugepages (else --no-huge, 4 KB pages) */
 extern struct ceiling ceilings[N_CEIL_SIZES];
 extern char isa_name[16];
 

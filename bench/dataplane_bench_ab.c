@@ -93,10 +93,11 @@ int ab_point(struct traffic *t)
 
 void ab_header(void)
 {
-	printf("crypto prefetch plans, paired passes of %.2f s (%u pairs), crypto %s; Mpps per "
-	       "CPU-second of the worker's busy iterations, each plan's %% of the same run's "
+	printf("crypto prefetch plans, paired passes of %.2f s (%u pairs), crypto %s, %s; Mpps "
+	       "per CPU-second of the worker's busy iterations, each plan's %% of the same run's "
 	       "ceiling, and the median of the pairs' B/A ratios\n",
-	       opt.quick ? 0.02 : 0.1, AB_PAIRS, isa_name);
+	       opt.quick ? 0.02 : 0.1, AB_PAIRS, isa_name,
+	       eal_hugepages ? "2 MB hugepages" : "4 KB pages");
 	printf("%-8s %6s %5s  %-10s %7s %7s  %-10s %7s %7s  %-24s %5s  %s\n", "path", "peers",
 	       "size", "plan A", "Mpps", "ceil", "plan B", "Mpps", "ceil", "B/A median (range)",
 	       "pairs", "drops");

@@ -115,6 +115,11 @@ int parse_args(int argc, char **argv)
 			opt.testpmd = v;
 		else if (!strcmp(argv[i], "--isa") && parse_isa(v) == 0)
 			;
+		else if (!strcmp(argv[i], "--hugepages") &&
+		         (!strcmp(v, "auto") || !strcmp(v, "on") || !strcmp(v, "off")))
+			opt.hugepages = !strcmp(v, "on")    ? HUGE_ON
+			                : !strcmp(v, "off") ? HUGE_OFF
+			                                    : HUGE_AUTO;
 		else if (!strcmp(argv[i], "--crypto-prefetch") &&
 		         mg_crypto_prefetch_parse(v, &opt.prefetch) == 0)
 			snprintf(opt.prefetch_name, sizeof(opt.prefetch_name), "%s", v);
@@ -128,6 +133,12 @@ int parse_args(int argc, char **argv)
 	}
 	if (opt.seconds <= 0 || opt.peers < 2 || opt.peers > MAX_PEERS)
 		goto usage;
+	if (opt.hugepages == HUGE_ON && opt.gen_testpmd) {
+		fprintf(stderr,
+		        "--hugepages on: the testpmd points need --no-huge (memif shares the "
+		        "EAL's memory through its runtime directory)\n");
+		goto usage;
+	}
 	if (opt.ab && (opt.filter || opt.gen_testpmd))
 		goto usage;
 	if (opt.filter && !out_given)
@@ -137,15 +148,16 @@ int parse_args(int argc, char **argv)
 		goto usage;
 	return 0;
 usage:
-	fprintf(stderr,
-	        "usage: %s [--quick] [--seconds S (> 0)] [--peers N (2..%d)] [--out FILE]\n"
-	        "       [--paths encrypt|decrypt|both] [--sizes 64,128,256,512,1024,1420,imix]\n"
-	        "       [--peer-sets one|many|both] [--generator builtin|testpmd|both]\n"
-	        "       [--testpmd PATH (default: dpdk-testpmd in PATH)]\n"
-	        "       [--isa auto|avx512|avx2|avx|sse (one this CPU has)]\n"
-	        "       [--crypto-prefetch none|AHEAD:LINES[:key]] [--prefetch-ab PLAN]\n"
-	        "       [--filter|--filter-aa [--rules N (1..peers, default 1000)]\n"
-	        "        [--acl-method auto|avx512x32|avx512x16|avx2|sse|scalar]]\n",
-	        argv[0], MAX_PEERS);
+	fprintf(
+	    stderr,
+	    "usage: %s [--quick] [--seconds S (> 0)] [--peers N (2..%d)] [--out FILE]\n"
+	    "       [--paths encrypt|decrypt|both] [--sizes 64,128,256,512,1024,1420,imix]\n"
+	    "       [--peer-sets one|many|both] [--generator builtin|testpmd|both]\n"
+	    "       [--testpmd PATH (default: dpdk-testpmd in PATH)]\n"
+	    "       [--isa auto|avx512|avx2|avx|sse (one this CPU has)] [--hugepages auto|on|off]\n"
+	    "       [--crypto-prefetch none|AHEAD:LINES[:key]] [--prefetch-ab PLAN]\n"
+	    "       [--filter|--filter-aa [--rules N (1..peers, default 1000)]\n"
+	    "        [--acl-method auto|avx512x32|avx512x16|avx2|sse|scalar]]\n",
+	    argv[0], MAX_PEERS);
 	return -1;
 }

@@ -71,9 +71,10 @@ int write_json(const struct point *pts, unsigned n)
 	        "{\"bench\": \"dataplane\", \"machine\": {\"cpu\": \"%s\", \"cores\": %ld, "
 	        "\"isa\": \"%s\", \"crypto_library\": \"intel-ipsec-mb %s\", \"dpdk\": \"%s\", "
 	        "\"idle_mode\": \"busy-poll\", \"workers_measured\": 1, \"crypto_prefetch\": "
-	        "\"%s\", \"dpdk_max_simd_bits\": %u},\n",
+	        "\"%s\", \"dpdk_max_simd_bits\": %u, \"hugepages\": %s},\n",
 	        cpu, sysconf(_SC_NPROCESSORS_ONLN), isa_name, mg_crypto_library_version(),
-	        rte_version(), opt.prefetch_name, (unsigned)rte_vect_get_max_simd_bitwidth());
+	        rte_version(), opt.prefetch_name, (unsigned)rte_vect_get_max_simd_bitwidth(),
+	        eal_hugepages ? "true" : "false");
 	fprintf(f,
 	        " \"quick\": %s, \"seconds\": %.2f, \"mtu\": %d, \"size_is\": \"inner IP packet "
 	        "bytes\", \"rate_is\": \"per CPU-second the worker spent on iterations with "
@@ -121,9 +122,10 @@ void print_table(const struct point *pts, unsigned n)
 	char cpu[256], sz[16];
 	cpu_model(cpu, sizeof(cpu));
 	printf("meshgate data plane, one worker core: %s, %s, intel-ipsec-mb %s, %s (SIMD %u "
-	       "bits), busy poll, crypto prefetch %s\n",
+	       "bits, %s), busy poll, crypto prefetch %s\n",
 	       cpu, isa_name, mg_crypto_library_version(), rte_version(),
-	       (unsigned)rte_vect_get_max_simd_bitwidth(), opt.prefetch_name);
+	       (unsigned)rte_vect_get_max_simd_bitwidth(),
+	       eal_hugepages ? "2 MB hugepages" : "4 KB pages", opt.prefetch_name);
 	printf("%-8s %6s %5s %8s %8s %9s %6s %8s %6s %6s\n", "path", "peers", "size", "Mpps",
 	       "Gbit/s", "ceil Mpps", "ratio", "gen Mpps", "idle", "drops");
 	for (unsigned i = 0; i < n; i++) {

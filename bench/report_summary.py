@@ -121,6 +121,12 @@ def summary(docs, machine):
           f"{machine.get('dpdk', '?')}, kernel {machine.get('kernel', '?')}; "
           f"{machine.get('mode', '?')} run of {machine.get('date', '?')}.", "",
           "| benchmark | result | goal |", "| --- | --- | --- |"]
+    dpm = (docs.get("dataplane") or {}).get("machine") or {}
+    if "hugepages" in dpm:
+        md[0] += (" Data plane memory: " +
+                  ("2 MB hugepages" if dpm["hugepages"] else "4 KB pages (--no-huge)") +
+                  ("; the testpmd points on 4 KB pages." if docs["dataplane"].get("testpmd")
+                   and not docs["dataplane"].get("testpmd_hugepages") else "."))
     rows = []
     for name in sorted(docs):
         if name == "crypto_ceiling" or name.startswith("crypto_ceiling_isa_"):
