@@ -14,6 +14,7 @@
 #include "keypair_use.h"
 #include "mbuf_tail.h"
 #include "neigh.h"
+#include "outer_hdr.h"
 #include "pkt.h"
 #include "relay_ring.h"
 #include "policy.h"
@@ -28,7 +29,7 @@
 #define OPT_NOP      1
 
 /* Ethernet, IPv6, UDP and the data header: the most finish() prepends to an IP packet. */
-#define OUTER_MAX_HLEN (MG_ETH_HLEN + MG_IPV6_HLEN + MG_UDP_HLEN + 16)
+#define OUTER_MAX_HLEN MG_OUTER6_LEN
 #define GROUP_MAP_BITS 9 /* twice MG_ENCAP_MAX slots: probes stay short */
 #define GROUP_MAP_SIZE (1u << GROUP_MAP_BITS)
 _Static_assert(GROUP_MAP_SIZE >= 2 * MG_ENCAP_MAX, "the group map must stay half empty");
@@ -42,6 +43,7 @@ struct group {
 	unsigned first, n; /* members: idx[first .. first + n) */
 	uint64_t bytes;    /* WireGuard message bytes sealed for this peer */
 	unsigned sealed;
+	struct mg_outer_tmpl tmpl; /* unless relayed */
 };
 
 struct encap_burst {
@@ -168,6 +170,24 @@ static unsigned fragment4(struct mg_worker *w, struct rte_mbuf *m, const struct 
 
 /* ---- stages ---- */
 
+/*
+ * Every line from the outer headers to the tag is written on this core before TX: the
+ * headers by finish(), the TTL by prepare_group, the payload, padding and tag by the in-place
+ * seal. The packet's lines were last written on another core (a PMD, the fan-out worker) and
+ * classify only read the first: a plain read leaves them shared, and each first store then
+ * waits for an upgrade. Asking for them owned now costs one transaction per line, overlapped
+ * with the rest of the burst's work.
+ */
+static void prefetch_written(struct rte_mbuf *m, unsigned ip_len)
+{
+	const uint8_t *ip = frame_ip(m);
+	uintptr_t line = RTE_ALIGN_FLOOR((uintptr_t)(ip - OUTER_MAX_HLEN), RTE_CACHE_LINE_SIZE);
+	uintptr_t end = (uintptr_t)ip + ip_len + (WG_PADDING_MULTIPLE - 1) + WG_AEAD_TAG_LEN;
+
+	for (; line < end; line += RTE_CACHE_LINE_SIZE)
+		rte_prefetch0_write((const void *)line);
+}
+
 /* TTL and size: what passes goes to b; IPv4 without DF over the MTU is fragmented first. */
 static void admit(struct mg_worker *w, struct encap_burst *b, struct rte_mbuf **frames, unsigned n)
 {
@@ -183,10 +203,7 @@ static void admit(struct mg_worker *w, struct encap_burst *b, struct rte_mbuf **
 			continue;
 		}
 		if (l3.total_len <= w->gw->mtu) {
-			/* The outer headers go into headroom nobody has touched lately: have
-			 * its line owned before finish() writes and checksums them. */
-			rte_prefetch0_write(rte_pktmbuf_mtod(m, uint8_t *) + MG_ETH_HLEN -
-			                    OUTER_MAX_HLEN);
+			prefetch_written(m, l3.total_len);
 			if (b->n < MG_ENCAP_MAX)
 				b->m[b->n++] = m;
 			else
@@ -250,8 +267,13 @@ static void group(struct mg_worker *w, struct encap_burst *b)
 			h = (h + 1) & (GROUP_MAP_SIZE - 1);
 		if (!map[h]) {
 			unsigned g = b->n_groups++;
-			memset(&b->groups[g], 0, sizeof(b->groups[g]));
-			b->groups[g].peer = peer;
+			/* The rest is set before use: ep and the template by prepare_group,
+			 * first below. */
+			struct group *gr = &b->groups[g];
+			gr->peer = peer;
+			gr->kp = NULL;
+			gr->n = gr->sealed = 0;
+			gr->bytes = 0;
 			count[g] = 0;
 			map[h] = (uint16_t)(g + 1);
 			/* prepare_group reads these next: start the misses now, together. */
@@ -365,6 +387,28 @@ static bool rebuild_state(struct mg_worker *w, struct encap_burst *b, struct gro
 	return true;
 }
 
+/* The group's outer headers but for each message's own fields (outer_hdr.h). */
+static void outer_tmpl(struct mg_worker *w, struct group *g)
+{
+	struct mg_gateway *gw = w->gw;
+	const struct mg_port_addrs *mesh = &mg_gateway_addrs(gw)->ports[MG_PORT_MESH];
+	uint8_t family = g->ep.family;
+	struct mg_udp_tuple t = {
+	    .family = family,
+	    .ttl = 64,
+	    .src = family == 4 ? mesh->ipv4.addr : mesh->ipv6.addr,
+	    .dst = g->ep.addr,
+	    .sport = gw->listen_port,
+	    .dport = g->ep.port,
+	};
+	bool ip_off = family == 4 && w->tx_ip_cksum_offload[MG_PORT_MESH];
+	enum mg_udp_cksum uc = w->tx_udp_cksum_offload[MG_PORT_MESH] ? MG_UDP_CKSUM_OFFLOAD
+	                       : family == 4                         ? MG_UDP_CKSUM_ZERO
+	                                                             : MG_UDP_CKSUM_SW;
+	mg_outer_tmpl_init(&g->tmpl, &g->mac, &gw->ports[MG_PORT_MESH].mac, &t, !ip_off, uc,
+	                   g->kp->remote_index);
+}
+
 /* Everything one peer's packets need before sealing. Drops or stages the group on failure. */
 static void prepare_group(struct mg_worker *w, struct encap_burst *b, struct group *g)
 {
@@ -432,6 +476,8 @@ static void prepare_group(struct mg_worker *w, struct encap_burst *b, struct gro
 		atomic_fetch_or_explicit(&peer->requests, MG_PEER_WANT_HANDSHAKE,
 		                         memory_order_relaxed);
 	g->kp = kp;
+	if (!relayed)
+		outer_tmpl(w, g);
 
 	for (unsigned i = 0; i < g->n; i++) {
 		unsigned p = members[i];
@@ -469,25 +515,24 @@ stage_all:
 /* Header, outer IP/UDP and Ethernet around a sealed packet, then TX. */
 static void finish(struct mg_worker *w, struct encap_burst *b, unsigned j)
 {
-	struct mg_gateway *gw = w->gw;
 	const struct mg_crypto_job *job = &b->jobs[j];
 	unsigned p = b->job_pkt[j];
 	struct rte_mbuf *m = b->m[p];
 	struct group *g = &b->groups[b->grp[p]];
-	const struct mg_port_addrs *mesh = &mg_gateway_addrs(gw)->ports[MG_PORT_MESH];
 
 	if (b->status[j] != MG_CRYPTO_OK) {
 		mg_worker_drop(w, m, MG_DROP_CRYPTO);
 		return;
 	}
-	struct wg_msg_data hdr = {
-	    .header.type = htole32(WG_MSG_DATA),
-	    .key_idx = htole32(g->kp->remote_index),
-	    .counter = htole64(job->counter),
-	};
-	uint16_t msg_len = (uint16_t)(m->data_len + sizeof(hdr));
+	uint16_t body_len = (uint16_t)m->data_len;
+	uint16_t msg_len = (uint16_t)(body_len + sizeof(struct wg_msg_data));
 	uint8_t family = g->ep.family;
 	if (family == MG_FAMILY_RELAY) {
+		struct wg_msg_data hdr = {
+		    .header.type = htole32(WG_MSG_DATA),
+		    .key_idx = htole32(g->kp->remote_index),
+		    .counter = htole64(job->counter),
+		};
 		memcpy(rte_pktmbuf_prepend(m, sizeof(hdr)), &hdr, sizeof(hdr));
 		g->bytes += msg_len;
 		g->sealed++;
@@ -495,36 +540,19 @@ static void finish(struct mg_worker *w, struct encap_burst *b, unsigned j)
 		mg_relay_out(w, m, g->peer->slot);
 		return;
 	}
-	unsigned iphl = mg_ip_udp_hlen(family);
-	uint8_t *frame =
-	    (uint8_t *)rte_pktmbuf_prepend(m, (uint16_t)(MG_ETH_HLEN + iphl + sizeof(hdr)));
-	memcpy(frame + MG_ETH_HLEN + iphl, &hdr, sizeof(hdr));
-
-	struct mg_udp_tuple t = {
-	    .family = family,
-	    .tclass = mg_ecn_encap(b->inner_tclass[p]),
-	    .ttl = 64,
-	    .ip_id = w->ip_id++,
-	    .src = family == 4 ? mesh->ipv4.addr : mesh->ipv6.addr,
-	    .dst = g->ep.addr,
-	    .sport = gw->listen_port,
-	    .dport = g->ep.port,
-	};
-	bool ip_off = family == 4 && w->tx_ip_cksum_offload[MG_PORT_MESH];
-	enum mg_udp_cksum uc = w->tx_udp_cksum_offload[MG_PORT_MESH] ? MG_UDP_CKSUM_OFFLOAD
-	                       : family == 4                         ? MG_UDP_CKSUM_ZERO
-	                                                             : MG_UDP_CKSUM_SW;
-	mg_ip_udp_write(frame + MG_ETH_HLEN, &t, msg_len, !ip_off, uc);
-	mg_eth_write(frame, &g->mac, &gw->ports[MG_PORT_MESH].mac,
-	             family == 4 ? RTE_ETHER_TYPE_IPV4 : RTE_ETHER_TYPE_IPV6);
+	uint8_t *frame = (uint8_t *)rte_pktmbuf_prepend(m, (uint16_t)mg_outer_len(&g->tmpl));
+	mg_outer_write(frame, &g->tmpl, mg_ecn_encap(b->inner_tclass[p]), w->ip_id++, body_len,
+	               job->counter);
 	m->ol_flags &= ~(RTE_MBUF_F_TX_OFFLOAD_MASK);
-	if (ip_off || uc == MG_UDP_CKSUM_OFFLOAD) {
+	bool ip_off = family == 4 && !g->tmpl.ip_cksum;
+	bool udp_off = g->tmpl.udp_cksum == MG_UDP_CKSUM_OFFLOAD;
+	if (ip_off || udp_off) {
 		m->l2_len = MG_ETH_HLEN;
 		m->l3_len = family == 4 ? MG_IPV4_HLEN : MG_IPV6_HLEN;
 		m->ol_flags |= family == 4 ? RTE_MBUF_F_TX_IPV4 : RTE_MBUF_F_TX_IPV6;
 		if (ip_off)
 			m->ol_flags |= RTE_MBUF_F_TX_IP_CKSUM;
-		if (uc == MG_UDP_CKSUM_OFFLOAD)
+		if (udp_off)
 			m->ol_flags |= RTE_MBUF_F_TX_UDP_CKSUM;
 	}
 	g->bytes += msg_len;
