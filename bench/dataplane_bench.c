@@ -356,7 +356,7 @@ static int setup_peers(uint32_t n)
 		peer->slot = p;
 		peer->remote.local = &gw.local;
 		peer->remote.owner = peer;
-		wg_timers_init(&peer->timers, NULL, NULL, NULL);
+		mg_peer_timers_init(peer, NULL, NULL, NULL);
 		/* Each peer behind its own public address, reached through the mesh router. */
 		struct mg_sockaddr ep = {.family = 4, .port = LISTEN};
 		uint32_t a = rte_cpu_to_be_32((198u << 24 | 18u << 16) + p + 1);
