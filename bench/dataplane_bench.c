@@ -445,6 +445,17 @@ int build_encrypt(struct traffic *t)
 	return 0;
 }
 
+/*
+ * The size of peer p's i-th message. The generator sends message i of every peer before
+ * message i + 1 of any: with one size per message index, IMIX over many peers would come as
+ * runs of 10,000 packets of one size, not a mix. Shifting by the peer keeps every run mixed
+ * 7:4:1 (consecutive packets' peers are 7919 apart, so their sizes walk through imix[]).
+ */
+static unsigned decrypt_size(const struct traffic *t, uint32_t p, uint32_t i)
+{
+	return t->size == IMIX ? imix[(p + i) % IMIX_LEN] : t->size;
+}
+
 /* Seals every peer's messages with the reference path, as that peer would send them. */
 int build_decrypt(struct traffic *t)
 {
@@ -472,7 +483,7 @@ int build_decrypt(struct traffic *t)
 		for (uint32_t i = 0; i < t->msgs_per_peer; i++) {
 			size_t at = (size_t)p * t->msgs_per_peer + i, ml = 0;
 			uint8_t *f = t->frames + at * t->frame_stride;
-			unsigned s = size_at(t, i);
+			unsigned s = decrypt_size(t, p, i);
 			if (t->inner)
 				t->inner(inner, s, p, i);
 			else
