@@ -388,7 +388,7 @@ static int setup_peers(uint32_t n)
 		peer->slot = p;
 		peer->remote.local = &gw.local;
 		peer->remote.owner = peer;
-		wg_timers_init(&peer->timers, NULL, NULL, NULL);
+		mg_peer_timers_init(peer, NULL, NULL, NULL);
 		/* Each peer behind its own public address, reached through the mesh router. */
 		struct mg_sockaddr ep = {.family = 4, .port = LISTEN};
 		uint32_t a = rte_cpu_to_be_32((198u << 24 | 18u << 16) + p + 1);
@@ -477,6 +477,17 @@ int build_encrypt(struct traffic *t)
 	return 0;
 }
 
+/*
+ * The size of peer p's i-th message. The generator sends message i of every peer before
+ * message i + 1 of any: with one size per message index, IMIX over many peers would come as
+ * runs of 10,000 packets of one size, not a mix. Shifting by the peer keeps every run mixed
+ * 7:4:1 (consecutive packets' peers are 7919 apart, so their sizes walk through imix[]).
+ */
+static unsigned decrypt_size(const struct traffic *t, uint32_t p, uint32_t i)
+{
+	return t->size == IMIX ? imix[(p + i) % IMIX_LEN] : t->size;
+}
+
 /* Seals every peer's messages with the reference path, as that peer would send them. */
 int build_decrypt(struct traffic *t)
 {
@@ -504,7 +515,7 @@ int build_decrypt(struct traffic *t)
 		for (uint32_t i = 0; i < t->msgs_per_peer; i++) {
 			size_t at = (size_t)p * t->msgs_per_peer + i, ml = 0;
 			uint8_t *f = t->frames + at * t->frame_stride;
-			unsigned s = size_at(t, i);
+			unsigned s = decrypt_size(t, p, i);
 			if (t->inner)
 				t->inner(inner, s, p, i);
 			else

@@ -81,6 +81,11 @@ struct mg_peer_counters {
 	/* When this worker last sealed data for the peer (monotonic ns, 0 = never): the timer
 	 * input for data and authenticated packets sent; the control thread feeds the newest. */
 	_Atomic uint64_t last_tx_ns;
+	/* When this worker last received authenticated data from the peer (likewise): the timer
+	 * input for data and authenticated packets received; keepalives go to the peer's
+	 * last_keepalive_rx_ns. */
+	_Atomic uint64_t last_rx_ns;
 } __attribute__((aligned(64)));
+_Static_assert(sizeof(struct mg_peer_counters) == 64, "a counters row is one line");
 
 #endif

@@ -49,37 +49,37 @@ static struct mg_peer *peer_of(const struct wg_noise_keypair *kp)
 
 /*
  * Receiver index to keypair, age check, and a job to open each message in place. With many
- * peers every packet may touch a different keypair and peer: the passes request those lines
- * for the whole burst before anything waits on them.
+ * peers every packet may touch a different index slot, keypair and peer: each wave requests
+ * for the whole burst the lines the next wave reads, so no packet waits on a miss alone.
  */
 static void lookup(struct mg_worker *w, struct decap_burst *b, struct mg_decap_pkt *pkts,
                    unsigned n)
 {
 	struct wg_noise_keypair *kps[MG_BURST];
+	uint32_t idx[MG_BURST];
 	b->n = 0;
 	for (unsigned i = 0; i < n; i++) {
 		struct wg_msg_data hdr;
 		memcpy(&hdr, rte_pktmbuf_mtod(pkts[i].m, const uint8_t *), sizeof(hdr));
-		kps[i] =
-		    wg_index_table_lookup(w->gw->index, le32toh(hdr.key_idx), WG_INDEX_KEYPAIR);
+		idx[i] = le32toh(hdr.key_idx);
+		rte_prefetch0(wg_index_table_home(w->gw->index, idx[i]));
+	}
+	for (unsigned i = 0; i < n; i++) {
+		kps[i] = wg_index_table_lookup(w->gw->index, idx[i], WG_INDEX_KEYPAIR);
 		if (kps[i]) {
 			rte_prefetch0(&kps[i]->birth_ns);
 			rte_prefetch0(kps[i]->recv_key);
+			rte_prefetch0(&kps[i]->recv_replay);
 		}
 	}
-	for (unsigned i = 0; i < n; i++)
-		if (kps[i])
-			rte_prefetch0(kps[i]->remote);
+	/* The peer's two lines: the keypair slots (wg_noise_keypair_awaits_confirmation) and
+	 * its receive fields. */
 	for (unsigned i = 0; i < n; i++) {
 		if (!kps[i])
 			continue;
 		struct mg_peer *peer = peer_of(kps[i]);
-		rte_prefetch0(&peer->timers.d);
-		rte_prefetch0(&peer->endpoint);
-		rte_prefetch0((const void *)&peer->last_auth_rx_ns);
-		rte_prefetch0(&kps[i]->recv_replay);
-		/* wg_noise_keypair_awaits_confirmation reads the remote's slots. */
-		rte_prefetch0((const void *)&kps[i]->remote->next);
+		rte_prefetch0((const void *)&peer->remote.next);
+		rte_prefetch0(&peer->slot);
 	}
 	for (unsigned i = 0; i < n; i++) {
 		struct rte_mbuf *m = pkts[i].m;
@@ -90,7 +90,8 @@ static void lookup(struct mg_worker *w, struct decap_burst *b, struct mg_decap_p
 			continue;
 		}
 		struct mg_peer *peer = peer_of(kp);
-		enum wg_keypair_use use = wg_keypair_may_open(kp, &peer->timers.d, w->now_ns);
+		enum wg_keypair_use use = wg_keypair_may_open_after(
+		    kp, peer->open_reject_after_ns, peer->open_rekey_age_ns, w->now_ns);
 		if (use == WG_KEYPAIR_EXPIRED) {
 			mg_worker_drop(w, m, MG_DROP_KEY_EXPIRED);
 			continue;
@@ -184,17 +185,21 @@ static void authenticated(struct mg_worker *w, struct decap_burst *b)
 		struct mg_sockaddr cur;
 		if (!mg_endpoint_read(&peer->endpoint, &cur) || !same_endpoint(&cur, &d->src))
 			mg_endpoint_try_write(&peer->endpoint, &d->src);
-		atomic_store_explicit(&peer->last_auth_rx_ns, w->now_ns, memory_order_relaxed);
 		if (b->rekey[i])
 			atomic_fetch_or_explicit(&peer->requests, MG_PEER_WANT_HANDSHAKE,
 			                         memory_order_relaxed);
 		if (plain_len == 0) {
+			atomic_store_explicit(&peer->last_keepalive_rx_ns, w->now_ns,
+			                      memory_order_relaxed);
 			w->counters.keepalives_rx++;
 			rx_stats(w, peer, (uint32_t)WG_DATA_OVERHEAD);
 			rte_pktmbuf_free(d->m);
 			continue;
 		}
-		atomic_store_explicit(&peer->last_data_rx_ns, w->now_ns, memory_order_relaxed);
+		/* On this worker's row, which the packet writes anyway: the peer's line stays
+		 * clean for the other workers and the control thread. */
+		atomic_store_explicit(&w->peer_counters[peer->slot].last_rx_ns, w->now_ns,
+		                      memory_order_relaxed);
 		compact(b, &kept, i);
 	}
 	b->n = kept;

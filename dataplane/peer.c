@@ -9,6 +9,8 @@
 #include <stddef.h>
 #include <string.h>
 
+#include "keypair_use.h"
+
 bool mg_endpoint_read(const struct mg_endpoint *ep, struct mg_sockaddr *out)
 {
 	struct mg_endpoint *e = (struct mg_endpoint *)ep;
@@ -103,4 +105,12 @@ void mg_peer_current_changed(void *ctx, struct wg_noise_remote *remote)
 	(void)ctx;
 	if (remote->owner)
 		mg_peer_tx_invalidate(&mg_peer_of_remote(remote)->tx);
+}
+
+void mg_peer_timers_init(struct mg_peer *peer, const struct wg_timer_durations *d,
+                         void (*rand)(void *ctx, void *buf, size_t len), void *rand_ctx)
+{
+	wg_timers_init(&peer->timers, d, rand, rand_ctx);
+	peer->open_reject_after_ns = peer->timers.d.reject_after_time_ns;
+	peer->open_rekey_age_ns = wg_keypair_open_rekey_age_ns(&peer->timers.d);
 }

@@ -10,6 +10,7 @@
 
 #include <stdatomic.h>
 #include <stdbool.h>
+#include <stddef.h>
 #include <stdint.h>
 
 #include <rte_ether.h>
@@ -93,12 +94,16 @@ struct mg_peer {
 	struct wg_noise_remote remote; /* keypair slots; remote.owner points back here */
 	uint32_t slot;                 /* index in gw->peers: also the allowed-IPs next hop */
 	struct mg_endpoint endpoint;
-	/* Timer inputs, stored per burst by workers (relaxed): the control thread turns changes
-	 * into wg_timers events on its next tick. Monotonic ns, 0 = never. The send side's are
-	 * per worker (mg_peer_counters.last_tx_ns), off this line the control thread reads. */
-	_Atomic uint64_t last_data_rx_ns;
-	_Atomic uint64_t last_auth_rx_ns;
 	_Atomic uint32_t requests; /* enum mg_peer_request bits */
+	/* What opening a message asks of the peer's timer durations (wg_keypair_may_open_after),
+	 * copied from timers.d by mg_peer_timers_init: a packet then reads this line and not the
+	 * control thread's. The durations never change after that. */
+	uint64_t open_reject_after_ns, open_rekey_age_ns;
+	/* Timer input, stored by workers (relaxed) when a keepalive authenticates: the control
+	 * thread turns changes into wg_timers events on its next tick. Monotonic ns, 0 = never.
+	 * Data packets, sent and received, leave their times per worker instead
+	 * (mg_peer_counters.last_tx_ns, last_rx_ns), so that this line stays read-mostly. */
+	_Atomic uint64_t last_keepalive_rx_ns;
 	_Alignas(64) struct mg_peer_tx tx;
 
 	/*
@@ -121,6 +126,14 @@ struct mg_peer {
 	 * sealed was both data and an authenticated packet) */
 	uint64_t fed_tx_ns, fed_data_rx_ns, fed_auth_rx_ns;
 };
+/* One line for what every received packet reads of its peer (besides remote's slots). */
+_Static_assert(offsetof(struct mg_peer, slot) / 64 ==
+                   (offsetof(struct mg_peer, last_keepalive_rx_ns) + 7) / 64,
+               "a packet's peer fields share a line");
+
+/* wg_timers_init for the peer's timers, and the receive path's copy of their durations. */
+void mg_peer_timers_init(struct mg_peer *peer, const struct wg_timer_durations *d,
+                         void (*rand)(void *ctx, void *buf, size_t len), void *rand_ctx);
 
 static inline struct mg_peer *mg_peer_of_remote(struct wg_noise_remote *r)
 {

@@ -171,6 +171,10 @@ uint64_t mg_mono_ns(void);
 uint64_t mg_wall_ns(void);
 /* The gateway's monotonic clock: mg_mono_ns, or the test hook's. */
 uint64_t mg_control_now(const struct mg_control *ctl);
+/* When the peer's last authenticated packet, and its last data packet, came in (monotonic
+ * ns, 0 = never): the newest over the workers' counters rows and the peer's keepalive time. */
+void mg_peer_rx_times(const struct mg_gateway *gw, const struct mg_peer *peer, uint64_t *auth_ns,
+                      uint64_t *data_ns);
 
 /*
  * Takes ownership of *cfg (its contents are moved into ctl, *cfg is zeroed) and brings the

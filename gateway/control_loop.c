@@ -7,6 +7,7 @@
  */
 #include "control.h"
 
+#include <stddef.h>
 #include <string.h>
 #include <time.h>
 
@@ -59,6 +60,35 @@ static bool feed_one(uint64_t v, uint64_t *fed, enum feed_kind kind, struct feed
 	return true;
 }
 
+/* The newest of a per-worker timestamp over the workers' counters rows of the peer. */
+static uint64_t newest_over_workers(const struct mg_gateway *gw, const struct mg_peer *peer,
+                                    size_t field)
+{
+	uint64_t newest = 0;
+	for (unsigned w = 0; w < gw->n_workers; w++) {
+		if (!gw->peer_counters[w])
+			continue;
+		const char *row = (const char *)&gw->peer_counters[w][peer->slot];
+		const _Atomic uint64_t *p = (const _Atomic uint64_t *)(const void *)(row + field);
+		uint64_t t = atomic_load_explicit(p, memory_order_relaxed);
+		newest = t > newest ? t : newest;
+	}
+	return newest;
+}
+
+void mg_peer_rx_times(const struct mg_gateway *gw, const struct mg_peer *peer, uint64_t *auth_ns,
+                      uint64_t *data_ns)
+{
+	/* A data packet is also an authenticated one: the authenticated time is the newer of the
+	 * data time and the keepalive time. */
+	uint64_t data =
+	    newest_over_workers(gw, peer, offsetof(struct mg_peer_counters, last_rx_ns));
+	uint64_t keepalive =
+	    atomic_load_explicit(&peer->last_keepalive_rx_ns, memory_order_relaxed);
+	*data_ns = data;
+	*auth_ns = keepalive > data ? keepalive : data;
+}
+
 /*
  * The workers leave timestamps instead of calling the timers (which are the control thread's).
  * Replayed in time order, each as the event the kernel raises at that point of its send or
@@ -68,22 +98,15 @@ static void feed_timers(const struct mg_gateway *gw, struct mg_peer *peer)
 {
 	struct feed ev[4];
 	unsigned n = 0;
-	/* Each worker keeps its own send time on its own counters row: the newest is the event. */
-	uint64_t tx = 0;
-	for (unsigned w = 0; w < gw->n_workers; w++) {
-		uint64_t t =
-		    gw->peer_counters[w]
-		        ? atomic_load_explicit(&gw->peer_counters[w][peer->slot].last_tx_ns,
-		                               memory_order_relaxed)
-		        : 0;
-		tx = t > tx ? t : tx;
-	}
+	/* Each worker keeps its own send and data receive times on its own counters row: the
+	 * newest is the event. */
+	uint64_t tx = newest_over_workers(gw, peer, offsetof(struct mg_peer_counters, last_tx_ns));
+	uint64_t auth_rx, data_rx;
+	mg_peer_rx_times(gw, peer, &auth_rx, &data_rx);
 	if (feed_one(tx, &peer->fed_tx_ns, FEED_TX_AUTH, ev, &n))
 		ev[n++] = (struct feed){.at = tx, .kind = FEED_TX_DATA};
-	feed_one(atomic_load_explicit(&peer->last_auth_rx_ns, memory_order_relaxed),
-	         &peer->fed_auth_rx_ns, FEED_RX_AUTH, ev, &n);
-	feed_one(atomic_load_explicit(&peer->last_data_rx_ns, memory_order_relaxed),
-	         &peer->fed_data_rx_ns, FEED_RX_DATA, ev, &n);
+	feed_one(auth_rx, &peer->fed_auth_rx_ns, FEED_RX_AUTH, ev, &n);
+	feed_one(data_rx, &peer->fed_data_rx_ns, FEED_RX_DATA, ev, &n);
 	for (unsigned i = 1; i < n; i++)
 		for (unsigned j = i;
 		     j > 0 && (ev[j].at < ev[j - 1].at ||

@@ -288,7 +288,7 @@ int mg_device_add_peer(struct mg_control *ctl, const struct mg_peer_config *pc,
 	if (pc->has_preshared_key)
 		wg_noise_remote_set_psk(&peer->remote, pc->preshared_key);
 	wg_cookie_maker_init(&peer->cookie, pc->public_key);
-	wg_timers_init(&peer->timers, &ctl->durations, rng, NULL);
+	mg_peer_timers_init(peer, &ctl->durations, rng, NULL);
 	if (pc->endpoint.family)
 		mg_endpoint_write(&peer->endpoint, &pc->endpoint);
 	int rc = rte_hash_add_key_data(ctl->peer_by_key, pc->public_key, (void *)(uintptr_t)slot);

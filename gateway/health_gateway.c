@@ -315,7 +315,8 @@ static int health_ping_start(void *vctx, const char *arg, struct mg_health_ping 
 	uint64_t now = mg_mono_ns();
 	p->slot = peer->slot;
 	p->sent_ns = now;
-	p->base_rx_ns = atomic_load_explicit(&peer->last_auth_rx_ns, memory_order_relaxed);
+	uint64_t data_rx;
+	mg_peer_rx_times(&ctl->gw, peer, &p->base_rx_ns, &data_rx);
 	p->base_hs_ns = peer->last_handshake_realtime_ns;
 	if (!mg_hs_has_usable_keypair(peer, now)) {
 		/* No session: the keepalive becomes a handshake, whose answer we time instead. */
@@ -346,7 +347,8 @@ static int health_ping_poll(void *vctx, struct mg_health_ping *p, uint64_t now_n
 	wg_key_to_base64(key, peer->remote.remote_static);
 	if (strcmp(key, p->peer) != 0)
 		return -ENOENT;
-	uint64_t rx = atomic_load_explicit(&peer->last_auth_rx_ns, memory_order_relaxed);
+	uint64_t rx, data_rx;
+	mg_peer_rx_times(&h->ctl->gw, peer, &rx, &data_rx);
 	uint64_t now = mg_mono_ns();
 	(void)now_ns; /* the health clock; the workers stamp packets with mg_mono_ns's */
 	if (rx != p->base_rx_ns && rx > p->sent_ns) {

@@ -91,7 +91,8 @@ struct wg_index_table *wg_index_table_new(uint32_t capacity)
 	struct wg_index_table *t = calloc(1, sizeof(*t));
 	if (!t)
 		return NULL;
-	t->slots = calloc(nslots, sizeof(*t->slots));
+	/* Line-aligned: a slot and the probe after it are one line, not two, most of the time. */
+	t->slots = aligned_alloc(64, nslots * sizeof(*t->slots));
 	if (!t->slots) {
 		free(t);
 		return NULL;
@@ -175,6 +176,11 @@ void *wg_index_table_lookup(const struct wg_index_table *t, uint32_t index, enum
 	if (!find_slot(t, index, &state, &value) || state != (uint8_t)kind)
 		return NULL;
 	return value;
+}
+
+const void *wg_index_table_home(const struct wg_index_table *t, uint32_t index)
+{
+	return &t->slots[home_slot(t, index)];
 }
 
 uint32_t wg_index_table_count(const struct wg_index_table *t)

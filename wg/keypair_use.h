@@ -77,19 +77,32 @@ static inline enum wg_keypair_use wg_keypair_may_seal(const struct wg_noise_keyp
  * peer's packets in flight under a keypair we stopped using still arrive, and the received
  * counter is bounded by the replay window (wg_replay_check) once authenticated. REKEY for the
  * initiator from REJECT_AFTER_TIME - KEEPALIVE_TIMEOUT - REKEY_TIMEOUT: an initiator that only
- * receives still renews the keypair before it dies.
+ * receives still renews the keypair before it dies. The _after form takes that age and
+ * REJECT_AFTER_TIME, for a caller that keeps them nearer to hand than the peer's timers
+ * (dataplane/peer.h's receive fields).
  */
+static inline uint64_t wg_keypair_open_rekey_age_ns(const struct wg_timer_durations *d)
+{
+	uint64_t margin = d->keepalive_timeout_ns + d->rekey_timeout_ns;
+	return d->reject_after_time_ns > margin ? d->reject_after_time_ns - margin : 0;
+}
+
+static inline enum wg_keypair_use wg_keypair_may_open_after(const struct wg_noise_keypair *kp,
+                                                            uint64_t reject_after_time_ns,
+                                                            uint64_t rekey_age_ns, uint64_t now_ns)
+{
+	uint64_t age = wg_keypair_age_ns(kp, now_ns);
+	if (age >= reject_after_time_ns)
+		return WG_KEYPAIR_EXPIRED;
+	return kp->is_initiator && age >= rekey_age_ns ? WG_KEYPAIR_REKEY : WG_KEYPAIR_OK;
+}
+
 static inline enum wg_keypair_use wg_keypair_may_open(const struct wg_noise_keypair *kp,
                                                       const struct wg_timer_durations *d,
                                                       uint64_t now_ns)
 {
-	uint64_t age = wg_keypair_age_ns(kp, now_ns);
-	if (age >= d->reject_after_time_ns)
-		return WG_KEYPAIR_EXPIRED;
-	uint64_t margin = d->keepalive_timeout_ns + d->rekey_timeout_ns;
-	uint64_t rekey_age =
-	    d->reject_after_time_ns > margin ? d->reject_after_time_ns - margin : 0;
-	return kp->is_initiator && age >= rekey_age ? WG_KEYPAIR_REKEY : WG_KEYPAIR_OK;
+	return wg_keypair_may_open_after(kp, d->reject_after_time_ns,
+	                                 wg_keypair_open_rekey_age_ns(d), now_ns);
 }
 
 #endif

@@ -401,7 +401,7 @@ static int setup(void)
 		enum wg_result r2 =
 		    wg_noise_remote_init(&far[i].gw, &far[i].local, gw.local.static_public, NULL);
 		CHECK(r1 == WG_OK && r2 == WG_OK, "remotes");
-		wg_timers_init(&p->timers, NULL, NULL, NULL);
+		mg_peer_timers_init(p, NULL, NULL, NULL);
 		set_endpoint(i, 4);
 		CHECK(mg_allowedips_insert(gw.allowedips, AF_INET, inner_addr(4, i), 16, i) == 0 &&
 		          mg_allowedips_insert(gw.allowedips, AF_INET6, inner_addr(6, i), 64, i) ==
@@ -933,6 +933,53 @@ static void test_loop(void)
 	expect_drops(MG_DROP_REASON_COUNT, 0, "loop");
 }
 
+/*
+ * The timer inputs of received packets: a data packet's time goes to this worker's counters row
+ * (the control thread takes the newest over the workers), a keepalive's to the peer's line. A
+ * roamed endpoint is current for the next packet from there: no second write, so the send
+ * state built for it stays fresh.
+ */
+static void test_rx_times(void)
+{
+	static uint8_t buf[2048], inner[2048], msg[2048];
+	struct mg_peer *p = peers[0];
+	struct mg_peer_counters *row = &w.peer_counters[p->slot];
+	size_t ml;
+
+	snapshot();
+	set_endpoint(0, 4);
+	uint64_t ka0 = atomic_load(&p->last_keepalive_rx_ns);
+	clock_ns += WG_NSEC_PER_SEC;
+	ml = far_seal(0, 4, 100, NULL, inner, msg);
+	run1(MG_PORT_MESH, buf, mesh_frame(buf, 4, 0, msg, ml));
+	uint64_t data_at = clock_ns;
+	CHECK(atomic_load(&row->last_rx_ns) == data_at, "data: the time is on the worker's row");
+	CHECK(atomic_load(&p->last_keepalive_rx_ns) == ka0, "data: the peer's line is not written");
+
+	clock_ns += WG_NSEC_PER_SEC;
+	wg_transport_seal(far_kp(0), NULL, 0, MTU, msg, sizeof(msg), &ml, NULL, clock_ns);
+	run1(MG_PORT_MESH, buf, mesh_frame(buf, 4, 0, msg, ml));
+	CHECK(atomic_load(&p->last_keepalive_rx_ns) == clock_ns,
+	      "keepalive: the time is the peer's");
+	CHECK(atomic_load(&row->last_rx_ns) == data_at, "keepalive: no data time");
+
+	clock_ns += WG_NSEC_PER_SEC;
+	ml = far_seal(0, 4, 100, NULL, inner, msg);
+	run1(MG_PORT_MESH, buf, mesh_frame(buf, 6, 0, msg, ml));
+	struct mg_sockaddr ep;
+	CHECK(mg_endpoint_read(&p->endpoint, &ep) && ep.family == 6, "roamed to the v6 source");
+	uint32_t ep_seq = atomic_load(&p->endpoint.seq), tx_seq = atomic_load(&p->tx.seq);
+	ml = far_seal(0, 4, 100, NULL, inner, msg);
+	run1(MG_PORT_MESH, buf, mesh_frame(buf, 6, 0, msg, ml));
+	CHECK(atomic_load(&p->endpoint.seq) == ep_seq && atomic_load(&p->tx.seq) == tx_seq,
+	      "the roamed endpoint is current for the next packet");
+	CHECK(atomic_load(&row->last_rx_ns) == clock_ns, "data after roaming: timed");
+	CHECK(rte_ring_count(ring[MG_PORT_LAN].tx[0]) == 3, "three data packets forwarded");
+	expect_drops(MG_DROP_REASON_COUNT, 0, "rx times");
+	flush_rings();
+	set_endpoint(0, 4);
+}
+
 static void test_expiry(void)
 {
 	static uint8_t buf[2048], inner[2048], msg[2048];
@@ -963,6 +1010,7 @@ int main(int argc, char **argv)
 	test_bursts();
 	test_next_burst();
 	test_loop();
+	test_rx_times();
 	test_expiry();
 	CHECK(w.counters.drops[MG_DROP_PUNT_FULL] == 0, "no punt lost");
 	flush_rings();

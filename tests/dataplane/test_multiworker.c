@@ -292,7 +292,7 @@ static int setup_keys(void)
 	        WG_OK ||
 	    wg_noise_remote_init(&far_remote, &far_local, gw.local.static_public, NULL) != WG_OK)
 		return -1;
-	wg_timers_init(&peer->timers, NULL, NULL, NULL);
+	mg_peer_timers_init(peer, NULL, NULL, NULL);
 	set_endpoint(LISTEN);
 	handshake();
 	return 0;

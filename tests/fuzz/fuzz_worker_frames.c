@@ -315,7 +315,7 @@ static int setup_peer(void)
 	        WG_OK ||
 	    fake_host_add(&far, gw.local.static_public, &far_remote) != WG_OK)
 		return -1;
-	wg_timers_init(&peer->timers, NULL, NULL, NULL);
+	mg_peer_timers_init(peer, NULL, NULL, NULL);
 	struct mg_sockaddr ep = {.family = 4, .port = LISTEN};
 	memcpy(ep.addr, ep4, 4);
 	mg_endpoint_write(&peer->endpoint, &ep);

@@ -369,9 +369,40 @@ void test_zero_keys(void)
 	      "D's old session no longer opens");
 }
 
+/* The receive times the timers are fed: the newest data time over the workers' counters rows,
+ * and for authenticated packets the newer of that and the peer's keepalive time. */
+static void test_rx_times_over_workers(void)
+{
+	static struct mg_gateway gw;
+	static struct mg_peer peer;
+	static struct mg_peer_counters rows[2][4];
+	uint64_t auth, data;
+
+	gw.n_workers = 2;
+	gw.peer_counters[0] = rows[0];
+	gw.peer_counters[1] = rows[1];
+	peer.slot = 2;
+	mg_peer_rx_times(&gw, &peer, &auth, &data);
+	CHECK(auth == 0 && data == 0, "nothing received: never");
+	atomic_store(&rows[0][2].last_rx_ns, 500);
+	atomic_store(&rows[1][2].last_rx_ns, 700);
+	atomic_store(&rows[1][1].last_rx_ns, 900); /* another peer's */
+	atomic_store(&peer.last_keepalive_rx_ns, 600);
+	mg_peer_rx_times(&gw, &peer, &auth, &data);
+	CHECK(data == 700 && auth == 700, "data on worker 1 is the newest (%llu, %llu)",
+	      (unsigned long long)data, (unsigned long long)auth);
+	atomic_store(&peer.last_keepalive_rx_ns, 800);
+	mg_peer_rx_times(&gw, &peer, &auth, &data);
+	CHECK(data == 700 && auth == 800, "a later keepalive moves only the authenticated time");
+	gw.peer_counters[1] = NULL; /* a worker not started */
+	mg_peer_rx_times(&gw, &peer, &auth, &data);
+	CHECK(data == 500 && auth == 800, "rows of absent workers are skipped");
+}
+
 int main(int argc, char **argv)
 {
 	(void)argc;
+	test_rx_times_over_workers();
 	if (h_setup(argv[0]) != 0) {
 		CHECK(false, "set-up");
 		h_teardown();
