@@ -174,9 +174,10 @@ static unsigned fragment4(struct mg_worker *w, struct rte_mbuf *m, const struct 
  * Every line from the outer headers to the tag is written on this core before TX: the
  * headers by finish(), the TTL by prepare_group, the payload, padding and tag by the in-place
  * seal. The packet's lines were last written on another core (a PMD, the fan-out worker) and
- * classify only read the first: a plain read leaves them shared, and each first store then
- * waits for an upgrade. Asking for them owned now costs one transaction per line, overlapped
- * with the rest of the burst's work.
+ * classify only read the first: asking for all of them now overlaps their misses with the
+ * rest of the burst's work instead of taking them one by one at the first store. (For the
+ * baseline x86-64 target rte_prefetch0_write is a read prefetch, not PREFETCHW: the lines
+ * arrive early, not owned; a real PREFETCHW gained nothing measurable, bench/README.md.)
  */
 static void prefetch_written(struct rte_mbuf *m, unsigned ip_len)
 {
