@@ -260,6 +260,11 @@ const char *mg_crypto_library_version(void)
 	return imb_get_version_str();
 }
 
+/*
+ * Everything the library's checked submit would verify for these jobs: the rest of each job
+ * (algorithm, key and nonce lengths, offsets, tag length) is constant in fill_job. Jobs are
+ * therefore submitted unchecked, which was 6 % faster sealing 64-byte messages (bench/README.md).
+ */
 static bool job_acceptable(const struct mg_crypto_job *j, bool seal)
 {
 	if (!j->key || !j->tag || j->len > MG_CRYPTO_MAX_LEN)
@@ -398,7 +403,7 @@ static unsigned run_slice(struct mg_crypto *c, bool seal, const struct mg_crypto
 		fill_job(c, job, &jobs[i], i, seal, nonce, ad, adlen);
 		c->pending[i] = 1;
 		c->inflight++;
-		drain(c, &s, IMB_SUBMIT_JOB(c->mgr));
+		drain(c, &s, IMB_SUBMIT_JOB_NOCHECK(c->mgr));
 	}
 	while (c->inflight && (job = IMB_FLUSH_JOB(c->mgr)) != NULL)
 		drain(c, &s, job);
