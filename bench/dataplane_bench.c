@@ -366,11 +366,13 @@ static int setup_peers(uint32_t n)
 {
 	peers = calloc(n, sizeof(*peers));
 	peer_slots = calloc(n, sizeof(*peer_slots));
+	gw.peer_tx = aligned_alloc(64, n * sizeof(*gw.peer_tx));
 	/* Both hold cache-line aligned members (a counters row, a peer's send state). */
 	peer_counters = aligned_alloc(64, n * sizeof(*peer_counters));
 	bp = calloc(n, sizeof(*bp));
-	if (!peers || !peer_slots || !peer_counters || !bp)
+	if (!peers || !peer_slots || !gw.peer_tx || !peer_counters || !bp)
 		return -1;
+	memset(gw.peer_tx, 0, n * sizeof(*gw.peer_tx));
 	memset(peer_counters, 0, n * sizeof(*peer_counters));
 	gw.peers = peer_slots;
 	gw.max_peers = n;
@@ -386,6 +388,7 @@ static int setup_peers(uint32_t n)
 		memset(peer, 0, sizeof(*peer));
 		peers[p] = peer;
 		peer->slot = p;
+		peer->tx = &gw.peer_tx[p];
 		peer->remote.local = &gw.local;
 		peer->remote.owner = peer;
 		mg_peer_timers_init(peer, NULL, NULL, NULL);

@@ -106,6 +106,10 @@ struct mg_gateway {
 	/* Peers by slot; NULL = free. Pointers are published with release stores and retired
 	 * through RCU. */
 	struct mg_peer *_Atomic *peers;
+	/* Their send states by slot (peer.h), max_peers of them, cache-line aligned: encap reads a
+	 * packet's straight from the allowed-IPs result. A slot's state is stale until a worker
+	 * builds it for the peer there, and made stale again when that peer leaves. */
+	struct mg_peer_tx *peer_tx;
 	uint32_t max_peers;
 	uint32_t n_peers;
 
@@ -134,6 +138,12 @@ static inline struct mg_peer *mg_gateway_peer(const struct mg_gateway *gw, uint3
 	if (slot >= gw->max_peers)
 		return NULL;
 	return atomic_load_explicit(&gw->peers[slot], memory_order_acquire);
+}
+
+/* The send state of a slot below max_peers, whether or not a peer holds it. */
+static inline struct mg_peer_tx *mg_gateway_peer_tx(const struct mg_gateway *gw, uint32_t slot)
+{
+	return &gw->peer_tx[slot];
 }
 
 /* The worker's view of the gateway's addresses; valid until its next quiescent state. The

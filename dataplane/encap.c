@@ -36,14 +36,12 @@ _Static_assert(GROUP_MAP_SIZE >= 2 * MG_ENCAP_MAX, "the group map must stay half
 
 /* One peer's share of the burst. */
 struct group {
-	struct mg_peer *peer;
-	struct wg_noise_keypair *kp;
-	struct mg_sockaddr ep;
-	struct rte_ether_addr mac;
-	unsigned first, n; /* members: idx[first .. first + n) */
-	uint64_t bytes;    /* WireGuard message bytes sealed for this peer */
+	uint32_t slot;
+	struct mg_peer_tx *tx; /* the slot's send state */
+	unsigned first, n;     /* members: idx[first .. first + n) */
+	uint64_t bytes;        /* WireGuard message bytes sealed for this peer */
 	unsigned sealed;
-	struct mg_outer_tmpl tmpl; /* unless relayed */
+	struct mg_peer_tx st; /* what this burst seals with: a copy of *tx, or rebuilt */
 };
 
 struct encap_burst {
@@ -247,39 +245,41 @@ static void route(struct mg_worker *w, struct encap_burst *b)
 		b->slot[pos6[i]] = res6[i];
 }
 
-/* Groups the routed packets by peer; packets without one are answered and dropped. A small
- * hash of peer slots keeps this linear when a burst spans as many peers as packets. */
+/* Groups the routed packets by peer slot; packets without one are answered and dropped. A
+ * small hash of slots keeps this linear when a burst spans as many peers as packets. Nothing
+ * here loads a peer: the send state is addressed by the slot alone (peer.h), so its lines are
+ * requested as soon as the slot is known. */
 static void group(struct mg_worker *w, struct encap_burst *b)
 {
 	unsigned count[MG_ENCAP_MAX], kept = 0;
 	uint16_t map[GROUP_MAP_SIZE]; /* group index + 1, 0 = empty */
+	uint32_t max_peers = w->gw->max_peers;
 
 	memset(map, 0, sizeof(map));
 	b->n_groups = 0;
 	for (unsigned i = 0; i < b->n; i++) {
-		struct mg_peer *peer =
-		    b->slot[i] == MG_ALLOWEDIPS_NO_PEER ? NULL : mg_gateway_peer(w->gw, b->slot[i]);
-		if (!peer) {
+		uint32_t slot = b->slot[i];
+		if (slot >= max_peers) { /* MG_ALLOWEDIPS_NO_PEER among them */
 			drop_icmp(w, b->m[i], MG_ICMP_UNREACHABLE, MG_DROP_NO_ROUTE);
 			continue;
 		}
-		unsigned h = (b->slot[i] * 2654435761u) >> (32 - GROUP_MAP_BITS);
-		while (map[h] && b->groups[map[h] - 1].peer != peer)
+		unsigned h = (slot * 2654435761u) >> (32 - GROUP_MAP_BITS);
+		while (map[h] && b->groups[map[h] - 1].slot != slot)
 			h = (h + 1) & (GROUP_MAP_SIZE - 1);
 		if (!map[h]) {
 			unsigned g = b->n_groups++;
-			/* The rest is set before use: ep and the template by prepare_group,
-			 * first below. */
+			/* The rest is set before use: the state by prepare_group, first below. */
 			struct group *gr = &b->groups[g];
-			gr->peer = peer;
-			gr->kp = NULL;
+			gr->slot = slot;
+			gr->tx = mg_gateway_peer_tx(w->gw, slot);
 			gr->n = gr->sealed = 0;
 			gr->bytes = 0;
 			count[g] = 0;
 			map[h] = (uint16_t)(g + 1);
 			/* prepare_group reads these next: start the misses now, together. */
-			rte_prefetch0(&peer->tx);
-			rte_prefetch0_write(&w->peer_counters[b->slot[i]]);
+			rte_prefetch0(gr->tx);
+			rte_prefetch0((const char *)gr->tx + RTE_CACHE_LINE_SIZE);
+			rte_prefetch0_write(&w->peer_counters[slot]);
 		}
 		unsigned g = map[h] - 1u;
 		count[g]++;
@@ -296,12 +296,12 @@ static void group(struct mg_worker *w, struct encap_burst *b)
 		struct group *gr = &b->groups[b->grp[i]];
 		b->idx[gr->first + gr->n++] = i;
 	}
-	/* Second wave: the keypairs, now that the peers' lines are on their way. Only a hint:
-	 * the pointer is read outside the line's sequence lock, and a stale one costs nothing
-	 * (a prefetch never faults); prepare_group reads the line properly. */
+	/* Second wave: the keypairs, now that the states' lines are on their way. Only a hint:
+	 * the pointer is read outside the state's sequence lock, and a stale one costs nothing
+	 * (a prefetch never faults); prepare_group reads the state properly. */
 	for (unsigned g = 0; g < b->n_groups; g++) {
 		struct wg_noise_keypair *kp =
-		    __atomic_load_n(&b->groups[g].peer->tx.kp, __ATOMIC_RELAXED);
+		    __atomic_load_n(&b->groups[g].tx->kp, __ATOMIC_RELAXED);
 		if (kp) {
 			rte_prefetch0(kp->send_key); /* and birth, validity and index (noise.h) */
 			rte_prefetch0_write((const void *)&kp->send_counter);
@@ -348,106 +348,140 @@ static bool mesh_has_family(const struct mg_port_addrs *pc, uint8_t family)
 	return family == 4 ? pc->has_ipv4 : family == 6 ? pc->has_ipv6 : false;
 }
 
-/*
- * The inputs behind a stale send state, read one by one as they change (peer.h), and the
- * state stored for the next bursts when everything resolved. kp is the current keypair, already
- * known to be there. Returns false after dropping the group (no endpoint, no neighbour).
- */
-static bool rebuild_state(struct mg_worker *w, struct encap_burst *b, struct group *g,
-                          uint32_t begin, uint32_t neigh_gen, struct mg_peer_tx *st)
+/* The worker's checksum offloads on the mesh port, as a template records them. */
+static bool tmpl_ip_cksum(const struct mg_worker *w, uint8_t family)
+{
+	return family == 4 && !w->tx_ip_cksum_offload[MG_PORT_MESH];
+}
+
+static enum mg_udp_cksum tmpl_udp_cksum(const struct mg_worker *w, uint8_t family)
+{
+	return w->tx_udp_cksum_offload[MG_PORT_MESH] ? MG_UDP_CKSUM_OFFLOAD
+	       : family == 4                         ? MG_UDP_CKSUM_ZERO
+	                                             : MG_UDP_CKSUM_SW;
+}
+
+/* A state another worker built may have other offloads (not in practice: one port). */
+static bool tmpl_matches(const struct mg_worker *w, const struct mg_peer_tx *st)
+{
+	return st->relayed || (st->tmpl.ip_cksum == tmpl_ip_cksum(w, st->tmpl.family) &&
+	                       st->tmpl.udp_cksum == tmpl_udp_cksum(w, st->tmpl.family));
+}
+
+/* The outer headers to ep through the next hop mac, but for each message's own fields. */
+static void outer_tmpl(struct mg_worker *w, struct mg_outer_tmpl *tmpl,
+                       const struct mg_sockaddr *ep, const struct rte_ether_addr *mac,
+                       uint32_t remote_index)
 {
 	struct mg_gateway *gw = w->gw;
-	struct mg_peer *peer = g->peer;
+	const struct mg_port_addrs *mesh = &mg_gateway_addrs(gw)->ports[MG_PORT_MESH];
+	uint8_t family = ep->family;
+	struct mg_udp_tuple t = {
+	    .family = family,
+	    .ttl = 64,
+	    .src = family == 4 ? mesh->ipv4.addr : mesh->ipv6.addr,
+	    .dst = ep->addr,
+	    .sport = __atomic_load_n(&gw->listen_port, __ATOMIC_ACQUIRE),
+	    .dport = ep->port,
+	};
+	mg_outer_tmpl_init(tmpl, mac, &gw->ports[MG_PORT_MESH].mac, &t, tmpl_ip_cksum(w, family),
+	                   tmpl_udp_cksum(w, family), remote_index);
+}
+
+/*
+ * The inputs behind a stale send state, read one by one as they change (peer.h), and the
+ * state stored for the next bursts when everything resolved. st->kp is the current keypair,
+ * already known to be there. Returns false after dropping the group (no endpoint, no
+ * neighbour).
+ */
+static bool rebuild_state(struct mg_worker *w, struct encap_burst *b, struct group *g,
+                          struct mg_peer *peer, uint32_t begin, uint32_t neigh_gen)
+{
+	struct mg_gateway *gw = w->gw;
+	struct mg_peer_tx *st = &g->st;
 	unsigned *members = b->idx + g->first;
 	const struct mg_port_addrs *mesh = &mg_gateway_addrs(gw)->ports[MG_PORT_MESH];
+	struct mg_sockaddr ep;
+	struct rte_ether_addr mac;
 	uint8_t nh[16];
 
 	st->neigh_gen = neigh_gen;
-	memset(&st->mac, 0, sizeof(st->mac));
-	bool have_ep = mg_endpoint_read(&peer->endpoint, &st->ep);
-	st->relayed = have_ep && st->ep.family == MG_FAMILY_RELAY;
-	if (!st->relayed && (!have_ep || !mesh_has_family(mesh, st->ep.family))) {
+	bool have_ep = mg_endpoint_read(&peer->endpoint, &ep);
+	st->relayed = have_ep && ep.family == MG_FAMILY_RELAY;
+	if (!st->relayed && (!have_ep || !mesh_has_family(mesh, ep.family))) {
 		for (unsigned i = 0; i < g->n; i++)
 			drop_icmp(w, b->m[members[i]], MG_ICMP_UNREACHABLE, MG_DROP_NO_ENDPOINT);
 		g->n = 0;
 		return false;
 	}
-	bool hop = st->relayed || mg_neigh_next_hop(mesh, st->ep.family, st->ep.addr, nh);
-	bool mac = st->relayed ||
-	           (hop && mg_neigh_lookup(gw->neigh, MG_PORT_MESH, st->ep.family, nh, &st->mac));
-	if (!mac) {
+	bool hop = st->relayed || mg_neigh_next_hop(mesh, ep.family, ep.addr, nh);
+	bool have_mac =
+	    st->relayed || (hop && mg_neigh_lookup(gw->neigh, MG_PORT_MESH, ep.family, nh, &mac));
+	if (!have_mac) {
 		if (hop)
-			mg_event_resolve(gw, &w->resolve, MG_PORT_MESH, st->ep.family, nh,
-			                 w->now_tsc, &w->counters.events_lost);
+			mg_event_resolve(gw, &w->resolve, MG_PORT_MESH, ep.family, nh, w->now_tsc,
+			                 &w->counters.events_lost);
 		for (unsigned i = 0; i < g->n; i++)
 			mg_worker_drop(w, b->m[members[i]], MG_DROP_NO_NEIGHBOUR);
 		g->n = 0;
 		return false;
 	}
-	mg_peer_tx_store(&peer->tx, begin, st);
+	if (st->relayed)
+		memset(&st->tmpl, 0, sizeof(st->tmpl));
+	else
+		outer_tmpl(w, &st->tmpl, &ep, &mac, st->kp->remote_index);
+	/* Only into the peer's own slot: a peer without one (or a stale pointer) never makes a
+	 * slot's state fresh. */
+	if (peer->tx == g->tx)
+		mg_peer_tx_store(g->tx, begin, st);
 	return true;
-}
-
-/* The group's outer headers but for each message's own fields (outer_hdr.h). */
-static void outer_tmpl(struct mg_worker *w, struct group *g)
-{
-	struct mg_gateway *gw = w->gw;
-	const struct mg_port_addrs *mesh = &mg_gateway_addrs(gw)->ports[MG_PORT_MESH];
-	uint8_t family = g->ep.family;
-	struct mg_udp_tuple t = {
-	    .family = family,
-	    .ttl = 64,
-	    .src = family == 4 ? mesh->ipv4.addr : mesh->ipv6.addr,
-	    .dst = g->ep.addr,
-	    .sport = gw->listen_port,
-	    .dport = g->ep.port,
-	};
-	bool ip_off = family == 4 && w->tx_ip_cksum_offload[MG_PORT_MESH];
-	enum mg_udp_cksum uc = w->tx_udp_cksum_offload[MG_PORT_MESH] ? MG_UDP_CKSUM_OFFLOAD
-	                       : family == 4                         ? MG_UDP_CKSUM_ZERO
-	                                                             : MG_UDP_CKSUM_SW;
-	mg_outer_tmpl_init(&g->tmpl, &g->mac, &gw->ports[MG_PORT_MESH].mac, &t, !ip_off, uc,
-	                   g->kp->remote_index);
 }
 
 /* Everything one peer's packets need before sealing. Drops or stages the group on failure. */
 static void prepare_group(struct mg_worker *w, struct encap_burst *b, struct group *g)
 {
 	struct mg_gateway *gw = w->gw;
-	struct mg_peer *peer = g->peer;
+	struct mg_peer_tx *st = &g->st;
+	struct mg_peer *peer = NULL; /* loaded only off the fast path */
 	unsigned *members = b->idx + g->first;
 	uint64_t first;
-	struct mg_peer_tx st;
 
 	/* The sequence and the generation before any input: a change after them stales what
 	 * this burst builds (peer.h). */
-	uint32_t begin = mg_peer_tx_begin(&peer->tx);
+	uint32_t begin = mg_peer_tx_begin(g->tx);
 	uint32_t neigh_gen = mg_neigh_gen(gw->neigh);
-	bool fresh = mg_peer_tx_read(&peer->tx, &st) && st.neigh_gen == neigh_gen;
-	if (!fresh)
-		st.kp = wg_noise_keypair_current(&peer->remote);
-	struct wg_noise_keypair *kp = st.kp;
+	bool fresh =
+	    mg_peer_tx_read(g->tx, st) && st->neigh_gen == neigh_gen && tmpl_matches(w, st);
+	if (!fresh) {
+		peer = mg_gateway_peer(gw, g->slot);
+		if (!peer) { /* left its slot since allowed-IPs was read */
+			for (unsigned i = 0; i < g->n; i++)
+				drop_icmp(w, b->m[members[i]], MG_ICMP_UNREACHABLE,
+				          MG_DROP_NO_ROUTE);
+			g->n = 0;
+			return;
+		}
+		st->kp = wg_noise_keypair_current(&peer->remote);
+	}
+	struct wg_noise_keypair *kp = st->kp;
 	if (!kp)
 		goto stage_all;
 	if (!fresh) {
-		st.rekey_after_time_ns = peer->timers.d.rekey_after_time_ns;
-		st.reject_after_time_ns = peer->timers.d.reject_after_time_ns;
+		st->rekey_after_time_ns = peer->timers.d.rekey_after_time_ns;
+		st->reject_after_time_ns = peer->timers.d.reject_after_time_ns;
 	}
 	/* Asked before reserving, once for the group; the send counter's line is prefetched. */
 	enum wg_keypair_use use = wg_keypair_may_seal_after(
-	    kp, st.rekey_after_time_ns, st.reject_after_time_ns,
+	    kp, st->rekey_after_time_ns, st->reject_after_time_ns,
 	    atomic_load_explicit(&kp->send_counter, memory_order_relaxed), w->now_ns);
 	if (use == WG_KEYPAIR_EXPIRED)
 		goto stage_all;
-	if (!fresh && !rebuild_state(w, b, g, begin, neigh_gen, &st))
+	if (!fresh && !rebuild_state(w, b, g, peer, begin, neigh_gen))
 		return;
-	g->ep = st.ep;
-	g->mac = st.mac;
-	bool relayed = st.relayed;
+	bool relayed = st->relayed;
 
 	/* A relayed message travels without outer headers: the relay client frames it. */
-	unsigned head =
-	    (relayed ? 0 : mg_ip_udp_hlen(g->ep.family)) + (unsigned)sizeof(struct wg_msg_data);
+	unsigned head = (relayed ? 0 : mg_outer_len(&st->tmpl) - MG_ETH_HLEN);
 	unsigned kept = 0;
 	for (unsigned i = 0; i < g->n; i++) {
 		struct rte_mbuf *m = b->m[members[i]];
@@ -473,12 +507,13 @@ static void prepare_group(struct mg_worker *w, struct encap_burst *b, struct gro
 	default:
 		goto stage_all;
 	}
-	if (use == WG_KEYPAIR_REKEY)
-		atomic_fetch_or_explicit(&peer->requests, MG_PEER_WANT_HANDSHAKE,
-		                         memory_order_relaxed);
-	g->kp = kp;
-	if (!relayed)
-		outer_tmpl(w, g);
+	if (use == WG_KEYPAIR_REKEY) {
+		if (!peer)
+			peer = mg_gateway_peer(gw, g->slot);
+		if (peer)
+			atomic_fetch_or_explicit(&peer->requests, MG_PEER_WANT_HANDSHAKE,
+			                         memory_order_relaxed);
+	}
 
 	for (unsigned i = 0; i < g->n; i++) {
 		unsigned p = members[i];
@@ -509,7 +544,7 @@ static void prepare_group(struct mg_worker *w, struct encap_burst *b, struct gro
 
 stage_all:
 	for (unsigned i = 0; i < g->n; i++)
-		stage(w, b->m[members[i]], peer->slot);
+		stage(w, b->m[members[i]], g->slot);
 	g->n = 0;
 }
 
@@ -527,26 +562,27 @@ static void finish(struct mg_worker *w, struct encap_burst *b, unsigned j)
 	}
 	uint16_t body_len = (uint16_t)m->data_len;
 	uint16_t msg_len = (uint16_t)(body_len + sizeof(struct wg_msg_data));
-	uint8_t family = g->ep.family;
-	if (family == MG_FAMILY_RELAY) {
+	if (g->st.relayed) {
 		struct wg_msg_data hdr = {
 		    .header.type = htole32(WG_MSG_DATA),
-		    .key_idx = htole32(g->kp->remote_index),
+		    .key_idx = htole32(g->st.kp->remote_index),
 		    .counter = htole64(job->counter),
 		};
 		memcpy(rte_pktmbuf_prepend(m, sizeof(hdr)), &hdr, sizeof(hdr));
 		g->bytes += msg_len;
 		g->sealed++;
 		w->counters.encrypted++;
-		mg_relay_out(w, m, g->peer->slot);
+		mg_relay_out(w, m, g->slot);
 		return;
 	}
-	uint8_t *frame = (uint8_t *)rte_pktmbuf_prepend(m, (uint16_t)mg_outer_len(&g->tmpl));
-	mg_outer_write(frame, &g->tmpl, mg_ecn_encap(b->inner_tclass[p]), w->ip_id++, body_len,
+	const struct mg_outer_tmpl *tmpl = &g->st.tmpl;
+	uint8_t family = tmpl->family;
+	uint8_t *frame = (uint8_t *)rte_pktmbuf_prepend(m, (uint16_t)mg_outer_len(tmpl));
+	mg_outer_write(frame, tmpl, mg_ecn_encap(b->inner_tclass[p]), w->ip_id++, body_len,
 	               job->counter);
 	m->ol_flags &= ~(RTE_MBUF_F_TX_OFFLOAD_MASK);
-	bool ip_off = family == 4 && !g->tmpl.ip_cksum;
-	bool udp_off = g->tmpl.udp_cksum == MG_UDP_CKSUM_OFFLOAD;
+	bool ip_off = family == 4 && !tmpl->ip_cksum;
+	bool udp_off = tmpl->udp_cksum == MG_UDP_CKSUM_OFFLOAD;
 	if (ip_off || udp_off) {
 		m->l2_len = MG_ETH_HLEN;
 		m->l3_len = family == 4 ? MG_IPV4_HLEN : MG_IPV6_HLEN;
@@ -586,7 +622,7 @@ void mg_encap_burst(struct mg_worker *w, struct rte_mbuf **frames, unsigned n)
 		struct group *gr = &b.groups[g];
 		if (!gr->sealed)
 			continue;
-		struct mg_peer_counters *pc = &w->peer_counters[gr->peer->slot];
+		struct mg_peer_counters *pc = &w->peer_counters[gr->slot];
 		pc->tx_bytes += gr->bytes;
 		pc->tx_packets += gr->sealed;
 		atomic_store_explicit(&pc->last_tx_ns, w->now_ns, memory_order_relaxed);

@@ -42,7 +42,8 @@ bool mg_endpoint_try_write(struct mg_endpoint *ep, const struct mg_sockaddr *add
 	atomic_store_explicit(&ep->seq, seq + 2, memory_order_release);
 	struct mg_peer *peer =
 	    (struct mg_peer *)(void *)((char *)ep - offsetof(struct mg_peer, endpoint));
-	mg_peer_tx_invalidate(&peer->tx);
+	if (peer->tx)
+		mg_peer_tx_invalidate(peer->tx);
 	return true;
 }
 
@@ -103,8 +104,8 @@ void mg_peer_tx_invalidate(struct mg_peer_tx *tx)
 void mg_peer_current_changed(void *ctx, struct wg_noise_remote *remote)
 {
 	(void)ctx;
-	if (remote->owner)
-		mg_peer_tx_invalidate(&mg_peer_of_remote(remote)->tx);
+	if (remote->owner && mg_peer_of_remote(remote)->tx)
+		mg_peer_tx_invalidate(mg_peer_of_remote(remote)->tx);
 }
 
 void mg_peer_timers_init(struct mg_peer *peer, const struct wg_timer_durations *d,

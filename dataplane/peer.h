@@ -19,6 +19,7 @@
 #include "addr.h"
 #include "cookie.h"
 #include "noise.h"
+#include "outer_hdr.h"
 #include "timers.h"
 
 struct rte_mbuf;
@@ -47,27 +48,32 @@ bool mg_endpoint_try_write(struct mg_endpoint *ep, const struct mg_sockaddr *add
 void mg_endpoint_write(struct mg_endpoint *ep, const struct mg_sockaddr *addr);
 
 /*
- * What sealing for the peer reads, packed in one line: a burst spread over many peers then
+ * What sealing for the peer reads, packed in two lines: a burst spread over many peers then
  * misses here once per peer instead of on the keypair slots, the endpoint, the timer durations
- * and the neighbour table. A cache, not the truth: whoever changes an input marks it stale
- * after the change (the current keypair: mg_peer_current_changed, which every noise host that
- * feeds encap registers; the endpoint: mg_endpoint_*write; the neighbour table and the mesh
- * addresses: the table's generation), and encap rebuilds it from the inputs on the next burst
- * that finds it stale. The sequence lock never lets a reader use a torn copy; readers do not
- * wait, they take the slow path. kp is only dereferenced inside the reader's RCU section, and
- * it is marked stale before kp is released, so a fresh line's kp is alive.
+ * and the neighbour table, and the outer headers (outer_hdr.h) are built once per change
+ * instead of once per peer and burst. The gateway keeps these in a dense array indexed by peer
+ * slot (gw->peer_tx), so that encap can ask for a packet's state as soon as allowed-IPs names
+ * the slot, without first loading the peer's pointer. A cache, not the truth: whoever changes
+ * an input marks it stale after the change (the current keypair: mg_peer_current_changed, which
+ * every noise host that feeds encap registers; the endpoint: mg_endpoint_*write; the neighbour
+ * table, the mesh addresses and the listen port: the table's generation; the peer leaving its
+ * slot: the gateway), and encap rebuilds it from the inputs on the next burst that finds it
+ * stale. The sequence lock never lets a reader use a torn copy; readers do not wait, they take
+ * the slow path. kp is only dereferenced inside the reader's RCU section, and it is marked
+ * stale before kp is released, so a fresh state's kp is alive.
  */
 struct mg_peer_tx {
 	_Atomic uint32_t seq; /* odd while written */
-	uint32_t neigh_gen;   /* mg_neigh_gen when mac was resolved */
+	uint32_t neigh_gen;   /* mg_neigh_gen when the next hop was resolved */
 	struct wg_noise_keypair *kp;
 	uint64_t rekey_after_time_ns, reject_after_time_ns; /* the peer's timer durations */
-	struct mg_sockaddr ep;
-	struct rte_ether_addr mac; /* the next hop's, unless relayed */
-	bool fresh;                /* built since the last change of an input */
-	bool relayed;              /* ep is the relay path: no outer headers, no MAC */
+	bool fresh;   /* built since the last change of an input */
+	bool relayed; /* the endpoint is the relay path: no outer headers, no template */
+	/* Ethernet to the data header for the endpoint, the next hop's MAC and kp's receiver
+	 * index, with the checksum modes of the worker that built it (unless relayed). */
+	struct mg_outer_tmpl tmpl;
 };
-_Static_assert(sizeof(struct mg_peer_tx) <= 64, "the send state is one cache line");
+_Static_assert(sizeof(struct mg_peer_tx) <= 128, "the send state is two cache lines");
 
 /* Copies a consistent, fresh state into out; false when stale or being written. */
 bool mg_peer_tx_read(const struct mg_peer_tx *tx, struct mg_peer_tx *out);
@@ -91,8 +97,10 @@ enum mg_peer_request {
 
 struct mg_peer {
 	/* ---- read by workers ---- */
-	struct wg_noise_remote remote; /* keypair slots; remote.owner points back here */
-	uint32_t slot;                 /* index in gw->peers: also the allowed-IPs next hop */
+	/* Line-aligned as a whole (its fields are laid out by line, and callers allocate it with
+	 * aligned_alloc(64, sizeof), which wants a multiple of the alignment). */
+	_Alignas(64) struct wg_noise_remote remote; /* keypair slots; remote.owner points back */
+	uint32_t slot; /* index in gw->peers: also the allowed-IPs next hop */
 	struct mg_endpoint endpoint;
 	_Atomic uint32_t requests; /* enum mg_peer_request bits */
 	/* What opening a message asks of the peer's timer durations (wg_keypair_may_open_after),
@@ -104,7 +112,6 @@ struct mg_peer {
 	 * Data packets, sent and received, leave their times per worker instead
 	 * (mg_peer_counters.last_tx_ns, last_rx_ns), so that this line stays read-mostly. */
 	_Atomic uint64_t last_keepalive_rx_ns;
-	_Alignas(64) struct mg_peer_tx tx;
 
 	/*
 	 * Held by whoever changes remote's handshake state or keypair slots, or the cookie maker:
@@ -112,6 +119,11 @@ struct mg_peer {
 	 * take it: they only read the slots.
 	 */
 	rte_spinlock_t hs_lock;
+	/* The send state of the peer's slot (gw->peer_tx[slot]), set by whoever gives the peer its
+	 * slot; writers of the inputs mark it stale through this. NULL: the peer holds no slot
+	 * (a test of other parts), and encap never stores a state through a peer whose tx is not
+	 * its slot's. */
+	struct mg_peer_tx *tx;
 
 	/* ---- control thread only ---- */
 	struct wg_timers timers;

@@ -382,11 +382,13 @@ static int create_tables(struct mg_control *ctl, char *err, size_t errlen)
 
 	gw->peers =
 	    rte_zmalloc("mg_peers", gw->max_peers * sizeof(*gw->peers), RTE_CACHE_LINE_SIZE);
+	gw->peer_tx =
+	    rte_zmalloc("mg_peer_tx", gw->max_peers * sizeof(*gw->peer_tx), RTE_CACHE_LINE_SIZE);
 	/* Rows are cache-line aligned (counters.h): calloc's alignment is not enough. */
 	ctl->ctl_counters = aligned_alloc(64, gw->max_peers * sizeof(*ctl->ctl_counters));
 	if (ctl->ctl_counters)
 		memset(ctl->ctl_counters, 0, gw->max_peers * sizeof(*ctl->ctl_counters));
-	if (!gw->peers || !ctl->ctl_counters)
+	if (!gw->peers || !gw->peer_tx || !ctl->ctl_counters)
 		return fail(err, errlen, "%s", "no memory for the peer table");
 	for (unsigned w = 0; w < gw->n_workers; w++) {
 		unsigned lcore = cfg->worker_lcores[w];
@@ -609,6 +611,8 @@ void mg_control_down(struct mg_control *ctl)
 	gw->rcu = NULL;
 	rte_free(gw->peers);
 	gw->peers = NULL;
+	rte_free(gw->peer_tx);
+	gw->peer_tx = NULL;
 	for (unsigned w = 0; w < MG_MAX_WORKERS; w++) {
 		rte_free(gw->peer_counters[w]);
 		gw->peer_counters[w] = NULL;

@@ -25,6 +25,7 @@
 #include "handshake_lcores.h"
 #include "keys.h"
 #include "log.h"
+#include "neigh.h"
 #include "uapi.h"
 #include "uapi_server.h"
 
@@ -114,6 +115,9 @@ static void peer_free(struct mg_control *ctl, void *ptr)
 			memset(&ctl->gw.peer_counters[w][slot], 0, sizeof(struct mg_peer_counters));
 	if (ctl->ctl_counters)
 		memset(&ctl->ctl_counters[slot], 0, sizeof(ctl->ctl_counters[slot]));
+	/* Stale for the slot's next peer, whatever a worker stored before the grace period. */
+	if (peer->tx)
+		mg_peer_tx_invalidate(peer->tx);
 	if (ctl->free_slots)
 		ctl->free_slots[ctl->n_free_slots++] = slot;
 	rte_free(peer);
@@ -277,6 +281,7 @@ int mg_device_add_peer(struct mg_control *ctl, const struct mg_peer_config *pc,
 	}
 	uint32_t slot = ctl->free_slots[--ctl->n_free_slots];
 	peer->slot = slot;
+	peer->tx = mg_gateway_peer_tx(gw, slot); /* stale since its last peer left */
 	/* A low-order key is kept, as wg keeps it: every handshake with it simply fails. */
 	enum wg_result r = wg_noise_remote_init(&peer->remote, &gw->local, pc->public_key, peer);
 	if (r != WG_OK && r != WG_ERR_LOW_ORDER) {
@@ -349,6 +354,9 @@ static void retire_peer(struct mg_control *ctl, struct mg_peer *peer, bool updat
 		mg_log(MG_LOG_DEBUG, "peer removed", "peer", key, NULL);
 	}
 	atomic_store_explicit(&gw->peers[slot], NULL, memory_order_release);
+	/* The slot's send state (its keypair, its endpoint) is no longer this peer's to use. */
+	if (peer->tx)
+		mg_peer_tx_invalidate(peer->tx);
 	gw->n_peers--;
 	rte_hash_del_key(ctl->peer_by_key, peer->remote.remote_static);
 	if (update_tables) {
@@ -462,6 +470,9 @@ int mg_device_set_listen_port(struct mg_control *ctl, uint16_t port, char *err, 
 		port = (uint16_t)(49152 + r % 16384);
 	}
 	__atomic_store_n(&ctl->gw.listen_port, port, __ATOMIC_RELEASE);
+	/* The source port is in every peer's cached outer headers (peer.h): stale them all. */
+	if (ctl->gw.neigh)
+		mg_neigh_touch(ctl->gw.neigh);
 	ctl->cfg.listen_port = port;
 	return 0;
 }

@@ -54,6 +54,7 @@ static struct mg_gateway gw;
 static struct mg_worker w;
 static struct mg_peer *peers[NPEERS];
 static struct mg_peer *_Atomic peer_slots[NPEERS];
+static _Alignas(64) struct mg_peer_tx peer_tx[NPEERS];
 static struct far far[NPEERS];
 static uint64_t clock_ns = 1000 * WG_NSEC_PER_SEC;
 static uint64_t gw_rng = 7;
@@ -387,15 +388,17 @@ static int setup(void)
 
 	gw.max_peers = NPEERS;
 	gw.peers = peer_slots;
+	gw.peer_tx = peer_tx;
 	static struct mg_peer_counters pc[NPEERS];
 	gw.peer_counters[0] = pc;
 	for (unsigned i = 0; i < NPEERS; i++) {
 		far_init(&far[i], i);
-		peers[i] = aligned_alloc(64, sizeof(struct mg_peer)); /* send state: a line */
+		peers[i] = aligned_alloc(64, sizeof(struct mg_peer));
 		CHECK(peers[i] != NULL, "peer");
 		memset(peers[i], 0, sizeof(struct mg_peer));
 		struct mg_peer *p = peers[i];
 		p->slot = i;
+		p->tx = &peer_tx[i];
 		enum wg_result r1 =
 		    wg_noise_remote_init(&p->remote, &gw.local, far[i].local.static_public, p);
 		enum wg_result r2 =
@@ -868,8 +871,9 @@ static void test_bursts(void)
 	expect_drops(MG_DROP_REASON_COUNT, 0, "bursts");
 }
 
-/* One frame to peer 0 sealed and checked against the reference; its destination MAC. */
-static void send_checked(const char *what, struct rte_ether_addr *dst)
+/* One frame to peer 0 sealed and checked against the reference for an outer family ofam
+ * endpoint (unless it went to another MAC or port); its destination MAC and UDP source port. */
+static void send_checked(const char *what, int ofam, struct rte_ether_addr *dst, uint16_t *sport)
 {
 	static uint8_t buf[2048], inner[2048];
 	struct rte_mbuf *m = NULL;
@@ -881,34 +885,63 @@ static void send_checked(const char *what, struct rte_ether_addr *dst)
 	CHECK(take(MG_PORT_MESH, &m, 1) == 1, "%s: sent", what);
 	if (!m)
 		return;
-	memcpy(dst, rte_pktmbuf_mtod(m, const uint8_t *), sizeof(*dst));
-	if (rte_is_same_ether_addr(dst, &nh_mac[0]))
-		check_sealed(m, 0, 4, inner, 300, c0, what);
+	const uint8_t *f = rte_pktmbuf_mtod(m, const uint8_t *);
+	memcpy(dst, f, sizeof(*dst));
+	if (sport) {
+		const uint8_t *udp = f + 14 + (ofam == 4 ? 20 : 40);
+		*sport = (uint16_t)(udp[0] << 8 | udp[1]);
+	}
+	/* (The reference is built from the usual next hop and listen port.) */
+	if (rte_is_same_ether_addr(dst, &nh_mac[ofam == 4 ? 0 : 2]) && gw.listen_port == LISTEN)
+		check_sealed(m, 0, ofam, inner, 300, c0, what);
 	rte_pktmbuf_free(m);
 }
 
-/* A rekey and a new next-hop MAC take effect on the very next burst, though the peer's send
- * state (peer.h) cached the old ones on the burst before. */
+/* A rekey, a new next-hop MAC, a roamed endpoint and a new listen port take effect on the very
+ * next burst, though the peer's send state (peer.h) cached the old ones, and the outer headers
+ * built from them, on the burst before. */
 static void test_next_burst(void)
 {
 	static const struct rte_ether_addr moved = {{2, 0, 0, 0, 2, 0x77}};
 	struct rte_ether_addr dst;
 	set_endpoint(0, 4);
-	send_checked("before the rekey", &dst);
+	send_checked("before the rekey", 4, &dst, NULL);
 	struct wg_noise_keypair *old = wg_noise_keypair_current(&peers[0]->remote);
 	clock_ns += 10 * WG_NSEC_PER_SEC; /* past the far side's initiation rate limit */
 	/* The initiation's timestamp (real clock, coarse) must move past the set-up's. */
 	rte_delay_us_sleep(WG_TAI64N_GRANULARITY_NS / 1000 + 1000);
 	handshake(&peers[0]->remote, &far[0].local, &far[0].gw, &gw.local);
 	CHECK(wg_noise_keypair_current(&peers[0]->remote) != old, "rekeyed");
-	send_checked("after the rekey: the new keypair, byte for byte", &dst);
+	send_checked("after the rekey: the new keypair, byte for byte", 4, &dst, NULL);
 	CHECK(mg_neigh_update(gw.neigh, MG_PORT_MESH, 4, ep4[0], &moved, clock_ns) == 0, "move");
-	send_checked("after the MAC moved", &dst);
+	send_checked("after the MAC moved", 4, &dst, NULL);
 	CHECK(rte_is_same_ether_addr(&dst, &moved), "sent to the moved MAC");
 	CHECK(mg_neigh_update(gw.neigh, MG_PORT_MESH, 4, ep4[0], &nh_mac[0], clock_ns) == 0,
 	      "back");
-	send_checked("after the MAC moved back", &dst);
+	send_checked("after the MAC moved back", 4, &dst, NULL);
 	CHECK(rte_is_same_ether_addr(&dst, &nh_mac[0]), "sent to the old MAC again");
+
+	/* The endpoint roams (another family, then back): the headers follow, byte for byte. */
+	set_endpoint(0, 6);
+	send_checked("after roaming to IPv6", 6, &dst, NULL);
+	CHECK(rte_is_same_ether_addr(&dst, &nh_mac[2]), "sent to the IPv6 next hop");
+	set_endpoint(0, 4);
+	send_checked("after roaming back to IPv4", 4, &dst, NULL);
+	CHECK(rte_is_same_ether_addr(&dst, &nh_mac[0]), "sent to the IPv4 next hop");
+
+	/* A new listen port moves the table's generation (gateway/device.c): the cached headers
+	 * take the new source port on the next burst. */
+	uint16_t sport = 0;
+	send_checked("before the port change", 4, &dst, &sport);
+	CHECK(sport == LISTEN, "sent from the listen port");
+	gw.listen_port = LISTEN + 100;
+	mg_neigh_touch(gw.neigh);
+	send_checked("after the port change", 4, &dst, &sport);
+	CHECK(sport == LISTEN + 100, "sent from the new listen port (%u)", sport);
+	gw.listen_port = LISTEN;
+	mg_neigh_touch(gw.neigh);
+	send_checked("after the port changed back", 4, &dst, &sport);
+	CHECK(sport == LISTEN, "sent from the listen port again");
 	expect_drops(MG_DROP_REASON_COUNT, 0, "next burst");
 }
 
@@ -968,10 +1001,10 @@ static void test_rx_times(void)
 	run1(MG_PORT_MESH, buf, mesh_frame(buf, 6, 0, msg, ml));
 	struct mg_sockaddr ep;
 	CHECK(mg_endpoint_read(&p->endpoint, &ep) && ep.family == 6, "roamed to the v6 source");
-	uint32_t ep_seq = atomic_load(&p->endpoint.seq), tx_seq = atomic_load(&p->tx.seq);
+	uint32_t ep_seq = atomic_load(&p->endpoint.seq), tx_seq = atomic_load(&p->tx->seq);
 	ml = far_seal(0, 4, 100, NULL, inner, msg);
 	run1(MG_PORT_MESH, buf, mesh_frame(buf, 6, 0, msg, ml));
-	CHECK(atomic_load(&p->endpoint.seq) == ep_seq && atomic_load(&p->tx.seq) == tx_seq,
+	CHECK(atomic_load(&p->endpoint.seq) == ep_seq && atomic_load(&p->tx->seq) == tx_seq,
 	      "the roamed endpoint is current for the next packet");
 	CHECK(atomic_load(&row->last_rx_ns) == clock_ns, "data after roaming: timed");
 	CHECK(rte_ring_count(ring[MG_PORT_LAN].tx[0]) == 3, "three data packets forwarded");

@@ -69,6 +69,7 @@ static struct mg_worker workers[NW];
 static unsigned worker_lcore[NW];
 static struct mg_peer *peer;
 static struct mg_peer *_Atomic peer_slot[1];
+static _Alignas(64) struct mg_peer_tx peer_tx[1];
 static struct mg_peer_counters peer_counters[NW][1];
 static uint64_t clock_ns = 1000 * WG_NSEC_PER_SEC;
 static uint64_t gw_rng = 11, far_rng = 12;
@@ -282,12 +283,13 @@ static int setup_keys(void)
 	if (r1 != WG_OK || r2 != WG_OK)
 		return -1;
 
-	peer = aligned_alloc(64, sizeof(*peer)); /* its send state is a line */
+	peer = aligned_alloc(64, sizeof(*peer));
 	if (peer)
 		memset(peer, 0, sizeof(*peer));
 	if (!peer)
 		return -1;
 	peer->slot = 0;
+	peer->tx = &peer_tx[0];
 	if (wg_noise_remote_init(&peer->remote, &gw.local, far_local.static_public, peer) !=
 	        WG_OK ||
 	    wg_noise_remote_init(&far_remote, &far_local, gw.local.static_public, NULL) != WG_OK)
@@ -335,6 +337,7 @@ static int setup(void)
 
 	gw.max_peers = 1;
 	gw.peers = peer_slot;
+	gw.peer_tx = peer_tx;
 	atomic_store(&peer_slot[0], peer);
 	if (mg_allowedips_insert(gw.allowedips, AF_INET, far_inner4, 16, 0) != 0 ||
 	    mg_allowedips_commit(gw.allowedips) != 0 ||

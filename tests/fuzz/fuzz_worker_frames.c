@@ -65,6 +65,7 @@ static struct mg_gateway gw;
 static struct mg_worker w;
 static struct mg_peer *peer;
 static struct mg_peer *_Atomic peer_slot[1];
+static _Alignas(64) struct mg_peer_tx peer_tx[1];
 static struct mg_peer_counters peer_counters[1];
 static struct rte_mempool *pool;
 static struct mg_ring_port ring[MG_PORT_COUNT];
@@ -307,7 +308,7 @@ static int setup_peer(void)
 	test_rng(&gw_rng, priv, sizeof(priv));
 	enum wg_result r1 = wg_noise_local_set_private(&gw.local, priv);
 	wg_memzero(priv, sizeof(priv));
-	peer = aligned_alloc(64, sizeof(*peer)); /* its send state is a line */
+	peer = aligned_alloc(64, sizeof(*peer));
 	if (peer)
 		memset(peer, 0, sizeof(*peer));
 	if (r1 != WG_OK || !peer ||
@@ -315,6 +316,7 @@ static int setup_peer(void)
 	        WG_OK ||
 	    fake_host_add(&far, gw.local.static_public, &far_remote) != WG_OK)
 		return -1;
+	peer->tx = &peer_tx[0]; /* slot 0 */
 	mg_peer_timers_init(peer, NULL, NULL, NULL);
 	struct mg_sockaddr ep = {.family = 4, .port = LISTEN};
 	memcpy(ep.addr, ep4, 4);
@@ -329,6 +331,7 @@ static int setup_peer(void)
 		return -1;
 	gw.max_peers = 1;
 	gw.peers = peer_slot;
+	gw.peer_tx = peer_tx;
 	atomic_store(&peer_slot[0], peer);
 	gw.peer_counters[0] = peer_counters;
 	return mg_allowedips_insert(gw.allowedips, AF_INET, far4, 16, 0) == 0 &&

@@ -223,6 +223,13 @@ void test_device_changes(void)
 		flow_tick(&fl, a);
 
 	/* Remove E: no route, its session gone, nothing more sent to it. */
+	uint32_t e_slot = pe->slot;
+	struct mg_peer_tx st;
+	mark = H.n_wire;
+	h_lan_send(e->inner, 5); /* sealed by the worker: the staged packet was the control's */
+	CHECK(h_find(mark, e, WG_MSG_DATA, idx, 8) == 1 && far_opens(e, idx[0], 5) &&
+	          mg_peer_tx_read(mg_gateway_peer_tx(&H.ctl->gw, e_slot), &st),
+	      "E's send state was built by its traffic");
 	mg_device_remove_peer(H.ctl, pe);
 	h_pump();
 	CHECK(H.ctl->gw.n_peers == peers && !h_peer(e), "E removed");
@@ -234,6 +241,33 @@ void test_device_changes(void)
 	for (int t = 0; t < 100; t++)
 		flow_tick(&fl, a);
 	CHECK(h_find(after_remove, e, 0, idx, 8) == 0, "nothing sent to E after its removal");
+
+	/* E again, in the slot it left (free slots are taken last in, first out, once the grace
+	 * period returned it): the state the old E left there must not serve the new one, whose
+	 * keys come from a new handshake. */
+	h_pump();
+	CHECK(h_peer_config(e, &pc) == 0 &&
+	          mg_device_add_peer(H.ctl, &pc, &pe, err, sizeof(err)) == 0,
+	      "add E again: %s", err);
+	free(pc.allowed_ips);
+	CHECK(pe && pe->slot == e_slot && pe->tx == mg_gateway_peer_tx(&H.ctl->gw, e_slot) &&
+	          !mg_peer_tx_read(pe->tx, &st),
+	      "E is back in its old slot, whose send state is stale");
+	mark = H.n_wire;
+	h_lan_send(e->inner, 6);
+	CHECK(far_answer_initiation(e, mark) && h_find(mark, e, WG_MSG_DATA, idx, 8) == 1 &&
+	          far_opens(e, idx[0], 6),
+	      "the new E gets its staged packet under the new session");
+	mark = H.n_wire;
+	h_lan_send(e->inner, 7);
+	CHECK(h_find(mark, e, WG_MSG_DATA, idx, 8) == 1 && far_opens(e, idx[0], 7),
+	      "and the worker's next one");
+	CHECK(mg_peer_tx_read(pe->tx, &st) && st.kp == wg_noise_keypair_current(&pe->remote),
+	      "the slot's state is the new E's");
+	mg_device_remove_peer(H.ctl, pe);
+	h_pump();
+	for (int t = 0; t < 100; t++)
+		flow_tick(&fl, a);
 
 	CHECK(fl.lan_ok == fl.sent && fl.far_ok == fl.sent,
 	      "A's traffic through every change: %u sent each way, %u and %u arrived in order",
