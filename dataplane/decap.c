@@ -50,11 +50,7 @@ static struct mg_peer *peer_of(const struct wg_noise_keypair *kp)
 /*
  * Receiver index to keypair, age check, and a job to open each message in place. With many
  * peers every packet may touch a different index slot, keypair and peer: each wave requests
- * for the whole burst the lines the next wave reads, so no packet waits on a miss alone. The
- * waves ask for what the next step needs and no more (the core keeps only a couple of dozen
- * misses in flight; a prefetch beyond that waits): the keypair's two lines, then the peer's
- * receive line (and its keypair slots only for a responder's keypair, the one kind that can
- * await confirmation), then the lines written after the crypto.
+ * for the whole burst the lines the next wave reads, so no packet waits on a miss alone.
  */
 static void lookup(struct mg_worker *w, struct decap_burst *b, struct mg_decap_pkt *pkts,
                    unsigned n)
@@ -71,17 +67,19 @@ static void lookup(struct mg_worker *w, struct decap_burst *b, struct mg_decap_p
 	for (unsigned i = 0; i < n; i++) {
 		kps[i] = wg_index_table_lookup(w->gw->index, idx[i], WG_INDEX_KEYPAIR);
 		if (kps[i]) {
-			rte_prefetch0(&kps[i]->birth_ns); /* and remote, is_initiator (noise.h) */
+			rte_prefetch0(&kps[i]->birth_ns);
 			rte_prefetch0(kps[i]->recv_key);
+			rte_prefetch0(&kps[i]->recv_replay);
 		}
 	}
+	/* The peer's two lines: the keypair slots (wg_noise_keypair_awaits_confirmation) and
+	 * its receive fields. */
 	for (unsigned i = 0; i < n; i++) {
 		if (!kps[i])
 			continue;
 		struct mg_peer *peer = peer_of(kps[i]);
+		rte_prefetch0((const void *)&peer->remote.next);
 		rte_prefetch0(&peer->slot);
-		if (!kps[i]->is_initiator)
-			rte_prefetch0((const void *)&peer->remote.next);
 	}
 	for (unsigned i = 0; i < n; i++) {
 		struct rte_mbuf *m = pkts[i].m;
@@ -108,18 +106,15 @@ static void lookup(struct mg_worker *w, struct decap_burst *b, struct mg_decap_p
 		j->dst = msg + sizeof(hdr);
 		j->len = len;
 		j->tag = msg + sizeof(hdr) + len;
+		/* The window block this counter will test, and the peer's counters: both are
+		 * needed right after the crypto, which hides the misses. */
+		rte_prefetch0_write(
+		    &kp->recv_replay
+		         .blocks[((j->counter + 1) / WG_REPLAY_BLOCK_BITS) % WG_REPLAY_BLOCKS]);
+		rte_prefetch0_write(&w->peer_counters[peer->slot]);
 		b->kp[b->n] = kp;
 		b->rekey[b->n] = use == WG_KEYPAIR_REKEY;
 		b->pkt[b->n++] = &pkts[i];
-	}
-	/* Written right after the crypto, which hides the misses: the window's top and the block
-	 * this counter will test (compare-and-swaps), and the peer's counters row. */
-	for (unsigned i = 0; i < b->n; i++) {
-		struct wg_replay *r = &b->kp[i]->recv_replay;
-		uint64_t block = (b->jobs[i].counter + 1) / WG_REPLAY_BLOCK_BITS;
-		rte_prefetch0_write(&r->top);
-		rte_prefetch0_write(&r->blocks[block % WG_REPLAY_BLOCKS]);
-		rte_prefetch0_write(&w->peer_counters[peer_of(b->kp[i])->slot]);
 	}
 }
 

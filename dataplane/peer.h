@@ -135,12 +135,9 @@ _Static_assert(offsetof(struct mg_peer, slot) / 64 ==
 void mg_peer_timers_init(struct mg_peer *peer, const struct wg_timer_durations *d,
                          void (*rand)(void *ctx, void *buf, size_t len), void *rand_ctx);
 
-/* The peer remote is embedded in. Computed, not loaded from remote.owner: that field sits on a
- * line of the peer nothing else on the receive path reads, one more miss per packet when a
- * burst spreads over many peers. */
 static inline struct mg_peer *mg_peer_of_remote(struct wg_noise_remote *r)
 {
-	return (struct mg_peer *)(void *)((char *)r - offsetof(struct mg_peer, remote));
+	return (struct mg_peer *)r->owner;
 }
 
 #endif

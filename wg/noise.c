@@ -167,9 +167,7 @@ struct wg_noise_keypair *wg_noise_keypair_previous(const struct wg_noise_remote 
 
 bool wg_noise_keypair_awaits_confirmation(const struct wg_noise_keypair *kp)
 {
-	/* Only a responder's keypair ever enters next: an initiator's is decided without reading
-	 * the remote's slots, a line a receiving data plane would otherwise fetch per packet. */
-	return kp && !kp->is_initiator && kp->remote && slot_load(&kp->remote->next) == kp;
+	return kp && kp->remote && slot_load(&kp->remote->next) == kp;
 }
 
 enum wg_result wg_noise_keypair_reserve(struct wg_noise_keypair *kp, uint32_t n, uint64_t *first)
