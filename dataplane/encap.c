@@ -480,8 +480,10 @@ static void prepare_group(struct mg_worker *w, struct encap_burst *b, struct gro
 		return;
 	bool relayed = st->relayed;
 
-	/* A relayed message travels without outer headers: the relay client frames it. */
-	unsigned head = (relayed ? 0 : mg_outer_len(&st->tmpl) - MG_ETH_HLEN);
+	/* A relayed message travels without outer headers (the relay client frames it), but
+	 * with its data header. */
+	unsigned head =
+	    relayed ? (unsigned)sizeof(struct wg_msg_data) : mg_outer_len(&st->tmpl) - MG_ETH_HLEN;
 	unsigned kept = 0;
 	for (unsigned i = 0; i < g->n; i++) {
 		struct rte_mbuf *m = b->m[members[i]];

@@ -28,6 +28,7 @@
 #include "crypto_burst.h"
 #include "eal_test_env.h"
 #include "index_table.h"
+#include "relay_ring.h"
 #include "neigh.h"
 #include "noise.h"
 #include "punt.h"
@@ -868,6 +869,32 @@ static void test_bursts(void)
 	CHECK(take(MG_PORT_MESH, out, 64) == 1, "low-headroom frame sent");
 	check_sealed(out[0], 0, 4, inner[0], 500, c0, "low headroom");
 	rte_pktmbuf_free(out[0]);
+
+	/* The same to a relayed peer: no outer headers, but room for the data header still. */
+	CHECK(mg_relay_rings_create(&gw) == 0, "relay rings");
+	struct mg_sockaddr relay_ep = mg_relay_addr(1, peers[0]->slot);
+	mg_endpoint_write(&peers[0]->endpoint, &relay_ep);
+	for (uint16_t off = 0; off <= 2; off++) {
+		m = rte_pktmbuf_alloc(pool);
+		m->data_off = off;
+		memcpy(rte_pktmbuf_append(m, (uint16_t)len), buf, len);
+		m->port = gw.ports[MG_PORT_LAN].port_id;
+		c0 = atomic_load(&kp->send_counter);
+		run(&m, 1);
+		struct mg_relay_item it = {0};
+		CHECK(mg_relay_out_take(&gw, &it, 1) == 1, "headroom %u: relayed", off);
+		if (!it.m)
+			continue;
+		const struct wg_msg_data *d = rte_pktmbuf_mtod(it.m, const struct wg_msg_data *);
+		CHECK(it.slot == peers[0]->slot && le32toh(d->header.type) == WG_MSG_DATA &&
+		          le32toh(d->key_idx) == kp->remote_index && le64toh(d->counter) == c0,
+		      "headroom %u: the data header", off);
+		CHECK(it.m->pkt_len == sizeof(*d) + wg_padded_len(500, MTU) + WG_AEAD_TAG_LEN,
+		      "headroom %u: %u bytes relayed", off, it.m->pkt_len);
+		rte_pktmbuf_free(it.m);
+	}
+	set_endpoint(0, 4);
+	mg_relay_rings_free(&gw);
 	expect_drops(MG_DROP_REASON_COUNT, 0, "bursts");
 }
 
