@@ -42,8 +42,7 @@ bool mg_endpoint_try_write(struct mg_endpoint *ep, const struct mg_sockaddr *add
 	atomic_store_explicit(&ep->seq, seq + 2, memory_order_release);
 	struct mg_peer *peer =
 	    (struct mg_peer *)(void *)((char *)ep - offsetof(struct mg_peer, endpoint));
-	if (peer->tx)
-		mg_peer_tx_invalidate(peer->tx);
+	mg_peer_tx_invalidate(peer->tx);
 	return true;
 }
 
@@ -89,6 +88,8 @@ void mg_peer_tx_store(struct mg_peer_tx *tx, uint32_t begin, const struct mg_pee
 
 void mg_peer_tx_invalidate(struct mg_peer_tx *tx)
 {
+	if (!tx)
+		return;
 	/* Even when the line is already stale: the sequence moving is what makes a rebuild that
 	 * read the old inputs fail its store. */
 	for (;;) {
@@ -104,7 +105,7 @@ void mg_peer_tx_invalidate(struct mg_peer_tx *tx)
 void mg_peer_current_changed(void *ctx, struct wg_noise_remote *remote)
 {
 	(void)ctx;
-	if (remote->owner && mg_peer_of_remote(remote)->tx)
+	if (remote->owner)
 		mg_peer_tx_invalidate(mg_peer_of_remote(remote)->tx);
 }
 

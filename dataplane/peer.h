@@ -85,7 +85,8 @@ static inline uint32_t mg_peer_tx_begin(const struct mg_peer_tx *tx)
 /* Stores in (built from inputs read after begin) unless anything wrote the line since; a
  * change then has marked it stale and the next burst tries again. */
 void mg_peer_tx_store(struct mg_peer_tx *tx, uint32_t begin, const struct mg_peer_tx *in);
-/* Marks the line stale; any thread, after changing an input. */
+/* Marks the state stale; any thread, after changing an input. NULL (a peer that holds no slot,
+ * so no state) is a no-op. */
 void mg_peer_tx_invalidate(struct mg_peer_tx *tx);
 /* wg_noise_upcalls.current_changed for the remotes of struct mg_peer (remote.owner). */
 void mg_peer_current_changed(void *ctx, struct wg_noise_remote *remote);

@@ -116,8 +116,7 @@ static void peer_free(struct mg_control *ctl, void *ptr)
 	if (ctl->ctl_counters)
 		memset(&ctl->ctl_counters[slot], 0, sizeof(ctl->ctl_counters[slot]));
 	/* Stale for the slot's next peer, whatever a worker stored before the grace period. */
-	if (peer->tx)
-		mg_peer_tx_invalidate(peer->tx);
+	mg_peer_tx_invalidate(peer->tx);
 	if (ctl->free_slots)
 		ctl->free_slots[ctl->n_free_slots++] = slot;
 	rte_free(peer);
@@ -355,8 +354,7 @@ static void retire_peer(struct mg_control *ctl, struct mg_peer *peer, bool updat
 	}
 	atomic_store_explicit(&gw->peers[slot], NULL, memory_order_release);
 	/* The slot's send state (its keypair, its endpoint) is no longer this peer's to use. */
-	if (peer->tx)
-		mg_peer_tx_invalidate(peer->tx);
+	mg_peer_tx_invalidate(peer->tx);
 	gw->n_peers--;
 	rte_hash_del_key(ctl->peer_by_key, peer->remote.remote_static);
 	if (update_tables) {
