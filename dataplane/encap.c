@@ -348,7 +348,8 @@ static bool mesh_has_family(const struct mg_port_addrs *pc, uint8_t family)
 	return family == 4 ? pc->has_ipv4 : family == 6 ? pc->has_ipv6 : false;
 }
 
-/* The worker's checksum offloads on the mesh port, as a template records them. */
+/* The mesh port's checksum offloads, as a template records them: every worker read them from
+ * the port's one configuration, so a state any worker built is right for all. */
 static bool tmpl_ip_cksum(const struct mg_worker *w, uint8_t family)
 {
 	return family == 4 && !w->tx_ip_cksum_offload[MG_PORT_MESH];
@@ -359,13 +360,6 @@ static enum mg_udp_cksum tmpl_udp_cksum(const struct mg_worker *w, uint8_t famil
 	return w->tx_udp_cksum_offload[MG_PORT_MESH] ? MG_UDP_CKSUM_OFFLOAD
 	       : family == 4                         ? MG_UDP_CKSUM_ZERO
 	                                             : MG_UDP_CKSUM_SW;
-}
-
-/* A state another worker built may have other offloads (not in practice: one port). */
-static bool tmpl_matches(const struct mg_worker *w, const struct mg_peer_tx *st)
-{
-	return st->relayed || (st->tmpl.ip_cksum == tmpl_ip_cksum(w, st->tmpl.family) &&
-	                       st->tmpl.udp_cksum == tmpl_udp_cksum(w, st->tmpl.family));
 }
 
 /* The outer headers to ep through the next hop mac, but for each message's own fields. */
@@ -450,8 +444,7 @@ static void prepare_group(struct mg_worker *w, struct encap_burst *b, struct gro
 	 * this burst builds (peer.h). */
 	uint32_t begin = mg_peer_tx_begin(g->tx);
 	uint32_t neigh_gen = mg_neigh_gen(gw->neigh);
-	bool fresh =
-	    mg_peer_tx_read(g->tx, st) && st->neigh_gen == neigh_gen && tmpl_matches(w, st);
+	bool fresh = mg_peer_tx_read(g->tx, st) && st->neigh_gen == neigh_gen;
 	if (!fresh) {
 		peer = mg_gateway_peer(gw, g->slot);
 		if (!peer) { /* left its slot since allowed-IPs was read */

@@ -70,7 +70,7 @@ struct mg_peer_tx {
 	bool fresh;   /* built since the last change of an input */
 	bool relayed; /* the endpoint is the relay path: no outer headers, no template */
 	/* Ethernet to the data header for the endpoint, the next hop's MAC and kp's receiver
-	 * index, with the checksum modes of the worker that built it (unless relayed). */
+	 * index, with the mesh port's checksum modes (unless relayed). */
 	struct mg_outer_tmpl tmpl;
 };
 _Static_assert(sizeof(struct mg_peer_tx) <= 128, "the send state is two cache lines");
