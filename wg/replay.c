@@ -103,3 +103,70 @@ bool wg_replay_check(struct wg_replay *r, uint64_t counter)
 	raise_top(r, position);
 	return true;
 }
+
+/*
+ * Counters c[0..k) of one block, each tested as wg_replay_check would in turn; *top is the
+ * greatest position accepted so far (or the window's top when read), raised by what this run
+ * accepts. One compare-and-swap records every bit the run accepts, so the argument above holds
+ * for each of them: the CAS compares the state the whole decision was based on.
+ */
+static unsigned check_block_run(struct wg_replay *r, uint64_t block, const uint64_t *c, unsigned k,
+                                bool *fresh, uint64_t *top)
+{
+	struct wg_replay_block *slot = &r->blocks[block % WG_REPLAY_BLOCKS];
+
+	for (;;) {
+		union replay_slot seen, next;
+		seen.block.number = __atomic_load_n(&slot->number, __ATOMIC_RELAXED);
+		seen.block.bits = __atomic_load_n(&slot->bits, __ATOMIC_RELAXED);
+
+		const uint64_t had = seen.block.number == block ? seen.block.bits : 0;
+		uint64_t add = 0, t = *top;
+		unsigned got = 0;
+		for (unsigned i = 0; i < k; i++) {
+			const uint64_t position = c[i] + 1;
+			const uint64_t bit = 1ULL << (position % WG_REPLAY_BLOCK_BITS);
+			fresh[i] = seen.block.number <= block &&
+			           position + WG_REPLAY_WINDOW_SIZE >= t && !((had | add) & bit);
+			if (!fresh[i])
+				continue;
+			add |= bit;
+			got++;
+			if (position > t)
+				t = position;
+		}
+		if (!add)
+			return 0;
+		next.block.number = block;
+		next.block.bits = had | add;
+		if (slot_cas(slot, seen, next)) {
+			*top = t;
+			return got;
+		}
+	}
+}
+
+unsigned wg_replay_check_many(struct wg_replay *r, const uint64_t *counters, unsigned n,
+                              bool *fresh)
+{
+	const uint64_t top0 = __atomic_load_n(&r->top, __ATOMIC_RELAXED);
+	uint64_t top = top0;
+	unsigned accepted = 0;
+
+	for (unsigned i = 0; i < n;) {
+		if (counters[i] >= WG_REJECT_AFTER_MESSAGES) {
+			fresh[i++] = false;
+			continue;
+		}
+		const uint64_t block = (counters[i] + 1) / WG_REPLAY_BLOCK_BITS;
+		unsigned j = i + 1;
+		while (j < n && counters[j] < WG_REJECT_AFTER_MESSAGES &&
+		       (counters[j] + 1) / WG_REPLAY_BLOCK_BITS == block)
+			j++;
+		accepted += check_block_run(r, block, counters + i, j - i, fresh + i, &top);
+		i = j;
+	}
+	if (top > top0)
+		raise_top(r, top);
+	return accepted;
+}

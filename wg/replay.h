@@ -31,5 +31,13 @@ struct wg_replay {
 void wg_replay_init(struct wg_replay *r);
 /* True when counter is new and inside the window; it is then recorded. Thread-safe. */
 bool wg_replay_check(struct wg_replay *r, uint64_t counter);
+/*
+ * The same for n counters of one window, in order: fresh[i] is what the i-th of n successive
+ * wg_replay_check calls would return. Consecutive counters of one 64-counter block are recorded
+ * with one compare-and-swap, and `top` is raised once: a burst of one peer's packets pays two
+ * atomic operations instead of two per packet. Returns how many were accepted. Thread-safe.
+ */
+unsigned wg_replay_check_many(struct wg_replay *r, const uint64_t *counters, unsigned n,
+                              bool *fresh);
 
 #endif

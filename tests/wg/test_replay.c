@@ -1,8 +1,9 @@
 // SPDX-License-Identifier: GPL-2.0-only
 /*
  * The replay window: the Linux module's counter self-test (its 34 cases and its sweeps,
- * re-expressed here), a sequential comparison with a plain reference model, and concurrent runs
- * where four threads race on one window and every counter must be accepted exactly once.
+ * re-expressed here), a sequential comparison with a plain reference model, the batched check
+ * against single checks, and concurrent runs where four threads (two of them batching) race on
+ * one window and every counter must be accepted exactly once.
  */
 #include <pthread.h>
 #include <stdatomic.h>
@@ -170,6 +171,77 @@ static void reference_model(void)
 	free(seen);
 }
 
+/*
+ * wg_replay_check_many against n successive wg_replay_check calls on a second window: the same
+ * walk (repeats inside a batch included, since steps go back and forth), cut into batches of
+ * 1 to 32, must give the same answer for every counter and leave the same window behind. Some
+ * batches hold counters at the limit, and long jumps make a batch span slots that alias.
+ */
+static void many_matches_single(void)
+{
+	enum { OPS = 400000, MAXB = 32 };
+	static struct wg_replay single;
+	uint64_t rng = 4242, cur = 0, mismatches = 0, batch[MAXB];
+	bool got[MAXB];
+	wg_replay_init(&window);
+	wg_replay_init(&single);
+	for (unsigned op = 0; op < OPS;) {
+		unsigned n = 1 + (unsigned)(next_rand(&rng) % MAXB);
+		for (unsigned i = 0; i < n; i++) {
+			uint64_t r = next_rand(&rng);
+			if (r % 1500 == 0)
+				cur += 5000 + r % 20000;
+			else if (r % 997 == 0)
+				cur += 64 * 128; /* the same slot, 128 blocks on */
+			else {
+				uint64_t step = (r >> 20) % 161; /* -70..+90 */
+				cur = cur + step >= 70 ? cur + step - 70 : 0;
+			}
+			batch[i] = (r >> 40) % 4099 == 0 ? REJ - 1 + (r >> 60) % 2 : cur;
+		}
+		unsigned accepted = wg_replay_check_many(&window, batch, n, got);
+		unsigned expected_accepted = 0;
+		for (unsigned i = 0; i < n; i++, op++) {
+			bool expected = wg_replay_check(&single, batch[i]);
+			expected_accepted += expected;
+			if (got[i] != expected && mismatches++ < 10)
+				CHECK(got[i] == expected, "batch op %u counter %llu: %s, single %s",
+				      op, (unsigned long long)batch[i],
+				      got[i] ? "accepted" : "rejected",
+				      expected ? "accepted" : "rejected");
+		}
+		CHECK(accepted == expected_accepted, "batch at op %u: returned %u, accepted %u", op,
+		      accepted, expected_accepted);
+	}
+	CHECK(mismatches == 0, "%llu mismatches between batched and single checks",
+	      (unsigned long long)mismatches);
+	CHECK(window.top == single.top, "top %llu after batches, %llu after single checks",
+	      (unsigned long long)window.top, (unsigned long long)single.top);
+	CHECK(memcmp(window.blocks, single.blocks, sizeof(window.blocks)) == 0,
+	      "the batched window's blocks differ from the single checks'");
+}
+
+/* A batch's repeats and its limit, spelt out. */
+static void many_cases(void)
+{
+	bool got[8];
+	wg_replay_init(&window);
+	const uint64_t a[] = {5, 6, 5, 7, 6, 70, 5};
+	CHECK(wg_replay_check_many(&window, a, 7, got) == 4, "repeats in a batch: 4 accepted");
+	CHECK(got[0] && got[1] && !got[2] && got[3] && !got[4] && got[5] && !got[6],
+	      "repeats in a batch: only the first of each counter");
+	const uint64_t b[] = {7, 8, LIM + 70, 8, 9};
+	CHECK(wg_replay_check_many(&window, b, 5, got) == 2, "second batch: 2 accepted");
+	CHECK(!got[0] && got[1] && got[2] && !got[3] && !got[4],
+	      "a counter pushed out of the window by an earlier one in the same batch");
+	const uint64_t c[] = {REJ - 1, REJ, REJ - 1, UINT64_MAX};
+	wg_replay_init(&window);
+	CHECK(wg_replay_check_many(&window, c, 4, got) == 1 && got[0] && !got[1] && !got[2] &&
+	          !got[3],
+	      "limit: REJ - 1 once, nothing from REJ on");
+	CHECK(wg_replay_check_many(&window, c, 0, got) == 0, "an empty batch");
+}
+
 /* ---- concurrency ---- */
 
 enum { THREADS = 4, CHUNK = 256 };
@@ -184,6 +256,7 @@ struct race {
 struct racer {
 	struct race *race;
 	uint64_t seed;
+	bool batched;
 	size_t accepted;
 };
 
@@ -204,12 +277,27 @@ static void *racer_main(void *arg)
 			order[i - 1] = order[j];
 			order[j] = tmp;
 		}
-		for (size_t i = 0; i < len; i++) {
-			size_t k = base + order[i];
-			if (wg_replay_check(&window, race->counters[k])) {
+		for (size_t i = 0; i < len;) {
+			/* Odd racers check runs of 1 to 32 of their order at once, as decap does.
+			 */
+			size_t run = me->batched ? 1 + next_rand(&me->seed) % 32 : 1;
+			uint64_t counters[32];
+			bool fresh[32];
+			if (run > len - i)
+				run = len - i;
+			for (size_t q = 0; q < run; q++)
+				counters[q] = race->counters[base + order[i + q]];
+			if (me->batched)
+				wg_replay_check_many(&window, counters, (unsigned)run, fresh);
+			else
+				fresh[0] = wg_replay_check(&window, counters[0]);
+			for (size_t q = 0; q < run; q++) {
+				if (!fresh[q])
+					continue;
 				me->accepted++;
-				atomic_fetch_add(&race->accepted_times[k], 1);
+				atomic_fetch_add(&race->accepted_times[base + order[i + q]], 1);
 			}
+			i += run;
 		}
 	}
 	return NULL;
@@ -232,7 +320,8 @@ static void race_once(const char *what, const uint64_t *counters, size_t n, uint
 	wg_replay_init(&window);
 	pthread_barrier_init(&race.start, NULL, THREADS);
 	for (int t = 0; t < THREADS; t++) {
-		racers[t] = (struct racer){.race = &race, .seed = seed * 131 + (uint64_t)t};
+		racers[t] = (struct racer){
+		    .race = &race, .seed = seed * 131 + (uint64_t)t, .batched = t % 2 == 1};
 		pthread_create(&tids[t], NULL, racer_main, &racers[t]);
 	}
 	size_t total = 0;
@@ -308,6 +397,8 @@ int main(int argc, char **argv)
 	kernel_cases();
 	kernel_sweeps();
 	reference_model();
+	many_cases();
+	many_matches_single();
 	concurrent_dense();
 	concurrent_sliding();
 	return check_done("replay");
