@@ -25,7 +25,7 @@
 #include "wgport.h"
 
 #define INPUT_RING_SIZE 2048
-#define PREFETCH_AHEAD  4   /* frames whose first line is requested ahead of classification */
+#define PREFETCH_AHEAD  8   /* frames whose first line is requested ahead of classification */
 #define ICMPV6_ND_FIRST 133 /* router solicitation */
 #define ICMPV6_ND_LAST  137 /* redirect */
 
