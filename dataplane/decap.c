@@ -146,11 +146,6 @@ static void rx_stats(struct mg_worker *w, struct mg_peer *peer, uint32_t msg_len
 }
 
 /*
- * What every authenticated message does, keepalive or not (the kernel's
- * wg_packet_consume_data_done up to the keepalive test): confirm a responder's new keypair,
- * roam, feed the timers. Keepalives end here.
- */
-/*
  * Only an authenticated counter may move a window; it also refuses counters from
  * WG_REJECT_AFTER_MESSAGES on. A keypair's consecutive messages are checked together: one
  * compare-and-swap per 64-counter block instead of two atomic operations per message.
@@ -171,13 +166,19 @@ static void replay_check(struct decap_burst *b, bool *fresh)
 				counters[k++] = b->jobs[j].counter;
 			}
 		}
-		wg_replay_check_many(&kp->recv_replay, counters, k, ok);
+		if (k)
+			wg_replay_check_many(&kp->recv_replay, counters, k, ok);
 		for (unsigned q = 0; q < k; q++)
 			fresh[at[q]] = ok[q];
 		i = j;
 	}
 }
 
+/*
+ * What every authenticated message does, keepalive or not (the kernel's
+ * wg_packet_consume_data_done up to the keepalive test): confirm a responder's new keypair,
+ * roam, feed the timers. Keepalives end here.
+ */
 static void authenticated(struct mg_worker *w, struct decap_burst *b)
 {
 	const struct wg_noise_keypair *confirmed = NULL;
