@@ -12,8 +12,9 @@
  *    or raises the block number; so per slot the pair (number, bits) never returns to an earlier
  *    value (no ABA) and a bit, once set for block b, stays set until the slot moves past b;
  *  - p is accepted only by a CAS from a state where the slot holds a smaller block, or block b
- *    with p's bit clear, to block b with p's bit set. The CAS compares the full 16 bytes we based
- *    the decision on, so a torn or stale read can only make it fail, never succeed wrongly;
+ *    with p's bit clear, to block b with p's bit set (perhaps with other bits of its run). The
+ *    CAS compares the full 16 bytes we based the decision on, so a torn or stale read can only
+ *    make it fail, never succeed wrongly;
  *  - after that CAS every later state of the slot has block b with p's bit set, or a block > b,
  *    and both are rejected. Hence a second acceptance of p is impossible.
  * Overwriting an older block is sound: a slot holding block n < b has n <= b - 128, and once p is
@@ -68,47 +69,12 @@ static void raise_top(struct wg_replay *r, uint64_t position)
 		;
 }
 
-bool wg_replay_check(struct wg_replay *r, uint64_t counter)
-{
-	if (counter >= WG_REJECT_AFTER_MESSAGES)
-		return false;
-	const uint64_t position = counter + 1;
-	if (position + WG_REPLAY_WINDOW_SIZE < __atomic_load_n(&r->top, __ATOMIC_RELAXED))
-		return false;
-
-	const uint64_t block = position / WG_REPLAY_BLOCK_BITS;
-	const uint64_t bit = 1ULL << (position % WG_REPLAY_BLOCK_BITS);
-	struct wg_replay_block *slot = &r->blocks[block % WG_REPLAY_BLOCKS];
-
-	for (;;) {
-		union replay_slot seen, next;
-		/* Two halves read separately: a torn pair only makes the CAS below fail. */
-		seen.block.number = __atomic_load_n(&slot->number, __ATOMIC_RELAXED);
-		seen.block.bits = __atomic_load_n(&slot->bits, __ATOMIC_RELAXED);
-
-		if (seen.block.number > block)
-			return false;
-		if (seen.block.number < block) {
-			next.block.number = block;
-			next.block.bits = bit;
-		} else {
-			if (seen.block.bits & bit)
-				return false;
-			next.block.number = block;
-			next.block.bits = seen.block.bits | bit;
-		}
-		if (slot_cas(slot, seen, next))
-			break;
-	}
-	raise_top(r, position);
-	return true;
-}
-
 /*
- * Counters c[0..k) of one block, each tested as wg_replay_check would in turn; *top is the
- * greatest position accepted so far (or the window's top when read), raised by what this run
- * accepts. One compare-and-swap records every bit the run accepts, so the argument above holds
- * for each of them: the CAS compares the state the whole decision was based on.
+ * Counters c[0..k) of one block, each tested in turn against the window and the counters of the
+ * run before it; *top is the greatest position accepted so far (or the window's top when read),
+ * raised by what this run accepts. One compare-and-swap records every bit the run accepts, so the
+ * argument above holds for each of them: the CAS compares the state the whole decision was based
+ * on.
  */
 static unsigned check_block_run(struct wg_replay *r, uint64_t block, const uint64_t *c, unsigned k,
                                 bool *fresh, uint64_t *top)
@@ -117,6 +83,7 @@ static unsigned check_block_run(struct wg_replay *r, uint64_t block, const uint6
 
 	for (;;) {
 		union replay_slot seen, next;
+		/* Two halves read separately: a torn pair only makes the CAS below fail. */
 		seen.block.number = __atomic_load_n(&slot->number, __ATOMIC_RELAXED);
 		seen.block.bits = __atomic_load_n(&slot->bits, __ATOMIC_RELAXED);
 
@@ -169,4 +136,10 @@ unsigned wg_replay_check_many(struct wg_replay *r, const uint64_t *counters, uns
 	if (top > top0)
 		raise_top(r, top);
 	return accepted;
+}
+
+bool wg_replay_check(struct wg_replay *r, uint64_t counter)
+{
+	bool fresh;
+	return wg_replay_check_many(r, &counter, 1, &fresh) == 1;
 }

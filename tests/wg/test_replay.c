@@ -129,18 +129,54 @@ static uint64_t next_rand(uint64_t *state)
 }
 
 /*
- * A random walk of counters (small steps back and forth, occasional long jumps) checked against
- * the plain definition: accept iff below the limit, not more than W behind the greatest accepted
- * counter, and never accepted before.
+ * The plain definition of the window, kept apart from the code under test: accept iff below the
+ * limit, not more than W behind the greatest accepted counter, and never accepted before. Counters
+ * at or past the limit are always refused; below it, the walks stay under SPAN.
  */
+enum { SPAN = 1 << 24 };
+
+struct model {
+	uint8_t *seen;
+	uint64_t greatest;
+	bool any;
+};
+
+static bool model_init(struct model *m)
+{
+	m->seen = calloc(SPAN / 8, 1);
+	m->greatest = 0;
+	m->any = false;
+	CHECK(m->seen != NULL, "out of memory");
+	return m->seen != NULL;
+}
+
+static bool model_check(struct model *m, uint64_t counter)
+{
+	if (counter >= REJ)
+		return false;
+	if (counter >= SPAN) {
+		CHECK(counter < SPAN, "the walk left the model's span at %llu",
+		      (unsigned long long)counter);
+		return false;
+	}
+	if (m->seen[counter / 8] & (1u << (counter % 8)))
+		return false;
+	if (m->any && counter + W < m->greatest)
+		return false;
+	m->seen[counter / 8] |= (uint8_t)(1u << (counter % 8));
+	if (!m->any || counter > m->greatest)
+		m->greatest = counter;
+	m->any = true;
+	return true;
+}
+
+/* A random walk of counters (small steps back and forth, occasional long jumps), one at a time. */
 static void reference_model(void)
 {
-	enum { SPAN = 1 << 24, OPS = 300000 };
-	uint8_t *seen = calloc(SPAN / 8, 1);
-	uint64_t rng = 42, greatest = 0, cur = 0, mismatches = 0;
-	bool any = false;
-	CHECK(seen != NULL, "out of memory");
-	if (!seen)
+	enum { OPS = 300000 };
+	struct model m;
+	uint64_t rng = 42, cur = 0, mismatches = 0;
+	if (!model_init(&m))
 		return;
 	wg_replay_init(&window);
 	for (unsigned op = 0; op < OPS; op++) {
@@ -153,36 +189,34 @@ static void reference_model(void)
 		}
 		if (cur >= SPAN)
 			cur = SPAN - 1;
-		bool fresh = !(seen[cur / 8] & (1u << (cur % 8)));
-		bool expected = fresh && (!any || cur + W >= greatest);
+		uint64_t greatest = m.greatest;
+		bool expected = model_check(&m, cur);
 		bool got = wg_replay_check(&window, cur);
 		if (got != expected && mismatches++ < 10)
 			CHECK(got == expected, "model op %u counter %llu greatest %llu", op,
 			      (unsigned long long)cur, (unsigned long long)greatest);
-		if (got) {
-			seen[cur / 8] |= (uint8_t)(1u << (cur % 8));
-			if (!any || cur > greatest)
-				greatest = cur;
-			any = true;
-		}
 	}
 	CHECK(mismatches == 0, "%llu mismatches against the reference model",
 	      (unsigned long long)mismatches);
-	free(seen);
+	free(m.seen);
 }
 
 /*
- * wg_replay_check_many against n successive wg_replay_check calls on a second window: the same
- * walk (repeats inside a batch included, since steps go back and forth), cut into batches of
- * 1 to 32, must give the same answer for every counter and leave the same window behind. Some
- * batches hold counters at the limit, and long jumps make a batch span slots that alias.
+ * wg_replay_check_many against the model: a similar walk (repeats inside a batch included, since
+ * steps go back and forth; jumps to the same slot 128 blocks on; counters W - 1, W and W + 1
+ * behind the greatest; counters past the limit breaking up block runs), cut into batches of 1..32.
+ * A second window fed the same counters one call at a time must end in the same state, bit for bit.
  */
-static void many_matches_single(void)
+static void many_against_model(void)
 {
 	enum { OPS = 400000, MAXB = 32 };
 	static struct wg_replay single;
-	uint64_t rng = 4242, cur = 0, mismatches = 0, batch[MAXB];
+	struct model m;
+	/* hi: the greatest counter so far, which is the greatest accepted, as each new one is. */
+	uint64_t rng = 4242, cur = 0, hi = 0, mismatches = 0, batch[MAXB];
 	bool got[MAXB];
+	if (!model_init(&m))
+		return;
 	wg_replay_init(&window);
 	wg_replay_init(&single);
 	for (unsigned op = 0; op < OPS;) {
@@ -197,15 +231,24 @@ static void many_matches_single(void)
 				uint64_t step = (r >> 20) % 161; /* -70..+90 */
 				cur = cur + step >= 70 ? cur + step - 70 : 0;
 			}
-			batch[i] = (r >> 40) % 4099 == 0 ? REJ - 1 + (r >> 60) % 2 : cur;
+			if (cur >= SPAN)
+				cur = SPAN - 1;
+			if (cur > hi)
+				hi = cur;
+			batch[i] = cur;
+			if ((r >> 40) % 4099 == 0)
+				batch[i] = REJ + (r >> 60) % 3;
+			else if ((r >> 40) % 53 == 0 && hi > W + 1)
+				batch[i] = hi - W - 1 + (r >> 60) % 3; /* the window's edge */
 		}
 		unsigned accepted = wg_replay_check_many(&window, batch, n, got);
 		unsigned expected_accepted = 0;
 		for (unsigned i = 0; i < n; i++, op++) {
-			bool expected = wg_replay_check(&single, batch[i]);
+			bool expected = model_check(&m, batch[i]);
+			(void)wg_replay_check(&single, batch[i]);
 			expected_accepted += expected;
 			if (got[i] != expected && mismatches++ < 10)
-				CHECK(got[i] == expected, "batch op %u counter %llu: %s, single %s",
+				CHECK(got[i] == expected, "batch op %u counter %llu: %s, model %s",
 				      op, (unsigned long long)batch[i],
 				      got[i] ? "accepted" : "rejected",
 				      expected ? "accepted" : "rejected");
@@ -213,12 +256,17 @@ static void many_matches_single(void)
 		CHECK(accepted == expected_accepted, "batch at op %u: returned %u, accepted %u", op,
 		      accepted, expected_accepted);
 	}
-	CHECK(mismatches == 0, "%llu mismatches between batched and single checks",
+	CHECK(mismatches == 0, "%llu mismatches between batched checks and the model",
 	      (unsigned long long)mismatches);
+	CHECK(m.greatest > 1000000, "the walk reached %llu: it must cover many windows",
+	      (unsigned long long)m.greatest);
+	CHECK(window.top == m.greatest + 1, "top %llu after batches, model's greatest %llu",
+	      (unsigned long long)window.top, (unsigned long long)m.greatest);
 	CHECK(window.top == single.top, "top %llu after batches, %llu after single checks",
 	      (unsigned long long)window.top, (unsigned long long)single.top);
 	CHECK(memcmp(window.blocks, single.blocks, sizeof(window.blocks)) == 0,
 	      "the batched window's blocks differ from the single checks'");
+	free(m.seen);
 }
 
 /* A batch's repeats and its limit, spelt out. */
@@ -398,7 +446,7 @@ int main(int argc, char **argv)
 	kernel_sweeps();
 	reference_model();
 	many_cases();
-	many_matches_single();
+	many_against_model();
 	concurrent_dense();
 	concurrent_sliding();
 	return check_done("replay");
