@@ -148,9 +148,14 @@ _Static_assert(offsetof(struct mg_peer, slot) / 64 ==
 void mg_peer_timers_init(struct mg_peer *peer, const struct wg_timer_durations *d,
                          void (*rand)(void *ctx, void *buf, size_t len), void *rand_ctx);
 
+/*
+ * Every remote the gateway knows is a peer's `remote` (device.c sets owner to that peer), so
+ * the peer is found by address, not through r->owner: the receive path reaches a peer from a
+ * keypair's `remote`, and loading owner was a dependent miss on a line nothing else there reads.
+ */
 static inline struct mg_peer *mg_peer_of_remote(struct wg_noise_remote *r)
 {
-	return (struct mg_peer *)r->owner;
+	return (struct mg_peer *)(void *)((char *)r - offsetof(struct mg_peer, remote));
 }
 
 #endif
