@@ -58,11 +58,11 @@ static void lookup(struct mg_worker *w, struct decap_burst *b, struct mg_decap_p
 	struct wg_noise_keypair *kps[MG_BURST];
 	uint32_t idx[MG_BURST];
 	b->n = 0;
+	/* Classify has asked for each index's slot already. */
 	for (unsigned i = 0; i < n; i++) {
 		struct wg_msg_data hdr;
 		memcpy(&hdr, rte_pktmbuf_mtod(pkts[i].m, const uint8_t *), sizeof(hdr));
 		idx[i] = le32toh(hdr.key_idx);
-		rte_prefetch0(wg_index_table_home(w->gw->index, idx[i]));
 	}
 	for (unsigned i = 0; i < n; i++) {
 		kps[i] = wg_index_table_lookup(w->gw->index, idx[i], WG_INDEX_KEYPAIR);
