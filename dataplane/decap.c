@@ -68,8 +68,7 @@ static void lookup(struct mg_worker *w, struct decap_burst *b, struct mg_decap_p
 		kps[i] = wg_index_table_lookup(w->gw->index, idx[i], WG_INDEX_KEYPAIR);
 		if (kps[i]) {
 			rte_prefetch0(&kps[i]->birth_ns);
-			rte_prefetch0(kps[i]->recv_key);
-			rte_prefetch0(&kps[i]->recv_replay);
+			rte_prefetch0(kps[i]->recv_key); /* and the window's top (noise.h) */
 		}
 	}
 	/* The peer's two lines: the keypair slots (wg_noise_keypair_awaits_confirmation) and

@@ -106,13 +106,20 @@ struct wg_noise_keypair {
 	 * key change (wg_noise_remote_expire_current). Receiving only checks the age. */
 	atomic_bool valid;
 	struct wg_noise_remote *remote;
-	uint8_t recv_key[WG_KEY_LEN];
 	/* Next nonce to send; on its own cache line because every sending worker adds to it. */
 	_Alignas(64) _Atomic uint64_t send_counter;
-	_Alignas(64) struct wg_replay recv_replay;
+	/* A receive reads the key and the window's top together: one line (and the window's
+	 * first block). Only receivers write it. */
+	_Alignas(64) uint8_t recv_key[WG_KEY_LEN];
+	struct wg_replay recv_replay;
 };
-_Static_assert(offsetof(struct wg_noise_keypair, recv_key) == 64,
+_Static_assert(offsetof(struct wg_noise_keypair, send_counter) == 64,
                "a send's fields fill the keypair's first line");
+_Static_assert(offsetof(struct wg_noise_keypair, recv_key) / 64 ==
+                   (offsetof(struct wg_noise_keypair, recv_replay) +
+                    offsetof(struct wg_replay, top) + sizeof(uint64_t) - 1) /
+                       64,
+               "the receive key and the window's top share a line");
 
 /* One peer. Owned by the caller (embed it in the peer); initialise with wg_noise_remote_init. */
 struct wg_noise_remote {
