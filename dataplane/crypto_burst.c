@@ -364,8 +364,9 @@ static inline void prefetch_job(const struct mg_crypto_prefetch *pf, const struc
 		return;
 	/* A long message's tail is left to the hardware prefetcher, which follows the stream once
 	 * the cipher starts on it. The walk steps from p, not from p's line: when p is not
-	 * line-aligned the last line (the received tag's end, on open) is not asked for. Walking
-	 * whole lines instead was 1-8 % slower at every point (bench/README.md, third pass). */
+	 * line-aligned the last line (the received tag's end, on open) is not asked for: decap asks
+	 * for it when it builds the job. Walking whole lines here instead was 1-8 % slower at
+	 * every point (bench/README.md, third pass). */
 	uint32_t end = j->len + MG_CRYPTO_TAG_LEN;
 	uint32_t cap = (pf->lines ? pf->lines : PREFETCH_MAX_LINES) * 64u;
 	if (end > cap)
