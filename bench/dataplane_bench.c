@@ -98,6 +98,7 @@ static atomic_bool worker_clock_ready;
 static long worker_csw; /* the last run's involuntary context switches */
 uint64_t rng_state = 0x6d67626e63680001ull;
 struct ceiling ceilings[N_CEIL_SIZES];
+double c2c_ns[2];
 char isa_name[16];
 
 static const struct rte_ether_addr lan_mac = {{2, 0, 0, 0, 1, 1}}, mesh_mac = {{2, 0, 0, 0, 2, 1}};
@@ -883,6 +884,7 @@ int main(int argc, char **argv)
 	}
 	double t_setup = clock_s(CLOCK_MONOTONIC);
 	double cs = opt.quick ? 0.1 : 1.0;
+	c2c_ns[0] = c2c_round_trip_ns(worker_lcore);
 	/* --filter compares the worker with itself: no ceiling. */
 	if ((!opt.filter && (rte_eal_remote_launch(ceiling_main, &cs, worker_lcore) != 0 ||
 	                     rte_eal_wait_lcore(worker_lcore) != 0)) ||
@@ -933,7 +935,9 @@ int main(int argc, char **argv)
 			}
 		}
 	}
+	c2c_ns[1] = c2c_round_trip_ns(worker_lcore);
 	if (opt.ab) {
+		print_round_trips();
 		mg_worker_fini(&worker);
 		rte_eal_cleanup();
 		return 0;

@@ -115,6 +115,10 @@ extern uint64_t rng_state;
 
 /* dataplane_bench_ceiling.c: the raw AEAD rate on the calling lcore (arg: double seconds). */
 int ceiling_main(void *arg);
+/* One cache line's round trip between the calling lcore and another, idle one, in ns (0 on
+ * failure); c2c_ns holds the run's, at its start and its end. */
+double c2c_round_trip_ns(unsigned other_lcore);
+extern double c2c_ns[2];
 double ceiling_of(enum direction dir, unsigned size);        /* best run, Mpps */
 double ceiling_median_of(enum direction dir, unsigned size); /* median run, Mpps */
 int cmp_double(const void *x, const void *y);
@@ -182,5 +186,6 @@ void print_load_tables(void);
 double mean_size(unsigned size); /* inner bytes per packet (IMIX: the mix's mean) */
 int write_json(const struct point *pts, unsigned n);
 void print_table(const struct point *pts, unsigned n);
+void print_round_trips(void); /* c2c_ns, one line */
 
 #endif

@@ -71,10 +71,11 @@ int write_json(const struct point *pts, unsigned n)
 	        "{\"bench\": \"dataplane\", \"machine\": {\"cpu\": \"%s\", \"cores\": %ld, "
 	        "\"isa\": \"%s\", \"crypto_library\": \"intel-ipsec-mb %s\", \"dpdk\": \"%s\", "
 	        "\"idle_mode\": \"busy-poll\", \"workers_measured\": 1, \"crypto_prefetch\": "
-	        "\"%s\", \"dpdk_max_simd_bits\": %u, \"hugepages\": %s},\n",
+	        "\"%s\", \"dpdk_max_simd_bits\": %u, \"hugepages\": %s, "
+	        "\"line_round_trip_ns\": {\"start\": %.1f, \"end\": %.1f}},\n",
 	        cpu, sysconf(_SC_NPROCESSORS_ONLN), isa_name, mg_crypto_library_version(),
 	        rte_version(), opt.prefetch_name, (unsigned)rte_vect_get_max_simd_bitwidth(),
-	        eal_hugepages ? "true" : "false");
+	        eal_hugepages ? "true" : "false", c2c_ns[0], c2c_ns[1]);
 	fprintf(f,
 	        " \"quick\": %s, \"seconds\": %.2f, \"mtu\": %d, \"size_is\": \"inner IP packet "
 	        "bytes\", \"rate_is\": \"per CPU-second the worker spent on iterations with "
@@ -117,6 +118,13 @@ int write_json(const struct point *pts, unsigned n)
 	return fclose(f) == 0 ? 0 : -1;
 }
 
+void print_round_trips(void)
+{
+	printf("a cache line's round trip between the generator's core and the worker's: %.0f ns "
+	       "at the start, %.0f ns at the end\n",
+	       c2c_ns[0], c2c_ns[1]);
+}
+
 void print_table(const struct point *pts, unsigned n)
 {
 	char cpu[256], sz[16];
@@ -126,6 +134,7 @@ void print_table(const struct point *pts, unsigned n)
 	       cpu, isa_name, mg_crypto_library_version(), rte_version(),
 	       (unsigned)rte_vect_get_max_simd_bitwidth(),
 	       eal_hugepages ? "2 MB hugepages" : "4 KB pages", opt.prefetch_name);
+	print_round_trips();
 	printf("%-8s %6s %5s %8s %8s %9s %6s %8s %6s %6s\n", "path", "peers", "size", "Mpps",
 	       "Gbit/s", "ceil Mpps", "ratio", "gen Mpps", "idle", "drops");
 	for (unsigned i = 0; i < n; i++) {

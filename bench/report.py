@@ -64,6 +64,10 @@ def check_doc(bench, doc):
         generator = doc.get("generator", "builtin")
         if generator not in ("builtin", "testpmd", "both"):
             errs.append(f"generator = {generator!r}")
+        rt = (doc.get("machine") or {}).get("line_round_trip_ns") or {}
+        for k in ("start", "end"):
+            if not positive(rt.get(k)):
+                errs.append(f"machine: line_round_trip_ns {k} = {rt.get(k)!r}")
         if generator != "testpmd":
             points = doc.get("points") or []
             if not points:

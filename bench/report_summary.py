@@ -127,6 +127,11 @@ def summary(docs, machine):
                   ("2 MB hugepages" if dpm["hugepages"] else "4 KB pages (--no-huge)") +
                   ("; the testpmd points on 4 KB pages." if docs["dataplane"].get("testpmd")
                    and not docs["dataplane"].get("testpmd_hugepages") else "."))
+    rt = dpm.get("line_round_trip_ns")
+    if rt:
+        md[0] += (f" A cache line's round trip between the generator's core and the worker's: "
+                  f"{rt.get('start', 0):.0f} ns at the start of the data plane run, "
+                  f"{rt.get('end', 0):.0f} ns at its end (bench/README.md, run-to-run spread).")
     rows = []
     for name in sorted(docs):
         if name == "crypto_ceiling" or name.startswith("crypto_ceiling_isa_"):
