@@ -5,7 +5,7 @@
  * the generator, while the ceiling works in its own core's cache, so the worker's share of the
  * ceiling depends on this cost and the ceiling does not. On a VM it is up to the host's
  * placement of the two vCPUs: on this EPYC VM a stand-alone ping-pong read 105 ns a round trip
- * in ten runs and then 440-480 ns in every run for the rest of the session. Measured at the
+ * in ten runs and then 350-480 ns in every run for the rest of the session. Measured at the
  * start and the end of a run and reported with its figures, so runs can be told apart.
  */
 #include <stdatomic.h>
