@@ -58,7 +58,7 @@ static void lookup(struct mg_worker *w, struct decap_burst *b, struct mg_decap_p
 	struct wg_noise_keypair *kps[MG_BURST];
 	uint32_t idx[MG_BURST];
 	b->n = 0;
-	/* Classify has asked for each index's slot already. */
+	/* Each index's slot was asked for as the message was handed over (mg_decap_prefetch). */
 	for (unsigned i = 0; i < n; i++) {
 		struct wg_msg_data hdr;
 		memcpy(&hdr, rte_pktmbuf_mtod(pkts[i].m, const uint8_t *), sizeof(hdr));

@@ -101,6 +101,7 @@ unsigned mg_relay_in_poll(struct mg_worker *w)
 			mg_worker_drop(w, m, MG_DROP_WG_INVALID);
 			continue;
 		}
+		mg_decap_prefetch(w, m);
 		d[k].m = m;
 		d[k].src = it[i].src;
 		d[k].outer_tclass = 0;

@@ -1,7 +1,6 @@
 // SPDX-License-Identifier: GPL-2.0-only
 #include "worker.h"
 
-#include <endian.h>
 #include <errno.h>
 #include <stdio.h>
 #include <string.h>
@@ -15,7 +14,6 @@
 #include <rte_ring.h>
 
 #include "crypto_burst.h"
-#include "index_table.h"
 #include "decap.h"
 #include "encap.h"
 #include "mbuf_tail.h"
@@ -317,11 +315,7 @@ static void classify_mesh(struct mg_worker *w, struct classified *c, struct rte_
 		rte_pktmbuf_adj(m, (uint16_t)off);
 		mg_mbuf_trim(m, (uint16_t)(m->pkt_len - msg_len));
 		struct mg_decap_pkt *d = &c->mesh[c->n_mesh++];
-		/* The receiver index's slot is decap's first miss: asked for now, it arrives while
-		 * the rest of the burst is classified. */
-		uint32_t idx;
-		memcpy(&idx, msg + offsetof(struct wg_msg_data, key_idx), sizeof(idx));
-		rte_prefetch0(wg_index_table_home(gw->index, le32toh(idx)));
+		mg_decap_prefetch(w, m);
 		d->m = m;
 		d->src = src;
 		d->outer_tclass = l3->tclass;
