@@ -50,7 +50,7 @@ struct mg_txbuf {
  */
 struct mg_stall {
 	uint64_t start, end; /* TSC */
-	uint32_t frames;
+	uint32_t frames;     /* received plus handled in that iteration (0: it found nothing) */
 };
 
 struct mg_stall_log {
@@ -71,6 +71,11 @@ struct mg_worker {
 	bool fanout[MG_PORT_COUNT]; /* this worker polls the port's only queue and spreads it */
 	unsigned fanout_next;
 	struct rte_ring *input; /* bursts handed over by the fan-out worker (MP/SC) */
+
+	/* A full burst from each source (the ports, then the input ring) waits here for one
+	 * iteration while its first lines load behind the previous burst's work (worker.c). */
+	struct rte_mbuf *held[MG_PORT_COUNT + 1][MG_BURST];
+	uint16_t n_held[MG_PORT_COUNT + 1];
 
 	struct mg_crypto *crypto;
 	struct mg_peer_counters *peer_counters; /* gw->peer_counters[id] */
