@@ -972,21 +972,33 @@ static void test_next_burst(void)
 	expect_drops(MG_DROP_REASON_COUNT, 0, "next burst");
 }
 
+/* Queues n frames on the LAN port's RX ring, starts the real loop on lcore and waits (5 s at
+ * most) until `sent` frames are on the mesh port's TX ring. The loop keeps running. */
+static void loop_until_sent(unsigned lcore, unsigned n, unsigned sent)
+{
+	for (unsigned i = 0; i < n; i++)
+		rte_ring_enqueue(ring[MG_PORT_LAN].rx, lan_mbuf(4, 0, 300));
+	atomic_store(&gw.stop, false);
+	CHECK(rte_eal_remote_launch(mg_worker_main, &w, lcore) == 0, "launch");
+	uint64_t end = rte_get_tsc_cycles() + 5 * rte_get_tsc_hz();
+	while (rte_ring_count(ring[MG_PORT_MESH].tx[0]) < sent && rte_get_tsc_cycles() < end)
+		rte_pause();
+}
+
+static void loop_stop(unsigned lcore)
+{
+	atomic_store(&gw.stop, true);
+	CHECK(rte_eal_wait_lcore(lcore) == 0, "worker returned 0");
+}
+
 /* The real loop on a worker lcore, fed through the LAN port's RX ring. */
 static void test_loop(void)
 {
 	unsigned lcore = rte_get_next_lcore(-1, 1, 0);
 	gw.conf.idle_backoff = true;
 	gw.conf.idle_max_sleep_us = 100;
-	for (unsigned i = 0; i < 40; i++)
-		rte_ring_enqueue(ring[MG_PORT_LAN].rx, lan_mbuf(4, 0, 300));
-	atomic_store(&gw.stop, false);
-	CHECK(rte_eal_remote_launch(mg_worker_main, &w, lcore) == 0, "launch");
-	uint64_t end = rte_get_tsc_cycles() + 5 * rte_get_tsc_hz();
-	while (rte_ring_count(ring[MG_PORT_MESH].tx[0]) < 40 && rte_get_tsc_cycles() < end)
-		rte_pause();
-	atomic_store(&gw.stop, true);
-	CHECK(rte_eal_wait_lcore(lcore) == 0, "worker returned 0");
+	loop_until_sent(lcore, 40, 40);
+	loop_stop(lcore);
 	CHECK(rte_ring_count(ring[MG_PORT_MESH].tx[0]) == 40, "loop encrypted all 40");
 	CHECK(w.counters.polls > 0 && w.counters.encrypted >= 40, "loop counters");
 	flush_rings();
@@ -996,33 +1008,17 @@ static void test_loop(void)
 	 * the empty poll after the last must hand it on. Order survives the hold: the nonces go
 	 * up by one. Then a deep queue and the loop told to stop in the middle of it: every
 	 * frame is sent or still queued, none stays held or leaks. */
-	for (unsigned i = 0; i < 2 * MG_BURST; i++)
-		rte_ring_enqueue(ring[MG_PORT_LAN].rx, lan_mbuf(4, 0, 300));
-	atomic_store(&gw.stop, false);
-	CHECK(rte_eal_remote_launch(mg_worker_main, &w, lcore) == 0, "launch");
-	end = rte_get_tsc_cycles() + 5 * rte_get_tsc_hz();
-	while (rte_ring_count(ring[MG_PORT_MESH].tx[0]) < 2 * MG_BURST &&
-	       rte_get_tsc_cycles() < end)
-		rte_pause();
+	loop_until_sent(lcore, 2 * MG_BURST, 2 * MG_BURST);
 	struct rte_mbuf *out[2 * MG_BURST];
 	unsigned got = take(MG_PORT_MESH, out, 2 * MG_BURST);
 	CHECK(got == 2 * MG_BURST, "two whole bursts sent with no more behind them (%u)", got);
 	for (unsigned i = 1; i < got; i++)
 		CHECK(counter_of(out[i]) == counter_of(out[i - 1]) + 1, "in order after the hold");
 	rte_pktmbuf_free_bulk(out, got);
-	atomic_store(&gw.stop, true);
-	CHECK(rte_eal_wait_lcore(lcore) == 0, "worker returned 0");
-	unsigned fed = 0;
-	atomic_store(&gw.stop, false);
-	for (; fed < 30 * MG_BURST; fed++)
-		rte_ring_enqueue(ring[MG_PORT_LAN].rx, lan_mbuf(4, 0, 300));
-	CHECK(rte_eal_remote_launch(mg_worker_main, &w, lcore) == 0, "launch");
-	end = rte_get_tsc_cycles() + 5 * rte_get_tsc_hz();
-	while (rte_ring_count(ring[MG_PORT_MESH].tx[0]) < 3 * MG_BURST &&
-	       rte_get_tsc_cycles() < end)
-		rte_pause();
-	atomic_store(&gw.stop, true);
-	CHECK(rte_eal_wait_lcore(lcore) == 0, "worker returned 0");
+	loop_stop(lcore);
+	unsigned fed = 30 * MG_BURST;
+	loop_until_sent(lcore, fed, 3 * MG_BURST);
+	loop_stop(lcore);
 	unsigned sent = rte_ring_count(ring[MG_PORT_MESH].tx[0]);
 	unsigned queued = rte_ring_count(ring[MG_PORT_LAN].rx);
 	CHECK(sent + queued == fed, "stopped mid-stream: %u sent + %u still queued of %u", sent,
