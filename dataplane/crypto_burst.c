@@ -8,6 +8,7 @@
 
 #include <intel-ipsec-mb.h>
 #include <openssl/crypto.h>
+#include <rte_byteorder.h>
 #include <rte_prefetch.h>
 
 /*
@@ -344,11 +345,14 @@ static void fill_job(struct mg_crypto *c, IMB_JOB *job, const struct mg_crypto_j
 	job->user_data2 = c;
 }
 
+/* Four zero bytes, then the counter little-endian. One store each: GCC 12 left the byte loop a
+ * loop, a quarter of run_slice's samples decrypting 64 B. */
 static void wireguard_nonce(uint8_t nonce[16], uint64_t counter)
 {
-	memset(nonce, 0, 4);
-	for (unsigned b = 0; b < 8; b++)
-		nonce[4 + b] = (uint8_t)(counter >> (8 * b));
+	const uint32_t zero = 0;
+	const uint64_t le = rte_cpu_to_le_64(counter);
+	memcpy(nonce, &zero, sizeof(zero));
+	memcpy(nonce + 4, &le, sizeof(le));
 }
 
 /*

@@ -41,6 +41,7 @@ struct group {
 	unsigned first, n;     /* members: idx[first .. first + n) */
 	uint64_t bytes;        /* WireGuard message bytes sealed for this peer */
 	unsigned sealed;
+	uint64_t nonce;       /* the first of the n counters reserved for the members */
 	struct mg_peer_tx st; /* what this burst seals with: a copy of *tx, or rebuilt */
 };
 
@@ -431,14 +432,16 @@ static bool rebuild_state(struct mg_worker *w, struct encap_burst *b, struct gro
 	return true;
 }
 
-/* Everything one peer's packets need before sealing. Drops or stages the group on failure. */
+/*
+ * Everything one peer's packets need before sealing but their own stores: the send state, room
+ * in each mbuf and the nonces (g->nonce). Drops or stages the group on failure (g->n = 0).
+ */
 static void prepare_group(struct mg_worker *w, struct encap_burst *b, struct group *g)
 {
 	struct mg_gateway *gw = w->gw;
 	struct mg_peer_tx *st = &g->st;
 	struct mg_peer *peer = NULL; /* loaded only off the fast path */
 	unsigned *members = b->idx + g->first;
-	uint64_t first;
 
 	/* The sequence and the generation before any input: a change after them stales what
 	 * this burst builds (peer.h). */
@@ -493,7 +496,7 @@ static void prepare_group(struct mg_worker *w, struct encap_burst *b, struct gro
 		return;
 
 	/* The reservation applies the same rule to the nonces it actually took. */
-	switch (wg_noise_keypair_reserve(kp, kept, &first)) {
+	switch (wg_noise_keypair_reserve(kp, kept, &g->nonce)) {
 	case WG_OK:
 		break;
 	case WG_OK_REKEY:
@@ -509,6 +512,19 @@ static void prepare_group(struct mg_worker *w, struct encap_burst *b, struct gro
 			atomic_fetch_or_explicit(&peer->requests, MG_PEER_WANT_HANDSHAKE,
 			                         memory_order_relaxed);
 	}
+	return;
+
+stage_all:
+	for (unsigned i = 0; i < g->n; i++)
+		stage(w, b->m[members[i]], g->slot);
+	g->n = 0;
+}
+
+/* The members' own stores (TTL, lengths, padding) and their seal jobs. */
+static void make_jobs(struct mg_worker *w, struct encap_burst *b, const struct group *g)
+{
+	const unsigned *members = b->idx + g->first;
+	const uint8_t *key = g->st.kp->send_key;
 
 	for (unsigned i = 0; i < g->n; i++) {
 		unsigned p = members[i];
@@ -521,7 +537,7 @@ static void prepare_group(struct mg_worker *w, struct encap_burst *b, struct gro
 		mg_ip_dec_ttl(ip, family);
 		rte_pktmbuf_adj(m, MG_ETH_HLEN);
 		unsigned len = m->data_len;
-		unsigned padded = (unsigned)wg_padded_len(len, gw->mtu);
+		unsigned padded = (unsigned)wg_padded_len(len, w->gw->mtu);
 		uint8_t *tail =
 		    (uint8_t *)mg_mbuf_append(m, (uint16_t)(padded - len + WG_AEAD_TAG_LEN));
 		/* Padding is under 16 bytes and the tag's 16 follow it: one fixed-size store
@@ -531,20 +547,14 @@ static void prepare_group(struct mg_worker *w, struct encap_burst *b, struct gro
 		memset(tail, 0, WG_PADDING_MULTIPLE);
 		uint8_t *body = rte_pktmbuf_mtod(m, uint8_t *);
 		struct mg_crypto_job *j = &b->jobs[b->n_jobs];
-		j->key = kp->send_key;
-		j->counter = first + i;
+		j->key = key;
+		j->counter = g->nonce + i;
 		j->src = body;
 		j->dst = body;
 		j->len = padded;
 		j->tag = body + padded;
 		b->job_pkt[b->n_jobs++] = p;
 	}
-	return;
-
-stage_all:
-	for (unsigned i = 0; i < g->n; i++)
-		stage(w, b->m[members[i]], g->slot);
-	g->n = 0;
 }
 
 /* Header, outer IP/UDP and Ethernet around a sealed packet, then TX. */
@@ -610,8 +620,13 @@ void mg_encap_burst(struct mg_worker *w, struct rte_mbuf **frames, unsigned n)
 	group(w, &b);
 	/* Before sealing: a reply may come back before this burst is even sent. */
 	mg_policy_outbound(w, b.m, b.n);
+	/* Every group's reservation (a locked add, which waits for all earlier stores) before
+	 * any packet's stores: interleaved, each add waited for the group before's first stores
+	 * into lines the other core wrote, once per peer. */
 	for (unsigned g = 0; g < b.n_groups; g++)
 		prepare_group(w, &b, &b.groups[g]);
+	for (unsigned g = 0; g < b.n_groups; g++)
+		make_jobs(w, &b, &b.groups[g]);
 	if (!b.n_jobs)
 		return;
 	mg_crypto_seal_burst(w->crypto, b.jobs, b.status, b.n_jobs);

@@ -209,9 +209,16 @@ static bool ip_hdr_ok(const struct rte_mbuf *m, const uint8_t *ip, const struct 
 	return mg_ipv4_hdr_cksum_ok(ip, l3->hdr_len);
 }
 
-static bool is_nd(const struct mg_l3 *l3, const uint8_t *ip)
+/*
+ * The family comes from the EtherType (a register, and equal to l3's once parsed) and the next
+ * header from the frame: reading l3's family and proto here let the compiler load them as one
+ * 16-bit word just after mg_pkt_parse_ip stored them as two bytes, a load no store can forward,
+ * and about a third of classify's samples sat on it.
+ */
+static bool is_nd(uint16_t etype, const struct mg_l3 *l3, const uint8_t *ip)
 {
-	if (l3->family != 6 || l3->proto != MG_IPPROTO_ICMPV6 || l3->total_len < MG_IPV6_HLEN + 1)
+	if (etype != RTE_ETHER_TYPE_IPV6 || ip[6] != MG_IPPROTO_ICMPV6 ||
+	    l3->total_len < MG_IPV6_HLEN + 1)
 		return false;
 	uint8_t type = ip[MG_IPV6_HLEN];
 	return type >= ICMPV6_ND_FIRST && type <= ICMPV6_ND_LAST;
@@ -379,7 +386,7 @@ static void classify(struct mg_worker *w, struct classified *c, struct rte_mbuf 
 		mg_worker_drop(w, m, MG_DROP_MALFORMED);
 		return;
 	}
-	if (is_nd(&l3, ip)) {
+	if (is_nd(etype, &l3, ip)) {
 		mg_worker_punt(w, m, MG_PUNT_ND, (enum mg_port_id)port, MG_ETH_HLEN,
 		               MG_PUNT_NO_PEER, NULL);
 		return;
