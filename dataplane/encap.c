@@ -523,6 +523,8 @@ stage_all:
 /* The members' own stores (TTL, lengths, padding) and their seal jobs. */
 static void make_jobs(struct mg_worker *w, struct encap_burst *b, const struct group *g)
 {
+	if (!g->n) /* dropped or staged: st.kp may be NULL */
+		return;
 	const unsigned *members = b->idx + g->first;
 	const uint8_t *key = g->st.kp->send_key;
 
