@@ -523,10 +523,7 @@ stage_all:
 /* The members' own stores (TTL, lengths, padding) and their seal jobs. */
 static void make_jobs(struct mg_worker *w, struct encap_burst *b, const struct group *g)
 {
-	if (!g->n) /* dropped or staged: st.kp may be NULL */
-		return;
 	const unsigned *members = b->idx + g->first;
-	const uint8_t *key = g->st.kp->send_key;
 
 	for (unsigned i = 0; i < g->n; i++) {
 		unsigned p = members[i];
@@ -549,7 +546,7 @@ static void make_jobs(struct mg_worker *w, struct encap_burst *b, const struct g
 		memset(tail, 0, WG_PADDING_MULTIPLE);
 		uint8_t *body = rte_pktmbuf_mtod(m, uint8_t *);
 		struct mg_crypto_job *j = &b->jobs[b->n_jobs];
-		j->key = key;
+		j->key = g->st.kp->send_key; /* set whenever the group kept members */
 		j->counter = g->nonce + i;
 		j->src = body;
 		j->dst = body;

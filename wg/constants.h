@@ -14,6 +14,7 @@
 #define WG_COOKIE_LEN    16
 #define WG_AEAD_TAG_LEN  16
 #define WG_TIMESTAMP_LEN 12
+#define WG_NONCE_LEN     12 /* ChaCha20-Poly1305 (RFC 8439) */
 #define WG_XNONCE_LEN    24
 
 #define WG_REKEY_AFTER_MESSAGES (1ULL << 60)

@@ -34,7 +34,7 @@
 #include <openssl/params.h>
 #include <sodium.h>
 
-#define CHACHA_IV_LEN 12
+#define CHACHA_IV_LEN WG_NONCE_LEN
 
 static pthread_once_t init_once = PTHREAD_ONCE_INIT;
 static enum wg_result init_result = WG_ERR_CRYPTO;
@@ -540,20 +540,12 @@ enum wg_result wg_chacha20poly1305_open(uint8_t *dst, const uint8_t *src, size_t
 	return chacha_crypt(false, dst, src, len, ad, adlen, iv, key, tag);
 }
 
-static void wg_nonce(uint8_t iv[CHACHA_IV_LEN], uint64_t counter)
-{
-	uint64_t le = htole64(counter);
-
-	memset(iv, 0, 4);
-	memcpy(iv + 4, &le, sizeof(le));
-}
-
 enum wg_result wg_aead_seal(uint8_t *dst, const uint8_t *src, size_t len, const uint8_t *ad,
                             size_t adlen, uint64_t counter, const uint8_t key[WG_KEY_LEN])
 {
 	uint8_t iv[CHACHA_IV_LEN];
 
-	wg_nonce(iv, counter);
+	wg_aead_nonce(iv, counter);
 	return wg_chacha20poly1305_seal(dst, src, len, ad, adlen, iv, sizeof(iv), key);
 }
 
@@ -563,7 +555,7 @@ enum wg_result wg_aead_open(uint8_t *dst, const uint8_t *src, size_t len_with_ta
 {
 	uint8_t iv[CHACHA_IV_LEN];
 
-	wg_nonce(iv, counter);
+	wg_aead_nonce(iv, counter);
 	return wg_chacha20poly1305_open(dst, src, len_with_tag, ad, adlen, iv, sizeof(iv), key);
 }
 

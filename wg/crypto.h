@@ -7,12 +7,26 @@
 #ifndef MESHGATE_WG_CRYPTO_H
 #define MESHGATE_WG_CRYPTO_H
 
+#include <endian.h>
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <string.h>
 
 #include "constants.h"
 #include "result.h"
+
+/* A transport message's ChaCha20-Poly1305 nonce: four zero bytes, then the counter
+ * little-endian. Inline for the data plane's batched seal and open, which build one per message:
+ * written byte by byte, GCC 12 left a loop there (a quarter of run_slice's samples at 64 B). */
+static inline void wg_aead_nonce(uint8_t nonce[WG_NONCE_LEN], uint64_t counter)
+{
+	const uint32_t zero = 0;
+	const uint64_t le = htole64(counter);
+
+	memcpy(nonce, &zero, sizeof(zero));
+	memcpy(nonce + sizeof(zero), &le, sizeof(le));
+}
 
 /* Fetches and caches the OpenSSL algorithms and initialises libsodium. Idempotent, thread-safe. */
 enum wg_result wg_crypto_init(void);
