@@ -19,6 +19,7 @@
 
 #include "config.h"
 #include "cookie.h"
+#include "hs_load.h"
 #include "netmap_apply.h"
 #include "ratelimiter.h"
 #include "worker.h"
@@ -134,7 +135,7 @@ struct mg_control {
 	struct mg_coord_client *coord;
 	struct mg_netmap_state netmap;
 	uint64_t last_coord_tick_ns;
-	uint64_t last_under_load_ns; /* handshake load is sticky for a second, as the kernel's */
+	struct mg_hs_load hs_load; /* whether initiations must carry a cookie (hs_load.h) */
 	uint64_t last_housekeeping_ns;
 	uint16_t ip_id;
 	uint32_t fwmark; /* accepted and echoed for wg(8); the gateway has no sockets to mark */

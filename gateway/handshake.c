@@ -18,6 +18,7 @@
 #include "cookie.h"
 #include "crypto.h"
 #include "handshake_lcores.h"
+#include "hs_load.h"
 #include "index_table.h"
 #include "keypair_use.h"
 #include "neigh.h"
@@ -33,8 +34,6 @@
 #include "ports.h"
 
 #define OUTER_TTL 64
-/* Handshake load is judged as the kernel does: the queue of waiting handshakes is 1/8 full. */
-#define UNDER_LOAD_STICKY_NS (1000ull * 1000 * 1000)
 
 /* ---- frames out ---- */
 
@@ -437,28 +436,19 @@ int mg_hs_extract(struct rte_mbuf *m, void *out, size_t cap, size_t *len)
 	return 0;
 }
 
-static bool under_load(struct mg_control *ctl, uint64_t now_ns)
-{
-	const struct rte_ring *r = ctl->gw.punt_ring;
-	if (rte_ring_count(r) >= rte_ring_get_capacity(r) / 8) {
-		ctl->last_under_load_ns = now_ns;
-		return true;
-	}
-	if (ctl->last_under_load_ns && now_ns - ctl->last_under_load_ns < UNDER_LOAD_STICKY_NS)
-		return true;
-	ctl->last_under_load_ns = 0;
-	return false;
-}
-
 /* mac1, and under load mac2 and the rate limit; answers with a cookie when mac2 is due. */
 static bool macs_ok(struct mg_control *ctl, const union hs_msg *msg, size_t len,
                     const struct mg_sockaddr *src, uint64_t now_ns)
 {
 	struct wg_endpoint ep = {.family = src->family, .port = src->port};
+	const struct rte_ring *q = ctl->gw.punt_ring;
 	memcpy(ep.addr, src->addr, sizeof(ep.addr));
-	bool load = under_load(ctl, now_ns);
+	bool load =
+	    mg_hs_load_under(&ctl->hs_load, rte_ring_count(q), rte_ring_get_capacity(q), now_ns);
 	switch (wg_cookie_validate(&ctl->cookie_checker, msg->raw, len, &ep, load, now_ns)) {
 	case WG_COOKIE_MAC_VALID:
+		if (msg->init.header.type == htole32(WG_MSG_HANDSHAKE_INITIATION))
+			mg_hs_load_unproven(&ctl->hs_load, now_ns); /* on to the DH */
 		return true;
 	case WG_COOKIE_MAC_VALID_WITH_COOKIE:
 		if (wg_ratelimiter_allow(ctl->ratelimiter, &ep, now_ns))

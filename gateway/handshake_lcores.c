@@ -33,9 +33,7 @@
 #define DONE_RING_SIZE 4096
 #define HS_BURST       16
 #define DONE_BURST     32
-/* Under load as the control lcore judges it: the ring 1/8 full, sticky for a second. */
-#define UNDER_LOAD_STICKY_NS (1000ull * 1000 * 1000)
-#define MAX_RELEASE          2
+#define MAX_RELEASE    2
 
 enum result_kind { RESULT_RESPONSE, RESULT_INITIATOR, RESULT_COOKIE, RESULT_RELEASE };
 
@@ -195,19 +193,6 @@ void mg_hs_lcores_fini(struct mg_control *ctl)
 
 /* ---- the lcore ---- */
 
-static bool under_load(struct mg_hs_lcore *hs, uint64_t now_ns)
-{
-	const struct rte_ring *r = hs->ctl->gw.hs_rings[hs->id];
-	if (rte_ring_count(r) >= rte_ring_get_capacity(r) / 8) {
-		hs->last_under_load_ns = now_ns;
-		return true;
-	}
-	if (hs->last_under_load_ns && now_ns - hs->last_under_load_ns < UNDER_LOAD_STICKY_NS)
-		return true;
-	hs->last_under_load_ns = 0;
-	return false;
-}
-
 /* Hands r to the control thread. It drains the ring every pass (also while it waits for a
  * pause), so a full ring only means waiting a moment; nothing in r may be lost (keypairs). */
 static void post(struct mg_hs_lcore *hs, const struct mg_hs_result *r)
@@ -229,9 +214,16 @@ static bool macs_ok(struct mg_hs_lcore *hs, const void *msg, size_t len,
 	struct wg_endpoint ep = {.family = src->family, .port = src->port};
 	struct mg_hs_result r = {.src = *src, .now_ns = now_ns};
 
+	const struct rte_ring *q = hs->ctl->gw.hs_rings[hs->id];
+	bool load =
+	    mg_hs_load_under(&hs->load, rte_ring_count(q), rte_ring_get_capacity(q), now_ns);
+	const struct wg_msg_header *h = msg;
+
 	memcpy(ep.addr, src->addr, sizeof(ep.addr));
-	switch (wg_cookie_validate(&hs->checker, msg, len, &ep, under_load(hs, now_ns), now_ns)) {
+	switch (wg_cookie_validate(&hs->checker, msg, len, &ep, load, now_ns)) {
 	case WG_COOKIE_MAC_VALID:
+		if (h->type == htole32(WG_MSG_HANDSHAKE_INITIATION))
+			mg_hs_load_unproven(&hs->load, now_ns); /* on to the DH */
 		return true;
 	case WG_COOKIE_MAC_VALID_WITH_COOKIE:
 		if (wg_ratelimiter_allow(hs->ratelimiter, &ep, now_ns))

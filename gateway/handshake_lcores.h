@@ -33,6 +33,7 @@
 #include <stdint.h>
 
 #include "cookie.h"
+#include "hs_load.h"
 #include "ratelimiter.h"
 
 struct mg_control;
@@ -59,7 +60,7 @@ struct mg_hs_lcore {
 	struct rte_ring *done; /* results to the control thread (struct mg_hs_result), SP/SC */
 	struct wg_cookie_checker checker;
 	struct wg_ratelimiter *ratelimiter;
-	uint64_t last_under_load_ns;
+	struct mg_hs_load load;
 	_Atomic uint64_t passes;        /* completed mg_hs_lcore_poll calls (tests wait on it) */
 	_Atomic uint32_t pause_ack;     /* the pause (ctl->hs_pause) it stopped for */
 	struct mg_hs_lcore_stats stats; /* written by the lcore, read by anyone (relaxed) */

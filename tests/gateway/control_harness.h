@@ -188,6 +188,7 @@ void test_keepalives(void);
 void test_retransmit_and_give_up(void);
 void test_zero_keys(void);
 void test_under_load(void);
+void test_unproven_budget(void);
 void test_device_changes(void);
 void test_private_key_change(void);
 void test_netmap_sink(void);

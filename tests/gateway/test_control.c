@@ -11,7 +11,8 @@
  *     far peer's response the staged packets leave sealed, in order, the oldest beyond
  *     MG_STAGED_MAX dropped and counted;
  * (c) under load (the punt ring past its threshold) an initiation without mac2 gets a cookie
- *     reply, one with a valid mac2 passes, and the rate limiter caps a source;
+ *     reply, one with a valid mac2 passes, and the rate limiter caps a source; past the budget
+ *     of initiations given a DH without a cookie in a window, the same;
  * (d) timers: retransmits with jitter and the give-up after the attempt limit (staged packets
  *     dropped), the passive keepalive, the new handshake when sent data gets no answer, the
  *     persistent keepalive, keys zeroed after 3 x REJECT_AFTER_TIME, and the rekey after
@@ -416,6 +417,7 @@ int main(int argc, char **argv)
 	test_retransmit_and_give_up();
 	test_zero_keys();
 	test_under_load();
+	test_unproven_budget();
 	test_device_changes();
 	test_netmap_sink();
 	test_filter_enforced();

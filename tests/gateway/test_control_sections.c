@@ -12,6 +12,7 @@
 #include "acl.h"
 #include "check.h"
 #include "crypto.h"
+#include "hs_load.h"
 #include "control_harness.h"
 #include "neigh.h"
 #include "netmap_apply.h"
@@ -122,6 +123,51 @@ void test_under_load(void)
 	s0 = *st;
 	CHECK(far_handshake(&H.far[FAR_A], 5000) && st->cookies_sent == s0.cookies_sent,
 	      "load over: A's initiation without mac2 is answered");
+}
+
+/* A sender that keeps to the lcore's pace never backs the punt ring up, yet every initiation
+ * it sends without a cookie costs a DH: past MG_HS_UNPROVEN_PER_WINDOW of them in a window the
+ * gateway asks for cookies (hs_load.h), and a second later it no longer does. */
+void test_unproven_budget(void)
+{
+	enum { BURST = 25 };
+	struct far *x = &H.far[FAR_E]; /* not configured: each initiation a DH, then refused */
+	const struct mg_ctl_stats *st = &H.ctl->stats;
+	struct wg_msg_initiation init;
+	struct rte_mbuf *m[BURST];
+
+	h_run(1100 * H_MS, 10 * H_MS); /* out of any load from before */
+	struct mg_ctl_stats s0 = *st;
+	unsigned sent = 0;
+	while (sent < MG_HS_UNPROVEN_PER_WINDOW) {
+		unsigned n = 0;
+		for (; n < BURST && sent < MG_HS_UNPROVEN_PER_WINDOW; n++, sent++)
+			m[n] = initiation_mbuf(x, &init);
+		h_rx(m, n);
+		h_pump();
+	}
+	uint64_t dh = (st->responses_sent - s0.responses_sent) + (st->hs_rejected - s0.hs_rejected);
+	CHECK(dh == MG_HS_UNPROVEN_PER_WINDOW && st->cookies_sent == s0.cookies_sent,
+	      "%llu of %u initiations without a cookie given a DH in one window, %llu cookies",
+	      (unsigned long long)dh, MG_HS_UNPROVEN_PER_WINDOW,
+	      (unsigned long long)(st->cookies_sent - s0.cookies_sent));
+
+	s0 = *st;
+	unsigned mark = H.n_wire, idx[2];
+	m[0] = initiation_mbuf(x, &init);
+	CHECK(wg_is_zero(init.macs.mac2, WG_COOKIE_LEN), "E holds no cookie");
+	h_rx(m, 1);
+	h_pump();
+	CHECK(st->cookies_sent == s0.cookies_sent + 1 && st->responses_sent == s0.responses_sent &&
+	          st->hs_rejected == s0.hs_rejected,
+	      "past the budget: a cookie reply, no DH");
+	CHECK(h_find(mark, x, WG_MSG_HANDSHAKE_COOKIE, idx, 2) == 1,
+	      "the cookie reply on the wire");
+
+	h_run(1100 * H_MS, 10 * H_MS);
+	s0 = *st;
+	CHECK(far_handshake(&H.far[FAR_A], 6000) && st->cookies_sent == s0.cookies_sent,
+	      "a second later: A's initiation without mac2 is answered");
 }
 
 /* ---- (e) device changes ---- */

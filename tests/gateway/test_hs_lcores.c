@@ -8,9 +8,11 @@
  * that carries data both ways, checked byte for byte, and no initiation reaches the control lcore;
  *   a private key change pauses them and handshakes go on under the new key;
  * - two handshake lcores polled on the test's thread, so a ring can be filled on purpose:
- *   under load, initiations without mac2 get cookie replies from the lcore that owns the
- *   source, and the initiation that carries the cookie completes the handshake there; a
- *   cookie reply to the gateway's own initiation is taken on the lcore that owns the peer.
+ *   initiations at a pace the lcore keeps up with get a DH up to the budget of a window
+ *   (hs_load.h) and a cookie reply after it; under load, initiations without mac2 get cookie
+ * replies from the lcore that owns the source, and the initiation that carries the cookie completes
+ * the handshake there; a cookie reply to the gateway's own initiation is taken on the lcore that
+ * owns the peer.
  *
  *   test_hs_lcores threads|polled
  */
@@ -182,6 +184,65 @@ static struct rte_ring *ring_of(const struct far *x)
 	return H.ctl->gw.hs_rings[mg_punt_initiation_ring(&H.ctl->gw, &src)];
 }
 
+/* Initiations at a pace the lcore keeps up with: its ring never backs up, but past
+ * MG_HS_UNPROVEN_PER_WINDOW given a DH without a cookie in a window it asks for cookies. */
+static void test_lcore_unproven_budget(void)
+{
+	enum { BURST = 25 };
+	struct mg_control *ctl = H.ctl;
+	struct far *a = &H.far[FAR_A];
+	struct rte_ring *ring = ring_of(a);
+	uint8_t f[H_FRAME_MAX];
+	struct mg_hs_lcore_stats before, after;
+
+	h_run(25 * H_MS, H_MS);
+	mg_hs_lcores_stats(ctl, &before);
+	unsigned sent = 0, deepest = 0;
+	while (sent < MG_HS_UNPROVEN_PER_WINDOW) {
+		for (unsigned n = 0; n < BURST && sent < MG_HS_UNPROVEN_PER_WINDOW; n++, sent++) {
+			struct wg_msg_initiation init;
+			struct rte_mbuf *m[1];
+			far_initiation(a, &init);
+			m[0] = h_mbuf(MG_PORT_MESH, f,
+			              h_mesh_frame(f, a, a->ep, a->port, &init, sizeof(init)));
+			mg_worker_clock(H.w);
+			mg_worker_rx_burst(H.w, m, 1);
+		}
+		if (rte_ring_count(ring) > deepest)
+			deepest = rte_ring_count(ring);
+		h_pump();
+	}
+	mg_hs_lcores_stats(ctl, &after);
+	CHECK(deepest < rte_ring_get_capacity(ring) / 8, "the ring held at most %u", deepest);
+	uint64_t dh = (after.handshakes - before.handshakes) + (after.rejected - before.rejected);
+	CHECK(dh == MG_HS_UNPROVEN_PER_WINDOW && after.cookies == before.cookies,
+	      "%lu initiations given a DH, %lu cookie replies (want %u, 0)", (unsigned long)dh,
+	      (unsigned long)(after.cookies - before.cookies), MG_HS_UNPROVEN_PER_WINDOW);
+
+	unsigned mark = H.n_wire, idx[2];
+	struct wg_msg_initiation init;
+	far_initiation(a, &init);
+	far_send(a, &init, sizeof(init));
+	h_pump();
+	mg_hs_lcores_stats(ctl, &before);
+	CHECK(before.cookies == after.cookies + 1 && before.handshakes == after.handshakes &&
+	          before.rejected == after.rejected,
+	      "past the budget: a cookie reply, no DH");
+	CHECK(h_find(mark, a, WG_MSG_HANDSHAKE_COOKIE, idx, 2) == 1,
+	      "the cookie reply on the wire");
+
+	/* A second later A's initiation without mac2 is answered again. */
+	h_run(1100 * H_MS, 10 * H_MS);
+	mark = H.n_wire;
+	far_initiation(a, &init);
+	far_send(a, &init, sizeof(init));
+	h_pump();
+	mg_hs_lcores_stats(ctl, &after);
+	CHECK(after.handshakes == before.handshakes + 1 && after.cookies == before.cookies,
+	      "load over: answered without a cookie");
+	CHECK(far_take_response(a, mark), "A took the response");
+}
+
 static void test_cookie_under_load(void)
 {
 	struct mg_control *ctl = H.ctl;
@@ -293,6 +354,7 @@ int main(int argc, char **argv)
 		test_gateway_initiates();
 		test_threads();
 	} else {
+		test_lcore_unproven_budget();
 		test_cookie_under_load();
 		test_cookie_reply_to_owner();
 	}
