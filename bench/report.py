@@ -479,7 +479,9 @@ def report(out_dir):
         d = docs["handshake_flood"]
         md += ["## Data plane during a handshake flood (goal: 90% kept)", "",
                f"Kept {fig_value(d, 'throughput_kept') * 100:.0f}% of TCP throughput while "
-               f"{fig_value(d, 'flood_sent_pps'):,.0f} initiations/s arrived.", ""] + \
+               f"{fig_value(d, 'flood_sent_pps'):,.0f} initiations/s arrived (median of "
+               f"{fig_value(d, 'pairs', 1):.0f} pairs of runs without and with the flood).",
+               ""] + \
             figures_table(d) + [""]
     if "memory" in docs:
         d = docs["memory"]

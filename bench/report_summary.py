@@ -173,8 +173,12 @@ def summary(docs, machine):
     fl = docs.get("handshake_flood")
     if fl:
         kept = _fig(fl, "throughput_kept")
+        pairs, lo, hi = (_fig(fl, k) for k in ("pairs", "throughput_kept_min",
+                                               "throughput_kept_max"))
+        spread = (f" (median of {pairs:.0f} pairs without / with the flood: "
+                  f"{_pct(lo)}–{_pct(hi)})" if pairs and lo is not None else "")
         rows.append(f"| TCP kept during a {_num(_fig(fl, 'flood_sent_pps'), ',.0f')}/s initiation "
-                    f"flood (flooder on the same 2 CPUs) | **{_pct(kept)}** | ≥ 90%"
+                    f"flood (flooder on the same 2 CPUs) | **{_pct(kept)}**{spread} | ≥ 90%"
                     f"{_mark(None if kept is None else kept >= 0.9)} |")
     e = docs.get("e2e")
     if e:
