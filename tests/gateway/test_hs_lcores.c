@@ -184,6 +184,18 @@ static struct rte_ring *ring_of(const struct far *x)
 	return H.ctl->gw.hs_rings[mg_punt_initiation_ring(&H.ctl->gw, &src)];
 }
 
+/* A new initiation from x through the worker, left on its lcore's ring (nothing polls it). */
+static void queue_initiation(struct far *x)
+{
+	uint8_t f[H_FRAME_MAX];
+	struct wg_msg_initiation init;
+	struct rte_mbuf *m[1];
+	far_initiation(x, &init);
+	m[0] = h_mbuf(MG_PORT_MESH, f, h_mesh_frame(f, x, x->ep, x->port, &init, sizeof(init)));
+	mg_worker_clock(H.w);
+	mg_worker_rx_burst(H.w, m, 1);
+}
+
 /* Initiations at a pace the lcore keeps up with: its ring never backs up, but past
  * MG_HS_UNPROVEN_PER_WINDOW given a DH without a cookie in a window it asks for cookies. */
 static void test_lcore_unproven_budget(void)
@@ -192,22 +204,14 @@ static void test_lcore_unproven_budget(void)
 	struct mg_control *ctl = H.ctl;
 	struct far *a = &H.far[FAR_A];
 	struct rte_ring *ring = ring_of(a);
-	uint8_t f[H_FRAME_MAX];
 	struct mg_hs_lcore_stats before, after;
 
 	h_run(25 * H_MS, H_MS);
 	mg_hs_lcores_stats(ctl, &before);
 	unsigned sent = 0, deepest = 0;
 	while (sent < MG_HS_UNPROVEN_PER_WINDOW) {
-		for (unsigned n = 0; n < BURST && sent < MG_HS_UNPROVEN_PER_WINDOW; n++, sent++) {
-			struct wg_msg_initiation init;
-			struct rte_mbuf *m[1];
-			far_initiation(a, &init);
-			m[0] = h_mbuf(MG_PORT_MESH, f,
-			              h_mesh_frame(f, a, a->ep, a->port, &init, sizeof(init)));
-			mg_worker_clock(H.w);
-			mg_worker_rx_burst(H.w, m, 1);
-		}
+		for (unsigned n = 0; n < BURST && sent < MG_HS_UNPROVEN_PER_WINDOW; n++, sent++)
+			queue_initiation(a);
 		if (rte_ring_count(ring) > deepest)
 			deepest = rte_ring_count(ring);
 		h_pump();
@@ -250,21 +254,13 @@ static void test_cookie_under_load(void)
 	struct rte_ring *ring = ring_of(a);
 	/* More than 1/8 of the ring: the lcore is under load from its first poll. */
 	unsigned n = rte_ring_get_capacity(ring) / 8 + 40;
-	uint8_t f[H_FRAME_MAX];
 	struct mg_hs_lcore_stats before, after;
 
 	h_run(25 * H_MS, H_MS);
 	mg_hs_lcores_stats(ctl, &before);
 	unsigned mark = H.n_wire;
-	for (unsigned i = 0; i < n; i++) {
-		struct wg_msg_initiation init;
-		struct rte_mbuf *m[1];
-		far_initiation(a, &init);
-		m[0] = h_mbuf(MG_PORT_MESH, f,
-		              h_mesh_frame(f, a, a->ep, a->port, &init, sizeof(init)));
-		mg_worker_clock(H.w);
-		mg_worker_rx_burst(H.w, m, 1);
-	}
+	for (unsigned i = 0; i < n; i++)
+		queue_initiation(a);
 	CHECK(rte_ring_count(ring) == n, "%u initiations waiting on A's lcore, want %u",
 	      rte_ring_count(ring), n);
 	h_pump();
