@@ -160,6 +160,21 @@ out:
 	return state;
 }
 
+/* A random nonce for a cookie reply, from a pool the random source fills WG_COOKIE_NONCE_POOL at
+ * a time: with libsodium's source each fill is one getrandom(2), and one per reply was a fifth of
+ * the control lcore's time answering a flood of initiations with cookie replies. The nonces stay
+ * random (the protocol's 24 random bytes); each is used once. */
+static void take_nonce(struct wg_cookie_checker *c, uint8_t nonce[WG_XNONCE_LEN])
+{
+	if (c->nonces_left == 0) {
+		(c->rand ? c->rand : default_rand)(c->rand_ctx, c->nonces, sizeof(c->nonces));
+		c->nonces_left = WG_COOKIE_NONCE_POOL;
+	}
+	c->nonces_left--;
+	memcpy(nonce, c->nonces[c->nonces_left], WG_XNONCE_LEN);
+	wg_memzero(c->nonces[c->nonces_left], WG_XNONCE_LEN);
+}
+
 enum wg_result wg_cookie_reply_create(struct wg_cookie_checker *c, struct wg_msg_cookie *reply,
                                       const void *msg, size_t len, const struct wg_endpoint *src,
                                       uint64_t now_ns)
@@ -176,7 +191,7 @@ enum wg_result wg_cookie_reply_create(struct wg_cookie_checker *c, struct wg_msg
 	memset(reply, 0, sizeof(*reply));
 	reply->header.type = htole32(WG_MSG_HANDSHAKE_COOKIE);
 	reply->receiver_index = sender_index(msg);
-	(c->rand ? c->rand : default_rand)(c->rand_ctx, reply->nonce, sizeof(reply->nonce));
+	take_nonce(c, reply->nonce);
 	ret =
 	    wg_xaead_seal(reply->encrypted_cookie, cookie, sizeof(cookie), bytes + MAC1_OFFSET(len),
 	                  WG_COOKIE_LEN, reply->nonce, sizeof(reply->nonce), c->cookie_key);

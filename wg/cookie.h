@@ -29,6 +29,9 @@ enum wg_cookie_mac_state {
 
 const char *wg_cookie_mac_state_str(enum wg_cookie_mac_state state);
 
+/* Cookie-reply nonces drawn from the random source at once (see wg_cookie_reply_create). */
+#define WG_COOKIE_NONCE_POOL 32
+
 struct wg_cookie_checker {
 	uint8_t mac1_key[WG_HASH_LEN];  /* HASH("mac1----" || local public) */
 	uint8_t cookie_key[WG_KEY_LEN]; /* HASH("cookie--" || local public) */
@@ -37,6 +40,9 @@ struct wg_cookie_checker {
 	bool secret_set;
 	void (*rand)(void *ctx, void *buf, size_t len);
 	void *rand_ctx;
+	uint8_t nonces[WG_COOKIE_NONCE_POOL]
+	              [WG_XNONCE_LEN]; /* random, the last nonces_left unused */
+	unsigned nonces_left;
 };
 
 /* rand NULL: wg_random_bytes. Call again when the local static key changes. */

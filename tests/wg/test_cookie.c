@@ -401,6 +401,56 @@ static void test_reply_refusals(void)
 	wg_cookie_maker_clear(&fresh);
 }
 
+static unsigned rand_calls;
+
+static void counting_rng(void *ctx, void *buf, size_t len)
+{
+	rand_calls++;
+	test_rng(ctx, buf, len);
+}
+
+/* Cookie-reply nonces: each reply's is distinct and its own, taken from a pool the random source
+ * fills WG_COOKIE_NONCE_POOL at a time; every reply still opens. */
+static void test_reply_nonces(void)
+{
+	enum { N = 3 * WG_COOKIE_NONCE_POOL + 1 };
+	static uint8_t seen[N][WG_XNONCE_LEN];
+	struct wg_cookie_checker checker;
+	struct wg_cookie_maker maker;
+	struct wg_msg_initiation init;
+	struct wg_msg_cookie reply;
+	uint64_t seed = 99;
+	unsigned distinct = 1, opened = 0;
+
+	CHECK(wg_cookie_checker_init(&checker, responder_pub, counting_rng, &seed) == WG_OK,
+	      "init");
+	CHECK(wg_cookie_maker_init(&maker, responder_pub) == WG_OK, "maker");
+	rand_calls = 0;
+	for (unsigned i = 0; i < N; i++) {
+		fill_initiation(&init, 0x1000 + i, (uint8_t)i);
+		CHECK(wg_cookie_add_macs(&maker, &init, sizeof(init), T0) == WG_OK, "macs");
+		CHECK(wg_cookie_reply_create(&checker, &reply, &init, sizeof(init), &src4, T0) ==
+		          WG_OK,
+		      "reply %u", i);
+		memcpy(seen[i], reply.nonce, WG_XNONCE_LEN);
+		opened += wg_cookie_consume_reply(&maker, &reply, sizeof(reply), T0) == WG_OK;
+	}
+	for (unsigned i = 1; i < N; i++) {
+		bool dup = false;
+		for (unsigned j = 0; j < i; j++)
+			dup |= memcmp(seen[i], seen[j], WG_XNONCE_LEN) == 0;
+		distinct += !dup;
+	}
+	CHECK(distinct == N, "%u distinct nonces in %u replies", distinct, N);
+	CHECK(opened == N, "%u of %u replies opened by the maker", opened, N);
+	/* The cookie secret once, then one fill per WG_COOKIE_NONCE_POOL replies. */
+	CHECK(rand_calls == 1 + (N + WG_COOKIE_NONCE_POOL - 1) / WG_COOKIE_NONCE_POOL,
+	      "%u calls of the random source for %u replies", rand_calls, N);
+	wg_cookie_checker_clear(&checker);
+	CHECK(wg_is_zero(&checker, sizeof(checker)), "clear zeroes the pool too");
+	wg_cookie_maker_clear(&maker);
+}
+
 int main(void)
 {
 	make_keys();
@@ -408,5 +458,6 @@ int main(void)
 	test_cookie_flow();
 	test_secret_rotation();
 	test_reply_refusals();
+	test_reply_nonces();
 	return check_done("cookie");
 }
