@@ -898,8 +898,8 @@ static void setup(void)
 
 static void cleanup(void)
 {
-	static const char *const files[] = {"conf.yaml", "private.key", "peer.psk", "site-b.psk",
-	                                    "authkey",   "short.key",   "zero.key"};
+	static const char *const files[] = {"conf.yaml",  "private.key", "agent.key", "peer.psk",
+	                                    "site-b.psk", "authkey",     "short.key", "zero.key"};
 	char path[160];
 
 	for (size_t i = 0; i < sizeof(files) / sizeof(files[0]); i++) {
