@@ -40,8 +40,8 @@ struct wg_cookie_checker {
 	bool secret_set;
 	void (*rand)(void *ctx, void *buf, size_t len);
 	void *rand_ctx;
-	uint8_t nonces[WG_COOKIE_NONCE_POOL]
-	              [WG_XNONCE_LEN]; /* random, the last nonces_left unused */
+	/* Random cookie-reply nonces; the first nonces_left of them are unused. */
+	uint8_t nonces[WG_COOKIE_NONCE_POOL][WG_XNONCE_LEN];
 	unsigned nonces_left;
 };
 

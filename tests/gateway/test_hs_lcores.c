@@ -4,15 +4,15 @@
  *
  * - two handshake lcores on threads of their own: the gateway initiates to every far peer and
  *   each response is handled by the lcore that owns the peer; then, answering at the same time,
- * rounds in which every far peer initiates in one receive burst; each handshake ends with a keypair
- * that carries data both ways, checked byte for byte, and no initiation reaches the control lcore;
- *   a private key change pauses them and handshakes go on under the new key;
+ *   rounds in which every far peer initiates in one receive burst; each handshake ends with a
+ *   keypair that carries data both ways, checked byte for byte, and no initiation reaches the
+ *   control lcore; a private key change pauses them and handshakes go on under the new key;
  * - two handshake lcores polled on the test's thread, so a ring can be filled on purpose:
  *   initiations at a pace the lcore keeps up with get a DH up to the budget of a window
  *   (hs_load.h) and a cookie reply after it; under load, initiations without mac2 get cookie
- * replies from the lcore that owns the source, and the initiation that carries the cookie completes
- * the handshake there; a cookie reply to the gateway's own initiation is taken on the lcore that
- * owns the peer.
+ *   replies from the lcore that owns the source, and the initiation that carries the cookie
+ *   completes the handshake there; a cookie reply to the gateway's own initiation is taken on
+ *   the lcore that owns the peer.
  *
  *   test_hs_lcores threads|polled
  */
