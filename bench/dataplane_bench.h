@@ -43,7 +43,8 @@ struct options {
 	enum mg_crypto_isa isa; /* --isa: intel-ipsec-mb's code path, worker and ceiling alike */
 	struct mg_crypto_prefetch prefetch; /* --crypto-prefetch: crypto_burst's plan, likewise */
 	char prefetch_name[24];
-	bool ab;                              /* --prefetch-ab: plan B against the plan above */
+	bool ab;           /* --prefetch-ab: plan B against the plan above */
+	bool ab_prefetchw; /* --prefetchw-ab: instead, read prefetch against PREFETCHW */
 	struct mg_crypto_prefetch prefetch_b; /* (dataplane_bench_ab.c) */
 	char prefetch_b_name[24];
 	bool size_on[N_SIZES], dir_on[2], set_on[2]; /* set_on: 1 peer, many peers */

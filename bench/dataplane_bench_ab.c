@@ -7,6 +7,9 @@
  * pair (bench_pairs.h); the generator swaps the worker's plan between passes (the plan is read per
  * burst). A pass's rate is the point's usual figure: packets per CPU-second of the worker's busy
  * iterations. Each plan's rate over all its passes is also given against the same run's ceiling.
+ *
+ * --prefetchw-ab uses the same passes for dataplane/prefetch.h instead: the worker's prefetches
+ * for writing as plain reads (A) against PREFETCHW (B), one flag the worker reads per prefetch.
  */
 #include <stdio.h>
 
@@ -14,6 +17,7 @@
 #include "counters.h"
 #include "crypto_burst.h"
 #include "dataplane_bench.h"
+#include "prefetch.h"
 
 #define AB_PAIRS 20
 
@@ -47,7 +51,10 @@ int ab_point(struct traffic *t)
 			unsigned v = bench_pair_variant(pair, o);
 			struct snap a, b;
 			double idle;
-			mg_crypto_set_prefetch(worker_crypto(), &plan[v]);
+			if (opt.ab_prefetchw)
+				atomic_store(&mg_have_prefetchw, v == 1);
+			else
+				mg_crypto_set_prefetch(worker_crypto(), &plan[v]);
 			/* The first bursts after the swap may have read the old plan. */
 			pump(t, pass_s / 10);
 			snapshot(&a, t->dir);
@@ -68,6 +75,8 @@ int ab_point(struct traffic *t)
 	}
 	int rc = worker_stop();
 	mg_crypto_set_prefetch(worker_crypto(), &opt.prefetch);
+	if (opt.ab_prefetchw) /* (only ever allowed where the CPU has it) */
+		atomic_store(&mg_have_prefetchw, true);
 	if (rc != 0 || pairs == 0) {
 		fprintf(stderr, "prefetch-ab: the worker %s\n",
 		        rc ? "failed" : "never ran in both passes of a pair");
@@ -93,9 +102,11 @@ int ab_point(struct traffic *t)
 
 void ab_header(void)
 {
-	printf("crypto prefetch plans, paired passes of %.2f s (%u pairs), crypto %s, %s; Mpps "
+	printf("%s, paired passes of %.2f s (%u pairs), crypto %s, %s; Mpps "
 	       "per CPU-second of the worker's busy iterations, each plan's %% of the same run's "
 	       "ceiling, and the median of the pairs' B/A ratios\n",
+	       opt.ab_prefetchw ? "prefetch for writing: a read prefetch (A) against PREFETCHW (B)"
+	                        : "crypto prefetch plans",
 	       opt.quick ? 0.02 : 0.1, AB_PAIRS, isa_name,
 	       eal_hugepages ? "2 MB hugepages" : "4 KB pages");
 	printf("%-8s %6s %5s  %-10s %7s %7s  %-10s %7s %7s  %-24s %5s  %s\n", "path", "peers",

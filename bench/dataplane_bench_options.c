@@ -5,6 +5,7 @@
 #include <string.h>
 
 #include "dataplane_bench.h"
+#include "prefetch.h"
 
 struct options opt;
 
@@ -86,6 +87,10 @@ int parse_args(int argc, char **argv)
 			opt.warmup = 0.05;
 			continue;
 		}
+		if (!strcmp(argv[i], "--prefetchw-ab")) {
+			opt.ab = opt.ab_prefetchw = true;
+			continue;
+		}
 		if (!strcmp(argv[i], "--filter") || !strcmp(argv[i], "--filter-aa")) {
 			opt.filter = true;
 			opt.filter_aa |= !strcmp(argv[i], "--filter-aa");
@@ -141,6 +146,16 @@ int parse_args(int argc, char **argv)
 	}
 	if (opt.ab && (opt.filter || opt.gen_testpmd))
 		goto usage;
+	if (opt.ab_prefetchw) {
+		if (!atomic_load(&mg_have_prefetchw)) {
+			fprintf(stderr,
+			        "--prefetchw-ab: this CPU has no PREFETCHW (CPUID PRFCHW)\n");
+			return -1;
+		}
+		opt.prefetch_b = opt.prefetch;
+		snprintf(opt.prefetch_name, sizeof(opt.prefetch_name), "read");
+		snprintf(opt.prefetch_b_name, sizeof(opt.prefetch_b_name), "prefetchw");
+	}
 	if (opt.filter && !out_given)
 		opt.out = "bench/out/dataplane_filter.json";
 	/* The filter's rule i admits peer i's first prefix: every rule has its peer. */
@@ -155,7 +170,8 @@ usage:
 	    "       [--peer-sets one|many|both] [--generator builtin|testpmd|both]\n"
 	    "       [--testpmd PATH (default: dpdk-testpmd in PATH)]\n"
 	    "       [--isa auto|avx512|avx2|avx|sse (one this CPU has)] [--hugepages auto|on|off]\n"
-	    "       [--crypto-prefetch none|AHEAD:LINES[:key]] [--prefetch-ab PLAN]\n"
+	    "       [--crypto-prefetch none|AHEAD:LINES[:key]] [--prefetch-ab PLAN | "
+	    "--prefetchw-ab]\n"
 	    "       [--filter|--filter-aa [--rules N (1..peers, default 1000)]\n"
 	    "        [--acl-method auto|avx512x32|avx512x16|avx2|sse|scalar]]\n",
 	    argv[0], MAX_PEERS);

@@ -16,6 +16,7 @@
 #include "nat.h"
 #include "neigh.h"
 #include "pkt.h"
+#include "prefetch.h"
 #include "policy.h"
 #include "timers.h"
 #include "transport.h"
@@ -110,10 +111,9 @@ static void lookup(struct mg_worker *w, struct decap_burst *b, struct mg_decap_p
 		rte_prefetch0(j->tag + WG_AEAD_TAG_LEN - 1);
 		/* The window block this counter will test, and the peer's counters: both are
 		 * needed right after the crypto, which hides the misses. */
-		rte_prefetch0_write(
-		    &kp->recv_replay
-		         .blocks[((j->counter + 1) / WG_REPLAY_BLOCK_BITS) % WG_REPLAY_BLOCKS]);
-		rte_prefetch0_write(&w->peer_counters[peer->slot]);
+		mg_prefetch_w(&kp->recv_replay.blocks[((j->counter + 1) / WG_REPLAY_BLOCK_BITS) %
+		                                      WG_REPLAY_BLOCKS]);
+		mg_prefetch_w(&w->peer_counters[peer->slot]);
 		b->kp[b->n] = kp;
 		b->rekey[b->n] = use == WG_KEYPAIR_REKEY;
 		b->pkt[b->n++] = &pkts[i];

@@ -16,6 +16,7 @@
 #include "neigh.h"
 #include "outer_hdr.h"
 #include "pkt.h"
+#include "prefetch.h"
 #include "relay_ring.h"
 #include "policy.h"
 #include "timers.h"
@@ -174,9 +175,8 @@ static unsigned fragment4(struct mg_worker *w, struct rte_mbuf *m, const struct 
  * headers by finish(), the TTL by prepare_group, the payload, padding and tag by the in-place
  * seal. The packet's lines were last written on another core (a PMD, the fan-out worker) and
  * classify only read the first: asking for all of them now overlaps their misses with the
- * rest of the burst's work instead of taking them one by one at the first store. (For the
- * baseline x86-64 target rte_prefetch0_write is a read prefetch, not PREFETCHW: the lines
- * arrive early, not owned; a real PREFETCHW gained nothing measurable, bench/README.md.)
+ * rest of the burst's work instead of taking them one by one at the first store; asked for
+ * owned (prefetch.h), so that store does not wait again for the other core's copy to go.
  */
 static void prefetch_written(struct rte_mbuf *m, unsigned ip_len)
 {
@@ -185,7 +185,7 @@ static void prefetch_written(struct rte_mbuf *m, unsigned ip_len)
 	uintptr_t end = (uintptr_t)ip + ip_len + (WG_PADDING_MULTIPLE - 1) + WG_AEAD_TAG_LEN;
 
 	for (; line < end; line += RTE_CACHE_LINE_SIZE)
-		rte_prefetch0_write((const void *)line);
+		mg_prefetch_w((const void *)line);
 }
 
 /* TTL and size: what passes goes to b; IPv4 without DF over the MTU is fragmented first. */
@@ -280,7 +280,7 @@ static void group(struct mg_worker *w, struct encap_burst *b)
 			/* prepare_group reads these next: start the misses now, together. */
 			rte_prefetch0(gr->tx);
 			rte_prefetch0((const char *)gr->tx + RTE_CACHE_LINE_SIZE);
-			rte_prefetch0_write(&w->peer_counters[slot]);
+			mg_prefetch_w(&w->peer_counters[slot]);
 		}
 		unsigned g = map[h] - 1u;
 		count[g]++;
@@ -305,7 +305,7 @@ static void group(struct mg_worker *w, struct encap_burst *b)
 		    __atomic_load_n(&b->groups[g].tx->kp, __ATOMIC_RELAXED);
 		if (kp) {
 			rte_prefetch0(kp->send_key); /* and birth, validity and index (noise.h) */
-			rte_prefetch0_write((const void *)&kp->send_counter);
+			mg_prefetch_w((const void *)&kp->send_counter);
 		}
 	}
 }

@@ -20,6 +20,7 @@
 #include "policy.h"
 #include "nat.h"
 #include "pkt.h"
+#include "prefetch.h"
 #include "relay_ring.h"
 #include "transport.h"
 #include "wgport.h"
@@ -406,14 +407,16 @@ void mg_worker_rx_burst(struct mg_worker *w, struct rte_mbuf **pkts, unsigned n)
 		unsigned k = n < MG_BURST ? n : MG_BURST;
 		c.n_lan = c.n_mesh = 0;
 		/* The mbufs were last written on another core (the PMD's or the fan-out
-		 * worker's): ask for every header at once, then keep the frames a few ahead. */
+		 * worker's), and this one stores into each header and first line (lengths,
+		 * TTL, the crypto in place): ask for them owned, every header at once, then
+		 * the frames a few ahead. */
 		for (unsigned i = 0; i < k; i++)
-			rte_prefetch0(pkts[i]);
+			mg_prefetch_w(pkts[i]);
 		for (unsigned i = 0; i < k && i < PREFETCH_AHEAD; i++)
-			rte_prefetch0(rte_pktmbuf_mtod(pkts[i], void *));
+			mg_prefetch_w(rte_pktmbuf_mtod(pkts[i], void *));
 		for (unsigned i = 0; i < k; i++) {
 			if (i + PREFETCH_AHEAD < k)
-				rte_prefetch0(rte_pktmbuf_mtod(pkts[i + PREFETCH_AHEAD], void *));
+				mg_prefetch_w(rte_pktmbuf_mtod(pkts[i + PREFETCH_AHEAD], void *));
 			classify(w, &c, pkts[i]);
 		}
 		if (c.n_mesh)
@@ -452,8 +455,8 @@ static unsigned take(struct mg_worker *w, unsigned src, struct rte_mbuf **pkts, 
 	}
 	if (n == MG_BURST) {
 		for (unsigned i = 0; i < n; i++) {
-			rte_prefetch0(pkts[i]);
-			rte_prefetch0((const char *)pkts[i] + RX_DATA_AT);
+			mg_prefetch_w(pkts[i]);
+			mg_prefetch_w((const char *)pkts[i] + RX_DATA_AT);
 		}
 	}
 	if (held)
