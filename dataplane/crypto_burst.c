@@ -303,10 +303,11 @@ static void complete(struct mg_crypto *c, struct slice *s, const IMB_JOB *job)
 	else
 		st = MG_CRYPTO_AUTH_FAILED;
 
-	if (!s->seal) {
-		/* The right tag for a forged message is itself a forgery aid: never keep it. */
+	if (!s->seal && st != MG_CRYPTO_OK) {
+		/* The right tag for a forged message is itself a forgery aid: never keep it (an
+		 * authentic message's is the tag it carries, so that one is left). */
 		explicit_bzero(c->computed_tag[i], MG_CRYPTO_TAG_LEN);
-		if (st != MG_CRYPTO_OK && j->len)
+		if (j->len)
 			memset(j->dst, 0, j->len);
 	}
 	s->status[i] = st;
