@@ -147,6 +147,11 @@ int parse_args(int argc, char **argv)
 	if (opt.ab && (opt.filter || opt.gen_testpmd))
 		goto usage;
 	if (opt.ab_prefetchw) {
+		if (opt.prefetch_b_name[0]) {
+			fprintf(stderr,
+			        "--prefetchw-ab and --prefetch-ab: one comparison at a time\n");
+			return -1;
+		}
 		if (!atomic_load(&mg_have_prefetchw)) {
 			fprintf(stderr,
 			        "--prefetchw-ab: this CPU has no PREFETCHW (CPUID PRFCHW)\n");
