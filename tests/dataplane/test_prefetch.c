@@ -20,11 +20,11 @@ static int kernel_says_prefetchw(void)
 	char line[8192];
 	int found = -1;
 	while (found < 0 && fgets(line, sizeof(line), f)) {
-		if (strncmp(line, "flags", 5) != 0)
+		char *colon = strchr(line, ':');
+		if (strncmp(line, "flags", 5) != 0 || !colon)
 			continue;
 		found = 0;
-		for (char *tok = strtok(strchr(line, ':') + 1, " \n"); tok;
-		     tok = strtok(NULL, " \n"))
+		for (char *tok = strtok(colon + 1, " \n"); tok; tok = strtok(NULL, " \n"))
 			if (!strcmp(tok, "3dnowprefetch"))
 				found = 1;
 	}
